@@ -1,0 +1,108 @@
+# Rapport — build, test, run and benchmark.
+#
+#   make            build everything into build/
+#   make run        build, then start the broker on loopback (data in ./var)
+#   make test       every test: C unit tests and system tests (pytest)
+#   make test-asan  the same, built with AddressSanitizer + UBSan
+#   make bench      benchmarks, printed as ratios against in-run references
+#
+# The public targets first install missing Debian packages (tools/deps.sh),
+# then re-enter make to build, so pkg-config sees what was just installed.
+
+B       ?= build
+SAN     ?=
+PYTHON  := /usr/bin/python3
+
+MSGPACK := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+PKGS    := libczmq libzmq $(MSGPACK) lmdb
+CC      ?= cc
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
+           -Ilibshared/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC  := $(wildcard libshared/src/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+LIB      := $(B)/lib/librapport.a
+SERVICES := $(notdir $(wildcard services/*))
+PROGRAMS := $(SERVICES:%=$(B)/bin/rapport-%)
+UNITS    := $(patsubst tests/unit/%.c,$(B)/test/%,$(wildcard tests/unit/test_*.c))
+TOOLS    := $(patsubst tests/system/%.c,$(B)/test/%,$(wildcard tests/system/*.c))
+BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all deps build run test test-asan bench clean format lint check-format
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@tools/deps.sh
+
+build: $(PROGRAMS) $(UNITS) $(TOOLS) $(BENCHES)
+
+$(B)/obj/%.o: %.c $(wildcard libshared/include/rapport/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -MMD -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  AR    $@"
+	@ar rcs $@ $^
+
+# One program per service folder: every .c in services/<name>/ links into rapport-<name>.
+.SECONDEXPANSION:
+$(B)/bin/rapport-%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard services/$$*/*.c)) $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/test/%: $(B)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/test/%: $(B)/obj/tests/system/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+run: deps
+	@$(MAKE) --no-print-directory build
+	@tools/run.sh $(B)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	RAPPORT_BUILD=$(B) $(PYTHON) -m pytest -q tests
+
+test-asan: deps
+	@$(MAKE) --no-print-directory B=build/asan SAN=1 build
+	RAPPORT_BUILD=build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PYTHON) -m pytest -q tests
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@tools/bench.sh $(B)
+
+format:
+	clang-format -i $(wildcard libshared/include/rapport/*.h libshared/src/*.c services/*/*.[ch] tests/*/*.c bench/*.c)
+
+check-format:
+	@clang-format --dry-run -Werror $(wildcard libshared/include/rapport/*.h libshared/src/*.c services/*/*.[ch] tests/*/*.c bench/*.c)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr -Ilibshared/include libshared/src services tests/unit bench
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,259 @@
+/*  envelope.c — request, reply and event envelopes (DESIGN.md §3).  */
+#include <rapport/envelope.h>
+
+#include <assert.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+//  Read an optional bounded string field. Returns NULL if fine (absent or a
+//  str of 1..max bytes), else the message to report.
+static const char *opt_str(const msgpack_object *map, const char *key, size_t max,
+                           const char **str, size_t *len, const char *message)
+{
+    const msgpack_object *o = rp_obj_get(map, key);
+    *str = NULL, *len = 0;
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return NULL;
+    if (!rp_obj_str(o, str, len) || *len == 0 || *len > max)
+        return message;
+    return NULL;
+}
+
+static bool is_scalar(const msgpack_object *o)
+{
+    return o->type != MSGPACK_OBJECT_MAP && o->type != MSGPACK_OBJECT_ARRAY;
+}
+
+const char *rp_request_parse(const msgpack_object *root, rp_request_t *req)
+{
+    memset(req, 0, sizeof *req);
+    if (!rp_obj_is_map(root))
+        return "request body is not a map";
+    req->id = rp_obj_get(root, "id");
+    if (req->id && !is_scalar(req->id))
+        return "id must be a scalar";
+    const char *err = opt_str(root, "op", RP_MAX_OP, &req->op, &req->op_len,
+                              "op must be a string of 1..64 bytes");
+    if (err)
+        return err;
+    if (!req->op)
+        return "op is required";
+    err = opt_str(root, "idem", RP_MAX_IDEM, &req->idem, &req->idem_len,
+                  "idem must be a string of 1..200 bytes");
+    if (err)
+        return err;
+    const msgpack_object *o = rp_obj_get(root, "min_seq");
+    if (o && o->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(o, &req->min_seq))
+        return "min_seq must be a non-negative integer";
+    req->actor = rp_obj_get(root, "actor");
+    if (req->actor && req->actor->type == MSGPACK_OBJECT_NIL)
+        req->actor = NULL;
+    if (req->actor && !rp_obj_is_map(req->actor))
+        return "actor must be a map";
+    req->args = rp_obj_get(root, "args");
+    if (req->args && req->args->type == MSGPACK_OBJECT_NIL)
+        req->args = NULL;
+    if (req->args && !rp_obj_is_map(req->args))
+        return "args must be a map";
+    return NULL;
+}
+
+bool rp_request_is(const rp_request_t *req, const char *op)
+{
+    size_t len = strlen(op);
+    return req->op && req->op_len == len && memcmp(req->op, op, len) == 0;
+}
+
+const char *rp_reply_parse(const msgpack_object *root, rp_reply_t *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    if (!rp_obj_is_map(root))
+        return "reply body is not a map";
+    reply->id = rp_obj_get(root, "id");
+    int64_t status;
+    if (!rp_obj_i64(rp_obj_get(root, "status"), &status) || status < 100 || status > 599)
+        return "reply status must be an HTTP code";
+    reply->status = (int)status;
+    const msgpack_object *o = rp_obj_get(root, "seq");
+    if (o && o->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(o, &reply->seq))
+        return "seq must be a non-negative integer";
+    reply->data = rp_obj_get(root, "data");
+    const msgpack_object *error = rp_obj_get(root, "error");
+    if (error && error->type != MSGPACK_OBJECT_NIL) {
+        if (!rp_obj_is_map(error))
+            return "error must be a map";
+        if (!rp_obj_str(rp_obj_get(error, "code"), &reply->error_code, &reply->error_code_len))
+            return "error.code must be a string";
+        rp_obj_str(rp_obj_get(error, "message"), &reply->error_message,
+                   &reply->error_message_len);
+    }
+    return NULL;
+}
+
+void rp_request_pack(msgpack_packer *pk, uint64_t id, const char *op, uint64_t min_seq,
+                     const char *idem, size_t extra)
+{
+    msgpack_pack_map(pk, 2 + (min_seq > 0) + (idem != NULL) + extra);
+    rp_pack_kv_u64(pk, "id", id);
+    rp_pack_kv_cstr(pk, "op", op);
+    if (min_seq > 0)
+        rp_pack_kv_u64(pk, "min_seq", min_seq);
+    if (idem)
+        rp_pack_kv_cstr(pk, "idem", idem);
+}
+
+void rp_reply_pack(msgpack_packer *pk, const msgpack_object *id, int status, uint64_t seq,
+                   size_t extra)
+{
+    msgpack_pack_map(pk, 2 + (seq > 0) + extra);
+    rp_pack_kv_obj(pk, "id", id);
+    rp_pack_kv_i64(pk, "status", status);
+    if (seq > 0)
+        rp_pack_kv_u64(pk, "seq", seq);
+}
+
+void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status,
+                         const char *code, const char *message)
+{
+    rp_reply_pack(pk, id, status, 0, 1);
+    rp_pack_cstr(pk, "error");
+    msgpack_pack_map(pk, 2);
+    rp_pack_kv_cstr(pk, "code", code);
+    rp_pack_kv_cstr(pk, "message", message);
+}
+
+//  Event types are lower-case dotted names: customer.created, order.placed.
+static bool type_valid(const char *type, size_t len)
+{
+    if (len == 0 || len > RP_MAX_TYPE)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = type[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'
+              || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+const char *rp_event_parse(const msgpack_object *root, rp_event_t *event)
+{
+    memset(event, 0, sizeof *event);
+    if (!rp_obj_is_map(root))
+        return "event is not a map";
+    if (!rp_obj_str(rp_obj_get(root, "type"), &event->type, &event->type_len)
+        || !type_valid(event->type, event->type_len))
+        return "event type must be 1..128 characters of [a-z0-9_.-]";
+    const char *err = opt_str(root, "id", RP_MAX_EVENTID, &event->id, &event->id_len,
+                              "event id must be a string of 1..200 bytes");
+    if (!err && !event->id)
+        err = "event id is required";
+    if (!err)
+        err = opt_str(root, "source", RP_MAX_SOURCE, &event->source, &event->source_len,
+                      "event source must be a string of 1..256 bytes");
+    if (!err && !event->source)
+        err = "event source is required";
+    if (!err)
+        err = opt_str(root, "specversion", 8, &event->specversion, &event->specversion_len,
+                      "specversion must be \"1.0\"");
+    if (!err && event->specversion
+        && !(event->specversion_len == 3 && memcmp(event->specversion, "1.0", 3) == 0))
+        err = "specversion must be \"1.0\"";
+    if (!err)
+        err = opt_str(root, "time", RP_MAX_TIME, &event->time, &event->time_len,
+                      "event time must be an RFC 3339 string");
+    if (!err)
+        err = opt_str(root, "subject", RP_MAX_SUBJECT, &event->subject, &event->subject_len,
+                      "event subject must be a string of 1..256 bytes");
+    if (err)
+        return err;
+    const msgpack_object *seq = rp_obj_get(root, "seq");
+    if (seq && seq->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(seq, &event->seq))
+        return "event seq must be a non-negative integer";
+    event->actor = rp_obj_get(root, "actor");
+    event->data = rp_obj_get(root, "data");
+    if (!event->data)
+        return "event data is required";
+    return NULL;
+}
+
+void rp_time_now(char out[32])
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test
+
+void rp_envelope_test(void)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_request_pack(&packer.pk, 7, "journal.append", 12, "k-1", 1);
+    rp_pack_cstr(&packer.pk, "args");
+    msgpack_pack_map(&packer.pk, 0);
+    rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc);
+    rp_request_t req;
+    assert(rp_request_parse(rp_doc_root(doc), &req) == NULL);
+    assert(rp_request_is(&req, "journal.append"));
+    assert(!rp_request_is(&req, "journal"));
+    assert(req.min_seq == 12);
+    assert(req.idem_len == 3 && memcmp(req.idem, "k-1", 3) == 0);
+    assert(req.args && req.args->via.map.size == 0);
+    rp_doc_destroy(&doc);
+
+    //  A request without op, and one whose args is not a map.
+    rp_packer_reset(&packer);
+    msgpack_pack_map(&packer.pk, 1);
+    rp_pack_kv_u64(&packer.pk, "id", 1);
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(rp_request_parse(rp_doc_root(doc), &req) != NULL);
+    rp_doc_destroy(&doc);
+    rp_packer_reset(&packer);
+    msgpack_pack_map(&packer.pk, 2);
+    rp_pack_kv_cstr(&packer.pk, "op", "x");
+    rp_pack_kv_u64(&packer.pk, "args", 1);
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(rp_request_parse(rp_doc_root(doc), &req) != NULL);
+    rp_doc_destroy(&doc);
+
+    //  Error replies round-trip.
+    rp_packer_reset(&packer);
+    rp_reply_pack_error(&packer.pk, NULL, 503, "no_worker", "no worker for service x");
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    rp_reply_t reply;
+    assert(rp_reply_parse(rp_doc_root(doc), &reply) == NULL);
+    assert(reply.status == 503 && reply.error_code_len == 9);
+    assert(memcmp(reply.error_code, "no_worker", 9) == 0);
+    rp_doc_destroy(&doc);
+
+    //  Events: valid, then a type with upper case, then missing data.
+    const char *types[] = {"customer.created", "Customer.created", "customer.created"};
+    for (int round = 0; round < 3; round++) {
+        rp_packer_reset(&packer);
+        msgpack_pack_map(&packer.pk, round == 2 ? 3 : 4);
+        rp_pack_kv_cstr(&packer.pk, "type", types[round]);
+        rp_pack_kv_cstr(&packer.pk, "id", "e-1");
+        rp_pack_kv_cstr(&packer.pk, "source", "test");
+        if (round != 2) {
+            rp_pack_cstr(&packer.pk, "data");
+            msgpack_pack_map(&packer.pk, 0);
+        }
+        doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+        rp_event_t event;
+        const char *err = rp_event_parse(rp_doc_root(doc), &event);
+        assert(round == 0 ? err == NULL : err != NULL);
+        rp_doc_destroy(&doc);
+    }
+    char now[32];
+    rp_time_now(now);
+    assert(strlen(now) == 24 && now[23] == 'Z');
+    rp_packer_destroy(&packer);
+}
