@@ -33,6 +33,7 @@ UNITS    := $(patsubst tests/unit/%.c,$(B)/test/%,$(wildcard tests/unit/test_*.c
 TOOLS    := $(patsubst tests/system/%.c,$(B)/test/%,$(wildcard tests/system/*.c))
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
+.SECONDARY:
 .PHONY: all deps build run test test-asan bench clean format lint check-format
 
 all: deps
@@ -54,8 +55,9 @@ $(LIB): $(LIB_OBJ)
 	@ar rcs $@ $^
 
 # One program per service folder: every .c in services/<name>/ links into rapport-<name>.
+service_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard services/$(1)/*.c))
 .SECONDEXPANSION:
-$(B)/bin/rapport-%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard services/$$*/*.c)) $(LIB)
+$(B)/bin/rapport-%: $$(call service_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

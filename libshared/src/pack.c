@@ -13,6 +13,7 @@
 
 struct _rp_doc_t {
     msgpack_unpacked unpacked;
+    void *bytes; //  our copy: msgpack-c's str/bin objects point into it
 };
 
 //  ---------------------------------------------------------------------
@@ -166,8 +167,12 @@ rp_doc_t *rp_doc_new(const void *data, size_t size, const char **err)
         rp_doc_t *self = calloc(1, sizeof *self);
         assert(self);
         msgpack_unpacked_init(&self->unpacked);
+        self->bytes = malloc(size ? size : 1);
+        assert(self->bytes);
+        memcpy(self->bytes, data, size);
         size_t offset = 0;
-        if (msgpack_unpack_next(&self->unpacked, data, size, &offset) == MSGPACK_UNPACK_SUCCESS
+        if (msgpack_unpack_next(&self->unpacked, self->bytes, size, &offset)
+                == MSGPACK_UNPACK_SUCCESS
             && offset == size)
             return self;
         rp_doc_destroy(&self);
@@ -183,6 +188,7 @@ void rp_doc_destroy(rp_doc_t **self_p)
     if (!*self_p)
         return;
     msgpack_unpacked_destroy(&(*self_p)->unpacked);
+    free((*self_p)->bytes);
     free(*self_p);
     *self_p = NULL;
 }

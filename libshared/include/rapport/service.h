@@ -1,0 +1,139 @@
+/*  service.h — the runtime every Rapport service runs in (DESIGN.md §2).
+
+    One thread, one loop, wiring:
+      - an rp_store (own directory, flock'ed) whose applied cursor moves in
+        the same transaction as the service's apply(txn, event);
+      - an rp_feed that delivers journal events in order, exactly once, from
+        the store's cursor on, into apply;
+      - an rp_worker for "<name>" (reads) and, if asked, one for
+        "<name>.writer" (the lease: writes), registered only once the store
+        has caught up with the journal's head;
+      - an rp_client for calls to other services (journal.append …),
+        answered through callbacks;
+      - periodic ticks, and a clean stop on SIGTERM/SIGINT (workers say
+        DISCONNECT, the store is closed).
+
+    A service provides:
+
+        static int apply (void *arg, rp_store_t *store, MDB_txn *txn,
+                          uint64_t seq, const rp_event_t *event);
+        static void request (void *arg, rp_service_t *service,
+                             rp_origin_t *origin, const rp_request_t *req);
+
+    apply is the only code that changes the store: deterministic, no I/O;
+    it returns 0, or an error that stops the service (never for a business
+    conflict: record those as outcomes). request answers now or later with
+    rp_service_reply (which takes the origin); req is valid only during the
+    call. A request carrying min_seq is held (bounded) until the store has
+    applied that seq, so reads see the caller's own writes.
+
+    A write handler typically: validate, rp_service_append (with the lease
+    epoch), then in its callback rp_service_wait for the last seq, then
+    reply.
+*/
+#ifndef RAPPORT_SERVICE_H
+#define RAPPORT_SERVICE_H
+
+#include <czmq.h>
+#include <rapport/client.h>
+#include <rapport/config.h>
+#include <rapport/envelope.h>
+#include <rapport/journal.h>
+#include <rapport/store.h>
+
+typedef struct _rp_service_t rp_service_t;
+
+//  Where a request came from; owned by the handler until it replies.
+typedef struct _rp_origin_t rp_origin_t;
+
+typedef int(rp_service_apply_fn)(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                                 const rp_event_t *event);
+typedef void(rp_service_request_fn)(void *arg, rp_service_t *service, rp_origin_t *origin,
+                                    const rp_request_t *req);
+typedef void(rp_service_tick_fn)(void *arg, rp_service_t *service);
+
+typedef struct {
+    const char *name;               //  "customers": serves "customers"
+    bool writer;                    //  also "customers.writer" (the lease)
+    const char *const *dbnames;     //  the store's named databases, NULL-terminated
+    rp_service_apply_fn *apply;     //  required
+    rp_service_request_fn *request; //  required
+    rp_service_tick_fn *tick;       //  optional, every tick_ms (default 1000)
+    int tick_ms;
+    int credit;            //  requests in flight per worker (default 16)
+    int min_seq_wait_ms;   //  bound on min_seq waits (default 5000)
+    const char *store_dir; //  default <data/dir>/<name>/<n>, first free n
+    void *arg;             //  passed to the callbacks
+} rp_service_def_t;
+
+//  Open the store and the feed (endpoints and data dir from config:
+//  broker/endpoint, feed/endpoint, data/dir). NULL if the store cannot be
+//  opened (reason logged).
+rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config);
+void rp_service_destroy(rp_service_t **self_p);
+
+//  Catch up with the journal, register the workers, serve until SIGTERM,
+//  SIGINT, rp_service_stop or a message on the pipe given to
+//  rp_service_set_pipe. Returns 0 on a clean stop, -1 if apply or the store
+//  failed.
+int rp_service_run(rp_service_t *self);
+
+//  Stop the loop after the current turn (from a callback).
+void rp_service_stop(rp_service_t *self);
+
+//  Also stop when anything arrives on pipe (a zactor's pipe, for tests and
+//  embedding).
+void rp_service_set_pipe(rp_service_t *self, zsock_t *pipe);
+
+//  ---------------------------------------------------------------------
+//  For handlers
+
+rp_store_t *rp_service_store(rp_service_t *self);
+uint64_t rp_service_cursor(rp_service_t *self);
+const char *rp_service_name(rp_service_t *self);
+rp_client_t *rp_service_client(rp_service_t *self);
+
+//  The lease epoch while this instance holds "<name>.writer", else 0.
+uint64_t rp_service_epoch(rp_service_t *self);
+
+//  True if the request came on "<name>.writer".
+bool rp_origin_writer(const rp_origin_t *origin);
+
+//  The request's id (a copy, valid as long as the origin).
+const msgpack_object *rp_origin_id(const rp_origin_t *origin);
+
+//  Send a reply body and free the origin. Returns 0, or -1 if it could not
+//  be sent (the worker reconnected; the broker has answered 503 already).
+int rp_service_reply(rp_service_t *self, rp_origin_t **origin_p, const void *body, size_t size);
+
+//  Reply {id, status, error: {code, message}} and free the origin.
+int rp_service_reply_error(rp_service_t *self, rp_origin_t **origin_p, int status, const char *code,
+                           const char *message);
+
+//  Free an origin without replying.
+void rp_origin_destroy(rp_origin_t **origin_p);
+
+typedef void(rp_service_wait_fn)(void *arg, rp_service_t *service, bool applied);
+
+//  Call fn once the store has applied seq (applied true; at once if it
+//  has), or after timeout_ms (applied false).
+void rp_service_wait(rp_service_t *self, uint64_t seq, int timeout_ms, rp_service_wait_fn *fn,
+                     void *arg);
+
+typedef void(rp_service_reply_fn)(void *arg, rp_service_t *service, const rp_reply_t *reply);
+
+//  Send a request (body packed with id from rp_client_next_id) and call fn
+//  with its reply, or with a 504 after timeout_ms. Returns -1 (fn is not
+//  called) if it could not be sent.
+int rp_service_call(rp_service_t *self, const char *service, uint64_t id, const void *body,
+                    size_t size, int timeout_ms, rp_service_reply_fn *fn, void *arg);
+
+//  Append events to the journal as this service's writer with the current
+//  lease epoch (see rp_journal_pack_append); fn gets the reply (use
+//  rp_journal_append_seqs). -1 if the events are malformed or unsendable.
+int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size_t count,
+                      const char *idem, int timeout_ms, rp_service_reply_fn *fn, void *arg);
+
+void rp_service_test(void);
+
+#endif

@@ -1,0 +1,810 @@
+/*  service.c — the runtime every Rapport service runs in.  */
+#include <rapport/feed.h>
+#include <rapport/log.h>
+#include <rapport/mdp.h>
+#include <rapport/service.h>
+#include <rapport/worker.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define SERVICE_SLOTS 64  //  instances of one service sharing a data dir
+#define SERVICE_BATCH 256 //  events per apply transaction
+
+struct _rp_origin_t {
+    rp_worker_t *worker; //  replies go back through the worker it came on
+    zframe_t *client;
+    rp_doc_t *id; //  a copy of the request's id
+    bool writer;
+};
+
+typedef struct {
+    uint64_t seq;
+    int64_t deadline;
+    rp_service_wait_fn *fn;
+    void *arg;
+} wait_t;
+
+typedef struct {
+    rp_service_reply_fn *fn;
+    void *arg;
+} call_t;
+
+struct _rp_service_t {
+    rp_service_def_t def;
+    char *name, *writer_name;
+    char *broker_endpoint;
+    rp_store_t *store;
+    rp_feed_t *feed;
+    rp_client_t *client;
+    rp_worker_t *reader, *writer; //  created once caught up
+    zsock_t *pipe;                //  optional stop signal
+    zlistx_t *waits;              //  wait_t, owned
+    zhashx_t *calls;              //  "id" → call_t, owned
+    zlistx_t *batch;              //  zchunk_t: events received, not yet applied
+    uint64_t applied;             //  the store's committed cursor
+    bool stopping;
+    bool failed;
+    int64_t tick_at;
+};
+
+//  ---------------------------------------------------------------------
+//  Applying events
+
+//  Events are applied in batches: one transaction (one fsync) for up to
+//  SERVICE_BATCH events, the cursor set to the last one in the same
+//  transaction. That is as safe as one event per transaction, since the
+//  store's cursor is the truth after a crash, and it makes a replay of a
+//  long journal fast. Waits see only committed events (self->applied).
+
+//  Apply the batch; rp_store_write may run this more than once (map
+//  growth), so it only reads the batch.
+static int s_apply_txn(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    rp_service_t *self = (rp_service_t *)arg;
+    uint64_t seq = self->applied;
+    for (zchunk_t *chunk = (zchunk_t *)zlistx_first(self->batch); chunk;
+         chunk = (zchunk_t *)zlistx_next(self->batch)) {
+        seq++;
+        const char *err = NULL;
+        rp_doc_t *doc = rp_doc_new(zchunk_data(chunk), zchunk_size(chunk), &err);
+        rp_event_t event;
+        if (doc)
+            err = rp_event_parse(rp_doc_root(doc), &event);
+        int rc = 0;
+        if (err) //  every instance skips it alike, so state stays the same everywhere
+            rp_error("service %s: event %" PRIu64 " is malformed, skipped: %s", self->name, seq,
+                     err);
+        else
+            rc = self->def.apply(self->def.arg, store, txn, seq, &event);
+        rp_doc_destroy(&doc);
+        if (rc)
+            return rc;
+    }
+    return rp_store_set_cursor(store, txn, seq);
+}
+
+//  Commit what is batched. Returns 0, or 1 (and stops the service).
+static int s_flush(rp_service_t *self)
+{
+    size_t count = zlistx_size(self->batch);
+    if (count == 0 || self->failed)
+        return self->failed ? 1 : 0;
+    int rc = rp_store_write(self->store, s_apply_txn, self);
+    if (rc) {
+        rp_error("service %s: applying events %" PRIu64 "..%" PRIu64 " failed (%d): stopping",
+                 self->name, self->applied + 1, self->applied + count, rc);
+        self->failed = self->stopping = true;
+        return 1;
+    }
+    self->applied += count;
+    zlistx_purge(self->batch);
+    return 0;
+}
+
+static int s_on_event(void *arg, uint64_t seq, const char *type, size_t type_len,
+                      const uint8_t *bytes, size_t size)
+{
+    (void)type;
+    (void)type_len;
+    rp_service_t *self = (rp_service_t *)arg;
+    if (self->failed)
+        return 1;
+    assert(seq == self->applied + zlistx_size(self->batch) + 1);
+    zlistx_add_end(self->batch, zchunk_new(bytes, size));
+    return zlistx_size(self->batch) >= SERVICE_BATCH ? s_flush(self) : 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Origins and replies
+
+static rp_origin_t *s_origin_new(rp_worker_t *worker, zframe_t *client, bool writer)
+{
+    rp_origin_t *origin = calloc(1, sizeof *origin);
+    assert(origin);
+    origin->worker = worker;
+    origin->client = client;
+    origin->writer = writer;
+    return origin;
+}
+
+static void s_origin_set_id(rp_origin_t *origin, const msgpack_object *id)
+{
+    rp_doc_destroy(&origin->id);
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    if (id)
+        msgpack_pack_object(&packer.pk, *id);
+    else
+        msgpack_pack_nil(&packer.pk);
+    origin->id = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    rp_packer_destroy(&packer);
+}
+
+void rp_origin_destroy(rp_origin_t **origin_p)
+{
+    rp_origin_t *origin = *origin_p;
+    if (!origin)
+        return;
+    zframe_destroy(&origin->client);
+    rp_doc_destroy(&origin->id);
+    free(origin);
+    *origin_p = NULL;
+}
+
+bool rp_origin_writer(const rp_origin_t *origin)
+{
+    return origin->writer;
+}
+
+const msgpack_object *rp_origin_id(const rp_origin_t *origin)
+{
+    return origin->id ? rp_doc_root(origin->id) : NULL;
+}
+
+int rp_service_reply(rp_service_t *self, rp_origin_t **origin_p, const void *body, size_t size)
+{
+    (void)self;
+    rp_origin_t *origin = *origin_p;
+    int rc = rp_worker_reply(origin->worker, &origin->client, body, size);
+    rp_origin_destroy(origin_p);
+    return rc;
+}
+
+int rp_service_reply_error(rp_service_t *self, rp_origin_t **origin_p, int status, const char *code,
+                           const char *message)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack_error(&packer.pk, rp_origin_id(*origin_p), status, code, message);
+    int rc = rp_service_reply(self, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Waiting for the cursor
+
+void rp_service_wait(rp_service_t *self, uint64_t seq, int timeout_ms, rp_service_wait_fn *fn,
+                     void *arg)
+{
+    if (rp_service_cursor(self) >= seq) {
+        fn(arg, self, true);
+        return;
+    }
+    wait_t *wait = calloc(1, sizeof *wait);
+    assert(wait);
+    *wait = (wait_t){seq, zclock_mono() + timeout_ms, fn, arg};
+    zlistx_add_end(self->waits, wait);
+}
+
+//  Fire the waits that are done; callbacks may add new ones, so take one
+//  at a time.
+static void s_waits_check(rp_service_t *self)
+{
+    uint64_t cursor = rp_service_cursor(self);
+    bool fired = true;
+    while (fired) {
+        fired = false;
+        int64_t now = zclock_mono();
+        for (wait_t *wait = (wait_t *)zlistx_first(self->waits); wait;
+             wait = (wait_t *)zlistx_next(self->waits))
+            if (cursor >= wait->seq || now >= wait->deadline) {
+                wait_t copy = *wait;
+                zlistx_delete(self->waits, zlistx_cursor(self->waits));
+                copy.fn(copy.arg, self, cursor >= copy.seq);
+                fired = true;
+                break;
+            }
+    }
+}
+
+static int64_t s_waits_deadline(rp_service_t *self)
+{
+    int64_t soonest = -1;
+    for (wait_t *wait = (wait_t *)zlistx_first(self->waits); wait;
+         wait = (wait_t *)zlistx_next(self->waits))
+        if (soonest < 0 || wait->deadline < soonest)
+            soonest = wait->deadline;
+    return soonest;
+}
+
+//  ---------------------------------------------------------------------
+//  Requests
+
+typedef struct {
+    rp_origin_t *origin;
+    zframe_t *body;
+} parked_t;
+
+static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_p, bool may_wait);
+
+//  A request held for min_seq: run it now, or tell the caller we lag.
+static void s_parked_done(void *arg, rp_service_t *self, bool applied)
+{
+    parked_t *parked = (parked_t *)arg;
+    if (applied)
+        s_dispatch(self, parked->origin, &parked->body, false);
+    else
+        rp_service_reply_error(self, &parked->origin, 504, "min_seq_timeout",
+                               "this instance has not applied min_seq yet");
+    zframe_destroy(&parked->body);
+    free(parked);
+}
+
+//  The id to echo: a scalar under "id", even if the rest is bad.
+static const msgpack_object *s_scalar_id(const msgpack_object *root)
+{
+    const msgpack_object *id = rp_obj_get(root, "id");
+    return id && id->type != MSGPACK_OBJECT_MAP && id->type != MSGPACK_OBJECT_ARRAY ? id : NULL;
+}
+
+//  Parse a request and hand it to the service (or hold it for min_seq).
+static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_p, bool may_wait)
+{
+    zframe_t *body = *body_p;
+    const char *err = NULL;
+    rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), &err);
+    rp_request_t req;
+    if (doc)
+        err = rp_request_parse(rp_doc_root(doc), &req);
+    s_origin_set_id(origin, doc ? s_scalar_id(rp_doc_root(doc)) : NULL);
+    if (err)
+        rp_service_reply_error(self, &origin, 400, "bad_request", err);
+    else if (may_wait && req.min_seq > rp_service_cursor(self)) {
+        parked_t *parked = calloc(1, sizeof *parked);
+        assert(parked);
+        parked->origin = origin;
+        parked->body = body;
+        *body_p = NULL;
+        rp_service_wait(self, req.min_seq, self->def.min_seq_wait_ms, s_parked_done, parked);
+    } else
+        self->def.request(self->def.arg, self, origin, &req);
+    rp_doc_destroy(&doc);
+}
+
+static void s_worker_input(rp_service_t *self, rp_worker_t *worker)
+{
+    zframe_t *client;
+    zframe_t *body = rp_worker_recv(worker, &client);
+    if (body)
+        s_dispatch(self, s_origin_new(worker, client, worker == self->writer), &body, true);
+    zframe_destroy(&body);
+}
+
+//  ---------------------------------------------------------------------
+//  Calls to other services
+
+static void s_id_key(uint64_t id, char key[24])
+{
+    snprintf(key, 24, "%" PRIu64, id);
+}
+
+int rp_service_call(rp_service_t *self, const char *service, uint64_t id, const void *body,
+                    size_t size, int timeout_ms, rp_service_reply_fn *fn, void *arg)
+{
+    if (rp_client_send(self->client, service, id, body, size, timeout_ms))
+        return -1;
+    call_t *call = calloc(1, sizeof *call);
+    assert(call);
+    *call = (call_t){fn, arg};
+    char key[24];
+    s_id_key(id, key);
+    zhashx_update(self->calls, key, call);
+    return 0;
+}
+
+int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size_t count,
+                      const char *idem, int timeout_ms, rp_service_reply_fn *fn, void *arg)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    uint64_t id = rp_client_next_id(self->client);
+    int rc = rp_journal_pack_append(&packer, id, events, count, self->name, rp_service_epoch(self),
+                                    idem);
+    if (rc == 0)
+        rc = rp_service_call(self, RP_JOURNAL_SERVICE, id, packer.buffer.data, packer.buffer.size,
+                             timeout_ms, fn, arg);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+//  Hand every reply that is ready to its callback.
+static void s_client_input(rp_service_t *self)
+{
+    rp_reply_t reply;
+    rp_doc_t *doc;
+    while ((doc = rp_client_recv(self->client, &reply, 0))) {
+        uint64_t id = 0;
+        rp_obj_u64(reply.id, &id);
+        char key[24];
+        s_id_key(id, key);
+        call_t *call = (call_t *)zhashx_lookup(self->calls, key);
+        if (call) {
+            call_t copy = *call;
+            zhashx_delete(self->calls, key);
+            copy.fn(copy.arg, self, &reply);
+        }
+        rp_doc_destroy(&doc);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Life cycle
+
+//  The first <data>/<name>/<n> no other process holds.
+static rp_store_t *s_store_open(const char *data_dir, const char *name, const char *const *dbnames)
+{
+    for (int slot = 1; slot <= SERVICE_SLOTS; slot++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s/%d", data_dir, name, slot);
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool taken = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK;
+        if (fd >= 0)
+            close(fd); //  releases our probe lock
+        if (taken)
+            continue;
+        rp_store_t *store = rp_store_new(dir, dbnames);
+        if (store) {
+            rp_info("service %s: store %s", name, dir);
+            return store;
+        }
+    }
+    return NULL;
+}
+
+static int s_read_cursor(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    *(uint64_t *)arg = rp_store_cursor(store, txn);
+    return 0;
+}
+
+static void s_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
+{
+    assert(def->name && def->apply && def->request);
+    rp_service_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->def = *def;
+    self->name = strdup(def->name);
+    self->def.name = self->name;
+    self->writer_name = zsys_sprintf("%s" MDP_WRITER_SUFFIX, def->name);
+    if (self->def.tick_ms <= 0)
+        self->def.tick_ms = 1000;
+    if (self->def.credit <= 0)
+        self->def.credit = 16;
+    if (self->def.min_seq_wait_ms <= 0)
+        self->def.min_seq_wait_ms = 5000;
+    self->broker_endpoint =
+        strdup(rp_config_get(config, "broker/endpoint", RP_DEFAULT_BROKER_ENDPOINT));
+    const char *feed = rp_config_get(config, "feed/endpoint", RP_DEFAULT_FEED_ENDPOINT);
+    if (def->store_dir)
+        self->store = rp_store_new(def->store_dir, def->dbnames);
+    else
+        self->store = s_store_open(rp_config_get(config, "data/dir", RP_DEFAULT_DATA_DIR),
+                                   def->name, def->dbnames);
+    uint64_t cursor = 0;
+    if (self->store)
+        rp_store_read(self->store, s_read_cursor, &cursor);
+    self->applied = cursor;
+    self->batch = zlistx_new();
+    zlistx_set_destructor(self->batch, (zlistx_destructor_fn *)zchunk_destroy);
+    self->feed =
+        self->store ? rp_feed_new(feed, self->broker_endpoint, cursor, s_on_event, self) : NULL;
+    self->client = rp_client_new(self->broker_endpoint);
+    self->waits = zlistx_new();
+    zlistx_set_destructor(self->waits, s_free);
+    self->calls = zhashx_new();
+    zhashx_set_destructor(self->calls, s_free);
+    if (!self->feed || !self->client) {
+        rp_error("service %s: cannot start", def->name);
+        rp_service_destroy(&self);
+    }
+    return self;
+}
+
+void rp_service_destroy(rp_service_t **self_p)
+{
+    rp_service_t *self = *self_p;
+    if (!self)
+        return;
+    rp_worker_destroy(&self->reader);
+    rp_worker_destroy(&self->writer);
+    rp_feed_destroy(&self->feed);
+    rp_client_destroy(&self->client);
+    rp_store_destroy(&self->store);
+    zlistx_destroy(&self->waits);
+    zhashx_destroy(&self->calls);
+    zlistx_destroy(&self->batch);
+    free(self->name);
+    zstr_free(&self->writer_name);
+    free(self->broker_endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+void rp_service_stop(rp_service_t *self)
+{
+    self->stopping = true;
+}
+
+void rp_service_set_pipe(rp_service_t *self, zsock_t *pipe)
+{
+    self->pipe = pipe;
+}
+
+rp_store_t *rp_service_store(rp_service_t *self)
+{
+    return self->store;
+}
+
+uint64_t rp_service_cursor(rp_service_t *self)
+{
+    return self->applied;
+}
+
+const char *rp_service_name(rp_service_t *self)
+{
+    return self->name;
+}
+
+rp_client_t *rp_service_client(rp_service_t *self)
+{
+    return self->client;
+}
+
+uint64_t rp_service_epoch(rp_service_t *self)
+{
+    return self->writer ? rp_worker_epoch(self->writer) : 0;
+}
+
+//  True if the loop should end: a signal, rp_service_stop, the pipe.
+static bool s_done(rp_service_t *self)
+{
+    if (self->pipe && (zsock_events(self->pipe) & ZMQ_POLLIN))
+        self->stopping = true;
+    return self->stopping || zsys_interrupted;
+}
+
+//  Replay up to the journal's head, retrying while the broker is away.
+static void s_catch_up(rp_service_t *self)
+{
+    while (!s_done(self)) {
+        int rc = rp_feed_sync(self->feed);
+        if (s_flush(self))
+            return;
+        if (rc == 0) {
+            rp_info("service %s: caught up at %" PRIu64, self->name, rp_service_cursor(self));
+            return;
+        }
+        if (rc != -1)
+            return; //  apply failed: self->failed is set
+        zmq_pollitem_t item = {self->pipe ? zsock_resolve(self->pipe) : NULL, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&item, self->pipe ? 1 : 0, 1000); //  retry in 1 s, or stop sooner
+    }
+}
+
+static int s_next_timeout(rp_service_t *self)
+{
+    if (rp_client_ready(self->client))
+        return 0;
+    int64_t now = zclock_mono();
+    int64_t timeout = self->tick_at - now;
+    int candidates[3] = {rp_worker_next_tick_ms(self->reader),
+                         self->writer ? rp_worker_next_tick_ms(self->writer) : -1,
+                         rp_client_next_timeout(self->client)};
+    for (int i = 0; i < 3; i++)
+        if (candidates[i] >= 0 && candidates[i] < timeout)
+            timeout = candidates[i];
+    int64_t wait = s_waits_deadline(self);
+    if (wait >= 0 && wait - now < timeout)
+        timeout = wait - now;
+    return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
+}
+
+static void s_turn(rp_service_t *self, zpoller_t *poller)
+{
+    void *which = zpoller_wait(poller, s_next_timeout(self));
+    if (which == rp_feed_sock(self->feed))
+        //  Drain a batch: events are cheap, and waits fire once per turn.
+        for (int i = 0; i < 256 && !self->stopping && (zsock_events(which) & ZMQ_POLLIN); i++)
+            rp_feed_recv(self->feed);
+    else if (which == rp_worker_sock(self->reader))
+        s_worker_input(self, self->reader);
+    else if (self->writer && which == rp_worker_sock(self->writer))
+        s_worker_input(self, self->writer);
+    s_flush(self);
+    s_client_input(self);
+    rp_worker_tick(self->reader);
+    if (self->writer)
+        rp_worker_tick(self->writer);
+    s_waits_check(self);
+    if (zclock_mono() >= self->tick_at) {
+        self->tick_at = zclock_mono() + self->def.tick_ms;
+        if (self->def.tick)
+            self->def.tick(self->def.arg, self);
+    }
+}
+
+int rp_service_run(rp_service_t *self)
+{
+    s_catch_up(self);
+    if (!s_done(self)) {
+        self->reader = rp_worker_new(self->broker_endpoint, self->name, self->def.credit);
+        if (self->def.writer)
+            self->writer =
+                rp_worker_new(self->broker_endpoint, self->writer_name, self->def.credit);
+        if (!self->reader || (self->def.writer && !self->writer))
+            self->failed = self->stopping = true;
+    }
+    if (!s_done(self)) {
+        zpoller_t *poller = zpoller_new(rp_feed_sock(self->feed), rp_worker_sock(self->reader),
+                                        rp_client_sock(self->client), NULL);
+        if (self->writer)
+            zpoller_add(poller, rp_worker_sock(self->writer));
+        if (self->pipe)
+            zpoller_add(poller, self->pipe);
+        self->tick_at = zclock_mono() + self->def.tick_ms;
+        rp_info("service %s: serving", self->name);
+        while (!s_done(self))
+            s_turn(self, poller);
+        zpoller_destroy(&poller);
+    }
+    s_flush(self);
+    //  Say goodbye to the broker now, not at destroy: it stops routing to us.
+    rp_worker_destroy(&self->reader);
+    rp_worker_destroy(&self->writer);
+    rp_info("service %s: stopped at %" PRIu64 "%s", self->name, rp_service_cursor(self),
+            self->failed ? " (failed)" : "");
+    return self->failed ? -1 : 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test: a "demo" service against rp_testbroker, run in a thread.
+
+#include <rapport/testbroker.h>
+
+typedef struct {
+    rp_service_t *service;
+    rp_origin_t *origin;
+    uint64_t seq;
+} test_write_t;
+
+//  apply: "things" maps seq → type.
+static int s_test_apply(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                        const rp_event_t *event)
+{
+    (void)arg;
+    uint8_t key[8];
+    rp_seq_put(key, seq);
+    MDB_val k = {8, key}, v = {event->type_len, (void *)event->type};
+    return mdb_put(txn, rp_store_dbi(store, "things"), &k, &v, 0);
+}
+
+static int s_test_count(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    MDB_stat stat;
+    mdb_stat(txn, rp_store_dbi(store, "things"), &stat);
+    *(size_t *)arg = stat.ms_entries;
+    return 0;
+}
+
+static void s_test_reply_seq(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                             size_t count)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 200, seq, 1);
+    rp_pack_cstr(&packer.pk, "data");
+    msgpack_pack_map(&packer.pk, 2);
+    rp_pack_kv_u64(&packer.pk, "count", count);
+    rp_pack_kv_u64(&packer.pk, "cursor", rp_service_cursor(service));
+    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+}
+
+static void s_test_applied(void *arg, rp_service_t *service, bool applied)
+{
+    test_write_t *write = (test_write_t *)arg;
+    size_t count = 0;
+    rp_store_read(rp_service_store(service), s_test_count, &count);
+    if (applied)
+        s_test_reply_seq(service, &write->origin, write->seq, count);
+    else
+        rp_service_reply_error(service, &write->origin, 504, "timeout", "not applied");
+    free(write);
+}
+
+static void s_test_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
+{
+    test_write_t *write = (test_write_t *)arg;
+    uint64_t first;
+    if (!rp_journal_append_seqs(reply, &first, &write->seq, NULL)) {
+        rp_service_reply_error(service, &write->origin, reply->status, "append_failed", "no");
+        free(write);
+        return;
+    }
+    rp_service_wait(service, write->seq, 2000, s_test_applied, write);
+}
+
+static void s_test_request(void *arg, rp_service_t *service, rp_origin_t *origin,
+                           const rp_request_t *req)
+{
+    (void)arg;
+    if (rp_request_is(req, "count")) {
+        size_t count = 0;
+        rp_store_read(rp_service_store(service), s_test_count, &count);
+        s_test_reply_seq(service, &origin, 0, count);
+    } else if (rp_request_is(req, "add") && rp_origin_writer(origin)) {
+        rp_packer_t event;
+        rp_packer_init(&event);
+        msgpack_pack_map(&event.pk, 4);
+        rp_pack_kv_cstr(&event.pk, "type", "demo.added");
+        rp_pack_kv_cstr(&event.pk, "id", "d-1");
+        rp_pack_kv_cstr(&event.pk, "source", "demo");
+        rp_pack_cstr(&event.pk, "data");
+        msgpack_pack_map(&event.pk, 0);
+        rp_journal_event_t events[1] = {{event.buffer.data, event.buffer.size}};
+        test_write_t *write = calloc(1, sizeof *write);
+        assert(write);
+        write->origin = origin;
+        int rc = rp_service_append(service, events, 1, NULL, 2000, s_test_appended, write);
+        assert(rc == 0);
+        rp_packer_destroy(&event);
+    } else
+        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
+}
+
+typedef struct {
+    rp_testbroker_t *broker;
+    const char *dir;
+} test_env_t;
+
+static void s_test_actor(zsock_t *pipe, void *arg)
+{
+    test_env_t *env = (test_env_t *)arg;
+    setenv("RAPPORT_BROKER_ENDPOINT", rp_testbroker_endpoint(env->broker), 1);
+    setenv("RAPPORT_FEED_ENDPOINT", rp_testbroker_feed(env->broker), 1);
+    setenv("RAPPORT_DATA_DIR", env->dir, 1);
+    rp_config_t *config = rp_config_new("demo-test-none");
+    const char *dbs[] = {"things", NULL};
+    rp_service_def_t def = {.name = "demo",
+                            .writer = true,
+                            .dbnames = dbs,
+                            .apply = s_test_apply,
+                            .request = s_test_request,
+                            .min_seq_wait_ms = 200};
+    rp_service_t *service = rp_service_new(&def, config);
+    assert(service);
+    rp_service_set_pipe(service, pipe);
+    zsock_signal(pipe, 0);
+    int rc = rp_service_run(service);
+    assert(rc == 0);
+    rp_service_destroy(&service);
+    rp_config_destroy(&config);
+}
+
+//  Send {id, op, min_seq?} (or {id} if op is NULL) to a service; return the reply.
+static rp_doc_t *s_test_call(rp_client_t *client, const char *service, const char *op,
+                             uint64_t min_seq, int timeout_ms, rp_reply_t *reply)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    uint64_t id = rp_client_next_id(client);
+    if (op)
+        rp_request_pack(&packer.pk, id, op, min_seq, NULL, 0);
+    else {
+        msgpack_pack_map(&packer.pk, 1); //  no op: a bad request
+        rp_pack_kv_u64(&packer.pk, "id", id);
+    }
+    rp_doc_t *doc = rp_client_call(client, service, id, packer.buffer.data, packer.buffer.size,
+                                   timeout_ms, reply);
+    rp_packer_destroy(&packer);
+    return doc;
+}
+
+static uint64_t s_test_count_of(const rp_reply_t *reply)
+{
+    uint64_t count = 0;
+    assert(reply->status == 200);
+    assert(rp_obj_u64(rp_obj_get(reply->data, "count"), &count));
+    return count;
+}
+
+void rp_service_test(void)
+{
+    char dir[] = "/tmp/rp-service-XXXXXX";
+    assert(mkdtemp(dir));
+    rp_testbroker_t *broker = rp_testbroker_new();
+    //  A history longer than one apply batch.
+    const uint64_t history = 600;
+    for (uint64_t i = 0; i < history; i++)
+        rp_testbroker_append(broker, "demo.thing", false);
+    test_env_t env = {broker, dir};
+
+    //  It catches up before it registers.
+    zactor_t *actor = zactor_new(s_test_actor, &env);
+    assert(rp_testbroker_wait_worker(broker, "demo", 5000));
+    assert(rp_testbroker_wait_worker(broker, "demo.writer", 5000));
+    assert(rp_testbroker_grant(broker, "demo", 5) == 0);
+    rp_client_t *client = rp_client_new(rp_testbroker_endpoint(broker));
+    rp_reply_t reply;
+    rp_doc_t *doc = s_test_call(client, "demo", "count", 0, 5000, &reply);
+    assert(doc && s_test_count_of(&reply) == history);
+    rp_doc_destroy(&doc);
+
+    //  min_seq waits for the feed; too far ahead, it gives up.
+    rp_testbroker_append(broker, "demo.thing", true);
+    doc = s_test_call(client, "demo", "count", history + 1, 5000, &reply);
+    assert(doc && s_test_count_of(&reply) == history + 1);
+    rp_doc_destroy(&doc);
+    doc = s_test_call(client, "demo", "count", history + 100, 5000, &reply);
+    assert(doc && reply.status == 504);
+    rp_doc_destroy(&doc);
+
+    //  A write: append with the lease epoch, wait until applied, reply.
+    doc = s_test_call(client, "demo.writer", "add", 0, 5000, &reply);
+    assert(doc && s_test_count_of(&reply) == history + 2 && reply.seq == history + 2);
+    rp_doc_destroy(&doc);
+    char writer[64];
+    assert(rp_testbroker_last_epoch(broker, writer, sizeof writer) == 5);
+    assert(streq(writer, "demo"));
+
+    //  A body that is not a request map: 400.
+    doc = s_test_call(client, "demo", NULL, 0, 5000, &reply);
+    assert(doc && reply.status == 400);
+    rp_doc_destroy(&doc);
+    zactor_destroy(&actor);
+
+    //  Restart: the cursor was kept with the data; nothing is applied twice.
+    for (int i = 0; i < 2; i++)
+        rp_testbroker_append(broker, "demo.thing", false);
+    actor = zactor_new(s_test_actor, &env);
+    //  Until the new worker's READY, the test broker answers 503 no_worker
+    //  or (still routing to the old worker) nothing.
+    int64_t end = zclock_mono() + 5000;
+    while ((doc = s_test_call(client, "demo", "count", history + 4, 500, &reply)) &&
+           reply.status != 200 && zclock_mono() < end) {
+        rp_doc_destroy(&doc);
+        zclock_sleep(20);
+    }
+    assert(doc && s_test_count_of(&reply) == history + 4);
+    rp_doc_destroy(&doc);
+    zactor_destroy(&actor);
+
+    rp_client_destroy(&client);
+    rp_testbroker_destroy(&broker);
+    zdir_t *tree = zdir_new(dir, NULL);
+    zdir_remove(tree, true);
+    zdir_destroy(&tree);
+}

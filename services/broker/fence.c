@@ -1,0 +1,230 @@
+/*  fence.c — event-type ownership and writer-lease epochs (see fence.h).  */
+#include "fence.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t epoch; //  the last epoch granted (persisted by the journal)
+    bool live;      //  a holder has that epoch now
+} lease_t;
+
+struct _fence_t {
+    zhashx_t *leases; //  service name → lease_t
+};
+
+//  The prefixes the domain services own besides their own name.
+static const struct {
+    const char *prefix;
+    const char *service;
+} s_prefixes[] = {
+    {"customer.", "customers"},
+    {"opportunity.", "opportunities"},
+    {"reminder.", "reminders"},
+    {"notification.", "notifications"},
+};
+#define PREFIXES (sizeof s_prefixes / sizeof s_prefixes[0])
+
+static void s_lease_destroy(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+fence_t *fence_new(void)
+{
+    fence_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->leases = zhashx_new();
+    zhashx_set_destructor(self->leases, s_lease_destroy);
+    //  The domain services own "S." too, even before their first lease, so
+    //  that nobody can forge "customers.x" while customers has no writer.
+    for (size_t i = 0; i < PREFIXES; i++)
+        fence_load(self, s_prefixes[i].service, 0);
+    return self;
+}
+
+void fence_destroy(fence_t **self_p)
+{
+    fence_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy(&self->leases);
+    free(self);
+    *self_p = NULL;
+}
+
+static lease_t *s_lease(fence_t *self, const char *service)
+{
+    lease_t *lease = zhashx_lookup(self->leases, service);
+    if (!lease) {
+        lease = calloc(1, sizeof *lease);
+        assert(lease);
+        zhashx_insert(self->leases, service, lease);
+    }
+    return lease;
+}
+
+void fence_load(fence_t *self, const char *service, uint64_t epoch)
+{
+    lease_t *lease = s_lease(self, service);
+    if (epoch > lease->epoch)
+        lease->epoch = epoch;
+    lease->live = false;
+}
+
+uint64_t fence_grant(fence_t *self, const char *service)
+{
+    lease_t *lease = s_lease(self, service);
+    lease->epoch++;
+    lease->live = true;
+    return lease->epoch;
+}
+
+void fence_revoke(fence_t *self, const char *service)
+{
+    lease_t *lease = zhashx_lookup(self->leases, service);
+    if (lease)
+        lease->live = false;
+}
+
+void fence_ungrant(fence_t *self, const char *service, uint64_t epoch)
+{
+    lease_t *lease = zhashx_lookup(self->leases, service);
+    if (!lease)
+        return;
+    if (lease->epoch == epoch && epoch > 0)
+        lease->epoch--;
+    lease->live = false;
+}
+
+static bool s_has_prefix(const char *type, size_t type_len, const char *name, size_t name_len)
+{
+    return type_len > name_len && type[name_len] == '.' && memcmp(type, name, name_len) == 0;
+}
+
+const char *fence_owner(fence_t *self, const char *type, size_t type_len)
+{
+    for (size_t i = 0; i < PREFIXES; i++) {
+        size_t len = strlen(s_prefixes[i].prefix);
+        if (type_len >= len && memcmp(type, s_prefixes[i].prefix, len) == 0)
+            return s_prefixes[i].service;
+    }
+    //  Service names may hold dots ("a.b"): the longest matching name wins.
+    const char *owner = NULL;
+    size_t owner_len = 0;
+    for (void *lease = zhashx_first(self->leases); lease; lease = zhashx_next(self->leases)) {
+        const char *name = zhashx_cursor(self->leases);
+        size_t len = strlen(name);
+        if (len > owner_len && s_has_prefix(type, type_len, name, len))
+            owner = name, owner_len = len;
+    }
+    return owner;
+}
+
+void fence_claim_add(fence_t *self, fence_claim_t *claim, const char *type, size_t type_len)
+{
+    const char *owner = fence_owner(self, type, type_len);
+    if (!owner)
+        return;
+    if (!claim->owner)
+        claim->owner = owner;
+    else if (strcmp(claim->owner, owner) != 0)
+        claim->mixed = true;
+}
+
+int fence_check(fence_t *self, const fence_claim_t *claim, const char *writer, size_t writer_len,
+                uint64_t epoch, const char **code, const char **message)
+{
+    if (claim->mixed) {
+        *code = "not_owner";
+        *message = "one append cannot carry event types owned by different services";
+        return 403;
+    }
+    if (claim->owner && !writer) {
+        *code = "not_owner";
+        *message = "these event types are owned by a service: give its writer and epoch";
+        return 403;
+    }
+    if (claim->owner &&
+        !(strlen(claim->owner) == writer_len && memcmp(claim->owner, writer, writer_len) == 0)) {
+        *code = "not_owner";
+        *message = "these event types are owned by another service than the writer";
+        return 403;
+    }
+    if (!writer)
+        return 0;
+    char name[FENCE_MAX_SERVICE + 1];
+    lease_t *lease = NULL;
+    if (writer_len <= FENCE_MAX_SERVICE && !memchr(writer, 0, writer_len)) {
+        memcpy(name, writer, writer_len);
+        name[writer_len] = 0;
+        lease = zhashx_lookup(self->leases, name);
+    }
+    if (!lease || !lease->live || epoch != lease->epoch) {
+        *code = "stale_epoch";
+        *message = lease && lease->live ? "epoch is not the current epoch of the writer lease"
+                                        : "the writer lease is vacant";
+        return 409;
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test
+
+static int s_check(fence_t *fence, const char *type, const char *writer, uint64_t epoch)
+{
+    fence_claim_t claim = {0};
+    fence_claim_add(fence, &claim, type, strlen(type));
+    const char *code, *message;
+    return fence_check(fence, &claim, writer, writer ? strlen(writer) : 0, epoch, &code, &message);
+}
+
+void fence_test(void)
+{
+    fence_t *fence = fence_new();
+    assert(streq(fence_owner(fence, "customer.created", 16), "customers"));
+    assert(streq(fence_owner(fence, "customers.x", 11), "customers"));
+    assert(fence_owner(fence, "order.placed", 12) == NULL);
+    assert(fence_owner(fence, "x.y", 3) == NULL);
+    assert(fence_owner(fence, "customer", 8) == NULL);
+
+    assert(s_check(fence, "order.placed", NULL, 0) == 0);
+    assert(s_check(fence, "customer.created", NULL, 0) == 403);
+    assert(s_check(fence, "customer.created", "customers", 0) == 409);
+    uint64_t epoch = fence_grant(fence, "customers");
+    assert(epoch == 1);
+    assert(s_check(fence, "customer.created", "customers", 1) == 0);
+    assert(s_check(fence, "customer.created", "customers", 2) == 409);
+    assert(s_check(fence, "customer.created", "reminders", 1) == 403);
+    fence_revoke(fence, "customers");
+    assert(s_check(fence, "customer.created", "customers", 1) == 409);
+    epoch = fence_grant(fence, "customers");
+    fence_ungrant(fence, "customers", epoch);
+    assert(s_check(fence, "customer.created", "customers", 2) == 409);
+    epoch = fence_grant(fence, "customers");
+    assert(epoch == 2);
+    assert(s_check(fence, "customer.created", "customers", 1) == 409);
+    assert(s_check(fence, "customer.created", "customers", 2) == 0);
+
+    //  A service known by its lease owns "S."; the longest name wins.
+    fence_load(fence, "x", 4);
+    fence_load(fence, "x.y", 1);
+    assert(streq(fence_owner(fence, "x.z", 3), "x"));
+    assert(streq(fence_owner(fence, "x.y.z", 5), "x.y"));
+    epoch = fence_grant(fence, "x");
+    assert(epoch == 5);
+    assert(s_check(fence, "x.thing", "x", 5) == 0);
+    //  A named writer is checked even for unowned types.
+    assert(s_check(fence, "order.placed", "x", 4) == 409);
+
+    fence_claim_t claim = {0};
+    fence_claim_add(fence, &claim, "customer.a", 10);
+    fence_claim_add(fence, &claim, "x.a", 3);
+    const char *code, *message;
+    int status = fence_check(fence, &claim, "x", 1, 5, &code, &message);
+    assert(status == 403 && streq(code, "not_owner"));
+    fence_destroy(&fence);
+}

@@ -1,0 +1,63 @@
+/*  fence.h — who may append which event types: type ownership and the
+    writer-lease epochs as the journal sees them (docs/protocol.md
+    § Journal, "Ownership and fencing").
+
+    Each service owns an event-type prefix: customers → "customer.",
+    opportunities → "opportunity.", reminders → "reminder.", notifications →
+    "notification.", and every service S that ever held a writer lease owns
+    "S.". An append with owned types must come from that service's current
+    writer with the current epoch of a live lease. An append that names a
+    writer is checked against that writer's lease even when its types are
+    unowned: a deposed writer must not append anything in its role.
+
+    The table lives in memory in the journal thread; the journal persists
+    the epochs (fence_load at start, one epoch per GRANT) so that epochs grow
+    across restarts. Every lease starts vacant after a restart.
+*/
+#ifndef RAPPORT_BROKER_FENCE_H
+#define RAPPORT_BROKER_FENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FENCE_MAX_SERVICE 200 //  bytes in a service name
+
+typedef struct _fence_t fence_t;
+
+fence_t *fence_new(void);
+void fence_destroy(fence_t **self_p);
+
+//  Restore a persisted epoch at start; the lease is vacant.
+void fence_load(fence_t *self, const char *service, uint64_t epoch);
+
+//  The next epoch of service's lease, which becomes live with it.
+uint64_t fence_grant(fence_t *self, const char *service);
+
+//  Vacate service's lease: its epoch is refused from now on.
+void fence_revoke(fence_t *self, const char *service);
+
+//  Take back a grant of epoch that could not be persisted (so epochs still
+//  grow by one per persisted grant); the lease is vacant.
+void fence_ungrant(fence_t *self, const char *service, uint64_t epoch);
+
+//  The service that owns an event type, or NULL if nobody does.
+const char *fence_owner(fence_t *self, const char *type, size_t type_len);
+
+//  The verdict on one append, built by feeding it every event type.
+typedef struct {
+    const char *owner; //  the service owning the types seen so far, or NULL
+    bool mixed;        //  types owned by two different services
+} fence_claim_t;
+
+void fence_claim_add(fence_t *self, fence_claim_t *claim, const char *type, size_t type_len);
+
+//  Check a claim against writer (NULL if absent) and epoch (0 if absent).
+//  Returns 0 if the append may go ahead, else the HTTP status (403 or 409)
+//  with *code and *message set to static strings.
+int fence_check(fence_t *self, const fence_claim_t *claim, const char *writer, size_t writer_len,
+                uint64_t epoch, const char **code, const char **message);
+
+void fence_test(void);
+
+#endif

@@ -1,0 +1,186 @@
+"""Issue 2, "Fencing": one writer per service, epochs, promotion of a standby."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from conftest import SLOW, wait_until
+
+MDP_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mdp.py")
+
+
+def thing(n, type_="x.thing"):
+    return {"type": type_, "id": f"thing-{n}", "source": "tests/fencing", "data": {"n": n}}
+
+
+class WorkerProcess:
+    """mdp.py worker in its own process (so it can be kill -9'd); collects its grants."""
+
+    def __init__(self, endpoint, service):
+        self.proc = subprocess.Popen([sys.executable, MDP_PY, "worker", endpoint, service],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.lines = []
+        self.grants = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.decode().strip()
+            self.lines.append(line)
+            if line.startswith("granted "):
+                self.grants.append(int(line.split()[1]))
+
+    def wait_grant(self, timeout):
+        wait_until(lambda: self.grants or self.proc.poll() is not None, timeout,
+                   what="lease.granted in the worker process")
+        assert self.grants, f"worker exited: {self.lines}"
+        return self.grants[0]
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.kill9()
+
+
+def lease_of(status, service):
+    """broker.status leases entry for a writer service (keyed "x" or "x.writer")."""
+    leases = status["leases"]
+    return leases.get(service) or leases.get(service + ".writer")
+
+
+def standbys(entry):
+    s = entry.get("standbys", 0) if entry else 0
+    return len(s) if isinstance(s, (list, tuple)) else s
+
+
+def test_standby_promoted_after_holder_killed(broker):
+    holder = WorkerProcess(broker.endpoint, "x.writer")
+    standby = None
+    try:
+        e1 = holder.wait_grant(10 * SLOW)
+        assert e1 >= 1
+        standby = broker.worker("x.writer").start()
+        with broker.client() as client:
+            wait_until(lambda: standbys(lease_of(client.status(), "x")) == 1, 10 * SLOW,
+                       what="one standby for x.writer")
+            assert standby.epoch is None, "a standby was granted the lease"
+            entry = lease_of(client.status(), "x")
+            assert entry["epoch"] == e1 and entry["holder"] is True, entry
+
+            # Requests for x.writer go to the holder only.
+            for _ in range(5):
+                reply = client.call("x.writer", "hello", {"k": 1})
+                assert reply["status"] == 200 and reply["data"]["pid"] == holder.proc.pid, reply
+            assert standby.served == 0
+
+            # The holder's epoch writes; any other epoch is stale.
+            ok = client.append([thing(1)], writer="x", epoch=e1)
+            assert ok["status"] == 200, ok
+            for wrong in (e1 + 1, e1 + 7, 0, e1 - 1):
+                bad = client.append([thing(2)], writer="x", epoch=wrong)
+                assert bad["status"] == 409, (wrong, bad)
+                assert bad["error"]["code"] == "stale_epoch", (wrong, bad)
+            head_before = client.head()
+
+            # kill -9 the holder: the standby is promoted within 10 s, epoch + 1 or more.
+            t0 = time.monotonic()
+            holder.kill9()
+            e2 = standby.wait_grant(10.0)
+            promoted_after = time.monotonic() - t0
+            assert e2 > e1, (e1, e2)
+            assert promoted_after <= 10.0, promoted_after
+
+            stale = client.append([thing(3)], writer="x", epoch=e1)
+            assert stale["status"] == 409 and stale["error"]["code"] == "stale_epoch", stale
+            assert client.head() == head_before, "a refused append was written"
+            fresh = client.append([thing(4)], writer="x", epoch=e2)
+            assert fresh["status"] == 200, fresh
+            assert fresh["data"]["seqs"] == [head_before + 1]
+
+            entry = lease_of(client.status(), "x")
+            assert entry["epoch"] == e2 and entry["holder"] is True, entry
+            reply = client.call("x.writer", "hello", {})
+            assert reply["status"] == 200 and standby.served == 1
+        assert not standby.errors, standby.errors
+    finally:
+        holder.close()
+        if standby:
+            standby.stop()
+
+
+def test_ownership_of_event_types(broker):
+    worker = broker.worker("x.writer").start()
+    try:
+        epoch = worker.wait_grant(10 * SLOW)
+        with broker.client() as client:
+            # Owned type without a writer: not_owner.
+            r = client.append([thing(1)])
+            assert r["status"] == 403 and r["error"]["code"] == "not_owner", r
+            # Owned type from another writer: not_owner.
+            r = client.append([thing(2)], writer="y", epoch=epoch)
+            assert r["status"] in (403, 409), r
+            # A service's own types from its writer, mixed with integrator types: fine.
+            r = client.append([thing(3), thing(4, "order.placed")], writer="x", epoch=epoch)
+            assert r["status"] == 200, r
+            # Integrator types need no writer.
+            r = client.append([thing(5, "order.placed")])
+            assert r["status"] == 200, r
+            # Types owned by a configured service (customers → customer.) are refused to others.
+            r = client.append([thing(6, "customer.created")])
+            assert r["status"] == 403 and r["error"]["code"] == "not_owner", r
+            r = client.append([thing(7, "customer.created")], writer="x", epoch=epoch)
+            assert r["status"] == 403 and r["error"]["code"] == "not_owner", r
+            # A writer whose lease is vacant is stale.
+            r = client.append([thing(8, "customer.created")], writer="customers", epoch=1)
+            assert r["status"] == 409 and r["error"]["code"] == "stale_epoch", r
+            # A refused append is refused whole.
+            head = client.head()
+            r = client.append([thing(9, "order.placed"), thing(10)])
+            assert r["status"] == 403, r
+            assert client.head() == head
+    finally:
+        worker.stop()
+
+
+def test_clean_disconnect_promotes_at_once(broker):
+    first = broker.worker("y.writer").start()
+    second = None
+    try:
+        e1 = first.wait_grant(10 * SLOW)
+        second = broker.worker("y.writer").start()
+        with broker.client() as client:
+            wait_until(lambda: standbys(lease_of(client.status(), "y")) == 1, 10 * SLOW,
+                       what="one standby for y.writer")
+        t0 = time.monotonic()
+        first.stop()  # DISCONNECT: no need to wait for heartbeats
+        e2 = second.wait_grant(5 * SLOW)
+        assert e2 == e1 + 1
+        assert time.monotonic() - t0 < 2.5 * SLOW
+    finally:
+        first.stop()
+        if second:
+            second.stop()
+
+
+def test_epochs_grow_across_restarts(broker):
+    w = broker.worker("z.writer").start()
+    e1 = w.wait_grant(10 * SLOW)
+    w.stop()
+    broker.restart()
+    w = broker.worker("z.writer").start()
+    try:
+        e2 = w.wait_grant(10 * SLOW)
+        assert e2 > e1
+        with broker.client() as client:
+            r = client.append([thing(1, "z.made")], writer="z", epoch=e1)
+            assert r["status"] == 409 and r["error"]["code"] == "stale_epoch", r
+            r = client.append([thing(2, "z.made")], writer="z", epoch=e2)
+            assert r["status"] == 200, r
+    finally:
+        w.stop()

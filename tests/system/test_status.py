@@ -1,0 +1,51 @@
+"""Issue 2: broker.status reports workers per service, leases with epochs, journal head."""
+
+from conftest import SLOW, wait_until
+
+
+def test_broker_status(broker):
+    echoes = [broker.worker("echo").start() for _ in range(2)]
+    writer = broker.worker("s.writer").start()
+    standby = None
+    try:
+        epoch = writer.wait_grant(10 * SLOW)
+        standby = broker.worker("s.writer").start()
+        with broker.client() as client:
+            for i in range(3):
+                r = client.append([{"type": "order.placed", "id": f"st-{i}", "source": "t",
+                                    "data": {}}])
+                assert r["status"] == 200, r
+
+            def complete():
+                st = client.status()
+                leases = st["leases"]
+                lease = leases.get("s") or leases.get("s.writer")
+                standbys = lease and lease.get("standbys")
+                standbys = len(standbys) if isinstance(standbys, list) else standbys
+                return (st["services"].get("echo", {}).get("workers") == 2
+                        and lease and standbys == 1 and st) or None
+            status = wait_until(complete, 10 * SLOW, what="status with 2 echo workers, 1 standby")
+            echo = status["services"]["echo"]
+            assert echo["queued"] == 0 and echo["in_flight"] == 0, echo
+            lease = status["leases"].get("s") or status["leases"].get("s.writer")
+            assert lease["holder"] is True and lease["epoch"] == epoch, lease
+            assert status["journal"]["head"] == 3 == client.head()
+            assert "no.such.service" not in status["services"]
+
+            # A reply's envelope is the usual one.
+            reply = client.call("broker.status", "anything", {})
+            assert reply["status"] == 200 and "data" in reply
+    finally:
+        for w in echoes + [writer] + ([standby] if standby else []):
+            w.stop()
+
+
+def test_broker_status_counts_queued_requests(broker):
+    with broker.client() as client:
+        client.send_request("idle.service", "x", {})
+        client.send_request("idle.service", "x", {})
+        st = wait_until(lambda: (lambda s: s["services"].get("idle.service", {}).get("queued") == 2
+                                 and s)(client.status()), 3 * SLOW, what="2 queued")
+        assert st["services"]["idle.service"]["workers"] == 0
+        # They expire with 503 after the request timeout (5 s by default) — don't wait here;
+        # the broker must still exit cleanly with requests queued.

@@ -1,0 +1,19 @@
+#!/bin/sh
+# make bench: start a broker on free loopback ports with a scratch data
+# directory on the same disk as the repo, run the benchmarks against it,
+# print their figures (ratios against references measured in the same run).
+set -e
+B=${1:-build}
+SCRATCH=$(mktemp -d "${PWD}/build/bench-XXXXXX")
+free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+export RAPPORT_BROKER_ENDPOINT="tcp://127.0.0.1:$(free_port)"
+export RAPPORT_FEED_ENDPOINT="tcp://127.0.0.1:$(free_port)"
+export RAPPORT_DATA_DIR="$SCRATCH/var"
+export RAPPORT_LOG_LEVEL=warn
+"$B/bin/rapport-broker" 2>"$SCRATCH/broker.log" &
+BROKER=$!
+trap 'kill $BROKER 2>/dev/null; wait $BROKER 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+/usr/bin/python3 tools/wait_broker.py "$RAPPORT_BROKER_ENDPOINT"
+"$B/bench/bench_journal" "$RAPPORT_BROKER_ENDPOINT" "$SCRATCH" "${BENCH_SECONDS:-3}"
+echo
+"$B/bench/bench_router" "$RAPPORT_BROKER_ENDPOINT" "${BENCH_REQUESTS:-200000}"
