@@ -23,7 +23,13 @@ static void *worker_run(void *arg)
     assert(dealer);
     zsock_set_rcvtimeo(dealer, 100);
     const uint8_t options[] = {0x81, 0xa6, 'c', 'r', 'e', 'd', 'i', 't', 0xcd, 0x01, 0x00};
-    zsock_send(dealer, "ss1sb", "", "MDPW01", 1, s_service, options, sizeof options);
+    zmsg_t *ready = zmsg_new();
+    zmsg_addstr(ready, "");
+    zmsg_addstr(ready, "MDPW01");
+    zmsg_addmem(ready, "\x01", 1);
+    zmsg_addstr(ready, s_service);
+    zmsg_addmem(ready, options, sizeof options);
+    zmsg_send(&ready, dealer);
     while (!zsys_interrupted) {
         zmsg_t *msg = zmsg_recv(dealer);
         if (!msg)
@@ -44,7 +50,7 @@ static void *worker_run(void *arg)
         if (stop)
             break;
     }
-    zsock_send(dealer, "ss1", "", "MDPW01", 5);
+    zsock_send(dealer, "ssb", "", "MDPW01", "\x05", (size_t)1);
     zsock_destroy(&dealer);
     return NULL;
 }

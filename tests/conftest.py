@@ -80,6 +80,11 @@ class Broker:
             "RAPPORT_LOG_LEVEL": "debug",
             "RAPPORT_CONFIG_DIR": os.path.join(ROOT, "config"),
         })
+        if UNDER_ASAN:
+            # ASan keeps freed memory in a quarantine of up to 256 MiB, which would
+            # hide (or fake) growth in the memory-bound tests; keep it small.
+            options = self.env.get("ASAN_OPTIONS", "")
+            self.env["ASAN_OPTIONS"] = (options + ":" if options else "") + "quarantine_size_mb=4"
         self.env.update(env or {})
         self.proc = None
         self.starts = 0
