@@ -57,6 +57,10 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+class BrokerExited(AssertionError):
+    """The broker process ended while we waited for it to become ready."""
+
+
 class Broker:
     """One rapport-broker process with its own data dir, ports and log file.
 
@@ -94,10 +98,26 @@ class Broker:
         return self.proc.pid
 
     def start(self, timeout=15.0):
+        """Start and wait until ready. On a first start that fails (a port taken between
+        free_port() and the bind, by a test running in parallel), try new ports."""
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except BrokerExited:
+                if self.starts > 1 or attempt == 2:
+                    raise
+                self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+                self.feed = f"tcp://127.0.0.1:{free_port()}"
+                self.env["RAPPORT_BROKER_ENDPOINT"] = self.endpoint
+                self.env["RAPPORT_FEED_ENDPOINT"] = self.feed
+                self.starts = 0
+
+    def _start(self, timeout):
         if not os.access(self.binary, os.X_OK):
             pytest.fail(f"{self.binary} is not built (run make build)")
         log = open(self.log_path, "ab")
-        log.write(f"==== start #{self.starts + 1} ====\n".encode())
+        log.write(f"==== start #{self.starts + 1} ({self.endpoint}, feed {self.feed}) ====\n"
+                  .encode())
         log.flush()
         self.proc = subprocess.Popen([self.binary], cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
@@ -111,7 +131,7 @@ class Broker:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise AssertionError(f"broker exited with {self.proc.returncode} at start\n"
+                raise BrokerExited(f"broker exited with {self.proc.returncode} at start\n"
                                      + self.log_tail())
             with mdp.Client(self.endpoint) as client:
                 try:

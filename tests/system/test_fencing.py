@@ -108,6 +108,8 @@ def test_standby_promoted_after_holder_killed(broker):
             reply = client.call("x.writer", "hello", {})
             assert reply["status"] == 200 and standby.served == 1
         assert not standby.errors, standby.errors
+        # The standby waited > 7.5 s without reconnecting: the broker's heartbeats reached it.
+        assert standby.connects == 1
     finally:
         holder.close()
         if standby:
