@@ -171,7 +171,7 @@ int main(int argc, char *argv[])
         const char *label;
     } runs[] = {{1, 1, "1 appender, 1 in flight"},
                 {16, 1, "16 appenders, 1 in flight each"},
-                {16, 32, "16 appenders, 32 pipelined each"}};
+                {16, 64, "16 appenders, 64 pipelined each"}};
     int status = 0;
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         uint64_t failed;
