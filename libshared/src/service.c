@@ -224,6 +224,19 @@ static void s_waits_check(rp_service_t *self)
     }
 }
 
+//  On stop, every wait still pending is called (applied or not), so its
+//  callback frees what it holds (a request parked for min_seq replies 504;
+//  the workers are still up). Only the waits present now: a callback that
+//  waits again is not called back.
+static void s_waits_cancel(rp_service_t *self)
+{
+    for (size_t count = zlistx_size(self->waits); count > 0; count--) {
+        wait_t copy = *(wait_t *)zlistx_first(self->waits);
+        zlistx_delete(self->waits, zlistx_cursor(self->waits));
+        copy.fn(copy.arg, self, rp_service_cursor(self) >= copy.seq);
+    }
+}
+
 static int64_t s_waits_deadline(rp_service_t *self)
 {
     int64_t soonest = -1;
@@ -581,6 +594,7 @@ int rp_service_run(rp_service_t *self)
         zpoller_destroy(&poller);
     }
     s_flush(self);
+    s_waits_cancel(self);
     //  Say goodbye to the broker now, not at destroy: it stops routing to us.
     rp_worker_destroy(&self->reader);
     rp_worker_destroy(&self->writer);

@@ -116,7 +116,8 @@ void rp_origin_destroy(rp_origin_t **origin_p);
 typedef void(rp_service_wait_fn)(void *arg, rp_service_t *service, bool applied);
 
 //  Call fn once the store has applied seq (applied true; at once if it
-//  has), or after timeout_ms (applied false).
+//  has), or after timeout_ms (applied false), or when the service stops
+//  (so fn can free its arg; the workers can still reply then).
 void rp_service_wait(rp_service_t *self, uint64_t seq, int timeout_ms, rp_service_wait_fn *fn,
                      void *arg);
 
