@@ -32,8 +32,9 @@ static void pack_event(msgpack_packer *pk, int appender, uint64_t n)
     rp_pack_cstr(pk, "data");
     msgpack_pack_map(pk, 2);
     rp_pack_kv_u64(pk, "n", n);
-    rp_pack_kv_cstr(pk, "note", "客户拜访记录: visited the plant, met purchasing, quote next week;"
-                                "follow up on the sample order and the credit terms.");
+    rp_pack_kv_cstr(pk, "note",
+                    "客户拜访记录: visited the plant, met purchasing, quote next week;"
+                    "follow up on the sample order and the credit terms.");
 }
 
 //  ---------------------------------------------------------------------

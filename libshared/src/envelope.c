@@ -8,8 +8,8 @@
 
 //  Read an optional bounded string field. Returns NULL if fine (absent or a
 //  str of 1..max bytes), else the message to report.
-static const char *opt_str(const msgpack_object *map, const char *key, size_t max,
-                           const char **str, size_t *len, const char *message)
+static const char *opt_str(const msgpack_object *map, const char *key, size_t max, const char **str,
+                           size_t *len, const char *message)
 {
     const msgpack_object *o = rp_obj_get(map, key);
     *str = NULL, *len = 0;
@@ -85,8 +85,7 @@ const char *rp_reply_parse(const msgpack_object *root, rp_reply_t *reply)
             return "error must be a map";
         if (!rp_obj_str(rp_obj_get(error, "code"), &reply->error_code, &reply->error_code_len))
             return "error.code must be a string";
-        rp_obj_str(rp_obj_get(error, "message"), &reply->error_message,
-                   &reply->error_message_len);
+        rp_obj_str(rp_obj_get(error, "message"), &reply->error_message, &reply->error_message_len);
     }
     return NULL;
 }
@@ -113,8 +112,8 @@ void rp_reply_pack(msgpack_packer *pk, const msgpack_object *id, int status, uin
         rp_pack_kv_u64(pk, "seq", seq);
 }
 
-void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status,
-                         const char *code, const char *message)
+void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,
+                         const char *message)
 {
     rp_reply_pack(pk, id, status, 0, 1);
     rp_pack_cstr(pk, "error");
@@ -130,8 +129,7 @@ static bool type_valid(const char *type, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = type[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'
-              || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
             return false;
     }
     return true;
@@ -142,8 +140,8 @@ const char *rp_event_parse(const msgpack_object *root, rp_event_t *event)
     memset(event, 0, sizeof *event);
     if (!rp_obj_is_map(root))
         return "event is not a map";
-    if (!rp_obj_str(rp_obj_get(root, "type"), &event->type, &event->type_len)
-        || !type_valid(event->type, event->type_len))
+    if (!rp_obj_str(rp_obj_get(root, "type"), &event->type, &event->type_len) ||
+        !type_valid(event->type, event->type_len))
         return "event type must be 1..128 characters of [a-z0-9_.-]";
     const char *err = opt_str(root, "id", RP_MAX_EVENTID, &event->id, &event->id_len,
                               "event id must be a string of 1..200 bytes");
@@ -157,8 +155,8 @@ const char *rp_event_parse(const msgpack_object *root, rp_event_t *event)
     if (!err)
         err = opt_str(root, "specversion", 8, &event->specversion, &event->specversion_len,
                       "specversion must be \"1.0\"");
-    if (!err && event->specversion
-        && !(event->specversion_len == 3 && memcmp(event->specversion, "1.0", 3) == 0))
+    if (!err && event->specversion &&
+        !(event->specversion_len == 3 && memcmp(event->specversion, "1.0", 3) == 0))
         err = "specversion must be \"1.0\"";
     if (!err)
         err = opt_str(root, "time", RP_MAX_TIME, &event->time, &event->time_len,

@@ -81,31 +81,60 @@ static kind_t classify(uint8_t b, size_t *hdr, uint64_t *count, size_t *fixed)
     if ((b & 0xe0) == 0xa0)
         return *count = b & 0x1f, K_STR;
     switch (b) {
-    case 0xc4: return *hdr = 1, K_BIN;
-    case 0xc5: return *hdr = 2, K_BIN;
-    case 0xc6: return *hdr = 4, K_BIN;
-    case 0xc7: return *hdr = 1, *fixed = 1, K_BIN; //  ext: len, then type byte
-    case 0xc8: return *hdr = 2, *fixed = 1, K_BIN;
-    case 0xc9: return *hdr = 4, *fixed = 1, K_BIN;
-    case 0xca: return *fixed = 4, K_FIXED;
-    case 0xcb: return *fixed = 8, K_FIXED;
-    case 0xcc: case 0xd0: return *fixed = 1, K_FIXED;
-    case 0xcd: case 0xd1: return *fixed = 2, K_FIXED;
-    case 0xce: case 0xd2: return *fixed = 4, K_FIXED;
-    case 0xcf: case 0xd3: return *fixed = 8, K_FIXED;
-    case 0xd4: return *fixed = 2, K_FIXED;
-    case 0xd5: return *fixed = 3, K_FIXED;
-    case 0xd6: return *fixed = 5, K_FIXED;
-    case 0xd7: return *fixed = 9, K_FIXED;
-    case 0xd8: return *fixed = 17, K_FIXED;
-    case 0xd9: return *hdr = 1, K_STR;
-    case 0xda: return *hdr = 2, K_STR;
-    case 0xdb: return *hdr = 4, K_STR;
-    case 0xdc: return *hdr = 2, K_ARRAY;
-    case 0xdd: return *hdr = 4, K_ARRAY;
-    case 0xde: return *hdr = 2, K_MAP;
-    case 0xdf: return *hdr = 4, K_MAP;
-    default: return K_BAD; //  0xc1 is never used
+    case 0xc4:
+        return *hdr = 1, K_BIN;
+    case 0xc5:
+        return *hdr = 2, K_BIN;
+    case 0xc6:
+        return *hdr = 4, K_BIN;
+    case 0xc7:
+        return *hdr = 1, *fixed = 1, K_BIN; //  ext: len, then type byte
+    case 0xc8:
+        return *hdr = 2, *fixed = 1, K_BIN;
+    case 0xc9:
+        return *hdr = 4, *fixed = 1, K_BIN;
+    case 0xca:
+        return *fixed = 4, K_FIXED;
+    case 0xcb:
+        return *fixed = 8, K_FIXED;
+    case 0xcc:
+    case 0xd0:
+        return *fixed = 1, K_FIXED;
+    case 0xcd:
+    case 0xd1:
+        return *fixed = 2, K_FIXED;
+    case 0xce:
+    case 0xd2:
+        return *fixed = 4, K_FIXED;
+    case 0xcf:
+    case 0xd3:
+        return *fixed = 8, K_FIXED;
+    case 0xd4:
+        return *fixed = 2, K_FIXED;
+    case 0xd5:
+        return *fixed = 3, K_FIXED;
+    case 0xd6:
+        return *fixed = 5, K_FIXED;
+    case 0xd7:
+        return *fixed = 9, K_FIXED;
+    case 0xd8:
+        return *fixed = 17, K_FIXED;
+    case 0xd9:
+        return *hdr = 1, K_STR;
+    case 0xda:
+        return *hdr = 2, K_STR;
+    case 0xdb:
+        return *hdr = 4, K_STR;
+    case 0xdc:
+        return *hdr = 2, K_ARRAY;
+    case 0xdd:
+        return *hdr = 4, K_ARRAY;
+    case 0xde:
+        return *hdr = 2, K_MAP;
+    case 0xdf:
+        return *hdr = 4, K_MAP;
+    default:
+        return K_BAD; //  0xc1 is never used
     }
 }
 
@@ -147,7 +176,8 @@ const char *rp_pack_check(const void *data, size_t size)
         }
         uint64_t payload = (kind == K_FIXED) ? fixed : count + fixed;
         if (payload > (uint64_t)(end - p))
-            return kind == K_FIXED ? "truncated MessagePack" : "MessagePack length exceeds the data";
+            return kind == K_FIXED ? "truncated MessagePack"
+                                   : "MessagePack length exceeds the data";
         if (kind == K_STR && !rp_utf8_valid((const char *)p, (size_t)payload))
             return "string is not valid UTF-8";
         p += payload;
@@ -171,9 +201,9 @@ rp_doc_t *rp_doc_new(const void *data, size_t size, const char **err)
         assert(self->bytes);
         memcpy(self->bytes, data, size);
         size_t offset = 0;
-        if (msgpack_unpack_next(&self->unpacked, self->bytes, size, &offset)
-                == MSGPACK_UNPACK_SUCCESS
-            && offset == size)
+        if (msgpack_unpack_next(&self->unpacked, self->bytes, size, &offset) ==
+                MSGPACK_UNPACK_SUCCESS &&
+            offset == size)
             return self;
         rp_doc_destroy(&self);
         why = "invalid MessagePack";
@@ -223,8 +253,8 @@ bool rp_obj_str(const msgpack_object *o, const char **str, size_t *len)
 bool rp_obj_streq(const msgpack_object *o, const char *str)
 {
     size_t len = strlen(str);
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == len
-           && memcmp(o->via.str.ptr, str, len) == 0;
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp(o->via.str.ptr, str, len) == 0;
 }
 
 bool rp_obj_u64(const msgpack_object *o, uint64_t *value)
@@ -412,7 +442,9 @@ void rp_pack_test(void)
     //  A map header declaring 2^31 entries is refused before any allocation.
     check_bad("\xdf\x80\x00\x00\x00", 5);
     check_bad("\xdd\xff\xff\xff\xff\x01\x02", 7);
-    check_bad("\xdb\x7f\xff\xff\xff" "abc", 8);
+    check_bad("\xdb\x7f\xff\xff\xff"
+              "abc",
+              8);
     //  Unused type byte, invalid UTF-8, overlong and surrogate forms.
     check_bad("\xc1", 1);
     check_bad("\xa2\xc3\x28", 3);

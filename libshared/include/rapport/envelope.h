@@ -64,8 +64,8 @@ void rp_reply_pack(msgpack_packer *pk, const msgpack_object *id, int status, uin
                    size_t extra);
 
 //  Pack a whole error reply {id, status, error:{code, message}}.
-void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status,
-                         const char *code, const char *message);
+void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,
+                         const char *message);
 
 typedef struct {
     const char *specversion;
