@@ -105,6 +105,15 @@ void lease_test(void)
 
     assert(lease_leave(lease, &b));
     assert(lease_holder(lease) == NULL && !lease_granted(lease));
+    assert(!lease_grant(lease, NULL, 3)); //  nobody to grant to
+    assert(!lease_leave(lease, &b));      //  leaving twice is harmless
+
+    //  A vacant lease goes to the next worker that joins; epochs go on.
+    assert(lease_join(lease, &c));
+    assert(!lease_join(lease, &a));
+    assert(!lease_leave(lease, &a)); //  a standby leaves while the holder is pending
+    assert(lease_holder(lease) == &c && lease_standbys(lease) == 0);
+    assert(lease_grant(lease, &c, 3) && lease_epoch(lease) == 3);
     lease_destroy(&lease);
     assert(lease == NULL);
 }

@@ -12,8 +12,11 @@
                  (packed, for error replies), the deadline while queued.
 
     The loop polls the ROUTER and the journal actor's pipe. Sends to the
-    pipe never block (a full pipe is a 503), and replies from it are read on
-    every turn, so the two threads can never wait on each other.
+    pipe never block: a message the pipe cannot take now waits in an
+    outbox, in order, and replies from the journal are read on every turn,
+    so the two threads can never wait on each other. Lease changes and
+    journal requests share that one ordered path: that order is what makes
+    fencing safe (journal.h).
 */
 #include "router.h"
 #include "journal.h"
@@ -27,14 +30,17 @@
 #include <string.h>
 
 #define SERVICES_MAX 10000 //  distinct service entries at most
+#define WORKERS_MAX  10000 //  registered workers at most
+#define OUTBOX_MAX   10000 //  journal requests waiting for room in the pipe
+#define TICK_MS      20    //  how often queue deadlines and heartbeats are checked
 #define EXPIRY_MS    (MDP_HEARTBEAT_INTERVAL * MDP_HEARTBEAT_LIVENESS)
 
 typedef struct _service_t service_t;
 
 typedef struct {
     zframe_t *client; //  the client's ROUTER identity
-    zframe_t *body;
-    zframe_t *id; //  the request's id, packed (nil when unreadable)
+    zframe_t *body;   //  NULL once sent to a worker
+    zframe_t *id;     //  the request's id, packed (nil when unreadable)
     int64_t deadline;
 } request_t;
 
@@ -43,7 +49,8 @@ typedef struct {
     zframe_t *address;
     service_t *service;
     int credit, in_flight;
-    zlist_t *pending; //  request_t in flight, oldest first (body sent: NULL)
+    uint64_t worked;  //  tick of its READY or last request: ties go to the oldest
+    zlist_t *pending; //  request_t in flight, oldest first
     int64_t expiry;
 } worker_t;
 
@@ -52,18 +59,23 @@ struct _service_t {
     zlist_t *workers; //  worker_t, registration order
     zlist_t *queue;   //  request_t waiting for a worker
     lease_t *lease;   //  for "<S>.writer" only
+    char *grant;      //  token of the GRANT the journal has yet to answer
     uint64_t served;
 };
 
 struct _router_t {
     zsock_t *socket;
     zactor_t *journal;
+    zlist_t *outbox;   //  zmsg_t for the journal, oldest first
     zhash_t *services; //  name → service_t
     zhash_t *workers;  //  identity → worker_t
     size_t queued;     //  requests waiting, over all services
     size_t queue_max, queue_total;
     int64_t request_timeout;
-    int64_t heartbeat_at;
+    int64_t heartbeat_at, tick_at;
+    uint64_t ticks;  //  orders workers by when they last got work
+    uint64_t grants; //  makes every GRANT token unique
+    bool stopping;   //  shutting down: no more lease changes
     rp_packer_t packer;
 };
 
@@ -75,7 +87,9 @@ static zframe_t *request_id(zframe_t *body, rp_packer_t *packer)
 {
     rp_packer_reset(packer);
     rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), NULL);
-    const msgpack_object *id = doc ? rp_obj_get(rp_doc_root(doc), "id") : NULL;
+    const msgpack_object *root = doc ? rp_doc_root(doc) : NULL;
+    const msgpack_object *id =
+        root && root->type == MSGPACK_OBJECT_MAP ? rp_obj_get(root, "id") : NULL;
     if (id && id->type != MSGPACK_OBJECT_MAP && id->type != MSGPACK_OBJECT_ARRAY)
         msgpack_pack_object(&packer->pk, *id);
     else
@@ -96,17 +110,24 @@ static void request_destroy(request_t **self_p)
     *self_p = NULL;
 }
 
-//  Send a reply body to a client: ["client", "", "MDPC01", service, body].
-static void send_to_client(router_t *self, zframe_t *client, const char *service, const void *body,
-                           size_t size)
+//  Send a reply to a client: [client, "", "MDPC01", service, body]. The
+//  body frame is taken (no copy of what may be megabytes).
+static void send_frame_to_client(router_t *self, zframe_t *client, const char *service,
+                                 zframe_t **body_p)
 {
     zmsg_t *msg = zmsg_new();
     zmsg_append(msg, &(zframe_t *){zframe_dup(client)});
     zmsg_addmem(msg, "", 0);
     zmsg_addstr(msg, MDPC_CLIENT);
     zmsg_addstr(msg, service);
-    zmsg_addmem(msg, body, size);
+    zmsg_append(msg, body_p);
     zmsg_send(&msg, self->socket);
+}
+
+static void send_to_client(router_t *self, zframe_t *client, const char *service, const void *body,
+                           size_t size)
+{
+    send_frame_to_client(self, client, service, &(zframe_t *){zframe_new(body, size)});
 }
 
 //  Answer a request with an error body {id, status, error:{code, message}}.
@@ -124,12 +145,79 @@ static void reply_error(router_t *self, zframe_t *client, zframe_t *id, const ch
 }
 
 //  ---------------------------------------------------------------------
+//  The journal actor's pipe
+
+//  Send one message without blocking. Only the first frame can meet a full
+//  pipe: libzmq queues a multipart message whole once its first part is in.
+static bool pipe_try(router_t *self, zmsg_t *msg)
+{
+    zsock_t *pipe = zactor_sock(self->journal);
+    zframe_t *frame = zmsg_first(msg);
+    int more = zmsg_size(msg) > 1 ? ZFRAME_MORE : 0;
+    if (zframe_send(&frame, pipe, ZFRAME_REUSE | ZFRAME_DONTWAIT | more) < 0)
+        return false;
+    frame = zmsg_pop(msg);
+    zframe_destroy(&frame);
+    while ((frame = zmsg_pop(msg))) {
+        zframe_send(&frame, pipe, zmsg_size(msg) ? ZFRAME_MORE : 0);
+        zframe_destroy(&frame); //  only if the send failed, which it cannot
+    }
+    return true;
+}
+
+//  Pass queued messages to the journal while it takes them.
+static void pipe_flush(router_t *self)
+{
+    zmsg_t *msg;
+    while ((msg = zlist_first(self->outbox)) && pipe_try(self, msg)) {
+        zlist_pop(self->outbox);
+        zmsg_destroy(&msg);
+    }
+}
+
+//  Send to the journal in order with everything sent before. A lease
+//  change is never refused (there is at most one per worker event); a
+//  request is, when the outbox is full: returns false and leaves *msg_p.
+static bool pipe_send(router_t *self, zmsg_t **msg_p, bool lease_change)
+{
+    if (zlist_size(self->outbox) == 0 && pipe_try(self, *msg_p)) {
+        zmsg_destroy(msg_p);
+        return true;
+    }
+    if (!lease_change && zlist_size(self->outbox) >= OUTBOX_MAX)
+        return false;
+    zlist_append(self->outbox, *msg_p);
+    *msg_p = NULL;
+    return true;
+}
+
+//  ---------------------------------------------------------------------
 //  Services
+
+//  A service name: 1..MDP_SERVICE_MAX bytes, no control characters (so no
+//  NUL either: names are C strings and hash keys).
+static char *name_pop(zmsg_t *msg)
+{
+    zframe_t *frame = zmsg_pop(msg);
+    size_t size = frame ? zframe_size(frame) : 0;
+    bool valid = size > 0 && size <= MDP_SERVICE_MAX;
+    for (size_t i = 0; valid && i < size; i++)
+        valid = zframe_data(frame)[i] >= 0x20 && zframe_data(frame)[i] != 0x7f;
+    char *name = valid ? zframe_strdup(frame) : NULL;
+    zframe_destroy(&frame);
+    return name;
+}
 
 static bool is_writer_name(const char *name)
 {
     size_t len = strlen(name), suffix = strlen(MDP_WRITER_SUFFIX);
     return len > suffix && streq(name + len - suffix, MDP_WRITER_SUFFIX);
+}
+
+//  The broker answers these itself; no worker may take them over.
+static bool is_broker_service(const char *name)
+{
+    return strncmp(name, "mmi.", 4) == 0 || streq(name, "journal") || streq(name, "broker.status");
 }
 
 static service_t *service_require(router_t *self, const char *name)
@@ -157,6 +245,7 @@ static void service_release(router_t *self, service_t *service)
     lease_destroy(&service->lease);
     zlist_destroy(&service->workers);
     zlist_destroy(&service->queue);
+    zstr_free(&service->grant);
     free(service->name);
     free(service);
 }
@@ -164,7 +253,7 @@ static void service_release(router_t *self, service_t *service)
 //  ---------------------------------------------------------------------
 //  Workers
 
-static void send_to_worker(router_t *self, worker_t *worker, int command, zmsg_t **body_p)
+static void send_command(router_t *self, zframe_t *address, int command, zmsg_t **body_p)
 {
     zmsg_t *msg = body_p && *body_p ? *body_p : zmsg_new();
     if (body_p)
@@ -172,23 +261,46 @@ static void send_to_worker(router_t *self, worker_t *worker, int command, zmsg_t
     zmsg_pushmem(msg, &(uint8_t){(uint8_t)command}, 1);
     zmsg_pushstr(msg, MDPW_WORKER);
     zmsg_pushmem(msg, "", 0);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(worker->address)});
+    zmsg_prepend(msg, &(zframe_t *){zframe_dup(address)});
     zmsg_send(&msg, self->socket);
 }
 
-//  The journal is asked for an epoch for the (pending) holder; the token
-//  that comes back is the worker's identity.
+//  Ask the journal for the next epoch for the (pending) holder. The token
+//  is unique per GRANT, so a late answer for a holder that left (even one
+//  that came back under the same identity) cannot be taken for this one.
 static void lease_ask(router_t *self, service_t *service)
 {
     worker_t *holder = lease_holder(service->lease);
-    if (holder)
-        zsock_send(self->journal, "sss", "GRANT", service->name, holder->identity);
+    zstr_free(&service->grant);
+    if (!holder || self->stopping)
+        return;
+    service->grant = zsys_sprintf("%s/%" PRIu64, holder->identity, ++self->grants);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "GRANT");
+    zmsg_addstr(msg, service->name);
+    zmsg_addstr(msg, service->grant);
+    pipe_send(self, &msg, true);
+}
+
+//  The holder left: the journal refuses its epoch from now on (REVOKE goes
+//  down the same ordered path as appends), then the oldest standby is asked
+//  to take over.
+static void lease_vacate(router_t *self, service_t *service)
+{
+    if (self->stopping)
+        return;
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "REVOKE");
+    zmsg_addstr(msg, service->name);
+    pipe_send(self, &msg, true);
+    rp_info("router: writer of %s gone, lease vacant", service->name);
+    lease_ask(self, service);
 }
 
 static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
 {
     if (disconnect)
-        send_to_worker(self, worker, MDPW_DISCONNECT, NULL);
+        send_command(self, worker->address, MDPW_DISCONNECT, NULL);
     service_t *service = worker->service;
     //  Its clients learn at once that their requests are lost; they retry
     //  with the same idem key if they want (we never resend on our own).
@@ -199,32 +311,29 @@ static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
         request_destroy(&request);
     }
     zlist_destroy(&worker->pending);
-    if (service) {
-        zlist_remove(service->workers, worker);
-        if (service->lease && lease_leave(service->lease, worker)) {
-            zsock_send(self->journal, "ss", "REVOKE", service->name);
-            rp_info("router: writer of %s gone, lease vacant", service->name);
-            lease_ask(self, service);
-        }
-    }
-    rp_info("router: worker %s of %s removed", worker->identity,
-            service ? service->name : "(none)");
+    zlist_remove(service->workers, worker);
+    if (service->lease && lease_leave(service->lease, worker))
+        lease_vacate(self, service);
+    rp_info("router: worker %s of %s removed", worker->identity, service->name);
     zhash_delete(self->workers, worker->identity);
     zframe_destroy(&worker->address);
     free(worker->identity);
     free(worker);
-    if (service)
-        service_release(self, service);
+    service_release(self, service);
 }
 
 //  The credit a worker asked for in READY's options frame, else 1.
-static int ready_credit(zframe_t *options)
+static int ready_credit(zframe_t *options, const char *identity)
 {
     uint64_t credit = 1;
     if (options) {
         rp_doc_t *doc = rp_doc_new(zframe_data(options), zframe_size(options), NULL);
-        if (doc && rp_obj_u64(rp_obj_get(rp_doc_root(doc), "credit"), &credit))
+        const msgpack_object *root = doc ? rp_doc_root(doc) : NULL;
+        if (root && root->type == MSGPACK_OBJECT_MAP &&
+            rp_obj_u64(rp_obj_get(root, "credit"), &credit))
             credit = credit < 1 ? 1 : credit > MDP_CREDIT_MAX ? MDP_CREDIT_MAX : credit;
+        else if (!root || root->type != MSGPACK_OBJECT_MAP)
+            rp_warn("router: unreadable READY options from %s, credit 1", identity);
         rp_doc_destroy(&doc);
     }
     return (int)credit;
@@ -232,7 +341,7 @@ static int ready_credit(zframe_t *options)
 
 //  The worker that should take the next request of a service: a granted
 //  lease holder for "<S>.writer", else the one with the most free credit
-//  (the earliest registered on ties).
+//  (on ties, the one that has gone longest without work).
 static worker_t *service_pick(service_t *service)
 {
     if (service->lease) {
@@ -240,10 +349,13 @@ static worker_t *service_pick(service_t *service)
         return lease_granted(service->lease) && holder->in_flight < holder->credit ? holder : NULL;
     }
     worker_t *best = NULL;
-    for (worker_t *w = zlist_first(service->workers); w; w = zlist_next(service->workers))
-        if (w->in_flight < w->credit &&
-            (!best || w->credit - w->in_flight > best->credit - best->in_flight))
-            best = w;
+    int best_free = 0;
+    for (worker_t *w = zlist_first(service->workers); w; w = zlist_next(service->workers)) {
+        int free_credit = w->credit - w->in_flight;
+        if (free_credit > best_free ||
+            (free_credit == best_free && best && w->worked < best->worked))
+            best = w, best_free = free_credit;
+    }
     return best;
 }
 
@@ -258,8 +370,9 @@ static void service_dispatch(router_t *self, service_t *service)
         zmsg_append(msg, &(zframe_t *){zframe_dup(request->client)});
         zmsg_addmem(msg, "", 0);
         zmsg_append(msg, &request->body);
-        send_to_worker(self, worker, MDPW_REQUEST, &msg);
+        send_command(self, worker->address, MDPW_REQUEST, &msg);
         worker->in_flight++;
+        worker->worked = ++self->ticks;
         service->served++;
         zlist_append(worker->pending, request);
     }
@@ -269,18 +382,11 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
                          zframe_t *options)
 {
     service_t *service = NULL;
-    bool reserved = !*name || strncmp(name, "mmi.", 4) == 0 || streq(name, "journal") ||
-                    streq(name, "broker.status");
-    if (!reserved)
+    if (!is_broker_service(name) && zhash_size(self->workers) < WORKERS_MAX)
         service = service_require(self, name);
     if (!service) {
         rp_warn("router: refused READY for '%s' from %s", name, identity);
-        zmsg_t *msg = zmsg_new();
-        zmsg_addmem(msg, zframe_data(address), zframe_size(address));
-        zmsg_addmem(msg, "", 0);
-        zmsg_addstr(msg, MDPW_WORKER);
-        zmsg_addmem(msg, &(uint8_t){MDPW_DISCONNECT}, 1);
-        zmsg_send(&msg, self->socket);
+        send_command(self, address, MDPW_DISCONNECT, NULL);
         return;
     }
     worker_t *worker = calloc(1, sizeof *worker);
@@ -288,7 +394,8 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     worker->identity = strdup(identity);
     worker->address = zframe_dup(address);
     worker->service = service;
-    worker->credit = ready_credit(options);
+    worker->credit = ready_credit(options, identity);
+    worker->worked = ++self->ticks;
     worker->pending = zlist_new();
     worker->expiry = zclock_mono() + EXPIRY_MS;
     zhash_insert(self->workers, identity, worker);
@@ -299,30 +406,51 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     service_dispatch(self, service);
 }
 
-//  A REPLY: pass it to the client and free one credit.
-static void worker_reply(router_t *self, worker_t *worker, zmsg_t *msg)
+//  A REPLY [client, "", body]: pass it to the client and free one credit.
+//  Returns false if the message is malformed.
+static bool worker_reply(router_t *self, worker_t *worker, zmsg_t *msg)
 {
-    zframe_t *client = zmsg_pop(msg), *empty = zmsg_pop(msg), *body = zmsg_pop(msg);
-    if (!client || !empty || zframe_size(empty) || !body || zmsg_size(msg)) {
-        rp_warn("router: malformed REPLY from %s, dropped", worker->identity);
-    } else if (zframe_size(client) == 0) {
-        //  A reply to the broker's own lease.granted message: nothing to do.
-    } else {
-        //  Replies normally come back in order; match the oldest request of
-        //  that client (the id only matters if the worker dies later).
-        for (request_t *r = zlist_first(worker->pending); r; r = zlist_next(worker->pending))
-            if (zframe_eq(r->client, client)) {
-                zlist_remove(worker->pending, r);
-                request_destroy(&r);
-                worker->in_flight--;
-                break;
-            }
-        send_to_client(self, client, worker->service->name, zframe_data(body), zframe_size(body));
+    zframe_t *client = zmsg_first(msg), *empty = zmsg_next(msg), *body = zmsg_next(msg);
+    if (zmsg_size(msg) != 3 || zframe_size(empty) != 0)
+        return false;
+    if (zframe_size(client) == 0) {
+        //  A reply to the broker's own lease.granted message: dropped.
+        rp_debug("router: reply to an empty address from %s, dropped", worker->identity);
+        return true;
     }
-    zframe_destroy(&client), zframe_destroy(&empty), zframe_destroy(&body);
+    //  Replies normally come back in order; match the oldest request of
+    //  that client (the id only matters if the worker dies later).
+    request_t *r;
+    for (r = zlist_first(worker->pending); r; r = zlist_next(worker->pending))
+        if (zframe_eq(r->client, client))
+            break;
+    if (!r) {
+        rp_warn("router: REPLY from %s for a request it does not hold, dropped", worker->identity);
+        return true;
+    }
+    zlist_remove(worker->pending, r);
+    request_destroy(&r);
+    worker->in_flight--;
+    zmsg_remove(msg, body);
+    send_frame_to_client(self, client, worker->service->name, &body);
     service_dispatch(self, worker->service);
+    return true;
 }
 
+//  MDP: a peer that breaks the protocol, or that we do not know, is told
+//  DISCONNECT and forgotten.
+static void worker_refuse(router_t *self, zframe_t *address, worker_t *worker, const char *why,
+                          int cmd, const char *identity)
+{
+    rp_warn("router: %s (command %d) from %s worker %s, disconnecting", why, cmd,
+            worker ? "registered" : "unknown", identity);
+    if (worker)
+        worker_delete(self, worker, true);
+    else
+        send_command(self, address, MDPW_DISCONNECT, NULL);
+}
+
+//  A worker message: ["MDPW01" popped] command, ...
 static void on_worker(router_t *self, zframe_t *address, zmsg_t *msg)
 {
     char *identity = zframe_strhex(address);
@@ -331,153 +459,171 @@ static void on_worker(router_t *self, zframe_t *address, zmsg_t *msg)
     int cmd = command && zframe_size(command) == 1 ? *zframe_data(command) : -1;
     zframe_destroy(&command);
     if (worker)
-        worker->expiry = zclock_mono() + EXPIRY_MS;
+        worker->expiry = zclock_mono() + EXPIRY_MS; //  any message is a sign of life
 
     if (cmd == MDPW_READY && !worker) {
-        char *name = zmsg_popstr(msg);
-        zframe_t *options = zmsg_pop(msg);
-        if (name && strlen(name) <= MDP_SERVICE_MAX && zmsg_size(msg) == 0)
+        char *name = zmsg_size(msg) >= 1 && zmsg_size(msg) <= 2 ? name_pop(msg) : NULL;
+        if (name) {
+            zframe_t *options = zmsg_pop(msg);
             worker_ready(self, address, identity, name, options);
-        else
-            rp_warn("router: malformed READY from %s, dropped", identity);
-        zstr_free(&name);
-        zframe_destroy(&options);
-    } else if (cmd == MDPW_REPLY && worker) {
-        worker_reply(self, worker, msg);
-    } else if (cmd == MDPW_HEARTBEAT && worker) {
+            zframe_destroy(&options);
+            zstr_free(&name);
+        } else
+            worker_refuse(self, address, NULL, "malformed READY", cmd, identity);
+    } else if (!worker) {
+        if (cmd != MDPW_DISCONNECT)
+            worker_refuse(self, address, NULL, "message before READY", cmd, identity);
+    } else if (cmd == MDPW_REPLY) {
+        if (!worker_reply(self, worker, msg))
+            worker_refuse(self, address, worker, "malformed REPLY", cmd, identity);
+    } else if (cmd == MDPW_HEARTBEAT && zmsg_size(msg) == 0) {
         //  expiry refreshed above
-    } else if (cmd == MDPW_DISCONNECT && worker) {
+    } else if (cmd == MDPW_DISCONNECT && zmsg_size(msg) == 0) {
+        rp_info("router: worker %s of %s disconnects", identity, worker->service->name);
         worker_delete(self, worker, false);
-    } else if (worker) {
-        rp_warn("router: unexpected command %d from worker %s, disconnecting", cmd, identity);
-        worker_delete(self, worker, true);
-    } else if (cmd != MDPW_DISCONNECT) {
-        //  MDP: a message from a worker we do not know gets DISCONNECT.
-        rp_warn("router: command %d from unknown worker %s, disconnecting", cmd, identity);
-        zmsg_t *out = zmsg_new();
-        zmsg_addmem(out, zframe_data(address), zframe_size(address));
-        zmsg_addmem(out, "", 0);
-        zmsg_addstr(out, MDPW_WORKER);
-        zmsg_addmem(out, &(uint8_t){MDPW_DISCONNECT}, 1);
-        zmsg_send(&out, self->socket);
-    }
+    } else
+        worker_refuse(self, address, worker, "unexpected or malformed command", cmd, identity);
     free(identity);
 }
 
 //  ---------------------------------------------------------------------
 //  The broker's own services
 
-//  RFC 8: the body names a service; "200" if it has a worker, else "404".
+//  RFC 8: the body names a service; "200" if it has a worker (or is one of
+//  the broker's own), else "404". Other mmi.* services answer "501".
 static void on_mmi(router_t *self, zframe_t *client, const char *service, zframe_t *body)
 {
     const char *code = "501";
     if (streq(service, "mmi.service")) {
         char *name = zframe_strdup(body);
         service_t *target = zhash_lookup(self->services, name);
-        code = target && zlist_size(target->workers) ? "200" : "404";
+        bool own =
+            streq(name, "journal") || streq(name, "broker.status") || streq(name, "mmi.service");
+        code = own || (target && zlist_size(target->workers)) ? "200" : "404";
         free(name);
     }
     send_to_client(self, client, service, code, strlen(code));
 }
 
-static void on_status(router_t *self, zframe_t *client, zframe_t *body)
+//  The status data: {services: {name: {workers, queued, in_flight,
+//  served}}, leases: {S: {holder, epoch, standbys}}, journal: {head,
+//  queued}} (queued: requests waiting over all services).
+static void status_pack(router_t *self, msgpack_packer *pk)
 {
-    zframe_t *id = request_id(body, &self->packer);
-    rp_doc_t *iddoc = rp_doc_new(zframe_data(id), zframe_size(id), NULL);
-    rp_packer_t *p = &self->packer;
-    rp_packer_reset(p);
-    rp_reply_pack(&p->pk, rp_doc_root(iddoc), 200, 0, 1);
-    rp_pack_cstr(&p->pk, "data");
-    msgpack_pack_map(&p->pk, 3);
-    rp_pack_cstr(&p->pk, "services");
-    msgpack_pack_map(&p->pk, zhash_size(self->services));
+    msgpack_pack_map(pk, 3);
+    rp_pack_cstr(pk, "services");
+    msgpack_pack_map(pk, zhash_size(self->services));
     size_t leases = 0;
     for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services)) {
         size_t in_flight = 0;
         for (worker_t *w = zlist_first(s->workers); w; w = zlist_next(s->workers))
             in_flight += w->in_flight;
-        rp_pack_cstr(&p->pk, s->name);
-        msgpack_pack_map(&p->pk, 4);
-        rp_pack_kv_u64(&p->pk, "workers", zlist_size(s->workers));
-        rp_pack_kv_u64(&p->pk, "queued", zlist_size(s->queue));
-        rp_pack_kv_u64(&p->pk, "in_flight", in_flight);
-        rp_pack_kv_u64(&p->pk, "served", s->served);
+        rp_pack_cstr(pk, s->name);
+        msgpack_pack_map(pk, 4);
+        rp_pack_kv_u64(pk, "workers", zlist_size(s->workers));
+        rp_pack_kv_u64(pk, "queued", zlist_size(s->queue));
+        rp_pack_kv_u64(pk, "in_flight", in_flight);
+        rp_pack_kv_u64(pk, "served", s->served);
         leases += s->lease != NULL;
     }
-    rp_pack_cstr(&p->pk, "leases");
-    msgpack_pack_map(&p->pk, leases);
+    rp_pack_cstr(pk, "leases");
+    msgpack_pack_map(pk, leases);
     for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services))
         if (s->lease) {
             //  Leases are reported by service name, without ".writer".
-            rp_pack_strn(&p->pk, s->name, strlen(s->name) - strlen(MDP_WRITER_SUFFIX));
-            msgpack_pack_map(&p->pk, 3);
-            rp_pack_kv_bool(&p->pk, "holder", lease_granted(s->lease));
-            rp_pack_kv_u64(&p->pk, "epoch", lease_epoch(s->lease));
-            rp_pack_kv_u64(&p->pk, "standbys", lease_standbys(s->lease));
+            rp_pack_strn(pk, s->name, strlen(s->name) - strlen(MDP_WRITER_SUFFIX));
+            msgpack_pack_map(pk, 3);
+            rp_pack_kv_bool(pk, "holder", lease_granted(s->lease));
+            rp_pack_kv_u64(pk, "epoch", lease_epoch(s->lease));
+            rp_pack_kv_u64(pk, "standbys", lease_standbys(s->lease));
         }
-    rp_pack_cstr(&p->pk, "journal");
-    msgpack_pack_map(&p->pk, 2);
-    rp_pack_kv_u64(&p->pk, "head", journal_head());
-    rp_pack_kv_u64(&p->pk, "queued", self->queued);
-    send_to_client(self, client, "broker.status", p->buffer.data, p->buffer.size);
-    rp_doc_destroy(&iddoc);
-    zframe_destroy(&id);
+    rp_pack_cstr(pk, "journal");
+    msgpack_pack_map(pk, 2);
+    rp_pack_kv_u64(pk, "head", journal_head());
+    rp_pack_kv_u64(pk, "queued", self->queued);
 }
 
-//  Forward to the journal actor without ever blocking the router: if the
-//  pipe is full the client gets a 503 now rather than the broker stalling.
-static void on_journal(router_t *self, zframe_t *client, zframe_t *body)
+static void on_status(router_t *self, zframe_t *client, zframe_t *body)
 {
-    void *pipe = zsock_resolve(self->journal);
-    //  A multipart message is queued whole once its first part is.
-    if (zmq_send(pipe, "REQ", 3, ZMQ_DONTWAIT | ZMQ_SNDMORE) == 3) {
-        zmq_send(pipe, zframe_data(client), zframe_size(client), ZMQ_SNDMORE);
-        zmq_send(pipe, zframe_data(body), zframe_size(body), 0);
-        return;
+    rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), NULL);
+    rp_request_t request;
+    if (!doc || rp_request_parse(rp_doc_root(doc), &request)) {
+        zframe_t *id = request_id(body, &self->packer);
+        reply_error(self, client, id, "broker.status", 400, "bad_request",
+                    "the body is not a request envelope");
+        zframe_destroy(&id);
+    } else {
+        rp_packer_t *p = &self->packer;
+        rp_packer_reset(p);
+        rp_reply_pack(&p->pk, request.id, 200, 0, 1);
+        rp_pack_cstr(&p->pk, "data");
+        status_pack(self, &p->pk);
+        send_to_client(self, client, "broker.status", p->buffer.data, p->buffer.size);
     }
-    zframe_t *id = request_id(body, &self->packer);
+    rp_doc_destroy(&doc);
+}
+
+//  Forward to the journal actor: ["REQ", client, body]. If even the outbox
+//  is full the client gets a 503 now rather than the broker stalling.
+static void on_journal(router_t *self, zframe_t *client, zframe_t **body_p)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "REQ");
+    zmsg_append(msg, &(zframe_t *){zframe_dup(client)});
+    zmsg_append(msg, body_p);
+    if (pipe_send(self, &msg, false))
+        return;
+    zframe_t *id = request_id(zmsg_last(msg), &self->packer);
     reply_error(self, client, id, "journal", 503, "journal_busy",
                 "the journal is saturated; retry");
     zframe_destroy(&id);
+    zmsg_destroy(&msg);
+}
+
+//  Queue a request for a worker service, and dispatch what can be.
+static void on_request(router_t *self, zframe_t *client, const char *name, zframe_t **body_p)
+{
+    zframe_t *id = request_id(*body_p, &self->packer);
+    service_t *service = service_require(self, name);
+    if (!service)
+        reply_error(self, client, id, name, 503, "queue_full", "too many services; retry later");
+    else if (zlist_size(service->queue) >= self->queue_max || self->queued >= self->queue_total)
+        reply_error(self, client, id, name, 503, "queue_full",
+                    "too many requests waiting for this service; retry later");
+    else {
+        request_t *request = calloc(1, sizeof *request);
+        assert(request);
+        request->client = zframe_dup(client);
+        request->body = *body_p;
+        *body_p = NULL;
+        request->id = id;
+        id = NULL;
+        request->deadline = zclock_mono() + self->request_timeout;
+        zlist_append(service->queue, request);
+        self->queued++;
+        service_dispatch(self, service);
+    }
+    zframe_destroy(&id);
+    if (service)
+        service_release(self, service);
 }
 
 //  A client request: ["MDPC01" popped] service, body.
 static void on_client(router_t *self, zframe_t *client, zmsg_t *msg)
 {
-    char *name = zmsg_popstr(msg);
-    zframe_t *body = zmsg_pop(msg);
-    if (!name || !body || zmsg_size(msg) || strlen(name) > MDP_SERVICE_MAX || !*name) {
-        rp_warn("router: malformed client request, dropped");
-    } else if (strncmp(name, "mmi.", 4) == 0) {
+    char *name = zmsg_size(msg) == 2 ? name_pop(msg) : NULL;
+    zframe_t *body = name ? zmsg_pop(msg) : NULL;
+    if (!name)
+        rp_warn("router: malformed client request (%zu frames or bad service name), dropped",
+                zmsg_size(msg) + 1);
+    else if (strncmp(name, "mmi.", 4) == 0)
         on_mmi(self, client, name, body);
-    } else if (streq(name, "broker.status")) {
+    else if (streq(name, "broker.status"))
         on_status(self, client, body);
-    } else if (streq(name, "journal")) {
-        on_journal(self, client, body);
-    } else {
-        zframe_t *id = request_id(body, &self->packer);
-        service_t *service = service_require(self, name);
-        if (!service)
-            reply_error(self, client, id, name, 503, "queue_full", "too many services");
-        else if (zlist_size(service->queue) >= self->queue_max || self->queued >= self->queue_total)
-            reply_error(self, client, id, name, 503, "queue_full",
-                        "too many requests waiting for this service; retry later");
-        else {
-            request_t *request = calloc(1, sizeof *request);
-            assert(request);
-            request->client = zframe_dup(client);
-            request->body = body;
-            request->id = id;
-            request->deadline = zclock_mono() + self->request_timeout;
-            body = id = NULL;
-            zlist_append(service->queue, request);
-            self->queued++;
-            service_dispatch(self, service);
-        }
-        zframe_destroy(&id);
-        if (service)
-            service_release(self, service);
-    }
+    else if (streq(name, "journal"))
+        on_journal(self, client, &body);
+    else
+        on_request(self, client, name, &body);
     zstr_free(&name);
     zframe_destroy(&body);
 }
@@ -485,17 +631,17 @@ static void on_client(router_t *self, zframe_t *client, zmsg_t *msg)
 //  One message on the ROUTER: [address, "", header, ...].
 static void on_socket(router_t *self, zmsg_t *msg)
 {
-    zframe_t *address = zmsg_pop(msg), *empty = zmsg_pop(msg);
-    char *header = zmsg_popstr(msg);
-    if (!address || !empty || zframe_size(empty) || !header)
-        rp_warn("router: malformed message (%zu frames), dropped", zmsg_size(msg) + 3);
-    else if (streq(header, MDPC_CLIENT))
+    size_t frames = zmsg_size(msg);
+    zframe_t *address = zmsg_pop(msg), *empty = zmsg_pop(msg), *header = zmsg_pop(msg);
+    if (!header || zframe_size(empty))
+        rp_warn("router: malformed message (%zu frames), dropped", frames);
+    else if (zframe_streq(header, MDPC_CLIENT))
         on_client(self, address, msg);
-    else if (streq(header, MDPW_WORKER))
+    else if (zframe_streq(header, MDPW_WORKER))
         on_worker(self, address, msg);
     else
-        rp_warn("router: unknown protocol header, dropped");
-    zstr_free(&header);
+        rp_warn("router: unknown protocol header (%zu bytes), dropped", zframe_size(header));
+    zframe_destroy(&header);
     zframe_destroy(&empty);
     zframe_destroy(&address);
     zmsg_destroy(&msg);
@@ -504,33 +650,40 @@ static void on_socket(router_t *self, zmsg_t *msg)
 //  ---------------------------------------------------------------------
 //  From the journal actor
 
+//  ["GRANTED", service, token, epoch]: if the token is that of the GRANT
+//  we are waiting for, the holder is told its epoch with the documented
+//  REQUEST (empty client address, op lease.granted) and then gets work.
 static void on_granted(router_t *self, zmsg_t *msg)
 {
     char *name = zmsg_popstr(msg), *token = zmsg_popstr(msg);
     zframe_t *epoch_frame = zmsg_pop(msg);
     service_t *service = name ? zhash_lookup(self->services, name) : NULL;
-    worker_t *holder = service && service->lease ? lease_holder(service->lease) : NULL;
     uint64_t epoch =
         epoch_frame && zframe_size(epoch_frame) == 8 ? rp_seq_get(zframe_data(epoch_frame)) : 0;
-    if (holder && token && streq(holder->identity, token) &&
-        lease_grant(service->lease, holder, epoch)) {
-        //  The documented grant: a REQUEST with an empty client address.
-        rp_packer_reset(&self->packer);
-        rp_request_pack(&self->packer.pk, 0, "lease.granted", 0, NULL, 1);
-        rp_pack_cstr(&self->packer.pk, "args");
-        msgpack_pack_map(&self->packer.pk, 2);
-        rp_pack_cstr(&self->packer.pk, "service");
-        rp_pack_strn(&self->packer.pk, name, strlen(name) - strlen(MDP_WRITER_SUFFIX));
-        rp_pack_kv_u64(&self->packer.pk, "epoch", epoch);
-        zmsg_t *out = zmsg_new();
-        zmsg_addmem(out, "", 0);
-        zmsg_addmem(out, "", 0);
-        zmsg_addmem(out, self->packer.buffer.data, self->packer.buffer.size);
-        send_to_worker(self, holder, MDPW_REQUEST, &out);
-        rp_info("router: lease %s granted to %s, epoch %" PRIu64, name, token, epoch);
-        service_dispatch(self, service);
-    } else if (holder && epoch == 0) {
-        rp_warn("router: journal refused lease %s", name ? name : "?");
+    if (!service || !service->lease || !service->grant || !token || !streq(service->grant, token)) {
+        rp_debug("router: stale grant for %s, ignored", name ? name : "?");
+    } else {
+        zstr_free(&service->grant);
+        worker_t *holder = lease_holder(service->lease);
+        if (holder && lease_grant(service->lease, holder, epoch)) {
+            rp_packer_reset(&self->packer);
+            rp_request_pack(&self->packer.pk, 0, "lease.granted", 0, NULL, 1);
+            rp_pack_cstr(&self->packer.pk, "args");
+            msgpack_pack_map(&self->packer.pk, 2);
+            rp_pack_cstr(&self->packer.pk, "service");
+            rp_pack_strn(&self->packer.pk, name, strlen(name) - strlen(MDP_WRITER_SUFFIX));
+            rp_pack_kv_u64(&self->packer.pk, "epoch", epoch);
+            zmsg_t *out = zmsg_new();
+            zmsg_addmem(out, "", 0);
+            zmsg_addmem(out, "", 0);
+            zmsg_addmem(out, self->packer.buffer.data, self->packer.buffer.size);
+            send_command(self, holder->address, MDPW_REQUEST, &out);
+            rp_info("router: lease %s granted to %s, epoch %" PRIu64, name, holder->identity,
+                    epoch);
+            service_dispatch(self, service);
+        } else
+            //  Asked again on the next heartbeat (heartbeat() below).
+            rp_error("router: journal refused lease %s (epoch %" PRIu64 ")", name, epoch);
     }
     zstr_free(&name);
     zstr_free(&token);
@@ -542,11 +695,13 @@ static void on_pipe(router_t *self, zmsg_t *msg)
     char *kind = zmsg_popstr(msg);
     if (kind && streq(kind, "REP") && zmsg_size(msg) == 2) {
         zframe_t *client = zmsg_pop(msg), *body = zmsg_pop(msg);
-        send_to_client(self, client, "journal", zframe_data(body), zframe_size(body));
+        send_frame_to_client(self, client, "journal", &body);
         zframe_destroy(&client);
         zframe_destroy(&body);
-    } else if (kind && streq(kind, "GRANTED"))
+    } else if (kind && streq(kind, "GRANTED") && zmsg_size(msg) == 3)
         on_granted(self, msg);
+    else
+        rp_error("router: unexpected message from the journal, dropped");
     zstr_free(&kind);
     zmsg_destroy(&msg);
 }
@@ -554,30 +709,34 @@ static void on_pipe(router_t *self, zmsg_t *msg)
 //  ---------------------------------------------------------------------
 //  Timers
 
-//  Heartbeat every worker and drop those that went silent.
-static void heartbeat(router_t *self)
+//  Heartbeat every worker and drop those that went silent; ask again for
+//  leases the journal refused.
+static void heartbeat(router_t *self, int64_t now)
 {
-    int64_t now = zclock_mono();
     zlist_t *dead = zlist_new();
+    bool beat = now >= self->heartbeat_at;
     for (worker_t *w = zhash_first(self->workers); w; w = zhash_next(self->workers))
         if (w->expiry < now)
             zlist_append(dead, w);
-        else if (now >= self->heartbeat_at)
-            send_to_worker(self, w, MDPW_HEARTBEAT, NULL);
+        else if (beat)
+            send_command(self, w->address, MDPW_HEARTBEAT, NULL);
     for (worker_t *w = zlist_first(dead); w; w = zlist_next(dead)) {
         rp_warn("router: worker %s of %s expired", w->identity, w->service->name);
         worker_delete(self, w, true);
     }
     zlist_destroy(&dead);
-    if (now >= self->heartbeat_at)
-        self->heartbeat_at = now + MDP_HEARTBEAT_INTERVAL;
+    if (!beat)
+        return;
+    self->heartbeat_at = now + MDP_HEARTBEAT_INTERVAL;
+    for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services))
+        if (s->lease && lease_holder(s->lease) && !lease_granted(s->lease) && !s->grant)
+            lease_ask(self, s);
 }
 
 //  Answer requests that waited too long for a worker. Queues are in
 //  arrival order and share one timeout, so only their heads need looking at.
-static void expire_requests(router_t *self)
+static void expire_requests(router_t *self, int64_t now)
 {
-    int64_t now = zclock_mono();
     zlist_t *idle = zlist_new();
     for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services)) {
         request_t *request;
@@ -604,11 +763,16 @@ router_t *router_new(rp_config_t *config, zactor_t *journal)
 {
     const char *endpoint = rp_config_get(config, "broker/endpoint", RP_DEFAULT_BROKER_ENDPOINT);
     const char *bind = rp_config_get(config, "broker/bind", endpoint);
+    int64_t max_message = rp_config_int(config, "router/max_message", MDP_MESSAGE_MAX);
+    if (max_message < 1024 || max_message > INT32_MAX)
+        max_message = MDP_MESSAGE_MAX;
     zsock_t *socket = zsock_new(ZMQ_ROUTER);
     assert(socket);
-    zsock_set_maxmsgsize(socket, (int)rp_config_int(config, "router/max_message", MDP_MESSAGE_MAX));
+    zsock_set_maxmsgsize(socket, (int)max_message);
     zsock_set_sndhwm(socket, 100000);
     zsock_set_rcvhwm(socket, 100000);
+    //  A client that vanished must not block the broker: drop, don't wait.
+    zsock_set_router_mandatory(socket, 0);
     if (zsock_bind(socket, "%s", bind) < 0) {
         rp_error("router: cannot bind %s: %s", bind, zmq_strerror(zmq_errno()));
         zsock_destroy(&socket);
@@ -618,14 +782,20 @@ router_t *router_new(rp_config_t *config, zactor_t *journal)
     assert(self);
     self->socket = socket;
     self->journal = journal;
+    self->outbox = zlist_new();
     self->services = zhash_new();
     self->workers = zhash_new();
-    self->queue_max = (size_t)rp_config_int(config, "router/queue_max", 1000);
-    self->queue_total = (size_t)rp_config_int(config, "router/queue_total", 10000);
-    self->request_timeout = rp_config_int(config, "router/request_timeout_ms", 5000);
+    int64_t queue_max = rp_config_int(config, "router/queue_max", 1000);
+    int64_t queue_total = rp_config_int(config, "router/queue_total", 10000);
+    int64_t timeout = rp_config_int(config, "router/request_timeout_ms", 5000);
+    self->queue_max = queue_max < 0 ? 0 : (size_t)queue_max;
+    self->queue_total = queue_total < 0 ? 0 : (size_t)queue_total;
+    self->request_timeout = timeout < 0 ? 0 : timeout;
     self->heartbeat_at = zclock_mono() + MDP_HEARTBEAT_INTERVAL;
     rp_packer_init(&self->packer);
-    rp_info("router: requests on %s", bind);
+    rp_info("router: requests on %s (max message %" PRId64 " B, queue %zu/%zu, timeout %" PRId64
+            " ms)",
+            bind, max_message, self->queue_max, self->queue_total, self->request_timeout);
     return self;
 }
 
@@ -634,7 +804,9 @@ void router_destroy(router_t **self_p)
     router_t *self = *self_p;
     if (!self)
         return;
-    //  Tell workers we are going, so they reconnect at once to the next broker.
+    //  Tell workers we are going, so they reconnect at once to the next
+    //  broker; leases end with the broker, so nobody is promoted now.
+    self->stopping = true;
     zlist_t *workers = zhash_keys(self->workers);
     for (char *id = zlist_first(workers); id; id = zlist_next(workers))
         worker_delete(self, zhash_lookup(self->workers, id), true);
@@ -649,6 +821,10 @@ void router_destroy(router_t **self_p)
         service_release(self, service);
     }
     zlist_destroy(&names);
+    zmsg_t *msg;
+    while ((msg = zlist_pop(self->outbox)))
+        zmsg_destroy(&msg);
+    zlist_destroy(&self->outbox);
     zhash_destroy(&self->services);
     zhash_destroy(&self->workers);
     zsock_destroy(&self->socket);
@@ -659,25 +835,34 @@ void router_destroy(router_t **self_p)
 
 void router_run(router_t *self)
 {
+    //  Receives do not block, so both sockets are drained by receiving
+    //  until empty: much cheaper than asking them for events each time.
     zsock_set_rcvtimeo(self->socket, 0);
     zsock_set_rcvtimeo(zactor_sock(self->journal), 0);
     zpoller_t *poller = zpoller_new(self->socket, self->journal, NULL);
     while (!zsys_interrupted) {
-        //  Wake at least every 100 ms for queue deadlines and heartbeats.
-        void *which = zpoller_wait(poller, 100);
+        int64_t now = zclock_mono();
+        int wait = self->tick_at > now ? (int)(self->tick_at - now) : 0;
+        zpoller_wait(poller, zlist_size(self->outbox) && wait > 1 ? 1 : wait);
         if (zpoller_terminated(poller))
             break;
-        //  Drain both sockets (they do not block: receive timeouts are 0),
-        //  the ROUTER a bounded number of messages a turn. Receiving until
-        //  empty is much cheaper than asking the socket for events.
-        (void)which;
+        //  The ROUTER a bounded number of messages a turn, so timers run.
         zmsg_t *msg;
         for (int i = 0; i < 1000 && (msg = zmsg_recv(self->socket)); i++)
             on_socket(self, msg);
         while ((msg = zmsg_recv(self->journal)))
             on_pipe(self, msg);
-        expire_requests(self);
-        heartbeat(self);
+        pipe_flush(self);
+        now = zclock_mono();
+        if (now >= self->tick_at) {
+            expire_requests(self, now);
+            heartbeat(self, now);
+            self->tick_at = now + TICK_MS;
+        }
     }
     zpoller_destroy(&poller);
+    //  zactor_destroy waits on the pipe for the journal to finish: with a
+    //  receive timeout of 0 it would not wait, and the thread would outlive
+    //  main.
+    zsock_set_rcvtimeo(zactor_sock(self->journal), -1);
 }
