@@ -7,6 +7,18 @@ export RAPPORT_DATA_DIR="${RAPPORT_DATA_DIR:-$PWD/var}"
 export RAPPORT_BROKER_ENDPOINT="${RAPPORT_BROKER_ENDPOINT:-tcp://127.0.0.1:5555}"
 export RAPPORT_FEED_ENDPOINT="${RAPPORT_FEED_ENDPOINT:-tcp://127.0.0.1:5556}"
 mkdir -p "$RAPPORT_DATA_DIR"
+# The gateway's bootstrap admin key: RAPPORT_ADMIN_KEY if set, else the one
+# generated on the first run and kept (mode 600) in the data directory.
+if [ -z "$RAPPORT_ADMIN_KEY" ]; then
+    KEYFILE="$RAPPORT_DATA_DIR/admin.key"
+    if [ ! -s "$KEYFILE" ]; then
+        (umask 077; od -An -N24 -tx1 /dev/urandom | tr -d ' \n' > "$KEYFILE")
+        echo "rapport: generated the admin API key (kept in $KEYFILE):"
+        echo "    $(cat "$KEYFILE")"
+    fi
+    RAPPORT_ADMIN_KEY=$(cat "$KEYFILE")
+    export RAPPORT_ADMIN_KEY
+fi
 PIDS=""
 stop() {
     trap - INT TERM EXIT

@@ -1,0 +1,128 @@
+/*  exchange.c — see exchange.h. */
+#include "exchange.h"
+#include "json.h"
+
+#include <czmq.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+struct _gw_exchange_t {
+    struct evhttp_request *req;
+    gw_metrics_t *metrics;
+    const char *route;
+    int64_t started_us;
+    gw_actor_t actor;
+};
+
+gw_exchange_t *gw_exchange_new(struct evhttp_request *req, gw_metrics_t *metrics)
+{
+    gw_exchange_t *self = (gw_exchange_t *)zmalloc(sizeof *self);
+    self->req = req;
+    self->metrics = metrics;
+    self->route = "unmatched";
+    self->started_us = zclock_usecs();
+    return self;
+}
+
+void gw_exchange_set_route(gw_exchange_t *self, const char *route)
+{
+    self->route = route;
+}
+
+struct evhttp_request *gw_exchange_req(gw_exchange_t *self)
+{
+    return self->req;
+}
+
+gw_actor_t *gw_exchange_actor(gw_exchange_t *self)
+{
+    return &self->actor;
+}
+
+const char *gw_exchange_header(gw_exchange_t *self, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(self->req), name);
+}
+
+void gw_exchange_add_header(gw_exchange_t *self, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(self->req), name, value);
+}
+
+void gw_exchange_send(gw_exchange_t **self_p, int status, const char *content_type,
+                      const char *body, size_t size)
+{
+    gw_exchange_t *self = *self_p;
+    struct evbuffer *out = evbuffer_new();
+    if (body && size)
+        evbuffer_add(out, body, size);
+    if (content_type)
+        gw_exchange_add_header(self, "Content-Type", content_type);
+    evhttp_send_reply(self->req, status, gw_status_phrase(status), out);
+    evbuffer_free(out);
+    double seconds = (double)(zclock_usecs() - self->started_us) / 1e6;
+    gw_metrics_record(self->metrics, self->route, status, seconds);
+    free(self);
+    *self_p = NULL;
+}
+
+void gw_exchange_send_json(gw_exchange_t **self_p, int status, json_t *body)
+{
+    size_t size = 0;
+    char *text = body ? gw_json_dump(body, &size) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char failed[] = "{\"type\":\"/problems/internal\",\"title\":\"Internal "
+                                     "Server Error\",\"status\":500,\"code\":\"internal\"}";
+        gw_exchange_send(self_p, 500, "application/problem+json", failed, sizeof failed - 1);
+        return;
+    }
+    gw_exchange_send(self_p, status, "application/json", text, size);
+    free(text);
+}
+
+const char *gw_status_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
+    }
+}

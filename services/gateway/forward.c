@@ -1,0 +1,120 @@
+/*  forward.c — see forward.h. */
+#include "forward.h"
+#include "json.h"
+#include "problem.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <rapport/log.h>
+
+struct _gw_forwarder_t {
+    gw_upstream_t *upstream;
+    gw_seqs_t *seqs;
+    int timeout_ms;
+};
+
+//  One request between its send and its reply.
+typedef struct {
+    gw_forwarder_t *forwarder;
+    gw_exchange_t *ex;
+    char user[128]; //  the caller, for the seq table
+} call_t;
+
+gw_forwarder_t *gw_forwarder_new(gw_upstream_t *upstream, gw_seqs_t *seqs, int timeout_ms)
+{
+    gw_forwarder_t *self = (gw_forwarder_t *)zmalloc(sizeof *self);
+    self->upstream = upstream;
+    self->seqs = seqs;
+    self->timeout_ms = timeout_ms;
+    return self;
+}
+
+void gw_forwarder_destroy(gw_forwarder_t **self_p)
+{
+    free(*self_p);
+    *self_p = NULL;
+}
+
+//  A NUL-terminated copy of a counted string, bounded (for messages).
+static char *s_strndup(const char *str, size_t len, size_t max)
+{
+    return strndup(str ? str : "", str ? (len < max ? len : max) : 0);
+}
+
+static void s_answer_error(gw_exchange_t **ex_p, const rp_reply_t *reply,
+                           const msgpack_object *root)
+{
+    char *code = s_strndup(reply->error_code, reply->error_code_len, 64);
+    char *message = s_strndup(reply->error_message, reply->error_message_len, 1024);
+    //  Only a stable code of [a-z0-9_] goes out; anything else is the service's bug.
+    if (!*code || strspn(code, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(code)) {
+        free(code);
+        code = strdup("service_error");
+    }
+    json_t *errors = NULL;
+    const msgpack_object *details = root ? rp_obj_get(rp_obj_get(root, "error"), "details") : NULL;
+    const msgpack_object *list = details ? rp_obj_get(details, "errors") : NULL;
+    if (rp_obj_is_array(list))
+        errors = gw_json_from_msgpack(list);
+    gw_problem_send_errors(ex_p, reply->status, code, message, errors);
+    free(code);
+    free(message);
+}
+
+static void s_answer(void *arg, const rp_reply_t *reply, const msgpack_object *root)
+{
+    call_t *call = (call_t *)arg;
+    gw_exchange_t *ex = call->ex;
+    if (reply->seq > 0) {
+        gw_seqs_saw(call->forwarder->seqs, call->user, reply->seq);
+        char seq[24];
+        snprintf(seq, sizeof seq, "%" PRIu64, reply->seq);
+        gw_exchange_add_header(ex, "X-Rapport-Seq", seq);
+    }
+    if (reply->status < 200 || reply->status > 599)
+        gw_problem_send(&ex, 502, "bad_upstream", "the service answered an invalid status");
+    else if (reply->status >= 400 || reply->error_code)
+        s_answer_error(&ex, reply, root);
+    else if (!reply->data)
+        gw_exchange_send_json(&ex, reply->status, json_object());
+    else {
+        json_t *body = gw_json_from_msgpack(reply->data);
+        if (body)
+            gw_exchange_send_json(&ex, reply->status, body);
+        else
+            gw_problem_send(&ex, 502, "bad_upstream",
+                            "the service answered data that JSON cannot represent");
+    }
+    free(call);
+}
+
+void gw_forward(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service, const char *op,
+                const char *idem, const void *args, size_t args_size)
+{
+    gw_exchange_t *ex = *ex_p;
+    *ex_p = NULL;
+    const gw_actor_t *actor = gw_exchange_actor(ex);
+    uint64_t id = gw_upstream_next_id(self->upstream);
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_request_pack(&packer.pk, id, op, gw_seqs_get(self->seqs, actor->user), idem, 2);
+    rp_pack_cstr(&packer.pk, "actor");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "user", actor->user);
+    rp_pack_kv_cstr(&packer.pk, "role", actor->role);
+    rp_pack_kv_cstr(&packer.pk, "team", actor->team);
+    rp_pack_cstr(&packer.pk, "args");
+    msgpack_sbuffer_write(&packer.buffer, (const char *)args, args_size);
+
+    call_t *call = (call_t *)zmalloc(sizeof *call);
+    call->forwarder = self;
+    call->ex = ex;
+    snprintf(call->user, sizeof call->user, "%s", actor->user);
+    if (gw_upstream_send(self->upstream, service, id, packer.buffer.data, packer.buffer.size,
+                         self->timeout_ms, s_answer, call)) {
+        rp_warn("gateway: could not send %s to %s", op, service);
+        free(call);
+        gw_problem_send(&ex, 503, "broker_unavailable", "the request could not be sent; retry");
+    }
+    rp_packer_destroy(&packer);
+}

@@ -1,0 +1,32 @@
+/*  forward.h — an HTTP request answered by a service, through the broker.
+
+    gw_forward packs the request envelope
+        {id, op, actor: {user, role, team}, min_seq?, idem?, args}
+    with min_seq = the last seq this caller has seen, sends it to the
+    service, and answers the HTTP request when the reply comes:
+      - status   → the HTTP status (a status outside 200..599 is a 502);
+      - seq      → header X-Rapport-Seq, and the caller's last seq;
+      - data     → the JSON body ({} when absent);
+      - error    → problem+json with the service's code and message, and
+                   `errors` from error.details.errors when that is a list;
+                   503 and 504 carry Retry-After.
+*/
+#ifndef GW_FORWARD_H
+#define GW_FORWARD_H
+
+#include "exchange.h"
+#include "seqs.h"
+#include "upstream.h"
+
+typedef struct _gw_forwarder_t gw_forwarder_t;
+
+gw_forwarder_t *gw_forwarder_new(gw_upstream_t *upstream, gw_seqs_t *seqs, int timeout_ms);
+void gw_forwarder_destroy(gw_forwarder_t **self_p);
+
+//  Forward and answer later; the exchange is taken over (and answered
+//  with a 503 at once if the request cannot be sent). args is one packed
+//  MessagePack map; idem may be NULL. The exchange's actor must be set.
+void gw_forward(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service, const char *op,
+                const char *idem, const void *args, size_t args_size);
+
+#endif

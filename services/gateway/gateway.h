@@ -1,0 +1,45 @@
+/*  gateway.h — the HTTP gateway: evhttp and the broker on one event_base.
+
+    Configuration (config/gateway.cfg, each key overridable from the
+    environment as RAPPORT_<PATH>):
+        http/bind            127.0.0.1
+        http/port            8080      (RAPPORT_HTTP_PORT; 0 picks a free one)
+        http/body_max        1048576   bytes; a larger body is a 413
+        http/timeout_ms      10000     a service's answer, else 504
+        broker/endpoint      tcp://127.0.0.1:5555
+        auth/admin_key       (RAPPORT_ADMIN_KEY takes precedence)
+
+    Routes:
+        GET  /health                  200 {status: "ok"} while the process runs
+        GET  /ready                   200 if the broker answers broker.status
+                                      within 1 s and every writer lease it
+                                      knows has a live holder, else 503 with
+                                      Retry-After
+        GET  /metrics                 Prometheus text
+        GET  /api/v1/tally/{key}      DEMO of the forwarding path (tally.get)
+        POST /api/v1/tally/{key} {n}  DEMO of the forwarding path (tally.add)
+    Everything under /api needs `Authorization: Bearer <key>`.
+*/
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <event2/event.h>
+#include <rapport/config.h>
+
+typedef struct _gw_gateway_t gw_gateway_t;
+
+//  Bind and connect; NULL (with a log line) if the port cannot be bound.
+gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config);
+
+//  Begin a clean stop: accept no more connections, answer what is in
+//  flight with 503 "shutting_down" (the loop must run a little longer to
+//  write those answers out), refuse further requests with 503.
+void gw_gateway_stop(gw_gateway_t *self);
+
+//  Stop (if not yet), close every connection and the broker socket.
+void gw_gateway_destroy(gw_gateway_t **self_p);
+
+//  The port listened on (useful when configured as 0).
+int gw_gateway_port(gw_gateway_t *self);
+
+#endif

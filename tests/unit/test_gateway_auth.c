@@ -1,0 +1,13 @@
+//  Runs the self-test of the gateway's key check (services/gateway/auth.c),
+//  compiled into this translation unit because unit tests link with
+//  librapport.a only.
+#include "../../services/gateway/auth.c"
+
+#include <stdio.h>
+
+int main(void)
+{
+    gw_auth_test();
+    printf("gateway auth: OK\n");
+    return 0;
+}
