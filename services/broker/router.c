@@ -236,11 +236,9 @@ static service_t *service_require(router_t *self, const char *name)
     return service;
 }
 
-//  Forget a service that has nothing left: no workers, nothing queued.
-static void service_release(router_t *self, service_t *service)
+//  Free a service and whatever it still holds (at shutdown, or once idle).
+static void service_destroy(router_t *self, service_t *service)
 {
-    if (zlist_size(service->workers) || zlist_size(service->queue))
-        return;
     zhash_delete(self->services, service->name);
     lease_destroy(&service->lease);
     zlist_destroy(&service->workers);
@@ -248,6 +246,17 @@ static void service_release(router_t *self, service_t *service)
     zstr_free(&service->grant);
     free(service->name);
     free(service);
+}
+
+//  Forget a service that has nothing left: no workers, nothing queued. A
+//  lease that was granted once stays, vacant, so broker.status shows that
+//  the service has lost its writer (the gateway's /ready depends on it).
+static void service_release(router_t *self, service_t *service)
+{
+    if (zlist_size(service->workers) || zlist_size(service->queue) ||
+        (service->lease && lease_epoch(service->lease) > 0))
+        return;
+    service_destroy(self, service);
 }
 
 //  ---------------------------------------------------------------------
@@ -818,7 +827,7 @@ void router_destroy(router_t **self_p)
         request_t *request;
         while ((request = zlist_pop(service->queue)))
             request_destroy(&request);
-        service_release(self, service);
+        service_destroy(self, service);
     }
     zlist_destroy(&names);
     zmsg_t *msg;

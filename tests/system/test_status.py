@@ -49,3 +49,18 @@ def test_broker_status_counts_queued_requests(broker):
         assert st["services"]["idle.service"]["workers"] == 0
         # They expire with 503 after the request timeout (5 s by default) — don't wait here;
         # the broker must still exit cleanly with requests queued.
+
+
+def test_vacant_lease_stays_listed(broker):
+    """A lease whose last worker left is reported vacant, not forgotten:
+    the gateway's /ready relies on it to see a service without a writer."""
+    writer = broker.worker("v.writer").start()
+    epoch = writer.wait_grant(10 * SLOW)
+    writer.stop()  # DISCONNECT: the lease is vacated at once
+    with broker.client() as client:
+        def vacant():
+            lease = client.status()["leases"].get("v")
+            return lease if lease and not lease["holder"] else None
+        lease = wait_until(vacant, 5 * SLOW, what="vacant lease v")
+        assert lease["epoch"] == epoch and lease["standbys"] == 0, lease
+        assert client.status()["services"]["v.writer"]["workers"] == 0
