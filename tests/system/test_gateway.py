@@ -10,15 +10,14 @@ leaks).
 
 import http.client
 import json
-import os
 import signal
-import subprocess
 import urllib.parse
 
 import pytest
 
 import mdp
 from conftest import ROOT, SLOW, build_path, free_port, wait_until
+from process import ServiceProcess
 
 GATEWAY = build_path("bin", "rapport-gateway")
 TALLY = build_path("test", "tally_service")
@@ -28,18 +27,14 @@ JSON = {"Content-Type": "application/json"}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
 
-class Gateway:
+class Gateway(ServiceProcess):
     """One rapport-gateway process on a free port, with its own log."""
 
     def __init__(self, broker, tmp_path):
         self.port = free_port()
-        self.log_path = str(tmp_path / "gateway.log")
-        env = dict(broker.env)
-        env.update({"RAPPORT_HTTP_PORT": str(self.port), "RAPPORT_ADMIN_KEY": ADMIN_KEY,
-                    "RAPPORT_LOG_LEVEL": "info"})
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([GATEWAY], cwd=ROOT, env=env, stdout=log,
-                                         stderr=subprocess.STDOUT)
+        super().__init__("gateway", GATEWAY, broker, tmp_path / "gateway", cwd=ROOT,
+                         env={"RAPPORT_HTTP_PORT": str(self.port),
+                              "RAPPORT_ADMIN_KEY": ADMIN_KEY})
 
     def request(self, method, path, body=None, headers=None, timeout=15.0):
         """(status, headers as a dict with lower-case names, body bytes)."""
@@ -68,38 +63,12 @@ class Gateway:
         wait_until(ready, timeout * SLOW, what="gateway /ready")
         return self
 
-    def stop(self, timeout=10.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * SLOW)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("gateway did not exit on SIGTERM\n" + self.log_tail())
-        return self.proc.returncode
 
-    def log_tail(self, lines=40):
-        with open(self.log_path, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-        return "---- gateway log tail ----\n" + "\n".join(text.splitlines()[-lines:])
-
-
-class Tally:
+class Tally(ServiceProcess):
     """One tally_service process (services "tally" and "tally.writer")."""
 
     def __init__(self, broker, path):
-        os.makedirs(path, exist_ok=True)
-        env = dict(broker.env)
-        env.update({"RAPPORT_DATA_DIR": str(path), "RAPPORT_LOG_LEVEL": "info"})
-        with open(os.path.join(path, "tally.log"), "ab") as log:
-            self.proc = subprocess.Popen([TALLY], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def stop(self, timeout=10.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout * SLOW)
-        return self.proc.returncode
+        super().__init__("tally", TALLY, broker, path)
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ instance runs in its own process with its own data dir, so the tests can
 kill -9 the writer and check that no acknowledged add is lost or doubled.
 """
 
-import os
-import signal
-import subprocess
 import threading
 import time
 
 import pytest
 
 from conftest import SLOW, UNDER_ASAN, build_path, wait_until
+from process import ServiceProcess
 
 TALLY = build_path("test", "tally_service")
 
@@ -26,47 +24,11 @@ TALLY = build_path("test", "tally_service")
 TAKEOVER_S = 10.0 + (5.0 if UNDER_ASAN else 0.0)
 
 
-class Tally:
+class Tally(ServiceProcess):
     """One tally_service process with its own data dir and log."""
 
     def __init__(self, broker, path):
-        os.makedirs(path, exist_ok=True)
-        self.data_dir = str(path)
-        self.log_path = os.path.join(self.data_dir, "tally.log")
-        env = dict(broker.env)
-        env.update({"RAPPORT_DATA_DIR": self.data_dir, "RAPPORT_LOG_LEVEL": "info"})
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([TALLY], env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.killed = False
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.killed = True
-
-    def stop(self, timeout=10.0):
-        """SIGTERM; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * SLOW)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("tally did not exit on SIGTERM\n" + self.log_tail())
-        return self.proc.returncode
-
-    def log_tail(self, lines=40):
-        with open(self.log_path, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-        return f"---- tally {self.pid} log tail ----\n" + "\n".join(text.splitlines()[-lines:])
+        super().__init__("tally", TALLY, broker, path)
 
 
 @pytest.fixture

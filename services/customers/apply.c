@@ -1,0 +1,779 @@
+/*  apply.c — customer.created / updated / archived / restored into the
+    store, deterministically: times come from the event, ids and values from
+    the data the writer computed, generated codes from a counter kept in the
+    same transaction. */
+#include "apply.h"
+#include "customer.h"
+#include "normalize.h"
+
+#include <rapport/log.h>
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const apply_dbnames[] = {"customers", "codes", "tax_ids", "similar", "outcomes", NULL};
+
+//  ---------------------------------------------------------------------
+//  Similarity keys: kind, the normalized value, NUL, then (stored) the id
+
+#define SIMILAR_KEYS 4
+#define SIMILAR_MAX  (1 + NORMALIZE_NAME_MAX + 1 + APPLY_MAX_ID)
+
+typedef struct {
+    size_t count;
+    int fields[SIMILAR_KEYS];
+    size_t lens[SIMILAR_KEYS]; //  prefix length, NUL included
+    char keys[SIMILAR_KEYS][SIMILAR_MAX];
+} similar_t;
+
+static void s_similar_add(similar_t *self, int field, char kind, const char *value, size_t len)
+{
+    char *key = self->keys[self->count];
+    key[0] = kind;
+    memcpy(key + 1, value, len);
+    key[1 + len] = 0;
+    self->fields[self->count] = field;
+    self->lens[self->count++] = len + 2;
+}
+
+static void s_similar_keys(const customer_t *record, similar_t *self)
+{
+    self->count = 0;
+    const char *str;
+    size_t len;
+    char name[NORMALIZE_NAME_MAX];
+    if (customer_str(record, CUSTOMER_NAME, &str, &len) && !normalize_name(str, len, name))
+        s_similar_add(self, CUSTOMER_NAME, 'n', name, strlen(name));
+    static const int phones[] = {CUSTOMER_PHONE, CUSTOMER_MOBILE};
+    for (size_t i = 0; i < 2; i++)
+        if (customer_str(record, phones[i], &str, &len) && len > 0 && len < NORMALIZE_NAME_MAX)
+            s_similar_add(self, phones[i], 'p', str, len);
+    if (customer_str(record, CUSTOMER_EMAIL, &str, &len) && len > 0 && len < NORMALIZE_NAME_MAX)
+        s_similar_add(self, CUSTOMER_EMAIL, 'e', str, len);
+}
+
+static bool s_similar_has(const similar_t *self, const char *key, size_t len)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (self->lens[i] == len && memcmp(self->keys[i], key, len) == 0)
+            return true;
+    return false;
+}
+
+size_t apply_similar(rp_store_t *store, MDB_txn *txn, const customer_t *record, size_t max,
+                     apply_similar_fn *fn, void *arg)
+{
+    similar_t keys;
+    s_similar_keys(record, &keys);
+    size_t calls = 0;
+    MDB_cursor *cursor;
+    if (mdb_cursor_open(txn, rp_store_dbi(store, "similar"), &cursor))
+        return 0;
+    for (size_t i = 0; i < keys.count && calls < max; i++) {
+        MDB_val k = {keys.lens[i], keys.keys[i]}, v;
+        for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+             rc == 0 && calls < max && k.mv_size > keys.lens[i] &&
+             memcmp(k.mv_data, keys.keys[i], keys.lens[i]) == 0;
+             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+            fn(arg, customer_field_name(keys.fields[i]), (const char *)k.mv_data + keys.lens[i],
+               k.mv_size - keys.lens[i]);
+            calls++;
+        }
+    }
+    mdb_cursor_close(cursor);
+    return calls;
+}
+
+int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value)
+{
+    if (len == 0 || len > APPLY_MAX_ID)
+        return MDB_NOTFOUND;
+    MDB_val key = {len, (void *)id};
+    return mdb_get(txn, rp_store_dbi(store, "customers"), &key, value);
+}
+
+int apply_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value)
+{
+    uint8_t k[8];
+    rp_seq_put(k, seq);
+    MDB_val key = {8, k};
+    return mdb_get(txn, rp_store_dbi(store, "outcomes"), &key, value);
+}
+
+int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const char *key, size_t len,
+                    MDB_val *id)
+{
+    if (len == 0 || len > 511) //  LMDB's default key limit
+        return MDB_NOTFOUND;
+    MDB_val k = {len, (void *)key};
+    return mdb_get(txn, rp_store_dbi(store, index), &k, id);
+}
+
+//  ---------------------------------------------------------------------
+//  One event being applied
+
+typedef struct {
+    rp_store_t *store;
+    MDB_txn *txn;
+    uint64_t seq;
+    const rp_event_t *event;
+    const char *id; //  the customer id from the data
+    size_t id_len;
+    char *old_bytes; //  a private copy of the stored record (LMDB pages move on put)
+    rp_doc_t *old_doc;
+    customer_t record;
+    //  the outcome
+    int status;
+    const char *code;
+    const char *conflict_fields[APPLY_MAX_SIMILAR + 2];
+    char *conflict_ids[APPLY_MAX_SIMILAR + 2];
+    int conflicts;
+} apply_t;
+
+static void s_apply_init(apply_t *self, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                         const rp_event_t *event)
+{
+    memset(self, 0, sizeof *self);
+    self->store = store;
+    self->txn = txn;
+    self->seq = seq;
+    self->event = event;
+    self->status = 200;
+    customer_init(&self->record);
+}
+
+static void s_apply_fini(apply_t *self)
+{
+    customer_reset(&self->record);
+    rp_doc_destroy(&self->old_doc);
+    free(self->old_bytes);
+    for (int i = 0; i < self->conflicts; i++)
+        free(self->conflict_ids[i]);
+}
+
+static int s_outcome(apply_t *self, int status, const char *code)
+{
+    self->status = status;
+    self->code = code;
+    return 0;
+}
+
+//  Load the stored record into self->record; MDB_NOTFOUND if there is none.
+static int s_load(apply_t *self)
+{
+    MDB_val value;
+    int rc = apply_record_get(self->store, self->txn, self->id, self->id_len, &value);
+    if (rc)
+        return rc;
+    self->old_bytes = malloc(value.mv_size ? value.mv_size : 1);
+    assert(self->old_bytes);
+    memcpy(self->old_bytes, value.mv_data, value.mv_size);
+    self->old_doc = rp_doc_new(self->old_bytes, value.mv_size, NULL);
+    if (!self->old_doc)
+        return -1; //  a corrupt store: stop the service
+    customer_from_map(&self->record, rp_doc_root(self->old_doc));
+    return 0;
+}
+
+static int s_put(apply_t *self, const char *db, const char *key, size_t key_len, const void *data,
+                 size_t size)
+{
+    MDB_val k = {key_len, (void *)key}, v = {size, (void *)data};
+    return mdb_put(self->txn, rp_store_dbi(self->store, db), &k, &v, 0);
+}
+
+static int s_del(apply_t *self, const char *db, const char *key, size_t key_len)
+{
+    MDB_val k = {key_len, (void *)key};
+    int rc = mdb_del(self->txn, rp_store_dbi(self->store, db), &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void s_conflict(apply_t *self, const char *field, const char *id, size_t id_len)
+{
+    if (self->conflicts == APPLY_MAX_SIMILAR + 2)
+        return;
+    char *copy = malloc(id_len + 1);
+    assert(copy);
+    memcpy(copy, id, id_len);
+    copy[id_len] = 0;
+    self->conflict_fields[self->conflicts] = field;
+    self->conflict_ids[self->conflicts++] = copy;
+}
+
+static void s_similar_conflict(void *arg, const char *field, const char *id, size_t id_len)
+{
+    s_conflict((apply_t *)arg, field, id, id_len);
+}
+
+//  Is field's value taken by another record in index? Records the conflict.
+static bool s_taken(apply_t *self, int field, const char *index)
+{
+    const char *value;
+    size_t len;
+    MDB_val id;
+    if (!customer_str(&self->record, field, &value, &len) ||
+        apply_index_get(self->store, self->txn, index, value, len, &id))
+        return false;
+    if (id.mv_size == self->id_len && memcmp(id.mv_data, self->id, self->id_len) == 0)
+        return false; //  ours
+    s_conflict(self, customer_field_name(field), id.mv_data, id.mv_size);
+    return true;
+}
+
+static bool s_duplicates(apply_t *self)
+{
+    bool code = s_taken(self, CUSTOMER_CODE, "codes");
+    bool tax = s_taken(self, CUSTOMER_TAX_ID, "tax_ids");
+    return code || tax;
+}
+
+//  The writer checked the fields; apply checks them again (with no default
+//  phone region: stored numbers are international) so that no event, however
+//  it reached the journal, can put a malformed record in the store.
+static bool s_valid(const msgpack_object *fields, bool create, customer_t *out)
+{
+    customer_error_t errors[4];
+    return rp_obj_is_map(fields) &&
+           customer_validate(out, fields, NULL, create, NULL, errors, 4) == 0;
+}
+
+//  The next free generated code: C000001, C000002… skipping codes that
+//  clients chose themselves.
+static int s_generate_code(apply_t *self)
+{
+    uint64_t counter = rp_store_meta_u64(self->store, self->txn, "code_counter");
+    char code[32];
+    MDB_val id;
+    do {
+        counter++;
+        snprintf(code, sizeof code, "C%06" PRIu64, counter);
+    } while (apply_index_get(self->store, self->txn, "codes", code, strlen(code), &id) == 0);
+    customer_set_str(&self->record, CUSTOMER_CODE, code, strlen(code));
+    return rp_store_set_meta_u64(self->store, self->txn, "code_counter", counter);
+}
+
+//  Replace old's similarity keys with the record's (each ends with the id).
+static int s_save_similar(apply_t *self, const customer_t *old)
+{
+    similar_t was, now;
+    was.count = 0;
+    if (old)
+        s_similar_keys(old, &was);
+    s_similar_keys(&self->record, &now);
+    int rc = 0;
+    char key[SIMILAR_MAX];
+    for (size_t i = 0; !rc && i < was.count; i++)
+        if (!s_similar_has(&now, was.keys[i], was.lens[i])) {
+            memcpy(key, was.keys[i], was.lens[i]);
+            memcpy(key + was.lens[i], self->id, self->id_len);
+            rc = s_del(self, "similar", key, was.lens[i] + self->id_len);
+        }
+    for (size_t i = 0; !rc && i < now.count; i++) {
+        memcpy(key, now.keys[i], now.lens[i]);
+        memcpy(key + now.lens[i], self->id, self->id_len);
+        rc = s_put(self, "similar", key, now.lens[i] + self->id_len, "", 0);
+    }
+    return rc;
+}
+
+//  Write self->record and its index entries (old_* are the previous values
+//  to remove, NULL when none).
+static int s_save(apply_t *self, const customer_t *old)
+{
+    static const struct {
+        int field;
+        const char *index;
+    } indexes[] = {{CUSTOMER_CODE, "codes"}, {CUSTOMER_TAX_ID, "tax_ids"}};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < sizeof indexes / sizeof indexes[0]; i++) {
+        const char *was = NULL, *now = NULL;
+        size_t was_len = 0, now_len = 0;
+        bool had = old && customer_str(old, indexes[i].field, &was, &was_len);
+        bool has = customer_str(&self->record, indexes[i].field, &now, &now_len);
+        if (had && has && was_len == now_len && memcmp(was, now, now_len) == 0)
+            continue;
+        if (had)
+            rc = s_del(self, indexes[i].index, was, was_len);
+        if (!rc && has)
+            rc = s_put(self, indexes[i].index, now, now_len, self->id, self->id_len);
+    }
+    if (!rc)
+        rc = s_save_similar(self, old);
+    if (rc)
+        return rc;
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    customer_pack(&self->record, &packer.pk);
+    rc = s_put(self, "customers", self->id, self->id_len, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+static void s_stamp(apply_t *self, uint64_t version)
+{
+    const rp_event_t *event = self->event;
+    customer_set_u64(&self->record, CUSTOMER_VERSION, version);
+    customer_set_str(&self->record, CUSTOMER_UPDATED_AT, event->time ? event->time : "",
+                     event->time ? event->time_len : 0);
+}
+
+//  ---------------------------------------------------------------------
+//  The four event types
+
+static int s_created(apply_t *self)
+{
+    if (s_load(self) == 0)
+        return s_outcome(self, 409, "exists"); //  an id reused: never by our writer
+    customer_reset(&self->record);
+    if (!s_valid(rp_obj_get(self->event->data, "record"), true, &self->record))
+        return s_outcome(self, 422, "bad_event");
+    if (s_duplicates(self))
+        return s_outcome(self, 409, "duplicate");
+    bool allow = false;
+    rp_obj_bool(rp_obj_get(self->event->data, "allow_duplicate"), &allow);
+    if (!allow && apply_similar(self->store, self->txn, &self->record, APPLY_MAX_SIMILAR,
+                                s_similar_conflict, self))
+        return s_outcome(self, 409, "possible_duplicate");
+    int rc = 0;
+    if (self->record.values[CUSTOMER_CODE].type == MSGPACK_OBJECT_NIL)
+        rc = s_generate_code(self);
+    if (rc)
+        return rc;
+    customer_set_str(&self->record, CUSTOMER_ID, self->id, self->id_len);
+    s_stamp(self, 1);
+    const msgpack_object *time = &self->record.values[CUSTOMER_UPDATED_AT];
+    customer_set_str(&self->record, CUSTOMER_CREATED_AT, time->via.str.ptr, time->via.str.size);
+    customer_set_bool(&self->record, CUSTOMER_ARCHIVED, false);
+    return s_save(self, NULL);
+}
+
+static uint64_t s_version(const customer_t *record)
+{
+    uint64_t version = 0;
+    rp_obj_u64(&record->values[CUSTOMER_VERSION], &version);
+    return version;
+}
+
+static int s_updated(apply_t *self)
+{
+    int rc = s_load(self);
+    if (rc)
+        return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
+    uint64_t expected, version = s_version(&self->record);
+    if (rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) &&
+        expected != version)
+        return s_outcome(self, 412, "version_mismatch");
+    customer_t changes;
+    customer_init(&changes);
+    bool valid = s_valid(rp_obj_get(self->event->data, "changes"), false, &changes);
+    customer_t old = self->record; //  borrowed values only: old_doc owns them
+    for (int field = 0; valid && field < CUSTOMER_FIELDS; field++)
+        if (changes.given[field]) {
+            const msgpack_object *value = &changes.values[field];
+            if (changes.owned[field]) //  normalized copies must outlive changes
+                customer_set_str(&self->record, field, value->via.str.ptr, value->via.str.size);
+            else
+                customer_set_obj(&self->record, field, value);
+        }
+    customer_reset(&changes);
+    if (!valid)
+        return s_outcome(self, 422, "bad_event");
+    if (s_duplicates(self))
+        return s_outcome(self, 409, "duplicate");
+    s_stamp(self, version + 1);
+    return s_save(self, &old);
+}
+
+static int s_archived(apply_t *self, bool archived)
+{
+    int rc = s_load(self);
+    if (rc)
+        return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
+    bool was = false;
+    rp_obj_bool(&self->record.values[CUSTOMER_ARCHIVED], &was);
+    if (was == archived)
+        return 0; //  already so: no new version
+    customer_set_bool(&self->record, CUSTOMER_ARCHIVED, archived);
+    s_stamp(self, s_version(&self->record) + 1);
+    return s_save(self, &self->record); //  indexes unchanged
+}
+
+static int s_save_outcome(apply_t *self)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    msgpack_pack_map(&packer.pk, self->code ? 4 : 2);
+    rp_pack_kv_u64(&packer.pk, "status", (uint64_t)self->status);
+    rp_pack_cstr(&packer.pk, "id");
+    rp_pack_strn(&packer.pk, self->id, self->id_len);
+    if (self->code) {
+        rp_pack_kv_cstr(&packer.pk, "code", self->code);
+        rp_pack_cstr(&packer.pk, "details");
+        msgpack_pack_map(&packer.pk, 2);
+        rp_pack_cstr(&packer.pk, "fields");
+        msgpack_pack_array(&packer.pk, (size_t)self->conflicts);
+        for (int i = 0; i < self->conflicts; i++)
+            rp_pack_cstr(&packer.pk, self->conflict_fields[i]);
+        rp_pack_cstr(&packer.pk, "ids");
+        msgpack_pack_array(&packer.pk, (size_t)self->conflicts);
+        for (int i = 0; i < self->conflicts; i++)
+            rp_pack_cstr(&packer.pk, self->conflict_ids[i]);
+    }
+    uint8_t key[8];
+    rp_seq_put(key, self->seq);
+    int rc = s_put(self, "outcomes", (const char *)key, 8, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+static bool s_type_is(const rp_event_t *event, const char *type)
+{
+    return event->type_len == strlen(type) && memcmp(event->type, type, event->type_len) == 0;
+}
+
+int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
+{
+    (void)arg;
+    if (event->type_len < 9 || memcmp(event->type, "customer.", 9) != 0)
+        return 0; //  another service's event
+    apply_t self;
+    s_apply_init(&self, store, txn, seq, event);
+    int rc = 0;
+    if (!rp_obj_str(rp_obj_get(event->data, "id"), &self.id, &self.id_len) || self.id_len == 0 ||
+        self.id_len > APPLY_MAX_ID) {
+        rp_warn("customers: event %" PRIu64 " has no valid id, ignored", seq);
+        s_apply_fini(&self);
+        return 0;
+    }
+    if (s_type_is(event, "customer.created"))
+        rc = s_created(&self);
+    else if (s_type_is(event, "customer.updated"))
+        rc = s_updated(&self);
+    else if (s_type_is(event, "customer.archived"))
+        rc = s_archived(&self, true);
+    else if (s_type_is(event, "customer.restored"))
+        rc = s_archived(&self, false);
+    else
+        rc = s_outcome(&self, 422, "unknown_type");
+    if (rc == 0)
+        rc = s_save_outcome(&self);
+    s_apply_fini(&self);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test: the same events on two stores give byte-identical stores, and
+//  every conflict is an outcome, not an error.
+
+typedef struct {
+    uint64_t seq;
+    const void *data;
+    size_t size;
+} test_event_t;
+
+static int s_test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_event_t *te = (test_event_t *)arg;
+    rp_doc_t *doc = rp_doc_new(te->data, te->size, NULL);
+    assert(doc);
+    rp_event_t event;
+    assert(rp_event_parse(rp_doc_root(doc), &event) == NULL);
+    int rc = apply_event(NULL, store, txn, te->seq, &event);
+    if (rc == 0)
+        rc = rp_store_set_cursor(store, txn, te->seq);
+    rp_doc_destroy(&doc);
+    return rc;
+}
+
+//  Apply one event given as (type, data packed by the caller) at seq.
+static void s_test_event(rp_store_t *store, uint64_t seq, const char *type, rp_packer_t *data)
+{
+    rp_packer_t event;
+    rp_packer_init(&event);
+    msgpack_pack_map(&event.pk, 5);
+    rp_pack_kv_cstr(&event.pk, "type", type);
+    rp_pack_kv_cstr(&event.pk, "id", "test");
+    rp_pack_kv_cstr(&event.pk, "source", "customers");
+    char time[32];
+    snprintf(time, sizeof time, "2026-11-23T08:00:%02u.000Z", (unsigned)(seq % 60));
+    rp_pack_kv_cstr(&event.pk, "time", time);
+    rp_pack_cstr(&event.pk, "data");
+    msgpack_sbuffer_write(&event.buffer, data->buffer.data, data->buffer.size);
+    test_event_t te = {seq, event.buffer.data, event.buffer.size};
+    assert(rp_store_write(store, s_test_apply, &te) == 0);
+    rp_packer_destroy(&event);
+    rp_packer_reset(data);
+}
+
+//  {id, record: {name, [k: v]…}} from NULL-terminated key/value strings.
+static void s_test_created(rp_packer_t *data, const char *id, const char *const *kv)
+{
+    size_t pairs = 0;
+    while (kv[pairs * 2])
+        pairs++;
+    msgpack_pack_map(&data->pk, 2);
+    rp_pack_kv_cstr(&data->pk, "id", id);
+    rp_pack_cstr(&data->pk, "record");
+    msgpack_pack_map(&data->pk, pairs);
+    for (size_t i = 0; i < pairs; i++)
+        rp_pack_kv_cstr(&data->pk, kv[i * 2], kv[i * 2 + 1]);
+}
+
+typedef struct {
+    uint64_t seq;
+    int status;
+    char code[32];
+    char field[32];
+    size_t conflicts;
+} test_outcome_t;
+
+static int s_test_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_outcome_t *o = (test_outcome_t *)arg;
+    MDB_val value;
+    if (apply_outcome_get(store, txn, o->seq, &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    assert(doc);
+    const msgpack_object *root = rp_doc_root(doc);
+    uint64_t status;
+    assert(rp_obj_u64(rp_obj_get(root, "status"), &status));
+    o->status = (int)status;
+    const char *str;
+    size_t len;
+    if (rp_obj_str(rp_obj_get(root, "code"), &str, &len) && len < sizeof o->code)
+        memcpy(o->code, str, len);
+    const msgpack_object *ids = rp_obj_get(rp_obj_get(root, "details"), "ids");
+    o->conflicts = rp_obj_is_array(ids) ? ids->via.array.size : 0;
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static test_outcome_t s_test_outcome(rp_store_t *store, uint64_t seq)
+{
+    test_outcome_t o = {seq, 0, "", "", 0};
+    rp_store_read(store, s_test_outcome_read, &o);
+    return o;
+}
+
+//  The record's field as a string into out ("" when absent); its version.
+typedef struct {
+    const char *id;
+    int field;
+    char out[64];
+    uint64_t version;
+} test_field_t;
+
+static int s_test_field_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_field_t *f = (test_field_t *)arg;
+    MDB_val value;
+    f->out[0] = 0;
+    if (apply_record_get(store, txn, f->id, strlen(f->id), &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    assert(doc);
+    customer_t record;
+    customer_init(&record);
+    customer_from_map(&record, rp_doc_root(doc));
+    const char *str;
+    size_t len;
+    if (customer_str(&record, f->field, &str, &len) && len < sizeof f->out) {
+        memcpy(f->out, str, len);
+        f->out[len] = 0;
+    }
+    rp_obj_u64(&record.values[CUSTOMER_VERSION], &f->version);
+    customer_reset(&record);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static test_field_t s_test_field(rp_store_t *store, const char *id, int field)
+{
+    test_field_t f = {id, field, "", 0};
+    rp_store_read(store, s_test_field_read, &f);
+    return f;
+}
+
+static int s_test_index_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    const char **kv = (const char **)arg; //  {index, key, expected id or NULL}
+    MDB_val id;
+    int rc = apply_index_get(store, txn, kv[0], kv[1], strlen(kv[1]), &id);
+    if (kv[2])
+        assert(rc == 0 && id.mv_size == strlen(kv[2]) &&
+               memcmp(id.mv_data, kv[2], id.mv_size) == 0);
+    else
+        assert(rc == MDB_NOTFOUND);
+    return 0;
+}
+
+static void s_test_index(rp_store_t *store, const char *index, const char *key, const char *id)
+{
+    const char *kv[3] = {index, key, id};
+    rp_store_read(store, s_test_index_read, kv);
+}
+
+//  The same journal, event by event.
+static void s_test_journal(rp_store_t *store)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    s_test_created(&data, "a1", (const char *[]){"name", "甲公司", "tax_id", "T1", NULL});
+    s_test_event(store, 1, "customer.created", &data);
+    assert(s_test_outcome(store, 1).status == 200);
+    assert(strcmp(s_test_field(store, "a1", CUSTOMER_CODE).out, "C000001") == 0);
+    assert(strcmp(s_test_field(store, "a1", CUSTOMER_CREATED_AT).out, "2026-11-23T08:00:01.000Z") ==
+           0);
+
+    s_test_created(&data, "a2", (const char *[]){"name", "乙公司", "tax_id", "T1", NULL});
+    s_test_event(store, 2, "customer.created", &data);
+    test_outcome_t o = s_test_outcome(store, 2);
+    assert(o.status == 409 && strcmp(o.code, "duplicate") == 0 && o.conflicts == 1);
+    assert(s_test_field(store, "a2", CUSTOMER_NAME).out[0] == 0);
+
+    s_test_created(&data, "a3", (const char *[]){"name", "丙", "code", "C000002", NULL});
+    s_test_event(store, 3, "customer.created", &data);
+    s_test_created(&data, "a4", (const char *[]){"name", "丁", "mobile", "+8613800138000", NULL});
+    s_test_event(store, 4, "customer.created", &data);
+    assert(strcmp(s_test_field(store, "a4", CUSTOMER_CODE).out, "C000003") == 0);
+
+    //  Update: the tax id moves, the old index entry goes.
+    msgpack_pack_map(&data.pk, 3);
+    rp_pack_kv_cstr(&data.pk, "id", "a1");
+    rp_pack_kv_u64(&data.pk, "expected_version", 1);
+    rp_pack_cstr(&data.pk, "changes");
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "grade", "B");
+    rp_pack_kv_cstr(&data.pk, "tax_id", "T9");
+    s_test_event(store, 5, "customer.updated", &data);
+    assert(s_test_outcome(store, 5).status == 200);
+    test_field_t f = s_test_field(store, "a1", CUSTOMER_GRADE);
+    assert(strcmp(f.out, "B") == 0 && f.version == 2);
+    s_test_index(store, "tax_ids", "T1", NULL);
+    s_test_index(store, "tax_ids", "T9", "a1");
+    s_test_index(store, "codes", "C000001", "a1");
+
+    //  The same expected version again: stale.
+    msgpack_pack_map(&data.pk, 3);
+    rp_pack_kv_cstr(&data.pk, "id", "a1");
+    rp_pack_kv_u64(&data.pk, "expected_version", 1);
+    rp_pack_cstr(&data.pk, "changes");
+    msgpack_pack_map(&data.pk, 0);
+    s_test_event(store, 6, "customer.updated", &data);
+    assert(s_test_outcome(store, 6).status == 412);
+
+    //  T1 is free again.
+    s_test_created(&data, "a5", (const char *[]){"name", "戊", "tax_id", "T1", NULL});
+    s_test_event(store, 7, "customer.created", &data);
+    assert(s_test_outcome(store, 7).status == 200);
+
+    //  Archive twice: one new version.
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, "id", "a1");
+    s_test_event(store, 8, "customer.archived", &data);
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, "id", "a1");
+    s_test_event(store, 9, "customer.archived", &data);
+    assert(s_test_field(store, "a1", CUSTOMER_VERSION).version == 3);
+    assert(strcmp(s_test_field(store, "a1", CUSTOMER_UPDATED_AT).out, "2026-11-23T08:00:08.000Z") ==
+           0);
+
+    //  Missing record; malformed data (a national number, no name); a type
+    //  of another service (no outcome).
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, "id", "zz");
+    s_test_event(store, 10, "customer.restored", &data);
+    assert(s_test_outcome(store, 10).status == 404);
+    s_test_created(&data, "a6", (const char *[]){"name", "己", "mobile", "13800138000", NULL});
+    s_test_event(store, 11, "customer.created", &data);
+    assert(s_test_outcome(store, 11).status == 422);
+    s_test_created(&data, "a7", (const char *[]){"short_name", "庚", NULL});
+    s_test_event(store, 12, "customer.created", &data);
+    assert(s_test_outcome(store, 12).status == 422);
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, "id", "a1");
+    s_test_event(store, 13, "order.placed", &data);
+    assert(s_test_outcome(store, 13).status == 0);
+
+    //  Likely duplicates: same normalized name ("甲公司" ~ "甲 有限公司"), or
+    //  same mobile as a phone; refused unless allowed.
+    s_test_created(&data, "a8", (const char *[]){"name", "甲 有限公司", NULL});
+    s_test_event(store, 14, "customer.created", &data);
+    o = s_test_outcome(store, 14);
+    assert(o.status == 409 && strcmp(o.code, "possible_duplicate") == 0 && o.conflicts == 1);
+    s_test_created(&data, "a9", (const char *[]){"name", "新", "phone", "+8613800138000", NULL});
+    s_test_event(store, 15, "customer.created", &data);
+    assert(s_test_outcome(store, 15).status == 409);
+    msgpack_pack_map(&data.pk, 3);
+    rp_pack_kv_cstr(&data.pk, "id", "a9");
+    rp_pack_kv_bool(&data.pk, "allow_duplicate", true);
+    rp_pack_cstr(&data.pk, "record");
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "name", "新");
+    rp_pack_kv_cstr(&data.pk, "phone", "+8613800138000");
+    s_test_event(store, 16, "customer.created", &data);
+    assert(s_test_outcome(store, 16).status == 200);
+    //  a4 changes its mobile: the old number no longer matches.
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", "a4");
+    rp_pack_cstr(&data.pk, "changes");
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, "mobile", "+8613900000000");
+    s_test_event(store, 17, "customer.updated", &data);
+    s_test_created(&data, "a10",
+                   (const char *[]){"name", "旧号", "mobile", "+8613800138000", NULL});
+    s_test_event(store, 18, "customer.created", &data);
+    o = s_test_outcome(store, 18);
+    assert(o.status == 409 && o.conflicts == 1); //  only a9's phone now
+    rp_packer_destroy(&data);
+}
+
+//  Every key and value of every database, in order, into one buffer.
+static int s_test_dump(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    rp_packer_t *dump = (rp_packer_t *)arg;
+    for (const char *const *db = apply_dbnames; *db; db++) {
+        MDB_cursor *cursor;
+        assert(mdb_cursor_open(txn, rp_store_dbi(store, *db), &cursor) == 0);
+        MDB_val k, v;
+        for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+            msgpack_pack_bin(&dump->pk, k.mv_size);
+            msgpack_pack_bin_body(&dump->pk, k.mv_data, k.mv_size);
+            msgpack_pack_bin(&dump->pk, v.mv_size);
+            msgpack_pack_bin_body(&dump->pk, v.mv_data, v.mv_size);
+        }
+        mdb_cursor_close(cursor);
+    }
+    return 0;
+}
+
+void apply_test(void)
+{
+    char dir[] = "/tmp/rp-customers-XXXXXX";
+    assert(mkdtemp(dir));
+    char path[2][600];
+    rp_store_t *stores[2];
+    rp_packer_t dumps[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path[i], sizeof path[i], "%s/%d", dir, i);
+        stores[i] = rp_store_new(path[i], apply_dbnames);
+        assert(stores[i]);
+        s_test_journal(stores[i]);
+        rp_packer_init(&dumps[i]);
+        rp_store_read(stores[i], s_test_dump, &dumps[i]);
+        rp_store_destroy(&stores[i]);
+    }
+    assert(dumps[0].buffer.size > 0 && dumps[0].buffer.size == dumps[1].buffer.size);
+    assert(memcmp(dumps[0].buffer.data, dumps[1].buffer.data, dumps[0].buffer.size) == 0);
+    for (int i = 0; i < 2; i++)
+        rp_packer_destroy(&dumps[i]);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert(system(cmd) == 0);
+}

@@ -1,0 +1,56 @@
+/*  apply.h — the customers store and the only code that changes it
+    (DESIGN.md §2): customer.* events folded in journal order.
+
+    Databases:
+      customers  id → the record (MessagePack map, customer.h)
+      codes      code → id            (unique)
+      tax_ids    tax_id → id          (unique when present)
+      similar    kind + key + NUL + id → "" for likely duplicates: kind 'n'
+                 the normalized name (normalize_name), 'p' a phone or mobile,
+                 'e' the e-mail (not unique: two firms may share a switchboard)
+      outcomes   seq (8 bytes BE) → {status, id, code?, fields?, ids?}
+      meta       applied cursor; "code_counter" for generated codes
+
+    A business conflict (a duplicate code or tax id, a stale version, a
+    missing record) does not stop the service: apply records it as the
+    event's outcome, the writer reads it back by seq and answers with it.
+    Since an idempotent retry gets the first append's seq, it gets the first
+    answer too. A customer.created whose name, phone or e-mail matches a
+    stored record is refused as 409 "possible_duplicate" unless its data says
+    allow_duplicate: true.
+*/
+#ifndef CUSTOMERS_APPLY_H
+#define CUSTOMERS_APPLY_H
+
+#include "customer.h"
+
+#include <rapport/envelope.h>
+#include <rapport/store.h>
+
+#define APPLY_MAX_ID      64
+#define APPLY_MAX_SIMILAR 20 //  likely duplicates listed in an outcome
+
+extern const char *const apply_dbnames[];
+
+//  rp_service_def_t.apply: arg is unused.
+int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
+
+//  The stored record of id / the outcome of seq, as raw MessagePack valid
+//  until txn ends. 0, MDB_NOTFOUND or an LMDB error.
+int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value);
+int apply_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value);
+
+//  The id a unique index (codes or tax_ids) maps key to. 0 or MDB_NOTFOUND.
+int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const char *key, size_t len,
+                    MDB_val *id);
+
+//  Calls fn for each stored record that shares a normalized name, phone or
+//  e-mail with record (field: the record's field that matched; each id once
+//  per field), stopping after max calls. Returns the number of calls.
+typedef void(apply_similar_fn)(void *arg, const char *field, const char *id, size_t id_len);
+size_t apply_similar(rp_store_t *store, MDB_txn *txn, const customer_t *record, size_t max,
+                     apply_similar_fn *fn, void *arg);
+
+void apply_test(void);
+
+#endif

@@ -1,0 +1,926 @@
+/*  handlers.c — the customers ops: checks, scoping, events, replies. */
+#include "handlers.h"
+#include "apply.h"
+#include "customer.h"
+
+#include <rapport/log.h>
+
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_MS       5000 //  append reply, then apply: each bounded
+#define LIST_MAX      200
+#define LIST_DEFAULT  50
+#define LIST_MAX_SCAN 20000 //  records looked at per list call; then a cursor
+#define MAX_Q         200
+#define MAX_ACTOR     100 //  bytes of actor.user and actor.team
+
+struct _handlers_t {
+    char region[8];
+    zlistx_t *writes; //  write_t in flight, owned
+};
+
+//  One write between its request and its reply.
+typedef struct {
+    handlers_t *handlers;
+    rp_origin_t *origin;
+    void *handle;
+    uint64_t seq;
+} write_t;
+
+typedef enum { ROLE_NONE, ROLE_ADMIN, ROLE_MANAGER, ROLE_SALES, ROLE_READONLY } role_t;
+
+typedef struct {
+    role_t role;
+    const char *user;
+    size_t user_len;
+    const char *team;
+    size_t team_len;
+} actor_t;
+
+handlers_t *handlers_new(const char *region)
+{
+    handlers_t *self = calloc(1, sizeof *self);
+    assert(self);
+    snprintf(self->region, sizeof self->region, "%s", region);
+    self->writes = zlistx_new();
+    return self;
+}
+
+static void s_write_destroy(write_t **write_p)
+{
+    write_t *write = *write_p;
+    rp_origin_destroy(&write->origin);
+    free(write);
+    *write_p = NULL;
+}
+
+void handlers_destroy(handlers_t **self_p)
+{
+    handlers_t *self = *self_p;
+    if (!self)
+        return;
+    for (write_t *w = (write_t *)zlistx_first(self->writes); w;
+         w = (write_t *)zlistx_next(self->writes))
+        s_write_destroy(&w);
+    zlistx_destroy(&self->writes);
+    free(self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Actor and scope
+
+static bool s_bytes_eq(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+static void s_actor_parse(const rp_request_t *req, actor_t *actor)
+{
+    memset(actor, 0, sizeof *actor);
+    const msgpack_object *role = rp_obj_get(req->actor, "role");
+    if (!rp_obj_str(rp_obj_get(req->actor, "user"), &actor->user, &actor->user_len) ||
+        actor->user_len == 0 || actor->user_len > MAX_ACTOR)
+        return; //  no (sane) user: no role
+    if (rp_obj_str(rp_obj_get(req->actor, "team"), &actor->team, &actor->team_len) &&
+        actor->team_len > MAX_ACTOR)
+        return;
+    actor->role = rp_obj_streq(role, "admin")      ? ROLE_ADMIN
+                  : rp_obj_streq(role, "manager")  ? ROLE_MANAGER
+                  : rp_obj_streq(role, "sales")    ? ROLE_SALES
+                  : rp_obj_streq(role, "readonly") ? ROLE_READONLY
+                                                   : ROLE_NONE;
+}
+
+//  May the actor see (write false) or change (write true) this record?
+static bool s_in_scope(const actor_t *actor, const customer_t *record, bool write)
+{
+    const char *owner = NULL, *team = NULL;
+    size_t owner_len = 0, team_len = 0;
+    customer_str(record, CUSTOMER_OWNER, &owner, &owner_len);
+    customer_str(record, CUSTOMER_TEAM, &team, &team_len);
+    switch (actor->role) {
+    case ROLE_ADMIN:
+        return true;
+    case ROLE_MANAGER:
+        return s_bytes_eq(team, team_len, actor->team, actor->team_len);
+    case ROLE_SALES:
+        return s_bytes_eq(owner, owner_len, actor->user, actor->user_len);
+    case ROLE_READONLY:
+        return !write && s_bytes_eq(team, team_len, actor->team, actor->team_len);
+    default:
+        return false;
+    }
+}
+
+static bool s_may_write(const actor_t *actor)
+{
+    return actor->role == ROLE_ADMIN || actor->role == ROLE_MANAGER || actor->role == ROLE_SALES;
+}
+
+//  ---------------------------------------------------------------------
+//  Replies
+
+//  {id, status, error: {code, message, details: {errors: [{field, code, message}]}}}
+static void s_reply_invalid(rp_service_t *service, rp_origin_t **origin_p,
+                            const customer_error_t *errors, int count)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
+    rp_pack_cstr(&packer.pk, "error");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
+    rp_pack_kv_cstr(&packer.pk, "message", "some fields are not valid");
+    rp_pack_cstr(&packer.pk, "details");
+    msgpack_pack_map(&packer.pk, 1);
+    rp_pack_cstr(&packer.pk, "errors");
+    msgpack_pack_array(&packer.pk, (size_t)count);
+    for (int i = 0; i < count; i++) {
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
+        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
+        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
+    }
+    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+}
+
+static void s_reply_field_error(rp_service_t *service, rp_origin_t **origin_p, const char *field,
+                                const char *code, const char *message)
+{
+    customer_error_t error;
+    customer_error_set(&error, field, strlen(field), code);
+    error.message = message;
+    s_reply_invalid(service, origin_p, &error, 1);
+}
+
+//  A stored record as reply data, read in one snapshot.
+typedef struct {
+    const char *id;
+    size_t id_len;
+    const actor_t *actor; //  NULL: no scope check (the writer's own answer)
+    rp_packer_t *packer;
+    const msgpack_object *reply_id;
+    uint64_t seq;
+    bool found;
+} record_read_t;
+
+static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, customer_t *record)
+{
+    *doc = rp_doc_new(value->mv_data, value->mv_size, NULL);
+    if (*doc)
+        customer_from_map(record, rp_doc_root(*doc));
+    return *doc != NULL;
+}
+
+static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    record_read_t *read = (record_read_t *)arg;
+    MDB_val value;
+    if (apply_record_get(store, txn, read->id, read->id_len, &value))
+        return 0;
+    rp_doc_t *doc;
+    customer_t record;
+    customer_init(&record);
+    if (s_record_decode(&value, &doc, &record) &&
+        (!read->actor || s_in_scope(read->actor, &record, false))) {
+        read->found = true;
+        rp_reply_pack(&read->packer->pk, read->reply_id, 200, read->seq, 1);
+        rp_pack_cstr(&read->packer->pk, "data");
+        msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
+    }
+    customer_reset(&record);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const actor_t *actor,
+                           const char *id, size_t id_len, uint64_t seq)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    record_read_t read = {id, id_len, actor, &packer, rp_origin_id(*origin_p), seq, false};
+    rp_store_read(rp_service_store(service), s_record_read, &read);
+    if (read.found)
+        rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    else
+        rp_service_reply_error(service, origin_p, 404, "not_found", "no such customer");
+    rp_packer_destroy(&packer);
+}
+
+//  ---------------------------------------------------------------------
+//  Writes: append, wait, answer the outcome
+
+static void s_write_finish(write_t *write)
+{
+    zlistx_detach(write->handlers->writes, write->handle);
+    s_write_destroy(&write);
+}
+
+typedef struct {
+    uint64_t seq;
+    rp_packer_t *packer;
+    const msgpack_object *reply_id;
+    int status;
+    char id[APPLY_MAX_ID + 1];
+} outcome_read_t;
+
+//  Reads the outcome; for a refusal packs the whole error reply.
+static int s_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    outcome_read_t *read = (outcome_read_t *)arg;
+    MDB_val value;
+    if (apply_outcome_get(store, txn, read->seq, &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!doc)
+        return 0;
+    const msgpack_object *root = rp_doc_root(doc);
+    uint64_t status = 0;
+    const char *id, *code = "conflict";
+    size_t id_len, code_len = 8;
+    rp_obj_u64(rp_obj_get(root, "status"), &status);
+    rp_obj_str(rp_obj_get(root, "code"), &code, &code_len);
+    if (rp_obj_str(rp_obj_get(root, "id"), &id, &id_len) && id_len <= APPLY_MAX_ID) {
+        memcpy(read->id, id, id_len);
+        read->id[id_len] = 0;
+    }
+    read->status = (int)status;
+    if (status != 200) {
+        rp_reply_pack(&read->packer->pk, read->reply_id, (int)status, read->seq, 1);
+        rp_pack_cstr(&read->packer->pk, "error");
+        const msgpack_object *details = rp_obj_get(root, "details");
+        msgpack_pack_map(&read->packer->pk, details ? 3 : 2);
+        rp_pack_cstr(&read->packer->pk, "code");
+        rp_pack_strn(&read->packer->pk, code, code_len);
+        rp_pack_kv_cstr(&read->packer->pk, "message",
+                        code_len == 18 && memcmp(code, "possible_duplicate", 18) == 0
+                            ? "customers with the same name, phone or e-mail exist; set "
+                              "allow_duplicate to create it anyway"
+                        : status == 409 ? "another customer has the same code or tax id"
+                        : status == 412 ? "the customer changed since that version"
+                        : status == 404 ? "no such customer"
+                                        : "the change was refused");
+        if (details)
+            rp_pack_kv_obj(&read->packer->pk, "details", details);
+    }
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static void s_write_applied(void *arg, rp_service_t *service, bool applied)
+{
+    write_t *write = (write_t *)arg;
+    if (!applied) {
+        rp_service_reply_error(service, &write->origin, 504, "apply_timeout",
+                               "the event was appended but not applied in time; retry");
+        s_write_finish(write);
+        return;
+    }
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    outcome_read_t read = {write->seq, &packer, rp_origin_id(write->origin), 0, ""};
+    rp_store_read(rp_service_store(service), s_outcome_read, &read);
+    if (read.status == 200)
+        s_reply_record(service, &write->origin, NULL, read.id, strlen(read.id), write->seq);
+    else if (read.status)
+        rp_service_reply(service, &write->origin, packer.buffer.data, packer.buffer.size);
+    else
+        rp_service_reply_error(service, &write->origin, 500, "no_outcome",
+                               "the event left no outcome");
+    rp_packer_destroy(&packer);
+    s_write_finish(write);
+}
+
+static void s_write_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
+{
+    write_t *write = (write_t *)arg;
+    uint64_t first;
+    if (rp_journal_append_seqs(reply, &first, &write->seq, NULL)) {
+        rp_service_wait(service, write->seq, WAIT_MS, s_write_applied, write);
+        return;
+    }
+    int status = reply->status;
+    if (status == 409 || status == 403)
+        rp_service_reply_error(service, &write->origin, 503, "not_writer",
+                               "this instance lost the lease; retry");
+    else if (status == 503 || status == 504)
+        rp_service_reply_error(service, &write->origin, status, "journal_unavailable",
+                               "the journal did not accept the append; retry");
+    else
+        rp_service_reply_error(service, &write->origin, 500, "journal_error",
+                               "the journal refused the append");
+    s_write_finish(write);
+}
+
+//  A customer id: sortable by creation (12 hex digits of milliseconds) and
+//  unique (8 random hex digits).
+static void s_new_id(char id[21])
+{
+    zuuid_t *uuid = zuuid_new();
+    const byte *data = zuuid_data(uuid);
+    snprintf(id, 21, "%012" PRIx64 "%02x%02x%02x%02x",
+             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, data[0], data[1], data[2],
+             data[3]);
+    zuuid_destroy(&uuid);
+}
+
+static const char *s_role_name(role_t role)
+{
+    static const char *const names[] = {"", "admin", "manager", "sales", "readonly"};
+    return names[role];
+}
+
+//  Open an event map {type, id, source, subject, actor, data: …}; the
+//  caller packs data's value. The actor is rebuilt from the checked fields,
+//  not copied: only {user, role, team} reach the journal.
+static void s_event_open(rp_packer_t *event, const char *type, const char *subject,
+                         size_t subject_len, const actor_t *actor)
+{
+    msgpack_pack_map(&event->pk, 6);
+    rp_pack_kv_cstr(&event->pk, "type", type);
+    zuuid_t *uuid = zuuid_new();
+    rp_pack_kv_cstr(&event->pk, "id", zuuid_str_canonical(uuid));
+    zuuid_destroy(&uuid);
+    rp_pack_kv_cstr(&event->pk, "source", "customers");
+    rp_pack_cstr(&event->pk, "subject");
+    rp_pack_strn(&event->pk, subject, subject_len);
+    rp_pack_cstr(&event->pk, "actor");
+    msgpack_pack_map(&event->pk, 3);
+    rp_pack_cstr(&event->pk, "user");
+    rp_pack_strn(&event->pk, actor->user, actor->user_len);
+    rp_pack_kv_cstr(&event->pk, "role", s_role_name(actor->role));
+    rp_pack_cstr(&event->pk, "team");
+    if (actor->team)
+        rp_pack_strn(&event->pk, actor->team, actor->team_len);
+    else
+        msgpack_pack_nil(&event->pk);
+    rp_pack_cstr(&event->pk, "data");
+}
+
+//  Append the event and answer once it is applied (frees event).
+static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                           rp_packer_t *event, const char *idem)
+{
+    write_t *write = calloc(1, sizeof *write);
+    assert(write);
+    write->handlers = self;
+    write->origin = *origin_p;
+    *origin_p = NULL;
+    write->handle = zlistx_add_end(self->writes, write);
+    rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
+    if (rp_service_append(service, events, 1, idem[0] ? idem : NULL, WAIT_MS, s_write_appended,
+                          write)) {
+        rp_service_reply_error(service, &write->origin, 503, "journal_unavailable",
+                               "could not send the append; retry");
+        s_write_finish(write);
+    }
+    rp_packer_destroy(event);
+}
+
+//  Checks common to every write; on failure replies and returns false.
+static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                            const actor_t *actor, char idem[RP_MAX_IDEM + 1])
+{
+    if (!rp_origin_writer(*origin_p)) {
+        rp_service_reply_error(service, origin_p, 400, "writer_only",
+                               "send writes to customers.writer");
+        return false;
+    }
+    if (!s_may_write(actor)) {
+        rp_service_reply_error(service, origin_p, 403, "forbidden",
+                               "this role cannot change customers");
+        return false;
+    }
+    if (!req->args || !rp_obj_is_map(req->args)) {
+        rp_service_reply_error(service, origin_p, 400, "bad_args", "args must be a map");
+        return false;
+    }
+    idem[0] = 0;
+    if (req->idem) {
+        int len = snprintf(idem, RP_MAX_IDEM + 1, "customers/%.*s", (int)req->idem_len, req->idem);
+        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
+            rp_service_reply_error(service, origin_p, 400, "bad_idem", "idem too long or has NUL");
+            return false;
+        }
+    }
+    if (rp_service_epoch(service) == 0) { //  between a reconnect and the next grant
+        rp_service_reply_error(service, origin_p, 503, "not_writer", "no lease; retry");
+        return false;
+    }
+    return true;
+}
+
+//  Early duplicate check (apply checks again, in order, for the races).
+typedef struct {
+    const customer_t *record;
+    const char *self_id;
+    size_t self_id_len;
+    const char *fields[2];
+    char ids[2][APPLY_MAX_ID + 1];
+    int count;
+} dup_check_t;
+
+static int s_dup_check(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    dup_check_t *check = (dup_check_t *)arg;
+    static const struct {
+        int field;
+        const char *index;
+    } indexes[] = {{CUSTOMER_CODE, "codes"}, {CUSTOMER_TAX_ID, "tax_ids"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *value;
+        size_t len;
+        MDB_val id;
+        if (!customer_str(check->record, indexes[i].field, &value, &len) ||
+            apply_index_get(store, txn, indexes[i].index, value, len, &id) ||
+            id.mv_size > APPLY_MAX_ID ||
+            s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len))
+            continue;
+        check->fields[check->count] = customer_field_name(indexes[i].field);
+        memcpy(check->ids[check->count], id.mv_data, id.mv_size);
+        check->ids[check->count++][id.mv_size] = 0;
+    }
+    return 0;
+}
+
+static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p, const customer_t *record,
+                            const char *self_id, size_t self_id_len)
+{
+    dup_check_t check = {record, self_id, self_id_len, {NULL, NULL}, {"", ""}, 0};
+    rp_store_read(rp_service_store(service), s_dup_check, &check);
+    if (check.count == 0)
+        return true;
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 409, 0, 1);
+    rp_pack_cstr(&packer.pk, "error");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "code", "duplicate");
+    rp_pack_kv_cstr(&packer.pk, "message", "another customer has the same code or tax id");
+    rp_pack_cstr(&packer.pk, "details");
+    msgpack_pack_map(&packer.pk, 2);
+    rp_pack_cstr(&packer.pk, "fields");
+    msgpack_pack_array(&packer.pk, (size_t)check.count);
+    for (int i = 0; i < check.count; i++)
+        rp_pack_cstr(&packer.pk, check.fields[i]);
+    rp_pack_cstr(&packer.pk, "ids");
+    msgpack_pack_array(&packer.pk, (size_t)check.count);
+    for (int i = 0; i < check.count; i++)
+        rp_pack_cstr(&packer.pk, check.ids[i]);
+    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return false;
+}
+
+//  Likely duplicates (same normalized name, phone or e-mail): the caller
+//  may insist with args.allow_duplicate = true.
+#define SIMILAR_REPORTED 20
+
+typedef struct {
+    const customer_t *record;
+    rp_packer_t fields, ids; //  the matches, packed one after another
+    size_t count;
+} similar_check_t;
+
+static void s_similar_found(void *arg, const char *field, const char *id, size_t id_len)
+{
+    similar_check_t *check = (similar_check_t *)arg;
+    rp_pack_cstr(&check->fields.pk, field);
+    rp_pack_strn(&check->ids.pk, id, id_len);
+    check->count++;
+}
+
+static int s_similar_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    similar_check_t *check = (similar_check_t *)arg;
+    apply_similar(store, txn, check->record, SIMILAR_REPORTED, s_similar_found, check);
+    return 0;
+}
+
+static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const customer_t *record)
+{
+    similar_check_t check = {.record = record};
+    rp_packer_init(&check.fields);
+    rp_packer_init(&check.ids);
+    rp_store_read(rp_service_store(service), s_similar_read, &check);
+    if (check.count) {
+        rp_packer_t packer;
+        rp_packer_init(&packer);
+        rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 409, 0, 1);
+        rp_pack_cstr(&packer.pk, "error");
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_kv_cstr(&packer.pk, "code", "possible_duplicate");
+        rp_pack_kv_cstr(&packer.pk, "message",
+                        "customers with the same name, phone or e-mail exist; "
+                        "set allow_duplicate to create it anyway");
+        rp_pack_cstr(&packer.pk, "details");
+        msgpack_pack_map(&packer.pk, 2);
+        rp_pack_cstr(&packer.pk, "fields");
+        msgpack_pack_array(&packer.pk, check.count);
+        msgpack_sbuffer_write(&packer.buffer, check.fields.buffer.data, check.fields.buffer.size);
+        rp_pack_cstr(&packer.pk, "ids");
+        msgpack_pack_array(&packer.pk, check.count);
+        msgpack_sbuffer_write(&packer.buffer, check.ids.buffer.data, check.ids.buffer.size);
+        rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+        rp_packer_destroy(&packer);
+    }
+    rp_packer_destroy(&check.fields);
+    rp_packer_destroy(&check.ids);
+    return check.count == 0;
+}
+
+//  Sales keep their own customers in their team; managers stay in theirs.
+static const char *s_owner_team_check(const actor_t *actor, const customer_t *changes,
+                                      const char **field)
+{
+    const char *str;
+    size_t len;
+    if (actor->role == ROLE_ADMIN)
+        return NULL;
+    if (changes->given[CUSTOMER_OWNER] && actor->role == ROLE_SALES &&
+        !(customer_str(changes, CUSTOMER_OWNER, &str, &len) &&
+          s_bytes_eq(str, len, actor->user, actor->user_len))) {
+        *field = "owner";
+        return "out_of_scope";
+    }
+    if (changes->given[CUSTOMER_TEAM] && !(customer_str(changes, CUSTOMER_TEAM, &str, &len) &&
+                                           s_bytes_eq(str, len, actor->team, actor->team_len))) {
+        *field = "team";
+        return "out_of_scope";
+    }
+    return NULL;
+}
+
+static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                       const rp_request_t *req, const actor_t *actor, customer_t *changes,
+                       bool create)
+{
+    static const char *const skip_update[] = {"id", "version", NULL};
+    static const char *const skip_create[] = {"allow_duplicate", NULL};
+    customer_error_t errors[CUSTOMER_MAX_ERRORS];
+    int count = customer_validate(changes, req->args, create ? skip_create : skip_update, create,
+                                  self->region, errors, CUSTOMER_MAX_ERRORS);
+    const char *field;
+    const char *scope = count ? NULL : s_owner_team_check(actor, changes, &field);
+    if (scope) {
+        customer_error_set(&errors[count], field, strlen(field), scope);
+        errors[count++].message = "outside what this role may assign";
+    }
+    if (count)
+        s_reply_invalid(service, origin_p, errors, count);
+    return count == 0;
+}
+
+static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                     const rp_request_t *req, const actor_t *actor)
+{
+    char idem[RP_MAX_IDEM + 1];
+    if (!s_write_allowed(service, &origin, req, actor, idem))
+        return;
+    customer_t record;
+    customer_init(&record);
+    bool ok = s_validate(self, service, &origin, req, actor, &record, true);
+    if (ok && !record.given[CUSTOMER_OWNER])
+        customer_set_str(&record, CUSTOMER_OWNER, actor->user, actor->user_len);
+    if (ok && !record.given[CUSTOMER_TEAM] && actor->team_len)
+        customer_set_str(&record, CUSTOMER_TEAM, actor->team, actor->team_len);
+    char id[21];
+    s_new_id(id);
+    bool allow = false;
+    rp_obj_bool(rp_obj_get(req->args, "allow_duplicate"), &allow);
+    //  Checks against the store answer early when they can; a request with
+    //  an idem key skips them, since its retry must get the first answer
+    //  (apply checks again and records the outcome under the first seq).
+    if (ok && (req->idem || (s_no_duplicates(service, &origin, &record, id, strlen(id)) &&
+                             (allow || s_no_similar(service, &origin, &record))))) {
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_event_open(&event, "customer.created", id, strlen(id), actor);
+        msgpack_pack_map(&event.pk, allow ? 3 : 2);
+        rp_pack_kv_cstr(&event.pk, "id", id);
+        if (allow)
+            rp_pack_kv_bool(&event.pk, "allow_duplicate", true);
+        rp_pack_cstr(&event.pk, "record");
+        customer_pack_given(&record, &event.pk);
+        s_write_append(self, service, &origin, &event, idem);
+    }
+    customer_reset(&record);
+}
+
+//  The target of update/archive/restore: {id} must name a record the actor
+//  may change. Replies and returns false otherwise. version gets the
+//  stored version.
+typedef struct {
+    const char *id;
+    size_t id_len;
+    const actor_t *actor;
+    bool found;
+    uint64_t version;
+    bool archived;
+} target_t;
+
+static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    target_t *target = (target_t *)arg;
+    MDB_val value;
+    if (apply_record_get(store, txn, target->id, target->id_len, &value))
+        return 0;
+    rp_doc_t *doc;
+    customer_t record;
+    customer_init(&record);
+    if (s_record_decode(&value, &doc, &record) && s_in_scope(target->actor, &record, true)) {
+        target->found = true;
+        rp_obj_u64(&record.values[CUSTOMER_VERSION], &target->version);
+        rp_obj_bool(&record.values[CUSTOMER_ARCHIVED], &target->archived);
+    }
+    customer_reset(&record);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static bool s_target(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                     target_t *target)
+{
+    if (!rp_obj_str(rp_obj_get(req->args, "id"), &target->id, &target->id_len)) {
+        rp_service_reply_error(service, origin_p, 400, "bad_args", "args.id must be a string");
+        return false;
+    }
+    rp_store_read(rp_service_store(service), s_target_read, target);
+    if (!target->found)
+        rp_service_reply_error(service, origin_p, 404, "not_found", "no such customer");
+    return target->found;
+}
+
+static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                     const rp_request_t *req, const actor_t *actor)
+{
+    char idem[RP_MAX_IDEM + 1];
+    target_t target = {.actor = actor};
+    if (!s_write_allowed(service, &origin, req, actor, idem) ||
+        !s_target(service, &origin, req, &target))
+        return;
+    const msgpack_object *version_obj = rp_obj_get(req->args, "version");
+    uint64_t version = 0;
+    if (version_obj && !rp_obj_u64(version_obj, &version)) {
+        rp_service_reply_error(service, &origin, 400, "bad_args",
+                               "args.version must be an unsigned integer");
+        return;
+    }
+    if (version_obj && version != target.version && !req->idem) { //  idem: see s_create
+        rp_service_reply_error(service, &origin, 412, "version_mismatch",
+                               "the customer changed since that version");
+        return;
+    }
+    customer_t changes;
+    customer_init(&changes);
+    if (s_validate(self, service, &origin, req, actor, &changes, false) &&
+        (req->idem || s_no_duplicates(service, &origin, &changes, target.id, target.id_len))) {
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_event_open(&event, "customer.updated", target.id, target.id_len, actor);
+        msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
+        rp_pack_cstr(&event.pk, "id");
+        rp_pack_strn(&event.pk, target.id, target.id_len);
+        if (version_obj)
+            rp_pack_kv_u64(&event.pk, "expected_version", version);
+        rp_pack_cstr(&event.pk, "changes");
+        customer_pack_given(&changes, &event.pk);
+        s_write_append(self, service, &origin, &event, idem);
+    }
+    customer_reset(&changes);
+}
+
+static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req, const actor_t *actor, bool archive)
+{
+    char idem[RP_MAX_IDEM + 1];
+    target_t target = {.actor = actor};
+    if (!s_write_allowed(service, &origin, req, actor, idem) ||
+        !s_target(service, &origin, req, &target))
+        return;
+    rp_packer_t event;
+    rp_packer_init(&event);
+    s_event_open(&event, archive ? "customer.archived" : "customer.restored", target.id,
+                 target.id_len, actor);
+    msgpack_pack_map(&event.pk, 1);
+    rp_pack_cstr(&event.pk, "id");
+    rp_pack_strn(&event.pk, target.id, target.id_len);
+    s_write_append(self, service, &origin, &event, idem);
+}
+
+//  ---------------------------------------------------------------------
+//  Reads
+
+static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
+                  const actor_t *actor)
+{
+    const char *id;
+    size_t len;
+    if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
+        rp_service_reply_error(service, &origin, 400, "bad_args", "args.id must be a string");
+    else
+        s_reply_record(service, &origin, actor, id, len, 0);
+}
+
+typedef struct {
+    const actor_t *actor;
+    uint64_t limit;
+    const char *cursor, *q, *grade, *tier, *owner, *team;
+    size_t cursor_len, q_len, grade_len, tier_len, owner_len, team_len;
+    bool archived;
+    rp_packer_t items; //  the records, concatenated
+    size_t count;
+    char next[APPLY_MAX_ID + 1];
+} list_t;
+
+//  Case-insensitive for ASCII, byte-exact otherwise (so Chinese matches as
+//  itself: UTF-8 sequences never contain ASCII bytes).
+static bool s_contains(const char *hay, size_t hay_len, const char *needle, size_t needle_len)
+{
+    if (needle_len == 0)
+        return true;
+    for (size_t i = 0; i + needle_len <= hay_len; i++) {
+        size_t j = 0;
+        while (j < needle_len) {
+            unsigned char a = (unsigned char)hay[i + j], b = (unsigned char)needle[j];
+            if (a < 0x80 && b < 0x80 && tolower(a) == tolower(b))
+                j++;
+            else if (a == b)
+                j++;
+            else
+                break;
+        }
+        if (j == needle_len)
+            return true;
+    }
+    return false;
+}
+
+static bool s_field_is(const customer_t *record, int field, const char *want, size_t want_len)
+{
+    const char *str;
+    size_t len;
+    return !want ||
+           (customer_str(record, field, &str, &len) && s_bytes_eq(str, len, want, want_len));
+}
+
+static bool s_list_match(const list_t *list, const customer_t *record)
+{
+    bool archived = false;
+    rp_obj_bool(&record->values[CUSTOMER_ARCHIVED], &archived);
+    if (archived != list->archived || !s_in_scope(list->actor, record, false) ||
+        !s_field_is(record, CUSTOMER_GRADE, list->grade, list->grade_len) ||
+        !s_field_is(record, CUSTOMER_TIER, list->tier, list->tier_len) ||
+        !s_field_is(record, CUSTOMER_OWNER, list->owner, list->owner_len) ||
+        !s_field_is(record, CUSTOMER_TEAM, list->team, list->team_len))
+        return false;
+    if (!list->q)
+        return true;
+    static const int searched[] = {CUSTOMER_NAME, CUSTOMER_SHORT_NAME, CUSTOMER_CODE};
+    for (size_t i = 0; i < sizeof searched / sizeof searched[0]; i++) {
+        const char *str;
+        size_t len;
+        if (customer_str(record, searched[i], &str, &len) &&
+            s_contains(str, len, list->q, list->q_len))
+            return true;
+    }
+    return false;
+}
+
+//  Walk ids in order from just after the cursor; stop at limit matches or
+//  after LIST_MAX_SCAN records (then the cursor says where to go on).
+static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    list_t *list = (list_t *)arg;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "customers"), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key = {list->cursor_len, (void *)list->cursor}, value;
+    rc = mdb_cursor_get(cursor, &key, &value, list->cursor ? MDB_SET_RANGE : MDB_FIRST);
+    if (rc == 0 && list->cursor &&
+        s_bytes_eq(key.mv_data, key.mv_size, list->cursor, list->cursor_len))
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
+    size_t scanned = 0;
+    for (; rc == 0; rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+        if (list->count == list->limit || scanned == LIST_MAX_SCAN)
+            break; //  more remain: next_cursor is the last id looked at
+        scanned++;
+        if (key.mv_size <= APPLY_MAX_ID) {
+            memcpy(list->next, key.mv_data, key.mv_size);
+            list->next[key.mv_size] = 0;
+        }
+        rp_doc_t *doc;
+        customer_t record;
+        customer_init(&record);
+        if (s_record_decode(&value, &doc, &record) && s_list_match(list, &record)) {
+            msgpack_sbuffer_write(&list->items.buffer, value.mv_data, value.mv_size);
+            list->count++;
+        }
+        customer_reset(&record);
+        rp_doc_destroy(&doc);
+    }
+    if (rc == MDB_NOTFOUND)
+        list->next[0] = 0; //  the end: no next page
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  An optional string filter of 1..max bytes; false (and a reply) if mistyped.
+static bool s_list_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                       const char *name, size_t max, const char **str, size_t *len)
+{
+    const msgpack_object *o = rp_obj_get(req->args, name);
+    *str = NULL;
+    *len = 0;
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return true;
+    if (rp_obj_str(o, str, len) && *len >= 1 && *len <= max)
+        return true;
+    char message[96];
+    snprintf(message, sizeof message, "%s must be a string of 1..%zu bytes", name, max);
+    s_reply_field_error(service, origin_p, name, "invalid", message);
+    return false;
+}
+
+static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
+                   const actor_t *actor)
+{
+    if (actor->role == ROLE_NONE) {
+        rp_service_reply_error(service, &origin, 403, "forbidden",
+                               "this role cannot list customers");
+        return;
+    }
+    if (req->args && !rp_obj_is_map(req->args)) {
+        rp_service_reply_error(service, &origin, 400, "bad_args", "args must be a map");
+        return;
+    }
+    list_t list = {.actor = actor, .limit = LIST_DEFAULT};
+    const msgpack_object *limit = rp_obj_get(req->args, "limit");
+    if (limit && (!rp_obj_u64(limit, &list.limit) || list.limit < 1 || list.limit > LIST_MAX)) {
+        s_reply_field_error(service, &origin, "limit", "out_of_range", "limit must be 1..200");
+        return;
+    }
+    rp_obj_bool(rp_obj_get(req->args, "archived"), &list.archived);
+    if (!s_list_arg(service, &origin, req, "cursor", APPLY_MAX_ID, &list.cursor,
+                    &list.cursor_len) ||
+        !s_list_arg(service, &origin, req, "q", MAX_Q, &list.q, &list.q_len) ||
+        !s_list_arg(service, &origin, req, "grade", 16, &list.grade, &list.grade_len) ||
+        !s_list_arg(service, &origin, req, "tier", 16, &list.tier, &list.tier_len) ||
+        !s_list_arg(service, &origin, req, "owner", 100, &list.owner, &list.owner_len) ||
+        !s_list_arg(service, &origin, req, "team", 100, &list.team, &list.team_len))
+        return;
+    rp_packer_init(&list.items);
+    int rc = rp_store_read(rp_service_store(service), s_list_read, &list);
+    if (rc) {
+        rp_service_reply_error(service, &origin, 500, "store_error", "the store failed");
+    } else {
+        rp_packer_t packer;
+        rp_packer_init(&packer);
+        rp_reply_pack(&packer.pk, rp_origin_id(origin), 200, 0, 1);
+        rp_pack_cstr(&packer.pk, "data");
+        msgpack_pack_map(&packer.pk, 2);
+        rp_pack_cstr(&packer.pk, "items");
+        msgpack_pack_array(&packer.pk, list.count);
+        msgpack_sbuffer_write(&packer.buffer, list.items.buffer.data, list.items.buffer.size);
+        rp_pack_cstr(&packer.pk, "next_cursor");
+        if (list.next[0])
+            rp_pack_cstr(&packer.pk, list.next);
+        else
+            msgpack_pack_nil(&packer.pk);
+        rp_service_reply(service, &origin, packer.buffer.data, packer.buffer.size);
+        rp_packer_destroy(&packer);
+    }
+    rp_packer_destroy(&list.items);
+}
+
+//  ---------------------------------------------------------------------
+
+void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req)
+{
+    handlers_t *self = (handlers_t *)arg;
+    actor_t actor;
+    s_actor_parse(req, &actor);
+    if (rp_request_is(req, "customers.get"))
+        s_get(service, origin, req, &actor);
+    else if (rp_request_is(req, "customers.list"))
+        s_list(service, origin, req, &actor);
+    else if (rp_request_is(req, "customers.create"))
+        s_create(self, service, origin, req, &actor);
+    else if (rp_request_is(req, "customers.update"))
+        s_update(self, service, origin, req, &actor);
+    else if (rp_request_is(req, "customers.archive"))
+        s_archive(self, service, origin, req, &actor, true);
+    else if (rp_request_is(req, "customers.restore"))
+        s_archive(self, service, origin, req, &actor, false);
+    else
+        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
+}
