@@ -17,6 +17,8 @@ struct _gw_forwarder_t {
 typedef struct {
     gw_forwarder_t *forwarder;
     gw_exchange_t *ex;
+    gw_forward_fn *on_success;
+    void *arg;
     char user[128]; //  the caller, for the seq table
 } call_t;
 
@@ -41,6 +43,30 @@ static char *s_strndup(const char *str, size_t len, size_t max)
     return strndup(str ? str : "", str ? (len < max ? len : max) : 0);
 }
 
+//  A conflict names what clashed: `fields` and the clashing records' ids.
+static void s_answer_conflict(gw_exchange_t **ex_p, const char *code, const char *message,
+                              const msgpack_object *fields, const msgpack_object *ids)
+{
+    json_t *problem = gw_problem_new(409, code, message, NULL);
+    json_t *fields_json = gw_json_from_msgpack(fields);
+    json_t *ids_json = gw_json_from_msgpack(ids);
+    size_t size = 0;
+    char *text = NULL;
+    if (problem && fields_json && ids_json) {
+        json_object_set(problem, "fields", fields_json);
+        json_object_set(problem, "matches", ids_json);
+        text = gw_json_dump(problem, &size);
+    }
+    json_decref(problem);
+    json_decref(fields_json);
+    json_decref(ids_json);
+    if (text)
+        gw_exchange_send(ex_p, 409, "application/problem+json", text, size);
+    else
+        gw_problem_send(ex_p, 409, code, message);
+    free(text);
+}
+
 static void s_answer_error(gw_exchange_t **ex_p, const rp_reply_t *reply,
                            const msgpack_object *root)
 {
@@ -56,7 +82,13 @@ static void s_answer_error(gw_exchange_t **ex_p, const rp_reply_t *reply,
     const msgpack_object *list = details ? rp_obj_get(details, "errors") : NULL;
     if (rp_obj_is_array(list))
         errors = gw_json_from_msgpack(list);
-    gw_problem_send_errors(ex_p, reply->status, code, message, errors);
+    const msgpack_object *fields = details ? rp_obj_get(details, "fields") : NULL;
+    const msgpack_object *ids = details ? rp_obj_get(details, "ids") : NULL;
+    if (reply->status == 409 && rp_obj_is_array(fields) && rp_obj_is_array(ids)) {
+        json_decref(errors);
+        s_answer_conflict(ex_p, code, message, fields, ids);
+    } else
+        gw_problem_send_errors(ex_p, reply->status, code, message, errors);
     free(code);
     free(message);
 }
@@ -75,11 +107,11 @@ static void s_answer(void *arg, const rp_reply_t *reply, const msgpack_object *r
         gw_problem_send(&ex, 502, "bad_upstream", "the service answered an invalid status");
     else if (reply->status >= 400 || reply->error_code)
         s_answer_error(&ex, reply, root);
-    else if (!reply->data)
-        gw_exchange_send_json(&ex, reply->status, json_object());
     else {
-        json_t *body = gw_json_from_msgpack(reply->data);
-        if (body)
+        json_t *body = reply->data ? gw_json_from_msgpack(reply->data) : json_object();
+        if (body && call->on_success)
+            call->on_success(call->arg, &ex, reply->status, body);
+        else if (body)
             gw_exchange_send_json(&ex, reply->status, body);
         else
             gw_problem_send(&ex, 502, "bad_upstream",
@@ -90,6 +122,13 @@ static void s_answer(void *arg, const rp_reply_t *reply, const msgpack_object *r
 
 void gw_forward(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service, const char *op,
                 const char *idem, const void *args, size_t args_size)
+{
+    gw_forward_then(self, ex_p, service, op, idem, args, args_size, NULL, NULL);
+}
+
+void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
+                     const char *op, const char *idem, const void *args, size_t args_size,
+                     gw_forward_fn *on_success, void *arg)
 {
     gw_exchange_t *ex = *ex_p;
     *ex_p = NULL;
@@ -109,6 +148,8 @@ void gw_forward(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
     call_t *call = (call_t *)zmalloc(sizeof *call);
     call->forwarder = self;
     call->ex = ex;
+    call->on_success = on_success;
+    call->arg = arg;
     snprintf(call->user, sizeof call->user, "%s", actor->user);
     if (gw_upstream_send(self->upstream, service, id, packer.buffer.data, packer.buffer.size,
                          self->timeout_ms, s_answer, call)) {

@@ -9,7 +9,9 @@
       - data     → the JSON body ({} when absent);
       - error    → problem+json with the service's code and message, and
                    `errors` from error.details.errors when that is a list;
-                   503 and 504 carry Retry-After.
+                   503 and 504 carry Retry-After. A 409 whose
+                   error.details has `fields` and `ids` lists carries
+                   them as `fields` and `matches` (which records clash).
 */
 #ifndef GW_FORWARD_H
 #define GW_FORWARD_H
@@ -28,5 +30,15 @@ void gw_forwarder_destroy(gw_forwarder_t **self_p);
 //  MessagePack map; idem may be NULL. The exchange's actor must be set.
 void gw_forward(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service, const char *op,
                 const char *idem, const void *args, size_t args_size);
+
+//  A successful (2xx) reply, for a caller that shapes its own answer: the
+//  exchange and the reply's data (taken over; {} when absent) are handed
+//  over, and the callback must answer (send, or forward again).
+typedef void(gw_forward_fn)(void *arg, gw_exchange_t **ex_p, int status, json_t *data);
+
+//  gw_forward, with on_success (arg is not freed; errors answer as above).
+void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
+                     const char *op, const char *idem, const void *args, size_t args_size,
+                     gw_forward_fn *on_success, void *arg);
 
 #endif

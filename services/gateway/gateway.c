@@ -2,12 +2,14 @@
     demo routes that prove the forwarding path. */
 #include "gateway.h"
 #include "auth.h"
+#include "customers.h"
 #include "exchange.h"
 #include "forward.h"
 #include "json.h"
 #include "metrics.h"
 #include "problem.h"
 #include "ready.h"
+#include "request.h"
 #include "seqs.h"
 #include "upstream.h"
 
@@ -19,7 +21,6 @@
 #include <strings.h>
 
 #define GW_READY_TIMEOUT_MS 1000
-#define GW_IDEM_MAX         128 //  Idempotency-Key length; scoped by user it fits RP_MAX_IDEM
 #define GW_PARAM_MAX        256 //  a path parameter, percent-encoded
 
 struct _gw_gateway_t {
@@ -32,6 +33,7 @@ struct _gw_gateway_t {
     gw_seqs_t *seqs;
     gw_upstream_t *upstream;
     gw_forwarder_t *forwarder;
+    gw_customers_t *customers;
 };
 
 //  A route handler answers the exchange (now or later). param is the
@@ -39,72 +41,16 @@ struct _gw_gateway_t {
 typedef void(route_fn)(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param);
 
 typedef struct {
-    const char *label; //  also the metrics label
-    const char *path;  //  exact path, or the prefix before {param}
-    bool has_param;
+    const char *label;  //  also the metrics label
+    const char *path;   //  exact path, or the prefix before {param}
+    bool has_param;     //  one segment after path, then suffix
+    const char *suffix; //  what follows {param} ("/restore"), or NULL
     bool needs_key;
     route_fn *get; //  also answers HEAD
     route_fn *post;
+    route_fn *patch;
+    route_fn *del;
 } route_t;
-
-//  ---------------------------------------------------------------------
-//  Request helpers
-
-//  The body as a JSON object, or answer 413/415/400 and return NULL.
-static json_t *s_body_object(gw_gateway_t *self, gw_exchange_t **ex_p)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(gw_exchange_req(*ex_p));
-    size_t size = evbuffer_get_length(in);
-    if (size > self->body_max) {
-        char detail[96];
-        snprintf(detail, sizeof detail, "the body exceeds %zu bytes", self->body_max);
-        gw_problem_send(ex_p, 413, "body_too_large", detail);
-        return NULL;
-    }
-    const char *type = gw_exchange_header(*ex_p, "Content-Type");
-    size_t type_len = type ? strcspn(type, ";") : 0;
-    while (type_len && type[type_len - 1] == ' ')
-        type_len--;
-    if (!type || type_len != 16 || strncasecmp(type, "application/json", 16)) {
-        gw_problem_send(ex_p, 415, "unsupported_media_type",
-                        "the body must be JSON (Content-Type: application/json)");
-        return NULL;
-    }
-    char err[200], detail[260];
-    json_t *json = gw_json_parse(evbuffer_pullup(in, -1), size, err, sizeof err);
-    if (!json) {
-        snprintf(detail, sizeof detail, "the body is not valid JSON: %s", err);
-        gw_problem_send(ex_p, 400, "bad_json", detail);
-        return NULL;
-    }
-    if (!json_is_object(json)) {
-        json_decref(json);
-        gw_problem_send(ex_p, 400, "bad_json", "the body must be a JSON object");
-        return NULL;
-    }
-    return json;
-}
-
-//  The journal idem for an Idempotency-Key, scoped by caller; "" if the
-//  header is absent. On a malformed key answer 400 and return false.
-static bool s_idem(gw_exchange_t **ex_p, char *idem, size_t size)
-{
-    idem[0] = 0;
-    const char *key = gw_exchange_header(*ex_p, "Idempotency-Key");
-    if (!key)
-        return true;
-    size_t len = strlen(key);
-    bool visible = true;
-    for (size_t i = 0; i < len; i++)
-        visible &= key[i] > 0x20 && key[i] < 0x7f;
-    if (len == 0 || len > GW_IDEM_MAX || !visible) {
-        gw_problem_send(ex_p, 400, "bad_idempotency_key",
-                        "Idempotency-Key must be 1..128 visible ASCII characters");
-        return false;
-    }
-    snprintf(idem, size, "%s:%s", gw_exchange_actor(*ex_p)->user, key);
-    return true;
-}
 
 //  ---------------------------------------------------------------------
 //  Operations: /health, /ready, /metrics
@@ -178,17 +124,17 @@ static void s_tally_get(gw_gateway_t *self, gw_exchange_t **ex_p, const char *ke
 static void s_tally_add(gw_gateway_t *self, gw_exchange_t **ex_p, const char *key)
 {
     char idem[GW_IDEM_MAX + 160];
-    json_t *body = s_body_object(self, ex_p);
+    json_t *body = gw_request_body(ex_p, self->body_max);
     if (!body)
         return;
-    if (!s_idem(ex_p, idem, sizeof idem)) {
+    if (!gw_request_idem(ex_p, idem, sizeof idem)) {
         json_decref(body);
         return;
     }
     json_object_set_new(body, "key", json_string(key)); //  the path wins over the body
     rp_packer_t args;
     rp_packer_init(&args);
-    gw_json_pack(body, &args.pk); //  depth checked by s_body_object
+    gw_json_pack(body, &args.pk); //  depth checked by gw_request_body
     json_decref(body);
     gw_forward(self->forwarder, ex_p, "tally.writer", "tally.add", idem[0] ? idem : NULL,
                args.buffer.data, args.buffer.size);
@@ -196,40 +142,105 @@ static void s_tally_add(gw_gateway_t *self, gw_exchange_t **ex_p, const char *ke
 }
 
 //  ---------------------------------------------------------------------
+//  Customers: the routes live in customers.c; these bind them to us.
+
+static void s_customers_list(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_customers_list(self->customers, ex_p);
+}
+
+static void s_customers_create(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_customers_create(self->customers, ex_p);
+}
+
+static void s_customers_get(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_customers_get(self->customers, ex_p, id);
+}
+
+static void s_customers_update(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_customers_update(self->customers, ex_p, id);
+}
+
+static void s_customers_archive(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_customers_archive(self->customers, ex_p, id);
+}
+
+static void s_customers_restore(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_customers_restore(self->customers, ex_p, id);
+}
+
+//  ---------------------------------------------------------------------
 //  Routing
 
 static const route_t s_routes[] = {
-    {"/health", "/health", false, false, s_health, NULL},
-    {"/ready", "/ready", false, false, s_ready, NULL},
-    {"/metrics", "/metrics", false, false, s_metrics, NULL},
-    {"/api/v1/tally/{key}", "/api/v1/tally/", true, true, s_tally_get, s_tally_add},
+    {.label = "/health", .path = "/health", .get = s_health},
+    {.label = "/ready", .path = "/ready", .get = s_ready},
+    {.label = "/metrics", .path = "/metrics", .get = s_metrics},
+    {.label = "/api/v1/tally/{key}",
+     .path = "/api/v1/tally/",
+     .has_param = true,
+     .needs_key = true,
+     .get = s_tally_get,
+     .post = s_tally_add},
+    {.label = "/api/v1/customers",
+     .path = "/api/v1/customers",
+     .needs_key = true,
+     .get = s_customers_list,
+     .post = s_customers_create},
+    {.label = "/api/v1/customers/{id}",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .needs_key = true,
+     .get = s_customers_get,
+     .patch = s_customers_update,
+     .del = s_customers_archive},
+    {.label = "/api/v1/customers/{id}/restore",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .suffix = "/restore",
+     .needs_key = true,
+     .post = s_customers_restore},
 };
 #define ROUTES (sizeof s_routes / sizeof s_routes[0])
 
 //  The route for a path, and its raw (still percent-encoded) parameter.
-static const route_t *s_route_match(const char *path, const char **param)
+static const route_t *s_route_match(const char *path, const char **param, size_t *param_len)
 {
     for (size_t i = 0; i < ROUTES; i++) {
         const route_t *route = &s_routes[i];
         size_t len = strlen(route->path);
         if (!route->has_param && streq(path, route->path))
             return route;
-        if (route->has_param && strncmp(path, route->path, len) == 0 && path[len] &&
-            !strchr(path + len, '/')) {
-            *param = path + len;
-            return route;
+        if (route->has_param && strncmp(path, route->path, len) == 0) {
+            const char *rest = path + len;
+            size_t segment = strcspn(rest, "/");
+            if (segment && streq(rest + segment, route->suffix ? route->suffix : "")) {
+                *param = rest;
+                *param_len = segment;
+                return route;
+            }
         }
     }
     return NULL;
 }
 
 //  Percent-decode a path parameter; NULL if too long, not UTF-8, or NUL.
-static char *s_param_decode(const char *raw)
+static char *s_param_decode(const char *raw, size_t raw_len)
 {
-    if (strlen(raw) > GW_PARAM_MAX)
+    if (raw_len > GW_PARAM_MAX)
         return NULL;
+    char encoded[GW_PARAM_MAX + 1];
+    memcpy(encoded, raw, raw_len);
+    encoded[raw_len] = 0;
     size_t len = 0;
-    char *param = evhttp_uridecode(raw, 0, &len);
+    char *param = evhttp_uridecode(encoded, 0, &len);
     if (param && (memchr(param, 0, len) || !rp_utf8_valid(param, len))) {
         free(param);
         param = NULL;
@@ -237,12 +248,48 @@ static char *s_param_decode(const char *raw)
     return param;
 }
 
+//  The handler for a method, or NULL.
+static route_fn *s_route_method(const route_t *route, enum evhttp_cmd_type method)
+{
+    switch (method) {
+    case EVHTTP_REQ_GET:
+    case EVHTTP_REQ_HEAD:
+        return route->get;
+    case EVHTTP_REQ_POST:
+        return route->post;
+    case EVHTTP_REQ_PATCH:
+        return route->patch;
+    case EVHTTP_REQ_DELETE:
+        return route->del;
+    default:
+        return NULL;
+    }
+}
+
+//  Answer 405 with the route's methods in Allow.
+static void s_not_allowed(const route_t *route, gw_exchange_t **ex_p)
+{
+    char allow[64] = "";
+    if (route->get)
+        strcat(allow, "GET, HEAD, ");
+    if (route->post)
+        strcat(allow, "POST, ");
+    if (route->patch)
+        strcat(allow, "PATCH, ");
+    if (route->del)
+        strcat(allow, "DELETE, ");
+    allow[strlen(allow) - 2] = 0; //  every route has a method
+    gw_exchange_add_header(*ex_p, "Allow", allow);
+    gw_problem_send(ex_p, 405, "method_not_allowed", "the method is not allowed here");
+}
+
 static void s_dispatch(gw_gateway_t *self, gw_exchange_t **ex_p)
 {
     struct evhttp_request *req = gw_exchange_req(*ex_p);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     const char *raw = NULL;
-    const route_t *route = path ? s_route_match(path, &raw) : NULL;
+    size_t raw_len = 0;
+    const route_t *route = path ? s_route_match(path, &raw, &raw_len) : NULL;
     if (route)
         gw_exchange_set_route(*ex_p, route->label);
     //  Under /api a caller without a key learns nothing, not even 404.
@@ -257,16 +304,12 @@ static void s_dispatch(gw_gateway_t *self, gw_exchange_t **ex_p)
         gw_problem_send(ex_p, 404, "not_found", "no such resource");
         return;
     }
-    enum evhttp_cmd_type method = evhttp_request_get_command(req);
-    route_fn *fn = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD ? route->get
-                   : method == EVHTTP_REQ_POST                           ? route->post
-                                                                         : NULL;
+    route_fn *fn = s_route_method(route, evhttp_request_get_command(req));
     if (!fn) {
-        gw_exchange_add_header(*ex_p, "Allow", route->post ? "GET, HEAD, POST" : "GET, HEAD");
-        gw_problem_send(ex_p, 405, "method_not_allowed", "the method is not allowed here");
+        s_not_allowed(route, ex_p);
         return;
     }
-    char *param = raw ? s_param_decode(raw) : NULL;
+    char *param = raw ? s_param_decode(raw, raw_len) : NULL;
     if (raw && !param) {
         gw_problem_send(ex_p, 404, "not_found", "the path parameter is malformed");
         return;
@@ -341,6 +384,7 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     self->upstream = gw_upstream_new(base, endpoint);
     assert(self->upstream);
     self->forwarder = gw_forwarder_new(self->upstream, self->seqs, (int)timeout_ms);
+    self->customers = gw_customers_new(self->forwarder, self->body_max);
     rp_info("gateway: listening on http://%s:%d, broker %s", bind, self->port, endpoint);
     return self;
 }
@@ -362,6 +406,7 @@ void gw_gateway_destroy(gw_gateway_t **self_p)
     gw_gateway_stop(self);
     evhttp_free(self->http);
     gw_upstream_destroy(&self->upstream);
+    gw_customers_destroy(&self->customers);
     gw_forwarder_destroy(&self->forwarder);
     gw_seqs_destroy(&self->seqs);
     gw_auth_destroy(&self->auth);

@@ -18,7 +18,9 @@
         GET  /metrics                 Prometheus text
         GET  /api/v1/tally/{key}      DEMO of the forwarding path (tally.get)
         POST /api/v1/tally/{key} {n}  DEMO of the forwarding path (tally.add)
-    Everything under /api needs `Authorization: Bearer <key>`.
+        /api/v1/customers[/{id}[/restore]]   the customers routes (customers.h)
+    Everything under /api needs `Authorization: Bearer <key>`. The HTTP API
+    reference: docs/api.md.
 */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
