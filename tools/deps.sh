@@ -3,7 +3,7 @@
 # but only those that are missing, so a second run costs nothing.
 set -e
 PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev lmdb-utils
-      libevent-dev libjansson-dev cppcheck clang-format
+      libevent-dev libjansson-dev libsodium-dev cppcheck clang-format
       python3 python3-zmq python3-msgpack python3-pytest wrk nginx-light"
 missing=""
 for p in $PKGS; do

@@ -23,6 +23,7 @@ static const struct {
     {"opportunity.", "opportunities"},
     {"reminder.", "reminders"},
     {"notification.", "notifications"},
+    {"user.", "users"},
 };
 #define PREFIXES (sizeof s_prefixes / sizeof s_prefixes[0])
 
@@ -187,6 +188,7 @@ void fence_test(void)
     fence_t *fence = fence_new();
     assert(streq(fence_owner(fence, "customer.created", 16), "customers"));
     assert(streq(fence_owner(fence, "customers.x", 11), "customers"));
+    assert(streq(fence_owner(fence, "user.created", 12), "users"));
     assert(fence_owner(fence, "order.placed", 12) == NULL);
     assert(fence_owner(fence, "x.y", 3) == NULL);
     assert(fence_owner(fence, "customer", 8) == NULL);
