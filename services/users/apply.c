@@ -1,0 +1,844 @@
+/*  apply.c — user.created / updated / key_rotated / revoked into the store,
+    deterministically: times come from the event, ids, values and key hashes
+    from the data the writer computed. */
+#include "apply.h"
+#include "apikey.h"
+#include "user.h"
+
+#include <rapport/log.h>
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const apply_dbnames[] = {"users", "emails", "keys", "user_keys", "outcomes", NULL};
+
+static int s_get(rp_store_t *store, MDB_txn *txn, const char *db, const char *key, size_t len,
+                 MDB_val *value)
+{
+    if (len == 0 || len > 511) //  LMDB's default key limit
+        return MDB_NOTFOUND;
+    MDB_val k = {len, (void *)key};
+    return mdb_get(txn, rp_store_dbi(store, db), &k, value);
+}
+
+int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value)
+{
+    return len > USER_MAX_ID ? MDB_NOTFOUND : s_get(store, txn, "users", id, len, value);
+}
+
+int apply_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value)
+{
+    uint8_t k[8];
+    rp_seq_put(k, seq);
+    return s_get(store, txn, "outcomes", (const char *)k, 8, value);
+}
+
+int apply_email_get(rp_store_t *store, MDB_txn *txn, const char *email, size_t len, MDB_val *id)
+{
+    return s_get(store, txn, "emails", email, len, id);
+}
+
+int apply_key_get(rp_store_t *store, MDB_txn *txn, const char *hash, size_t len, MDB_val *id)
+{
+    return s_get(store, txn, "keys", hash, len, id);
+}
+
+const char *apply_manager_check(rp_store_t *store, MDB_txn *txn, const char *manager_id, size_t len,
+                                const char *self_id, size_t self_len)
+{
+    if (self_id && len == self_len && memcmp(manager_id, self_id, len) == 0)
+        return "self";
+    MDB_val value;
+    if (apply_record_get(store, txn, manager_id, len, &value))
+        return "not_found";
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!doc)
+        return "not_found";
+    user_t manager;
+    user_init(&manager);
+    user_from_map(&manager, rp_doc_root(doc));
+    const char *role;
+    size_t role_len;
+    const char *err = NULL;
+    if (!user_bool(&manager, USER_ACTIVE))
+        err = "not_found";
+    else if (!user_str(&manager, USER_ROLE, &role, &role_len) ||
+             (user_role_parse(role, role_len) != USER_ROLE_MANAGER &&
+              user_role_parse(role, role_len) != USER_ROLE_ADMIN))
+        err = "not_manager";
+    user_reset(&manager);
+    rp_doc_destroy(&doc);
+    return err;
+}
+
+//  ---------------------------------------------------------------------
+//  One event being applied
+
+typedef struct {
+    rp_store_t *store;
+    MDB_txn *txn;
+    uint64_t seq;
+    const rp_event_t *event;
+    const char *id; //  the user id from the data
+    size_t id_len;
+    char *old_bytes; //  a private copy of the stored record (LMDB pages move on put)
+    rp_doc_t *old_doc;
+    user_t record;
+    //  the outcome
+    int status;
+    const char *code;
+    const char *key_hash;                //  in force after created / key_rotated
+    char conflict_id[USER_MAX_ID + 1];   //  409 duplicate: who holds the e-mail
+    const char *invalid_field, *invalid; //  422 invalid: the field and its code
+} apply_t;
+
+static int s_outcome(apply_t *self, int status, const char *code)
+{
+    self->status = status;
+    self->code = code;
+    return 0;
+}
+
+//  Load the stored record into self->record; MDB_NOTFOUND if there is none.
+static int s_load(apply_t *self)
+{
+    MDB_val value;
+    int rc = apply_record_get(self->store, self->txn, self->id, self->id_len, &value);
+    if (rc)
+        return rc;
+    self->old_bytes = malloc(value.mv_size ? value.mv_size : 1);
+    assert(self->old_bytes);
+    memcpy(self->old_bytes, value.mv_data, value.mv_size);
+    self->old_doc = rp_doc_new(self->old_bytes, value.mv_size, NULL);
+    if (!self->old_doc)
+        return -1; //  a corrupt store: stop the service
+    user_from_map(&self->record, rp_doc_root(self->old_doc));
+    return 0;
+}
+
+static int s_put(apply_t *self, const char *db, const char *key, size_t key_len, const void *data,
+                 size_t size)
+{
+    MDB_val k = {key_len, (void *)key}, v = {size, (void *)data};
+    return mdb_put(self->txn, rp_store_dbi(self->store, db), &k, &v, 0);
+}
+
+static int s_del(apply_t *self, const char *db, const char *key, size_t key_len)
+{
+    MDB_val k = {key_len, (void *)key};
+    int rc = mdb_del(self->txn, rp_store_dbi(self->store, db), &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  Is the record's e-mail held by another active user? Notes who.
+static bool s_email_taken(apply_t *self)
+{
+    const char *email;
+    size_t len;
+    MDB_val id;
+    if (!user_str(&self->record, USER_EMAIL, &email, &len) ||
+        apply_email_get(self->store, self->txn, email, len, &id))
+        return false;
+    if (id.mv_size == self->id_len && memcmp(id.mv_data, self->id, self->id_len) == 0)
+        return false; //  ours
+    size_t n = id.mv_size < USER_MAX_ID ? id.mv_size : USER_MAX_ID;
+    memcpy(self->conflict_id, id.mv_data, n);
+    self->conflict_id[n] = 0;
+    return true;
+}
+
+//  A manager_id in the record must name an active manager or admin.
+static bool s_manager_ok(apply_t *self)
+{
+    const char *manager;
+    size_t len;
+    if (!user_str(&self->record, USER_MANAGER_ID, &manager, &len))
+        return true;
+    self->invalid =
+        apply_manager_check(self->store, self->txn, manager, len, self->id, self->id_len);
+    self->invalid_field = "manager_id";
+    return self->invalid == NULL;
+}
+
+//  The writer checked the fields; apply checks them again so that no
+//  event, however it reached the journal, can put a malformed record in
+//  the store.
+static bool s_valid(const msgpack_object *fields, bool create, user_t *out)
+{
+    user_error_t errors[4];
+    return rp_obj_is_map(fields) && user_validate(out, fields, create, errors, 4) == 0;
+}
+
+static bool s_hash(apply_t *self, const char **hash, size_t *len)
+{
+    return rp_obj_str(rp_obj_get(self->event->data, "key_hash"), hash, len) &&
+           apikey_hash_valid(*hash, *len);
+}
+
+//  The key hash is free (a forged or replayed hash never shares a user).
+static bool s_hash_free(apply_t *self, const char *hash, size_t len)
+{
+    MDB_val id;
+    return apply_key_get(self->store, self->txn, hash, len, &id) == MDB_NOTFOUND;
+}
+
+static int s_save_record(apply_t *self)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    user_pack(&self->record, &packer.pk);
+    int rc = s_put(self, "users", self->id, self->id_len, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+//  Point the user at a new key hash (NULL: none), dropping the old one.
+static int s_set_key(apply_t *self, const char *hash, size_t len)
+{
+    MDB_val old;
+    int rc = s_get(self->store, self->txn, "user_keys", self->id, self->id_len, &old);
+    if (rc == 0) {
+        char was[APIKEY_HASH_LEN];
+        size_t was_len = old.mv_size < sizeof was ? old.mv_size : sizeof was;
+        memcpy(was, old.mv_data, was_len); //  old points into a page the del may free
+        rc = s_del(self, "keys", was, was_len);
+    } else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (!rc && hash) {
+        rc = s_put(self, "keys", hash, len, self->id, self->id_len);
+        if (!rc)
+            rc = s_put(self, "user_keys", self->id, self->id_len, hash, len);
+    } else if (!rc)
+        rc = s_del(self, "user_keys", self->id, self->id_len);
+    return rc;
+}
+
+static void s_stamp(apply_t *self, uint64_t version)
+{
+    const rp_event_t *event = self->event;
+    user_set_u64(&self->record, USER_VERSION, version);
+    user_set_str(&self->record, USER_UPDATED_AT, event->time ? event->time : "",
+                 event->time ? event->time_len : 0);
+}
+
+//  True (and an outcome) if the data's expected_version is not the stored one.
+static bool s_stale(apply_t *self)
+{
+    uint64_t expected;
+    if (rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) &&
+        expected != user_u64(&self->record, USER_VERSION)) {
+        s_outcome(self, 412, "version_mismatch");
+        return true;
+    }
+    return false;
+}
+
+//  ---------------------------------------------------------------------
+//  The four event types
+
+static int s_created(apply_t *self)
+{
+    if (s_load(self) == 0)
+        return s_outcome(self, 409, "exists"); //  an id reused: never by our writer
+    user_reset(&self->record);
+    const char *hash;
+    size_t hash_len;
+    if (!s_hash(self, &hash, &hash_len) ||
+        !s_valid(rp_obj_get(self->event->data, "record"), true, &self->record))
+        return s_outcome(self, 422, "bad_event");
+    if (!s_hash_free(self, hash, hash_len))
+        return s_outcome(self, 409, "key_conflict");
+    if (s_email_taken(self))
+        return s_outcome(self, 409, "duplicate");
+    if (!s_manager_ok(self))
+        return s_outcome(self, 422, "invalid");
+    if (!self->record.given[USER_MANAGER_ID]) {
+        msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
+        user_set_obj(&self->record, USER_MANAGER_ID, &nil);
+    }
+    user_set_str(&self->record, USER_ID, self->id, self->id_len);
+    user_set_bool(&self->record, USER_ACTIVE, true);
+    s_stamp(self, 1);
+    const msgpack_object *time = &self->record.values[USER_UPDATED_AT];
+    user_set_str(&self->record, USER_CREATED_AT, time->via.str.ptr, time->via.str.size);
+    const char *email;
+    size_t email_len;
+    assert(user_str(&self->record, USER_EMAIL, &email, &email_len));
+    int rc = s_put(self, "emails", email, email_len, self->id, self->id_len);
+    if (!rc)
+        rc = s_set_key(self, hash, hash_len);
+    if (!rc)
+        rc = s_save_record(self);
+    self->key_hash = hash;
+    return rc;
+}
+
+//  Load a user that must exist and be active; else an outcome (returns 1).
+static int s_load_active(apply_t *self)
+{
+    int rc = s_load(self);
+    if (rc == MDB_NOTFOUND)
+        return s_outcome(self, 404, "not_found") + 1;
+    if (rc)
+        return rc;
+    if (!user_bool(&self->record, USER_ACTIVE))
+        return s_outcome(self, 409, "revoked") + 1;
+    return 0;
+}
+
+static int s_updated(apply_t *self)
+{
+    int rc = s_load_active(self);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (s_stale(self))
+        return 0;
+    user_t changes;
+    user_init(&changes);
+    bool valid = s_valid(rp_obj_get(self->event->data, "changes"), false, &changes);
+    bool manager_changed = changes.given[USER_MANAGER_ID]; //  a stale one is not re-judged
+    const char *was = NULL; //  the stored e-mail, borrowed from old_doc
+    size_t was_len = 0;
+    user_str(&self->record, USER_EMAIL, &was, &was_len);
+    for (int field = 0; valid && field < USER_FIELDS; field++)
+        if (changes.given[field]) {
+            const msgpack_object *value = &changes.values[field];
+            if (changes.owned[field]) //  normalized copies must outlive changes
+                user_set_str(&self->record, field, value->via.str.ptr, value->via.str.size);
+            else
+                user_set_obj(&self->record, field, value);
+        }
+    user_reset(&changes);
+    if (!valid)
+        return s_outcome(self, 422, "bad_event");
+    if (s_email_taken(self))
+        return s_outcome(self, 409, "duplicate");
+    if (manager_changed && !s_manager_ok(self))
+        return s_outcome(self, 422, "invalid");
+    const char *now;
+    size_t now_len;
+    assert(user_str(&self->record, USER_EMAIL, &now, &now_len));
+    if (now_len != was_len || memcmp(now, was, now_len) != 0) {
+        rc = s_del(self, "emails", was, was_len);
+        if (!rc)
+            rc = s_put(self, "emails", now, now_len, self->id, self->id_len);
+        if (rc)
+            return rc;
+    }
+    s_stamp(self, user_u64(&self->record, USER_VERSION) + 1);
+    return s_save_record(self);
+}
+
+static int s_key_rotated(apply_t *self)
+{
+    int rc = s_load_active(self);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    const char *hash;
+    size_t hash_len;
+    if (!s_hash(self, &hash, &hash_len))
+        return s_outcome(self, 422, "bad_event");
+    if (!s_hash_free(self, hash, hash_len))
+        return s_outcome(self, 409, "key_conflict");
+    rc = s_set_key(self, hash, hash_len);
+    s_stamp(self, user_u64(&self->record, USER_VERSION) + 1);
+    if (!rc)
+        rc = s_save_record(self);
+    self->key_hash = hash;
+    return rc;
+}
+
+static int s_revoked(apply_t *self)
+{
+    int rc = s_load(self);
+    if (rc)
+        return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
+    if (s_stale(self) || !user_bool(&self->record, USER_ACTIVE))
+        return 0; //  already revoked: no new version
+    const char *email;
+    size_t email_len;
+    if (user_str(&self->record, USER_EMAIL, &email, &email_len))
+        rc = s_del(self, "emails", email, email_len);
+    if (!rc)
+        rc = s_set_key(self, NULL, 0);
+    user_set_bool(&self->record, USER_ACTIVE, false);
+    s_stamp(self, user_u64(&self->record, USER_VERSION) + 1);
+    return rc ? rc : s_save_record(self);
+}
+
+//  {status, id, code?, details?, key_hash?}
+static int s_save_outcome(apply_t *self)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    bool details = self->status == 409 && self->conflict_id[0];
+    details = details || (self->status == 422 && self->invalid);
+    msgpack_pack_map(&packer.pk, 2 + (self->code != NULL) + details + (self->key_hash != NULL));
+    rp_pack_kv_u64(&packer.pk, "status", (uint64_t)self->status);
+    rp_pack_cstr(&packer.pk, "id");
+    rp_pack_strn(&packer.pk, self->id, self->id_len);
+    if (self->code)
+        rp_pack_kv_cstr(&packer.pk, "code", self->code);
+    if (details && self->status == 409) {
+        rp_pack_cstr(&packer.pk, "details");
+        msgpack_pack_map(&packer.pk, 2);
+        rp_pack_cstr(&packer.pk, "fields");
+        msgpack_pack_array(&packer.pk, 1);
+        rp_pack_cstr(&packer.pk, "email");
+        rp_pack_cstr(&packer.pk, "ids");
+        msgpack_pack_array(&packer.pk, 1);
+        rp_pack_cstr(&packer.pk, self->conflict_id);
+    } else if (details) {
+        user_error_t error;
+        user_error_set(&error, self->invalid_field, strlen(self->invalid_field), self->invalid);
+        rp_pack_cstr(&packer.pk, "details");
+        msgpack_pack_map(&packer.pk, 1);
+        rp_pack_cstr(&packer.pk, "errors");
+        msgpack_pack_array(&packer.pk, 1);
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_kv_cstr(&packer.pk, "field", error.field);
+        rp_pack_kv_cstr(&packer.pk, "code", error.code);
+        rp_pack_kv_cstr(&packer.pk, "message", error.message);
+    }
+    if (self->key_hash) {
+        rp_pack_cstr(&packer.pk, "key_hash");
+        rp_pack_strn(&packer.pk, self->key_hash, APIKEY_HASH_LEN);
+    }
+    uint8_t key[8];
+    rp_seq_put(key, self->seq);
+    int rc = s_put(self, "outcomes", (const char *)key, 8, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+static bool s_type_is(const rp_event_t *event, const char *type)
+{
+    return event->type_len == strlen(type) && memcmp(event->type, type, event->type_len) == 0;
+}
+
+int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
+{
+    (void)arg;
+    if (event->type_len < 5 || memcmp(event->type, "user.", 5) != 0)
+        return 0; //  another service's event
+    apply_t self;
+    memset(&self, 0, sizeof self);
+    self.store = store;
+    self.txn = txn;
+    self.seq = seq;
+    self.event = event;
+    self.status = 200;
+    user_init(&self.record);
+    if (!rp_obj_str(rp_obj_get(event->data, "id"), &self.id, &self.id_len) || self.id_len == 0 ||
+        self.id_len > USER_MAX_ID) {
+        rp_warn("users: event %" PRIu64 " has no valid id, ignored", seq);
+        return 0;
+    }
+    int rc;
+    if (s_type_is(event, "user.created"))
+        rc = s_created(&self);
+    else if (s_type_is(event, "user.updated"))
+        rc = s_updated(&self);
+    else if (s_type_is(event, "user.key_rotated"))
+        rc = s_key_rotated(&self);
+    else if (s_type_is(event, "user.revoked"))
+        rc = s_revoked(&self);
+    else
+        rc = s_outcome(&self, 422, "unknown_type");
+    if (rc == 0)
+        rc = s_save_outcome(&self);
+    user_reset(&self.record);
+    rp_doc_destroy(&self.old_doc);
+    free(self.old_bytes);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test: the same events on two stores give byte-identical stores, and
+//  every refusal is an outcome, not an error.
+
+typedef struct {
+    uint64_t seq;
+    const void *data;
+    size_t size;
+} test_event_t;
+
+static int s_test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_event_t *te = (test_event_t *)arg;
+    rp_doc_t *doc = rp_doc_new(te->data, te->size, NULL);
+    assert(doc);
+    rp_event_t event;
+    assert(rp_event_parse(rp_doc_root(doc), &event) == NULL);
+    int rc = apply_event(NULL, store, txn, te->seq, &event);
+    if (rc == 0)
+        rc = rp_store_set_cursor(store, txn, te->seq);
+    rp_doc_destroy(&doc);
+    return rc;
+}
+
+//  Apply one event (type, data packed by the caller) at seq.
+static void s_test_event(rp_store_t *store, uint64_t seq, const char *type, rp_packer_t *data)
+{
+    rp_packer_t event;
+    rp_packer_init(&event);
+    msgpack_pack_map(&event.pk, 5);
+    rp_pack_kv_cstr(&event.pk, "type", type);
+    rp_pack_kv_cstr(&event.pk, "id", "test");
+    rp_pack_kv_cstr(&event.pk, "source", "users");
+    char time[32];
+    snprintf(time, sizeof time, "2026-11-23T09:00:%02u.000Z", (unsigned)(seq % 60));
+    rp_pack_kv_cstr(&event.pk, "time", time);
+    rp_pack_cstr(&event.pk, "data");
+    msgpack_sbuffer_write(&event.buffer, data->buffer.data, data->buffer.size);
+    test_event_t te = {seq, event.buffer.data, event.buffer.size};
+    assert(rp_store_write(store, s_test_apply, &te) == 0);
+    rp_packer_destroy(&event);
+    rp_packer_reset(data);
+}
+
+//  A hash of 64 hex digits made of one repeated digit.
+static const char *s_test_hash(char digit)
+{
+    static char hash[APIKEY_HASH_LEN + 1];
+    memset(hash, digit, APIKEY_HASH_LEN);
+    hash[APIKEY_HASH_LEN] = 0;
+    return hash;
+}
+
+//  user.created {id, key_hash, record: {name, email, role, [manager_id]}}
+static void s_test_created(rp_store_t *store, uint64_t seq, const char *id, char hash,
+                           const char *email, const char *role, const char *manager)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 3);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    rp_pack_kv_cstr(&data.pk, "key_hash", s_test_hash(hash));
+    rp_pack_cstr(&data.pk, "record");
+    msgpack_pack_map(&data.pk, manager ? 4 : 3);
+    rp_pack_kv_cstr(&data.pk, "name", "测试用户");
+    rp_pack_kv_cstr(&data.pk, "email", email);
+    rp_pack_kv_cstr(&data.pk, "role", role);
+    if (manager)
+        rp_pack_kv_cstr(&data.pk, "manager_id", manager);
+    s_test_event(store, seq, "user.created", &data);
+    rp_packer_destroy(&data);
+}
+
+//  user.updated {id, [expected_version], changes: {key: value}}
+static void s_test_updated(rp_store_t *store, uint64_t seq, const char *id, uint64_t expected,
+                           const char *key, const char *value)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, expected ? 3 : 2);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    if (expected)
+        rp_pack_kv_u64(&data.pk, "expected_version", expected);
+    rp_pack_cstr(&data.pk, "changes");
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, key, value);
+    s_test_event(store, seq, "user.updated", &data);
+    rp_packer_destroy(&data);
+}
+
+//  user.key_rotated {id, key_hash} / user.revoked {id}
+static void s_test_simple(rp_store_t *store, uint64_t seq, const char *type, const char *id,
+                          char hash)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, hash ? 2 : 1);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    if (hash)
+        rp_pack_kv_cstr(&data.pk, "key_hash", s_test_hash(hash));
+    s_test_event(store, seq, type, &data);
+    rp_packer_destroy(&data);
+}
+
+typedef struct {
+    uint64_t seq;
+    int status;
+    char code[32];
+    char detail[32]; //  the conflicting id or the invalid field's code
+    bool key_hash;
+} test_outcome_t;
+
+static void s_test_copy(char *out, size_t size, const msgpack_object *o)
+{
+    const char *str;
+    size_t len;
+    if (rp_obj_str(o, &str, &len) && len < size) {
+        memcpy(out, str, len);
+        out[len] = 0;
+    }
+}
+
+static int s_test_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_outcome_t *o = (test_outcome_t *)arg;
+    MDB_val value;
+    if (apply_outcome_get(store, txn, o->seq, &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    assert(doc);
+    const msgpack_object *root = rp_doc_root(doc);
+    uint64_t status;
+    assert(rp_obj_u64(rp_obj_get(root, "status"), &status));
+    o->status = (int)status;
+    s_test_copy(o->code, sizeof o->code, rp_obj_get(root, "code"));
+    const msgpack_object *details = rp_obj_get(root, "details");
+    const msgpack_object *ids = rp_obj_get(details, "ids");
+    const msgpack_object *errors = rp_obj_get(details, "errors");
+    if (rp_obj_is_array(ids) && ids->via.array.size == 1)
+        s_test_copy(o->detail, sizeof o->detail, &ids->via.array.ptr[0]);
+    if (rp_obj_is_array(errors) && errors->via.array.size == 1)
+        s_test_copy(o->detail, sizeof o->detail, rp_obj_get(&errors->via.array.ptr[0], "code"));
+    o->key_hash = rp_obj_get(root, "key_hash") != NULL;
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static test_outcome_t s_test_outcome(rp_store_t *store, uint64_t seq)
+{
+    test_outcome_t o = {seq, 0, "", "", false};
+    rp_store_read(store, s_test_outcome_read, &o);
+    return o;
+}
+
+static void s_test_expect(rp_store_t *store, uint64_t seq, int status, const char *code,
+                          const char *detail)
+{
+    test_outcome_t o = s_test_outcome(store, seq);
+    assert(o.status == status);
+    assert(strcmp(o.code, code ? code : "") == 0);
+    assert(strcmp(o.detail, detail ? detail : "") == 0);
+}
+
+//  A stored record's field as a string ("" when absent), version, active.
+typedef struct {
+    const char *id;
+    int field;
+    char out[64];
+    uint64_t version;
+    bool active;
+} test_field_t;
+
+static int s_test_field_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_field_t *f = (test_field_t *)arg;
+    MDB_val value;
+    if (apply_record_get(store, txn, f->id, strlen(f->id), &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    assert(doc);
+    user_t record;
+    user_init(&record);
+    user_from_map(&record, rp_doc_root(doc));
+    assert(record.given[USER_MANAGER_ID] && record.given[USER_TEAM]); //  every field stored
+    s_test_copy(f->out, sizeof f->out, &record.values[f->field]);
+    f->version = user_u64(&record, USER_VERSION);
+    f->active = user_bool(&record, USER_ACTIVE);
+    user_reset(&record);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static test_field_t s_test_field(rp_store_t *store, const char *id, int field)
+{
+    test_field_t f = {id, field, "", 0, false};
+    rp_store_read(store, s_test_field_read, &f);
+    return f;
+}
+
+//  The id an index maps key to ("" when none).
+typedef struct {
+    const char *db, *key;
+    char id[USER_MAX_ID + 1];
+} test_index_t;
+
+static int s_test_index_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_index_t *t = (test_index_t *)arg;
+    MDB_val id;
+    if (s_get(store, txn, t->db, t->key, strlen(t->key), &id) == 0 && id.mv_size <= USER_MAX_ID) {
+        memcpy(t->id, id.mv_data, id.mv_size);
+        t->id[id.mv_size] = 0;
+    }
+    return 0;
+}
+
+static void s_test_index(rp_store_t *store, const char *db, const char *key, const char *id)
+{
+    test_index_t t = {db, key, ""};
+    rp_store_read(store, s_test_index_read, &t);
+    assert(strcmp(t.id, id) == 0);
+}
+
+static int s_test_manager_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    assert(apply_manager_check(store, txn, "u5", 2, NULL, 0) == NULL);
+    assert(strcmp(apply_manager_check(store, txn, "u5", 2, "u5", 2), "self") == 0);
+    assert(strcmp(apply_manager_check(store, txn, "u1", 2, NULL, 0), "not_found") == 0);
+    assert(strcmp(apply_manager_check(store, txn, "u3", 2, NULL, 0), "not_manager") == 0);
+    assert(strcmp(apply_manager_check(store, txn, "u9", 2, NULL, 0), "not_found") == 0);
+    return 0;
+}
+
+static void s_test_journal(rp_store_t *store)
+{
+    //  Created: every field stored, times from the event, both key indexes.
+    s_test_created(store, 1, "u1", 'a', "Boss@Example.CN", "manager", NULL);
+    s_test_expect(store, 1, 200, NULL, NULL);
+    assert(s_test_outcome(store, 1).key_hash);
+    test_field_t f = s_test_field(store, "u1", USER_EMAIL);
+    assert(strcmp(f.out, "boss@example.cn") == 0 && f.version == 1 && f.active);
+    assert(strcmp(s_test_field(store, "u1", USER_CREATED_AT).out, "2026-11-23T09:00:01.000Z") == 0);
+    assert(strcmp(s_test_field(store, "u1", USER_TEAM).out, "") == 0);
+    s_test_index(store, "emails", "boss@example.cn", "u1");
+    s_test_index(store, "keys", s_test_hash('a'), "u1");
+    s_test_index(store, "user_keys", "u1", s_test_hash('a'));
+
+    //  The same e-mail (any case), a reused id, a taken key hash, a bad hash.
+    s_test_created(store, 2, "u2", 'b', "BOSS@example.cn", "sales", NULL);
+    s_test_expect(store, 2, 409, "duplicate", "u1");
+    assert(!s_test_outcome(store, 2).key_hash);
+    s_test_created(store, 3, "u1", 'c', "other@example.cn", "sales", NULL);
+    s_test_expect(store, 3, 409, "exists", NULL);
+    s_test_created(store, 4, "u2", 'a', "other@example.cn", "sales", NULL);
+    s_test_expect(store, 4, 409, "key_conflict", NULL);
+    s_test_created(store, 5, "u2", 'A', "other@example.cn", "sales", NULL);
+    s_test_expect(store, 5, 422, "bad_event", NULL);
+    assert(s_test_field(store, "u2", USER_NAME).out[0] == 0);
+
+    //  Managers: an active manager or admin, not a sales, not a stranger.
+    s_test_created(store, 6, "u3", 'c', "rep@example.cn", "sales", "u1");
+    s_test_expect(store, 6, 200, NULL, NULL);
+    assert(strcmp(s_test_field(store, "u3", USER_MANAGER_ID).out, "u1") == 0);
+    s_test_created(store, 7, "u4", 'd', "rep2@example.cn", "sales", "u3");
+    s_test_expect(store, 7, 422, "invalid", "not_manager");
+    s_test_created(store, 8, "u4", 'd', "rep2@example.cn", "sales", "zz");
+    s_test_expect(store, 8, 422, "invalid", "not_found");
+
+    //  Updated: version checked, e-mail index moved, self-management refused.
+    s_test_updated(store, 9, "u3", 1, "email", "Rep.Wang@Example.CN");
+    s_test_expect(store, 9, 200, NULL, NULL);
+    f = s_test_field(store, "u3", USER_EMAIL);
+    assert(strcmp(f.out, "rep.wang@example.cn") == 0 && f.version == 2);
+    s_test_index(store, "emails", "rep@example.cn", "");
+    s_test_index(store, "emails", "rep.wang@example.cn", "u3");
+    s_test_updated(store, 10, "u3", 1, "team", "east");
+    s_test_expect(store, 10, 412, "version_mismatch", NULL);
+    s_test_updated(store, 11, "u3", 0, "email", "boss@example.cn");
+    s_test_expect(store, 11, 409, "duplicate", "u1");
+    s_test_updated(store, 12, "u3", 0, "manager_id", "u3");
+    s_test_expect(store, 12, 422, "invalid", "self");
+    s_test_updated(store, 13, "u3", 0, "role", "root");
+    s_test_expect(store, 13, 422, "bad_event", NULL);
+    s_test_updated(store, 14, "nobody", 0, "team", "east");
+    s_test_expect(store, 14, 404, "not_found", NULL);
+    assert(s_test_field(store, "u3", USER_VERSION).version == 2);
+
+    //  Key rotated: the old hash no longer maps, the new one does.
+    s_test_simple(store, 15, "user.key_rotated", "u3", 'e');
+    s_test_expect(store, 15, 200, NULL, NULL);
+    assert(s_test_outcome(store, 15).key_hash);
+    s_test_index(store, "keys", s_test_hash('c'), "");
+    s_test_index(store, "keys", s_test_hash('e'), "u3");
+    assert(s_test_field(store, "u3", USER_VERSION).version == 3);
+    s_test_simple(store, 16, "user.key_rotated", "u3", 'a');
+    s_test_expect(store, 16, 409, "key_conflict", NULL);
+
+    //  Revoked: inactive, e-mail and key freed; twice is no new version;
+    //  then no update or rotation; the e-mail can be reused.
+    s_test_simple(store, 17, "user.revoked", "u1", 0);
+    s_test_expect(store, 17, 200, NULL, NULL);
+    f = s_test_field(store, "u1", USER_VERSION);
+    assert(!f.active && f.version == 2);
+    s_test_index(store, "emails", "boss@example.cn", "");
+    s_test_index(store, "keys", s_test_hash('a'), "");
+    s_test_index(store, "user_keys", "u1", "");
+    s_test_simple(store, 18, "user.revoked", "u1", 0);
+    s_test_expect(store, 18, 200, NULL, NULL);
+    assert(s_test_field(store, "u1", USER_VERSION).version == 2);
+    s_test_updated(store, 19, "u1", 0, "team", "east");
+    s_test_expect(store, 19, 409, "revoked", NULL);
+    s_test_simple(store, 20, "user.key_rotated", "u1", 'f');
+    s_test_expect(store, 20, 409, "revoked", NULL);
+    s_test_created(store, 21, "u5", 'f', "boss@example.cn", "admin", NULL);
+    s_test_expect(store, 21, 200, NULL, NULL);
+
+    //  u3's manager is revoked: other changes still pass, a new pick of
+    //  a revoked manager does not.
+    s_test_updated(store, 22, "u3", 3, "team", "east");
+    s_test_expect(store, 22, 200, NULL, NULL);
+    s_test_updated(store, 23, "u3", 0, "manager_id", "u1");
+    s_test_expect(store, 23, 422, "invalid", "not_found");
+    s_test_updated(store, 24, "u3", 0, "manager_id", "u5");
+    s_test_expect(store, 24, 200, NULL, NULL);
+
+    //  Unknown user.* type; another service's type (no outcome); no id.
+    s_test_simple(store, 25, "user.renamed", "u3", 0);
+    s_test_expect(store, 25, 422, "unknown_type", NULL);
+    s_test_simple(store, 26, "customer.created", "u3", 0);
+    assert(s_test_outcome(store, 26).status == 0);
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 0);
+    s_test_event(store, 27, "user.revoked", &data);
+    assert(s_test_outcome(store, 27).status == 0);
+    rp_packer_destroy(&data);
+    assert(s_test_field(store, "u3", USER_ACTIVE).active);
+
+    //  The manager check as the handlers use it.
+    rp_store_read(store, s_test_manager_read, NULL);
+}
+
+//  Every key and value of every database, in order, into one buffer.
+static int s_test_dump(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    rp_packer_t *dump = (rp_packer_t *)arg;
+    for (const char *const *db = apply_dbnames; *db; db++) {
+        MDB_cursor *cursor;
+        assert(mdb_cursor_open(txn, rp_store_dbi(store, *db), &cursor) == 0);
+        MDB_val k, v;
+        for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+            msgpack_pack_bin(&dump->pk, k.mv_size);
+            msgpack_pack_bin_body(&dump->pk, k.mv_data, k.mv_size);
+            msgpack_pack_bin(&dump->pk, v.mv_size);
+            msgpack_pack_bin_body(&dump->pk, v.mv_data, v.mv_size);
+        }
+        mdb_cursor_close(cursor);
+    }
+    return 0;
+}
+
+void apply_test(void)
+{
+    char dir[] = "/tmp/rp-users-XXXXXX";
+    assert(mkdtemp(dir));
+    char path[2][600];
+    rp_packer_t dumps[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path[i], sizeof path[i], "%s/%d", dir, i);
+        rp_store_t *store = rp_store_new(path[i], apply_dbnames);
+        assert(store);
+        s_test_journal(store);
+        rp_packer_init(&dumps[i]);
+        rp_store_read(store, s_test_dump, &dumps[i]);
+        rp_store_destroy(&store);
+    }
+    assert(dumps[0].buffer.size > 0 && dumps[0].buffer.size == dumps[1].buffer.size);
+    assert(memcmp(dumps[0].buffer.data, dumps[1].buffer.data, dumps[0].buffer.size) == 0);
+    for (int i = 0; i < 2; i++)
+        rp_packer_destroy(&dumps[i]);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert(system(cmd) == 0);
+}

@@ -1,0 +1,969 @@
+/*  handlers.c — the users ops: checks, scoping, keys, events, replies. */
+#include "handlers.h"
+#include "apikey.h"
+#include "apply.h"
+#include "user.h"
+
+#include <rapport/log.h>
+
+#include <sodium.h>
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_MS       5000 //  append reply, then apply: each bounded
+#define LIST_MAX      200
+#define LIST_DEFAULT  50
+#define LIST_MAX_SCAN 20000 //  records looked at per list call; then a cursor
+#define MAX_ACTOR     100   //  bytes of actor.user and actor.team
+
+struct _handlers_t {
+    zlistx_t *writes; //  write_t in flight, owned
+};
+
+//  One write between its request and its reply. keyed writes (create,
+//  rotate_key) hold the clear key they generated until they answer.
+typedef struct {
+    handlers_t *handlers;
+    rp_origin_t *origin;
+    void *handle;
+    uint64_t seq;
+    bool keyed;
+    char key[APIKEY_LEN + 1];
+    char key_hash[APIKEY_HASH_LEN + 1];
+} write_t;
+
+typedef struct {
+    user_role_t role;
+    const char *user; //  NULL when absent or not sane: no rights at all
+    size_t user_len;
+    const char *team;
+    size_t team_len;
+} actor_t;
+
+handlers_t *handlers_new(void)
+{
+    handlers_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->writes = zlistx_new();
+    return self;
+}
+
+static void s_write_destroy(write_t **write_p)
+{
+    write_t *write = *write_p;
+    rp_origin_destroy(&write->origin);
+    apikey_wipe(write->key);
+    free(write);
+    *write_p = NULL;
+}
+
+void handlers_destroy(handlers_t **self_p)
+{
+    handlers_t *self = *self_p;
+    if (!self)
+        return;
+    for (write_t *w = (write_t *)zlistx_first(self->writes); w;
+         w = (write_t *)zlistx_next(self->writes))
+        s_write_destroy(&w);
+    zlistx_destroy(&self->writes);
+    free(self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Actor and scope
+
+static bool s_bytes_eq(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+static void s_actor_parse(const rp_request_t *req, actor_t *actor)
+{
+    memset(actor, 0, sizeof *actor);
+    const char *user, *role;
+    size_t user_len, role_len;
+    if (!rp_obj_str(rp_obj_get(req->actor, "user"), &user, &user_len) || user_len == 0 ||
+        user_len > MAX_ACTOR)
+        return; //  no (sane) user: no rights
+    if (rp_obj_str(rp_obj_get(req->actor, "team"), &actor->team, &actor->team_len) &&
+        actor->team_len > MAX_ACTOR)
+        return;
+    actor->user = user;
+    actor->user_len = user_len;
+    if (rp_obj_str(rp_obj_get(req->actor, "role"), &role, &role_len))
+        actor->role = user_role_parse(role, role_len);
+}
+
+static bool s_is_self(const actor_t *actor, const char *id, size_t id_len)
+{
+    return s_bytes_eq(actor->user, actor->user_len, id, id_len);
+}
+
+//  Reads: admin everyone; a manager the users of their team; everyone
+//  themselves.
+static bool s_visible(const actor_t *actor, const user_t *record)
+{
+    const char *id = NULL, *team = NULL;
+    size_t id_len = 0, team_len = 0;
+    user_str(record, USER_ID, &id, &id_len);
+    user_str(record, USER_TEAM, &team, &team_len);
+    if (!actor->user)
+        return false;
+    if (actor->role == USER_ROLE_ADMIN || s_is_self(actor, id, id_len))
+        return true;
+    return actor->role == USER_ROLE_MANAGER && actor->team_len > 0 &&
+           s_bytes_eq(team, team_len, actor->team, actor->team_len);
+}
+
+static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, user_t *record)
+{
+    *doc = rp_doc_new(value->mv_data, value->mv_size, NULL);
+    if (*doc)
+        user_from_map(record, rp_doc_root(*doc));
+    return *doc != NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Replies
+
+//  {id, status: 422, error: {code: "invalid", message, details: {errors: [{field, code,
+//  message}]}}}
+static void s_reply_invalid(rp_service_t *service, rp_origin_t **origin_p,
+                            const user_error_t *errors, int count)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
+    rp_pack_cstr(&packer.pk, "error");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
+    rp_pack_kv_cstr(&packer.pk, "message", "some fields are not valid");
+    rp_pack_cstr(&packer.pk, "details");
+    msgpack_pack_map(&packer.pk, 1);
+    rp_pack_cstr(&packer.pk, "errors");
+    msgpack_pack_array(&packer.pk, (size_t)count);
+    for (int i = 0; i < count; i++) {
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
+        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
+        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
+    }
+    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+}
+
+static void s_reply_field_error(rp_service_t *service, rp_origin_t **origin_p, const char *field,
+                                const char *code, const char *message)
+{
+    user_error_t error;
+    user_error_set(&error, field, strlen(field), code);
+    if (message)
+        error.message = message;
+    s_reply_invalid(service, origin_p, &error, 1);
+}
+
+//  409 duplicate: {fields: ["email"], ids: [holder]}
+static void s_reply_duplicate(rp_service_t *service, rp_origin_t **origin_p, const char *holder)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 409, 0, 1);
+    rp_pack_cstr(&packer.pk, "error");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "code", "duplicate");
+    rp_pack_kv_cstr(&packer.pk, "message", "an active user has this e-mail");
+    rp_pack_cstr(&packer.pk, "details");
+    msgpack_pack_map(&packer.pk, 2);
+    rp_pack_cstr(&packer.pk, "fields");
+    msgpack_pack_array(&packer.pk, 1);
+    rp_pack_cstr(&packer.pk, "email");
+    rp_pack_cstr(&packer.pk, "ids");
+    msgpack_pack_array(&packer.pk, 1);
+    rp_pack_cstr(&packer.pk, holder);
+    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+}
+
+//  A stored record as reply data, read in one snapshot.
+typedef struct {
+    const char *id;
+    size_t id_len;
+    const actor_t *actor; //  NULL: no scope check
+    bool active_only;
+    rp_packer_t *packer;
+    const msgpack_object *reply_id;
+    bool found;
+} record_read_t;
+
+static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    record_read_t *read = (record_read_t *)arg;
+    MDB_val value;
+    if (apply_record_get(store, txn, read->id, read->id_len, &value))
+        return 0;
+    rp_doc_t *doc;
+    user_t record;
+    user_init(&record);
+    if (s_record_decode(&value, &doc, &record) &&
+        (!read->actor || s_visible(read->actor, &record)) &&
+        (!read->active_only || user_bool(&record, USER_ACTIVE))) {
+        read->found = true;
+        rp_reply_pack(&read->packer->pk, read->reply_id, 200, 0, 1);
+        rp_pack_cstr(&read->packer->pk, "data");
+        msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
+    }
+    user_reset(&record);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const actor_t *actor,
+                           bool active_only, const char *id, size_t id_len)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    record_read_t read = {id, id_len, actor, active_only, &packer, rp_origin_id(*origin_p), false};
+    rp_store_read(rp_service_store(service), s_record_read, &read);
+    if (read.found)
+        rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    else
+        rp_service_reply_error(service, origin_p, 404, "not_found", "no such user");
+    rp_packer_destroy(&packer);
+}
+
+//  ---------------------------------------------------------------------
+//  Writes: append, wait, answer the outcome
+
+static void s_write_finish(write_t *write)
+{
+    zlistx_detach(write->handlers->writes, write->handle);
+    s_write_destroy(&write);
+}
+
+static const char *s_outcome_message(int status, const char *code, size_t code_len)
+{
+    if (s_bytes_eq(code, code_len, "revoked", 7))
+        return "the user is revoked";
+    if (s_bytes_eq(code, code_len, "duplicate", 9))
+        return "an active user has this e-mail";
+    if (s_bytes_eq(code, code_len, "invalid", 7))
+        return "some fields are not valid";
+    return status == 412   ? "the user changed since that version"
+           : status == 404 ? "no such user"
+                           : "the change was refused";
+}
+
+//  The outcome of the write's seq and, when it succeeded, the record, read
+//  in one snapshot and packed as the whole reply.
+typedef struct {
+    write_t *write;
+    rp_packer_t packer;
+    int status; //  0: no outcome
+} answer_t;
+
+static void s_answer_refusal(answer_t *answer, const msgpack_object *root, int status)
+{
+    const char *code = "conflict";
+    size_t code_len = 8;
+    rp_obj_str(rp_obj_get(root, "code"), &code, &code_len);
+    msgpack_packer *pk = &answer->packer.pk;
+    rp_reply_pack(pk, rp_origin_id(answer->write->origin), status, answer->write->seq, 1);
+    rp_pack_cstr(pk, "error");
+    const msgpack_object *details = rp_obj_get(root, "details");
+    msgpack_pack_map(pk, details ? 3 : 2);
+    rp_pack_cstr(pk, "code");
+    rp_pack_strn(pk, code, code_len);
+    rp_pack_kv_cstr(pk, "message", s_outcome_message(status, code, code_len));
+    if (details)
+        rp_pack_kv_obj(pk, "details", details);
+}
+
+//  data: the record, or {user: record, key: the clear key | nil} — nil
+//  when the key in force is not the one this request generated (an
+//  idempotent retry: the first request's key was answered once, and
+//  never stored).
+static void s_answer_success(answer_t *answer, const msgpack_object *root, const MDB_val *record)
+{
+    write_t *write = answer->write;
+    msgpack_packer *pk = &answer->packer.pk;
+    rp_reply_pack(pk, rp_origin_id(write->origin), 200, write->seq, 1);
+    rp_pack_cstr(pk, "data");
+    if (write->keyed) {
+        msgpack_pack_map(pk, 2);
+        rp_pack_cstr(pk, "user");
+    }
+    msgpack_sbuffer_write(&answer->packer.buffer, record->mv_data, record->mv_size);
+    if (write->keyed) {
+        rp_pack_cstr(pk, "key");
+        if (rp_obj_streq(rp_obj_get(root, "key_hash"), write->key_hash))
+            rp_pack_cstr(pk, write->key);
+        else
+            msgpack_pack_nil(pk);
+    }
+}
+
+static int s_answer(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    answer_t *answer = (answer_t *)arg;
+    MDB_val value, record;
+    if (apply_outcome_get(store, txn, answer->write->seq, &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!doc)
+        return 0;
+    const msgpack_object *root = rp_doc_root(doc);
+    uint64_t status = 0;
+    const char *id = NULL;
+    size_t id_len = 0;
+    rp_obj_u64(rp_obj_get(root, "status"), &status);
+    rp_obj_str(rp_obj_get(root, "id"), &id, &id_len);
+    if (status == 200 && apply_record_get(store, txn, id, id_len, &record) == 0) {
+        s_answer_success(answer, root, &record);
+        answer->status = 200;
+    } else if (status >= 400 && status < 600) {
+        s_answer_refusal(answer, root, (int)status);
+        answer->status = (int)status;
+    }
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static void s_write_applied(void *arg, rp_service_t *service, bool applied)
+{
+    write_t *write = (write_t *)arg;
+    if (!applied) {
+        rp_service_reply_error(service, &write->origin, 504, "apply_timeout",
+                               "the event was appended but not applied in time; retry");
+        s_write_finish(write);
+        return;
+    }
+    answer_t answer = {.write = write};
+    rp_packer_init(&answer.packer);
+    rp_store_read(rp_service_store(service), s_answer, &answer);
+    if (answer.status)
+        rp_service_reply(service, &write->origin, answer.packer.buffer.data,
+                         answer.packer.buffer.size);
+    else
+        rp_service_reply_error(service, &write->origin, 500, "no_outcome",
+                               "the event left no outcome");
+    //  The reply may have held the clear key: wipe it before freeing.
+    sodium_memzero(answer.packer.buffer.data, answer.packer.buffer.size);
+    rp_packer_destroy(&answer.packer);
+    s_write_finish(write);
+}
+
+static void s_write_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
+{
+    write_t *write = (write_t *)arg;
+    uint64_t first;
+    if (rp_journal_append_seqs(reply, &first, &write->seq, NULL)) {
+        rp_service_wait(service, write->seq, WAIT_MS, s_write_applied, write);
+        return;
+    }
+    int status = reply->status;
+    if (status == 409 || status == 403)
+        rp_service_reply_error(service, &write->origin, 503, "not_writer",
+                               "this instance lost the lease; retry");
+    else if (status == 503 || status == 504)
+        rp_service_reply_error(service, &write->origin, status, "journal_unavailable",
+                               "the journal did not accept the append; retry");
+    else
+        rp_service_reply_error(service, &write->origin, 500, "journal_error",
+                               "the journal refused the append");
+    s_write_finish(write);
+}
+
+//  A user id: sortable by creation (12 hex digits of milliseconds) and
+//  unique (8 random hex digits), like customer ids.
+static void s_new_id(char id[21])
+{
+    uint8_t random[4];
+    randombytes_buf(random, sizeof random);
+    snprintf(id, 21, "%012" PRIx64 "%02x%02x%02x%02x",
+             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, random[0], random[1], random[2],
+             random[3]);
+}
+
+//  Open an event map {type, id, source, subject, actor, data: …}; the
+//  caller packs data's value. The actor is rebuilt from the checked fields,
+//  not copied: only {user, role, team} reach the journal.
+static void s_event_open(rp_packer_t *event, const char *type, const char *subject,
+                         size_t subject_len, const actor_t *actor)
+{
+    msgpack_pack_map(&event->pk, 6);
+    rp_pack_kv_cstr(&event->pk, "type", type);
+    zuuid_t *uuid = zuuid_new();
+    rp_pack_kv_cstr(&event->pk, "id", zuuid_str_canonical(uuid));
+    zuuid_destroy(&uuid);
+    rp_pack_kv_cstr(&event->pk, "source", "users");
+    rp_pack_cstr(&event->pk, "subject");
+    rp_pack_strn(&event->pk, subject, subject_len);
+    rp_pack_cstr(&event->pk, "actor");
+    msgpack_pack_map(&event->pk, 3);
+    rp_pack_cstr(&event->pk, "user");
+    rp_pack_strn(&event->pk, actor->user, actor->user_len);
+    rp_pack_kv_cstr(&event->pk, "role", user_role_name(actor->role));
+    rp_pack_cstr(&event->pk, "team");
+    if (actor->team)
+        rp_pack_strn(&event->pk, actor->team, actor->team_len);
+    else
+        msgpack_pack_nil(&event->pk);
+    rp_pack_cstr(&event->pk, "data");
+}
+
+//  Append the event and answer once it is applied (frees event; a keyed
+//  write's key moves into the write_t).
+static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                           rp_packer_t *event, const char *idem, char *key, const char *key_hash)
+{
+    write_t *write = calloc(1, sizeof *write);
+    assert(write);
+    write->handlers = self;
+    write->origin = *origin_p;
+    *origin_p = NULL;
+    if (key) {
+        write->keyed = true;
+        memcpy(write->key, key, sizeof write->key);
+        memcpy(write->key_hash, key_hash, sizeof write->key_hash);
+        apikey_wipe(key);
+    }
+    write->handle = zlistx_add_end(self->writes, write);
+    rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
+    if (rp_service_append(service, events, 1, idem[0] ? idem : NULL, WAIT_MS, s_write_appended,
+                          write)) {
+        rp_service_reply_error(service, &write->origin, 503, "journal_unavailable",
+                               "could not send the append; retry");
+        s_write_finish(write);
+    }
+    rp_packer_destroy(event);
+}
+
+//  Checks common to every write; on failure replies and returns false.
+//  Only admins change users, except that anyone rotates their own key
+//  (checked by the caller once it knows the id).
+static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                            const actor_t *actor, bool admin_only, char idem[RP_MAX_IDEM + 1])
+{
+    if (!rp_origin_writer(*origin_p)) {
+        rp_service_reply_error(service, origin_p, 400, "writer_only",
+                               "send writes to users.writer");
+        return false;
+    }
+    if (!actor->user || (admin_only && actor->role != USER_ROLE_ADMIN)) {
+        rp_service_reply_error(service, origin_p, 403, "forbidden", "only an admin changes users");
+        return false;
+    }
+    if (!req->args || !rp_obj_is_map(req->args)) {
+        rp_service_reply_error(service, origin_p, 400, "bad_args", "args must be a map");
+        return false;
+    }
+    idem[0] = 0;
+    if (req->idem) {
+        int len = snprintf(idem, RP_MAX_IDEM + 1, "users/%.*s", (int)req->idem_len, req->idem);
+        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
+            rp_service_reply_error(service, origin_p, 400, "bad_idem", "idem too long or has NUL");
+            return false;
+        }
+    }
+    if (rp_service_epoch(service) == 0) { //  between a reconnect and the next grant
+        rp_service_reply_error(service, origin_p, 503, "not_writer", "no lease; retry");
+        return false;
+    }
+    return true;
+}
+
+//  Checks against the store before appending: the e-mail free among
+//  active users, the manager an active manager or admin. Apply checks
+//  again, in order, for the races.
+typedef struct {
+    const user_t *record;
+    const char *self_id; //  NULL on create
+    size_t self_id_len;
+    char holder[USER_MAX_ID + 1]; //  who has the e-mail
+    const char *manager_error;
+} store_check_t;
+
+static int s_store_check(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    store_check_t *check = (store_check_t *)arg;
+    const char *str;
+    size_t len;
+    MDB_val id;
+    if (user_str(check->record, USER_EMAIL, &str, &len) &&
+        apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
+        !s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len)) {
+        memcpy(check->holder, id.mv_data, id.mv_size);
+        check->holder[id.mv_size] = 0;
+    }
+    if (user_str(check->record, USER_MANAGER_ID, &str, &len))
+        check->manager_error =
+            apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
+    return 0;
+}
+
+static bool s_store_ok(rp_service_t *service, rp_origin_t **origin_p, const user_t *record,
+                       const char *self_id, size_t self_id_len)
+{
+    store_check_t check = {record, self_id, self_id_len, "", NULL};
+    rp_store_read(rp_service_store(service), s_store_check, &check);
+    if (check.holder[0])
+        s_reply_duplicate(service, origin_p, check.holder);
+    else if (check.manager_error)
+        s_reply_field_error(service, origin_p, "manager_id", check.manager_error, NULL);
+    return !check.holder[0] && !check.manager_error;
+}
+
+//  Validate a client's fields; replies 422 and returns false if any is bad.
+static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const msgpack_object *fields,
+                       bool create, user_t *record)
+{
+    user_error_t errors[USER_MAX_ERRORS];
+    int count = user_validate(record, fields, create, errors, USER_MAX_ERRORS);
+    if (count)
+        s_reply_invalid(service, origin_p, errors, count);
+    return count == 0;
+}
+
+static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                     const rp_request_t *req, const actor_t *actor)
+{
+    char idem[RP_MAX_IDEM + 1];
+    if (!s_write_allowed(service, &origin, req, actor, true, idem))
+        return;
+    user_t record;
+    user_init(&record);
+    //  A request with an idem key skips the store checks: its retry must get
+    //  the first answer (apply checks again and records the outcome under
+    //  the first seq), not a 409 against the user it created.
+    if (s_validate(service, &origin, req->args, true, &record) &&
+        (req->idem || s_store_ok(service, &origin, &record, NULL, 0))) {
+        char id[21], key[APIKEY_LEN + 1], hash[APIKEY_HASH_LEN + 1];
+        s_new_id(id);
+        apikey_generate(key);
+        apikey_hash(key, APIKEY_LEN, hash);
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_event_open(&event, "user.created", id, strlen(id), actor);
+        msgpack_pack_map(&event.pk, 3);
+        rp_pack_kv_cstr(&event.pk, "id", id);
+        rp_pack_kv_cstr(&event.pk, "key_hash", hash);
+        rp_pack_cstr(&event.pk, "record");
+        user_pack_given(&record, &event.pk);
+        s_write_append(self, service, &origin, &event, idem, key, hash);
+    }
+    user_reset(&record);
+}
+
+//  The target of update/rotate_key/revoke: args.id must name a stored user.
+//  Replies and returns false otherwise.
+typedef struct {
+    const char *id;
+    size_t id_len;
+    bool found;
+    uint64_t version;
+    bool active;
+} target_t;
+
+static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    target_t *target = (target_t *)arg;
+    MDB_val value;
+    if (apply_record_get(store, txn, target->id, target->id_len, &value))
+        return 0;
+    rp_doc_t *doc;
+    user_t record;
+    user_init(&record);
+    if (s_record_decode(&value, &doc, &record)) {
+        target->found = true;
+        target->version = user_u64(&record, USER_VERSION);
+        target->active = user_bool(&record, USER_ACTIVE);
+    }
+    user_reset(&record);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static bool s_target_id(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                        target_t *target)
+{
+    if (rp_obj_str(rp_obj_get(req->args, "id"), &target->id, &target->id_len) && target->id_len > 0)
+        return true;
+    rp_service_reply_error(service, origin_p, 400, "bad_args", "args.id must be a string");
+    return false;
+}
+
+static bool s_target(rp_service_t *service, rp_origin_t **origin_p, target_t *target)
+{
+    rp_store_read(rp_service_store(service), s_target_read, target);
+    if (!target->found)
+        rp_service_reply_error(service, origin_p, 404, "not_found", "no such user");
+    return target->found;
+}
+
+//  Early answers a request without idem gets: revoked, stale version.
+static bool s_target_current(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                             const target_t *target, const msgpack_object *version_obj,
+                             uint64_t version)
+{
+    if (req->idem)
+        return true;
+    if (version_obj && version != target->version) {
+        rp_service_reply_error(service, origin_p, 412, "version_mismatch",
+                               "the user changed since that version");
+        return false;
+    }
+    return true;
+}
+
+//  args.version: absent, or an unsigned integer. Replies 400 if mistyped.
+static bool s_version_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                          const msgpack_object **version_obj, uint64_t *version)
+{
+    *version_obj = rp_obj_get(req->args, "version");
+    *version = 0;
+    if (*version_obj && (*version_obj)->type == MSGPACK_OBJECT_NIL)
+        *version_obj = NULL;
+    if (*version_obj && !rp_obj_u64(*version_obj, version)) {
+        rp_service_reply_error(service, origin_p, 400, "bad_args",
+                               "args.version must be an unsigned integer");
+        return false;
+    }
+    return true;
+}
+
+static bool s_revoked_answer(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                             const target_t *target)
+{
+    if (req->idem || target->active)
+        return false;
+    rp_service_reply_error(service, origin_p, 409, "revoked", "the user is revoked");
+    return true;
+}
+
+static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                     const rp_request_t *req, const actor_t *actor)
+{
+    char idem[RP_MAX_IDEM + 1];
+    target_t target = {0};
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_write_allowed(service, &origin, req, actor, true, idem) ||
+        !s_target_id(service, &origin, req, &target) ||
+        !s_version_arg(service, &origin, req, &version_obj, &version) ||
+        !s_target(service, &origin, &target) || s_revoked_answer(service, &origin, req, &target) ||
+        !s_target_current(service, &origin, req, &target, version_obj, version))
+        return;
+    const msgpack_object *changes_obj = rp_obj_get(req->args, "changes");
+    if (!rp_obj_is_map(changes_obj)) {
+        rp_service_reply_error(service, &origin, 400, "bad_args", "args.changes must be a map");
+        return;
+    }
+    if (changes_obj->via.map.size == 0) {
+        s_reply_field_error(service, &origin, "changes", "required", "nothing to change");
+        return;
+    }
+    user_t changes;
+    user_init(&changes);
+    if (s_validate(service, &origin, changes_obj, false, &changes) &&
+        (req->idem || s_store_ok(service, &origin, &changes, target.id, target.id_len))) {
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_event_open(&event, "user.updated", target.id, target.id_len, actor);
+        msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
+        rp_pack_cstr(&event.pk, "id");
+        rp_pack_strn(&event.pk, target.id, target.id_len);
+        if (version_obj)
+            rp_pack_kv_u64(&event.pk, "expected_version", version);
+        rp_pack_cstr(&event.pk, "changes");
+        user_pack_given(&changes, &event.pk);
+        s_write_append(self, service, &origin, &event, idem, NULL, NULL);
+    }
+    user_reset(&changes);
+}
+
+static void s_rotate_key(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                         const rp_request_t *req, const actor_t *actor)
+{
+    char idem[RP_MAX_IDEM + 1];
+    target_t target = {0};
+    if (!s_write_allowed(service, &origin, req, actor, false, idem) ||
+        !s_target_id(service, &origin, req, &target))
+        return;
+    if (actor->role != USER_ROLE_ADMIN && !s_is_self(actor, target.id, target.id_len)) {
+        rp_service_reply_error(service, &origin, 403, "forbidden",
+                               "only an admin rotates another user's key");
+        return;
+    }
+    if (!s_target(service, &origin, &target) || s_revoked_answer(service, &origin, req, &target))
+        return;
+    char key[APIKEY_LEN + 1], hash[APIKEY_HASH_LEN + 1];
+    apikey_generate(key);
+    apikey_hash(key, APIKEY_LEN, hash);
+    rp_packer_t event;
+    rp_packer_init(&event);
+    s_event_open(&event, "user.key_rotated", target.id, target.id_len, actor);
+    msgpack_pack_map(&event.pk, 2);
+    rp_pack_cstr(&event.pk, "id");
+    rp_pack_strn(&event.pk, target.id, target.id_len);
+    rp_pack_kv_cstr(&event.pk, "key_hash", hash);
+    s_write_append(self, service, &origin, &event, idem, key, hash);
+}
+
+static void s_revoke(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                     const rp_request_t *req, const actor_t *actor)
+{
+    char idem[RP_MAX_IDEM + 1];
+    target_t target = {0};
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_write_allowed(service, &origin, req, actor, true, idem) ||
+        !s_target_id(service, &origin, req, &target) ||
+        !s_version_arg(service, &origin, req, &version_obj, &version) ||
+        !s_target(service, &origin, &target) ||
+        !s_target_current(service, &origin, req, &target, version_obj, version))
+        return;
+    rp_packer_t event;
+    rp_packer_init(&event);
+    s_event_open(&event, "user.revoked", target.id, target.id_len, actor);
+    msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
+    rp_pack_cstr(&event.pk, "id");
+    rp_pack_strn(&event.pk, target.id, target.id_len);
+    if (version_obj)
+        rp_pack_kv_u64(&event.pk, "expected_version", version);
+    s_write_append(self, service, &origin, &event, idem, NULL, NULL);
+}
+
+//  ---------------------------------------------------------------------
+//  Reads
+
+static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
+                  const actor_t *actor)
+{
+    const char *id;
+    size_t len;
+    if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
+        rp_service_reply_error(service, &origin, 400, "bad_args", "args.id must be a string");
+    else
+        s_reply_record(service, &origin, actor, false, id, len);
+}
+
+typedef struct {
+    const char *hash;
+    size_t len;
+    char id[USER_MAX_ID + 1];
+} key_lookup_t;
+
+static int s_key_lookup(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    key_lookup_t *lookup = (key_lookup_t *)arg;
+    MDB_val id;
+    if (apply_key_get(store, txn, lookup->hash, lookup->len, &id) == 0 &&
+        id.mv_size <= USER_MAX_ID) {
+        memcpy(lookup->id, id.mv_data, id.mv_size);
+        lookup->id[id.mv_size] = 0;
+    }
+    return 0;
+}
+
+//  The active user holding a key hash, for the gateway's authentication.
+//  No actor needed: the hash stands for the key itself.
+static void s_by_key(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+{
+    const char *hash;
+    size_t len;
+    if (!rp_obj_str(rp_obj_get(req->args, "key_hash"), &hash, &len) ||
+        !apikey_hash_valid(hash, len)) {
+        rp_service_reply_error(service, &origin, 400, "bad_args",
+                               "args.key_hash must be 64 lowercase hex digits");
+        return;
+    }
+    key_lookup_t lookup = {hash, len, ""};
+    rp_store_read(rp_service_store(service), s_key_lookup, &lookup);
+    s_reply_record(service, &origin, NULL, true, lookup.id, strlen(lookup.id));
+}
+
+typedef struct {
+    const actor_t *actor;
+    uint64_t limit;
+    const char *cursor, *team;
+    size_t cursor_len, team_len;
+    user_role_t role; //  NONE: any
+    bool include_revoked;
+    rp_packer_t items; //  the records, concatenated
+    size_t count;
+    char next[USER_MAX_ID + 1];
+} list_t;
+
+static bool s_list_match(const list_t *list, const user_t *record)
+{
+    const char *str;
+    size_t len;
+    if (!list->include_revoked && !user_bool(record, USER_ACTIVE))
+        return false;
+    if (!s_visible(list->actor, record))
+        return false;
+    if (list->team && !(user_str(record, USER_TEAM, &str, &len) &&
+                        s_bytes_eq(str, len, list->team, list->team_len)))
+        return false;
+    return list->role == USER_ROLE_NONE ||
+           (user_str(record, USER_ROLE, &str, &len) && user_role_parse(str, len) == list->role);
+}
+
+//  Walk ids in order from just after the cursor; stop at limit matches or
+//  after LIST_MAX_SCAN records (then the cursor says where to go on).
+static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    list_t *list = (list_t *)arg;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "users"), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key = {list->cursor_len, (void *)list->cursor}, value;
+    rc = mdb_cursor_get(cursor, &key, &value, list->cursor ? MDB_SET_RANGE : MDB_FIRST);
+    if (rc == 0 && list->cursor &&
+        s_bytes_eq(key.mv_data, key.mv_size, list->cursor, list->cursor_len))
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
+    size_t scanned = 0;
+    for (; rc == 0; rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+        if (list->count == list->limit || scanned == LIST_MAX_SCAN)
+            break; //  more remain: next_cursor is the last id looked at
+        scanned++;
+        if (key.mv_size <= USER_MAX_ID) {
+            memcpy(list->next, key.mv_data, key.mv_size);
+            list->next[key.mv_size] = 0;
+        }
+        rp_doc_t *doc;
+        user_t record;
+        user_init(&record);
+        if (s_record_decode(&value, &doc, &record) && s_list_match(list, &record)) {
+            msgpack_sbuffer_write(&list->items.buffer, value.mv_data, value.mv_size);
+            list->count++;
+        }
+        user_reset(&record);
+        rp_doc_destroy(&doc);
+    }
+    if (rc == MDB_NOTFOUND)
+        list->next[0] = 0; //  the end: no next page
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  An optional string filter of min..max bytes; false (and a reply) if
+//  mistyped.
+static bool s_list_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                       const char *name, size_t min, size_t max, const char **str, size_t *len)
+{
+    const msgpack_object *o = rp_obj_get(req->args, name);
+    *str = NULL;
+    *len = 0;
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return true;
+    if (rp_obj_str(o, str, len) && *len >= min && *len <= max)
+        return true;
+    char message[96];
+    snprintf(message, sizeof message, "%s must be a string of %zu..%zu bytes", name, min, max);
+    s_reply_field_error(service, origin_p, name, "invalid", message);
+    return false;
+}
+
+//  limit, role and include_revoked; false (and a reply) if mistyped.
+static bool s_list_options(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                           list_t *list)
+{
+    const msgpack_object *limit = rp_obj_get(req->args, "limit");
+    if (limit && limit->type != MSGPACK_OBJECT_NIL &&
+        (!rp_obj_u64(limit, &list->limit) || list->limit < 1 || list->limit > LIST_MAX)) {
+        s_reply_field_error(service, origin_p, "limit", "out_of_range", "limit must be 1..200");
+        return false;
+    }
+    const msgpack_object *revoked = rp_obj_get(req->args, "include_revoked");
+    if (revoked && revoked->type != MSGPACK_OBJECT_NIL &&
+        !rp_obj_bool(revoked, &list->include_revoked)) {
+        s_reply_field_error(service, origin_p, "include_revoked", "type",
+                            "include_revoked must be true or false");
+        return false;
+    }
+    const char *role;
+    size_t role_len;
+    if (!s_list_arg(service, origin_p, req, "role", 1, 32, &role, &role_len))
+        return false;
+    list->role = role ? user_role_parse(role, role_len) : USER_ROLE_NONE;
+    if (role && list->role == USER_ROLE_NONE) {
+        s_reply_field_error(service, origin_p, "role", "invalid",
+                            "role is one of admin, manager, sales, readonly, integrator");
+        return false;
+    }
+    return true;
+}
+
+static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
+                   const actor_t *actor)
+{
+    if (!actor->user) {
+        rp_service_reply_error(service, &origin, 403, "forbidden", "no actor");
+        return;
+    }
+    if (req->args && !rp_obj_is_map(req->args)) {
+        rp_service_reply_error(service, &origin, 400, "bad_args", "args must be a map");
+        return;
+    }
+    list_t list = {.actor = actor, .limit = LIST_DEFAULT};
+    if (!s_list_options(service, &origin, req, &list) ||
+        !s_list_arg(service, &origin, req, "cursor", 1, USER_MAX_ID, &list.cursor,
+                    &list.cursor_len) ||
+        !s_list_arg(service, &origin, req, "team", 0, USER_MAX_TEAM, &list.team, &list.team_len))
+        return;
+    rp_packer_init(&list.items);
+    int rc = rp_store_read(rp_service_store(service), s_list_read, &list);
+    if (rc) {
+        rp_service_reply_error(service, &origin, 500, "store_error", "the store failed");
+    } else {
+        rp_packer_t packer;
+        rp_packer_init(&packer);
+        rp_reply_pack(&packer.pk, rp_origin_id(origin), 200, 0, 1);
+        rp_pack_cstr(&packer.pk, "data");
+        msgpack_pack_map(&packer.pk, 2);
+        rp_pack_cstr(&packer.pk, "items");
+        msgpack_pack_array(&packer.pk, list.count);
+        msgpack_sbuffer_write(&packer.buffer, list.items.buffer.data, list.items.buffer.size);
+        rp_pack_cstr(&packer.pk, "next_cursor");
+        if (list.next[0])
+            rp_pack_cstr(&packer.pk, list.next);
+        else
+            msgpack_pack_nil(&packer.pk);
+        rp_service_reply(service, &origin, packer.buffer.data, packer.buffer.size);
+        rp_packer_destroy(&packer);
+    }
+    rp_packer_destroy(&list.items);
+}
+
+//  ---------------------------------------------------------------------
+
+void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req)
+{
+    handlers_t *self = (handlers_t *)arg;
+    actor_t actor;
+    s_actor_parse(req, &actor);
+    if (rp_request_is(req, "users.get"))
+        s_get(service, origin, req, &actor);
+    else if (rp_request_is(req, "users.list"))
+        s_list(service, origin, req, &actor);
+    else if (rp_request_is(req, "users.by_key"))
+        s_by_key(service, origin, req);
+    else if (rp_request_is(req, "users.create"))
+        s_create(self, service, origin, req, &actor);
+    else if (rp_request_is(req, "users.update"))
+        s_update(self, service, origin, req, &actor);
+    else if (rp_request_is(req, "users.rotate_key"))
+        s_rotate_key(self, service, origin, req, &actor);
+    else if (rp_request_is(req, "users.revoke"))
+        s_revoke(self, service, origin, req, &actor);
+    else
+        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
+}

@@ -1,0 +1,31 @@
+/*  handlers.h — the users ops (docs/users.md; the request envelope's actor
+    {user, role, team} decides what a caller may see and do).
+
+    On "users.writer" (the lease holder): users.create, users.update,
+    users.rotate_key, users.revoke — validate, append one user.* event with
+    the lease epoch and the request's idem ("users/<idem>"), wait until
+    applied here, answer the outcome. create and rotate_key generate the
+    API key here, put only its hash in the event, and answer the clear key
+    once, in the reply to the request that made it.
+    On "users" (any instance, min_seq honoured): users.get, users.list,
+    users.by_key.
+*/
+#ifndef USERS_HANDLERS_H
+#define USERS_HANDLERS_H
+
+#include <rapport/service.h>
+
+typedef struct _handlers_t handlers_t;
+
+handlers_t *handlers_new(void);
+
+//  Frees (and wipes the keys of) the writes still waiting for the journal
+//  or the feed (after rp_service_run returned: the runtime dropped their
+//  callbacks).
+void handlers_destroy(handlers_t **self_p);
+
+//  rp_service_def_t.request, with arg = the handlers_t.
+void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req);
+
+#endif
