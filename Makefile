@@ -72,6 +72,16 @@ $(B)/test/%: $(B)/obj/tests/system/%.o $(LIB)
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The gateway embeds docs/openapi.json (services/gateway/openapi.c, .incbin);
+# test_gateway_openapi checks it against the gateway's routing table, so it
+# links the gateway's objects (all but main.o).
+$(B)/obj/services/gateway/openapi.o: docs/openapi.json
+GATEWAY_OBJ := $(filter-out %/main.o,$(call service_objs,gateway))
+$(B)/test/test_gateway_openapi: $(B)/obj/tests/unit/test_gateway_openapi.o $(GATEWAY_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
@@ -83,12 +93,12 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory build
-	RAPPORT_BUILD=$(B) $(PYTHON) -m pytest -q tests
+	RAPPORT_BUILD=$(B) $(PYTHON) -m pytest -q tests/unit tests/system
 
 test-asan: deps
 	@$(MAKE) --no-print-directory B=build/asan SAN=1 build
 	RAPPORT_BUILD=build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PYTHON) -m pytest -q tests
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PYTHON) -m pytest -q tests/unit tests/system
 
 bench: deps
 	@$(MAKE) --no-print-directory build
@@ -105,6 +115,14 @@ check-format:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=assertWithSideEffect -Ilibshared/include libshared/src services tests/unit bench
+
+# Rapport on a real Docker engine with docker/compose.yml (tests/docker/run.sh):
+# installs the engine, compose and debootstrap if missing (tools/docker-deps.sh),
+# starts its own dockerd when none runs, builds the image, runs the story.
+.PHONY: docker-test
+docker-test: deps
+	@tools/docker-deps.sh
+	@tests/docker/run.sh
 
 clean:
 	rm -rf build

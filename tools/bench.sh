@@ -17,3 +17,5 @@ trap 'kill $BROKER 2>/dev/null; wait $BROKER 2>/dev/null; rm -rf "$SCRATCH"' EXI
 "$B/bench/bench_journal" "$RAPPORT_BROKER_ENDPOINT" "$SCRATCH" "${BENCH_SECONDS:-3}"
 echo
 "$B/bench/bench_router" "$RAPPORT_BROKER_ENDPOINT" "${BENCH_REQUESTS:-200000}"
+echo
+tools/bench_http.sh "$B"

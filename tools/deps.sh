@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev lmdb-utils
       libevent-dev libjansson-dev libsodium-dev cppcheck clang-format
-      python3 python3-zmq python3-msgpack python3-pytest wrk nginx-light"
+      python3 python3-zmq python3-msgpack python3-pytest python3-jsonschema wrk nginx-light"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -31,7 +31,7 @@ trap stop INT TERM EXIT
 PIDS="$!"
 /usr/bin/python3 tools/wait_broker.py "$RAPPORT_BROKER_ENDPOINT" || exit 1
 for program in "$B"/bin/rapport-*; do
-    case "$program" in *rapport-broker) continue ;; esac
+    case "$program" in *rapport-broker | *rapport-probe) continue ;; esac  # the probe is for health checks
     "$program" &
     PIDS="$PIDS $!"
 done

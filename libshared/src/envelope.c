@@ -2,6 +2,7 @@
 #include <rapport/envelope.h>
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -87,7 +88,11 @@ const char *rp_reply_parse(const msgpack_object *root, rp_reply_t *reply)
             return "error.code must be a string";
         rp_obj_str(rp_obj_get(error, "message"), &reply->error_message, &reply->error_message_len);
     }
-    return NULL;
+    o = rp_obj_get(root, "cursor");
+    if (o && o->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(o, &reply->cursor))
+        return "cursor must be a non-negative integer";
+    return opt_str(root, "instance", RP_MAX_INSTANCE, &reply->instance, &reply->instance_len,
+                   "instance must be a string of 1..96 bytes");
 }
 
 void rp_request_pack(msgpack_packer *pk, uint64_t id, const char *op, uint64_t min_seq,
@@ -110,6 +115,30 @@ void rp_reply_pack(msgpack_packer *pk, const msgpack_object *id, int status, uin
     rp_pack_kv_i64(pk, "status", status);
     if (seq > 0)
         rp_pack_kv_u64(pk, "seq", seq);
+}
+
+int rp_reply_stamp(rp_packer_t *out, const void *body, size_t size, uint64_t cursor,
+                   const char *instance)
+{
+    //  Rewrite the map header only: the pairs are copied as they are.
+    const uint8_t *bytes = (const uint8_t *)body;
+    uint64_t pairs = 0;
+    size_t header = 0;
+    if (size >= 1 && (bytes[0] & 0xf0) == 0x80)
+        pairs = bytes[0] & 0x0f, header = 1;
+    else if (size >= 3 && bytes[0] == 0xde)
+        pairs = (uint64_t)bytes[1] << 8 | bytes[2], header = 3;
+    else if (size >= 5 && bytes[0] == 0xdf)
+        pairs = (uint64_t)bytes[1] << 24 | (uint64_t)bytes[2] << 16 | (uint64_t)bytes[3] << 8 |
+                bytes[4],
+        header = 5;
+    if (!header || pairs + 2 > UINT32_MAX)
+        return -1;
+    msgpack_pack_map(&out->pk, (size_t)pairs + 2);
+    msgpack_sbuffer_write(&out->buffer, (const char *)bytes + header, size - header);
+    rp_pack_kv_u64(&out->pk, "cursor", cursor);
+    rp_pack_kv_cstr(&out->pk, "instance", instance);
+    return 0;
 }
 
 void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,
@@ -230,7 +259,52 @@ void rp_envelope_test(void)
     assert(rp_reply_parse(rp_doc_root(doc), &reply) == NULL);
     assert(reply.status == 503 && reply.error_code_len == 9);
     assert(memcmp(reply.error_code, "no_worker", 9) == 0);
+    assert(reply.cursor == 0 && reply.instance == NULL);
+
+    //  Stamped with cursor and instance: fixmap, map16 and map32 headers.
+    rp_packer_t stamped;
+    rp_packer_init(&stamped);
+    assert(rp_reply_stamp(&stamped, packer.buffer.data, packer.buffer.size, 42, "host-7") == 0);
     rp_doc_destroy(&doc);
+    doc = rp_doc_new(stamped.buffer.data, stamped.buffer.size, NULL);
+    assert(doc && rp_reply_parse(rp_doc_root(doc), &reply) == NULL);
+    assert(reply.status == 503 && reply.error_code_len == 9 && reply.cursor == 42);
+    assert(reply.instance_len == 6 && memcmp(reply.instance, "host-7", 6) == 0);
+    rp_doc_destroy(&doc);
+    const uint32_t sizes[] = {14, 300, 70000};
+    for (size_t round = 0; round < 3; round++) {
+        uint32_t pairs = sizes[round];
+        rp_packer_reset(&packer);
+        rp_packer_reset(&stamped);
+        rp_reply_pack(&packer.pk, NULL, 200, 9, pairs - 3);
+        for (uint32_t i = 0; i < pairs - 3; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "k%u", i);
+            rp_pack_kv_u64(&packer.pk, key, i);
+        }
+        assert(rp_reply_stamp(&stamped, packer.buffer.data, packer.buffer.size, 7, "i") == 0);
+        doc = rp_doc_new(stamped.buffer.data, stamped.buffer.size, NULL);
+        assert(doc && rp_doc_root(doc)->via.map.size == pairs + 2);
+        assert(rp_reply_parse(rp_doc_root(doc), &reply) == NULL);
+        assert(reply.seq == 9 && reply.cursor == 7 && reply.instance_len == 1);
+        rp_doc_destroy(&doc);
+    }
+    //  Not a map: refused; a malformed cursor or instance fails the parse.
+    assert(rp_reply_stamp(&stamped, "\x01", 1, 1, "i") == -1);
+    assert(rp_reply_stamp(&stamped, "", 0, 1, "i") == -1);
+    rp_packer_reset(&packer);
+    rp_reply_pack(&packer.pk, NULL, 200, 0, 1);
+    rp_pack_kv_cstr(&packer.pk, "cursor", "x");
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc && rp_reply_parse(rp_doc_root(doc), &reply) != NULL);
+    rp_doc_destroy(&doc);
+    rp_packer_reset(&packer);
+    rp_reply_pack(&packer.pk, NULL, 200, 0, 1);
+    rp_pack_kv_cstr(&packer.pk, "instance", "");
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc && rp_reply_parse(rp_doc_root(doc), &reply) != NULL);
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&stamped);
 
     //  Events: valid, then a type with upper case, then missing data.
     const char *types[] = {"customer.created", "Customer.created", "customer.created"};

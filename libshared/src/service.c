@@ -2,6 +2,7 @@
 #include <rapport/feed.h>
 #include <rapport/log.h>
 #include <rapport/mdp.h>
+#include <rapport/ready.h>
 #include <rapport/service.h>
 #include <rapport/worker.h>
 
@@ -13,8 +14,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define SERVICE_SLOTS 64  //  instances of one service sharing a data dir
-#define SERVICE_BATCH 256 //  events per apply transaction
+#define SERVICE_SLOTS         64  //  instances of one service sharing a data dir
+#define SERVICE_BATCH         256 //  events per apply transaction
+#define SERVICE_REQUEST_BATCH 64  //  requests taken from a worker socket per turn
+//  Requests in flight per worker: as many as a gateway keeps open at once
+//  in the benchmark, so a writer's appends group-commit in large batches.
+#define SERVICE_CREDIT 64
 
 struct _rp_origin_t {
     rp_worker_t *worker; //  replies go back through the worker it came on
@@ -44,6 +49,8 @@ struct _rp_service_t {
     rp_client_t *client;
     rp_worker_t *reader, *writer; //  created once caught up
     zsock_t *pipe;                //  optional stop signal
+    rp_ready_t *ready;            //  health/ready_file, for container health checks
+    int64_t ready_at;             //  when to refresh it next
     zlistx_t *waits;              //  wait_t, owned
     zhashx_t *calls;              //  "id" → call_t, owned
     zlistx_t *batch;              //  zchunk_t: events received, not yet applied
@@ -169,11 +176,33 @@ const msgpack_object *rp_origin_id(const rp_origin_t *origin)
 
 int rp_service_reply(rp_service_t *self, rp_origin_t **origin_p, const void *body, size_t size)
 {
-    (void)self;
     rp_origin_t *origin = *origin_p;
+    //  Every reply says who answered and how far it had applied: the
+    //  gateway's per-instance lag comes from these (docs/protocol.md).
+    rp_packer_t stamped;
+    rp_packer_init(&stamped);
+    if (rp_reply_stamp(&stamped, body, size, self->applied, rp_log_instance()) == 0)
+        body = stamped.buffer.data, size = stamped.buffer.size;
     int rc = rp_worker_reply(origin->worker, &origin->client, body, size);
+    rp_packer_destroy(&stamped);
     rp_origin_destroy(origin_p);
     return rc;
+}
+
+//  The runtime's own op, for monitors: who we are and how far we are.
+static void s_status_reply(rp_service_t *self, rp_origin_t **origin_p)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 200, 0, 1);
+    rp_pack_cstr(&packer.pk, "data");
+    msgpack_pack_map(&packer.pk, 4);
+    rp_pack_kv_cstr(&packer.pk, "service", self->name);
+    rp_pack_kv_cstr(&packer.pk, "instance", rp_log_instance());
+    rp_pack_kv_u64(&packer.pk, "cursor", self->applied);
+    rp_pack_kv_u64(&packer.pk, "epoch", rp_service_epoch(self));
+    rp_service_reply(self, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
 }
 
 int rp_service_reply_error(rp_service_t *self, rp_origin_t **origin_p, int status, const char *code,
@@ -264,7 +293,10 @@ static void s_parked_done(void *arg, rp_service_t *self, bool applied)
     if (applied)
         s_dispatch(self, parked->origin, &parked->body, false);
     else
-        rp_service_reply_error(self, &parked->origin, 504, "min_seq_timeout",
+        //  503, not 504: another instance (or this one, a moment later)
+        //  can answer, so the caller should retry (the gateway adds
+        //  Retry-After).
+        rp_service_reply_error(self, &parked->origin, 503, "min_seq_timeout",
                                "this instance has not applied min_seq yet");
     zframe_destroy(&parked->body);
     free(parked);
@@ -289,6 +321,8 @@ static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_
     s_origin_set_id(origin, doc ? s_scalar_id(rp_doc_root(doc)) : NULL);
     if (err)
         rp_service_reply_error(self, &origin, 400, "bad_request", err);
+    else if (rp_request_is(&req, RP_SERVICE_STATUS_OP))
+        s_status_reply(self, &origin);
     else if (may_wait && req.min_seq > rp_service_cursor(self)) {
         parked_t *parked = calloc(1, sizeof *parked);
         assert(parked);
@@ -301,13 +335,19 @@ static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_
     rp_doc_destroy(&doc);
 }
 
+//  Take up to a batch of requests per turn: a turn polls every socket (a
+//  system call or two each), which under load is paid once for many.
 static void s_worker_input(rp_service_t *self, rp_worker_t *worker)
 {
-    zframe_t *client;
-    zframe_t *body = rp_worker_recv(worker, &client);
-    if (body)
-        s_dispatch(self, s_origin_new(worker, client, worker == self->writer), &body, true);
-    zframe_destroy(&body);
+    for (int i = 0; i < SERVICE_REQUEST_BATCH && !self->stopping; i++) {
+        zframe_t *client;
+        zframe_t *body = rp_worker_recv(worker, &client);
+        if (body)
+            s_dispatch(self, s_origin_new(worker, client, worker == self->writer), &body, true);
+        zframe_destroy(&body);
+        if (rp_worker_drained(worker))
+            break;
+    }
 }
 
 //  ---------------------------------------------------------------------
@@ -415,7 +455,7 @@ rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
     if (self->def.tick_ms <= 0)
         self->def.tick_ms = 1000;
     if (self->def.credit <= 0)
-        self->def.credit = 16;
+        self->def.credit = SERVICE_CREDIT;
     if (self->def.min_seq_wait_ms <= 0)
         self->def.min_seq_wait_ms = 5000;
     self->broker_endpoint =
@@ -426,6 +466,14 @@ rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
     else
         self->store = s_store_open(rp_config_get(config, "data/dir", RP_DEFAULT_DATA_DIR),
                                    def->name, def->dbnames);
+    //  A service store is a cache of the journal (fold of apply): its
+    //  commits need integrity, not durability. MDB_NOMETASYNC still syncs
+    //  the data before the meta page is written, so a crash leaves the last
+    //  commit or the one before (never a torn one), and saves the second
+    //  fdatasync of every commit. A lost commit takes its cursor with it:
+    //  those events replay.
+    if (self->store)
+        mdb_env_set_flags(rp_store_env(self->store), MDB_NOMETASYNC, 1);
     uint64_t cursor = 0;
     if (self->store)
         rp_store_read(self->store, s_read_cursor, &cursor);
@@ -439,6 +487,7 @@ rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
     zlistx_set_destructor(self->waits, s_free);
     self->calls = zhashx_new();
     zhashx_set_destructor(self->calls, s_free);
+    self->ready = rp_ready_new(rp_config_get(config, "health/ready_file", NULL));
     if (!self->feed || !self->client) {
         rp_error("service %s: cannot start", def->name);
         rp_service_destroy(&self);
@@ -459,6 +508,7 @@ void rp_service_destroy(rp_service_t **self_p)
     zlistx_destroy(&self->waits);
     zhashx_destroy(&self->calls);
     zlistx_destroy(&self->batch);
+    rp_ready_destroy(&self->ready);
     free(self->name);
     zstr_free(&self->writer_name);
     free(self->broker_endpoint);
@@ -562,6 +612,12 @@ static void s_turn(rp_service_t *self, zpoller_t *poller)
     if (self->writer)
         rp_worker_tick(self->writer);
     s_waits_check(self);
+    //  The loop turns at least once a second (s_next_timeout), whatever
+    //  the service's tick: a fresh file says the loop is alive.
+    if (zclock_mono() >= self->ready_at) {
+        self->ready_at = zclock_mono() + 1000;
+        rp_ready_mark(self->ready, self->name, self->applied, rp_service_epoch(self));
+    }
     if (zclock_mono() >= self->tick_at) {
         self->tick_at = zclock_mono() + self->def.tick_ms;
         if (self->def.tick)
@@ -596,6 +652,7 @@ int rp_service_run(rp_service_t *self)
     s_flush(self);
     s_waits_cancel(self);
     //  Say goodbye to the broker now, not at destroy: it stops routing to us.
+    rp_ready_destroy(&self->ready);
     rp_worker_destroy(&self->reader);
     rp_worker_destroy(&self->writer);
     rp_info("service %s: stopped at %" PRIu64 "%s", self->name, rp_service_cursor(self),
@@ -783,7 +840,7 @@ void rp_service_test(void)
     assert(doc && s_test_count_of(&reply) == history + 1);
     rp_doc_destroy(&doc);
     doc = s_test_call(client, "demo", "count", history + 100, 5000, &reply);
-    assert(doc && reply.status == 504);
+    assert(doc && reply.status == 503 && reply.cursor == history + 1);
     rp_doc_destroy(&doc);
 
     //  A write: append with the lease epoch, wait until applied, reply.

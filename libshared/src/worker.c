@@ -21,6 +21,7 @@ struct _rp_worker_t {
     char *lease; //  "<S>" when service is "<S>.writer", else NULL
     int credit;
     bool connected;
+    bool drained;         //  the last rp_worker_recv found nothing waiting
     int64_t heartbeat_at; //  next HEARTBEAT to send (zclock_mono ms)
     int64_t expiry_at;    //  broker presumed dead after this
     int64_t reconnect_at; //  while !connected
@@ -56,8 +57,10 @@ static void s_connect(rp_worker_t *self)
     if (self->credit > 0) {
         rp_packer_t packer;
         rp_packer_init(&packer);
-        msgpack_pack_map(&packer.pk, 1);
+        //  The instance name only labels us in broker.status.
+        msgpack_pack_map(&packer.pk, 2);
         rp_pack_kv_u64(&packer.pk, "credit", (uint64_t)self->credit);
+        rp_pack_kv_cstr(&packer.pk, "instance", rp_log_instance());
         zmsg_addmem(msg, packer.buffer.data, packer.buffer.size);
         rp_packer_destroy(&packer);
     }
@@ -93,6 +96,9 @@ rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit
     assert(self->sock);
     zsock_set_maxmsgsize(self->sock, MDP_MESSAGE_MAX + 65536);
     zsock_set_sndtimeo(self->sock, 0); //  a loop never blocks on send
+    //  Nor on receive: a recv on an empty socket answers at once, which
+    //  costs no more than asking ZMQ_EVENTS first (both poll the mailbox).
+    zsock_set_rcvtimeo(self->sock, 0);
     self->endpoint = strdup(endpoint);
     self->service = strdup(service);
     size_t base = len - strlen(MDP_WRITER_SUFFIX); //  wraps when shorter: checked below
@@ -207,12 +213,16 @@ static zframe_t *s_request(rp_worker_t *self, zmsg_t *msg, zframe_t **client_p)
     return body;
 }
 
+bool rp_worker_drained(rp_worker_t *self)
+{
+    return self->drained;
+}
+
 zframe_t *rp_worker_recv(rp_worker_t *self, zframe_t **client_p)
 {
     *client_p = NULL;
-    if (!(zsock_events(self->sock) & ZMQ_POLLIN))
-        return NULL;
     zmsg_t *msg = zmsg_recv(self->sock);
+    self->drained = !msg;
     if (!msg)
         return NULL;
     zframe_t *body = NULL;
@@ -395,6 +405,7 @@ void rp_worker_test(void)
     rp_doc_t *doc = rp_doc_new(zframe_data(options), zframe_size(options), NULL);
     uint64_t credit = 0;
     assert(doc && rp_obj_u64(rp_obj_get(rp_doc_root(doc), "credit"), &credit) && credit == 8);
+    assert(rp_obj_streq(rp_obj_get(rp_doc_root(doc), "instance"), rp_log_instance()));
     rp_doc_destroy(&doc);
     zframe_destroy(&options);
     zmsg_destroy(&msg);

@@ -19,10 +19,8 @@ static const struct {
     const char *prefix;
     const char *service;
 } s_prefixes[] = {
-    {"customer.", "customers"},
-    {"opportunity.", "opportunities"},
-    {"reminder.", "reminders"},
-    {"notification.", "notifications"},
+    {"customer.", "customers"}, {"opportunity.", "opportunities"},
+    {"reminder.", "reminders"}, {"notification.", "notifications"},
     {"user.", "users"},
 };
 #define PREFIXES (sizeof s_prefixes / sizeof s_prefixes[0])
@@ -73,6 +71,13 @@ void fence_load(fence_t *self, const char *service, uint64_t epoch)
     if (epoch > lease->epoch)
         lease->epoch = epoch;
     lease->live = false;
+}
+
+void fence_each(fence_t *self, fence_each_fn *fn, void *arg)
+{
+    for (lease_t *lease = zhashx_first(self->leases); lease; lease = zhashx_next(self->leases))
+        if (lease->epoch > 0)
+            fn(arg, (const char *)zhashx_cursor(self->leases), lease->epoch);
 }
 
 uint64_t fence_grant(fence_t *self, const char *service)

@@ -41,6 +41,12 @@ void fence_revoke(fence_t *self, const char *service);
 //  grow by one per persisted grant); the lease is vacant.
 void fence_ungrant(fence_t *self, const char *service, uint64_t epoch);
 
+//  Call fn for every service that has ever been granted a lease (epoch >
+//  0), with its last epoch: the broker's router learns them at start, so
+//  broker.status shows a service that had a writer before a restart.
+typedef void(fence_each_fn)(void *arg, const char *service, uint64_t epoch);
+void fence_each(fence_t *self, fence_each_fn *fn, void *arg);
+
 //  The service that owns an event type, or NULL if nobody does.
 const char *fence_owner(fence_t *self, const char *type, size_t type_len);
 

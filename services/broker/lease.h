@@ -34,6 +34,11 @@ bool lease_leave(lease_t *self, void *worker);
 //  if worker is no longer the holder or the epoch is 0 (refused).
 bool lease_grant(lease_t *self, void *worker, uint64_t epoch);
 
+//  The last epoch granted before a restart (the journal keeps it): the
+//  lease is known, vacant, until a worker joins. Ignored if the lease has
+//  seen that epoch or a later one.
+void lease_restore(lease_t *self, uint64_t epoch);
+
 //  The holder (NULL if none), and whether its epoch was granted.
 void *lease_holder(lease_t *self);
 bool lease_granted(lease_t *self);

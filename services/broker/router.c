@@ -46,10 +46,12 @@ typedef struct {
 
 typedef struct {
     char *identity; //  hex, the key in router->workers
+    char *instance; //  from READY's options (for broker.status), or NULL
     zframe_t *address;
     service_t *service;
     int credit, in_flight;
     uint64_t worked;  //  tick of its READY or last request: ties go to the oldest
+    uint64_t served;  //  requests sent to it
     zlist_t *pending; //  request_t in flight, oldest first
     int64_t expiry;
 } worker_t;
@@ -327,6 +329,7 @@ static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
     zhash_delete(self->workers, worker->identity);
     zframe_destroy(&worker->address);
     free(worker->identity);
+    free(worker->instance);
     free(worker);
     service_release(self, service);
 }
@@ -346,6 +349,23 @@ static int ready_credit(zframe_t *options, const char *identity)
         rp_doc_destroy(&doc);
     }
     return (int)credit;
+}
+
+//  The instance name a worker gave in READY's options ({instance: str},
+//  1–96 bytes of UTF-8, as in its log lines), else NULL. Only reported
+//  by broker.status, so an operator can tell the workers apart.
+static char *ready_instance(zframe_t *options)
+{
+    char *instance = NULL;
+    rp_doc_t *doc = options ? rp_doc_new(zframe_data(options), zframe_size(options), NULL) : NULL;
+    const msgpack_object *root = doc ? rp_doc_root(doc) : NULL;
+    const char *str;
+    size_t len;
+    if (root && root->type == MSGPACK_OBJECT_MAP &&
+        rp_obj_str(rp_obj_get(root, "instance"), &str, &len) && len > 0 && len <= 96)
+        instance = strndup(str, len);
+    rp_doc_destroy(&doc);
+    return instance;
 }
 
 //  The worker that should take the next request of a service: a granted
@@ -382,6 +402,7 @@ static void service_dispatch(router_t *self, service_t *service)
         send_command(self, worker->address, MDPW_REQUEST, &msg);
         worker->in_flight++;
         worker->worked = ++self->ticks;
+        worker->served++;
         service->served++;
         zlist_append(worker->pending, request);
     }
@@ -404,6 +425,7 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     worker->address = zframe_dup(address);
     worker->service = service;
     worker->credit = ready_credit(options, identity);
+    worker->instance = ready_instance(options);
     worker->worked = ++self->ticks;
     worker->pending = zlist_new();
     worker->expiry = zclock_mono() + EXPIRY_MS;
@@ -514,9 +536,24 @@ static void on_mmi(router_t *self, zframe_t *client, const char *service, zframe
     send_to_client(self, client, service, code, strlen(code));
 }
 
+//  One worker in broker.status: {instance (nil if it gave none), served,
+//  in_flight}.
+static void status_pack_worker(msgpack_packer *pk, worker_t *w)
+{
+    msgpack_pack_map(pk, 3);
+    rp_pack_cstr(pk, "instance");
+    if (w->instance)
+        rp_pack_cstr(pk, w->instance);
+    else
+        msgpack_pack_nil(pk);
+    rp_pack_kv_u64(pk, "served", w->served);
+    rp_pack_kv_u64(pk, "in_flight", (uint64_t)w->in_flight);
+}
+
 //  The status data: {services: {name: {workers, queued, in_flight,
-//  served}}, leases: {S: {holder, epoch, standbys}}, journal: {head,
-//  queued}} (queued: requests waiting over all services).
+//  served, instances: [worker…]}}, leases: {S: {holder, epoch, standbys,
+//  holder_instance}}, journal: {head, queued}} (queued: requests waiting
+//  over all services).
 static void status_pack(router_t *self, msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 3);
@@ -528,11 +565,15 @@ static void status_pack(router_t *self, msgpack_packer *pk)
         for (worker_t *w = zlist_first(s->workers); w; w = zlist_next(s->workers))
             in_flight += w->in_flight;
         rp_pack_cstr(pk, s->name);
-        msgpack_pack_map(pk, 4);
+        msgpack_pack_map(pk, 5);
         rp_pack_kv_u64(pk, "workers", zlist_size(s->workers));
         rp_pack_kv_u64(pk, "queued", zlist_size(s->queue));
         rp_pack_kv_u64(pk, "in_flight", in_flight);
         rp_pack_kv_u64(pk, "served", s->served);
+        rp_pack_cstr(pk, "instances");
+        msgpack_pack_array(pk, zlist_size(s->workers));
+        for (worker_t *w = zlist_first(s->workers); w; w = zlist_next(s->workers))
+            status_pack_worker(pk, w);
         leases += s->lease != NULL;
     }
     rp_pack_cstr(pk, "leases");
@@ -541,10 +582,16 @@ static void status_pack(router_t *self, msgpack_packer *pk)
         if (s->lease) {
             //  Leases are reported by service name, without ".writer".
             rp_pack_strn(pk, s->name, strlen(s->name) - strlen(MDP_WRITER_SUFFIX));
-            msgpack_pack_map(pk, 3);
+            msgpack_pack_map(pk, 4);
             rp_pack_kv_bool(pk, "holder", lease_granted(s->lease));
             rp_pack_kv_u64(pk, "epoch", lease_epoch(s->lease));
             rp_pack_kv_u64(pk, "standbys", lease_standbys(s->lease));
+            worker_t *holder = lease_granted(s->lease) ? lease_holder(s->lease) : NULL;
+            rp_pack_cstr(pk, "holder_instance");
+            if (holder && holder->instance)
+                rp_pack_cstr(pk, holder->instance);
+            else
+                msgpack_pack_nil(pk);
         }
     rp_pack_cstr(pk, "journal");
     msgpack_pack_map(pk, 2);
@@ -699,6 +746,27 @@ static void on_granted(router_t *self, zmsg_t *msg)
     zframe_destroy(&epoch_frame);
 }
 
+//  ["LEASES", (service, epoch)…]: the leases granted before this start.
+//  Each is listed, vacant, until a worker takes it, so broker.status (and
+//  the gateway's /ready) shows a service whose writer never came back.
+static void on_leases(router_t *self, zmsg_t *msg)
+{
+    while (zmsg_size(msg) >= 2) {
+        char *name = zmsg_popstr(msg);
+        zframe_t *epoch = zmsg_pop(msg);
+        char writer[MDP_SERVICE_MAX + 1];
+        if (name && zframe_size(epoch) == 8 &&
+            strlen(name) + strlen(MDP_WRITER_SUFFIX) <= MDP_SERVICE_MAX) {
+            snprintf(writer, sizeof writer, "%s" MDP_WRITER_SUFFIX, name);
+            service_t *service = service_require(self, writer);
+            if (service && service->lease)
+                lease_restore(service->lease, rp_seq_get(zframe_data(epoch)));
+        }
+        zstr_free(&name);
+        zframe_destroy(&epoch);
+    }
+}
+
 static void on_pipe(router_t *self, zmsg_t *msg)
 {
     char *kind = zmsg_popstr(msg);
@@ -709,6 +777,8 @@ static void on_pipe(router_t *self, zmsg_t *msg)
         zframe_destroy(&body);
     } else if (kind && streq(kind, "GRANTED") && zmsg_size(msg) == 3)
         on_granted(self, msg);
+    else if (kind && streq(kind, "LEASES") && zmsg_size(msg) % 2 == 0)
+        on_leases(self, msg);
     else
         rp_error("router: unexpected message from the journal, dropped");
     zstr_free(&kind);
@@ -802,6 +872,9 @@ router_t *router_new(rp_config_t *config, zactor_t *journal)
     self->request_timeout = timeout < 0 ? 0 : timeout;
     self->heartbeat_at = zclock_mono() + MDP_HEARTBEAT_INTERVAL;
     rp_packer_init(&self->packer);
+    zmsg_t *leases = zmsg_new(); //  which services had writers before (on_leases)
+    zmsg_addstr(leases, "LEASES");
+    pipe_send(self, &leases, true);
     rp_info("router: requests on %s (max message %" PRId64 " B, queue %zu/%zu, timeout %" PRId64
             " ms)",
             bind, max_message, self->queue_max, self->queue_total, self->request_timeout);

@@ -4,7 +4,13 @@
     same transaction. */
 #include "apply.h"
 #include "customer.h"
+#include "activity.h"
+#include "assign.h"
+#include "contact.h"
+#include "merge.h"
 #include "normalize.h"
+#include "query.h"
+#include "timeline.h"
 
 #include <rapport/log.h>
 
@@ -14,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const apply_dbnames[] = {"customers", "codes", "tax_ids", "similar", "outcomes", NULL};
+const char *const apply_dbnames[] = {"customers",  "codes",        "tax_ids",  "similar",
+                                     "outcomes",   QUERY_DBNAME,   "contacts", "contact_names",
+                                     "activities", "activity_ids", "timeline", NULL};
 
 //  ---------------------------------------------------------------------
 //  Similarity keys: kind, the normalized value, NUL, then (stored) the id
@@ -128,6 +136,7 @@ typedef struct {
     //  the outcome
     int status;
     const char *code;
+    bool unchanged; //  applied, but nothing changed: no timeline entry
     const char *conflict_fields[APPLY_MAX_SIMILAR + 2];
     char *conflict_ids[APPLY_MAX_SIMILAR + 2];
     int conflicts;
@@ -303,6 +312,8 @@ static int s_save(apply_t *self, const customer_t *old)
     }
     if (!rc)
         rc = s_save_similar(self, old);
+    if (!rc) //  the sort index reads the stored version: before the put
+        rc = query_index_save(self->store, self->txn, self->id, self->id_len, &self->record);
     if (rc)
         return rc;
     rp_packer_t packer;
@@ -393,13 +404,55 @@ static int s_archived(apply_t *self, bool archived)
     int rc = s_load(self);
     if (rc)
         return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
+    uint64_t expected;
+    if (rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) &&
+        expected != s_version(&self->record))
+        return s_outcome(self, 412, "version_mismatch");
     bool was = false;
     rp_obj_bool(&self->record.values[CUSTOMER_ARCHIVED], &was);
-    if (was == archived)
+    self->unchanged = was == archived;
+    if (self->unchanged)
         return 0; //  already so: no new version
     customer_set_bool(&self->record, CUSTOMER_ARCHIVED, archived);
     s_stamp(self, s_version(&self->record) + 1);
     return s_save(self, &self->record); //  indexes unchanged
+}
+
+//  ---------------------------------------------------------------------
+//  For the relation events
+
+int apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, apply_held_t *held)
+{
+    held->doc = NULL;
+    customer_init(&held->record);
+    MDB_val value;
+    int rc = apply_record_get(store, txn, id, len, &value);
+    if (rc)
+        return rc;
+    held->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!held->doc)
+        return -1; //  a corrupt store: stop the service
+    customer_from_map(&held->record, rp_doc_root(held->doc));
+    return 0;
+}
+
+void apply_release(apply_held_t *held)
+{
+    customer_reset(&held->record);
+    rp_doc_destroy(&held->doc);
+}
+
+int apply_save(rp_store_t *store, MDB_txn *txn, const customer_t *old, const customer_t *record)
+{
+    apply_t self;
+    memset(&self, 0, sizeof self);
+    self.store = store;
+    self.txn = txn;
+    self.record = *record; //  borrowed: s_save only reads it, and it is not reset here
+    if (!customer_str(record, CUSTOMER_ID, &self.id, &self.id_len) || self.id_len == 0 ||
+        self.id_len > APPLY_MAX_ID)
+        return -1;
+    return s_save(&self, old);
 }
 
 static int s_save_outcome(apply_t *self)
@@ -457,8 +510,18 @@ int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const 
         rc = s_archived(&self, true);
     else if (s_type_is(event, "customer.restored"))
         rc = s_archived(&self, false);
+    else if (contact_event(event))
+        rc = contact_apply(store, txn, event, &self.status, &self.code);
+    else if (activity_event(event))
+        rc = activity_apply(store, txn, event, &self.status, &self.code);
+    else if (assign_event(event))
+        rc = assign_apply(store, txn, event, &self.status, &self.code);
+    else if (merge_event(event))
+        rc = merge_apply(store, txn, event, &self.status, &self.code);
     else
         rc = s_outcome(&self, 422, "unknown_type");
+    if (rc == 0 && self.status == 200 && !self.unchanged)
+        rc = timeline_apply(store, txn, seq, event);
     if (rc == 0)
         rc = s_save_outcome(&self);
     s_apply_fini(&self);

@@ -10,6 +10,11 @@
                  'e' the e-mail (not unique: two firms may share a switchboard)
       outcomes   seq (8 bytes BE) → {status, id, code?, fields?, ids?}
       meta       applied cursor; "code_counter" for generated codes
+      contacts, contact_names, activities, activity_ids, timeline: a
+                 customer's relations (contact.h, activity.h, timeline.h);
+                 customer.contact_*, activity_logged, assigned and merged
+                 are applied there (and in assign.h, merge.h), and every
+                 event applied with outcome 200 leaves a timeline entry
 
     A business conflict (a duplicate code or tax id, a stale version, a
     missing record) does not stop the service: apply records it as the
@@ -50,6 +55,22 @@ int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const ch
 typedef void(apply_similar_fn)(void *arg, const char *field, const char *id, size_t id_len);
 size_t apply_similar(rp_store_t *store, MDB_txn *txn, const customer_t *record, size_t max,
                      apply_similar_fn *fn, void *arg);
+
+//  A stored record held for a change by the relation events (activity.h,
+//  merge.h): record borrows from doc, a private copy of the stored bytes
+//  (LMDB pages move on put). apply_hold answers 0, MDB_NOTFOUND, or -1
+//  for a record that does not decode.
+typedef struct {
+    rp_doc_t *doc;
+    customer_t record;
+} apply_held_t;
+
+int apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, apply_held_t *held);
+void apply_release(apply_held_t *held);
+
+//  Store record (its id from CUSTOMER_ID) with its index entries moved
+//  from old's (pass the record itself when no indexed field changed).
+int apply_save(rp_store_t *store, MDB_txn *txn, const customer_t *old, const customer_t *record);
 
 void apply_test(void);
 

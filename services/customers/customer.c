@@ -63,6 +63,7 @@ static const field_def_t s_fields[CUSTOMER_FIELDS] = {
     [CUSTOMER_CREATED_AT] = {"created_at", KIND_SYSTEM, 0, NULL},
     [CUSTOMER_UPDATED_AT] = {"updated_at", KIND_SYSTEM, 0, NULL},
     [CUSTOMER_ARCHIVED] = {"archived", KIND_SYSTEM, 0, NULL},
+    [CUSTOMER_LAST_CONTACTED_AT] = {"last_contacted_at", KIND_SYSTEM, 0, NULL},
 };
 
 const char *customer_field_name(int field)

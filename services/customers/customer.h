@@ -47,6 +47,7 @@ typedef enum {
     CUSTOMER_CREATED_AT,
     CUSTOMER_UPDATED_AT,
     CUSTOMER_ARCHIVED,
+    CUSTOMER_LAST_CONTACTED_AT, //  the latest activity's time (activity.h)
     CUSTOMER_FIELDS
 } customer_field_t;
 

@@ -2,6 +2,11 @@
 #include "handlers.h"
 #include "apply.h"
 #include "customer.h"
+#include "dups.h"
+#include "import.h"
+#include "query.h"
+#include "relations.h"
+#include "report.h"
 
 #include <rapport/log.h>
 
@@ -21,7 +26,9 @@
 
 struct _handlers_t {
     char region[8];
-    zlistx_t *writes; //  write_t in flight, owned
+    zlistx_t *writes;       //  write_t in flight, owned
+    import_t *import;       //  customers.import sessions and batches
+    relations_t *relations; //  contacts, activities, timeline, assign, merge
 };
 
 //  One write between its request and its reply.
@@ -48,6 +55,8 @@ handlers_t *handlers_new(const char *region)
     assert(self);
     snprintf(self->region, sizeof self->region, "%s", region);
     self->writes = zlistx_new();
+    self->import = import_new(region);
+    self->relations = relations_new(region);
     return self;
 }
 
@@ -68,6 +77,8 @@ void handlers_destroy(handlers_t **self_p)
          w = (write_t *)zlistx_next(self->writes))
         s_write_destroy(&w);
     zlistx_destroy(&self->writes);
+    import_destroy(&self->import);
+    relations_destroy(&self->relations);
     free(self);
     *self_p = NULL;
 }
@@ -149,15 +160,6 @@ static void s_reply_invalid(rp_service_t *service, rp_origin_t **origin_p,
     }
     rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
     rp_packer_destroy(&packer);
-}
-
-static void s_reply_field_error(rp_service_t *service, rp_origin_t **origin_p, const char *field,
-                                const char *code, const char *message)
-{
-    customer_error_t error;
-    customer_error_set(&error, field, strlen(field), code);
-    error.message = message;
-    s_reply_invalid(service, origin_p, &error, 1);
 }
 
 //  A stored record as reply data, read in one snapshot.
@@ -705,13 +707,29 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
     if (!s_write_allowed(service, &origin, req, actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
+    //  An optional version, checked like customers.update's (atomically in
+    //  apply: the gateway's If-Match needs no read before the write).
+    const msgpack_object *version_obj = rp_obj_get(req->args, "version");
+    uint64_t version = 0;
+    if (version_obj && !rp_obj_u64(version_obj, &version)) {
+        rp_service_reply_error(service, &origin, 400, "bad_args",
+                               "args.version must be an unsigned integer");
+        return;
+    }
+    if (version_obj && version != target.version && !req->idem) { //  idem: see s_create
+        rp_service_reply_error(service, &origin, 412, "version_mismatch",
+                               "the customer changed since that version");
+        return;
+    }
     rp_packer_t event;
     rp_packer_init(&event);
     s_event_open(&event, archive ? "customer.archived" : "customer.restored", target.id,
                  target.id_len, actor);
-    msgpack_pack_map(&event.pk, 1);
+    msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
+    if (version_obj)
+        rp_pack_kv_u64(&event.pk, "expected_version", version);
     s_write_append(self, service, &origin, &event, idem);
 }
 
@@ -729,177 +747,7 @@ static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t
         s_reply_record(service, &origin, actor, id, len, 0);
 }
 
-typedef struct {
-    const actor_t *actor;
-    uint64_t limit;
-    const char *cursor, *q, *grade, *tier, *owner, *team;
-    size_t cursor_len, q_len, grade_len, tier_len, owner_len, team_len;
-    bool archived;
-    rp_packer_t items; //  the records, concatenated
-    size_t count;
-    char next[APPLY_MAX_ID + 1];
-} list_t;
-
-//  Case-insensitive for ASCII, byte-exact otherwise (so Chinese matches as
-//  itself: UTF-8 sequences never contain ASCII bytes).
-static bool s_contains(const char *hay, size_t hay_len, const char *needle, size_t needle_len)
-{
-    if (needle_len == 0)
-        return true;
-    for (size_t i = 0; i + needle_len <= hay_len; i++) {
-        size_t j = 0;
-        while (j < needle_len) {
-            unsigned char a = (unsigned char)hay[i + j], b = (unsigned char)needle[j];
-            if (a < 0x80 && b < 0x80 && tolower(a) == tolower(b))
-                j++;
-            else if (a == b)
-                j++;
-            else
-                break;
-        }
-        if (j == needle_len)
-            return true;
-    }
-    return false;
-}
-
-static bool s_field_is(const customer_t *record, int field, const char *want, size_t want_len)
-{
-    const char *str;
-    size_t len;
-    return !want ||
-           (customer_str(record, field, &str, &len) && s_bytes_eq(str, len, want, want_len));
-}
-
-static bool s_list_match(const list_t *list, const customer_t *record)
-{
-    bool archived = false;
-    rp_obj_bool(&record->values[CUSTOMER_ARCHIVED], &archived);
-    if (archived != list->archived || !s_in_scope(list->actor, record, false) ||
-        !s_field_is(record, CUSTOMER_GRADE, list->grade, list->grade_len) ||
-        !s_field_is(record, CUSTOMER_TIER, list->tier, list->tier_len) ||
-        !s_field_is(record, CUSTOMER_OWNER, list->owner, list->owner_len) ||
-        !s_field_is(record, CUSTOMER_TEAM, list->team, list->team_len))
-        return false;
-    if (!list->q)
-        return true;
-    static const int searched[] = {CUSTOMER_NAME, CUSTOMER_SHORT_NAME, CUSTOMER_CODE};
-    for (size_t i = 0; i < sizeof searched / sizeof searched[0]; i++) {
-        const char *str;
-        size_t len;
-        if (customer_str(record, searched[i], &str, &len) &&
-            s_contains(str, len, list->q, list->q_len))
-            return true;
-    }
-    return false;
-}
-
-//  Walk ids in order from just after the cursor; stop at limit matches or
-//  after LIST_MAX_SCAN records (then the cursor says where to go on).
-static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
-{
-    list_t *list = (list_t *)arg;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "customers"), &cursor);
-    if (rc)
-        return rc;
-    MDB_val key = {list->cursor_len, (void *)list->cursor}, value;
-    rc = mdb_cursor_get(cursor, &key, &value, list->cursor ? MDB_SET_RANGE : MDB_FIRST);
-    if (rc == 0 && list->cursor &&
-        s_bytes_eq(key.mv_data, key.mv_size, list->cursor, list->cursor_len))
-        rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT);
-    size_t scanned = 0;
-    for (; rc == 0; rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
-        if (list->count == list->limit || scanned == LIST_MAX_SCAN)
-            break; //  more remain: next_cursor is the last id looked at
-        scanned++;
-        if (key.mv_size <= APPLY_MAX_ID) {
-            memcpy(list->next, key.mv_data, key.mv_size);
-            list->next[key.mv_size] = 0;
-        }
-        rp_doc_t *doc;
-        customer_t record;
-        customer_init(&record);
-        if (s_record_decode(&value, &doc, &record) && s_list_match(list, &record)) {
-            msgpack_sbuffer_write(&list->items.buffer, value.mv_data, value.mv_size);
-            list->count++;
-        }
-        customer_reset(&record);
-        rp_doc_destroy(&doc);
-    }
-    if (rc == MDB_NOTFOUND)
-        list->next[0] = 0; //  the end: no next page
-    mdb_cursor_close(cursor);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-//  An optional string filter of 1..max bytes; false (and a reply) if mistyped.
-static bool s_list_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                       const char *name, size_t max, const char **str, size_t *len)
-{
-    const msgpack_object *o = rp_obj_get(req->args, name);
-    *str = NULL;
-    *len = 0;
-    if (!o || o->type == MSGPACK_OBJECT_NIL)
-        return true;
-    if (rp_obj_str(o, str, len) && *len >= 1 && *len <= max)
-        return true;
-    char message[96];
-    snprintf(message, sizeof message, "%s must be a string of 1..%zu bytes", name, max);
-    s_reply_field_error(service, origin_p, name, "invalid", message);
-    return false;
-}
-
-static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                   const actor_t *actor)
-{
-    if (actor->role == ROLE_NONE) {
-        rp_service_reply_error(service, &origin, 403, "forbidden",
-                               "this role cannot list customers");
-        return;
-    }
-    if (req->args && !rp_obj_is_map(req->args)) {
-        rp_service_reply_error(service, &origin, 400, "bad_args", "args must be a map");
-        return;
-    }
-    list_t list = {.actor = actor, .limit = LIST_DEFAULT};
-    const msgpack_object *limit = rp_obj_get(req->args, "limit");
-    if (limit && (!rp_obj_u64(limit, &list.limit) || list.limit < 1 || list.limit > LIST_MAX)) {
-        s_reply_field_error(service, &origin, "limit", "out_of_range", "limit must be 1..200");
-        return;
-    }
-    rp_obj_bool(rp_obj_get(req->args, "archived"), &list.archived);
-    if (!s_list_arg(service, &origin, req, "cursor", APPLY_MAX_ID, &list.cursor,
-                    &list.cursor_len) ||
-        !s_list_arg(service, &origin, req, "q", MAX_Q, &list.q, &list.q_len) ||
-        !s_list_arg(service, &origin, req, "grade", 16, &list.grade, &list.grade_len) ||
-        !s_list_arg(service, &origin, req, "tier", 16, &list.tier, &list.tier_len) ||
-        !s_list_arg(service, &origin, req, "owner", 100, &list.owner, &list.owner_len) ||
-        !s_list_arg(service, &origin, req, "team", 100, &list.team, &list.team_len))
-        return;
-    rp_packer_init(&list.items);
-    int rc = rp_store_read(rp_service_store(service), s_list_read, &list);
-    if (rc) {
-        rp_service_reply_error(service, &origin, 500, "store_error", "the store failed");
-    } else {
-        rp_packer_t packer;
-        rp_packer_init(&packer);
-        rp_reply_pack(&packer.pk, rp_origin_id(origin), 200, 0, 1);
-        rp_pack_cstr(&packer.pk, "data");
-        msgpack_pack_map(&packer.pk, 2);
-        rp_pack_cstr(&packer.pk, "items");
-        msgpack_pack_array(&packer.pk, list.count);
-        msgpack_sbuffer_write(&packer.buffer, list.items.buffer.data, list.items.buffer.size);
-        rp_pack_cstr(&packer.pk, "next_cursor");
-        if (list.next[0])
-            rp_pack_cstr(&packer.pk, list.next);
-        else
-            msgpack_pack_nil(&packer.pk);
-        rp_service_reply(service, &origin, packer.buffer.data, packer.buffer.size);
-        rp_packer_destroy(&packer);
-    }
-    rp_packer_destroy(&list.items);
-}
+//  customers.list lives in query.c (filters, sort orders, cursors).
 
 //  ---------------------------------------------------------------------
 
@@ -912,7 +760,13 @@ void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
     if (rp_request_is(req, "customers.get"))
         s_get(service, origin, req, &actor);
     else if (rp_request_is(req, "customers.list"))
-        s_list(service, origin, req, &actor);
+        query_list(service, origin, req);
+    else if (rp_request_is(req, "customers.duplicates"))
+        dups_list(service, origin, req);
+    else if (rp_request_is(req, "customers.composition"))
+        report_composition(service, origin, req);
+    else if (rp_request_is(req, "customers.import"))
+        import_request(self->import, service, origin, req);
     else if (rp_request_is(req, "customers.create"))
         s_create(self, service, origin, req, &actor);
     else if (rp_request_is(req, "customers.update"))
@@ -921,6 +775,6 @@ void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
         s_archive(self, service, origin, req, &actor, true);
     else if (rp_request_is(req, "customers.restore"))
         s_archive(self, service, origin, req, &actor, false);
-    else
+    else if (!relations_request(self->relations, service, &origin, req))
         rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
 }

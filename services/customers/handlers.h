@@ -7,6 +7,8 @@
     ("customers/<idem>"), wait until applied here, answer the outcome.
     On "customers" (any instance, min_seq honoured): customers.get,
     customers.list.
+    The ops on a customer's contacts, activities, timeline, assignment and
+    merges are served by relations.h.
 */
 #ifndef CUSTOMERS_HANDLERS_H
 #define CUSTOMERS_HANDLERS_H

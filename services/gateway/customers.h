@@ -8,9 +8,8 @@
                                               true → args.allow_duplicate
         GET    /api/v1/customers/{id}         customers.get; ETag: "<version>"
         PATCH  /api/v1/customers/{id}         customers.update; If-Match → args.version
-        DELETE /api/v1/customers/{id}         customers.archive; with If-Match the
-                                              version is checked first (see below)
-        POST   /api/v1/customers/{id}/restore customers.restore
+        DELETE /api/v1/customers/{id}         customers.archive; If-Match → args.version
+        POST   /api/v1/customers/{id}/restore customers.restore; If-Match → args.version
 
     The actor is the authenticated caller (the exchange's, set by auth), so
     per-user keys need no change here. Writes take Idempotency-Key.

@@ -12,6 +12,7 @@ struct _gw_exchange_t {
     const char *route;
     int64_t started_us;
     gw_actor_t actor;
+    char user[128], role[16], team[128]; //  what actor points to, once set
 };
 
 gw_exchange_t *gw_exchange_new(struct evhttp_request *req, gw_metrics_t *metrics)
@@ -39,6 +40,15 @@ gw_actor_t *gw_exchange_actor(gw_exchange_t *self)
     return &self->actor;
 }
 
+void gw_exchange_set_actor(gw_exchange_t *self, const char *user, const char *role,
+                           const char *team)
+{
+    snprintf(self->user, sizeof self->user, "%s", user);
+    snprintf(self->role, sizeof self->role, "%s", role);
+    snprintf(self->team, sizeof self->team, "%s", team);
+    self->actor = (gw_actor_t){self->user, self->role, self->team};
+}
+
 const char *gw_exchange_header(gw_exchange_t *self, const char *name)
 {
     return evhttp_find_header(evhttp_request_get_input_headers(self->req), name);
@@ -60,6 +70,15 @@ void gw_exchange_send(gw_exchange_t **self_p, int status, const char *content_ty
         gw_exchange_add_header(self, "Content-Type", content_type);
     evhttp_send_reply(self->req, status, gw_status_phrase(status), out);
     evbuffer_free(out);
+    double seconds = (double)(zclock_usecs() - self->started_us) / 1e6;
+    gw_metrics_record(self->metrics, self->route, status, seconds);
+    free(self);
+    *self_p = NULL;
+}
+
+void gw_exchange_done(gw_exchange_t **self_p, int status)
+{
+    gw_exchange_t *self = *self_p;
     double seconds = (double)(zclock_usecs() - self->started_us) / 1e6;
     gw_metrics_record(self->metrics, self->route, status, seconds);
     free(self);

@@ -33,6 +33,12 @@ struct evhttp_request *gw_exchange_req(gw_exchange_t *self);
 //  The authenticated caller (set by the auth check; user NULL before).
 gw_actor_t *gw_exchange_actor(gw_exchange_t *self);
 
+//  Set the caller: the strings are copied (cut to 127 bytes), so the
+//  actor stays valid while the exchange lives, whatever happens to the
+//  key that named it meanwhile.
+void gw_exchange_set_actor(gw_exchange_t *self, const char *user, const char *role,
+                           const char *team);
+
 //  A request header, or NULL.
 const char *gw_exchange_header(gw_exchange_t *self, const char *name);
 
@@ -42,6 +48,10 @@ void gw_exchange_add_header(gw_exchange_t *self, const char *name, const char *v
 //  Answer with a body of a content type, count it, free the exchange.
 void gw_exchange_send(gw_exchange_t **self_p, int status, const char *content_type,
                       const char *body, size_t size);
+
+//  For an answer sent by other means (a chunked reply, export.c): count it
+//  under status and free the exchange, sending nothing.
+void gw_exchange_done(gw_exchange_t **self_p, int status);
 
 //  Answer with a JSON value (taken over), as application/json.
 void gw_exchange_send_json(gw_exchange_t **self_p, int status, json_t *body);

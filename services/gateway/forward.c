@@ -6,11 +6,13 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include <rapport/log.h>
+#include <rapport/mdp.h>
 
 struct _gw_forwarder_t {
     gw_upstream_t *upstream;
     gw_seqs_t *seqs;
     int timeout_ms;
+    gw_fleet_t *fleet; //  or NULL: no fail-fast on vacant writer leases
 };
 
 //  One request between its send and its reply.
@@ -29,6 +31,19 @@ gw_forwarder_t *gw_forwarder_new(gw_upstream_t *upstream, gw_seqs_t *seqs, int t
     self->seqs = seqs;
     self->timeout_ms = timeout_ms;
     return self;
+}
+
+void gw_forwarder_set_fleet(gw_forwarder_t *self, gw_fleet_t *fleet)
+{
+    self->fleet = fleet;
+}
+
+//  True for a write whose writer lease is known vacant, nobody waiting.
+static bool s_writer_vacant(gw_forwarder_t *self, const char *service)
+{
+    size_t len = strlen(service), suffix = strlen(MDP_WRITER_SUFFIX);
+    return self->fleet && len > suffix && streq(service + len - suffix, MDP_WRITER_SUFFIX) &&
+           gw_fleet_writer_vacant(self->fleet, service, zclock_mono());
 }
 
 void gw_forwarder_destroy(gw_forwarder_t **self_p)
@@ -130,6 +145,12 @@ void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
                      const char *op, const char *idem, const void *args, size_t args_size,
                      gw_forward_fn *on_success, void *arg)
 {
+    if (s_writer_vacant(self, service)) {
+        //  The broker would hold it in its queue for a writer that is not
+        //  coming (request_timeout_ms), then answer 503: answer now.
+        gw_problem_send(ex_p, 503, "no_writer", "the service has no writer now; retry shortly");
+        return;
+    }
     gw_exchange_t *ex = *ex_p;
     *ex_p = NULL;
     const gw_actor_t *actor = gw_exchange_actor(ex);

@@ -17,6 +17,7 @@
 #define GW_FORWARD_H
 
 #include "exchange.h"
+#include "fleet.h"
 #include "seqs.h"
 #include "upstream.h"
 
@@ -24,6 +25,12 @@ typedef struct _gw_forwarder_t gw_forwarder_t;
 
 gw_forwarder_t *gw_forwarder_new(gw_upstream_t *upstream, gw_seqs_t *seqs, int timeout_ms);
 void gw_forwarder_destroy(gw_forwarder_t **self_p);
+
+//  With a fleet, a write (to "<S>.writer") whose lease the last fresh
+//  broker.status showed vacant, no standby waiting, is answered 503
+//  "no_writer" (Retry-After) at once instead of waiting in the broker's
+//  queue.
+void gw_forwarder_set_fleet(gw_forwarder_t *self, gw_fleet_t *fleet);
 
 //  Forward and answer later; the exchange is taken over (and answered
 //  with a 503 at once if the request cannot be sent). args is one packed

@@ -3,15 +3,26 @@
 #include "gateway.h"
 #include "auth.h"
 #include "customers.h"
+#include "export.h"
+#include "import.h"
+#include "reports.h"
+#include "directory.h"
 #include "exchange.h"
+#include "fleet.h"
+#include "follower.h"
 #include "forward.h"
 #include "json.h"
 #include "metrics.h"
+#include "monitor.h"
+#include "openapi.h"
 #include "problem.h"
+#include "ratelimit.h"
 #include "ready.h"
+#include "relations.h"
 #include "request.h"
 #include "seqs.h"
 #include "upstream.h"
+#include "users.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -34,6 +45,15 @@ struct _gw_gateway_t {
     gw_upstream_t *upstream;
     gw_forwarder_t *forwarder;
     gw_customers_t *customers;
+    gw_importer_t *importer; //  POST /api/v1/customers/import, streamed
+    gw_exporter_t *exporter;
+    gw_relations_t *relations; //  contacts, activities, timeline, assign, merge
+    gw_directory_t *directory; //  API keys, folded from user.* events
+    gw_follower_t *follower;   //  the journal feed into the directory
+    gw_ratelimit_t *ratelimit;
+    gw_users_t *users;
+    gw_fleet_t *fleet;     //  head, instance cursors, leases (/metrics, fail-fast 503)
+    gw_monitor_t *monitor; //  polls broker.status and probes instances into the fleet
 };
 
 //  A route handler answers the exchange (now or later). param is the
@@ -45,6 +65,7 @@ typedef struct {
     const char *path;   //  exact path, or the prefix before {param}
     bool has_param;     //  one segment after path, then suffix
     const char *suffix; //  what follows {param} ("/restore"), or NULL
+    bool suffix_param;  //  then one more segment, read by the handler ("/contacts/{cid}")
     bool needs_key;
     route_fn *get; //  also answers HEAD
     route_fn *post;
@@ -84,6 +105,10 @@ static void s_ready_answer(void *arg, const rp_reply_t *reply, const msgpack_obj
 static void s_ready(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
 {
     (void)param;
+    if (!gw_follower_synced(self->follower)) { //  user keys would not work yet
+        gw_problem_send(ex_p, 503, "not_ready", "the gateway is still replaying the journal");
+        return;
+    }
     uint64_t id = gw_upstream_next_id(self->upstream);
     rp_packer_t packer;
     rp_packer_init(&packer);
@@ -99,10 +124,24 @@ static void s_ready(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
 static void s_metrics(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
 {
     (void)param;
-    size_t size;
-    char *text = gw_metrics_render(self->metrics, &size);
+    size_t requests_size, size = 0;
+    char *requests = gw_metrics_render(self->metrics, &requests_size);
+    char *text = NULL;
+    FILE *out = open_memstream(&text, &size);
+    assert(out);
+    fwrite(requests, 1, requests_size, out); //  then the fleet's: head, cursors, lag
+    free(requests);
+    gw_fleet_render(self->fleet, out, zclock_mono());
+    fclose(out);
     gw_exchange_send(ex_p, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
     free(text);
+}
+
+static void s_openapi(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)self;
+    (void)param;
+    gw_exchange_send(ex_p, 200, "application/json", gw_openapi_json(), gw_openapi_size());
 }
 
 //  ---------------------------------------------------------------------
@@ -176,6 +215,101 @@ static void s_customers_restore(gw_gateway_t *self, gw_exchange_t **ex_p, const 
     gw_customers_restore(self->customers, ex_p, id);
 }
 
+//  Import, export, duplicates, reports: import.c, export.c, reports.c.
+static void s_customers_import(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_import_finish(self->importer, ex_p);
+}
+
+static void s_customers_export(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_export(self->exporter, ex_p);
+}
+
+static void s_customers_duplicates(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_reports_duplicates(self->forwarder, ex_p);
+}
+
+static void s_reports_composition(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_reports_composition(self->forwarder, ex_p);
+}
+
+//  The caller of an import, known from its headers before its body.
+static bool s_import_who(void *arg, struct evhttp_request *req, gw_actor_t *actor)
+{
+    gw_gateway_t *self = (gw_gateway_t *)arg;
+    static gw_caller_t caller; //  valid until the next call, as import.h says
+    const char *header = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (gw_auth_check(self->auth, header, &caller) != GW_AUTH_OK)
+        return false;
+    *actor = (gw_actor_t){caller.member.user, caller.member.role, caller.member.team};
+    return true;
+}
+
+//  Under a customer: the routes live in relations.c.
+#define RELATION_ROUTE(name)                                                                       \
+    static void s_relations_##name(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)       \
+    {                                                                                              \
+        gw_relations_##name(self->relations, ex_p, id);                                            \
+    }
+RELATION_ROUTE(contacts_list)
+RELATION_ROUTE(contacts_create)
+RELATION_ROUTE(contact_get)
+RELATION_ROUTE(contact_update)
+RELATION_ROUTE(contact_delete)
+RELATION_ROUTE(activities_list)
+RELATION_ROUTE(activities_create)
+RELATION_ROUTE(timeline)
+RELATION_ROUTE(assign)
+RELATION_ROUTE(merge)
+
+//  ---------------------------------------------------------------------
+//  Users: the routes live in users.c; these bind them to us.
+
+static void s_users_list(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_users_list(self->users, ex_p);
+}
+
+static void s_users_create(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_users_create(self->users, ex_p);
+}
+
+static void s_users_me(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
+{
+    (void)param;
+    gw_users_me(self->users, ex_p);
+}
+
+static void s_users_get(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_users_get(self->users, ex_p, id);
+}
+
+static void s_users_update(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_users_update(self->users, ex_p, id);
+}
+
+static void s_users_revoke(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_users_revoke(self->users, ex_p, id);
+}
+
+static void s_users_rotate(gw_gateway_t *self, gw_exchange_t **ex_p, const char *id)
+{
+    gw_users_rotate(self->users, ex_p, id);
+}
+
 //  ---------------------------------------------------------------------
 //  Routing
 
@@ -183,6 +317,7 @@ static const route_t s_routes[] = {
     {.label = "/health", .path = "/health", .get = s_health},
     {.label = "/ready", .path = "/ready", .get = s_ready},
     {.label = "/metrics", .path = "/metrics", .get = s_metrics},
+    {.label = "/openapi.json", .path = "/openapi.json", .get = s_openapi},
     {.label = "/api/v1/tally/{key}",
      .path = "/api/v1/tally/",
      .has_param = true,
@@ -194,6 +329,23 @@ static const route_t s_routes[] = {
      .needs_key = true,
      .get = s_customers_list,
      .post = s_customers_create},
+    //  Before /api/v1/customers/{id}: the first match wins.
+    {.label = "/api/v1/customers/import",
+     .path = "/api/v1/customers/import",
+     .needs_key = true,
+     .post = s_customers_import},
+    {.label = "/api/v1/customers/export",
+     .path = "/api/v1/customers/export",
+     .needs_key = true,
+     .get = s_customers_export},
+    {.label = "/api/v1/customers/duplicates",
+     .path = "/api/v1/customers/duplicates",
+     .needs_key = true,
+     .get = s_customers_duplicates},
+    {.label = "/api/v1/reports/customers/composition",
+     .path = "/api/v1/reports/customers/composition",
+     .needs_key = true,
+     .get = s_reports_composition},
     {.label = "/api/v1/customers/{id}",
      .path = "/api/v1/customers/",
      .has_param = true,
@@ -207,8 +359,83 @@ static const route_t s_routes[] = {
      .suffix = "/restore",
      .needs_key = true,
      .post = s_customers_restore},
+    {.label = "/api/v1/customers/{id}/contacts",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .suffix = "/contacts",
+     .needs_key = true,
+     .get = s_relations_contacts_list,
+     .post = s_relations_contacts_create},
+    {.label = "/api/v1/customers/{id}/contacts/{contact_id}",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .suffix = "/contacts/",
+     .suffix_param = true,
+     .needs_key = true,
+     .get = s_relations_contact_get,
+     .patch = s_relations_contact_update,
+     .del = s_relations_contact_delete},
+    {.label = "/api/v1/customers/{id}/activities",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .suffix = "/activities",
+     .needs_key = true,
+     .get = s_relations_activities_list,
+     .post = s_relations_activities_create},
+    {.label = "/api/v1/customers/{id}/timeline",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .suffix = "/timeline",
+     .needs_key = true,
+     .get = s_relations_timeline},
+    {.label = "/api/v1/customers/{id}/assign",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .suffix = "/assign",
+     .needs_key = true,
+     .post = s_relations_assign},
+    {.label = "/api/v1/customers/{id}/merge",
+     .path = "/api/v1/customers/",
+     .has_param = true,
+     .suffix = "/merge",
+     .needs_key = true,
+     .post = s_relations_merge},
+    {.label = "/api/v1/users",
+     .path = "/api/v1/users",
+     .needs_key = true,
+     .get = s_users_list,
+     .post = s_users_create},
+    //  Before {id}: the first route that matches wins.
+    {.label = "/api/v1/users/me", .path = "/api/v1/users/me", .needs_key = true, .get = s_users_me},
+    {.label = "/api/v1/users/{id}",
+     .path = "/api/v1/users/",
+     .has_param = true,
+     .needs_key = true,
+     .get = s_users_get,
+     .patch = s_users_update,
+     .del = s_users_revoke},
+    {.label = "/api/v1/users/{id}/key",
+     .path = "/api/v1/users/",
+     .has_param = true,
+     .suffix = "/key",
+     .needs_key = true,
+     .post = s_users_rotate},
 };
 #define ROUTES (sizeof s_routes / sizeof s_routes[0])
+
+size_t gw_gateway_routes(gw_route_info_t *routes, size_t max)
+{
+    for (size_t i = 0; i < ROUTES && i < max; i++) {
+        const route_t *route = &s_routes[i];
+        routes[i] = (gw_route_info_t){.label = route->label,
+                                      .needs_key = route->needs_key,
+                                      .get = route->get != NULL,
+                                      .post = route->post != NULL,
+                                      .patch = route->patch != NULL,
+                                      .del = route->del != NULL};
+    }
+    return ROUTES;
+}
 
 //  The route for a path, and its raw (still percent-encoded) parameter.
 static const route_t *s_route_match(const char *path, const char **param, size_t *param_len)
@@ -221,7 +448,13 @@ static const route_t *s_route_match(const char *path, const char **param, size_t
         if (route->has_param && strncmp(path, route->path, len) == 0) {
             const char *rest = path + len;
             size_t segment = strcspn(rest, "/");
-            if (segment && streq(rest + segment, route->suffix ? route->suffix : "")) {
+            const char *tail = rest + segment;
+            size_t suffix_len = route->suffix ? strlen(route->suffix) : 0;
+            bool tail_param = route->suffix_param &&
+                              strncmp(tail, route->suffix, suffix_len) == 0 && tail[suffix_len] &&
+                              !strchr(tail + suffix_len, '/');
+            if (segment && (tail_param || (!route->suffix_param &&
+                                           streq(tail, route->suffix ? route->suffix : "")))) {
                 *param = rest;
                 *param_len = segment;
                 return route;
@@ -283,6 +516,36 @@ static void s_not_allowed(const route_t *route, gw_exchange_t **ex_p)
     gw_problem_send(ex_p, 405, "method_not_allowed", "the method is not allowed here");
 }
 
+//  Who is calling, and may they now? Sets the actor, or answers 401, 429
+//  or 503 and returns false. The bootstrap admin key is not rate limited:
+//  it is the operator's way in, also when a client misbehaves.
+static bool s_authenticate(gw_gateway_t *self, gw_exchange_t **ex_p)
+{
+    gw_caller_t caller;
+    gw_auth_result_t result =
+        gw_auth_check(self->auth, gw_exchange_header(*ex_p, "Authorization"), &caller);
+    if (result == GW_AUTH_SYNCING) {
+        gw_problem_send(ex_p, 503, "not_ready", "the gateway is still replaying the journal");
+        return false;
+    }
+    if (result != GW_AUTH_OK) {
+        gw_exchange_add_header(*ex_p, "WWW-Authenticate", "Bearer");
+        gw_problem_send(ex_p, 401, "unauthorized", "a valid API key is required (Bearer)");
+        return false;
+    }
+    int retry_after = 0;
+    if (!caller.bootstrap &&
+        !gw_ratelimit_take(self->ratelimit, caller.key_hash, zclock_mono(), &retry_after)) {
+        char seconds[16];
+        snprintf(seconds, sizeof seconds, "%d", retry_after);
+        gw_exchange_add_header(*ex_p, "Retry-After", seconds);
+        gw_problem_send(ex_p, 429, "rate_limited", "too many requests for this API key");
+        return false;
+    }
+    gw_exchange_set_actor(*ex_p, caller.member.user, caller.member.role, caller.member.team);
+    return true;
+}
+
 static void s_dispatch(gw_gateway_t *self, gw_exchange_t **ex_p)
 {
     struct evhttp_request *req = gw_exchange_req(*ex_p);
@@ -294,12 +557,8 @@ static void s_dispatch(gw_gateway_t *self, gw_exchange_t **ex_p)
         gw_exchange_set_route(*ex_p, route->label);
     //  Under /api a caller without a key learns nothing, not even 404.
     bool needs_key = route ? route->needs_key : (path && strncmp(path, "/api/", 5) == 0);
-    if (needs_key && !gw_auth_check(self->auth, gw_exchange_header(*ex_p, "Authorization"),
-                                    gw_exchange_actor(*ex_p))) {
-        gw_exchange_add_header(*ex_p, "WWW-Authenticate", "Bearer");
-        gw_problem_send(ex_p, 401, "unauthorized", "a valid API key is required (Bearer)");
+    if (needs_key && !s_authenticate(self, ex_p))
         return;
-    }
     if (!route) {
         gw_problem_send(ex_p, 404, "not_found", "no such resource");
         return;
@@ -326,6 +585,24 @@ static void s_on_request(struct evhttp_request *req, void *arg)
 }
 
 //  ---------------------------------------------------------------------
+//  The journal feed: user.* events into the directory
+
+static int s_on_event(void *arg, uint64_t seq, const char *type, size_t type_len,
+                      const uint8_t *event, size_t size)
+{
+    gw_gateway_t *self = (gw_gateway_t *)arg;
+    return gw_directory_apply(self->directory, seq, type, type_len, event, size);
+}
+
+static void s_on_progress(void *arg, uint64_t cursor)
+{
+    gw_gateway_t *self = (gw_gateway_t *)arg;
+    gw_auth_set_synced(self->auth, gw_follower_synced(self->follower));
+    gw_users_progress(self->users, cursor);
+    gw_fleet_head(self->fleet, cursor); //  the head as the feed shows it, live
+}
+
+//  ---------------------------------------------------------------------
 //  Life cycle
 
 static int s_bound_port(struct evhttp_bound_socket *listener)
@@ -346,12 +623,19 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     int64_t body_max = rp_config_int(config, "http/body_max", 1024 * 1024);
     int64_t timeout_ms = rp_config_int(config, "http/timeout_ms", 10000);
     const char *endpoint = rp_config_get(config, "broker/endpoint", RP_DEFAULT_BROKER_ENDPOINT);
+    const char *feed = rp_config_get(config, "feed/endpoint", RP_DEFAULT_FEED_ENDPOINT);
+    int64_t rate = rp_config_int(config, "rate/per_s", GW_RATELIMIT_PER_S);
+    int64_t burst = rp_config_int(config, "rate/burst", GW_RATELIMIT_BURST);
     const char *admin_key = getenv("RAPPORT_ADMIN_KEY");
     if (!admin_key || !*admin_key)
         admin_key = rp_config_get(config, "auth/admin_key", NULL);
     if (port < 0 || port > 65535 || body_max < 1 || body_max > 64 * 1024 * 1024 || timeout_ms < 1 ||
         timeout_ms > 600000) {
         rp_error("gateway: bad http/port, http/body_max or http/timeout_ms");
+        return NULL;
+    }
+    if (rate < 0 || rate > 1000000 || burst < 0 || burst > 10000000) {
+        rp_error("gateway: bad rate/per_s (0..1000000) or rate/burst (0..10000000)");
         return NULL;
     }
     gw_gateway_t *self = (gw_gateway_t *)zmalloc(sizeof *self);
@@ -377,7 +661,10 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     }
     self->port = s_bound_port(self->listener);
     self->metrics = gw_metrics_new();
-    self->auth = gw_auth_new(admin_key);
+    self->fleet = gw_fleet_new(); //  before the follower, whose progress moves its head
+    self->directory = gw_directory_new();
+    self->auth = gw_auth_new(admin_key, self->directory);
+    self->ratelimit = gw_ratelimit_new(rate, burst, 0);
     if (!admin_key || !*admin_key)
         rp_warn("gateway: no admin key (RAPPORT_ADMIN_KEY): every /api request is 401");
     self->seqs = gw_seqs_new();
@@ -385,6 +672,20 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     assert(self->upstream);
     self->forwarder = gw_forwarder_new(self->upstream, self->seqs, (int)timeout_ms);
     self->customers = gw_customers_new(self->forwarder, self->body_max);
+    int64_t import_max = rp_config_int(config, "import/max_bytes", 64 * 1024 * 1024);
+    if (import_max < 1 || import_max > 1024LL * 1024 * 1024)
+        import_max = 64 * 1024 * 1024; //  keep the default rather than no gateway
+    self->importer =
+        gw_importer_new(base, self->http, self->upstream, self->seqs, (size_t)import_max,
+                        self->body_max, (int)timeout_ms, s_import_who, self);
+    self->exporter = gw_exporter_new(self->upstream, self->seqs, (int)timeout_ms);
+    self->relations = gw_relations_new(self->forwarder, self->body_max);
+    self->users = gw_users_new(base, self->forwarder, self->directory, self->body_max);
+    self->follower = gw_follower_new(base, feed, endpoint, s_on_event, self, s_on_progress);
+    assert(self->follower); //  only a malformed endpoint fails, and the upstream took it
+    gw_upstream_observe(self->upstream, gw_monitor_observe, self->fleet);
+    gw_forwarder_set_fleet(self->forwarder, self->fleet);
+    self->monitor = gw_monitor_new(base, self->upstream, self->fleet);
     rp_info("gateway: listening on http://%s:%d, broker %s", bind, self->port, endpoint);
     return self;
 }
@@ -395,6 +696,8 @@ void gw_gateway_stop(gw_gateway_t *self)
         evhttp_del_accept_socket(self->http, self->listener);
         self->listener = NULL;
     }
+    gw_users_flush(self->users);
+    gw_monitor_stop(self->monitor);
     gw_upstream_close(self->upstream);
 }
 
@@ -405,12 +708,21 @@ void gw_gateway_destroy(gw_gateway_t **self_p)
         return;
     gw_gateway_stop(self);
     evhttp_free(self->http);
+    gw_importer_destroy(&self->importer);
+    gw_exporter_destroy(&self->exporter);
     gw_upstream_destroy(&self->upstream);
+    gw_follower_destroy(&self->follower);
+    gw_users_destroy(&self->users);
     gw_customers_destroy(&self->customers);
+    gw_relations_destroy(&self->relations);
     gw_forwarder_destroy(&self->forwarder);
     gw_seqs_destroy(&self->seqs);
     gw_auth_destroy(&self->auth);
+    gw_directory_destroy(&self->directory);
+    gw_ratelimit_destroy(&self->ratelimit);
     gw_metrics_destroy(&self->metrics);
+    gw_monitor_destroy(&self->monitor);
+    gw_fleet_destroy(&self->fleet);
     free(self);
     *self_p = NULL;
 }

@@ -7,7 +7,12 @@
         http/body_max        1048576   bytes; a larger body is a 413
         http/timeout_ms      10000     a service's answer, else 504
         broker/endpoint      tcp://127.0.0.1:5555
+        feed/endpoint        tcp://127.0.0.1:5556   the journal feed (user.* events
+                                       → the key directory, directory.h)
         auth/admin_key       (RAPPORT_ADMIN_KEY takes precedence)
+        rate/per_s           500       per-key token bucket refill (RAPPORT_RATE_PER_S);
+                                       0 disables the limit (ratelimit.h)
+        rate/burst           1000      bucket size (RAPPORT_RATE_BURST)
 
     Routes:
         GET  /health                  200 {status: "ok"} while the process runs
@@ -15,18 +20,28 @@
                                       within 1 s and every writer lease it
                                       knows has a live holder, else 503 with
                                       Retry-After
-        GET  /metrics                 Prometheus text
+        GET  /metrics                 Prometheus text: requests, latency, and
+                                      the fleet (fleet.h): journal head, each
+                                      instance's cursor and lag, writers
+        GET  /openapi.json            the OpenAPI 3.1 document (openapi.h)
         GET  /api/v1/tally/{key}      DEMO of the forwarding path (tally.get)
         POST /api/v1/tally/{key} {n}  DEMO of the forwarding path (tally.add)
         /api/v1/customers[/{id}[/restore]]   the customers routes (customers.h)
-    Everything under /api needs `Authorization: Bearer <key>`. The HTTP API
-    reference: docs/api.md.
+        /api/v1/customers/{id}/contacts[/{contact_id}], …/activities,
+            …/timeline, …/assign, …/merge    the routes under a customer (relations.h)
+        /api/v1/users[/me|/{id}[/key]]       the users routes (users.h)
+    Everything under /api needs `Authorization: Bearer <key>` (auth.h) and is
+    rate limited per key (ratelimit.h; not the bootstrap admin key). /ready
+    also waits for the key directory's first replay of the journal. The
+    HTTP API reference: docs/api.md.
 */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
 #include <event2/event.h>
 #include <rapport/config.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef struct _gw_gateway_t gw_gateway_t;
 
@@ -43,5 +58,17 @@ void gw_gateway_destroy(gw_gateway_t **self_p);
 
 //  The port listened on (useful when configured as 0).
 int gw_gateway_port(gw_gateway_t *self);
+
+//  One route of the routing table, read-only: its label (the path pattern,
+//  "/api/v1/customers/{id}", also the metrics label and the OpenAPI path)
+//  and the methods it answers (get also answers HEAD).
+typedef struct {
+    const char *label;
+    bool needs_key;
+    bool get, post, patch, del;
+} gw_route_info_t;
+
+//  Copy up to max routes into routes; returns how many there are.
+size_t gw_gateway_routes(gw_route_info_t *routes, size_t max);
 
 #endif

@@ -37,7 +37,14 @@ int main(void)
     zsys_set_linger(0);
     signal(SIGPIPE, SIG_IGN); //  a client that hung up is an error return, not a death
 
-    struct event_base *base = event_base_new();
+    //  The epoll changelist applies event changes once per loop turn: evhttp
+    //  turns reading off and writing on (and back) for every request, and
+    //  without it each of those is an epoll_ctl call (strace: 4.5 per GET
+    //  without, 2.6 with; the rest are ZeroMQ's). We dup() no fds.
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     if (!base) {
         rp_error("gateway: no event base");
         return 1;

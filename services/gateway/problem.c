@@ -2,6 +2,7 @@
 #include "problem.h"
 #include "json.h"
 
+#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,7 +22,9 @@ json_t *gw_problem_new(int status, const char *code, const char *detail, json_t 
 void gw_problem_send_errors(gw_exchange_t **ex_p, int status, const char *code, const char *detail,
                             json_t *errors)
 {
-    if (status == 503 || status == 429) {
+    //  A caller that knows better (the rate limit) sets its own Retry-After.
+    struct evkeyvalq *out = evhttp_request_get_output_headers(gw_exchange_req(*ex_p));
+    if ((status == 503 || status == 429) && !evhttp_find_header(out, "Retry-After")) {
         char seconds[16];
         snprintf(seconds, sizeof seconds, "%d", GW_RETRY_AFTER_S);
         gw_exchange_add_header(*ex_p, "Retry-After", seconds);

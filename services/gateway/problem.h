@@ -4,7 +4,8 @@
         {type: "/problems/<code>", title, status, detail, code, errors?}
     `code` is stable and machine-readable; `title` is the status's reason
     phrase; `errors` lists field errors [{field, code, message}] when given.
-    A 503 (and a 429) carries Retry-After.
+    A 503 (and a 429) carries Retry-After: GW_RETRY_AFTER_S unless the
+    exchange already has one.
 */
 #ifndef GW_PROBLEM_H
 #define GW_PROBLEM_H

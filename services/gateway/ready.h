@@ -2,11 +2,11 @@
 
     The gateway is ready when the broker answers and every writer lease it
     reports has a live holder: a service whose writer is gone would answer
-    every write with 503. (The broker reports a lease while it knows the
-    service: while a standby waits or requests are queued for it. A
-    service whose last worker left is forgotten, so /ready cannot yet
-    notice a service that is down entirely: that needs the broker to keep
-    vacant leases in broker.status.)
+    every write with 503. The broker lists every lease ever granted on its
+    journal — vacant ones too, and after a restart those its journal holds
+    (docs/protocol.md § broker.status) — so a service that is down
+    entirely, or whose writer never came back after a broker restart, is
+    not ready.
 */
 #ifndef GW_READY_H
 #define GW_READY_H

@@ -8,6 +8,7 @@
 typedef struct {
     gw_upstream_fn *fn;
     void *arg;
+    char service[128]; //  for the observer (a longer name is not observed)
 } call_t;
 
 struct _gw_upstream_t {
@@ -15,6 +16,8 @@ struct _gw_upstream_t {
     struct event *readable; //  on ZMQ_FD
     struct event *timer;    //  at the earliest deadline
     zhashx_t *calls;        //  id (decimal) → call_t
+    gw_upstream_observe_fn *observe;
+    void *observe_arg;
 };
 
 static void s_id_key(uint64_t id, char key[24])
@@ -47,6 +50,8 @@ static void s_drain(gw_upstream_t *self)
         if (call) {
             call_t copy = *call;
             zhashx_delete(self->calls, key); //  before the callback, which may send
+            if (self->observe && copy.service[0])
+                self->observe(self->observe_arg, copy.service, &reply);
             copy.fn(copy.arg, &reply, rp_doc_root(doc));
         }
         rp_doc_destroy(&doc);
@@ -125,6 +130,8 @@ int gw_upstream_send(gw_upstream_t *self, const char *service, uint64_t id, cons
     call_t *call = (call_t *)zmalloc(sizeof *call);
     call->fn = fn;
     call->arg = arg;
+    if (strlen(service) < sizeof call->service)
+        strcpy(call->service, service);
     char key[24];
     s_id_key(id, key);
     zhashx_insert(self->calls, key, call);
@@ -132,6 +139,12 @@ int gw_upstream_send(gw_upstream_t *self, const char *service, uint64_t id, cons
     event_active(self->readable, EV_READ, 0);
     s_schedule(self);
     return 0;
+}
+
+void gw_upstream_observe(gw_upstream_t *self, gw_upstream_observe_fn *fn, void *arg)
+{
+    self->observe = fn;
+    self->observe_arg = arg;
 }
 
 size_t gw_upstream_pending(gw_upstream_t *self)

@@ -39,6 +39,13 @@ uint64_t gw_upstream_next_id(gw_upstream_t *self);
 int gw_upstream_send(gw_upstream_t *self, const char *service, uint64_t id, const void *body,
                      size_t size, int timeout_ms, gw_upstream_fn *fn, void *arg);
 
+//  Call fn(arg, service, reply) for every reply that arrives from a
+//  service, before the request's own callback (the fleet's cursors: every
+//  reply is stamped with {cursor, instance}). service is the name the
+//  request was sent to. One observer; NULL removes it.
+typedef void(gw_upstream_observe_fn)(void *arg, const char *service, const rp_reply_t *reply);
+void gw_upstream_observe(gw_upstream_t *self, gw_upstream_observe_fn *fn, void *arg);
+
 //  Requests in flight.
 size_t gw_upstream_pending(gw_upstream_t *self);
 

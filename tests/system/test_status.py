@@ -35,6 +35,19 @@ def test_broker_status(broker):
             # A reply's envelope is the usual one.
             reply = client.call("broker.status", "anything", {})
             assert reply["status"] == 200 and "data" in reply
+
+            # Per worker: what it was sent (one at a time, the longest idle
+            # first, so two workers share four requests evenly); these
+            # workers gave no instance name in READY, so it is nil.
+            for i in range(4):
+                assert client.call("echo", "ping", {"i": i})["status"] == 200
+            status = client.status()
+            echo = status["services"]["echo"]
+            assert [w["served"] for w in echo["instances"]] == [2, 2], echo
+            assert all(w["instance"] is None and w["in_flight"] == 0
+                       for w in echo["instances"]), echo
+            lease = status["leases"].get("s") or status["leases"].get("s.writer")
+            assert lease["holder_instance"] is None, lease
     finally:
         for w in echoes + [writer] + ([standby] if standby else []):
             w.stop()

@@ -3,8 +3,10 @@
 //  translation unit with what they use, because unit tests link with
 //  librapport.a only.
 #include "../../services/gateway/customers.c"
+#include "../../services/gateway/etag.c"
 #include "../../services/gateway/exchange.c"
 #include "../../services/gateway/json.c"
+#include "../../services/gateway/listquery.c"
 #include "../../services/gateway/metrics.c"
 #include "../../services/gateway/problem.c"
 #include "../../services/gateway/request.c"

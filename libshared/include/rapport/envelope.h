@@ -1,7 +1,8 @@
 /*  envelope.h — the request, reply and event envelopes of DESIGN.md §3.
 
     Request  {id, op, actor:{user, role, team}?, min_seq?, idem?, args:{…}?}
-    Reply    {id, status, seq?, data? | error:{code, message, details?}}
+    Reply    {id, status, seq?, data? | error:{code, message, details?},
+              cursor?, instance?}
     Event    {specversion:"1.0", id, type, source, time, subject?, seq?,
               actor?, data}
 
@@ -14,13 +15,14 @@
 
 #include <rapport/pack.h>
 
-#define RP_MAX_OP      64
-#define RP_MAX_IDEM    200
-#define RP_MAX_TYPE    128
-#define RP_MAX_EVENTID 200
-#define RP_MAX_SOURCE  256
-#define RP_MAX_TIME    64
-#define RP_MAX_SUBJECT 256
+#define RP_MAX_OP       64
+#define RP_MAX_IDEM     200
+#define RP_MAX_TYPE     128
+#define RP_MAX_EVENTID  200
+#define RP_MAX_SOURCE   256
+#define RP_MAX_TIME     64
+#define RP_MAX_SUBJECT  256
+#define RP_MAX_INSTANCE 96
 
 typedef struct {
     const msgpack_object *id; //  any scalar; echoed in the reply
@@ -49,6 +51,9 @@ typedef struct {
     size_t error_code_len;
     const char *error_message;
     size_t error_message_len;
+    uint64_t cursor;      //  the answering instance's applied seq; 0 when absent
+    const char *instance; //  which instance answered; NULL when absent
+    size_t instance_len;
 } rp_reply_t;
 
 const char *rp_reply_parse(const msgpack_object *root, rp_reply_t *reply);
@@ -62,6 +67,13 @@ void rp_request_pack(msgpack_packer *pk, uint64_t id, const char *op, uint64_t m
 //  pairs (normally 1: the "data" key). id may be NULL (packed as nil).
 void rp_reply_pack(msgpack_packer *pk, const msgpack_object *id, int status, uint64_t seq,
                    size_t extra);
+
+//  Copy a packed reply map into out with two more pairs, {cursor,
+//  instance}: the service runtime stamps every reply this way, so a client
+//  learns which instance answered and how far it had applied the journal
+//  (the gateway's lag metrics). -1 (out unchanged) if body is not a map.
+int rp_reply_stamp(rp_packer_t *out, const void *body, size_t size, uint64_t cursor,
+                   const char *instance);
 
 //  Pack a whole error reply {id, status, error:{code, message}}.
 void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,

@@ -10,6 +10,9 @@
         has caught up with the journal's head;
       - an rp_client for calls to other services (journal.append …),
         answered through callbacks;
+      - a ready file (health/ready_file, see ready.h) written once the
+        workers are registered and refreshed every second, for container
+        health checks;
       - periodic ticks, and a clean stop on SIGTERM/SIGINT (workers say
         DISCONNECT, the store is closed).
 
@@ -25,7 +28,13 @@
     conflict: record those as outcomes). request answers now or later with
     rp_service_reply (which takes the origin); req is valid only during the
     call. A request carrying min_seq is held (bounded) until the store has
-    applied that seq, so reads see the caller's own writes.
+    applied that seq, so reads see the caller's own writes; when the bound
+    passes first it is answered 503 "min_seq_timeout" (retry).
+
+    The runtime stamps every reply with {cursor, instance} (the applied seq
+    and rp_log_instance(): config `instance`, else hostname-pid), and
+    answers the op RP_SERVICE_STATUS_OP itself on either worker, at once
+    (min_seq is not waited for): data {service, instance, cursor, epoch}.
 
     A write handler typically: validate, rp_service_append (with the lease
     epoch), then in its callback rp_service_wait for the last seq, then
@@ -40,6 +49,8 @@
 #include <rapport/envelope.h>
 #include <rapport/journal.h>
 #include <rapport/store.h>
+
+#define RP_SERVICE_STATUS_OP "service.status"
 
 typedef struct _rp_service_t rp_service_t;
 
@@ -60,7 +71,7 @@ typedef struct {
     rp_service_request_fn *request; //  required
     rp_service_tick_fn *tick;       //  optional, every tick_ms (default 1000)
     int tick_ms;
-    int credit;            //  requests in flight per worker (default 16)
+    int credit;            //  requests in flight per worker (default 64)
     int min_seq_wait_ms;   //  bound on min_seq waits (default 5000)
     const char *store_dir; //  default <data/dir>/<name>/<n>, first free n
     void *arg;             //  passed to the callbacks

@@ -27,9 +27,10 @@
     worker to the broker: requests in flight on the old one are lost (the
     broker answers them 503 worker_lost) and replies to them are dropped.
 
-    Credit: with credit N ≥ 1, READY carries {credit: N} so the broker keeps
-    up to N requests in flight to us; with 0 we are a plain MDP worker (one
-    at a time).
+    Credit: with credit N ≥ 1, READY carries {credit: N, instance} so the
+    broker keeps up to N requests in flight to us (instance, our log
+    instance id, only labels us in broker.status); with 0 we are a plain
+    MDP worker (one at a time).
 
     Leases: for a service named "<S>.writer" the broker tells the lease
     holder its epoch with a REQUEST from an empty client address, body
@@ -65,6 +66,11 @@ zsock_t *rp_worker_sock(rp_worker_t *self);
 //  destroyed). Returns NULL for heartbeats, lease grants, malformed
 //  messages, or when nothing was waiting.
 zframe_t *rp_worker_recv(rp_worker_t *self, zframe_t **client_p);
+
+//  True if the last rp_worker_recv found nothing waiting (rather than a
+//  heartbeat or a grant): a loop that drains several messages per turn
+//  stops there, without asking the socket once more.
+bool rp_worker_drained(rp_worker_t *self);
 
 //  Send a reply body to the client of a request; takes and destroys
 //  *client_p. Returns -1 (and drops the reply) while the worker waits to

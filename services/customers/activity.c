@@ -1,0 +1,224 @@
+/*  activity.c — see activity.h. */
+#include "activity.h"
+#include "apply.h"
+#include "page.h"
+
+#include <assert.h>
+#include <string.h>
+
+static const char *const s_activity_kinds[] = {"visit", "call", "email", "meeting", "note", NULL};
+
+static const record_field_t s_activity_fields[ACTIVITY_FIELDS] = {
+    [ACTIVITY_ID] = {"id", RECORD_SYSTEM, 0, NULL, false},
+    [ACTIVITY_CUSTOMER_ID] = {"customer_id", RECORD_SYSTEM, 0, NULL, false},
+    [ACTIVITY_KIND] = {"kind", RECORD_ENUM, 0, s_activity_kinds, true},
+    [ACTIVITY_AT] = {"at", RECORD_TIME, 0, NULL, false},
+    [ACTIVITY_SUMMARY] = {"summary", RECORD_NOTE, 2000, NULL, true},
+    [ACTIVITY_OUTCOME] = {"outcome", RECORD_NOTE, 2000, NULL, false},
+    [ACTIVITY_NEXT_STEP] = {"next_step", RECORD_NOTE, 500, NULL, false},
+    [ACTIVITY_NEXT_STEP_ON] = {"next_step_on", RECORD_DATE, 0, NULL, false},
+    [ACTIVITY_CREATED_BY] = {"created_by", RECORD_SYSTEM, 0, NULL, false},
+    [ACTIVITY_CREATED_AT] = {"created_at", RECORD_SYSTEM, 0, NULL, false},
+};
+
+void activity_init(record_t *self)
+{
+    record_init(self, s_activity_fields, ACTIVITY_FIELDS);
+}
+
+bool activity_event(const rp_event_t *event)
+{
+    return event->type_len == 24 && memcmp(event->type, "customer.activity_logged", 24) == 0;
+}
+
+int activity_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value)
+{
+    if (len == 0 || len > ACTIVITY_MAX_ID)
+        return MDB_NOTFOUND;
+    MDB_val k = {len, (void *)id}, key;
+    int rc = mdb_get(txn, rp_store_dbi(store, "activity_ids"), &k, &key);
+    return rc ? rc : mdb_get(txn, rp_store_dbi(store, "activities"), &key, value);
+}
+
+//  The key of an activity: <customer id> NUL <at (24 bytes)> <activity id>.
+static size_t s_activity_key(char *key, const char *customer_id, size_t customer_id_len,
+                             const char *at, const char *id, size_t id_len)
+{
+    char rest[RECORD_TIME_MAX + ACTIVITY_MAX_ID];
+    memcpy(rest, at, RECORD_TIME_MAX - 1);
+    memcpy(rest + RECORD_TIME_MAX - 1, id, id_len);
+    return page_key(key, customer_id, customer_id_len, rest, RECORD_TIME_MAX - 1 + id_len);
+}
+
+//  Store the activity under key and point its id there.
+static int s_activity_put(rp_store_t *store, MDB_txn *txn, const record_t *record, const char *key,
+                          size_t key_len)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    record_pack(record, &packer.pk);
+    MDB_val k = {key_len, (void *)key}, v = {packer.buffer.size, packer.buffer.data};
+    int rc = mdb_put(txn, rp_store_dbi(store, "activities"), &k, &v, 0);
+    const char *id;
+    size_t id_len;
+    if (!rc && record_str(record, ACTIVITY_ID, &id, &id_len)) {
+        MDB_val i = {id_len, (void *)id};
+        rc = mdb_put(txn, rp_store_dbi(store, "activity_ids"), &i, &k, 0);
+    }
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+//  The customer's last_contacted_at becomes at if at is later.
+static int s_activity_contacted(rp_store_t *store, MDB_txn *txn, const char *customer_id,
+                                size_t customer_id_len, const char *at)
+{
+    apply_held_t held;
+    int rc = apply_hold(store, txn, customer_id, customer_id_len, &held);
+    if (rc)
+        return rc;
+    const char *last;
+    size_t last_len;
+    if (!customer_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) ||
+        last_len != RECORD_TIME_MAX - 1 || memcmp(at, last, last_len) > 0) {
+        customer_set_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, at, RECORD_TIME_MAX - 1);
+        rc = apply_save(store, txn, &held.record, &held.record);
+    }
+    apply_release(&held);
+    return rc;
+}
+
+static int s_activity_refuse(int *status, const char **code, int with, const char *why)
+{
+    *status = with;
+    *code = why;
+    return 0;
+}
+
+int activity_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
+                   const char **code)
+{
+    *status = 200;
+    *code = NULL;
+    const char *customer_id = NULL, *id;
+    size_t customer_id_len = 0, id_len;
+    MDB_val value;
+    rp_obj_str(rp_obj_get(event->data, "id"), &customer_id, &customer_id_len);
+    const msgpack_object *given = rp_obj_get(event->data, "activity");
+    if (!rp_obj_str(rp_obj_get(event->data, "activity_id"), &id, &id_len) || id_len == 0 ||
+        id_len > ACTIVITY_MAX_ID || memchr(id, 0, id_len) || !rp_obj_is_map(given))
+        return s_activity_refuse(status, code, 422, "bad_event");
+    if (apply_record_get(store, txn, customer_id, customer_id_len, &value))
+        return s_activity_refuse(status, code, 404, "not_found");
+    if (activity_get(store, txn, id, id_len, &value) == 0)
+        return s_activity_refuse(status, code, 409, "exists"); //  never by our writer
+    record_t record;
+    activity_init(&record);
+    customer_error_t errors[4];
+    char at[RECORD_TIME_MAX];
+    bool valid = record_validate(&record, given, NULL, true, NULL, errors, 4) == 0;
+    const char *at_given;
+    size_t at_len;
+    if (valid && record_str(&record, ACTIVITY_AT, &at_given, &at_len))
+        memcpy(at, at_given, RECORD_TIME_MAX); //  normalized: 24 bytes and NUL
+    else if (valid)                            //  the default: when the event happened
+        valid = event->time && !record_time_normalize(event->time, event->time_len, at);
+    int rc = 0;
+    if (valid) {
+        const rp_event_t *e = event;
+        const char *user = "";
+        size_t user_len = 0;
+        rp_obj_str(rp_obj_get(e->actor, "user"), &user, &user_len);
+        record_set_str(&record, ACTIVITY_ID, id, id_len);
+        record_set_str(&record, ACTIVITY_CUSTOMER_ID, customer_id, customer_id_len);
+        record_set_str(&record, ACTIVITY_AT, at, RECORD_TIME_MAX - 1);
+        record_set_str(&record, ACTIVITY_CREATED_BY, user, user_len);
+        record_set_str(&record, ACTIVITY_CREATED_AT, e->time ? e->time : "",
+                       e->time ? e->time_len : 0);
+        char key[PAGE_MAX_KEY];
+        size_t key_len = s_activity_key(key, customer_id, customer_id_len, at, id, id_len);
+        rc = s_activity_put(store, txn, &record, key, key_len);
+        if (!rc)
+            rc = s_activity_contacted(store, txn, customer_id, customer_id_len, at);
+    } else {
+        s_activity_refuse(status, code, 422, "bad_event");
+    }
+    record_reset(&record);
+    return rc;
+}
+
+int activity_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_len,
+                  const char *to, size_t to_len)
+{
+    page_keys_t keys;
+    int rc = page_keys(txn, rp_store_dbi(store, "activities"), from, from_len, &keys);
+    for (size_t i = 0; rc == 0 && i < keys.count; i++) {
+        MDB_val value;
+        rc = mdb_get(txn, rp_store_dbi(store, "activities"), &keys.keys[i], &value);
+        rp_doc_t *doc = rc ? NULL : rp_doc_new(value.mv_data, value.mv_size, NULL);
+        if (!rc && !doc)
+            rc = -1;
+        if (rc)
+            break;
+        record_t record;
+        activity_init(&record);
+        record_from_map(&record, rp_doc_root(doc));
+        record_set_str(&record, ACTIVITY_CUSTOMER_ID, to, to_len);
+        char key[PAGE_MAX_KEY];
+        size_t key_len =
+            page_key(key, to, to_len, (const char *)keys.keys[i].mv_data + from_len + 1,
+                     keys.keys[i].mv_size - from_len - 1);
+        rc = key_len ? s_activity_put(store, txn, &record, key, key_len) : -1;
+        if (!rc)
+            rc = mdb_del(txn, rp_store_dbi(store, "activities"), &keys.keys[i], NULL);
+        record_reset(&record);
+        rp_doc_destroy(&doc);
+    }
+    page_keys_free(&keys);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test: the record's rules (the event flow is in merge_test).
+
+void activity_test(void)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    msgpack_pack_map(&packer.pk, 6);
+    rp_pack_kv_cstr(&packer.pk, "kind", "visit");
+    rp_pack_kv_cstr(&packer.pk, "at", "2026-11-23T15:30:00+08:00");
+    rp_pack_kv_cstr(&packer.pk, "summary", "拜访张经理，介绍新品");
+    rp_pack_kv_cstr(&packer.pk, "outcome", "有意向，需报价");
+    rp_pack_kv_cstr(&packer.pk, "next_step", "发送报价单");
+    rp_pack_kv_cstr(&packer.pk, "next_step_on", "2026/11/30");
+    rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc);
+    record_t activity;
+    activity_init(&activity);
+    customer_error_t errors[ACTIVITY_FIELDS];
+    assert(record_validate(&activity, rp_doc_root(doc), NULL, true, "CN", errors,
+                           ACTIVITY_FIELDS) == 0);
+    assert(rp_obj_streq(&activity.values[ACTIVITY_AT], "2026-11-23T07:30:00.000Z"));
+    assert(rp_obj_streq(&activity.values[ACTIVITY_NEXT_STEP_ON], "2026-11-30"));
+    record_reset(&activity);
+    rp_doc_destroy(&doc);
+
+    rp_packer_reset(&packer);
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "kind", "lunch");
+    rp_pack_kv_cstr(&packer.pk, "at", "yesterday");
+    rp_pack_kv_cstr(&packer.pk, "created_by", "me");
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    int n = record_validate(&activity, rp_doc_root(doc), NULL, true, "CN", errors, ACTIVITY_FIELDS);
+    assert(n == 4);
+    assert(strcmp(errors[0].field, "kind") == 0 && strcmp(errors[1].field, "at") == 0);
+    assert(strcmp(errors[2].code, "read_only") == 0 && strcmp(errors[3].field, "summary") == 0);
+    record_reset(&activity);
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&packer);
+
+    char key[PAGE_MAX_KEY];
+    size_t len = s_activity_key(key, "c1", 2, "2026-11-23T07:30:00.000Z", "a9", 2);
+    assert(len == 2 + 1 + 24 + 2 && memcmp(key + 3, "2026-11-23T07:30:00.000Za9", 26) == 0);
+}

@@ -1,0 +1,63 @@
+/*  assign.c — see assign.h. Tested with the other relation events in
+    merge_test. */
+#include "assign.h"
+#include "apply.h"
+
+#include <string.h>
+
+bool assign_event(const rp_event_t *event)
+{
+    return event->type_len == 17 && memcmp(event->type, "customer.assigned", 17) == 0;
+}
+
+//  A name as the record keeps it: 1..max bytes, no control characters.
+static bool s_assign_name(const msgpack_object *o, const char **str, size_t *len)
+{
+    if (!rp_obj_str(o, str, len) || *len == 0 || *len > ASSIGN_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < *len; i++)
+        if ((unsigned char)(*str)[i] < 0x20 || (*str)[i] == 0x7f)
+            return false;
+    return true;
+}
+
+int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
+                 const char **code)
+{
+    *status = 200;
+    *code = NULL;
+    const char *id = NULL, *owner, *team = NULL;
+    size_t id_len = 0, owner_len, team_len = 0;
+    const msgpack_object *data = event->data, *team_obj = rp_obj_get(data, "team");
+    rp_obj_str(rp_obj_get(data, "id"), &id, &id_len);
+    if (!s_assign_name(rp_obj_get(data, "owner"), &owner, &owner_len) ||
+        (team_obj && team_obj->type != MSGPACK_OBJECT_NIL &&
+         !s_assign_name(team_obj, &team, &team_len))) {
+        *status = 422;
+        *code = "bad_event";
+        return 0;
+    }
+    apply_held_t held;
+    int rc = apply_hold(store, txn, id, id_len, &held);
+    uint64_t version = 0, expected;
+    rp_obj_u64(&held.record.values[CUSTOMER_VERSION], &version);
+    if (rc == MDB_NOTFOUND) {
+        *status = 404;
+        *code = "not_found";
+        rc = 0;
+    } else if (rc == 0 && rp_obj_u64(rp_obj_get(data, "expected_version"), &expected) &&
+               expected != version) {
+        *status = 412;
+        *code = "version_mismatch";
+    } else if (rc == 0) {
+        customer_set_str(&held.record, CUSTOMER_OWNER, owner, owner_len);
+        if (team)
+            customer_set_str(&held.record, CUSTOMER_TEAM, team, team_len);
+        customer_set_u64(&held.record, CUSTOMER_VERSION, version + 1);
+        customer_set_str(&held.record, CUSTOMER_UPDATED_AT, event->time ? event->time : "",
+                         event->time ? event->time_len : 0);
+        rc = apply_save(store, txn, &held.record, &held.record); //  no index on owner, team
+    }
+    apply_release(&held);
+    return rc;
+}

@@ -1,0 +1,358 @@
+/*  contact.c — see contact.h. */
+#include "contact.h"
+#include "apply.h"
+#include "page.h"
+
+#include <assert.h>
+#include <string.h>
+
+static const record_field_t s_contact_fields[CONTACT_FIELDS] = {
+    [CONTACT_ID] = {"id", RECORD_SYSTEM, 0, NULL, false},
+    [CONTACT_CUSTOMER_ID] = {"customer_id", RECORD_SYSTEM, 0, NULL, false},
+    [CONTACT_NAME] = {"name", RECORD_TEXT, 100, NULL, true},
+    [CONTACT_TITLE] = {"title", RECORD_TEXT, 100, NULL, false},
+    [CONTACT_PHONES] = {"phones", RECORD_PHONES, 10, NULL, false},
+    [CONTACT_EMAIL] = {"email", RECORD_EMAIL, 0, NULL, false},
+    [CONTACT_BIRTHDAY] = {"birthday", RECORD_DATE, 0, NULL, false},
+    [CONTACT_NOTES] = {"notes", RECORD_NOTE, 2000, NULL, false},
+    [CONTACT_HOBBIES] = {"hobbies", RECORD_NOTE, 1000, NULL, false},
+    [CONTACT_VERSION] = {"version", RECORD_SYSTEM, 0, NULL, false},
+    [CONTACT_CREATED_AT] = {"created_at", RECORD_SYSTEM, 0, NULL, false},
+    [CONTACT_UPDATED_AT] = {"updated_at", RECORD_SYSTEM, 0, NULL, false},
+};
+
+void contact_init(record_t *self)
+{
+    record_init(self, s_contact_fields, CONTACT_FIELDS);
+}
+
+bool contact_event(const rp_event_t *event)
+{
+    return event->type_len > 17 && memcmp(event->type, "customer.contact_", 17) == 0;
+}
+
+int contact_get(rp_store_t *store, MDB_txn *txn, const char *customer_id, size_t customer_id_len,
+                const char *contact_id, size_t contact_id_len, MDB_val *value)
+{
+    char key[PAGE_MAX_KEY];
+    size_t len = contact_id_len <= CONTACT_MAX_ID
+                     ? page_key(key, customer_id, customer_id_len, contact_id, contact_id_len)
+                     : 0;
+    if (!len || contact_id_len == 0)
+        return MDB_NOTFOUND;
+    MDB_val k = {len, key};
+    return mdb_get(txn, rp_store_dbi(store, "contacts"), &k, value);
+}
+
+//  ---------------------------------------------------------------------
+//  Apply
+
+//  One contact event being applied.
+typedef struct {
+    rp_store_t *store;
+    MDB_txn *txn;
+    const rp_event_t *event;
+    const char *customer_id, *contact_id;
+    size_t customer_id_len, contact_id_len;
+    char key[PAGE_MAX_KEY];
+    size_t key_len;
+    rp_doc_t *doc; //  the stored contact, when loaded
+    record_t record;
+} contact_apply_t;
+
+static int s_contact_put(contact_apply_t *self)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    record_pack(&self->record, &packer.pk);
+    MDB_val k = {self->key_len, self->key}, v = {packer.buffer.size, packer.buffer.data};
+    int rc = mdb_put(self->txn, rp_store_dbi(self->store, "contacts"), &k, &v, 0);
+    const char *name;
+    size_t name_len;
+    if (!rc && record_str(&self->record, CONTACT_NAME, &name, &name_len)) {
+        MDB_val n = {name_len, (void *)name};
+        rc = mdb_put(self->txn, rp_store_dbi(self->store, "contact_names"), &k, &n, 0);
+    }
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+static void s_contact_stamp(contact_apply_t *self, uint64_t version)
+{
+    const rp_event_t *event = self->event;
+    record_set_u64(&self->record, CONTACT_VERSION, version);
+    record_set_str(&self->record, CONTACT_UPDATED_AT, event->time ? event->time : "",
+                   event->time ? event->time_len : 0);
+}
+
+//  Load the stored contact into self->record: 0, MDB_NOTFOUND, or -1.
+static int s_contact_load(contact_apply_t *self)
+{
+    MDB_val value;
+    MDB_val k = {self->key_len, self->key};
+    int rc = mdb_get(self->txn, rp_store_dbi(self->store, "contacts"), &k, &value);
+    if (rc)
+        return rc;
+    self->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!self->doc)
+        return -1; //  a corrupt store: stop the service
+    record_from_map(&self->record, rp_doc_root(self->doc));
+    return 0;
+}
+
+//  0 when the event's expected_version (if any) is the stored one.
+static bool s_contact_version_ok(contact_apply_t *self, uint64_t *version)
+{
+    uint64_t expected;
+    *version = 0;
+    rp_obj_u64(&self->record.values[CONTACT_VERSION], version);
+    return !rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) ||
+           expected == *version;
+}
+
+static int s_contact_added(contact_apply_t *self, int *status, const char **code)
+{
+    int rc = s_contact_load(self);
+    if (rc != MDB_NOTFOUND) {
+        *status = rc ? *status : 409;
+        *code = rc ? NULL : "exists"; //  a contact id reused: never by our writer
+        return rc;
+    }
+    record_t given;
+    contact_init(&given);
+    customer_error_t errors[4];
+    if (record_validate(&given, rp_obj_get(self->event->data, "contact"), NULL, true, NULL, errors,
+                        4) ||
+        !rp_obj_is_map(rp_obj_get(self->event->data, "contact"))) {
+        record_reset(&given);
+        *status = 422;
+        *code = "bad_event";
+        return 0;
+    }
+    record_overlay(&self->record, &given);
+    record_set_str(&self->record, CONTACT_ID, self->contact_id, self->contact_id_len);
+    record_set_str(&self->record, CONTACT_CUSTOMER_ID, self->customer_id, self->customer_id_len);
+    s_contact_stamp(self, 1);
+    const msgpack_object *time = &self->record.values[CONTACT_UPDATED_AT];
+    record_set_str(&self->record, CONTACT_CREATED_AT, time->via.str.ptr, time->via.str.size);
+    rc = s_contact_put(self);
+    record_reset(&given);
+    return rc;
+}
+
+static int s_contact_updated(contact_apply_t *self, int *status, const char **code)
+{
+    int rc = s_contact_load(self);
+    uint64_t version;
+    if (rc == MDB_NOTFOUND) {
+        *status = 404;
+        *code = "not_found";
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (!s_contact_version_ok(self, &version)) {
+        *status = 412;
+        *code = "version_mismatch";
+        return 0;
+    }
+    const msgpack_object *data = self->event->data;
+    static const char *const skip[] = {"id", "customer_id", NULL};
+    record_t changes;
+    contact_init(&changes);
+    customer_error_t errors[4];
+    if (!rp_obj_is_map(rp_obj_get(data, "changes")) ||
+        record_validate(&changes, rp_obj_get(data, "changes"), skip, false, NULL, errors, 4)) {
+        record_reset(&changes);
+        *status = 422;
+        *code = "bad_event";
+        return 0;
+    }
+    record_overlay(&self->record, &changes);
+    s_contact_stamp(self, version + 1);
+    rc = s_contact_put(self);
+    record_reset(&changes);
+    return rc;
+}
+
+static int s_contact_removed(contact_apply_t *self, int *status, const char **code)
+{
+    int rc = s_contact_load(self);
+    uint64_t version;
+    if (rc == MDB_NOTFOUND) {
+        *status = 404;
+        *code = "not_found";
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (!s_contact_version_ok(self, &version)) {
+        *status = 412;
+        *code = "version_mismatch";
+        return 0;
+    }
+    MDB_val k = {self->key_len, self->key};
+    rc = mdb_del(self->txn, rp_store_dbi(self->store, "contacts"), &k, NULL);
+    if (!rc)
+        rc = mdb_del(self->txn, rp_store_dbi(self->store, "contact_names"), &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static bool s_contact_type_is(const rp_event_t *event, const char *type)
+{
+    return event->type_len == strlen(type) && memcmp(event->type, type, event->type_len) == 0;
+}
+
+int contact_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
+                  const char **code)
+{
+    contact_apply_t self = {.store = store, .txn = txn, .event = event};
+    contact_init(&self.record);
+    *status = 200;
+    *code = NULL;
+    MDB_val customer;
+    rp_obj_str(rp_obj_get(event->data, "id"), &self.customer_id, &self.customer_id_len);
+    if (!rp_obj_str(rp_obj_get(event->data, "contact_id"), &self.contact_id,
+                    &self.contact_id_len) ||
+        self.contact_id_len == 0 || self.contact_id_len > CONTACT_MAX_ID ||
+        memchr(self.contact_id, 0, self.contact_id_len)) {
+        *status = 422;
+        *code = "bad_event";
+        return 0;
+    }
+    if (apply_record_get(store, txn, self.customer_id, self.customer_id_len, &customer)) {
+        *status = 404;
+        *code = "not_found";
+        return 0;
+    }
+    self.key_len = page_key(self.key, self.customer_id, self.customer_id_len, self.contact_id,
+                            self.contact_id_len);
+    int rc;
+    if (s_contact_type_is(event, "customer.contact_added"))
+        rc = s_contact_added(&self, status, code);
+    else if (s_contact_type_is(event, "customer.contact_updated"))
+        rc = s_contact_updated(&self, status, code);
+    else if (s_contact_type_is(event, "customer.contact_removed"))
+        rc = s_contact_removed(&self, status, code);
+    else {
+        *status = 422;
+        *code = "unknown_type";
+        rc = 0;
+    }
+    record_reset(&self.record);
+    rp_doc_destroy(&self.doc);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+
+bool contact_name_any(rp_store_t *store, MDB_txn *txn, const char *customer_id, size_t len,
+                      contact_name_fn *fn, void *arg)
+{
+    char prefix[PAGE_MAX_KEY];
+    size_t prefix_len = page_key(prefix, customer_id, len, NULL, 0);
+    MDB_cursor *cursor;
+    if (!prefix_len || mdb_cursor_open(txn, rp_store_dbi(store, "contact_names"), &cursor))
+        return false;
+    bool found = false;
+    MDB_val key = {prefix_len, prefix}, value;
+    for (int rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
+         rc == 0 && !found && key.mv_size > prefix_len &&
+         memcmp(key.mv_data, prefix, prefix_len) == 0;
+         rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT))
+        found = fn(arg, value.mv_data, value.mv_size);
+    mdb_cursor_close(cursor);
+    return found;
+}
+
+int contact_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_len, const char *to,
+                 size_t to_len, const char *time, size_t time_len)
+{
+    page_keys_t keys;
+    int rc = page_keys(txn, rp_store_dbi(store, "contacts"), from, from_len, &keys);
+    for (size_t i = 0; rc == 0 && i < keys.count; i++) {
+        MDB_val value;
+        rc = mdb_get(txn, rp_store_dbi(store, "contacts"), &keys.keys[i], &value);
+        rp_doc_t *doc = rc ? NULL : rp_doc_new(value.mv_data, value.mv_size, NULL);
+        if (!rc && !doc)
+            rc = -1;
+        if (rc)
+            break;
+        contact_apply_t moved = {.store = store, .txn = txn};
+        contact_init(&moved.record);
+        record_from_map(&moved.record, rp_doc_root(doc));
+        uint64_t version = 0;
+        rp_obj_u64(&moved.record.values[CONTACT_VERSION], &version);
+        record_set_u64(&moved.record, CONTACT_VERSION, version + 1);
+        record_set_str(&moved.record, CONTACT_UPDATED_AT, time, time_len);
+        record_set_str(&moved.record, CONTACT_CUSTOMER_ID, to, to_len);
+        const char *contact_id = (const char *)keys.keys[i].mv_data + from_len + 1;
+        moved.key_len =
+            page_key(moved.key, to, to_len, contact_id, keys.keys[i].mv_size - from_len - 1);
+        rc = moved.key_len ? s_contact_put(&moved) : -1;
+        if (!rc)
+            rc = mdb_del(txn, rp_store_dbi(store, "contacts"), &keys.keys[i], NULL);
+        if (!rc)
+            rc = mdb_del(txn, rp_store_dbi(store, "contact_names"), &keys.keys[i], NULL);
+        record_reset(&moved.record);
+        rp_doc_destroy(&doc);
+    }
+    page_keys_free(&keys);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test: the whole event flow is in relations_test (merge.c), where
+//  apply.c is at hand; here the record's own rules.
+
+void contact_test(void)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    msgpack_pack_map(&packer.pk, 6);
+    rp_pack_kv_cstr(&packer.pk, "name", "张伟");
+    rp_pack_kv_cstr(&packer.pk, "title", "采购经理");
+    rp_pack_cstr(&packer.pk, "phones");
+    msgpack_pack_array(&packer.pk, 2);
+    rp_pack_cstr(&packer.pk, "138-0013-8000");
+    rp_pack_cstr(&packer.pk, "(021) 5888 1234");
+    rp_pack_kv_cstr(&packer.pk, "email", "Zhang.Wei@XingChen.CN");
+    rp_pack_kv_cstr(&packer.pk, "birthday", "1985/03/08");
+    rp_pack_kv_cstr(&packer.pk, "notes", "直爽，重视交期。\n喜欢喝茶");
+    rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc);
+    record_t contact;
+    contact_init(&contact);
+    customer_error_t errors[CONTACT_FIELDS];
+    assert(record_validate(&contact, rp_doc_root(doc), NULL, true, "CN", errors, CONTACT_FIELDS) ==
+           0);
+    const msgpack_object *phones = &contact.values[CONTACT_PHONES];
+    assert(rp_obj_streq(&phones->via.array.ptr[0], "+8613800138000"));
+    assert(rp_obj_streq(&phones->via.array.ptr[1], "+862158881234"));
+    assert(rp_obj_streq(&contact.values[CONTACT_EMAIL], "zhang.wei@xingchen.cn"));
+    assert(rp_obj_streq(&contact.values[CONTACT_BIRTHDAY], "1985-03-08"));
+    assert(!contact.given[CONTACT_ID] && !contact.given[CONTACT_HOBBIES]);
+    record_reset(&contact);
+    rp_doc_destroy(&doc);
+
+    //  The service's fields are not the client's; the name is required.
+    rp_packer_reset(&packer);
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_u64(&packer.pk, "version", 3);
+    rp_pack_kv_cstr(&packer.pk, "customer_id", "x");
+    rp_pack_kv_cstr(&packer.pk, "birthday", "1985-02-30");
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(record_validate(&contact, rp_doc_root(doc), NULL, true, "CN", errors, CONTACT_FIELDS) ==
+           4);
+    assert(strcmp(errors[0].code, "read_only") == 0 && strcmp(errors[1].code, "read_only") == 0);
+    assert(strcmp(errors[2].field, "birthday") == 0 && strcmp(errors[3].field, "name") == 0);
+    record_reset(&contact);
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&packer);
+
+    rp_event_t event = {.type = "customer.contact_added", .type_len = 22};
+    assert(contact_event(&event));
+    event.type = "customer.created";
+    event.type_len = 16;
+    assert(!contact_event(&event));
+}

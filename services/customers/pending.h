@@ -1,0 +1,41 @@
+/*  pending.h — a write between its request and its reply, for the
+    relation ops (relations.h): append the events with the lease epoch and
+    the request's idem, wait until this instance has applied them, read
+    the outcome apply recorded for the last one, and answer.
+
+    A refusal recorded by apply (404, 409, 412, 422 …) is answered as an
+    error reply {code, message, details?}; an outcome of 200 hands the
+    origin to the caller's done function, which reads what it needs from
+    the store and replies. The journal's and the feed's failures are the
+    retryable 503 not_writer / journal_unavailable and 504 apply_timeout
+    of docs/customers.md. Since a retried idem gets the first append's
+    seq, it gets the first outcome, from any instance.
+*/
+#ifndef CUSTOMERS_PENDING_H
+#define CUSTOMERS_PENDING_H
+
+#include <rapport/service.h>
+
+#define PENDING_WAIT_MS 5000 //  the append's reply, then apply: each bounded
+#define PENDING_MAX_REF 64   //  bytes of a ref
+
+typedef struct _pending_t pending_t;
+
+pending_t *pending_new(void);
+
+//  Frees the writes still in flight (after rp_service_run returned: the
+//  runtime dropped their callbacks).
+void pending_destroy(pending_t **self_p);
+
+//  After an outcome of 200: reply (origin taken over). id is the outcome's
+//  customer id, ref the caller's (a contact or activity id, or "").
+typedef void(pending_done_fn)(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                              const char *id, const char *ref);
+
+//  Append events (each one packed map) and answer as above; the origin is
+//  taken over. idem: the journal key ("customers/<idem>") or "" for none.
+void pending_append(pending_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                    const rp_journal_event_t *events, size_t count, const char *idem,
+                    const char *ref, pending_done_fn *done);
+
+#endif

@@ -1,0 +1,97 @@
+/*  record.h — a small record described by a field table: a customer's
+    contact (contact.h) or activity (activity.h).
+
+    The same shape as the customer record (customer.h), for tables a
+    fraction of its size: untrusted fields are checked and normalized into
+    a record_t, held as one msgpack_object per field, and packed as one map
+    in table order (absent values nil). Values borrow from the decoded
+    document they came from, or from blocks the record owns (normalized
+    strings, phone lists), freed by record_reset.
+
+    Field errors use customer_error_t, so one reply shape serves every
+    record: {field, code, message}, codes as in docs/customers.md.
+*/
+#ifndef CUSTOMERS_RECORD_H
+#define CUSTOMERS_RECORD_H
+
+#include "customer.h"
+
+#include <rapport/pack.h>
+
+#include <stdbool.h>
+
+#define RECORD_MAX_FIELDS 16
+#define RECORD_TIME_MAX   25 //  "YYYY-MM-DDTHH:MM:SS.mmmZ", NUL
+
+typedef enum {
+    RECORD_SYSTEM, //  set by the service only (read_only to clients)
+    RECORD_TEXT,   //  one line: 1..max bytes, no control characters
+    RECORD_NOTE,   //  free text: 1..max bytes, newlines and tabs allowed
+    RECORD_ENUM,   //  one of values
+    RECORD_PHONES, //  array of up to max phone numbers, each to E.164
+    RECORD_EMAIL,  //  lower-cased and checked (normalize_email)
+    RECORD_DATE,   //  ISO 8601 date (normalize_date)
+    RECORD_TIME    //  RFC 3339 time, stored in UTC (record_time_normalize)
+} record_kind_t;
+
+typedef struct {
+    const char *name;
+    record_kind_t kind;
+    size_t max;
+    const char *const *values; //  RECORD_ENUM: NULL-terminated
+    bool required;             //  on create; never cleared by nil
+} record_field_t;
+
+typedef struct {
+    const record_field_t *fields;
+    int count;
+    msgpack_object values[RECORD_MAX_FIELDS]; //  type NIL when absent
+    bool given[RECORD_MAX_FIELDS];            //  present in the input (nil clears)
+    void *owned[RECORD_MAX_FIELDS];           //  heap blocks values[] point into
+} record_t;
+
+void record_init(record_t *self, const record_field_t *fields, int count);
+void record_reset(record_t *self); //  frees what it owns, back to all-nil
+
+//  The index of a field by name, or -1.
+int record_index(const record_t *self, const char *name, size_t len);
+
+//  Read a map's known fields (unknown keys ignored, missing ones nil).
+void record_from_map(record_t *self, const msgpack_object *map);
+
+//  Set a field to a borrowed value / a copy of a string / an integer.
+void record_set_obj(record_t *self, int field, const msgpack_object *value);
+void record_set_str(record_t *self, int field, const char *str, size_t len);
+void record_set_u64(record_t *self, int field, uint64_t value);
+
+//  A string field's bytes (false when nil or not a str).
+bool record_str(const record_t *self, int field, const char **str, size_t *len);
+
+//  Take changes' given values (borrowed: changes must outlive self's use).
+void record_overlay(record_t *self, const record_t *changes);
+
+//  Pack all fields as a map in table order / only the given ones.
+void record_pack(const record_t *self, msgpack_packer *pk);
+void record_pack_given(const record_t *self, msgpack_packer *pk);
+
+//  Check and normalize a client's fields from args (a map) into self,
+//  skipping the keys in skip (NULL-terminated). Unknown keys, read-only
+//  fields and invalid values become errors; on create the required
+//  fields must be there. region: the default phone region, NULL for
+//  international numbers only. Returns the number of errors (≤ max).
+int record_validate(record_t *self, const msgpack_object *args, const char *const *skip,
+                    bool create, const char *region, customer_error_t *errors, int max);
+
+//  An RFC 3339 date-time ("2026-11-23T16:05:00+08:00", "…T08:05:00.5Z";
+//  'T' may be 't' or a space) as UTC with milliseconds
+//  ("2026-11-23T08:05:00.000Z"): fixed width, so times compare as bytes.
+//  Years 1000..9999. NULL, or "invalid" with out unspecified.
+const char *record_time_normalize(const char *in, size_t len, char out[RECORD_TIME_MAX]);
+
+//  The longest prefix of str of at most max bytes that ends on a UTF-8
+//  character boundary.
+size_t record_utf8_cut(const char *str, size_t len, size_t max);
+
+void record_test(void);
+
+#endif

@@ -1,0 +1,730 @@
+/*  relations.c — see relations.h. */
+#include "relations.h"
+#include "activity.h"
+#include "apply.h"
+#include "assign.h"
+#include "contact.h"
+#include "merge.h"
+#include "page.h"
+#include "pending.h"
+#include "scope.h"
+#include "timeline.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _relations_t {
+    char region[8];
+    pending_t *pending;
+};
+
+relations_t *relations_new(const char *region)
+{
+    relations_t *self = calloc(1, sizeof *self);
+    assert(self);
+    snprintf(self->region, sizeof self->region, "%s", region);
+    self->pending = pending_new();
+    return self;
+}
+
+void relations_destroy(relations_t **self_p)
+{
+    relations_t *self = *self_p;
+    if (!self)
+        return;
+    pending_destroy(&self->pending);
+    free(self);
+    *self_p = NULL;
+}
+
+//  One request being served.
+typedef struct {
+    relations_t *self;
+    rp_service_t *service;
+    rp_origin_t *origin; //  NULL once answered
+    const rp_request_t *req;
+    scope_t scope;
+    char idem[RP_MAX_IDEM + 1];
+} call_t;
+
+//  ---------------------------------------------------------------------
+//  Replies
+
+static void s_invalid(call_t *call, const customer_error_t *errors, int count)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(call->origin), 422, 0, 1);
+    rp_pack_cstr(&packer.pk, "error");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
+    rp_pack_kv_cstr(&packer.pk, "message", "some fields are not valid");
+    rp_pack_cstr(&packer.pk, "details");
+    msgpack_pack_map(&packer.pk, 1);
+    rp_pack_cstr(&packer.pk, "errors");
+    msgpack_pack_array(&packer.pk, (size_t)count);
+    for (int i = 0; i < count; i++) {
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
+        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
+        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
+    }
+    rp_service_reply(call->service, &call->origin, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+}
+
+static void s_field_error(call_t *call, const char *field, const char *code, const char *message)
+{
+    customer_error_t error;
+    customer_error_set(&error, field, strlen(field), code);
+    error.message = message;
+    s_invalid(call, &error, 1);
+}
+
+static void s_error(call_t *call, int status, const char *code, const char *message)
+{
+    rp_service_reply_error(call->service, &call->origin, status, code, message);
+}
+
+//  ---------------------------------------------------------------------
+//  The customer a call is about: args.id, in the caller's scope
+
+typedef struct {
+    const scope_t *scope;
+    bool write;
+    const char *id;
+    size_t id_len;
+    bool found;
+    uint64_t version;
+    bool archived;
+    char team[SCOPE_MAX_ACTOR + 1];
+} target_t;
+
+static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    target_t *target = (target_t *)arg;
+    apply_held_t held;
+    if (apply_hold(store, txn, target->id, target->id_len, &held) == 0 &&
+        scope_allows(target->scope, &held.record, target->write)) {
+        const char *team;
+        size_t team_len;
+        target->found = true;
+        rp_obj_u64(&held.record.values[CUSTOMER_VERSION], &target->version);
+        rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &target->archived);
+        if (customer_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
+            team_len <= SCOPE_MAX_ACTOR) {
+            memcpy(target->team, team, team_len);
+            target->team[team_len] = 0;
+        }
+    }
+    apply_release(&held);
+    return 0;
+}
+
+//  Look up a customer by id; false (not found or out of scope) or true.
+static bool s_lookup(call_t *call, const char *id, size_t id_len, bool write, target_t *target)
+{
+    memset(target, 0, sizeof *target);
+    target->scope = &call->scope;
+    target->write = write;
+    target->id = id;
+    target->id_len = id_len;
+    rp_store_read(rp_service_store(call->service), s_target_read, target);
+    return target->found;
+}
+
+//  args.id must name a customer in scope; else answer and return false.
+static bool s_target(call_t *call, bool write, target_t *target)
+{
+    const char *id;
+    size_t id_len;
+    if (!rp_obj_str(rp_obj_get(call->req->args, "id"), &id, &id_len)) {
+        s_error(call, 400, "bad_args", "args.id must be a string");
+        return false;
+    }
+    if (!s_lookup(call, id, id_len, write, target)) {
+        s_error(call, 404, "not_found", "no such customer");
+        return false;
+    }
+    return true;
+}
+
+//  A string arg of 1..max bytes without NUL (for ids); else answer 400.
+static bool s_id_arg(call_t *call, const char *name, size_t max, const char **str, size_t *len)
+{
+    if (rp_obj_str(rp_obj_get(call->req->args, name), str, len) && *len >= 1 && *len <= max &&
+        !memchr(*str, 0, *len))
+        return true;
+    char message[96];
+    snprintf(message, sizeof message, "args.%s must be a string of 1..%zu bytes", name, max);
+    s_error(call, 400, "bad_args", message);
+    return false;
+}
+
+//  args.version, when given: false (answered) if it is not an integer.
+static bool s_version_arg(call_t *call, const msgpack_object **obj, uint64_t *version)
+{
+    *obj = rp_obj_get(call->req->args, "version");
+    *version = 0;
+    if (!*obj || (*obj)->type == MSGPACK_OBJECT_NIL) {
+        *obj = NULL;
+        return true;
+    }
+    if (rp_obj_u64(*obj, version))
+        return true;
+    s_error(call, 400, "bad_args", "args.version must be an unsigned integer");
+    return false;
+}
+
+//  ---------------------------------------------------------------------
+//  Reads
+
+typedef struct {
+    const char *db;
+    page_t page;
+} list_read_t;
+
+static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    list_read_t *read = (list_read_t *)arg;
+    return page_read(txn, rp_store_dbi(store, read->db), &read->page);
+}
+
+//  {items, next_cursor} of a customer's contacts, activities or timeline.
+static void s_list(call_t *call, const char *db, bool reverse)
+{
+    target_t target;
+    if (!s_target(call, false, &target))
+        return;
+    list_read_t read = {.db = db,
+                        .page = {.owner = target.id,
+                                 .owner_len = target.id_len,
+                                 .reverse = reverse,
+                                 .limit = PAGE_LIMIT_DEFAULT}};
+    const msgpack_object *limit = rp_obj_get(call->req->args, "limit");
+    if (limit && (!rp_obj_u64(limit, &read.page.limit) || read.page.limit < 1 ||
+                  read.page.limit > PAGE_LIMIT_MAX)) {
+        s_field_error(call, "limit", "out_of_range", "limit must be 1..200");
+        return;
+    }
+    const msgpack_object *cursor = rp_obj_get(call->req->args, "cursor");
+    if (cursor && cursor->type != MSGPACK_OBJECT_NIL &&
+        (!rp_obj_str(cursor, &read.page.after, &read.page.after_len) || read.page.after_len == 0 ||
+         read.page.after_len > PAGE_MAX_REST)) {
+        s_field_error(call, "cursor", "invalid", "cursor must be a next_cursor given before");
+        return;
+    }
+    rp_packer_t items;
+    rp_packer_init(&items);
+    read.page.items = &items;
+    if (rp_store_read(rp_service_store(call->service), s_list_read, &read)) {
+        s_error(call, 500, "store_error", "the store failed");
+    } else {
+        rp_packer_t packer;
+        rp_packer_init(&packer);
+        rp_reply_pack(&packer.pk, rp_origin_id(call->origin), 200, 0, 1);
+        rp_pack_cstr(&packer.pk, "data");
+        msgpack_pack_map(&packer.pk, 2);
+        rp_pack_cstr(&packer.pk, "items");
+        msgpack_pack_array(&packer.pk, read.page.count);
+        msgpack_sbuffer_write(&packer.buffer, items.buffer.data, items.buffer.size);
+        rp_pack_cstr(&packer.pk, "next_cursor");
+        if (read.page.next[0])
+            rp_pack_cstr(&packer.pk, read.page.next);
+        else
+            msgpack_pack_nil(&packer.pk);
+        rp_service_reply(call->service, &call->origin, packer.buffer.data, packer.buffer.size);
+        rp_packer_destroy(&packer);
+    }
+    rp_packer_destroy(&items);
+}
+
+//  A stored entry as reply data: a contact (customer id, contact id), an
+//  activity (customer id, activity id, activity true) or a customer (id,
+//  NULL). After a write, the ref comes from the timeline entry the event
+//  left (ref_key): a retried request (same idem, so the first event's seq)
+//  made up an id of its own that never reached the journal.
+typedef struct {
+    const char *id, *ref;
+    bool activity;
+    const char *ref_key; //  "contact_id" / "activity_id", or NULL
+    const msgpack_object *reply_id;
+    uint64_t seq;
+    rp_packer_t *packer;
+    bool found;
+} entry_read_t;
+
+static int s_entry_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    entry_read_t *read = (entry_read_t *)arg;
+    char first[CONTACT_MAX_ID + 1];
+    if (read->ref_key && timeline_data_str(store, txn, read->id, strlen(read->id), read->seq,
+                                           read->ref_key, first, sizeof first))
+        read->ref = first;
+    MDB_val value;
+    int rc = !read->ref       ? apply_record_get(store, txn, read->id, strlen(read->id), &value)
+             : read->activity ? activity_get(store, txn, read->ref, strlen(read->ref), &value)
+                              : contact_get(store, txn, read->id, strlen(read->id), read->ref,
+                                            strlen(read->ref), &value);
+    read->found = rc == 0;
+    if (read->found) {
+        rp_reply_pack(&read->packer->pk, read->reply_id, 200, read->seq, 1);
+        rp_pack_cstr(&read->packer->pk, "data");
+        msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
+    }
+    return 0;
+}
+
+static void s_reply_entry(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                          const char *id, const char *ref, const char *ref_key, const char *missing)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    entry_read_t read = {id,
+                         ref,
+                         ref_key && strcmp(ref_key, "activity_id") == 0,
+                         ref_key,
+                         rp_origin_id(*origin_p),
+                         seq,
+                         &packer,
+                         false};
+    rp_store_read(rp_service_store(service), s_entry_read, &read);
+    if (read.found)
+        rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    else
+        rp_service_reply_error(service, origin_p, 404, "not_found", missing);
+    rp_packer_destroy(&packer);
+}
+
+static void s_contacts_get(call_t *call)
+{
+    target_t target;
+    const char *contact_id;
+    size_t contact_id_len;
+    if (!s_target(call, false, &target) ||
+        !s_id_arg(call, "contact_id", CONTACT_MAX_ID, &contact_id, &contact_id_len))
+        return;
+    char id[APPLY_MAX_ID + 1], ref[CONTACT_MAX_ID + 1];
+    snprintf(id, sizeof id, "%.*s", (int)target.id_len, target.id);
+    snprintf(ref, sizeof ref, "%.*s", (int)contact_id_len, contact_id);
+    s_reply_entry(call->service, &call->origin, 0, id, ref, NULL, "no such contact");
+}
+
+//  ---------------------------------------------------------------------
+//  Writes
+
+static void s_done_customer(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                            const char *id, const char *ref)
+{
+    (void)ref;
+    s_reply_entry(service, origin_p, seq, id, NULL, NULL, "no such customer any more");
+}
+
+static void s_done_contact(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                           const char *id, const char *ref)
+{
+    s_reply_entry(service, origin_p, seq, id, ref, "contact_id",
+                  "no such contact any more"); //  removed since
+}
+
+static void s_done_activity(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                            const char *id, const char *ref)
+{
+    s_reply_entry(service, origin_p, seq, id, ref, "activity_id", "no such activity any more");
+}
+
+static void s_done_removed(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                           const char *id, const char *ref)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 200, seq, 1);
+    rp_pack_cstr(&packer.pk, "data");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "id", ref);
+    rp_pack_kv_cstr(&packer.pk, "customer_id", id);
+    rp_pack_kv_bool(&packer.pk, "deleted", true);
+    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+}
+
+//  Checks common to every write; on failure answers and returns false.
+static bool s_write_allowed(call_t *call)
+{
+    if (!rp_origin_writer(call->origin)) {
+        s_error(call, 400, "writer_only", "send writes to customers.writer");
+        return false;
+    }
+    if (!scope_may_write(&call->scope)) {
+        s_error(call, 403, "forbidden", "this role cannot change customers");
+        return false;
+    }
+    if (!call->req->args || !rp_obj_is_map(call->req->args)) {
+        s_error(call, 400, "bad_args", "args must be a map");
+        return false;
+    }
+    const rp_request_t *req = call->req;
+    call->idem[0] = 0;
+    if (req->idem) {
+        int len = snprintf(call->idem, sizeof call->idem, "customers/%.*s", (int)req->idem_len,
+                           req->idem);
+        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
+            s_error(call, 400, "bad_idem", "idem too long or has NUL");
+            return false;
+        }
+    }
+    if (rp_service_epoch(call->service) == 0) { //  between a reconnect and the next grant
+        s_error(call, 503, "not_writer", "no lease; retry");
+        return false;
+    }
+    return true;
+}
+
+//  A new id: sortable by creation (12 hex digits of milliseconds) and
+//  unique (8 random hex digits), like a customer's.
+static void s_new_id(char id[21])
+{
+    zuuid_t *uuid = zuuid_new();
+    const byte *data = zuuid_data(uuid);
+    snprintf(id, 21, "%012" PRIx64 "%02x%02x%02x%02x",
+             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, data[0], data[1], data[2],
+             data[3]);
+    zuuid_destroy(&uuid);
+}
+
+//  Open an event map for the target customer; the caller packs data's
+//  value (a map whose first pair is {id: customer id}, already packed
+//  here: data_pairs counts the others).
+static void s_event_open(call_t *call, rp_packer_t *event, const char *type, const target_t *target,
+                         size_t data_pairs)
+{
+    msgpack_pack_map(&event->pk, 6);
+    rp_pack_kv_cstr(&event->pk, "type", type);
+    zuuid_t *uuid = zuuid_new();
+    rp_pack_kv_cstr(&event->pk, "id", zuuid_str_canonical(uuid));
+    zuuid_destroy(&uuid);
+    rp_pack_kv_cstr(&event->pk, "source", "customers");
+    rp_pack_cstr(&event->pk, "subject");
+    rp_pack_strn(&event->pk, target->id, target->id_len);
+    rp_pack_cstr(&event->pk, "actor");
+    scope_pack(&call->scope, &event->pk);
+    rp_pack_cstr(&event->pk, "data");
+    msgpack_pack_map(&event->pk, 1 + data_pairs);
+    rp_pack_cstr(&event->pk, "id");
+    rp_pack_strn(&event->pk, target->id, target->id_len);
+}
+
+static void s_append(call_t *call, rp_packer_t *event, const char *ref, pending_done_fn *done)
+{
+    rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
+    pending_append(call->self->pending, call->service, &call->origin, events, 1, call->idem, ref,
+                   done);
+}
+
+//  Validate the request's fields as a new record or changes; answers 422.
+static bool s_fields(call_t *call, record_t *record, const char *const *skip, bool create)
+{
+    customer_error_t errors[CUSTOMER_MAX_ERRORS];
+    int count = record_validate(record, call->req->args, skip, create, call->self->region, errors,
+                                CUSTOMER_MAX_ERRORS);
+    if (count)
+        s_invalid(call, errors, count);
+    return count == 0;
+}
+
+static void s_contacts_create(call_t *call)
+{
+    static const char *const skip[] = {"id", NULL};
+    target_t target;
+    if (!s_write_allowed(call) || !s_target(call, true, &target))
+        return;
+    record_t contact;
+    contact_init(&contact);
+    if (s_fields(call, &contact, skip, true)) {
+        char contact_id[21];
+        s_new_id(contact_id);
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_event_open(call, &event, "customer.contact_added", &target, 2);
+        rp_pack_kv_cstr(&event.pk, "contact_id", contact_id);
+        rp_pack_cstr(&event.pk, "contact");
+        record_pack_given(&contact, &event.pk);
+        s_append(call, &event, contact_id, s_done_contact);
+        rp_packer_destroy(&event);
+    }
+    record_reset(&contact);
+}
+
+//  The stored contact's version, if it exists.
+typedef struct {
+    const char *id, *contact_id;
+    size_t id_len, contact_id_len;
+    bool found;
+    uint64_t version;
+} contact_read_t;
+
+static int s_contact_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    contact_read_t *read = (contact_read_t *)arg;
+    MDB_val value;
+    rp_doc_t *doc = NULL;
+    if (contact_get(store, txn, read->id, read->id_len, read->contact_id, read->contact_id_len,
+                    &value) == 0)
+        doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    read->found = doc != NULL;
+    rp_obj_u64(rp_obj_get(doc ? rp_doc_root(doc) : NULL, "version"), &read->version);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+//  update (remove false) or delete (remove true) a contact.
+static void s_contacts_change(call_t *call, bool remove)
+{
+    static const char *const skip[] = {"id", "contact_id", "version", NULL};
+    target_t target;
+    contact_read_t read = {0};
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_write_allowed(call) || !s_target(call, true, &target) ||
+        !s_id_arg(call, "contact_id", CONTACT_MAX_ID, &read.contact_id, &read.contact_id_len) ||
+        !s_version_arg(call, &version_obj, &version))
+        return;
+    read.id = target.id;
+    read.id_len = target.id_len;
+    rp_store_read(rp_service_store(call->service), s_contact_read, &read);
+    if (!read.found) {
+        s_error(call, 404, "not_found", "no such contact");
+        return;
+    }
+    //  With idem, apply decides (a retry must get the first answer).
+    if (version_obj && version != read.version && !call->req->idem) {
+        s_error(call, 412, "version_mismatch", "the contact changed since that version");
+        return;
+    }
+    record_t changes;
+    contact_init(&changes);
+    if (remove || s_fields(call, &changes, skip, false)) {
+        char ref[CONTACT_MAX_ID + 1];
+        snprintf(ref, sizeof ref, "%.*s", (int)read.contact_id_len, read.contact_id);
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_event_open(call, &event, remove ? "customer.contact_removed" : "customer.contact_updated",
+                     &target, (remove ? 1 : 2) + (version_obj != NULL));
+        rp_pack_kv_cstr(&event.pk, "contact_id", ref);
+        if (version_obj)
+            rp_pack_kv_u64(&event.pk, "expected_version", version);
+        if (!remove) {
+            rp_pack_cstr(&event.pk, "changes");
+            record_pack_given(&changes, &event.pk);
+        }
+        s_append(call, &event, ref, remove ? s_done_removed : s_done_contact);
+        rp_packer_destroy(&event);
+    }
+    record_reset(&changes);
+}
+
+static void s_activities_create(call_t *call)
+{
+    static const char *const skip[] = {"id", NULL};
+    target_t target;
+    if (!s_write_allowed(call) || !s_target(call, true, &target))
+        return;
+    record_t activity;
+    activity_init(&activity);
+    if (s_fields(call, &activity, skip, true)) {
+        char activity_id[21];
+        s_new_id(activity_id);
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_event_open(call, &event, "customer.activity_logged", &target, 2);
+        rp_pack_kv_cstr(&event.pk, "activity_id", activity_id);
+        rp_pack_cstr(&event.pk, "activity");
+        record_pack_given(&activity, &event.pk);
+        s_append(call, &event, activity_id, s_done_activity);
+        rp_packer_destroy(&event);
+    }
+    record_reset(&activity);
+}
+
+//  owner / team of an assignment: a name of 1..100 bytes, no control
+//  characters. NULL or an error code.
+static const char *s_name_check(const msgpack_object *o, const char **str, size_t *len)
+{
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return "required";
+    if (!rp_obj_str(o, str, len))
+        return "type";
+    if (*len == 0)
+        return "required";
+    if (*len > ASSIGN_MAX_NAME)
+        return "too_long";
+    for (size_t i = 0; i < *len; i++)
+        if ((unsigned char)(*str)[i] < 0x20 || (*str)[i] == 0x7f)
+            return "invalid";
+    return NULL;
+}
+
+static void s_assign(call_t *call)
+{
+    const scope_t *scope = &call->scope;
+    target_t target;
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_write_allowed(call))
+        return;
+    if (scope->role != SCOPE_ADMIN && scope->role != SCOPE_MANAGER) {
+        s_error(call, 403, "forbidden", "only managers and admins assign customers");
+        return;
+    }
+    if (!s_target(call, true, &target) || !s_version_arg(call, &version_obj, &version))
+        return;
+    customer_error_t errors[4];
+    int count = 0;
+    const char *owner = NULL, *team = NULL, *err;
+    size_t owner_len = 0, team_len = 0;
+    const msgpack_object *team_obj = rp_obj_get(call->req->args, "team");
+    if ((err = s_name_check(rp_obj_get(call->req->args, "owner"), &owner, &owner_len)) != NULL)
+        customer_error_set(&errors[count++], "owner", 5, err);
+    if (team_obj && team_obj->type != MSGPACK_OBJECT_NIL &&
+        (err = s_name_check(team_obj, &team, &team_len)) != NULL)
+        customer_error_set(&errors[count++], "team", 4, err);
+    else if (team && scope->role == SCOPE_MANAGER &&
+             !(team_len == scope->team_len && memcmp(team, scope->team, team_len) == 0)) {
+        customer_error_set(&errors[count], "team", 4, "out_of_scope");
+        errors[count++].message = "a manager assigns within their own team";
+    }
+    for (uint32_t i = 0; i < call->req->args->via.map.size && count < 4; i++) {
+        const msgpack_object *key = &call->req->args->via.map.ptr[i].key;
+        if (!rp_obj_streq(key, "id") && !rp_obj_streq(key, "owner") && !rp_obj_streq(key, "team") &&
+            !rp_obj_streq(key, "version"))
+            customer_error_set(&errors[count++],
+                               key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "?",
+                               key->type == MSGPACK_OBJECT_STR ? key->via.str.size : 1, "unknown");
+    }
+    if (count) {
+        s_invalid(call, errors, count);
+        return;
+    }
+    if (version_obj && version != target.version && !call->req->idem) {
+        s_error(call, 412, "version_mismatch", "the customer changed since that version");
+        return;
+    }
+    rp_packer_t event;
+    rp_packer_init(&event);
+    s_event_open(call, &event, "customer.assigned", &target,
+                 1 + (team != NULL) + (version_obj != NULL));
+    rp_pack_cstr(&event.pk, "owner");
+    rp_pack_strn(&event.pk, owner, owner_len);
+    if (team) {
+        rp_pack_cstr(&event.pk, "team");
+        rp_pack_strn(&event.pk, team, team_len);
+    }
+    if (version_obj)
+        rp_pack_kv_u64(&event.pk, "expected_version", version);
+    s_append(call, &event, NULL, s_done_customer);
+    rp_packer_destroy(&event);
+}
+
+static void s_merge(call_t *call)
+{
+    target_t target, source;
+    if (!s_write_allowed(call) || !s_target(call, true, &target))
+        return;
+    const msgpack_object *from = rp_obj_get(call->req->args, "from");
+    if (!rp_obj_is_array(from) || from->via.array.size == 0 ||
+        from->via.array.size > MERGE_MAX_FROM) {
+        s_field_error(call, "from", from && !rp_obj_is_array(from) ? "type" : "invalid",
+                      "from must list 1..50 customer ids");
+        return;
+    }
+    for (uint32_t i = 0; i < from->via.array.size; i++) {
+        const char *id;
+        size_t id_len;
+        if (!rp_obj_str(&from->via.array.ptr[i], &id, &id_len)) {
+            s_field_error(call, "from", "type", "from must list customer ids (strings)");
+            return;
+        }
+        if (id_len == target.id_len && memcmp(id, target.id, id_len) == 0) {
+            s_field_error(call, "from", "invalid", "a customer cannot be merged into itself");
+            return;
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (from->via.array.ptr[j].via.str.size == id_len &&
+                memcmp(from->via.array.ptr[j].via.str.ptr, id, id_len) == 0) {
+                s_field_error(call, "from", "invalid", "from lists a customer twice");
+                return;
+            }
+        if (!s_lookup(call, id, id_len, true, &source)) {
+            char message[128];
+            snprintf(message, sizeof message, "no such customer: %.*s",
+                     (int)record_utf8_cut(id, id_len, 64), id);
+            s_error(call, 404, "not_found", message);
+            return;
+        }
+    }
+    if (target.archived) {
+        s_error(call, 422, "archived", "the customer merged into is archived; restore it first");
+        return;
+    }
+    rp_packer_t event;
+    rp_packer_init(&event);
+    s_event_open(call, &event, "customer.merged", &target, 1);
+    rp_pack_kv_obj(&event.pk, "from", from);
+    s_append(call, &event, NULL, s_done_customer);
+    rp_packer_destroy(&event);
+}
+
+//  ---------------------------------------------------------------------
+
+bool relations_request(relations_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                       const rp_request_t *req)
+{
+    static const char *const ops[] = {"customers.contacts.list",
+                                      "customers.contacts.get",
+                                      "customers.activities.list",
+                                      "customers.timeline",
+                                      "customers.contacts.create",
+                                      "customers.contacts.update",
+                                      "customers.contacts.delete",
+                                      "customers.activities.create",
+                                      "customers.assign",
+                                      "customers.merge",
+                                      NULL};
+    int op = 0;
+    while (ops[op] && !rp_request_is(req, ops[op]))
+        op++;
+    if (!ops[op])
+        return false;
+    call_t call = {.self = self, .service = service, .origin = *origin_p, .req = req};
+    *origin_p = NULL;
+    scope_parse(&call.scope, req);
+    if (op < 4 && call.scope.role == SCOPE_NONE)
+        s_error(&call, 404, "not_found", "no such customer"); //  sees nothing
+    else if (op < 4 && req->args && !rp_obj_is_map(req->args))
+        s_error(&call, 400, "bad_args", "args must be a map");
+    else if (op == 0)
+        s_list(&call, "contacts", false);
+    else if (op == 1)
+        s_contacts_get(&call);
+    else if (op == 2)
+        s_list(&call, "activities", true);
+    else if (op == 3)
+        s_list(&call, "timeline", true);
+    else if (op == 4)
+        s_contacts_create(&call);
+    else if (op == 5)
+        s_contacts_change(&call, false);
+    else if (op == 6)
+        s_contacts_change(&call, true);
+    else if (op == 7)
+        s_activities_create(&call);
+    else if (op == 8)
+        s_assign(&call);
+    else
+        s_merge(&call);
+    assert(call.origin == NULL); //  every path answers
+    return true;
+}

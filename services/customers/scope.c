@@ -1,0 +1,88 @@
+/*  scope.c — see scope.h. */
+#include "scope.h"
+
+#include <assert.h>
+#include <string.h>
+
+static bool s_scope_eq(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+void scope_parse(scope_t *self, const rp_request_t *req)
+{
+    memset(self, 0, sizeof *self);
+    if (!rp_obj_str(rp_obj_get(req->actor, "user"), &self->user, &self->user_len) ||
+        self->user_len == 0 || self->user_len > SCOPE_MAX_ACTOR)
+        return;
+    if (rp_obj_str(rp_obj_get(req->actor, "team"), &self->team, &self->team_len) &&
+        self->team_len > SCOPE_MAX_ACTOR)
+        return;
+    const msgpack_object *role = rp_obj_get(req->actor, "role");
+    self->role = rp_obj_streq(role, "admin")      ? SCOPE_ADMIN
+                 : rp_obj_streq(role, "manager")  ? SCOPE_MANAGER
+                 : rp_obj_streq(role, "sales")    ? SCOPE_SALES
+                 : rp_obj_streq(role, "readonly") ? SCOPE_READONLY
+                                                  : SCOPE_NONE;
+}
+
+bool scope_allows(const scope_t *self, const customer_t *record, bool write)
+{
+    const char *owner = NULL, *team = NULL;
+    size_t owner_len = 0, team_len = 0;
+    customer_str(record, CUSTOMER_OWNER, &owner, &owner_len);
+    customer_str(record, CUSTOMER_TEAM, &team, &team_len);
+    switch (self->role) {
+    case SCOPE_ADMIN:
+        return true;
+    case SCOPE_MANAGER:
+        return s_scope_eq(team, team_len, self->team, self->team_len);
+    case SCOPE_SALES:
+        return s_scope_eq(owner, owner_len, self->user, self->user_len);
+    case SCOPE_READONLY:
+        return !write && s_scope_eq(team, team_len, self->team, self->team_len);
+    default:
+        return false;
+    }
+}
+
+bool scope_may_write(const scope_t *self)
+{
+    return self->role == SCOPE_ADMIN || self->role == SCOPE_MANAGER || self->role == SCOPE_SALES;
+}
+
+void scope_pack(const scope_t *self, msgpack_packer *pk)
+{
+    static const char *const names[] = {"", "admin", "manager", "sales", "readonly"};
+    msgpack_pack_map(pk, 3);
+    rp_pack_cstr(pk, "user");
+    rp_pack_strn(pk, self->user, self->user_len);
+    rp_pack_kv_cstr(pk, "role", names[self->role]);
+    rp_pack_cstr(pk, "team");
+    if (self->team)
+        rp_pack_strn(pk, self->team, self->team_len);
+    else
+        msgpack_pack_nil(pk);
+}
+
+//  ---------------------------------------------------------------------
+
+void scope_test(void)
+{
+    customer_t record;
+    customer_init(&record);
+    customer_set_str(&record, CUSTOMER_OWNER, "ann", 3);
+    customer_set_str(&record, CUSTOMER_TEAM, "east", 4);
+    scope_t sales = {SCOPE_SALES, "ann", 3, "east", 4};
+    scope_t other = {SCOPE_SALES, "bob", 3, "east", 4};
+    scope_t manager = {SCOPE_MANAGER, "max", 3, "east", 4};
+    scope_t west = {SCOPE_MANAGER, "wes", 3, "west", 4};
+    scope_t readonly = {SCOPE_READONLY, "rex", 3, "east", 4};
+    assert(scope_allows(&sales, &record, true));
+    assert(!scope_allows(&other, &record, false));
+    assert(scope_allows(&manager, &record, true));
+    assert(!scope_allows(&west, &record, false));
+    assert(scope_allows(&readonly, &record, false) && !scope_allows(&readonly, &record, true));
+    assert(!scope_may_write(&readonly));
+    customer_reset(&record);
+}

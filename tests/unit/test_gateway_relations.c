@@ -1,0 +1,37 @@
+//  Runs the self-test of the gateway's routes under a customer
+//  (services/gateway/relations.c), compiled into this translation unit
+//  with what it uses, because unit tests link with librapport.a only.
+#include "../../services/gateway/etag.c"
+#include "../../services/gateway/exchange.c"
+#include "../../services/gateway/json.c"
+#include "../../services/gateway/metrics.c"
+#include "../../services/gateway/problem.c"
+#include "../../services/gateway/relations.c"
+#include "../../services/gateway/request.c"
+
+#include <stdio.h>
+
+//  The self-test does not forward; forwarding is proven by the system test
+//  (tests/system/test_customers_relations.py) against the real services.
+void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
+                     const char *op, const char *idem, const void *args, size_t args_size,
+                     gw_forward_fn *on_success, void *arg)
+{
+    (void)self;
+    (void)ex_p;
+    (void)service;
+    (void)op;
+    (void)idem;
+    (void)args;
+    (void)args_size;
+    (void)on_success;
+    (void)arg;
+    abort();
+}
+
+int main(void)
+{
+    gw_relations_test();
+    printf("relations: OK\n");
+    return 0;
+}

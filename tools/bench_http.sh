@@ -1,0 +1,178 @@
+#!/bin/sh
+# make bench, HTTP part (issue 3): the real broker + customers + gateway on
+# free loopback ports with a scratch data directory on the repo's disk, and
+# nginx (nginx-light) serving a static JSON body of the same size as the
+# customer GET body, measured with wrk in the same run (64 connections).
+#
+#   GET  /api/v1/customers/{id}   goal >= 0.5 x nginx
+#   POST /api/v1/customers        goal >= 0.2 x nginx, p99 < 10 ms
+#
+# POST is durable: a 201 means the event is in the journal, fsynced. Every
+# POST creates a distinct customer (bench/http.lua). The gateway's rate
+# limit is switched off (RAPPORT_RATE_PER_S=0): one API key at these rates
+# would otherwise be refused with 429 after its burst.
+# A benchmark reports; it does not fail the build (exit 0 unless the setup
+# itself fails).
+#
+# Usage: tools/bench_http.sh [BUILD_DIR]   (BENCH_HTTP_SECONDS, default 5)
+set -e
+B=${1:-build}
+SECONDS_EACH=${BENCH_HTTP_SECONDS:-5}
+CONNS=64
+for tool in wrk nginx; do
+    command -v $tool >/dev/null 2>&1 || [ -x /usr/sbin/$tool ] ||
+        { echo "bench_http: $tool is missing (tools/deps.sh installs it)"; exit 1; }
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+mkdir -p build
+SCRATCH=$(mktemp -d "${PWD}/build/bench-http-XXXXXX")
+free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# A process is alive if it runs (an exited child stays a zombie until waited for).
+alive() { [ -r "/proc/$1/stat" ] && ! awk '{ exit $3 != "Z" }' "/proc/$1/stat"; }
+PIDS=""
+cleanup() {
+    for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done
+    for pid in $PIDS; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT INT TERM
+
+export RAPPORT_BROKER_ENDPOINT="tcp://127.0.0.1:$(free_port)"
+export RAPPORT_FEED_ENDPOINT="tcp://127.0.0.1:$(free_port)"
+export RAPPORT_LOG_LEVEL=warn
+export RAPPORT_ADMIN_KEY=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export RAPPORT_RATE_PER_S=0
+export RAPPORT_HTTP_PORT=$(free_port)
+AUTH="Authorization: Bearer $RAPPORT_ADMIN_KEY"
+
+RAPPORT_DATA_DIR="$SCRATCH/broker" "$B/bin/rapport-broker" 2>"$SCRATCH/broker.log" &
+BROKER=$!
+PIDS="$BROKER"
+/usr/bin/python3 tools/wait_broker.py "$RAPPORT_BROKER_ENDPOINT"
+RAPPORT_DATA_DIR="$SCRATCH/customers" "$B/bin/rapport-customers" 2>"$SCRATCH/customers.log" &
+CUSTOMERS=$!
+PIDS="$PIDS $CUSTOMERS"
+# A free port can be taken by someone else before we bind it: start again
+# on another one if the gateway exits.
+start_gateway() {
+    RAPPORT_DATA_DIR="$SCRATCH/gateway" "$B/bin/rapport-gateway" 2>>"$SCRATCH/gateway.log" &
+    GATEWAY=$!
+    PIDS="$PIDS $GATEWAY"
+    BASE="http://127.0.0.1:$RAPPORT_HTTP_PORT"
+}
+start_gateway
+
+# The sample customer: the POST body's fields; its GET body sizes nginx's.
+SAMPLE='{"name":"上海华联超市","address":"上海市浦东新区世纪大道100号","grade":"B","tier":"key","industry":"retail","region":"华东"}'
+i=0
+until curl -sf -o "$SCRATCH/created.json" -H "$AUTH" -H 'Content-Type: application/json' \
+        -d "$SAMPLE" "$BASE/api/v1/customers"; do
+    i=$((i + 1))
+    [ $i -lt 150 ] || { echo "bench_http: the gateway never created a customer"; tail "$SCRATCH"/*.log; exit 1; }
+    if ! alive $GATEWAY; then
+        export RAPPORT_HTTP_PORT=$(free_port)
+        start_gateway
+    fi
+    sleep 0.1
+done
+ID=$(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["id"])' "$SCRATCH/created.json")
+curl -sf -o "$SCRATCH/get.json" -H "$AUTH" "$BASE/api/v1/customers/$ID"
+BODY_SIZE=$(wc -c <"$SCRATCH/get.json")
+
+# nginx: one worker (the gateway is one event loop), no access log, the
+# same JSON bytes inline (a single-quoted nginx string: escape \ and ').
+start_nginx() {
+    NGINX_PORT=$(free_port)
+    mkdir -p "$SCRATCH/nginx"
+    /usr/bin/python3 - "$SCRATCH" "$NGINX_PORT" <<'EOF'
+import sys
+scratch, port = sys.argv[1], sys.argv[2]
+body = open(f"{scratch}/get.json", encoding="utf-8").read()
+body = body.replace("\\", "\\\\").replace("'", "\\'")
+n = f"{scratch}/nginx"
+open(f"{n}/nginx.conf", "w", encoding="utf-8").write(f"""
+worker_processes 1;
+daemon off;
+pid {n}/nginx.pid;
+error_log {n}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {n}/body; proxy_temp_path {n}/proxy;
+    fastcgi_temp_path {n}/fastcgi; uwsgi_temp_path {n}/uwsgi; scgi_temp_path {n}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ default_type application/json; return 200 '{body}'; }}
+    }}
+}}
+""")
+EOF
+    "$NGINX" -p "$SCRATCH/nginx" -c "$SCRATCH/nginx/nginx.conf" -e "$SCRATCH/nginx/error.log" &
+    NGINX_PID=$!
+    PIDS="$PIDS $NGINX_PID"
+}
+start_nginx
+i=0
+until curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { echo "bench_http: nginx did not start"; cat "$SCRATCH/nginx/error.log"; exit 1; }
+    sleep 0.05
+    alive $NGINX_PID || start_nginx
+done
+NGINX_SIZE=$(curl -s "http://127.0.0.1:$NGINX_PORT/" | wc -c)
+
+# CPU time (user + system, all threads, clock ticks) a process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# run NAME MODE URL [wrk args…]: prints nothing, leaves
+# "req/s p50_us p99_us bad gateway_us customers_us broker_us" in
+# $SCRATCH/result.NAME; the last three are CPU microseconds per request of
+# each process (a figure that other load on the machine disturbs little).
+run() {
+    name=$1 mode=$2 url=$3
+    shift 3
+    before="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
+    BENCH_MODE=$mode wrk -t2 -c$CONNS -d"${SECONDS_EACH}s" -s bench/http.lua "$@" "$url" \
+        >"$SCRATCH/$name.out" 2>&1 || true
+    after="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
+    awk -v before="$before" -v after="$after" -v hz="$(getconf CLK_TCK)" '/^RESULT/ {
+        split(before, b); split(after, a)
+        printf "%.0f %d %d %d", $2 / $3, $4, $5, $6 + $7
+        for (i = 1; i <= 3; i++)
+            printf " %.0f", $2 ? (a[i] - b[i]) * 1e6 / hz / $2 : 0
+        printf "\n" }' "$SCRATCH/$name.out" >"$SCRATCH/result.$name"
+    [ -s "$SCRATCH/result.$name" ] || { echo "bench_http: wrk failed for $name"; cat "$SCRATCH/$name.out"; exit 1; }
+}
+
+echo "HTTP: wrk -t2 -c$CONNS -d${SECONDS_EACH}s, loopback, $(nproc) cores; gateway rate limit off" \
+     "(RAPPORT_RATE_PER_S=0)"
+echo "  bodies: customer GET $BODY_SIZE bytes, nginx $NGINX_SIZE bytes (the same JSON)"
+# Short warm-up: connections, page cache, first LMDB pages.
+wrk -t1 -c8 -d1s -H "$AUTH" "$BASE/api/v1/customers/$ID" >/dev/null 2>&1 || true
+run nginx get "http://127.0.0.1:$NGINX_PORT/"
+run get get "$BASE/api/v1/customers/$ID" -H "$AUTH"
+run post post "$BASE/api/v1/customers" -H "$AUTH"
+AFTER=$(curl -sf -H "$AUTH" "$BASE/api/v1/customers?limit=1" >/dev/null && echo ok || echo "?")
+
+read -r NGX NGX50 NGX99 NGXBAD <"$SCRATCH/result.nginx"
+report() {
+    label=$1 file=$2 goal=$3 p99goal=$4
+    read -r RPS P50 P99 BAD CPU_GW CPU_CU CPU_BR <"$SCRATCH/result.$file"
+    awk -v l="$label" -v r="$RPS" -v p50="$P50" -v p99="$P99" -v bad="$BAD" -v n="$NGX" \
+        -v g="$goal" -v pg="$p99goal" 'BEGIN {
+        ratio = r / n
+        printf "  %-28s %8d req/s  p50 %6.2f ms  p99 %6.2f ms  %.3f x nginx (goal >= %.1f: %s)",
+            l, r, p50 / 1000, p99 / 1000, ratio, g, ((ratio >= g && bad == 0) ? "PASS" : "MISS")
+        if (pg > 0)
+            printf "  p99 goal < %d ms: %s", pg, ((p99 / 1000 < pg && bad == 0) ? "PASS" : "MISS")
+        if (bad > 0)
+            printf "  [%d non-2xx or socket errors: figure invalid]", bad
+        printf "\n"
+    }'
+    echo "      CPU per request: gateway $CPU_GW us, customers $CPU_CU us, broker $CPU_BR us"
+}
+awk -v r="$NGX" -v p50="$NGX50" -v p99="$NGX99" 'BEGIN {
+    printf "  %-28s %8d req/s  p50 %6.2f ms  p99 %6.2f ms  (reference)\n", "nginx static JSON", r, p50 / 1000, p99 / 1000 }'
+report "GET /api/v1/customers/{id}" get 0.5 0
+report "POST /api/v1/customers" post 0.2 10
+[ "$AFTER" = ok ] || echo "  (the gateway did not answer after the run)"
