@@ -552,24 +552,35 @@ static int s_test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
     return rc;
 }
 
-//  Apply one event given as (type, data packed by the caller) at seq.
-static void s_test_event(rp_store_t *store, uint64_t seq, const char *type, rp_packer_t *data)
+void apply_test_event(rp_store_t *store, uint64_t seq, const char *type, const char *user,
+                      rp_packer_t *data)
 {
     rp_packer_t event;
     rp_packer_init(&event);
-    msgpack_pack_map(&event.pk, 5);
+    msgpack_pack_map(&event.pk, user ? 6 : 5);
     rp_pack_kv_cstr(&event.pk, "type", type);
     rp_pack_kv_cstr(&event.pk, "id", "test");
     rp_pack_kv_cstr(&event.pk, "source", "customers");
     char time[32];
     snprintf(time, sizeof time, "2026-11-23T08:00:%02u.000Z", (unsigned)(seq % 60));
     rp_pack_kv_cstr(&event.pk, "time", time);
+    if (user) {
+        rp_pack_cstr(&event.pk, "actor");
+        msgpack_pack_map(&event.pk, 1);
+        rp_pack_kv_cstr(&event.pk, "user", user);
+    }
     rp_pack_cstr(&event.pk, "data");
     msgpack_sbuffer_write(&event.buffer, data->buffer.data, data->buffer.size);
     test_event_t te = {seq, event.buffer.data, event.buffer.size};
     assert(rp_store_write(store, s_test_apply, &te) == 0);
     rp_packer_destroy(&event);
     rp_packer_reset(data);
+}
+
+//  Apply one event given as (type, data packed by the caller) at seq.
+static void s_test_event(rp_store_t *store, uint64_t seq, const char *type, rp_packer_t *data)
+{
+    apply_test_event(store, seq, type, NULL, data);
 }
 
 //  {id, record: {name, [k: v]…}} from NULL-terminated key/value strings.
@@ -816,27 +827,32 @@ static int s_test_dump(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-void apply_test(void)
+void apply_test_replay(const char *name, void (*journal)(rp_store_t *store))
 {
-    char dir[] = "/tmp/rp-customers-XXXXXX";
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/rp-%s-XXXXXX", name);
     assert(mkdtemp(dir));
-    char path[2][600];
-    rp_store_t *stores[2];
     rp_packer_t dumps[2];
     for (int i = 0; i < 2; i++) {
-        snprintf(path[i], sizeof path[i], "%s/%d", dir, i);
-        stores[i] = rp_store_new(path[i], apply_dbnames);
-        assert(stores[i]);
-        s_test_journal(stores[i]);
+        char path[96];
+        snprintf(path, sizeof path, "%s/%d", dir, i);
+        rp_store_t *store = rp_store_new(path, apply_dbnames);
+        assert(store);
+        journal(store);
         rp_packer_init(&dumps[i]);
-        rp_store_read(stores[i], s_test_dump, &dumps[i]);
-        rp_store_destroy(&stores[i]);
+        rp_store_read(store, s_test_dump, &dumps[i]);
+        rp_store_destroy(&store);
     }
     assert(dumps[0].buffer.size > 0 && dumps[0].buffer.size == dumps[1].buffer.size);
     assert(memcmp(dumps[0].buffer.data, dumps[1].buffer.data, dumps[0].buffer.size) == 0);
     for (int i = 0; i < 2; i++)
         rp_packer_destroy(&dumps[i]);
-    char cmd[700];
+    char cmd[100];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert(system(cmd) == 0);
+}
+
+void apply_test(void)
+{
+    apply_test_replay("customers", s_test_journal);
 }

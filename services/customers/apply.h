@@ -72,6 +72,14 @@ void apply_release(apply_held_t *held);
 //  from old's (pass the record itself when no indexed field changed).
 int apply_save(rp_store_t *store, MDB_txn *txn, const customer_t *old, const customer_t *record);
 
+//  Self-test support, for apply.c and the relation events' tests (merge.c):
+//  apply (type, data packed by the caller, then reset) as event seq, with
+//  actor {user} when user is not NULL; run journal on two fresh stores
+//  and assert they end byte-identical (replay is deterministic).
+void apply_test_event(rp_store_t *store, uint64_t seq, const char *type, const char *user,
+                      rp_packer_t *data);
+void apply_test_replay(const char *name, void (*journal)(rp_store_t *store));
+
 void apply_test(void);
 
 #endif

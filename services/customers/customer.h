@@ -14,6 +14,7 @@
 #define CUSTOMERS_CUSTOMER_H
 
 #include <rapport/pack.h>
+#include <rapport/service.h>
 
 #include <stdbool.h>
 
@@ -96,6 +97,11 @@ void customer_pack_given(const customer_t *self, msgpack_packer *pk);
 
 //  Fill an error for field (copied, cut safely) with a static code.
 void customer_error_set(customer_error_t *error, const char *field, size_t len, const char *code);
+
+//  Answer 422 {code: "invalid", message, details: {errors: [{field, code,
+//  message}]}}: the one shape every op's field errors take (origin taken).
+void customer_errors_reply(rp_service_t *service, rp_origin_t **origin_p, const char *message,
+                           const customer_error_t *errors, int count);
 
 //  Check and normalize a client's fields from args into self (given[] set
 //  for each one), skipping the keys in skip (NULL-terminated: envelope keys

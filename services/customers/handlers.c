@@ -3,10 +3,13 @@
 #include "apply.h"
 #include "customer.h"
 #include "dups.h"
+#include "event.h"
 #include "import.h"
+#include "pending.h"
 #include "query.h"
 #include "relations.h"
 #include "report.h"
+#include "scope.h"
 
 #include <rapport/log.h>
 
@@ -17,55 +20,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WAIT_MS       5000 //  append reply, then apply: each bounded
-#define LIST_MAX      200
-#define LIST_DEFAULT  50
-#define LIST_MAX_SCAN 20000 //  records looked at per list call; then a cursor
-#define MAX_Q         200
-#define MAX_ACTOR     100 //  bytes of actor.user and actor.team
-
 struct _handlers_t {
     char region[8];
-    zlistx_t *writes;       //  write_t in flight, owned
+    pending_t *pending;     //  writes in flight
     import_t *import;       //  customers.import sessions and batches
     relations_t *relations; //  contacts, activities, timeline, assign, merge
 };
 
-//  One write between its request and its reply.
-typedef struct {
-    handlers_t *handlers;
-    rp_origin_t *origin;
-    void *handle;
-    uint64_t seq;
-} write_t;
-
-typedef enum { ROLE_NONE, ROLE_ADMIN, ROLE_MANAGER, ROLE_SALES, ROLE_READONLY } role_t;
-
-typedef struct {
-    role_t role;
-    const char *user;
-    size_t user_len;
-    const char *team;
-    size_t team_len;
-} actor_t;
+//  What people read for a refusal apply recorded.
+static const char *s_refusal_message(int status, const char *code, size_t code_len)
+{
+    if (code_len == 18 && memcmp(code, "possible_duplicate", 18) == 0)
+        return "customers with the same name, phone or e-mail exist; set allow_duplicate to "
+               "create it anyway";
+    return status == 409   ? "another customer has the same code or tax id"
+           : status == 412 ? "the customer changed since that version"
+           : status == 404 ? "no such customer"
+                           : "the change was refused";
+}
 
 handlers_t *handlers_new(const char *region)
 {
     handlers_t *self = calloc(1, sizeof *self);
     assert(self);
     snprintf(self->region, sizeof self->region, "%s", region);
-    self->writes = zlistx_new();
+    self->pending = pending_new(s_refusal_message);
     self->import = import_new(region);
     self->relations = relations_new(region);
     return self;
-}
-
-static void s_write_destroy(write_t **write_p)
-{
-    write_t *write = *write_p;
-    rp_origin_destroy(&write->origin);
-    free(write);
-    *write_p = NULL;
 }
 
 void handlers_destroy(handlers_t **self_p)
@@ -73,10 +55,7 @@ void handlers_destroy(handlers_t **self_p)
     handlers_t *self = *self_p;
     if (!self)
         return;
-    for (write_t *w = (write_t *)zlistx_first(self->writes); w;
-         w = (write_t *)zlistx_next(self->writes))
-        s_write_destroy(&w);
-    zlistx_destroy(&self->writes);
+    pending_destroy(&self->pending);
     import_destroy(&self->import);
     relations_destroy(&self->relations);
     free(self);
@@ -84,89 +63,13 @@ void handlers_destroy(handlers_t **self_p)
 }
 
 //  ---------------------------------------------------------------------
-//  Actor and scope
-
-static bool s_bytes_eq(const char *a, size_t a_len, const char *b, size_t b_len)
-{
-    return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
-}
-
-static void s_actor_parse(const rp_request_t *req, actor_t *actor)
-{
-    memset(actor, 0, sizeof *actor);
-    const msgpack_object *role = rp_obj_get(req->actor, "role");
-    if (!rp_obj_str(rp_obj_get(req->actor, "user"), &actor->user, &actor->user_len) ||
-        actor->user_len == 0 || actor->user_len > MAX_ACTOR)
-        return; //  no (sane) user: no role
-    if (rp_obj_str(rp_obj_get(req->actor, "team"), &actor->team, &actor->team_len) &&
-        actor->team_len > MAX_ACTOR)
-        return;
-    actor->role = rp_obj_streq(role, "admin")      ? ROLE_ADMIN
-                  : rp_obj_streq(role, "manager")  ? ROLE_MANAGER
-                  : rp_obj_streq(role, "sales")    ? ROLE_SALES
-                  : rp_obj_streq(role, "readonly") ? ROLE_READONLY
-                                                   : ROLE_NONE;
-}
-
-//  May the actor see (write false) or change (write true) this record?
-static bool s_in_scope(const actor_t *actor, const customer_t *record, bool write)
-{
-    const char *owner = NULL, *team = NULL;
-    size_t owner_len = 0, team_len = 0;
-    customer_str(record, CUSTOMER_OWNER, &owner, &owner_len);
-    customer_str(record, CUSTOMER_TEAM, &team, &team_len);
-    switch (actor->role) {
-    case ROLE_ADMIN:
-        return true;
-    case ROLE_MANAGER:
-        return s_bytes_eq(team, team_len, actor->team, actor->team_len);
-    case ROLE_SALES:
-        return s_bytes_eq(owner, owner_len, actor->user, actor->user_len);
-    case ROLE_READONLY:
-        return !write && s_bytes_eq(team, team_len, actor->team, actor->team_len);
-    default:
-        return false;
-    }
-}
-
-static bool s_may_write(const actor_t *actor)
-{
-    return actor->role == ROLE_ADMIN || actor->role == ROLE_MANAGER || actor->role == ROLE_SALES;
-}
-
-//  ---------------------------------------------------------------------
 //  Replies
-
-//  {id, status, error: {code, message, details: {errors: [{field, code, message}]}}}
-static void s_reply_invalid(rp_service_t *service, rp_origin_t **origin_p,
-                            const customer_error_t *errors, int count)
-{
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
-    rp_pack_kv_cstr(&packer.pk, "message", "some fields are not valid");
-    rp_pack_cstr(&packer.pk, "details");
-    msgpack_pack_map(&packer.pk, 1);
-    rp_pack_cstr(&packer.pk, "errors");
-    msgpack_pack_array(&packer.pk, (size_t)count);
-    for (int i = 0; i < count; i++) {
-        msgpack_pack_map(&packer.pk, 3);
-        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
-        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
-        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
-    }
-    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
-    rp_packer_destroy(&packer);
-}
 
 //  A stored record as reply data, read in one snapshot.
 typedef struct {
     const char *id;
     size_t id_len;
-    const actor_t *actor; //  NULL: no scope check (the writer's own answer)
+    const scope_t *actor; //  NULL: no scope check (the writer's own answer)
     rp_packer_t *packer;
     const msgpack_object *reply_id;
     uint64_t seq;
@@ -191,7 +94,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     customer_t record;
     customer_init(&record);
     if (s_record_decode(&value, &doc, &record) &&
-        (!read->actor || s_in_scope(read->actor, &record, false))) {
+        (!read->actor || scope_allows(read->actor, &record, false))) {
         read->found = true;
         rp_reply_pack(&read->packer->pk, read->reply_id, 200, read->seq, 1);
         rp_pack_cstr(&read->packer->pk, "data");
@@ -202,7 +105,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const actor_t *actor,
+static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const scope_t *actor,
                            const char *id, size_t id_len, uint64_t seq)
 {
     rp_packer_t packer;
@@ -219,183 +122,33 @@ static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const 
 //  ---------------------------------------------------------------------
 //  Writes: append, wait, answer the outcome
 
-static void s_write_finish(write_t *write)
+//  After the write: the record as the writer now holds it.
+static void s_write_done(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
+                         const char *id, const char *ref)
 {
-    zlistx_detach(write->handlers->writes, write->handle);
-    s_write_destroy(&write);
-}
-
-typedef struct {
-    uint64_t seq;
-    rp_packer_t *packer;
-    const msgpack_object *reply_id;
-    int status;
-    char id[APPLY_MAX_ID + 1];
-} outcome_read_t;
-
-//  Reads the outcome; for a refusal packs the whole error reply.
-static int s_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
-{
-    outcome_read_t *read = (outcome_read_t *)arg;
-    MDB_val value;
-    if (apply_outcome_get(store, txn, read->seq, &value))
-        return 0;
-    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-    if (!doc)
-        return 0;
-    const msgpack_object *root = rp_doc_root(doc);
-    uint64_t status = 0;
-    const char *id, *code = "conflict";
-    size_t id_len, code_len = 8;
-    rp_obj_u64(rp_obj_get(root, "status"), &status);
-    rp_obj_str(rp_obj_get(root, "code"), &code, &code_len);
-    if (rp_obj_str(rp_obj_get(root, "id"), &id, &id_len) && id_len <= APPLY_MAX_ID) {
-        memcpy(read->id, id, id_len);
-        read->id[id_len] = 0;
-    }
-    read->status = (int)status;
-    if (status != 200) {
-        rp_reply_pack(&read->packer->pk, read->reply_id, (int)status, read->seq, 1);
-        rp_pack_cstr(&read->packer->pk, "error");
-        const msgpack_object *details = rp_obj_get(root, "details");
-        msgpack_pack_map(&read->packer->pk, details ? 3 : 2);
-        rp_pack_cstr(&read->packer->pk, "code");
-        rp_pack_strn(&read->packer->pk, code, code_len);
-        rp_pack_kv_cstr(&read->packer->pk, "message",
-                        code_len == 18 && memcmp(code, "possible_duplicate", 18) == 0
-                            ? "customers with the same name, phone or e-mail exist; set "
-                              "allow_duplicate to create it anyway"
-                        : status == 409 ? "another customer has the same code or tax id"
-                        : status == 412 ? "the customer changed since that version"
-                        : status == 404 ? "no such customer"
-                                        : "the change was refused");
-        if (details)
-            rp_pack_kv_obj(&read->packer->pk, "details", details);
-    }
-    rp_doc_destroy(&doc);
-    return 0;
-}
-
-static void s_write_applied(void *arg, rp_service_t *service, bool applied)
-{
-    write_t *write = (write_t *)arg;
-    if (!applied) {
-        rp_service_reply_error(service, &write->origin, 504, "apply_timeout",
-                               "the event was appended but not applied in time; retry");
-        s_write_finish(write);
-        return;
-    }
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    outcome_read_t read = {write->seq, &packer, rp_origin_id(write->origin), 0, ""};
-    rp_store_read(rp_service_store(service), s_outcome_read, &read);
-    if (read.status == 200)
-        s_reply_record(service, &write->origin, NULL, read.id, strlen(read.id), write->seq);
-    else if (read.status)
-        rp_service_reply(service, &write->origin, packer.buffer.data, packer.buffer.size);
-    else
-        rp_service_reply_error(service, &write->origin, 500, "no_outcome",
-                               "the event left no outcome");
-    rp_packer_destroy(&packer);
-    s_write_finish(write);
-}
-
-static void s_write_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
-{
-    write_t *write = (write_t *)arg;
-    uint64_t first;
-    if (rp_journal_append_seqs(reply, &first, &write->seq, NULL)) {
-        rp_service_wait(service, write->seq, WAIT_MS, s_write_applied, write);
-        return;
-    }
-    int status = reply->status;
-    if (status == 409 || status == 403)
-        rp_service_reply_error(service, &write->origin, 503, "not_writer",
-                               "this instance lost the lease; retry");
-    else if (status == 503 || status == 504)
-        rp_service_reply_error(service, &write->origin, status, "journal_unavailable",
-                               "the journal did not accept the append; retry");
-    else
-        rp_service_reply_error(service, &write->origin, 500, "journal_error",
-                               "the journal refused the append");
-    s_write_finish(write);
-}
-
-//  A customer id: sortable by creation (12 hex digits of milliseconds) and
-//  unique (8 random hex digits).
-static void s_new_id(char id[21])
-{
-    zuuid_t *uuid = zuuid_new();
-    const byte *data = zuuid_data(uuid);
-    snprintf(id, 21, "%012" PRIx64 "%02x%02x%02x%02x",
-             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, data[0], data[1], data[2],
-             data[3]);
-    zuuid_destroy(&uuid);
-}
-
-static const char *s_role_name(role_t role)
-{
-    static const char *const names[] = {"", "admin", "manager", "sales", "readonly"};
-    return names[role];
-}
-
-//  Open an event map {type, id, source, subject, actor, data: …}; the
-//  caller packs data's value. The actor is rebuilt from the checked fields,
-//  not copied: only {user, role, team} reach the journal.
-static void s_event_open(rp_packer_t *event, const char *type, const char *subject,
-                         size_t subject_len, const actor_t *actor)
-{
-    msgpack_pack_map(&event->pk, 6);
-    rp_pack_kv_cstr(&event->pk, "type", type);
-    zuuid_t *uuid = zuuid_new();
-    rp_pack_kv_cstr(&event->pk, "id", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
-    rp_pack_kv_cstr(&event->pk, "source", "customers");
-    rp_pack_cstr(&event->pk, "subject");
-    rp_pack_strn(&event->pk, subject, subject_len);
-    rp_pack_cstr(&event->pk, "actor");
-    msgpack_pack_map(&event->pk, 3);
-    rp_pack_cstr(&event->pk, "user");
-    rp_pack_strn(&event->pk, actor->user, actor->user_len);
-    rp_pack_kv_cstr(&event->pk, "role", s_role_name(actor->role));
-    rp_pack_cstr(&event->pk, "team");
-    if (actor->team)
-        rp_pack_strn(&event->pk, actor->team, actor->team_len);
-    else
-        msgpack_pack_nil(&event->pk);
-    rp_pack_cstr(&event->pk, "data");
+    (void)ref;
+    s_reply_record(service, origin_p, NULL, id, strlen(id), seq);
 }
 
 //  Append the event and answer once it is applied (frees event).
 static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
                            rp_packer_t *event, const char *idem)
 {
-    write_t *write = calloc(1, sizeof *write);
-    assert(write);
-    write->handlers = self;
-    write->origin = *origin_p;
-    *origin_p = NULL;
-    write->handle = zlistx_add_end(self->writes, write);
     rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
-    if (rp_service_append(service, events, 1, idem[0] ? idem : NULL, WAIT_MS, s_write_appended,
-                          write)) {
-        rp_service_reply_error(service, &write->origin, 503, "journal_unavailable",
-                               "could not send the append; retry");
-        s_write_finish(write);
-    }
+    pending_append(self->pending, service, origin_p, events, 1, idem, "", s_write_done);
     rp_packer_destroy(event);
 }
 
 //  Checks common to every write; on failure replies and returns false.
 static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                            const actor_t *actor, char idem[RP_MAX_IDEM + 1])
+                            const scope_t *actor, char idem[RP_MAX_IDEM + 1])
 {
     if (!rp_origin_writer(*origin_p)) {
         rp_service_reply_error(service, origin_p, 400, "writer_only",
                                "send writes to customers.writer");
         return false;
     }
-    if (!s_may_write(actor)) {
+    if (!scope_may_write(actor)) {
         rp_service_reply_error(service, origin_p, 403, "forbidden",
                                "this role cannot change customers");
         return false;
@@ -443,7 +196,8 @@ static int s_dup_check(rp_store_t *store, MDB_txn *txn, void *arg)
         if (!customer_str(check->record, indexes[i].field, &value, &len) ||
             apply_index_get(store, txn, indexes[i].index, value, len, &id) ||
             id.mv_size > APPLY_MAX_ID ||
-            s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len))
+            (id.mv_size == check->self_id_len &&
+             memcmp(id.mv_data, check->self_id, id.mv_size) == 0))
             continue;
         check->fields[check->count] = customer_field_name(indexes[i].field);
         memcpy(check->ids[check->count], id.mv_data, id.mv_size);
@@ -538,30 +292,8 @@ static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const cu
     return check.count == 0;
 }
 
-//  Sales keep their own customers in their team; managers stay in theirs.
-static const char *s_owner_team_check(const actor_t *actor, const customer_t *changes,
-                                      const char **field)
-{
-    const char *str;
-    size_t len;
-    if (actor->role == ROLE_ADMIN)
-        return NULL;
-    if (changes->given[CUSTOMER_OWNER] && actor->role == ROLE_SALES &&
-        !(customer_str(changes, CUSTOMER_OWNER, &str, &len) &&
-          s_bytes_eq(str, len, actor->user, actor->user_len))) {
-        *field = "owner";
-        return "out_of_scope";
-    }
-    if (changes->given[CUSTOMER_TEAM] && !(customer_str(changes, CUSTOMER_TEAM, &str, &len) &&
-                                           s_bytes_eq(str, len, actor->team, actor->team_len))) {
-        *field = "team";
-        return "out_of_scope";
-    }
-    return NULL;
-}
-
 static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req, const actor_t *actor, customer_t *changes,
+                       const rp_request_t *req, const scope_t *actor, customer_t *changes,
                        bool create)
 {
     static const char *const skip_update[] = {"id", "version", NULL};
@@ -569,19 +301,18 @@ static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **or
     customer_error_t errors[CUSTOMER_MAX_ERRORS];
     int count = customer_validate(changes, req->args, create ? skip_create : skip_update, create,
                                   self->region, errors, CUSTOMER_MAX_ERRORS);
-    const char *field;
-    const char *scope = count ? NULL : s_owner_team_check(actor, changes, &field);
-    if (scope) {
-        customer_error_set(&errors[count], field, strlen(field), scope);
+    const char *field = count ? NULL : scope_assign_check(actor, changes);
+    if (field) {
+        customer_error_set(&errors[count], field, strlen(field), "out_of_scope");
         errors[count++].message = "outside what this role may assign";
     }
     if (count)
-        s_reply_invalid(service, origin_p, errors, count);
+        customer_errors_reply(service, origin_p, "some fields are not valid", errors, count);
     return count == 0;
 }
 
 static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+                     const rp_request_t *req, const scope_t *actor)
 {
     char idem[RP_MAX_IDEM + 1];
     if (!s_write_allowed(service, &origin, req, actor, idem))
@@ -593,8 +324,8 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
         customer_set_str(&record, CUSTOMER_OWNER, actor->user, actor->user_len);
     if (ok && !record.given[CUSTOMER_TEAM] && actor->team_len)
         customer_set_str(&record, CUSTOMER_TEAM, actor->team, actor->team_len);
-    char id[21];
-    s_new_id(id);
+    char id[EVENT_ID_SIZE];
+    event_new_id(id);
     bool allow = false;
     rp_obj_bool(rp_obj_get(req->args, "allow_duplicate"), &allow);
     //  Checks against the store answer early when they can; a request with
@@ -604,7 +335,7 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
                              (allow || s_no_similar(service, &origin, &record))))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        s_event_open(&event, "customer.created", id, strlen(id), actor);
+        event_open(&event.pk, "customer.created", id, strlen(id), actor);
         msgpack_pack_map(&event.pk, allow ? 3 : 2);
         rp_pack_kv_cstr(&event.pk, "id", id);
         if (allow)
@@ -622,7 +353,7 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
 typedef struct {
     const char *id;
     size_t id_len;
-    const actor_t *actor;
+    const scope_t *actor;
     bool found;
     uint64_t version;
     bool archived;
@@ -637,7 +368,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
     rp_doc_t *doc;
     customer_t record;
     customer_init(&record);
-    if (s_record_decode(&value, &doc, &record) && s_in_scope(target->actor, &record, true)) {
+    if (s_record_decode(&value, &doc, &record) && scope_allows(target->actor, &record, true)) {
         target->found = true;
         rp_obj_u64(&record.values[CUSTOMER_VERSION], &target->version);
         rp_obj_bool(&record.values[CUSTOMER_ARCHIVED], &target->archived);
@@ -660,33 +391,45 @@ static bool s_target(rp_service_t *service, rp_origin_t **origin_p, const rp_req
     return target->found;
 }
 
+//  args.version, optional: an unsigned integer that must be the stored
+//  one. Replies and returns false otherwise.
+static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                      const target_t *target, const msgpack_object **version_obj, uint64_t *version)
+{
+    *version_obj = rp_obj_get(req->args, "version");
+    *version = 0;
+    if (*version_obj && !rp_obj_u64(*version_obj, version)) {
+        rp_service_reply_error(service, origin_p, 400, "bad_args",
+                               "args.version must be an unsigned integer");
+        return false;
+    }
+    if (*version_obj && *version != target->version && !req->idem) { //  idem: see s_create
+        rp_service_reply_error(service, origin_p, 412, "version_mismatch",
+                               "the customer changed since that version");
+        return false;
+    }
+    return true;
+}
+
 static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+                     const rp_request_t *req, const scope_t *actor)
 {
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = actor};
     if (!s_write_allowed(service, &origin, req, actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
-    const msgpack_object *version_obj = rp_obj_get(req->args, "version");
-    uint64_t version = 0;
-    if (version_obj && !rp_obj_u64(version_obj, &version)) {
-        rp_service_reply_error(service, &origin, 400, "bad_args",
-                               "args.version must be an unsigned integer");
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_version(service, &origin, req, &target, &version_obj, &version))
         return;
-    }
-    if (version_obj && version != target.version && !req->idem) { //  idem: see s_create
-        rp_service_reply_error(service, &origin, 412, "version_mismatch",
-                               "the customer changed since that version");
-        return;
-    }
     customer_t changes;
     customer_init(&changes);
     if (s_validate(self, service, &origin, req, actor, &changes, false) &&
         (req->idem || s_no_duplicates(service, &origin, &changes, target.id, target.id_len))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        s_event_open(&event, "customer.updated", target.id, target.id_len, actor);
+        event_open(&event.pk, "customer.updated", target.id, target.id_len, actor);
         msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
         rp_pack_cstr(&event.pk, "id");
         rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -700,7 +443,7 @@ static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origi
 }
 
 static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req, const actor_t *actor, bool archive)
+                      const rp_request_t *req, const scope_t *actor, bool archive)
 {
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = actor};
@@ -709,22 +452,14 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
         return;
     //  An optional version, checked like customers.update's (atomically in
     //  apply: the gateway's If-Match needs no read before the write).
-    const msgpack_object *version_obj = rp_obj_get(req->args, "version");
-    uint64_t version = 0;
-    if (version_obj && !rp_obj_u64(version_obj, &version)) {
-        rp_service_reply_error(service, &origin, 400, "bad_args",
-                               "args.version must be an unsigned integer");
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_version(service, &origin, req, &target, &version_obj, &version))
         return;
-    }
-    if (version_obj && version != target.version && !req->idem) { //  idem: see s_create
-        rp_service_reply_error(service, &origin, 412, "version_mismatch",
-                               "the customer changed since that version");
-        return;
-    }
     rp_packer_t event;
     rp_packer_init(&event);
-    s_event_open(&event, archive ? "customer.archived" : "customer.restored", target.id,
-                 target.id_len, actor);
+    event_open(&event.pk, archive ? "customer.archived" : "customer.restored", target.id,
+               target.id_len, actor);
     msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -737,7 +472,7 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
 //  Reads
 
 static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                  const actor_t *actor)
+                  const scope_t *actor)
 {
     const char *id;
     size_t len;
@@ -755,8 +490,8 @@ void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
                       const rp_request_t *req)
 {
     handlers_t *self = (handlers_t *)arg;
-    actor_t actor;
-    s_actor_parse(req, &actor);
+    scope_t actor;
+    scope_parse(&actor, req);
     if (rp_request_is(req, "customers.get"))
         s_get(service, origin, req, &actor);
     else if (rp_request_is(req, "customers.list"))

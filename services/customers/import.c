@@ -2,6 +2,7 @@
 #include "import.h"
 #include "apply.h"
 #include "customer.h"
+#include "event.h"
 #include "normalize.h"
 #include "scope.h"
 
@@ -377,47 +378,9 @@ static bool s_obj_equal(const msgpack_object *a, const msgpack_object *b)
     return equal;
 }
 
-//  Sales keep their own customers in their team; managers stay in theirs.
-static const char *s_assign_check(const scope_t *scope, const customer_t *row)
-{
-    const char *str;
-    size_t len;
-    if (scope->role == SCOPE_ADMIN)
-        return NULL;
-    if (row->given[CUSTOMER_OWNER] && scope->role == SCOPE_SALES &&
-        !(customer_str(row, CUSTOMER_OWNER, &str, &len) && len == scope->user_len &&
-          memcmp(str, scope->user, len) == 0))
-        return "owner";
-    if (row->given[CUSTOMER_TEAM] &&
-        !(customer_str(row, CUSTOMER_TEAM, &str, &len) && scope->team && len == scope->team_len &&
-          memcmp(str, scope->team, len) == 0))
-        return "team";
-    return NULL;
-}
-
-//  A customer id: sortable by creation, unique (as handlers.c makes them).
-static void s_new_id(char id[21])
-{
-    unsigned char random[4];
-    randombytes_buf(random, sizeof random);
-    snprintf(id, 21, "%012" PRIx64 "%02x%02x%02x%02x",
-             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, random[0], random[1], random[2],
-             random[3]);
-}
-
 static void s_event_open(run_t *run, const char *type, const char *subject)
 {
-    msgpack_packer *pk = &run->batch->events.pk;
-    msgpack_pack_map(pk, 6);
-    rp_pack_kv_cstr(pk, "type", type);
-    zuuid_t *uuid = zuuid_new();
-    rp_pack_kv_cstr(pk, "id", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
-    rp_pack_kv_cstr(pk, "source", "customers");
-    rp_pack_kv_cstr(pk, "subject", subject);
-    rp_pack_cstr(pk, "actor");
-    scope_pack(&run->scope, pk);
-    rp_pack_cstr(pk, "data");
+    event_open(&run->batch->events.pk, type, subject, strlen(subject), &run->scope);
 }
 
 static void s_event_close(run_t *run, uint32_t line, bool update)
@@ -438,8 +401,8 @@ static void s_accept_create(run_t *run, uint32_t line, customer_t *row)
     run->batch->created++;
     if (run->dry_run)
         return;
-    char id[21];
-    s_new_id(id);
+    char id[EVENT_ID_SIZE];
+    event_new_id(id);
     s_event_open(run, "customer.created", id);
     msgpack_packer *pk = &run->batch->events.pk;
     msgpack_pack_map(pk, 3);
@@ -495,7 +458,7 @@ static void s_row(run_t *run, rp_store_t *store, MDB_txn *txn, uint32_t line,
     customer_error_t errors[CUSTOMER_MAX_ERRORS];
     int count = customer_validate(&row, record, NULL, false, run->import->region, errors,
                                   CUSTOMER_MAX_ERRORS);
-    const char *field = count ? NULL : s_assign_check(&run->scope, &row);
+    const char *field = count ? NULL : scope_assign_check(&run->scope, &row);
     char message[160];
     row_keys_t keys;
     if (count)

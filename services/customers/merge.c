@@ -133,26 +133,6 @@ int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *s
 //  ---------------------------------------------------------------------
 //  Self-test
 
-typedef struct {
-    uint64_t seq;
-    const void *data;
-    size_t size;
-} merge_test_event_t;
-
-static int s_merge_test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
-{
-    merge_test_event_t *te = (merge_test_event_t *)arg;
-    rp_doc_t *doc = rp_doc_new(te->data, te->size, NULL);
-    assert(doc);
-    rp_event_t event;
-    assert(rp_event_parse(rp_doc_root(doc), &event) == NULL);
-    int rc = apply_event(NULL, store, txn, te->seq, &event);
-    if (rc == 0)
-        rc = rp_store_set_cursor(store, txn, te->seq);
-    rp_doc_destroy(&doc);
-    return rc;
-}
-
 //  Apply (type, data packed by the caller) as event seq by user "ann";
 //  returns the outcome's status.
 typedef struct {
@@ -180,24 +160,7 @@ static int s_merge_test_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
 static merge_test_outcome_t s_merge_test_event(rp_store_t *store, uint64_t seq, const char *type,
                                                rp_packer_t *data)
 {
-    rp_packer_t event;
-    rp_packer_init(&event);
-    msgpack_pack_map(&event.pk, 6);
-    rp_pack_kv_cstr(&event.pk, "type", type);
-    rp_pack_kv_cstr(&event.pk, "id", "test");
-    rp_pack_kv_cstr(&event.pk, "source", "customers");
-    char time[32];
-    snprintf(time, sizeof time, "2026-11-23T08:00:%02u.000Z", (unsigned)(seq % 60));
-    rp_pack_kv_cstr(&event.pk, "time", time);
-    rp_pack_cstr(&event.pk, "actor");
-    msgpack_pack_map(&event.pk, 1);
-    rp_pack_kv_cstr(&event.pk, "user", "ann");
-    rp_pack_cstr(&event.pk, "data");
-    msgpack_sbuffer_write(&event.buffer, data->buffer.data, data->buffer.size);
-    merge_test_event_t te = {seq, event.buffer.data, event.buffer.size};
-    assert(rp_store_write(store, s_merge_test_apply, &te) == 0);
-    rp_packer_destroy(&event);
-    rp_packer_reset(data);
+    apply_test_event(store, seq, type, "ann", data);
     merge_test_outcome_t o = {seq, 0, ""};
     rp_store_read(store, s_merge_test_outcome_read, &o);
     return o;
@@ -463,46 +426,7 @@ static void s_merge_test_journal(rp_store_t *store)
     rp_packer_destroy(&data);
 }
 
-//  Every key and value of every database, in order.
-static int s_merge_test_dump(rp_store_t *store, MDB_txn *txn, void *arg)
-{
-    rp_packer_t *dump = (rp_packer_t *)arg;
-    for (const char *const *db = apply_dbnames; *db; db++) {
-        MDB_cursor *cursor;
-        assert(mdb_cursor_open(txn, rp_store_dbi(store, *db), &cursor) == 0);
-        MDB_val k, v;
-        for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-            msgpack_pack_bin(&dump->pk, k.mv_size);
-            msgpack_pack_bin_body(&dump->pk, k.mv_data, k.mv_size);
-            msgpack_pack_bin(&dump->pk, v.mv_size);
-            msgpack_pack_bin_body(&dump->pk, v.mv_data, v.mv_size);
-        }
-        mdb_cursor_close(cursor);
-    }
-    return 0;
-}
-
 void merge_test(void)
 {
-    char dir[] = "/tmp/rp-merge-XXXXXX";
-    assert(mkdtemp(dir));
-    rp_packer_t dumps[2];
-    for (int i = 0; i < 2; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "%s/%d", dir, i);
-        rp_store_t *store = rp_store_new(path, apply_dbnames);
-        assert(store);
-        s_merge_test_journal(store);
-        rp_packer_init(&dumps[i]);
-        rp_store_read(store, s_merge_test_dump, &dumps[i]);
-        rp_store_destroy(&store);
-    }
-    assert(dumps[0].buffer.size > 0 && dumps[0].buffer.size == dumps[1].buffer.size);
-    assert(memcmp(dumps[0].buffer.data, dumps[1].buffer.data, dumps[0].buffer.size) == 0);
-    for (int i = 0; i < 2; i++)
-        rp_packer_destroy(&dumps[i]);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert(system(cmd) == 0);
+    apply_test_replay("merge", s_merge_test_journal);
 }

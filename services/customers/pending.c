@@ -8,7 +8,8 @@
 #include <string.h>
 
 struct _pending_t {
-    zlistx_t *writes; //  write_t in flight, owned
+    zlistx_t *writes;            //  pending_write_t in flight, owned
+    pending_message_fn *message; //  what people read for a refusal
 };
 
 typedef struct {
@@ -20,11 +21,12 @@ typedef struct {
     char ref[PENDING_MAX_REF + 1];
 } pending_write_t;
 
-pending_t *pending_new(void)
+pending_t *pending_new(pending_message_fn *message)
 {
     pending_t *self = calloc(1, sizeof *self);
     assert(self);
     self->writes = zlistx_new();
+    self->message = message;
     return self;
 }
 
@@ -52,26 +54,10 @@ static void s_pending_finish(pending_write_t *write)
     s_pending_free(write);
 }
 
-//  What people read for a refusal apply recorded.
-static const char *s_pending_message(int status, const char *code, size_t code_len)
-{
-#define IS(text) (code_len == strlen(text) && memcmp(code, text, code_len) == 0)
-    if (IS("self_merge"))
-        return "a customer cannot be merged into itself";
-    if (IS("archived"))
-        return "the customer is archived; restore it first";
-    if (IS("exists"))
-        return "the id is taken";
-#undef IS
-    return status == 404   ? "no such customer or contact"
-           : status == 412 ? "the record changed since that version"
-           : status == 422 ? "the event was refused as malformed"
-                           : "the change was refused";
-}
-
 typedef struct {
     uint64_t seq;
     const msgpack_object *reply_id;
+    pending_message_fn *message;
     rp_packer_t *refusal; //  the whole error reply, when not 200
     int status;
     char id[APPLY_MAX_ID + 1];
@@ -105,7 +91,7 @@ static int s_pending_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
         msgpack_pack_map(&packer->pk, details ? 3 : 2);
         rp_pack_cstr(&packer->pk, "code");
         rp_pack_strn(&packer->pk, code, code_len);
-        rp_pack_kv_cstr(&packer->pk, "message", s_pending_message(read->status, code, code_len));
+        rp_pack_kv_cstr(&packer->pk, "message", read->message(read->status, code, code_len));
         if (details)
             rp_pack_kv_obj(&packer->pk, "details", details);
     }
@@ -124,7 +110,8 @@ static void s_pending_applied(void *arg, rp_service_t *service, bool applied)
     }
     rp_packer_t refusal;
     rp_packer_init(&refusal);
-    pending_outcome_t read = {write->seq, rp_origin_id(write->origin), &refusal, 0, ""};
+    pending_outcome_t read = {
+        write->seq, rp_origin_id(write->origin), write->owner->message, &refusal, 0, ""};
     rp_store_read(rp_service_store(service), s_pending_outcome_read, &read);
     if (read.status == 200)
         write->done(service, &write->origin, write->seq, read.id, write->ref);

@@ -1,10 +1,12 @@
-/*  pending.h — a write between its request and its reply, for the
-    relation ops (relations.h): append the events with the lease epoch and
-    the request's idem, wait until this instance has applied them, read
-    the outcome apply recorded for the last one, and answer.
+/*  pending.h — a write between its request and its reply, for every
+    customers write (handlers.h, relations.h): append the events with the
+    lease epoch and the request's idem, wait until this instance has
+    applied them, read the outcome apply recorded for the last one, and
+    answer.
 
     A refusal recorded by apply (404, 409, 412, 422 …) is answered as an
-    error reply {code, message, details?}; an outcome of 200 hands the
+    error reply {code, message, details?}, the message worded by the
+    owner's pending_message_fn; an outcome of 200 hands the
     origin to the caller's done function, which reads what it needs from
     the store and replies. The journal's and the feed's failures are the
     retryable 503 not_writer / journal_unavailable and 504 apply_timeout
@@ -21,7 +23,10 @@
 
 typedef struct _pending_t pending_t;
 
-pending_t *pending_new(void);
+//  What people read for a refusal apply recorded (status, code).
+typedef const char *(pending_message_fn)(int status, const char *code, size_t code_len);
+
+pending_t *pending_new(pending_message_fn *message);
 
 //  Frees the writes still in flight (after rp_service_run returned: the
 //  runtime dropped their callbacks).

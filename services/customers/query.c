@@ -511,30 +511,6 @@ static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
                       list->next, sizeof list->next);
 }
 
-static void s_reply_errors(rp_service_t *service, rp_origin_t **origin_p,
-                           const customer_error_t *errors, int count)
-{
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
-    rp_pack_kv_cstr(&packer.pk, "message", "some query parameters are not valid");
-    rp_pack_cstr(&packer.pk, "details");
-    msgpack_pack_map(&packer.pk, 1);
-    rp_pack_cstr(&packer.pk, "errors");
-    msgpack_pack_array(&packer.pk, (size_t)count);
-    for (int i = 0; i < count; i++) {
-        msgpack_pack_map(&packer.pk, 3);
-        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
-        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
-        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
-    }
-    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
-    rp_packer_destroy(&packer);
-}
-
 void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     scope_t scope;
@@ -548,7 +524,8 @@ void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *
     customer_error_t errors[CUSTOMER_MAX_ERRORS];
     int count = query_parse(&query, req->args, errors, CUSTOMER_MAX_ERRORS);
     if (count) {
-        s_reply_errors(service, &origin, errors, count);
+        customer_errors_reply(service, &origin, "some query parameters are not valid", errors,
+                              count);
         return;
     }
     list_t list = {.query = &query, .scope = &scope};

@@ -4,6 +4,7 @@
 #include "apply.h"
 #include "assign.h"
 #include "contact.h"
+#include "event.h"
 #include "merge.h"
 #include "page.h"
 #include "pending.h"
@@ -21,12 +22,29 @@ struct _relations_t {
     pending_t *pending;
 };
 
+//  What people read for a refusal apply recorded.
+static const char *s_refusal_message(int status, const char *code, size_t code_len)
+{
+#define IS(text) (code_len == strlen(text) && memcmp(code, text, code_len) == 0)
+    if (IS("self_merge"))
+        return "a customer cannot be merged into itself";
+    if (IS("archived"))
+        return "the customer is archived; restore it first";
+    if (IS("exists"))
+        return "the id is taken";
+#undef IS
+    return status == 404   ? "no such customer or contact"
+           : status == 412 ? "the record changed since that version"
+           : status == 422 ? "the event was refused as malformed"
+                           : "the change was refused";
+}
+
 relations_t *relations_new(const char *region)
 {
     relations_t *self = calloc(1, sizeof *self);
     assert(self);
     snprintf(self->region, sizeof self->region, "%s", region);
-    self->pending = pending_new();
+    self->pending = pending_new(s_refusal_message);
     return self;
 }
 
@@ -55,25 +73,7 @@ typedef struct {
 
 static void s_invalid(call_t *call, const customer_error_t *errors, int count)
 {
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(call->origin), 422, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
-    rp_pack_kv_cstr(&packer.pk, "message", "some fields are not valid");
-    rp_pack_cstr(&packer.pk, "details");
-    msgpack_pack_map(&packer.pk, 1);
-    rp_pack_cstr(&packer.pk, "errors");
-    msgpack_pack_array(&packer.pk, (size_t)count);
-    for (int i = 0; i < count; i++) {
-        msgpack_pack_map(&packer.pk, 3);
-        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
-        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
-        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
-    }
-    rp_service_reply(call->service, &call->origin, packer.buffer.data, packer.buffer.size);
-    rp_packer_destroy(&packer);
+    customer_errors_reply(call->service, &call->origin, "some fields are not valid", errors, count);
 }
 
 static void s_field_error(call_t *call, const char *field, const char *code, const char *message)
@@ -383,35 +383,13 @@ static bool s_write_allowed(call_t *call)
     return true;
 }
 
-//  A new id: sortable by creation (12 hex digits of milliseconds) and
-//  unique (8 random hex digits), like a customer's.
-static void s_new_id(char id[21])
-{
-    zuuid_t *uuid = zuuid_new();
-    const byte *data = zuuid_data(uuid);
-    snprintf(id, 21, "%012" PRIx64 "%02x%02x%02x%02x",
-             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, data[0], data[1], data[2],
-             data[3]);
-    zuuid_destroy(&uuid);
-}
-
 //  Open an event map for the target customer; the caller packs data's
 //  value (a map whose first pair is {id: customer id}, already packed
 //  here: data_pairs counts the others).
 static void s_event_open(call_t *call, rp_packer_t *event, const char *type, const target_t *target,
                          size_t data_pairs)
 {
-    msgpack_pack_map(&event->pk, 6);
-    rp_pack_kv_cstr(&event->pk, "type", type);
-    zuuid_t *uuid = zuuid_new();
-    rp_pack_kv_cstr(&event->pk, "id", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
-    rp_pack_kv_cstr(&event->pk, "source", "customers");
-    rp_pack_cstr(&event->pk, "subject");
-    rp_pack_strn(&event->pk, target->id, target->id_len);
-    rp_pack_cstr(&event->pk, "actor");
-    scope_pack(&call->scope, &event->pk);
-    rp_pack_cstr(&event->pk, "data");
+    event_open(&event->pk, type, target->id, target->id_len, &call->scope);
     msgpack_pack_map(&event->pk, 1 + data_pairs);
     rp_pack_cstr(&event->pk, "id");
     rp_pack_strn(&event->pk, target->id, target->id_len);
@@ -444,8 +422,8 @@ static void s_contacts_create(call_t *call)
     record_t contact;
     contact_init(&contact);
     if (s_fields(call, &contact, skip, true)) {
-        char contact_id[21];
-        s_new_id(contact_id);
+        char contact_id[EVENT_ID_SIZE];
+        event_new_id(contact_id);
         rp_packer_t event;
         rp_packer_init(&event);
         s_event_open(call, &event, "customer.contact_added", &target, 2);
@@ -535,8 +513,8 @@ static void s_activities_create(call_t *call)
     record_t activity;
     activity_init(&activity);
     if (s_fields(call, &activity, skip, true)) {
-        char activity_id[21];
-        s_new_id(activity_id);
+        char activity_id[EVENT_ID_SIZE];
+        event_new_id(activity_id);
         rp_packer_t event;
         rp_packer_init(&event);
         s_event_open(call, &event, "customer.activity_logged", &target, 2);

@@ -51,6 +51,22 @@ bool scope_may_write(const scope_t *self)
     return self->role == SCOPE_ADMIN || self->role == SCOPE_MANAGER || self->role == SCOPE_SALES;
 }
 
+const char *scope_assign_check(const scope_t *self, const customer_t *changes)
+{
+    const char *str;
+    size_t len;
+    if (self->role == SCOPE_ADMIN)
+        return NULL;
+    if (changes->given[CUSTOMER_OWNER] && self->role == SCOPE_SALES &&
+        !(customer_str(changes, CUSTOMER_OWNER, &str, &len) &&
+          s_scope_eq(str, len, self->user, self->user_len)))
+        return "owner";
+    if (changes->given[CUSTOMER_TEAM] && !(customer_str(changes, CUSTOMER_TEAM, &str, &len) &&
+                                           s_scope_eq(str, len, self->team, self->team_len)))
+        return "team";
+    return NULL;
+}
+
 void scope_pack(const scope_t *self, msgpack_packer *pk)
 {
     static const char *const names[] = {"", "admin", "manager", "sales", "readonly"};
@@ -84,5 +100,17 @@ void scope_test(void)
     assert(!scope_allows(&west, &record, false));
     assert(scope_allows(&readonly, &record, false) && !scope_allows(&readonly, &record, true));
     assert(!scope_may_write(&readonly));
+
+    customer_t changes;
+    customer_init(&changes);
+    assert(scope_assign_check(&sales, &changes) == NULL);
+    customer_set_str(&changes, CUSTOMER_OWNER, "bob", 3);
+    assert(strcmp(scope_assign_check(&sales, &changes), "owner") == 0);
+    assert(scope_assign_check(&manager, &changes) == NULL);
+    customer_set_str(&changes, CUSTOMER_TEAM, "west", 4);
+    assert(strcmp(scope_assign_check(&manager, &changes), "team") == 0);
+    scope_t admin = {SCOPE_ADMIN, "root", 4, NULL, 0};
+    assert(scope_assign_check(&admin, &changes) == NULL);
+    customer_reset(&changes);
     customer_reset(&record);
 }

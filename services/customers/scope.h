@@ -1,9 +1,9 @@
 /*  scope.h — who is asking, and what they may see: the request envelope's
     actor {user, role, team} (docs/protocol.md) checked once, and the
     visibility rule of DESIGN.md §4 (sales: records they own; manager and
-    readonly: their team's; admin: all). Used by the read-mostly ops that
-    live outside handlers.c (query, duplicates, report, import), and by
-    import to stamp its events with the same actor form handlers.c writes.
+    readonly: their team's; admin: all), and what each role may assign.
+    Used by every op (handlers, relations, query, duplicates, report,
+    import), and by event.h to stamp events with the actor.
 */
 #ifndef CUSTOMERS_SCOPE_H
 #define CUSTOMERS_SCOPE_H
@@ -33,6 +33,11 @@ bool scope_allows(const scope_t *self, const customer_t *record, bool write);
 
 //  Roles that may change customers at all.
 bool scope_may_write(const scope_t *self);
+
+//  May the actor give a record these owner and team (the fields given in
+//  changes)? Sales keep their own customers in their team; managers stay
+//  in theirs. NULL when allowed, else the field name refused.
+const char *scope_assign_check(const scope_t *self, const customer_t *changes);
 
 //  Pack the actor as an event's {user, role, team}.
 void scope_pack(const scope_t *self, msgpack_packer *pk);

@@ -64,21 +64,8 @@ static void s_created_answer(void *arg, gw_exchange_t **ex_p, int status, json_t
 static void s_forward(gw_customers_t *self, gw_exchange_t **ex_p, bool write, const char *op,
                       const char *idem, json_t *args, gw_forward_fn *on_success)
 {
-    if (!args) { //  json_pack refused a value: never for checked UTF-8, still answer
-        gw_problem_send(ex_p, 400, "bad_args", "the request cannot be represented");
-        return;
-    }
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    int rc = gw_json_pack(args, &packer.pk); //  depth checked by gw_request_body
-    json_decref(args);
-    if (rc)
-        gw_problem_send(ex_p, 400, "bad_json", "the body nests too deeply");
-    else
-        gw_forward_then(self->forwarder, ex_p, write ? "customers.writer" : "customers", op,
-                        idem && *idem ? idem : NULL, packer.buffer.data, packer.buffer.size,
-                        on_success, self);
-    rp_packer_destroy(&packer);
+    gw_forward_json(self->forwarder, ex_p, write ? "customers.writer" : "customers", op, idem, args,
+                    on_success, self);
 }
 
 //  ---------------------------------------------------------------------

@@ -180,3 +180,23 @@ void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
     }
     rp_packer_destroy(&packer);
 }
+
+void gw_forward_json(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
+                     const char *op, const char *idem, json_t *args, gw_forward_fn *on_success,
+                     void *arg)
+{
+    if (!args) { //  json_pack refused a value: never for checked UTF-8, still answer
+        gw_problem_send(ex_p, 400, "bad_args", "the request cannot be represented");
+        return;
+    }
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    int rc = gw_json_pack(args, &packer.pk); //  depth checked by gw_request_body
+    json_decref(args);
+    if (rc)
+        gw_problem_send(ex_p, 400, "bad_json", "the body nests too deeply");
+    else
+        gw_forward_then(self, ex_p, service, op, idem && *idem ? idem : NULL, packer.buffer.data,
+                        packer.buffer.size, on_success, arg);
+    rp_packer_destroy(&packer);
+}

@@ -48,4 +48,11 @@ void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
                      const char *op, const char *idem, const void *args, size_t args_size,
                      gw_forward_fn *on_success, void *arg);
 
+//  gw_forward_then with args as a JSON object (taken over), packed here;
+//  answers 400 "bad_args" for NULL (a json_pack that refused a value) and
+//  400 "bad_json" for one nested too deeply. on_success may be NULL.
+void gw_forward_json(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
+                     const char *op, const char *idem, json_t *args, gw_forward_fn *on_success,
+                     void *arg);
+
 #endif

@@ -13,9 +13,9 @@
 
 //  The self-test does not forward; forwarding is proven by the system test
 //  (tests/system/test_customers_relations.py) against the real services.
-void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
-                     const char *op, const char *idem, const void *args, size_t args_size,
-                     gw_forward_fn *on_success, void *arg)
+void gw_forward_json(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
+                     const char *op, const char *idem, json_t *args, gw_forward_fn *on_success,
+                     void *arg)
 {
     (void)self;
     (void)ex_p;
@@ -23,7 +23,6 @@ void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
     (void)op;
     (void)idem;
     (void)args;
-    (void)args_size;
     (void)on_success;
     (void)arg;
     abort();
