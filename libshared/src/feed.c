@@ -17,6 +17,7 @@ struct _rp_feed_t {
     void *arg;
     uint64_t cursor;
     uint64_t head;
+    bool drained;        //  the last rp_feed_recv found nothing waiting
     int64_t progress_at; //  last delivery or replay (zclock_mono ms)
     int lag_ms, timeout_ms;
     rp_packer_t packer; //  re-packs replayed events
@@ -34,6 +35,9 @@ rp_feed_t *rp_feed_new(const char *feed_endpoint, const char *broker_endpoint, u
     zsock_set_maxmsgsize(self->sub, MDP_MESSAGE_MAX + 65536);
     zsock_set_rcvhwm(self->sub, 100000);
     zsock_set_subscribe(self->sub, "");
+    //  Receives never block: an empty receive costs what asking
+    //  ZMQ_EVENTS costs (one look at the mailbox), a full one nothing more.
+    zsock_set_rcvtimeo(self->sub, 0);
     self->client = rp_client_new(broker_endpoint);
     if (!self->client || zsock_connect(self->sub, "%s", feed_endpoint)) {
         rp_error("feed: cannot connect to %s / %s", feed_endpoint, broker_endpoint);
@@ -211,10 +215,14 @@ int rp_feed_handle(rp_feed_t *self, zmsg_t **msg_p)
 
 int rp_feed_recv(rp_feed_t *self)
 {
-    if (!(zsock_events(self->sub) & ZMQ_POLLIN))
-        return 0;
     zmsg_t *msg = zmsg_recv(self->sub);
+    self->drained = !msg;
     return rp_feed_handle(self, &msg);
+}
+
+bool rp_feed_drained(rp_feed_t *self)
+{
+    return self->drained;
 }
 
 //  ---------------------------------------------------------------------

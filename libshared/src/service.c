@@ -422,7 +422,7 @@ static rp_store_t *s_store_open(const char *data_dir, const char *name, const ch
             close(fd); //  releases our probe lock
         if (taken)
             continue;
-        rp_store_t *store = rp_store_new(dir, dbnames);
+        rp_store_t *store = rp_store_new_cache(dir, dbnames);
         if (store) {
             rp_info("service %s: store %s", name, dir);
             return store;
@@ -462,18 +462,15 @@ rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
         strdup(rp_config_get(config, "broker/endpoint", RP_DEFAULT_BROKER_ENDPOINT));
     const char *feed = rp_config_get(config, "feed/endpoint", RP_DEFAULT_FEED_ENDPOINT);
     if (def->store_dir)
-        self->store = rp_store_new(def->store_dir, def->dbnames);
+        self->store = rp_store_new_cache(def->store_dir, def->dbnames);
     else
         self->store = s_store_open(rp_config_get(config, "data/dir", RP_DEFAULT_DATA_DIR),
                                    def->name, def->dbnames);
     //  A service store is a cache of the journal (fold of apply): its
-    //  commits need integrity, not durability. MDB_NOMETASYNC still syncs
-    //  the data before the meta page is written, so a crash leaves the last
-    //  commit or the one before (never a torn one), and saves the second
-    //  fdatasync of every commit. A lost commit takes its cursor with it:
-    //  those events replay.
-    if (self->store)
-        mdb_env_set_flags(rp_store_env(self->store), MDB_NOMETASYNC, 1);
+    //  commits need integrity, not durability, so they are not synced
+    //  (rp_store_new_cache: a store left unsynced when the machine went
+    //  down is rebuilt from the journal). A lost commit takes its cursor
+    //  with it: those events replay.
     uint64_t cursor = 0;
     if (self->store)
         rp_store_read(self->store, s_read_cursor, &cursor);
@@ -595,16 +592,35 @@ static int s_next_timeout(rp_service_t *self)
     return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
 }
 
-static void s_turn(rp_service_t *self, zpoller_t *poller)
+//  One zmq_poll a turn says which sockets are readable, and the turn
+//  serves all of them: a write's request, the journal's reply and the
+//  feed's event are often taken in one turn. (zpoller_wait names only one
+//  socket, so each of those took a turn of its own, and every turn cost a
+//  ZMQ_EVENTS check — a poll and a getpid — per socket.) A readable socket
+//  is drained until a non-blocking receive comes back empty.
+static void s_turn(rp_service_t *self)
 {
-    void *which = zpoller_wait(poller, s_next_timeout(self));
-    if (which == rp_feed_sock(self->feed))
-        //  Drain a batch: events are cheap, and waits fire once per turn.
-        for (int i = 0; i < 256 && !self->stopping && (zsock_events(which) & ZMQ_POLLIN); i++)
-            rp_feed_recv(self->feed);
-    else if (which == rp_worker_sock(self->reader))
+    //  Always feed, reader, client; then the writer and the pipe if any.
+    zsock_t *socks[5] = {rp_feed_sock(self->feed), rp_worker_sock(self->reader),
+                         rp_client_sock(self->client),
+                         self->writer ? rp_worker_sock(self->writer) : NULL, self->pipe};
+    zmq_pollitem_t items[5];
+    int count = 0;
+    for (int i = 0; i < 5; i++)
+        if (socks[i])
+            items[count++] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(items, count, s_next_timeout(self)) < 0)
+        for (int i = 0; i < count; i++)
+            items[i].revents = 0; //  interrupted: s_done decides
+    //  Drain a batch: events are cheap, and waits fire once per turn.
+    for (int i = 0; i < 256 && !self->stopping && (items[0].revents & ZMQ_POLLIN); i++) {
+        rp_feed_recv(self->feed);
+        if (rp_feed_drained(self->feed))
+            break;
+    }
+    if (items[1].revents & ZMQ_POLLIN)
         s_worker_input(self, self->reader);
-    else if (self->writer && which == rp_worker_sock(self->writer))
+    if (self->writer && (items[3].revents & ZMQ_POLLIN))
         s_worker_input(self, self->writer);
     s_flush(self);
     s_client_input(self);
@@ -637,17 +653,10 @@ int rp_service_run(rp_service_t *self)
             self->failed = self->stopping = true;
     }
     if (!s_done(self)) {
-        zpoller_t *poller = zpoller_new(rp_feed_sock(self->feed), rp_worker_sock(self->reader),
-                                        rp_client_sock(self->client), NULL);
-        if (self->writer)
-            zpoller_add(poller, rp_worker_sock(self->writer));
-        if (self->pipe)
-            zpoller_add(poller, self->pipe);
         self->tick_at = zclock_mono() + self->def.tick_ms;
         rp_info("service %s: serving", self->name);
         while (!s_done(self))
-            s_turn(self, poller);
-        zpoller_destroy(&poller);
+            s_turn(self);
     }
     s_flush(self);
     s_waits_cancel(self);

@@ -6,6 +6,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -23,7 +25,12 @@ struct _rp_store_t {
     size_t dbs;
     char *names[STORE_MAX_DBS];
     MDB_dbi dbis[STORE_MAX_DBS];
+    bool unsynced; //  a cache store running with MDB_NOSYNC (see store.h)
 };
+
+//  In a cache store's directory while it runs unsynced: the boot's id.
+#define STORE_MARK    "unsynced"
+#define STORE_BOOT_ID "/proc/sys/kernel/random/boot_id"
 
 //  mkdir -p: the data directory may not exist on a new machine.
 static int make_dirs(const char *path)
@@ -62,7 +69,78 @@ static int open_dbs(rp_store_t *self, const char *const *dbnames)
     return mdb_txn_commit(txn);
 }
 
-rp_store_t *rp_store_new(const char *dir, const char *const *dbnames)
+//  This boot's id (a UUID, newline stripped); "" if it cannot be read.
+static void s_boot_id(char id[64])
+{
+    id[0] = 0;
+    FILE *file = fopen(STORE_BOOT_ID, "r");
+    if (file) {
+        if (!fgets(id, 64, file))
+            id[0] = 0;
+        fclose(file);
+    }
+    id[strcspn(id, "\n")] = 0;
+}
+
+static int s_fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+//  A store left unsynced by a process that never closed it is sound after
+//  the process's death (its writes are in the page cache, LMDB's meta page
+//  last), but not after the machine's: then the pages may have reached the
+//  disk in any order. So a mark from another boot (or an unreadable one)
+//  throws the store away, and the journal rebuilds it.
+static void s_discard_if_unsafe(const char *dir, const char *boot)
+{
+    char mark[1100], seen[64] = "";
+    snprintf(mark, sizeof mark, "%s/" STORE_MARK, dir);
+    FILE *file = fopen(mark, "r");
+    if (!file)
+        return; //  closed cleanly, or never unsynced
+    if (!fgets(seen, sizeof seen, file))
+        seen[0] = 0;
+    fclose(file);
+    seen[strcspn(seen, "\n")] = 0;
+    if (*boot && strcmp(seen, boot) == 0)
+        return; //  the same boot: only the process died
+    rp_warn("store: %s was left unsynced before the machine restarted: rebuilding it "
+            "from the journal",
+            dir);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    unlink(mark);
+    s_fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}
+
+//  Write the mark (synced, with its directory entry) before the first
+//  unsynced commit; on failure the store stays synced.
+static void s_go_unsynced(rp_store_t *self, const char *boot)
+{
+    char mark[1100];
+    snprintf(mark, sizeof mark, "%s/" STORE_MARK, self->dir);
+    int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    size_t len = strlen(boot);
+    bool ok = fd >= 0 && len > 0 && write(fd, boot, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && s_fsync_path(self->dir, O_RDONLY | O_DIRECTORY) == 0;
+    if (ok && mdb_env_set_flags(self->env, MDB_NOSYNC, 1) == 0)
+        self->unsynced = true;
+    else
+        rp_warn("store: %s stays synced (cannot write %s)", self->dir, mark);
+}
+
+static rp_store_t *s_open(const char *dir, const char *const *dbnames, bool cache)
 {
     if (make_dirs(dir)) {
         rp_error("store: cannot create %s: %s", dir, strerror(errno));
@@ -76,6 +154,11 @@ rp_store_t *rp_store_new(const char *dir, const char *const *dbnames)
         rp_error("store: %s is in use by another process (%s)", dir, strerror(errno));
         rp_store_destroy(&self);
         return NULL;
+    }
+    char boot[64] = "";
+    if (cache) {
+        s_boot_id(boot);
+        s_discard_if_unsafe(dir, boot);
     }
     int rc = mdb_env_create(&self->env);
     if (!rc)
@@ -104,7 +187,33 @@ rp_store_t *rp_store_new(const char *dir, const char *const *dbnames)
         rp_store_destroy(&self);
         return NULL;
     }
+    if (cache)
+        s_go_unsynced(self, boot);
     return self;
+}
+
+rp_store_t *rp_store_new(const char *dir, const char *const *dbnames)
+{
+    return s_open(dir, dbnames, false);
+}
+
+rp_store_t *rp_store_new_cache(const char *dir, const char *const *dbnames)
+{
+    return s_open(dir, dbnames, true);
+}
+
+//  A clean close of an unsynced store: sync everything, then remove the
+//  mark (synced too). If either fails the mark stays, which is safe.
+static void s_close_unsynced(rp_store_t *self)
+{
+    char mark[1100];
+    snprintf(mark, sizeof mark, "%s/" STORE_MARK, self->dir);
+    int rc = mdb_env_sync(self->env, 1);
+    if (rc == 0 && unlink(mark) == 0)
+        s_fsync_path(self->dir, O_RDONLY | O_DIRECTORY);
+    else
+        rp_warn("store: %s not closed cleanly (%s)", self->dir,
+                rc ? mdb_strerror(rc) : strerror(errno));
 }
 
 void rp_store_destroy(rp_store_t **self_p)
@@ -112,6 +221,8 @@ void rp_store_destroy(rp_store_t **self_p)
     rp_store_t *self = *self_p;
     if (!self)
         return;
+    if (self->env && self->unsynced)
+        s_close_unsynced(self);
     if (self->env)
         mdb_env_close(self->env);
     if (self->lock_fd >= 0)
@@ -250,6 +361,56 @@ static int test_cursor(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
+static void test_mark(const char *path, const char *content)
+{
+    char mark[600];
+    snprintf(mark, sizeof mark, "%s/" STORE_MARK, path);
+    FILE *file = fopen(mark, "w");
+    assert(file);
+    fputs(content, file);
+    fclose(file);
+}
+
+static uint64_t test_reopen_cursor(const char *path, const char *const *dbs)
+{
+    rp_store_t *store = rp_store_new_cache(path, dbs);
+    assert(store);
+    uint64_t cursor = UINT64_MAX;
+    rp_store_read(store, test_cursor, &cursor);
+    rp_store_destroy(&store);
+    return cursor;
+}
+
+//  A cache store: kept after a clean close or a process's death in this
+//  boot, thrown away when left unsynced in another boot.
+static void test_cache(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/cache", dir);
+    const char *dbs[] = {"items", NULL};
+    rp_store_t *store = rp_store_new_cache(path, dbs);
+    assert(store && store->unsynced);
+    apply_t a = {5, 100, 0};
+    assert(rp_store_write(store, test_apply, &a) == 0);
+    char mark[600];
+    snprintf(mark, sizeof mark, "%s/" STORE_MARK, path);
+    assert(access(mark, F_OK) == 0);
+    rp_store_destroy(&store);
+    assert(access(mark, F_OK) != 0); //  closed cleanly: no mark
+    assert(test_reopen_cursor(path, dbs) == 5);
+
+    //  The process died in this boot (the mark names it): kept.
+    char boot[64];
+    s_boot_id(boot);
+    assert(*boot);
+    test_mark(path, boot);
+    assert(test_reopen_cursor(path, dbs) == 5);
+
+    //  Left unsynced in another boot: rebuilt from nothing.
+    test_mark(path, "00000000-0000-0000-0000-000000000000\n");
+    assert(test_reopen_cursor(path, dbs) == 0);
+}
+
 void rp_store_test(void)
 {
     char dir[] = "/tmp/rp-store-XXXXXX";
@@ -294,6 +455,7 @@ void rp_store_test(void)
     rp_store_read(store, test_cursor, &cursor);
     assert(cursor == 71);
     rp_store_destroy(&store);
+    test_cache(dir);
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -62,6 +62,10 @@ int rp_feed_handle(rp_feed_t *self, zmsg_t **msg_p);
 //  Receive one message if one is waiting (never blocks) and handle it.
 int rp_feed_recv(rp_feed_t *self);
 
+//  True if the last rp_feed_recv found nothing waiting: a loop that drains
+//  the feed stops there, without asking the socket for events first.
+bool rp_feed_drained(rp_feed_t *self);
+
 //  Replay from cursor+1 up to the journal's current head. Same returns.
 int rp_feed_sync(rp_feed_t *self);
 

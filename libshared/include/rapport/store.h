@@ -17,6 +17,17 @@
 
     Durability: commits are synchronous (no MDB_NOSYNC): when rp_store_write
     returns 0 the data is on disk.
+
+    A cache store (rp_store_new_cache: a service's store, derived from the
+    journal and rebuilt by replaying it) commits with MDB_NOSYNC: a commit
+    costs no disk flush. That survives the death of the process (the pages
+    are in the page cache, LMDB's meta page written last), not the
+    machine's. So the store marks its directory ("unsynced", holding the
+    boot id, /proc/sys/kernel/random/boot_id) before its first unsynced
+    commit, and a clean close syncs and removes the mark. Opening a store
+    whose mark names another boot deletes it: it starts empty at cursor 0
+    and the journal replays into it. A store is never used silently
+    inconsistent.
 */
 #ifndef RAPPORT_STORE_H
 #define RAPPORT_STORE_H
@@ -31,6 +42,9 @@ typedef struct _rp_store_t rp_store_t;
 //  (a NULL-terminated list; "meta" is added). Returns NULL with a logged
 //  reason if the directory is locked by another process or cannot be opened.
 rp_store_t *rp_store_new(const char *dir, const char *const *dbnames);
+
+//  The same for a cache store: unsynced commits, the boot rule above.
+rp_store_t *rp_store_new_cache(const char *dir, const char *const *dbnames);
 void rp_store_destroy(rp_store_t **self_p);
 
 MDB_env *rp_store_env(rp_store_t *self);
