@@ -337,7 +337,9 @@ def test_sigterm_with_a_parked_read(broker, tallies):
         wait_serving(client, readers=1)
         rid = client.send_request("tally", "tally.get", {"key": "x"}, min_seq=10**6)
         wait_until(lambda: client.status()["services"]["tally"]["in_flight"] == 1, 5 * SLOW,
-                   what="the read parked in the instance")
+                   what="the read sent to the instance")
+        # The instance takes requests in order: once it answers this, the read is parked.
+        assert client.call("tally", "service.status", {}, 5 * SLOW)["status"] == 200
         assert t.stop() == 0, t.log_tail()
         reply = client.recv_reply(5 * SLOW)
         assert reply["id"] == rid and reply["status"] == 503, reply
