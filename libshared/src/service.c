@@ -216,6 +216,27 @@ int rp_service_reply_error(rp_service_t *self, rp_origin_t **origin_p, int statu
     return rc;
 }
 
+int rp_service_reply_page(rp_service_t *self, rp_origin_t **origin_p, const rp_packer_t *items,
+                          size_t count, const char *next)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 200, 0, 1);
+    rp_pack_cstr(&packer.pk, "data");
+    msgpack_pack_map(&packer.pk, 2);
+    rp_pack_cstr(&packer.pk, "items");
+    msgpack_pack_array(&packer.pk, count);
+    msgpack_sbuffer_write(&packer.buffer, items->buffer.data, items->buffer.size);
+    rp_pack_cstr(&packer.pk, "next_cursor");
+    if (next && next[0])
+        rp_pack_cstr(&packer.pk, next);
+    else
+        msgpack_pack_nil(&packer.pk);
+    int rc = rp_service_reply(self, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
 //  ---------------------------------------------------------------------
 //  Waiting for the cursor
 

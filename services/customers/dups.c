@@ -289,24 +289,9 @@ void dups_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *r
         return;
     }
     rp_packer_init(&self.items);
-    if (rp_store_read(rp_service_store(service), s_dups_read, &self)) {
+    if (rp_store_read(rp_service_store(service), s_dups_read, &self))
         rp_service_reply_error(service, &origin, 500, "store_error", "the store failed");
-    } else {
-        rp_packer_t packer;
-        rp_packer_init(&packer);
-        rp_reply_pack(&packer.pk, rp_origin_id(origin), 200, 0, 1);
-        rp_pack_cstr(&packer.pk, "data");
-        msgpack_pack_map(&packer.pk, 2);
-        rp_pack_cstr(&packer.pk, "items");
-        msgpack_pack_array(&packer.pk, self.count);
-        msgpack_sbuffer_write(&packer.buffer, self.items.buffer.data, self.items.buffer.size);
-        rp_pack_cstr(&packer.pk, "next_cursor");
-        if (self.next[0])
-            rp_pack_cstr(&packer.pk, self.next);
-        else
-            msgpack_pack_nil(&packer.pk);
-        rp_service_reply(service, &origin, packer.buffer.data, packer.buffer.size);
-        rp_packer_destroy(&packer);
-    }
+    else
+        rp_service_reply_page(service, &origin, &self.items, self.count, self.next);
     rp_packer_destroy(&self.items);
 }

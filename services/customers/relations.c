@@ -220,25 +220,11 @@ static void s_list(call_t *call, const char *db, bool reverse)
     rp_packer_t items;
     rp_packer_init(&items);
     read.page.items = &items;
-    if (rp_store_read(rp_service_store(call->service), s_list_read, &read)) {
+    if (rp_store_read(rp_service_store(call->service), s_list_read, &read))
         s_error(call, 500, "store_error", "the store failed");
-    } else {
-        rp_packer_t packer;
-        rp_packer_init(&packer);
-        rp_reply_pack(&packer.pk, rp_origin_id(call->origin), 200, 0, 1);
-        rp_pack_cstr(&packer.pk, "data");
-        msgpack_pack_map(&packer.pk, 2);
-        rp_pack_cstr(&packer.pk, "items");
-        msgpack_pack_array(&packer.pk, read.page.count);
-        msgpack_sbuffer_write(&packer.buffer, items.buffer.data, items.buffer.size);
-        rp_pack_cstr(&packer.pk, "next_cursor");
-        if (read.page.next[0])
-            rp_pack_cstr(&packer.pk, read.page.next);
-        else
-            msgpack_pack_nil(&packer.pk);
-        rp_service_reply(call->service, &call->origin, packer.buffer.data, packer.buffer.size);
-        rp_packer_destroy(&packer);
-    }
+    else
+        rp_service_reply_page(call->service, &call->origin, &items, read.page.count,
+                              read.page.next);
     rp_packer_destroy(&items);
 }
 

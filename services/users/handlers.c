@@ -920,25 +920,10 @@ static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_
         return;
     rp_packer_init(&list.items);
     int rc = rp_store_read(rp_service_store(service), s_list_read, &list);
-    if (rc) {
+    if (rc)
         rp_service_reply_error(service, &origin, 500, "store_error", "the store failed");
-    } else {
-        rp_packer_t packer;
-        rp_packer_init(&packer);
-        rp_reply_pack(&packer.pk, rp_origin_id(origin), 200, 0, 1);
-        rp_pack_cstr(&packer.pk, "data");
-        msgpack_pack_map(&packer.pk, 2);
-        rp_pack_cstr(&packer.pk, "items");
-        msgpack_pack_array(&packer.pk, list.count);
-        msgpack_sbuffer_write(&packer.buffer, list.items.buffer.data, list.items.buffer.size);
-        rp_pack_cstr(&packer.pk, "next_cursor");
-        if (list.next[0])
-            rp_pack_cstr(&packer.pk, list.next);
-        else
-            msgpack_pack_nil(&packer.pk);
-        rp_service_reply(service, &origin, packer.buffer.data, packer.buffer.size);
-        rp_packer_destroy(&packer);
-    }
+    else
+        rp_service_reply_page(service, &origin, &list.items, list.count, list.next);
     rp_packer_destroy(&list.items);
 }
 

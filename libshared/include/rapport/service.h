@@ -121,6 +121,13 @@ int rp_service_reply(rp_service_t *self, rp_origin_t **origin_p, const void *bod
 int rp_service_reply_error(rp_service_t *self, rp_origin_t **origin_p, int status, const char *code,
                            const char *message);
 
+//  Reply 200 with data {items: [...], next_cursor: next or nil} — the
+//  shape of every list — and free the origin. items holds count packed
+//  values one after another (the array header is added here); next NULL
+//  or "" means this is the last page.
+int rp_service_reply_page(rp_service_t *self, rp_origin_t **origin_p, const rp_packer_t *items,
+                          size_t count, const char *next);
+
 //  Free an origin without replying.
 void rp_origin_destroy(rp_origin_t **origin_p);
 
