@@ -4,7 +4,9 @@
 # nginx (nginx-light) serving a static JSON body of the same size as the
 # customer GET body, measured with wrk in the same run (64 connections).
 #
-#   GET  /api/v1/customers/{id}   goal >= 0.5 x nginx
+#   GET  /api/v1/customers/{id}   goal >= 0.5 x nginx (a record read before:
+#        the gateway answers it from its cache, services/gateway/cache.h; the
+#        same read through a second gateway with the cache off is printed too)
 #   POST /api/v1/customers        goal >= 0.2 x nginx, p99 < 10 ms
 #
 # POST is durable: a 201 means the event is in the journal, fsynced. Every
@@ -76,6 +78,25 @@ until curl -sf -o "$SCRATCH/created.json" -H "$AUTH" -H 'Content-Type: applicati
     sleep 0.1
 done
 ID=$(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["id"])' "$SCRATCH/created.json")
+
+# A second gateway with its read cache off (services/gateway/cache.h): every
+# GET goes through the broker to a customers instance, the path of a read
+# the cache cannot answer (first read, just changed). Stopped after its run.
+start_gateway2() {
+    GW2_PORT=$(free_port)
+    RAPPORT_CACHE_RECORDS=0 RAPPORT_HTTP_PORT=$GW2_PORT RAPPORT_DATA_DIR="$SCRATCH/gateway2" \
+        "$B/bin/rapport-gateway" 2>>"$SCRATCH/gateway2.log" &
+    GATEWAY2=$!
+    PIDS="$PIDS $GATEWAY2"
+}
+start_gateway2
+i=0
+until curl -sf -o /dev/null -H "$AUTH" "http://127.0.0.1:$GW2_PORT/api/v1/customers/$ID"; do
+    i=$((i + 1))
+    [ $i -lt 150 ] || { echo "bench_http: the second gateway never answered"; tail "$SCRATCH"/gateway2.log; exit 1; }
+    alive $GATEWAY2 || start_gateway2
+    sleep 0.1
+done
 curl -sf -o "$SCRATCH/get.json" -H "$AUTH" "$BASE/api/v1/customers/$ID"
 BODY_SIZE=$(wc -c <"$SCRATCH/get.json")
 
@@ -151,6 +172,11 @@ echo "  bodies: customer GET $BODY_SIZE bytes, nginx $NGINX_SIZE bytes (the same
 wrk -t1 -c8 -d1s -H "$AUTH" "$BASE/api/v1/customers/$ID" >/dev/null 2>&1 || true
 run nginx get "http://127.0.0.1:$NGINX_PORT/"
 run get get "$BASE/api/v1/customers/$ID" -H "$AUTH"
+CACHED_GATEWAY=$GATEWAY
+GATEWAY=$GATEWAY2
+run get_uncached get "http://127.0.0.1:$GW2_PORT/api/v1/customers/$ID" -H "$AUTH"
+GATEWAY=$CACHED_GATEWAY
+kill $GATEWAY2 && wait $GATEWAY2 2>/dev/null || true # one feed subscriber less for the POST run
 run post post "$BASE/api/v1/customers" -H "$AUTH"
 AFTER=$(curl -sf -H "$AUTH" "$BASE/api/v1/customers?limit=1" >/dev/null && echo ok || echo "?")
 
@@ -161,8 +187,10 @@ report() {
     awk -v l="$label" -v r="$RPS" -v p50="$P50" -v p99="$P99" -v bad="$BAD" -v n="$NGX" \
         -v g="$goal" -v pg="$p99goal" 'BEGIN {
         ratio = r / n
-        printf "  %-28s %8d req/s  p50 %6.2f ms  p99 %6.2f ms  %.3f x nginx (goal >= %.1f: %s)",
-            l, r, p50 / 1000, p99 / 1000, ratio, g, ((ratio >= g && bad == 0) ? "PASS" : "MISS")
+        printf "  %-28s %8d req/s  p50 %6.2f ms  p99 %6.2f ms  %.3f x nginx", l, r, p50 / 1000,
+            p99 / 1000, ratio
+        if (g > 0)
+            printf " (goal >= %.1f: %s)", g, ((ratio >= g && bad == 0) ? "PASS" : "MISS")
         if (pg > 0)
             printf "  p99 goal < %d ms: %s", pg, ((p99 / 1000 < pg && bad == 0) ? "PASS" : "MISS")
         if (bad > 0)
@@ -174,5 +202,6 @@ report() {
 awk -v r="$NGX" -v p50="$NGX50" -v p99="$NGX99" 'BEGIN {
     printf "  %-28s %8d req/s  p50 %6.2f ms  p99 %6.2f ms  (reference)\n", "nginx static JSON", r, p50 / 1000, p99 / 1000 }'
 report "GET /api/v1/customers/{id}" get 0.5 0
+report "  same, gateway cache off" get_uncached 0 0
 report "POST /api/v1/customers" post 0.2 10
 [ "$AFTER" = ok ] || echo "  (the gateway did not answer after the run)"

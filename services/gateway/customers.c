@@ -15,13 +15,18 @@
 
 struct _gw_customers_t {
     gw_forwarder_t *forwarder;
+    gw_seqs_t *seqs;
+    gw_cache_t *cache; //  or NULL
     size_t body_max;
 };
 
-gw_customers_t *gw_customers_new(gw_forwarder_t *forwarder, size_t body_max)
+gw_customers_t *gw_customers_new(gw_forwarder_t *forwarder, gw_seqs_t *seqs, gw_cache_t *cache,
+                                 size_t body_max)
 {
     gw_customers_t *self = (gw_customers_t *)zmalloc(sizeof *self);
     self->forwarder = forwarder;
+    self->seqs = seqs;
+    self->cache = cache;
     self->body_max = body_max;
     return self;
 }
@@ -78,10 +83,53 @@ void gw_customers_list(gw_customers_t *self, gw_exchange_t **ex_p)
         s_forward(self, ex_p, false, "customers.list", NULL, query, NULL);
 }
 
+//  The cache's name for the caller's scope: what customers.get's answer
+//  depends on besides the store (user, role, team).
+static void s_caller(gw_exchange_t *ex, char *caller, size_t size)
+{
+    const gw_actor_t *actor = gw_exchange_actor(ex);
+    snprintf(caller, size, "%s\x1f%s\x1f%s", actor->user, actor->role, actor->team);
+}
+
+//  A record read: answered as s_record_answer does, and kept in the cache.
+static void s_get_answer(void *arg, gw_exchange_t **ex_p, int status, json_t *record)
+{
+    gw_customers_t *self = (gw_customers_t *)arg;
+    json_t *version = json_object_get(record, "version");
+    const char *id = json_string_value(json_object_get(record, "id"));
+    size_t size = 0;
+    char *text = gw_json_dump(record, &size);
+    if (status != 200 || !text || !id || !json_is_integer(version) ||
+        json_integer_value(version) < 0) {
+        free(text);
+        s_record_answer(self, ex_p, status, record); //  not a shape we keep
+        return;
+    }
+    char etag[24], caller[400];
+    snprintf(etag, sizeof etag, "\"%" JSON_INTEGER_FORMAT "\"", json_integer_value(version));
+    s_caller(*ex_p, caller, sizeof caller);
+    gw_cache_keep(self->cache, id, caller, gw_exchange_cursor(*ex_p), etag, text, size);
+    json_decref(record);
+    gw_exchange_add_header(*ex_p, "ETag", etag);
+    gw_exchange_send(ex_p, status, "application/json", text, size);
+    free(text);
+}
+
 void gw_customers_get(gw_customers_t *self, gw_exchange_t **ex_p, const char *id)
 {
+    if (self->cache) {
+        char caller[400];
+        s_caller(*ex_p, caller, sizeof caller);
+        uint64_t min_seq = gw_seqs_get(self->seqs, gw_exchange_actor(*ex_p)->user);
+        const gw_cache_answer_t *kept = gw_cache_find(self->cache, id, caller, min_seq);
+        if (kept) {
+            gw_exchange_add_header(*ex_p, "ETag", kept->etag);
+            gw_exchange_send(ex_p, 200, "application/json", kept->body, kept->size);
+            return;
+        }
+    }
     s_forward(self, ex_p, false, "customers.get", NULL, json_pack("{s:s}", "id", id),
-              s_record_answer);
+              self->cache ? s_get_answer : s_record_answer);
 }
 
 //  ---------------------------------------------------------------------

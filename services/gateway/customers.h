@@ -18,11 +18,15 @@
 #define GW_CUSTOMERS_H
 
 #include "exchange.h"
+#include "cache.h"
 #include "forward.h"
 
 typedef struct _gw_customers_t gw_customers_t;
 
-gw_customers_t *gw_customers_new(gw_forwarder_t *forwarder, size_t body_max);
+//  cache (may be NULL) keeps GET answers (cache.h); seqs gives each
+//  caller's last seen seq, which a kept answer must have reached.
+gw_customers_t *gw_customers_new(gw_forwarder_t *forwarder, gw_seqs_t *seqs, gw_cache_t *cache,
+                                 size_t body_max);
 void gw_customers_destroy(gw_customers_t **self_p);
 
 //  Each answers the exchange, now or when the service replies. id is the

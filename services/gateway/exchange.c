@@ -13,7 +13,18 @@ struct _gw_exchange_t {
     int64_t started_us;
     gw_actor_t actor;
     char user[128], role[16], team[128]; //  what actor points to, once set
+    uint64_t cursor;                     //  of the instance that answered
 };
+
+void gw_exchange_set_cursor(gw_exchange_t *self, uint64_t cursor)
+{
+    self->cursor = cursor;
+}
+
+uint64_t gw_exchange_cursor(gw_exchange_t *self)
+{
+    return self->cursor;
+}
 
 gw_exchange_t *gw_exchange_new(struct evhttp_request *req, gw_metrics_t *metrics)
 {

@@ -39,6 +39,10 @@ gw_actor_t *gw_exchange_actor(gw_exchange_t *self);
 void gw_exchange_set_actor(gw_exchange_t *self, const char *user, const char *role,
                            const char *team);
 
+//  The answering instance's cursor (reply stamp), set by forward.c before
+//  a success callback runs; 0 before.
+void gw_exchange_set_cursor(gw_exchange_t *self, uint64_t cursor);
+uint64_t gw_exchange_cursor(gw_exchange_t *self);
 //  A request header, or NULL.
 const char *gw_exchange_header(gw_exchange_t *self, const char *name);
 

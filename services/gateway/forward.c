@@ -124,6 +124,7 @@ static void s_answer(void *arg, const rp_reply_t *reply, const msgpack_object *r
         s_answer_error(&ex, reply, root);
     else {
         json_t *body = reply->data ? gw_json_from_msgpack(reply->data) : json_object();
+        gw_exchange_set_cursor(ex, reply->cursor);
         if (body && call->on_success)
             call->on_success(call->arg, &ex, reply->status, body);
         else if (body)

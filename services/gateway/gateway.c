@@ -2,6 +2,7 @@
     demo routes that prove the forwarding path. */
 #include "gateway.h"
 #include "auth.h"
+#include "cache.h"
 #include "customers.h"
 #include "export.h"
 #include "import.h"
@@ -32,7 +33,8 @@
 #include <strings.h>
 
 #define GW_READY_TIMEOUT_MS 1000
-#define GW_PARAM_MAX        256 //  a path parameter, percent-encoded
+#define GW_PARAM_MAX        256   //  a path parameter, percent-encoded
+#define GW_CACHE_RECORDS    10000 //  customers whose GET answers are kept (cache/records)
 
 struct _gw_gateway_t {
     struct evhttp *http;
@@ -45,6 +47,7 @@ struct _gw_gateway_t {
     gw_upstream_t *upstream;
     gw_forwarder_t *forwarder;
     gw_customers_t *customers;
+    gw_cache_t *cache;       //  customers.get answers, kept true by the feed
     gw_importer_t *importer; //  POST /api/v1/customers/import, streamed
     gw_exporter_t *exporter;
     gw_relations_t *relations; //  contacts, activities, timeline, assign, merge
@@ -132,6 +135,7 @@ static void s_metrics(gw_gateway_t *self, gw_exchange_t **ex_p, const char *para
     fwrite(requests, 1, requests_size, out); //  then the fleet's: head, cursors, lag
     free(requests);
     gw_fleet_render(self->fleet, out, zclock_mono());
+    gw_cache_render(self->cache, out);
     fclose(out);
     gw_exchange_send(ex_p, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
     free(text);
@@ -591,6 +595,7 @@ static int s_on_event(void *arg, uint64_t seq, const char *type, size_t type_len
                       const uint8_t *event, size_t size)
 {
     gw_gateway_t *self = (gw_gateway_t *)arg;
+    gw_cache_event(self->cache, seq, type, type_len, event, size);
     return gw_directory_apply(self->directory, seq, type, type_len, event, size);
 }
 
@@ -598,6 +603,7 @@ static void s_on_progress(void *arg, uint64_t cursor)
 {
     gw_gateway_t *self = (gw_gateway_t *)arg;
     gw_auth_set_synced(self->auth, gw_follower_synced(self->follower));
+    gw_cache_set_synced(self->cache, gw_follower_synced(self->follower));
     gw_users_progress(self->users, cursor);
     gw_fleet_head(self->fleet, cursor); //  the head as the feed shows it, live
 }
@@ -671,7 +677,12 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     self->upstream = gw_upstream_new(base, endpoint);
     assert(self->upstream);
     self->forwarder = gw_forwarder_new(self->upstream, self->seqs, (int)timeout_ms);
-    self->customers = gw_customers_new(self->forwarder, self->body_max);
+    int64_t cache_records = rp_config_int(config, "cache/records", GW_CACHE_RECORDS);
+    if (cache_records < 0 || cache_records > 10 * 1000 * 1000)
+        cache_records = GW_CACHE_RECORDS;
+    self->cache = gw_cache_new((size_t)cache_records);
+    self->customers = gw_customers_new(self->forwarder, self->seqs,
+                                       cache_records ? self->cache : NULL, self->body_max);
     int64_t import_max = rp_config_int(config, "import/max_bytes", 64 * 1024 * 1024);
     if (import_max < 1 || import_max > 1024LL * 1024 * 1024)
         import_max = 64 * 1024 * 1024; //  keep the default rather than no gateway
@@ -714,6 +725,7 @@ void gw_gateway_destroy(gw_gateway_t **self_p)
     gw_follower_destroy(&self->follower);
     gw_users_destroy(&self->users);
     gw_customers_destroy(&self->customers);
+    gw_cache_destroy(&self->cache);
     gw_relations_destroy(&self->relations);
     gw_forwarder_destroy(&self->forwarder);
     gw_seqs_destroy(&self->seqs);

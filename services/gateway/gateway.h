@@ -8,11 +8,14 @@
         http/timeout_ms      10000     a service's answer, else 504
         broker/endpoint      tcp://127.0.0.1:5555
         feed/endpoint        tcp://127.0.0.1:5556   the journal feed (user.* events
-                                       → the key directory, directory.h)
+                                       → the key directory, directory.h;
+                                       customer.* events → the cache, cache.h)
         auth/admin_key       (RAPPORT_ADMIN_KEY takes precedence)
         rate/per_s           500       per-key token bucket refill (RAPPORT_RATE_PER_S);
                                        0 disables the limit (ratelimit.h)
         rate/burst           1000      bucket size (RAPPORT_RATE_BURST)
+        cache/records        10000     customers whose GET answers are kept
+                                       (RAPPORT_CACHE_RECORDS; 0: none; cache.h)
 
     Routes:
         GET  /health                  200 {status: "ok"} while the process runs

@@ -114,11 +114,13 @@ def test_reads_spread_over_all_three_and_read_your_writes(cluster):
 
     # Reads: every instance answers some of them (the router gives a request
     # to the worker with the most free credit, the longest idle on a tie).
+    # Lists, because the gateway answers a record it has read before from
+    # its cache (services/gateway/cache.h) without asking any instance.
     before = served_by_pid(broker)
     reads = 30
     for _ in range(reads):
-        status_code, _, raw = gw.request("GET", path, headers=AUTH)
-        assert status_code == 200 and json.loads(raw)["id"] == cid, raw
+        status_code, _, raw = gw.request("GET", f"{BASE}?limit=5", headers=AUTH)
+        assert status_code == 200 and cid in [c["id"] for c in json.loads(raw)["items"]], raw
     after = served_by_pid(broker)
     delta = {pid: after[pid] - before[pid] for pid in before}
     assert sum(delta.values()) >= reads, delta

@@ -2,6 +2,7 @@
 //  routes (services/gateway/request.c, customers.c), compiled into this
 //  translation unit with what they use, because unit tests link with
 //  librapport.a only.
+#include "../../services/gateway/cache.c"
 #include "../../services/gateway/customers.c"
 #include "../../services/gateway/etag.c"
 #include "../../services/gateway/exchange.c"
@@ -10,6 +11,7 @@
 #include "../../services/gateway/metrics.c"
 #include "../../services/gateway/problem.c"
 #include "../../services/gateway/request.c"
+#include "../../services/gateway/seqs.c"
 
 #include <stdio.h>
 

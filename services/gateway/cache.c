@@ -1,0 +1,330 @@
+/*  cache.c — see cache.h. */
+#include "cache.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <rapport/pack.h>
+
+#define CACHE_ID_MAX 256 //  a customer id longer than a path parameter is not kept
+
+//  One caller's answer for one customer.
+typedef struct {
+    char *caller; //  NULL: the slot is free
+    uint64_t cursor;
+    char etag[24];
+    char *body;
+    size_t size;
+} answer_t;
+
+//  Everything kept for one customer.
+typedef struct {
+    answer_t answers[GW_CACHE_CALLERS];
+    size_t next; //  the slot a new caller takes when all are used
+} record_t;
+
+struct _gw_cache_t {
+    zhashx_t *records; //  customer id → record_t
+    size_t max_records;
+    uint64_t cursor; //  the last seq the feed brought
+    bool synced;
+    gw_cache_answer_t found; //  what gw_cache_find returns
+    uint64_t hits, misses;
+};
+
+static void s_answer_clear(answer_t *answer)
+{
+    free(answer->caller);
+    free(answer->body);
+    memset(answer, 0, sizeof *answer);
+}
+
+static void s_record_destroy(void **item)
+{
+    record_t *record = (record_t *)*item;
+    for (size_t i = 0; i < GW_CACHE_CALLERS; i++)
+        s_answer_clear(&record->answers[i]);
+    free(record);
+    *item = NULL;
+}
+
+gw_cache_t *gw_cache_new(size_t max_records)
+{
+    gw_cache_t *self = (gw_cache_t *)zmalloc(sizeof *self);
+    self->records = zhashx_new();
+    zhashx_set_destructor(self->records, s_record_destroy);
+    self->max_records = max_records;
+    return self;
+}
+
+void gw_cache_destroy(gw_cache_t **self_p)
+{
+    gw_cache_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy(&self->records);
+    free(self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  The feed
+
+//  Drop the answers for customer id (a msgpack string) older than seq.
+static void s_drop(gw_cache_t *self, const msgpack_object *id, uint64_t seq)
+{
+    const char *str;
+    size_t len;
+    if (!rp_obj_str(id, &str, &len) || len == 0 || len > CACHE_ID_MAX)
+        return; //  not an id we could have kept
+    char key[CACHE_ID_MAX + 1];
+    memcpy(key, str, len);
+    key[len] = 0;
+    record_t *record = (record_t *)zhashx_lookup(self->records, key);
+    if (!record)
+        return;
+    bool left = false;
+    for (size_t i = 0; i < GW_CACHE_CALLERS; i++) {
+        answer_t *answer = &record->answers[i];
+        if (answer->caller && answer->cursor < seq)
+            s_answer_clear(answer);
+        left = left || answer->caller;
+    }
+    if (!left)
+        zhashx_delete(self->records, key);
+}
+
+//  Drop what a customer.* event names; false if it names nothing readable.
+static bool s_drop_named(gw_cache_t *self, uint64_t seq, const uint8_t *event, size_t size)
+{
+    rp_doc_t *doc = rp_doc_new(event, size, NULL);
+    const msgpack_object *data = doc ? rp_obj_get(rp_doc_root(doc), "data") : NULL;
+    const msgpack_object *id = data ? rp_obj_get(data, "id") : NULL;
+    const msgpack_object *from = data ? rp_obj_get(data, "from") : NULL;
+    bool named = id && id->type == MSGPACK_OBJECT_STR;
+    if (named)
+        s_drop(self, id, seq);
+    if (named && from) { //  a merge: its sources change too
+        if (rp_obj_is_array(from))
+            for (uint32_t i = 0; i < from->via.array.size; i++)
+                s_drop(self, &from->via.array.ptr[i], seq);
+        else
+            named = false;
+    }
+    rp_doc_destroy(&doc);
+    return named;
+}
+
+void gw_cache_event(gw_cache_t *self, uint64_t seq, const char *type, size_t type_len,
+                    const uint8_t *event, size_t size)
+{
+    if (seq <= self->cursor) //  the journal went back: nothing kept can be trusted
+        zhashx_purge(self->records);
+    self->cursor = seq;
+    //  Only customer.* events change the customers store (customers apply.c).
+    if (type_len >= 9 && memcmp(type, "customer.", 9) == 0 && zhashx_size(self->records) &&
+        !s_drop_named(self, seq, event, size))
+        zhashx_purge(self->records);
+}
+
+void gw_cache_set_synced(gw_cache_t *self, bool synced)
+{
+    self->synced = synced;
+}
+
+//  ---------------------------------------------------------------------
+//  Answers
+
+static answer_t *s_answer_of(record_t *record, const char *caller)
+{
+    for (size_t i = 0; i < GW_CACHE_CALLERS; i++)
+        if (record->answers[i].caller && streq(record->answers[i].caller, caller))
+            return &record->answers[i];
+    return NULL;
+}
+
+const gw_cache_answer_t *gw_cache_find(gw_cache_t *self, const char *id, const char *caller,
+                                       uint64_t min_seq)
+{
+    record_t *record = self->synced ? (record_t *)zhashx_lookup(self->records, id) : NULL;
+    answer_t *answer = record ? s_answer_of(record, caller) : NULL;
+    if (!answer || (answer->cursor < min_seq && self->cursor < min_seq)) {
+        self->misses++;
+        return NULL;
+    }
+    self->hits++;
+    self->found = (gw_cache_answer_t){answer->body, answer->size, answer->etag};
+    return &self->found;
+}
+
+//  The record for id, made room for if new.
+static record_t *s_record_for(gw_cache_t *self, const char *id)
+{
+    record_t *record = (record_t *)zhashx_lookup(self->records, id);
+    if (record)
+        return record;
+    if (zhashx_size(self->records) >= self->max_records) {
+        //  Full: one goes (the table's first, an arbitrary one). A miss
+        //  costs a trip through the broker, nothing else.
+        zhashx_first(self->records);
+        zhashx_delete(self->records, zhashx_cursor(self->records));
+    }
+    record = (record_t *)zmalloc(sizeof *record);
+    zhashx_insert(self->records, id, record);
+    return record;
+}
+
+void gw_cache_keep(gw_cache_t *self, const char *id, const char *caller, uint64_t cursor,
+                   const char *etag, const char *body, size_t size)
+{
+    //  An answer older than the feed may miss an event that changed it.
+    if (self->max_records == 0 || cursor < self->cursor || size > GW_CACHE_BODY_MAX ||
+        strlen(id) > CACHE_ID_MAX || strlen(etag) >= sizeof((answer_t *)0)->etag)
+        return;
+    record_t *record = s_record_for(self, id);
+    answer_t *answer = s_answer_of(record, caller);
+    if (!answer) {
+        answer = &record->answers[record->next];
+        record->next = (record->next + 1) % GW_CACHE_CALLERS;
+    }
+    s_answer_clear(answer);
+    answer->caller = strdup(caller);
+    answer->cursor = cursor;
+    snprintf(answer->etag, sizeof answer->etag, "%s", etag);
+    answer->body = (char *)malloc(size ? size : 1);
+    memcpy(answer->body, body, size);
+    answer->size = size;
+}
+
+uint64_t gw_cache_hits(gw_cache_t *self)
+{
+    return self->hits;
+}
+
+uint64_t gw_cache_misses(gw_cache_t *self)
+{
+    return self->misses;
+}
+
+size_t gw_cache_records(gw_cache_t *self)
+{
+    return zhashx_size(self->records);
+}
+
+void gw_cache_render(gw_cache_t *self, FILE *out)
+{
+    fprintf(out,
+            "# HELP rapport_gateway_cache_hits_total Customer reads answered from the cache.\n"
+            "# TYPE rapport_gateway_cache_hits_total counter\n"
+            "rapport_gateway_cache_hits_total %" PRIu64 "\n"
+            "# HELP rapport_gateway_cache_misses_total Customer reads forwarded to an instance.\n"
+            "# TYPE rapport_gateway_cache_misses_total counter\n"
+            "rapport_gateway_cache_misses_total %" PRIu64 "\n"
+            "# HELP rapport_gateway_cache_records Customers with answers in the cache.\n"
+            "# TYPE rapport_gateway_cache_records gauge\n"
+            "rapport_gateway_cache_records %zu\n",
+            self->hits, self->misses, zhashx_size(self->records));
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test
+
+//  Feed one event {type, data: {id, from?}} at seq.
+static void s_test_event(gw_cache_t *self, uint64_t seq, const char *type, const char *id,
+                         const char *from)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    msgpack_pack_map(&packer.pk, 2);
+    rp_pack_kv_cstr(&packer.pk, "type", type);
+    rp_pack_cstr(&packer.pk, "data");
+    msgpack_pack_map(&packer.pk, from ? 2 : 1);
+    if (id)
+        rp_pack_kv_cstr(&packer.pk, "id", id);
+    else
+        rp_pack_kv_cstr(&packer.pk, "name", "no id");
+    if (from) {
+        rp_pack_cstr(&packer.pk, "from");
+        msgpack_pack_array(&packer.pk, 1);
+        rp_pack_cstr(&packer.pk, from);
+    }
+    gw_cache_event(self, seq, type, strlen(type), (const uint8_t *)packer.buffer.data,
+                   packer.buffer.size);
+    rp_packer_destroy(&packer);
+}
+
+static void s_test_keep(gw_cache_t *self, const char *id, const char *caller, uint64_t cursor)
+{
+    gw_cache_keep(self, id, caller, cursor, "\"1\"", id, strlen(id));
+}
+
+void gw_cache_test(void)
+{
+    gw_cache_t *self = gw_cache_new(3);
+    s_test_event(self, 1, "user.created", "u1", NULL);
+    s_test_keep(self, "c1", "ana", 1);
+    assert(!gw_cache_find(self, "c1", "ana", 0)); //  not synced yet
+    gw_cache_set_synced(self, true);
+    const gw_cache_answer_t *hit = gw_cache_find(self, "c1", "ana", 0);
+    assert(hit && hit->size == 2 && memcmp(hit->body, "c1", 2) == 0 && streq(hit->etag, "\"1\""));
+    assert(!gw_cache_find(self, "c1", "bob", 0)); //  another scope is another answer
+    assert(!gw_cache_find(self, "c2", "ana", 0));
+    assert(gw_cache_hits(self) == 1 && gw_cache_misses(self) == 3);
+
+    //  Read your writes: a caller who saw seq 5 needs an answer that new.
+    assert(!gw_cache_find(self, "c1", "ana", 5));
+    s_test_event(self, 2, "order.placed", "c1", NULL); //  not a customers event: kept
+    s_test_event(self, 3, "customer.created", "c9", NULL);
+    s_test_event(self, 4, "customer.updated", "c7", NULL);
+    s_test_event(self, 5, "customer.created", "c8", NULL);
+    assert(gw_cache_find(self, "c1", "ana", 5)); //  the feed has passed 5, c1 untouched
+
+    //  An answer older than the feed is not kept; one at or past it is.
+    s_test_keep(self, "c2", "ana", 4);
+    assert(!gw_cache_find(self, "c2", "ana", 0));
+    s_test_keep(self, "c2", "ana", 7);
+    assert(gw_cache_find(self, "c2", "ana", 0));
+    //  Events up to the answer's cursor do not drop it; a later one does.
+    s_test_event(self, 6, "customer.updated", "c2", NULL);
+    assert(gw_cache_find(self, "c2", "ana", 0));
+    s_test_event(self, 8, "customer.updated", "c2", NULL);
+    assert(!gw_cache_find(self, "c2", "ana", 0));
+
+    //  A merge drops the target and its sources, every caller's answer.
+    s_test_keep(self, "c1", "bob", 8);
+    s_test_keep(self, "c3", "ana", 8);
+    s_test_event(self, 9, "customer.merged", "c3", "c1");
+    assert(!gw_cache_find(self, "c1", "ana", 0) && !gw_cache_find(self, "c1", "bob", 0));
+    assert(!gw_cache_find(self, "c3", "ana", 0));
+    assert(gw_cache_records(self) == 0);
+
+    //  A customers event without a readable id drops everything.
+    s_test_keep(self, "c4", "ana", 9);
+    s_test_event(self, 10, "customer.updated", NULL, NULL);
+    assert(!gw_cache_find(self, "c4", "ana", 0));
+
+    //  Bounded: a fourth customer pushes one out; callers share slots.
+    for (int i = 0; i < 4; i++) {
+        char id[16]; //  room for any int: -Wformat-truncation under SAN=1
+        snprintf(id, sizeof id, "k%d", i);
+        s_test_keep(self, id, "ana", 10);
+    }
+    assert(gw_cache_records(self) == 3);
+    for (size_t i = 0; i <= GW_CACHE_CALLERS; i++) {
+        char caller[24];
+        snprintf(caller, sizeof caller, "u%zu", i);
+        s_test_keep(self, "k3", caller, 10);
+    }
+    assert(!gw_cache_find(self, "k3", "u0", 0) && gw_cache_find(self, "k3", "u4", 0));
+
+    //  A journal that starts again (seq going back) empties the cache.
+    s_test_event(self, 1, "user.created", "u1", NULL);
+    assert(gw_cache_records(self) == 0);
+    gw_cache_destroy(&self);
+
+    //  Size 0 keeps nothing.
+    self = gw_cache_new(0);
+    gw_cache_set_synced(self, true);
+    s_test_keep(self, "c1", "ana", 0);
+    assert(!gw_cache_find(self, "c1", "ana", 0));
+    gw_cache_destroy(&self);
+}
