@@ -18,6 +18,7 @@ typedef struct {
 
 //  Everything kept for one customer.
 typedef struct {
+    gw_cache_t *cache; //  whose byte count its answers are in
     answer_t answers[GW_CACHE_CALLERS];
     size_t next; //  the slot a new caller takes when all are used
 } record_t;
@@ -25,14 +26,22 @@ typedef struct {
 struct _gw_cache_t {
     zhashx_t *records; //  customer id → record_t
     size_t max_records;
-    uint64_t cursor; //  the last seq the feed brought
+    size_t max_bytes, bytes; //  bodies kept: the bound, and now
+    uint64_t cursor;         //  the last seq the feed brought
     bool synced;
     gw_cache_answer_t found; //  what gw_cache_find returns
     uint64_t hits, misses;
 };
 
-static void s_answer_clear(answer_t *answer)
+//  What an answer costs, counted against max_bytes.
+static size_t s_answer_bytes(const answer_t *answer)
 {
+    return answer->caller ? answer->size + strlen(answer->caller) + sizeof *answer : 0;
+}
+
+static void s_answer_clear(gw_cache_t *self, answer_t *answer)
+{
+    self->bytes -= s_answer_bytes(answer);
     free(answer->caller);
     free(answer->body);
     memset(answer, 0, sizeof *answer);
@@ -42,17 +51,18 @@ static void s_record_destroy(void **item)
 {
     record_t *record = (record_t *)*item;
     for (size_t i = 0; i < GW_CACHE_CALLERS; i++)
-        s_answer_clear(&record->answers[i]);
+        s_answer_clear(record->cache, &record->answers[i]);
     free(record);
     *item = NULL;
 }
 
-gw_cache_t *gw_cache_new(size_t max_records)
+gw_cache_t *gw_cache_new(size_t max_records, size_t max_bytes)
 {
     gw_cache_t *self = (gw_cache_t *)zmalloc(sizeof *self);
     self->records = zhashx_new();
     zhashx_set_destructor(self->records, s_record_destroy);
     self->max_records = max_records;
+    self->max_bytes = max_bytes;
     return self;
 }
 
@@ -86,7 +96,7 @@ static void s_drop(gw_cache_t *self, const msgpack_object *id, uint64_t seq)
     for (size_t i = 0; i < GW_CACHE_CALLERS; i++) {
         answer_t *answer = &record->answers[i];
         if (answer->caller && answer->cursor < seq)
-            s_answer_clear(answer);
+            s_answer_clear(self, answer);
         left = left || answer->caller;
     }
     if (!left)
@@ -156,19 +166,40 @@ const gw_cache_answer_t *gw_cache_find(gw_cache_t *self, const char *id, const c
     return &self->found;
 }
 
+//  Drop one record other than keep's (the table's first: an arbitrary
+//  one). A miss costs a trip through the broker, nothing else. False if
+//  there is none to drop.
+static bool s_evict(gw_cache_t *self, const char *keep)
+{
+    zhashx_first(self->records);
+    const char *key = (const char *)zhashx_cursor(self->records);
+    if (key && keep && streq(key, keep)) {
+        zhashx_next(self->records);
+        key = (const char *)zhashx_cursor(self->records);
+    }
+    if (!key)
+        return false;
+    zhashx_delete(self->records, key);
+    return true;
+}
+
+//  Back under the byte bound, dropping other records than keep's.
+static void s_trim(gw_cache_t *self, const char *keep)
+{
+    while (self->bytes > self->max_bytes && s_evict(self, keep))
+        ;
+}
+
 //  The record for id, made room for if new.
 static record_t *s_record_for(gw_cache_t *self, const char *id)
 {
     record_t *record = (record_t *)zhashx_lookup(self->records, id);
     if (record)
         return record;
-    if (zhashx_size(self->records) >= self->max_records) {
-        //  Full: one goes (the table's first, an arbitrary one). A miss
-        //  costs a trip through the broker, nothing else.
-        zhashx_first(self->records);
-        zhashx_delete(self->records, zhashx_cursor(self->records));
-    }
+    if (zhashx_size(self->records) >= self->max_records)
+        s_evict(self, NULL);
     record = (record_t *)zmalloc(sizeof *record);
+    record->cache = self;
     zhashx_insert(self->records, id, record);
     return record;
 }
@@ -178,7 +209,8 @@ void gw_cache_keep(gw_cache_t *self, const char *id, const char *caller, uint64_
 {
     //  An answer older than the feed may miss an event that changed it.
     if (self->max_records == 0 || cursor < self->cursor || size > GW_CACHE_BODY_MAX ||
-        strlen(id) > CACHE_ID_MAX || strlen(etag) >= sizeof((answer_t *)0)->etag)
+        size > self->max_bytes / 4 || strlen(id) > CACHE_ID_MAX ||
+        strlen(etag) >= sizeof((answer_t *)0)->etag)
         return;
     record_t *record = s_record_for(self, id);
     answer_t *answer = s_answer_of(record, caller);
@@ -186,13 +218,15 @@ void gw_cache_keep(gw_cache_t *self, const char *id, const char *caller, uint64_
         answer = &record->answers[record->next];
         record->next = (record->next + 1) % GW_CACHE_CALLERS;
     }
-    s_answer_clear(answer);
+    s_answer_clear(self, answer);
     answer->caller = strdup(caller);
     answer->cursor = cursor;
     snprintf(answer->etag, sizeof answer->etag, "%s", etag);
     answer->body = (char *)malloc(size ? size : 1);
     memcpy(answer->body, body, size);
     answer->size = size;
+    self->bytes += s_answer_bytes(answer);
+    s_trim(self, id);
 }
 
 uint64_t gw_cache_hits(gw_cache_t *self)
@@ -210,6 +244,11 @@ size_t gw_cache_records(gw_cache_t *self)
     return zhashx_size(self->records);
 }
 
+size_t gw_cache_bytes(gw_cache_t *self)
+{
+    return self->bytes;
+}
+
 void gw_cache_render(gw_cache_t *self, FILE *out)
 {
     fprintf(out,
@@ -221,8 +260,11 @@ void gw_cache_render(gw_cache_t *self, FILE *out)
             "rapport_gateway_cache_misses_total %" PRIu64 "\n"
             "# HELP rapport_gateway_cache_records Customers with answers in the cache.\n"
             "# TYPE rapport_gateway_cache_records gauge\n"
-            "rapport_gateway_cache_records %zu\n",
-            self->hits, self->misses, zhashx_size(self->records));
+            "rapport_gateway_cache_records %zu\n"
+            "# HELP rapport_gateway_cache_bytes Memory the cache's answers take.\n"
+            "# TYPE rapport_gateway_cache_bytes gauge\n"
+            "rapport_gateway_cache_bytes %zu\n",
+            self->hits, self->misses, zhashx_size(self->records), self->bytes);
 }
 
 //  ---------------------------------------------------------------------
@@ -259,7 +301,7 @@ static void s_test_keep(gw_cache_t *self, const char *id, const char *caller, ui
 
 void gw_cache_test(void)
 {
-    gw_cache_t *self = gw_cache_new(3);
+    gw_cache_t *self = gw_cache_new(3, 1024 * 1024);
     s_test_event(self, 1, "user.created", "u1", NULL);
     s_test_keep(self, "c1", "ana", 1);
     assert(!gw_cache_find(self, "c1", "ana", 0)); //  not synced yet
@@ -318,11 +360,27 @@ void gw_cache_test(void)
 
     //  A journal that starts again (seq going back) empties the cache.
     s_test_event(self, 1, "user.created", "u1", NULL);
-    assert(gw_cache_records(self) == 0);
+    assert(gw_cache_records(self) == 0 && gw_cache_bytes(self) == 0);
+    gw_cache_destroy(&self);
+
+    //  Bounded in bytes too: the newest answer stays, others go.
+    self = gw_cache_new(100, 4096);
+    gw_cache_set_synced(self, true);
+    char body[1100]; //  1000 bytes kept ten times; 1100 is over a quarter of 4096
+    memset(body, 'x', sizeof body);
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", i);
+        gw_cache_keep(self, id, "ana", 0, "\"1\"", body, 1000);
+        assert(gw_cache_bytes(self) <= 4096 && gw_cache_find(self, id, "ana", 0));
+    }
+    assert(gw_cache_records(self) >= 2 && gw_cache_records(self) <= 4);
+    gw_cache_keep(self, "big", "ana", 0, "\"1\"", body, sizeof body);
+    assert(!gw_cache_find(self, "big", "ana", 0)); //  over a quarter of the bound
     gw_cache_destroy(&self);
 
     //  Size 0 keeps nothing.
-    self = gw_cache_new(0);
+    self = gw_cache_new(0, 1024);
     gw_cache_set_synced(self, true);
     s_test_keep(self, "c1", "ana", 0);
     assert(!gw_cache_find(self, "c1", "ana", 0));

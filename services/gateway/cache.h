@@ -19,8 +19,10 @@
         max(answer cursor, feed cursor) >= min_seq), so each caller still
         reads its own writes;
     so a hit is the answer of an instance at the gateway's feed position.
-    Bounded: at most max_records customers (then an arbitrary one goes),
-    each with the answers of GW_CACHE_CALLERS callers.
+    Bounded: at most max_records customers, each with the answers of
+    GW_CACHE_CALLERS callers, and max_bytes of answers (bodies, callers,
+    bookkeeping); beyond either, arbitrary other customers go. An answer
+    over a quarter of max_bytes (or GW_CACHE_BODY_MAX) is not kept.
 */
 #ifndef GW_CACHE_H
 #define GW_CACHE_H
@@ -41,8 +43,9 @@ typedef struct {
     const char *etag; //  "" when the answer had none
 } gw_cache_answer_t;
 
-//  A cache for at most max_records customers; 0 keeps nothing.
-gw_cache_t *gw_cache_new(size_t max_records);
+//  A cache for at most max_records customers and max_bytes of answers;
+//  max_records 0 keeps nothing.
+gw_cache_t *gw_cache_new(size_t max_records, size_t max_bytes);
 void gw_cache_destroy(gw_cache_t **self_p);
 //  Every feed event, in seq order (the follower's rp_feed_fn arguments).
 void gw_cache_event(gw_cache_t *self, uint64_t seq, const char *type, size_t type_len,
@@ -60,6 +63,7 @@ void gw_cache_keep(gw_cache_t *self, const char *id, const char *caller, uint64_
 uint64_t gw_cache_hits(gw_cache_t *self);
 uint64_t gw_cache_misses(gw_cache_t *self);
 size_t gw_cache_records(gw_cache_t *self);
+size_t gw_cache_bytes(gw_cache_t *self);
 void gw_cache_render(gw_cache_t *self, FILE *out);
 void gw_cache_test(void);
 #endif

@@ -35,6 +35,7 @@
 #define GW_READY_TIMEOUT_MS 1000
 #define GW_PARAM_MAX        256   //  a path parameter, percent-encoded
 #define GW_CACHE_RECORDS    10000 //  customers whose GET answers are kept (cache/records)
+#define GW_CACHE_BYTES      (64 * 1024 * 1024) //  and the memory they may take (cache/bytes)
 
 struct _gw_gateway_t {
     struct evhttp *http;
@@ -680,7 +681,10 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     int64_t cache_records = rp_config_int(config, "cache/records", GW_CACHE_RECORDS);
     if (cache_records < 0 || cache_records > 10 * 1000 * 1000)
         cache_records = GW_CACHE_RECORDS;
-    self->cache = gw_cache_new((size_t)cache_records);
+    int64_t cache_bytes = rp_config_int(config, "cache/bytes", GW_CACHE_BYTES);
+    if (cache_bytes < 64 * 1024 || cache_bytes > (int64_t)16 * 1024 * 1024 * 1024)
+        cache_bytes = GW_CACHE_BYTES;
+    self->cache = gw_cache_new((size_t)cache_records, (size_t)cache_bytes);
     self->customers = gw_customers_new(self->forwarder, self->seqs,
                                        cache_records ? self->cache : NULL, self->body_max);
     int64_t import_max = rp_config_int(config, "import/max_bytes", 64 * 1024 * 1024);

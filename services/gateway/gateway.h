@@ -16,6 +16,8 @@
         rate/burst           1000      bucket size (RAPPORT_RATE_BURST)
         cache/records        10000     customers whose GET answers are kept
                                        (RAPPORT_CACHE_RECORDS; 0: none; cache.h)
+        cache/bytes          67108864  memory those answers may take
+                                       (RAPPORT_CACHE_BYTES, 64 KiB..16 GiB)
 
     Routes:
         GET  /health                  200 {status: "ok"} while the process runs

@@ -42,7 +42,7 @@ def metrics(gw):
         if line.startswith("rapport_gateway_cache_"):
             name, value = line.split()
             found[name[len("rapport_gateway_cache_"):]] = int(value)
-    assert set(found) == {"hits_total", "misses_total", "records"}, found
+    assert set(found) == {"hits_total", "misses_total", "records", "bytes"}, found
     return found
 
 
@@ -98,7 +98,7 @@ def test_a_hit_is_the_instances_answer_byte_for_byte(stack, tmp_path):
     assert m1["misses_total"] == m0["misses_total"] + 1 and m1["hits_total"] == m0["hits_total"]
     assert m2["hits_total"] == m1["hits_total"] + 1, (m1, m2)
     assert again == first  # status, ETag and body, byte for byte
-    assert m2["records"] >= 1
+    assert m2["records"] >= 1 and m2["bytes"] > len(first[2])
 
     # HEAD of a kept answer: 200, same ETag, no body.
     status, headers, raw = gw.request("HEAD", path, headers=bearer(ADMIN_KEY))
@@ -124,7 +124,7 @@ def test_a_hit_is_the_instances_answer_byte_for_byte(stack, tmp_path):
             status, got_etag, raw = get(nocache, path)
             assert status == 200 and got_etag == etag and raw == answer, raw
             assert json.loads(raw)["grade"] == grade
-    assert metrics(nocache) == {"hits_total": 0, "misses_total": 0, "records": 0}
+    assert metrics(nocache) == {"hits_total": 0, "misses_total": 0, "records": 0, "bytes": 0}
 
 
 def test_writes_show_through_both_caches(stack):
