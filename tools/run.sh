@@ -37,4 +37,18 @@ for program in "$B"/bin/rapport-*; do
 done
 echo "rapport: running (data in $RAPPORT_DATA_DIR, requests on $RAPPORT_BROKER_ENDPOINT," \
      "feed on $RAPPORT_FEED_ENDPOINT); Ctrl-C stops"
-wait
+# Run while a service runs and make (our parent) does: a SIGTERM sent to
+# make alone (a supervisor, `kill <make pid>`) is not passed on to us, so
+# its going away stops everything too. A trapped signal ends the short
+# wait at once. (A child that exited is a zombie until waited for.)
+PARENT=$PPID
+running() {
+    for pid in $PIDS; do
+        [ -r "/proc/$pid/stat" ] && awk '{ exit $3 == "Z" }' "/proc/$pid/stat" && return 0
+    done
+    return 1
+}
+while running && kill -0 "$PARENT" 2>/dev/null; do
+    sleep 1 &
+    wait $!
+done
