@@ -97,13 +97,14 @@ static bool s_query_pair(json_t *query, const char *pair, size_t len, const char
     size_t value_len = 0;
     char *value = evhttp_uridecode(raw, 1, &value_len);
     free(raw);
-    bool valid = value && value_len <= GW_QUERY_VALUE_MAX && !memchr(value, 0, value_len) &&
+    int max = streq(name, "cursor") ? GW_QUERY_CURSOR_MAX : GW_QUERY_VALUE_MAX;
+    bool valid = value && value_len <= (size_t)max && !memchr(value, 0, value_len) &&
                  rp_utf8_valid(value, value_len);
     if (valid)
         json_object_set_new(query, name, json_stringn(value, value_len));
     else
         snprintf(err, err_size, "query parameter '%s' must be UTF-8 of at most %d bytes", name,
-                 GW_QUERY_VALUE_MAX);
+                 max);
     free(value);
     return valid;
 }
@@ -171,4 +172,17 @@ void gw_request_test(void)
     query = s_query_parse(big, allowed, err, sizeof err); //  exactly the bound
     assert(query);
     json_decref(query);
+    //  A cursor may be longer (GW_QUERY_CURSOR_MAX), and no more.
+    static const char *const paged[] = {"cursor", NULL};
+    char cursor[GW_QUERY_CURSOR_MAX + 16];
+    memcpy(cursor, "cursor=", 7);
+    memset(cursor + 7, 'c', sizeof cursor - 8);
+    cursor[7 + GW_QUERY_CURSOR_MAX] = 0;
+    query = s_query_parse(cursor, paged, err, sizeof err);
+    assert(query &&
+           strlen(json_string_value(json_object_get(query, "cursor"))) == GW_QUERY_CURSOR_MAX);
+    json_decref(query);
+    cursor[7 + GW_QUERY_CURSOR_MAX] = 'c';
+    cursor[8 + GW_QUERY_CURSOR_MAX] = 0;
+    assert(!s_query_parse(cursor, paged, err, sizeof err));
 }

@@ -265,6 +265,28 @@ def test_upsert_ndjson_duplicates_and_cap(gateway):
     status, _, page = gateway.json("GET", f"{BASE}/duplicates?limit=1", headers=AUTH)
     assert status == 200 and len(page["items"]) <= 1
 
+    # Paging through pairs of the longest names: the cursor holds the
+    # normalized name, longer than an ordinary query value (256 bytes).
+    long_name = "长" * 66  # 198 bytes, near the 200-byte limit
+    for suffix in ["甲", "甲", "甲"]:
+        status, _, c = gateway.json("POST", BASE, {"name": long_name[:-1] + suffix},
+                                    {**AUTH, "Content-Type": "application/json",
+                                     "X-Rapport-Allow-Duplicate": "true"})
+        assert status == 201, c
+    seen, cursor, longest = [], None, 0
+    for _ in range(20):
+        query = f"?limit=1&cursor={urllib.parse.quote(cursor)}" if cursor else "?limit=1"
+        status, _, page = gateway.json("GET", f"{BASE}/duplicates{query}", headers=AUTH)
+        assert status == 200, page
+        seen += [(d["a"]["id"], d["b"]["id"]) for d in page["items"]
+                 if d["a"]["name"].startswith("长长")]
+        cursor = page["next_cursor"]
+        longest = max(longest, len(cursor or ""))
+        if not cursor:
+            break
+    assert len(set(seen)) == 3, seen  # three records with one name: three pairs
+    assert longest > 256, longest
+
 
 def _vm_hwm_kib(pid):
     with open(f"/proc/{pid}/status") as f:
