@@ -58,6 +58,9 @@ rp_client_t *rp_client_new(const char *endpoint)
     //  Pipelining: let many requests queue before send blocks.
     zsock_set_sndhwm(self->sock, 100000);
     zsock_set_rcvhwm(self->sock, 100000);
+    //  Receives do not block (s_next): one that finds nothing looks at the
+    //  mailbox as ZMQ_EVENTS would, one that finds a reply costs nothing more.
+    zsock_set_rcvtimeo(self->sock, 0);
     if (zsock_connect(self->sock, "%s", endpoint)) {
         rp_error("client: cannot connect to %s", endpoint);
         zsock_destroy(&self->sock);
@@ -183,9 +186,12 @@ static rp_doc_t *s_expire_one(rp_client_t *self, int64_t now, uint64_t *id)
 
 //  Read one message from the socket; return it if it is a well-formed reply
 //  to a request in flight (which is then forgotten), else drop it.
-static rp_doc_t *s_read_reply(rp_client_t *self, uint64_t *id)
+//  The next reply waiting, without blocking; *received says whether a
+//  message was taken at all (NULL then means it was dropped).
+static rp_doc_t *s_read_reply(rp_client_t *self, uint64_t *id, bool *received)
 {
     zmsg_t *msg = zmsg_recv(self->sock);
+    *received = msg != NULL;
     if (!msg)
         return NULL;
     rp_doc_t *doc = NULL;
@@ -221,16 +227,15 @@ static rp_doc_t *s_read_reply(rp_client_t *self, uint64_t *id)
     return doc;
 }
 
-//  Wait until the socket is readable or `until` (zclock_mono ms, -1 never).
-static bool s_wait(rp_client_t *self, int64_t until)
+//  Sleep until the socket may be readable or `until` (zclock_mono ms, -1
+//  never); the caller has just found it empty.
+static void s_wait(rp_client_t *self, int64_t until)
 {
-    if (zsock_events(self->sock) & ZMQ_POLLIN)
-        return true;
     long timeout = until < 0 ? -1 : (long)(until - zclock_mono());
-    if (timeout <= 0 && until >= 0)
-        return false; //  nothing to wait for: ZMQ_EVENTS was the whole answer
+    if (timeout < 0 && until >= 0)
+        return;
     zmq_pollitem_t item = {zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0};
-    return zmq_poll(&item, 1, timeout) > 0 && (item.revents & ZMQ_POLLIN);
+    zmq_poll(&item, 1, timeout);
 }
 
 static int64_t s_min_deadline(int64_t a, int64_t b)
@@ -251,19 +256,18 @@ static rp_doc_t *s_next(rp_client_t *self, int64_t end, uint64_t *id)
         rp_doc_t *doc = s_expire_one(self, now, id);
         if (doc)
             return doc;
+        bool received = false;
+        doc = s_read_reply(self, id, &received);
+        if (doc)
+            return doc;
+        if (received)
+            continue; //  a reply dropped as late or malformed: look again
         pending_t *first = (pending_t *)zlistx_first(self->by_deadline);
-        int64_t until = s_min_deadline(end, first ? first->deadline : -1);
-        bool readable = s_wait(self, until);
-        if (readable) {
-            doc = s_read_reply(self, id);
-            if (doc)
-                return doc;
-        } else if (zsys_interrupted && end < 0 && !first)
+        if (zsys_interrupted && end < 0 && !first)
             return NULL; //  nothing could ever come: do not block a dying process
-        //  Past the end with nothing readable: done (s_wait just asked the
-        //  socket; asking again costs two system calls per empty check).
-        if (end >= 0 && !readable && zclock_mono() >= end)
-            return NULL;
+        if (end >= 0 && now >= end)
+            return NULL; //  the receive that found nothing was the last look
+        s_wait(self, s_min_deadline(end, first ? first->deadline : -1));
     }
 }
 

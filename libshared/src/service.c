@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ struct _rp_service_t {
     uint64_t applied;             //  the store's committed cursor
     bool stopping;
     bool failed;
+    bool drain; //  drain every socket again before sleeping (s_turn)
     int64_t tick_at;
 };
 
@@ -255,9 +257,11 @@ void rp_service_wait(rp_service_t *self, uint64_t seq, int timeout_ms, rp_servic
 
 //  Fire the waits that are done; callbacks may add new ones, so take one
 //  at a time.
-static void s_waits_check(rp_service_t *self)
+//  Returns how many fired (their callbacks may have sent).
+static size_t s_waits_check(rp_service_t *self)
 {
     uint64_t cursor = rp_service_cursor(self);
+    size_t count = 0;
     bool fired = true;
     while (fired) {
         fired = false;
@@ -269,9 +273,11 @@ static void s_waits_check(rp_service_t *self)
                 zlistx_delete(self->waits, zlistx_cursor(self->waits));
                 copy.fn(copy.arg, self, cursor >= copy.seq);
                 fired = true;
+                count++;
                 break;
             }
     }
+    return count;
 }
 
 //  On stop, every wait still pending is called (applied or not), so its
@@ -358,17 +364,20 @@ static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_
 
 //  Take up to a batch of requests per turn: a turn polls every socket (a
 //  system call or two each), which under load is paid once for many.
-static void s_worker_input(rp_service_t *self, rp_worker_t *worker)
+static size_t s_worker_input(rp_service_t *self, rp_worker_t *worker)
 {
+    size_t taken = 0;
     for (int i = 0; i < SERVICE_REQUEST_BATCH && !self->stopping; i++) {
         zframe_t *client;
         zframe_t *body = rp_worker_recv(worker, &client);
+        if (rp_worker_drained(worker))
+            break; //  nothing was there (body is NULL)
+        taken++;   //  a request, or a broker command (it may have answered)
         if (body)
             s_dispatch(self, s_origin_new(worker, client, worker == self->writer), &body, true);
         zframe_destroy(&body);
-        if (rp_worker_drained(worker))
-            break;
     }
+    return taken;
 }
 
 //  ---------------------------------------------------------------------
@@ -409,11 +418,13 @@ int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size
 }
 
 //  Hand every reply that is ready to its callback.
-static void s_client_input(rp_service_t *self)
+static size_t s_client_input(rp_service_t *self)
 {
     rp_reply_t reply;
     rp_doc_t *doc;
+    size_t taken = 0;
     while ((doc = rp_client_recv(self->client, &reply, 0))) {
+        taken++;
         uint64_t id = 0;
         rp_obj_u64(reply.id, &id);
         char key[24];
@@ -426,6 +437,7 @@ static void s_client_input(rp_service_t *self)
         }
         rp_doc_destroy(&doc);
     }
+    return taken;
 }
 
 //  ---------------------------------------------------------------------
@@ -613,42 +625,55 @@ static int s_next_timeout(rp_service_t *self)
     return timeout < 0 ? 0 : timeout > 1000 ? 1000 : (int)timeout;
 }
 
-//  One zmq_poll a turn says which sockets are readable, and the turn
-//  serves all of them: a write's request, the journal's reply and the
-//  feed's event are often taken in one turn. (zpoller_wait names only one
-//  socket, so each of those took a turn of its own, and every turn cost a
-//  ZMQ_EVENTS check — a poll and a getpid — per socket.) A readable socket
-//  is drained until a non-blocking receive comes back empty.
+//  A turn sleeps on the sockets' ZMQ_FDs with one plain poll(), then
+//  drains every socket with non-blocking receives until one comes back
+//  empty (or a batch is taken). Not zmq_poll: it asks each socket for
+//  ZMQ_EVENTS before and after sleeping — a getpid and a poll of its
+//  mailbox each, five sockets, twice — and the drains look again anyway.
+//  The plain poll is enough because a receive that finds nothing (or a
+//  ZMQ_EVENTS that says so) processes the socket's mailbox, after which
+//  its fd signals whatever comes next. A send may process a mailbox too,
+//  without telling: so a turn that took anything (whose answers are
+//  sends), hit a batch bound or sent a heartbeat is followed by another
+//  turn that drains before any sleep.
 static void s_turn(rp_service_t *self)
 {
     //  Always feed, reader, client; then the writer and the pipe if any.
     zsock_t *socks[5] = {rp_feed_sock(self->feed), rp_worker_sock(self->reader),
                          rp_client_sock(self->client),
                          self->writer ? rp_worker_sock(self->writer) : NULL, self->pipe};
-    zmq_pollitem_t items[5];
-    int count = 0;
-    for (int i = 0; i < 5; i++)
-        if (socks[i])
-            items[count++] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(items, count, s_next_timeout(self)) < 0)
-        for (int i = 0; i < count; i++)
-            items[i].revents = 0; //  interrupted: s_done decides
+    if (!self->drain) {
+        struct pollfd fds[5];
+        nfds_t count = 0;
+        for (int i = 0; i < 5; i++)
+            if (socks[i])
+                fds[count++] = (struct pollfd){zsock_fd(socks[i]), POLLIN, 0};
+        poll(fds, count, s_next_timeout(self)); //  interrupted: s_done decides
+    }
     //  Drain a batch: events are cheap, and waits fire once per turn.
-    for (int i = 0; i < 256 && !self->stopping && (items[0].revents & ZMQ_POLLIN); i++) {
+    size_t taken = 0;
+    while (taken < 256 && !self->stopping) {
         rp_feed_recv(self->feed);
         if (rp_feed_drained(self->feed))
             break;
+        taken++;
     }
-    if (items[1].revents & ZMQ_POLLIN)
-        s_worker_input(self, self->reader);
-    if (self->writer && (items[3].revents & ZMQ_POLLIN))
-        s_worker_input(self, self->writer);
+    bool bounded = taken == 256;
+    size_t requests = s_worker_input(self, self->reader);
+    if (self->writer)
+        requests += s_worker_input(self, self->writer);
+    bounded = bounded || !rp_worker_drained(self->reader) ||
+              (self->writer && !rp_worker_drained(self->writer));
     s_flush(self);
-    s_client_input(self);
+    taken += requests + s_client_input(self);
+    //  A tick that is due may send a heartbeat (or reconnect).
+    bool ticks = rp_worker_next_tick_ms(self->reader) == 0 ||
+                 (self->writer && rp_worker_next_tick_ms(self->writer) == 0);
     rp_worker_tick(self->reader);
     if (self->writer)
         rp_worker_tick(self->writer);
-    s_waits_check(self);
+    taken += s_waits_check(self);
+    self->drain = taken > 0 || bounded || ticks;
     //  The loop turns at least once a second (s_next_timeout), whatever
     //  the service's tick: a fresh file says the loop is alive.
     if (zclock_mono() >= self->ready_at) {
@@ -657,8 +682,10 @@ static void s_turn(rp_service_t *self)
     }
     if (zclock_mono() >= self->tick_at) {
         self->tick_at = zclock_mono() + self->def.tick_ms;
-        if (self->def.tick)
+        if (self->def.tick) {
             self->def.tick(self->def.arg, self);
+            self->drain = true; //  the service's tick may send (calls, appends)
+        }
     }
 }
 

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -785,22 +786,27 @@ static void s_process(journal_t *self)
 static void s_run(journal_t *self)
 {
     zsock_set_rcvtimeo(self->pipe, 0);
-    zpoller_t *poller = zpoller_new(self->pipe, NULL);
-    zpoller_set_nonstop(poller, true); //  only $TERM stops the journal
+    //  Sleep on the pipe's ZMQ_FD with a plain poll (signals do not stop
+    //  it: only $TERM stops the journal). As in router_run: s_collect's
+    //  empty receive leaves the mailbox processed, so the fd signals what
+    //  comes next; a batch's replies are sends on the pipe, which may
+    //  process the mailbox unseen, so a turn that had a batch is followed
+    //  by another collect instead of a sleep.
+    struct pollfd pipe_fd = {zsock_fd(self->pipe), POLLIN, 0};
+    bool drain = true;
     int64_t next_head = zclock_mono();
     while (!self->terminated) {
         int64_t wait = next_head - zclock_mono();
-        void *which = zpoller_wait(poller, wait > 0 ? (int)wait : 0);
-        if (which == self->pipe || zlist_size(self->pending)) {
-            s_collect(self);
-            s_process(self);
-        }
+        if (!drain && !zlist_size(self->pending))
+            poll(&pipe_fd, 1, wait > 0 ? (int)wait : 0);
+        s_collect(self);
+        drain = self->items_n > 0;
+        s_process(self);
         if (zclock_mono() >= next_head) {
             feed_head(self->feed, self->head);
             next_head = zclock_mono() + HEAD_INTERVAL_MS;
         }
     }
-    zpoller_destroy(&poller);
     rp_info("journal: stopped head=%" PRIu64, self->head);
 }
 

@@ -27,6 +27,7 @@
 #include <rapport/mdp.h>
 
 #include <assert.h>
+#include <poll.h>
 #include <string.h>
 
 #define SERVICES_MAX 10000 //  distinct service entries at most
@@ -921,28 +922,41 @@ void router_run(router_t *self)
     //  until empty: much cheaper than asking them for events each time.
     zsock_set_rcvtimeo(self->socket, 0);
     zsock_set_rcvtimeo(zactor_sock(self->journal), 0);
-    zpoller_t *poller = zpoller_new(self->socket, self->journal, NULL);
+    //  Sleep on the sockets' ZMQ_FDs with a plain poll, not zmq_poll:
+    //  zmq_poll asks each socket for ZMQ_EVENTS before and after (a getpid
+    //  and a poll of its mailbox each), and the drains below ask again.
+    //  That is safe because a receive that finds nothing processes the
+    //  socket's mailbox, so its fd then signals whatever comes next; a
+    //  send may process the mailbox too, so a turn that sent anything is
+    //  followed by another drain instead of a sleep.
+    struct pollfd fds[2] = {{zsock_fd(self->socket), POLLIN, 0},
+                            {zsock_fd(zactor_sock(self->journal)), POLLIN, 0}};
+    bool drain = true;
     while (!zsys_interrupted) {
         int64_t now = zclock_mono();
         int wait = self->tick_at > now ? (int)(self->tick_at - now) : 0;
-        zpoller_wait(poller, zlist_size(self->outbox) && wait > 1 ? 1 : wait);
-        if (zpoller_terminated(poller))
+        if (!drain && poll(fds, 2, zlist_size(self->outbox) && wait > 1 ? 1 : wait) < 0 &&
+            errno != EINTR)
             break;
         //  The ROUTER a bounded number of messages a turn, so timers run.
         zmsg_t *msg;
-        for (int i = 0; i < 1000 && (msg = zmsg_recv(self->socket)); i++)
+        int taken = 0;
+        for (; taken < 1000 && (msg = zmsg_recv(self->socket)); taken++)
             on_socket(self, msg);
-        while ((msg = zmsg_recv(self->journal)))
+        while ((msg = zmsg_recv(self->journal))) {
             on_pipe(self, msg);
+            taken++;
+        }
+        drain = taken > 0 || zlist_size(self->outbox); //  what was taken was sent on
         pipe_flush(self);
         now = zclock_mono();
         if (now >= self->tick_at) {
             expire_requests(self, now);
             heartbeat(self, now);
             self->tick_at = now + TICK_MS;
+            drain = true; //  heartbeats and expiries were sends
         }
     }
-    zpoller_destroy(&poller);
     //  zactor_destroy waits on the pipe for the journal to finish: with a
     //  receive timeout of 0 it would not wait, and the thread would outlive
     //  main.

@@ -36,9 +36,13 @@ static void s_drain(gw_follower_t *self)
         self->signs |= (zsock_events(sub) & ZMQ_POLLIN) != 0;
         return;
     }
+    //  Receive until one finds nothing (rp_feed's receives do not block):
+    //  that also clears the edge, and a message found costs no more.
     int count = 0;
-    while (count < FOLLOWER_BATCH && (zsock_events(sub) & ZMQ_POLLIN)) {
+    while (count < FOLLOWER_BATCH) {
         int rc = rp_feed_recv(self->feed);
+        if (rp_feed_drained(self->feed))
+            break;
         if (rc)
             rp_warn("gateway: feed delivery stopped at %" PRIu64 " (%d)",
                     rp_feed_cursor(self->feed), rc);
