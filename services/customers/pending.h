@@ -4,19 +4,21 @@
     applied them, read the outcome apply recorded for the last one, and
     answer.
 
-    A refusal recorded by apply (404, 409, 412, 422 …) is answered as an
-    error reply {code, message, details?}, the message worded by the
-    owner's pending_message_fn; an outcome of 200 hands the
-    origin to the caller's done function, which reads what it needs from
-    the store and replies. The journal's and the feed's failures are the
-    retryable 503 not_writer / journal_unavailable and 504 apply_timeout
-    of docs/customers.md. Since a retried idem gets the first append's
-    seq, it gets the first outcome, from any instance.
+    The append and the wait are rp_writes' (rapport/write.h), which also
+    answers the journal's and the feed's failures (the retryable 503
+    not_writer / journal_unavailable and 504 apply_timeout of
+    docs/customers.md). Here: a refusal recorded by apply (404, 409, 412,
+    422 …) is answered as an error reply {code, message, details?}, the
+    message worded by the owner's pending_message_fn; an outcome of 200
+    hands the origin to the caller's done function, which reads what it
+    needs from the store and replies. Since a retried idem gets the first
+    append's seq, it gets the first outcome, from any instance.
 */
 #ifndef CUSTOMERS_PENDING_H
 #define CUSTOMERS_PENDING_H
 
 #include <rapport/service.h>
+#include <rapport/write.h>
 
 #define PENDING_WAIT_MS 5000 //  the append's reply, then apply: each bounded
 #define PENDING_MAX_REF 64   //  bytes of a ref
@@ -24,7 +26,7 @@
 typedef struct _pending_t pending_t;
 
 //  What people read for a refusal apply recorded (status, code).
-typedef const char *(pending_message_fn)(int status, const char *code, size_t code_len);
+typedef rp_write_message_fn pending_message_fn;
 
 pending_t *pending_new(pending_message_fn *message);
 

@@ -5,6 +5,7 @@
 #include "user.h"
 
 #include <rapport/log.h>
+#include <rapport/write.h>
 
 #include <sodium.h>
 
@@ -21,16 +22,12 @@
 #define MAX_ACTOR     100   //  bytes of actor.user and actor.team
 
 struct _handlers_t {
-    zlistx_t *writes; //  write_t in flight, owned
+    rp_writes_t *writes; //  in flight (rp_writes: append, wait, errors)
 };
 
-//  One write between its request and its reply. keyed writes (create,
-//  rotate_key) hold the clear key they generated until they answer.
+//  What a write needs once applied. keyed writes (create, rotate_key)
+//  hold the clear key they generated until they answer.
 typedef struct {
-    handlers_t *handlers;
-    rp_origin_t *origin;
-    void *handle;
-    uint64_t seq;
     bool keyed;
     char key[APIKEY_LEN + 1];
     char key_hash[APIKEY_HASH_LEN + 1];
@@ -48,17 +45,16 @@ handlers_t *handlers_new(void)
 {
     handlers_t *self = calloc(1, sizeof *self);
     assert(self);
-    self->writes = zlistx_new();
+    self->writes = rp_writes_new();
     return self;
 }
 
-static void s_write_destroy(write_t **write_p)
+//  rp_write_free_fn: the clear key is wiped before the memory goes.
+static void s_write_free(void *arg)
 {
-    write_t *write = *write_p;
-    rp_origin_destroy(&write->origin);
+    write_t *write = (write_t *)arg;
     apikey_wipe(write->key);
     free(write);
-    *write_p = NULL;
 }
 
 void handlers_destroy(handlers_t **self_p)
@@ -66,10 +62,7 @@ void handlers_destroy(handlers_t **self_p)
     handlers_t *self = *self_p;
     if (!self)
         return;
-    for (write_t *w = (write_t *)zlistx_first(self->writes); w;
-         w = (write_t *)zlistx_next(self->writes))
-        s_write_destroy(&w);
-    zlistx_destroy(&self->writes);
+    rp_writes_destroy(&self->writes);
     free(self);
     *self_p = NULL;
 }
@@ -239,12 +232,6 @@ static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const 
 //  ---------------------------------------------------------------------
 //  Writes: append, wait, answer the outcome
 
-static void s_write_finish(write_t *write)
-{
-    zlistx_detach(write->handlers->writes, write->handle);
-    s_write_destroy(&write);
-}
-
 static const char *s_outcome_message(int status, const char *code, size_t code_len)
 {
     if (s_bytes_eq(code, code_len, "revoked", 7))
@@ -262,26 +249,11 @@ static const char *s_outcome_message(int status, const char *code, size_t code_l
 //  in one snapshot and packed as the whole reply.
 typedef struct {
     write_t *write;
+    const msgpack_object *reply_id;
+    uint64_t seq;
     rp_packer_t packer;
     int status; //  0: no outcome
 } answer_t;
-
-static void s_answer_refusal(answer_t *answer, const msgpack_object *root, int status)
-{
-    const char *code = "conflict";
-    size_t code_len = 8;
-    rp_obj_str(rp_obj_get(root, "code"), &code, &code_len);
-    msgpack_packer *pk = &answer->packer.pk;
-    rp_reply_pack(pk, rp_origin_id(answer->write->origin), status, answer->write->seq, 1);
-    rp_pack_cstr(pk, "error");
-    const msgpack_object *details = rp_obj_get(root, "details");
-    msgpack_pack_map(pk, details ? 3 : 2);
-    rp_pack_cstr(pk, "code");
-    rp_pack_strn(pk, code, code_len);
-    rp_pack_kv_cstr(pk, "message", s_outcome_message(status, code, code_len));
-    if (details)
-        rp_pack_kv_obj(pk, "details", details);
-}
 
 //  data: the record, or {user: record, key: the clear key | nil} — nil
 //  when the key in force is not the one this request generated (an
@@ -291,7 +263,7 @@ static void s_answer_success(answer_t *answer, const msgpack_object *root, const
 {
     write_t *write = answer->write;
     msgpack_packer *pk = &answer->packer.pk;
-    rp_reply_pack(pk, rp_origin_id(write->origin), 200, write->seq, 1);
+    rp_reply_pack(pk, answer->reply_id, 200, answer->seq, 1);
     rp_pack_cstr(pk, "data");
     if (write->keyed) {
         msgpack_pack_map(pk, 2);
@@ -311,7 +283,7 @@ static int s_answer(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     answer_t *answer = (answer_t *)arg;
     MDB_val value, record;
-    if (apply_outcome_get(store, txn, answer->write->seq, &value))
+    if (apply_outcome_get(store, txn, answer->seq, &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!doc)
@@ -326,56 +298,26 @@ static int s_answer(rp_store_t *store, MDB_txn *txn, void *arg)
         s_answer_success(answer, root, &record);
         answer->status = 200;
     } else if (status >= 400 && status < 600) {
-        s_answer_refusal(answer, root, (int)status);
+        rp_writes_refusal(&answer->packer, answer->reply_id, answer->seq, (int)status, root,
+                          s_outcome_message);
         answer->status = (int)status;
     }
     rp_doc_destroy(&doc);
     return 0;
 }
 
-static void s_write_applied(void *arg, rp_service_t *service, bool applied)
+static void s_write_applied(void *arg, rp_service_t *service, rp_origin_t **origin_p, uint64_t seq)
 {
-    write_t *write = (write_t *)arg;
-    if (!applied) {
-        rp_service_reply_error(service, &write->origin, 504, "apply_timeout",
-                               "the event was appended but not applied in time; retry");
-        s_write_finish(write);
-        return;
-    }
-    answer_t answer = {.write = write};
+    answer_t answer = {.write = (write_t *)arg, .reply_id = rp_origin_id(*origin_p), .seq = seq};
     rp_packer_init(&answer.packer);
     rp_store_read(rp_service_store(service), s_answer, &answer);
     if (answer.status)
-        rp_service_reply(service, &write->origin, answer.packer.buffer.data,
-                         answer.packer.buffer.size);
+        rp_service_reply(service, origin_p, answer.packer.buffer.data, answer.packer.buffer.size);
     else
-        rp_service_reply_error(service, &write->origin, 500, "no_outcome",
-                               "the event left no outcome");
+        rp_service_reply_error(service, origin_p, 500, "no_outcome", "the event left no outcome");
     //  The reply may have held the clear key: wipe it before freeing.
     sodium_memzero(answer.packer.buffer.data, answer.packer.buffer.size);
     rp_packer_destroy(&answer.packer);
-    s_write_finish(write);
-}
-
-static void s_write_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
-{
-    write_t *write = (write_t *)arg;
-    uint64_t first;
-    if (rp_journal_append_seqs(reply, &first, &write->seq, NULL)) {
-        rp_service_wait(service, write->seq, WAIT_MS, s_write_applied, write);
-        return;
-    }
-    int status = reply->status;
-    if (status == 409 || status == 403)
-        rp_service_reply_error(service, &write->origin, 503, "not_writer",
-                               "this instance lost the lease; retry");
-    else if (status == 503 || status == 504)
-        rp_service_reply_error(service, &write->origin, status, "journal_unavailable",
-                               "the journal did not accept the append; retry");
-    else
-        rp_service_reply_error(service, &write->origin, 500, "journal_error",
-                               "the journal refused the append");
-    s_write_finish(write);
 }
 
 //  A user id: sortable by creation (12 hex digits of milliseconds) and
@@ -423,23 +365,15 @@ static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t 
 {
     write_t *write = calloc(1, sizeof *write);
     assert(write);
-    write->handlers = self;
-    write->origin = *origin_p;
-    *origin_p = NULL;
     if (key) {
         write->keyed = true;
         memcpy(write->key, key, sizeof write->key);
         memcpy(write->key_hash, key_hash, sizeof write->key_hash);
         apikey_wipe(key);
     }
-    write->handle = zlistx_add_end(self->writes, write);
     rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
-    if (rp_service_append(service, events, 1, idem[0] ? idem : NULL, WAIT_MS, s_write_appended,
-                          write)) {
-        rp_service_reply_error(service, &write->origin, 503, "journal_unavailable",
-                               "could not send the append; retry");
-        s_write_finish(write);
-    }
+    rp_writes_append(self->writes, service, origin_p, events, 1, idem, WAIT_MS, s_write_applied,
+                     write, s_write_free);
     rp_packer_destroy(event);
 }
 

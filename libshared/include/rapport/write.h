@@ -1,0 +1,64 @@
+/*  write.h — a service's write between its request and its reply.
+
+    DESIGN.md §2: the writer appends the events with its lease epoch and
+    the request's idempotency key, waits until it has applied them from
+    the feed, and answers with the outcome apply recorded. rp_writes_append
+    does the first two steps and hands the last to the service, whose
+    applied function reads the outcome under seq (the last event's) and
+    replies. What can go wrong on the way is answered here, alike for
+    every service (docs/protocol.md):
+      - the append could not be sent        503 journal_unavailable
+      - the journal refused the epoch       503 not_writer (lease lost)
+        (409 or 403)
+      - the journal answered 503 or 504     the same, journal_unavailable
+      - any other refusal                   500 journal_error
+      - not applied within wait_ms          504 apply_timeout
+    All of them are safe to retry with the same idempotency key: a retry
+    gets the first append's seq, hence the first outcome.
+
+    The writes in flight belong to an rp_writes_t, so a service that stops
+    (the runtime drops their callbacks) frees them with it; each write's
+    arg is freed with free_fn once its request is answered.
+
+    rp_writes_refusal packs the error reply for an outcome that is not a
+    success: {code, message, details?} from the outcome map {status, code?,
+    details?}, the message worded by the service.
+*/
+#ifndef RAPPORT_WRITE_H
+#define RAPPORT_WRITE_H
+
+#include <rapport/journal.h>
+#include <rapport/pack.h>
+#include <rapport/service.h>
+
+typedef struct _rp_writes_t rp_writes_t;
+
+//  The events are applied: read the outcome of seq and reply (the origin
+//  is the caller's to answer and free).
+typedef void(rp_write_applied_fn)(void *arg, rp_service_t *service, rp_origin_t **origin_p,
+                                  uint64_t seq);
+//  Free a write's arg (NULL: nothing to free).
+typedef void(rp_write_free_fn)(void *arg);
+//  What people read for a refusal apply recorded (status, code).
+typedef const char *(rp_write_message_fn)(int status, const char *code, size_t code_len);
+
+rp_writes_t *rp_writes_new(void);
+//  Frees the writes still in flight (after rp_service_run returned).
+void rp_writes_destroy(rp_writes_t **self_p);
+
+//  Append events (each one packed map) and answer as above; the origin is
+//  taken over. idem: the journal key ("<service>/<idem>"), NULL or "" for
+//  none. applied gets arg; free_fn(arg) runs when the write is done,
+//  however it ends.
+void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                      const rp_journal_event_t *events, size_t count, const char *idem, int wait_ms,
+                      rp_write_applied_fn *applied, void *arg, rp_write_free_fn *free_fn);
+
+//  Pack the whole error reply {id, status, seq, error: {code, message,
+//  details?}} for a refused outcome (code "conflict" if it has none).
+void rp_writes_refusal(rp_packer_t *packer, const msgpack_object *reply_id, uint64_t seq,
+                       int status, const msgpack_object *outcome, rp_write_message_fn *message);
+
+void rp_writes_test(void);
+
+#endif
