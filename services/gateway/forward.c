@@ -15,14 +15,29 @@ struct _gw_forwarder_t {
     gw_fleet_t *fleet; //  or NULL: no fail-fast on vacant writer leases
 };
 
-//  One request between its send and its reply.
+//  One request between its send and its reply. A read keeps what it
+//  sent, to send it once more if the instance died with it (worker_lost).
 typedef struct {
     gw_forwarder_t *forwarder;
     gw_exchange_t *ex;
     gw_forward_fn *on_success;
     void *arg;
     char user[128]; //  the caller, for the seq table
+    char service[64], op[64];
+    char *idem;    //  or NULL
+    uint8_t *args; //  the packed args map
+    size_t args_size;
+    bool resent;
 } call_t;
+
+static void s_call_destroy(call_t **call_p)
+{
+    call_t *call = *call_p;
+    free(call->idem);
+    free(call->args);
+    free(call);
+    *call_p = NULL;
+}
 
 gw_forwarder_t *gw_forwarder_new(gw_upstream_t *upstream, gw_seqs_t *seqs, int timeout_ms)
 {
@@ -108,9 +123,29 @@ static void s_answer_error(gw_exchange_t **ex_p, const rp_reply_t *reply,
     free(message);
 }
 
+static int s_send(call_t *call);
+
+//  A read whose instance died before answering (the broker's 503
+//  worker_lost, after the instance's heartbeats stopped): any other
+//  instance can answer it, once. Writes are not resent: the caller
+//  retries them with their Idempotency-Key.
+static bool s_resend(call_t *call, const rp_reply_t *reply)
+{
+    size_t len = strlen(call->service), suffix = strlen(MDP_WRITER_SUFFIX);
+    bool read = len <= suffix || !streq(call->service + len - suffix, MDP_WRITER_SUFFIX);
+    if (call->resent || !read || reply->status != 503 || reply->error_code_len != 11 ||
+        memcmp(reply->error_code, "worker_lost", 11) != 0)
+        return false;
+    call->resent = true;
+    rp_info("gateway: %s lost with its instance; sending it once more", call->op);
+    return s_send(call) == 0;
+}
+
 static void s_answer(void *arg, const rp_reply_t *reply, const msgpack_object *root)
 {
     call_t *call = (call_t *)arg;
+    if (s_resend(call, reply))
+        return; //  answered when the new reply comes
     gw_exchange_t *ex = call->ex;
     if (reply->seq > 0) {
         gw_seqs_saw(call->forwarder->seqs, call->user, reply->seq);
@@ -133,7 +168,7 @@ static void s_answer(void *arg, const rp_reply_t *reply, const msgpack_object *r
             gw_problem_send(&ex, 502, "bad_upstream",
                             "the service answered data that JSON cannot represent");
     }
-    free(call);
+    s_call_destroy(&call);
 }
 
 void gw_forward(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service, const char *op,
@@ -152,34 +187,48 @@ void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
         gw_problem_send(ex_p, 503, "no_writer", "the service has no writer now; retry shortly");
         return;
     }
-    gw_exchange_t *ex = *ex_p;
+    call_t *call = (call_t *)zmalloc(sizeof *call);
+    call->forwarder = self;
+    call->ex = *ex_p;
     *ex_p = NULL;
-    const gw_actor_t *actor = gw_exchange_actor(ex);
+    call->on_success = on_success;
+    call->arg = arg;
+    snprintf(call->user, sizeof call->user, "%s", gw_exchange_actor(call->ex)->user);
+    snprintf(call->service, sizeof call->service, "%s", service);
+    snprintf(call->op, sizeof call->op, "%s", op);
+    call->idem = idem ? strdup(idem) : NULL;
+    call->args = (uint8_t *)malloc(args_size ? args_size : 1);
+    memcpy(call->args, args, args_size);
+    call->args_size = args_size;
+    if (s_send(call)) {
+        rp_warn("gateway: could not send %s to %s", op, service);
+        gw_exchange_t *ex = call->ex;
+        s_call_destroy(&call);
+        gw_problem_send(&ex, 503, "broker_unavailable", "the request could not be sent; retry");
+    }
+}
+
+//  Pack the request envelope {id, op, actor, min_seq?, idem?, args} with
+//  a new id and the caller's last seq, and send it.
+static int s_send(call_t *call)
+{
+    gw_forwarder_t *self = call->forwarder;
+    const gw_actor_t *actor = gw_exchange_actor(call->ex);
     uint64_t id = gw_upstream_next_id(self->upstream);
     rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_request_pack(&packer.pk, id, op, gw_seqs_get(self->seqs, actor->user), idem, 2);
+    rp_request_pack(&packer.pk, id, call->op, gw_seqs_get(self->seqs, actor->user), call->idem, 2);
     rp_pack_cstr(&packer.pk, "actor");
     msgpack_pack_map(&packer.pk, 3);
     rp_pack_kv_cstr(&packer.pk, "user", actor->user);
     rp_pack_kv_cstr(&packer.pk, "role", actor->role);
     rp_pack_kv_cstr(&packer.pk, "team", actor->team);
     rp_pack_cstr(&packer.pk, "args");
-    msgpack_sbuffer_write(&packer.buffer, (const char *)args, args_size);
-
-    call_t *call = (call_t *)zmalloc(sizeof *call);
-    call->forwarder = self;
-    call->ex = ex;
-    call->on_success = on_success;
-    call->arg = arg;
-    snprintf(call->user, sizeof call->user, "%s", actor->user);
-    if (gw_upstream_send(self->upstream, service, id, packer.buffer.data, packer.buffer.size,
-                         self->timeout_ms, s_answer, call)) {
-        rp_warn("gateway: could not send %s to %s", op, service);
-        free(call);
-        gw_problem_send(&ex, 503, "broker_unavailable", "the request could not be sent; retry");
-    }
+    msgpack_sbuffer_write(&packer.buffer, (const char *)call->args, call->args_size);
+    int rc = gw_upstream_send(self->upstream, call->service, id, packer.buffer.data,
+                              packer.buffer.size, self->timeout_ms, s_answer, call);
     rp_packer_destroy(&packer);
+    return rc;
 }
 
 void gw_forward_json(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,

@@ -12,6 +12,10 @@
                    503 and 504 carry Retry-After. A 409 whose
                    error.details has `fields` and `ids` lists carries
                    them as `fields` and `matches` (which records clash).
+    A read (a service not "<S>.writer") answered 503 worker_lost — its
+    instance died with it, and the broker noticed when the heartbeats
+    stopped — is sent once more (another instance answers it); a write is
+    not: the caller retries it with its Idempotency-Key.
 */
 #ifndef GW_FORWARD_H
 #define GW_FORWARD_H

@@ -262,3 +262,46 @@ def test_writer_kill9_under_http_write_load_loses_nothing(cluster):
     after = served_by_pid(broker)
     assert pid not in after and len(after) == INSTANCES - 1, after
     assert all(after[p] > before.get(p, 0) for p in after), (before, after)
+
+
+def test_reader_kill9_every_read_answered(cluster):
+    """kill -9 of an instance that only reads: the reads the broker had
+    handed it come back as 503 worker_lost once its heartbeats have
+    expired, and the gateway sends each once more, to a survivor — the
+    clients see only 200s, the unlucky ones late."""
+    gw, broker = cluster.gateway, cluster.broker
+    writer = writer_pid(broker)
+    victim = next(c for c in cluster.instances if c.pid != writer)
+    stop = threading.Event()
+    answers, errors = [], []
+
+    def read_loop():
+        try:
+            while not stop.is_set():
+                start = time.monotonic()
+                status_code, _, raw = gw.request("GET", f"{BASE}?limit=5", headers=AUTH)
+                answers.append((status_code, time.monotonic() - start, raw))
+        except Exception as e:  # noqa: BLE001 — reported by the test
+            errors.append(e)
+
+    readers = [threading.Thread(target=read_loop, daemon=True) for _ in range(2)]
+    for r in readers:
+        r.start()
+    try:
+        wait_until(lambda: len(answers) >= 20 or errors, 10 * SLOW, what="reads before the kill")
+        victim.kill9()
+        t0 = time.monotonic()
+        # Past the heartbeat expiry (7.5 s) and the resent reads' answers.
+        wait_until(lambda: errors or (time.monotonic() - t0 > 9.0 * SLOW
+                                      and any(a[1] > 3.0 for a in answers)),
+                   TAKEOVER_S + 10 * SLOW, interval=0.1, what="a read resent after the kill")
+    finally:
+        stop.set()
+        for r in readers:
+            r.join(GATEWAY_TIMEOUT_S * 2 * SLOW)
+    assert not errors, errors
+    bad = [(a[0], a[2][:200]) for a in answers if a[0] != 200]
+    assert not bad, bad
+    slowest = max(a[1] for a in answers)
+    assert 3.0 < slowest < GATEWAY_TIMEOUT_S + 1.0 * SLOW, slowest
+    assert "sending it once more" in gw.log_tail(200), gw.log_tail(20)
