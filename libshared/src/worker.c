@@ -101,8 +101,8 @@ rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit
     zsock_set_rcvtimeo(self->sock, 0);
     self->endpoint = strdup(endpoint);
     self->service = strdup(service);
-    size_t base = len - strlen(MDP_WRITER_SUFFIX); //  wraps when shorter: checked below
-    if (len > strlen(MDP_WRITER_SUFFIX) && streq(&service[base], MDP_WRITER_SUFFIX))
+    size_t base = rp_mdp_base_len(service, len);
+    if (base != len)
         self->lease = strndup(service, base);
     self->credit = credit < 0 ? 0 : credit > MDP_CREDIT_MAX ? MDP_CREDIT_MAX : credit;
     rp_worker_set_timing(self, MDP_HEARTBEAT_INTERVAL, MDP_HEARTBEAT_LIVENESS, MDP_RECONNECT_MIN,

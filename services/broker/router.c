@@ -213,8 +213,7 @@ static char *name_pop(zmsg_t *msg)
 
 static bool is_writer_name(const char *name)
 {
-    size_t len = strlen(name), suffix = strlen(MDP_WRITER_SUFFIX);
-    return len > suffix && streq(name + len - suffix, MDP_WRITER_SUFFIX);
+    return rp_mdp_base_len(name, strlen(name)) != strlen(name);
 }
 
 //  The broker answers these itself; no worker may take them over.

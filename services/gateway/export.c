@@ -2,6 +2,7 @@
 #include "export.h"
 #include "columns.h"
 #include "csv.h"
+#include "forward.h"
 #include "json.h"
 #include "listquery.h"
 #include "problem.h"
@@ -23,7 +24,6 @@ typedef struct {
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     json_t *args; //  customers.list args; cursor set page by page
-    char user[128], role[32], team[128];
     bool started, inflight, writing, closed;
 } job_t;
 
@@ -175,13 +175,9 @@ static void s_request(job_t *job)
     uint64_t id = gw_upstream_next_id(self->upstream);
     rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_request_pack(&packer.pk, id, "customers.list", gw_seqs_get(self->seqs, job->user), NULL, 2);
-    rp_pack_cstr(&packer.pk, "actor");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "user", job->user);
-    rp_pack_kv_cstr(&packer.pk, "role", job->role);
-    rp_pack_kv_cstr(&packer.pk, "team", job->team);
-    rp_pack_cstr(&packer.pk, "args");
+    const gw_actor_t *actor = gw_exchange_actor(job->ex); //  the exchange lives as long as the job
+    gw_forward_envelope(&packer.pk, id, "customers.list", gw_seqs_get(self->seqs, actor->user),
+                        NULL, actor);
     gw_json_pack(job->args, &packer.pk);
     if (gw_upstream_send(self->upstream, "customers", id, packer.buffer.data, packer.buffer.size,
                          self->timeout_ms, s_on_page, job) == 0)
@@ -207,10 +203,6 @@ void gw_export(gw_exporter_t *self, gw_exchange_t **ex_p)
     job->req = gw_exchange_req(job->ex);
     job->evcon = evhttp_request_get_connection(job->req);
     job->args = args;
-    const gw_actor_t *actor = gw_exchange_actor(job->ex);
-    snprintf(job->user, sizeof job->user, "%s", actor->user ? actor->user : "");
-    snprintf(job->role, sizeof job->role, "%s", actor->role ? actor->role : "");
-    snprintf(job->team, sizeof job->team, "%s", actor->team ? actor->team : "");
     evhttp_connection_set_closecb(job->evcon, s_on_closed, job);
     s_request(job);
 }

@@ -63,15 +63,6 @@ void gw_fleet_head(gw_fleet_t *self, uint64_t seq)
         self->head = seq;
 }
 
-//  The length of a service name without ".writer".
-static size_t s_base_len(const char *service, size_t len)
-{
-    size_t suffix = strlen(MDP_WRITER_SUFFIX);
-    if (len > suffix && memcmp(service + len - suffix, MDP_WRITER_SUFFIX, suffix) == 0)
-        return len - suffix;
-    return len;
-}
-
 //  The entry of an instance, created if new (NULL when the table is full).
 static instance_t *s_instance(gw_fleet_t *self, const char *service, size_t service_len,
                               const char *instance, size_t instance_len, int64_t now_ms)
@@ -98,8 +89,8 @@ void gw_fleet_saw(gw_fleet_t *self, const char *service, const char *instance, s
 {
     if (!instance || !instance_len)
         return;
-    instance_t *entry = s_instance(self, service, s_base_len(service, strlen(service)), instance,
-                                   instance_len, now_ms);
+    instance_t *entry = s_instance(self, service, rp_mdp_base_len(service, strlen(service)),
+                                   instance, instance_len, now_ms);
     if (entry) {
         entry->cursor = cursor;
         entry->answered = true;
@@ -149,7 +140,7 @@ static bool s_status_services(gw_fleet_t *self, const msgpack_object *services, 
         size_t len;
         uint64_t workers = 0;
         if (!rp_obj_str(&kv->key, &name, &len) || len == 0 || len >= NAME_MAX_ ||
-            s_base_len(name, len) != len || memchr(name, 0, len))
+            rp_mdp_base_len(name, len) != len || memchr(name, 0, len))
             continue;
         rp_obj_u64(rp_obj_get(&kv->val, "workers"), &workers);
         const msgpack_object *instances = rp_obj_get(&kv->val, "instances");
@@ -210,7 +201,7 @@ bool gw_fleet_writer_vacant(gw_fleet_t *self, const char *service, int64_t now_m
     if (!self->broker_up || now_ms - self->status_ms > GW_FLEET_FRESH_MS)
         return false; //  we do not know: let the broker decide
     char name[NAME_MAX_];
-    size_t len = s_base_len(service, strlen(service));
+    size_t len = rp_mdp_base_len(service, strlen(service));
     if (len >= NAME_MAX_)
         return false;
     snprintf(name, sizeof name, "%.*s", (int)len, service);

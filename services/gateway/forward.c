@@ -53,11 +53,16 @@ void gw_forwarder_set_fleet(gw_forwarder_t *self, gw_fleet_t *fleet)
     self->fleet = fleet;
 }
 
+//  True for a write: a request to "<S>.writer".
+static bool s_is_write(const char *service)
+{
+    return rp_mdp_base_len(service, strlen(service)) != strlen(service);
+}
+
 //  True for a write whose writer lease is known vacant, nobody waiting.
 static bool s_writer_vacant(gw_forwarder_t *self, const char *service)
 {
-    size_t len = strlen(service), suffix = strlen(MDP_WRITER_SUFFIX);
-    return self->fleet && len > suffix && streq(service + len - suffix, MDP_WRITER_SUFFIX) &&
+    return self->fleet && s_is_write(service) &&
            gw_fleet_writer_vacant(self->fleet, service, zclock_mono());
 }
 
@@ -131,10 +136,8 @@ static int s_send(call_t *call);
 //  retries them with their Idempotency-Key.
 static bool s_resend(call_t *call, const rp_reply_t *reply)
 {
-    size_t len = strlen(call->service), suffix = strlen(MDP_WRITER_SUFFIX);
-    bool read = len <= suffix || !streq(call->service + len - suffix, MDP_WRITER_SUFFIX);
-    if (call->resent || !read || reply->status != 503 || reply->error_code_len != 11 ||
-        memcmp(reply->error_code, "worker_lost", 11) != 0)
+    if (call->resent || s_is_write(call->service) || reply->status != 503 ||
+        reply->error_code_len != 11 || memcmp(reply->error_code, "worker_lost", 11) != 0)
         return false;
     call->resent = true;
     rp_info("gateway: %s lost with its instance; sending it once more", call->op);
@@ -208,6 +211,18 @@ void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
     }
 }
 
+void gw_forward_envelope(msgpack_packer *pk, uint64_t id, const char *op, uint64_t min_seq,
+                         const char *idem, const gw_actor_t *actor)
+{
+    rp_request_pack(pk, id, op, min_seq, idem, 2);
+    rp_pack_cstr(pk, "actor");
+    msgpack_pack_map(pk, 3);
+    rp_pack_kv_cstr(pk, "user", actor->user);
+    rp_pack_kv_cstr(pk, "role", actor->role);
+    rp_pack_kv_cstr(pk, "team", actor->team);
+    rp_pack_cstr(pk, "args");
+}
+
 //  Pack the request envelope {id, op, actor, min_seq?, idem?, args} with
 //  a new id and the caller's last seq, and send it.
 static int s_send(call_t *call)
@@ -217,13 +232,8 @@ static int s_send(call_t *call)
     uint64_t id = gw_upstream_next_id(self->upstream);
     rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_request_pack(&packer.pk, id, call->op, gw_seqs_get(self->seqs, actor->user), call->idem, 2);
-    rp_pack_cstr(&packer.pk, "actor");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "user", actor->user);
-    rp_pack_kv_cstr(&packer.pk, "role", actor->role);
-    rp_pack_kv_cstr(&packer.pk, "team", actor->team);
-    rp_pack_cstr(&packer.pk, "args");
+    gw_forward_envelope(&packer.pk, id, call->op, gw_seqs_get(self->seqs, actor->user), call->idem,
+                        actor);
     msgpack_sbuffer_write(&packer.buffer, (const char *)call->args, call->args_size);
     int rc = gw_upstream_send(self->upstream, call->service, id, packer.buffer.data,
                               packer.buffer.size, self->timeout_ms, s_answer, call);

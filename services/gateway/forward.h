@@ -26,6 +26,11 @@
 #include "upstream.h"
 
 typedef struct _gw_forwarder_t gw_forwarder_t;
+//  Pack a request envelope {id, op, min_seq?, idem?, actor: {user, role,
+//  team}, args: …} up to args' value, which the caller packs next (one
+//  map). idem may be NULL, min_seq 0.
+void gw_forward_envelope(msgpack_packer *pk, uint64_t id, const char *op, uint64_t min_seq,
+                         const char *idem, const gw_actor_t *actor);
 
 gw_forwarder_t *gw_forwarder_new(gw_upstream_t *upstream, gw_seqs_t *seqs, int timeout_ms);
 void gw_forwarder_destroy(gw_forwarder_t **self_p);

@@ -4,6 +4,7 @@
 #include "import.h"
 #include "columns.h"
 #include "csv.h"
+#include "forward.h"
 #include "json.h"
 #include "problem.h"
 
@@ -401,13 +402,9 @@ static void s_send(job_t *job, batch_t *batch, bool final)
     uint64_t id = gw_upstream_next_id(self->upstream);
     rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_request_pack(&packer.pk, id, "customers.import", 0, NULL, 2);
-    rp_pack_cstr(&packer.pk, "actor");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "user", job->user);
-    rp_pack_kv_cstr(&packer.pk, "role", job->role);
-    rp_pack_kv_cstr(&packer.pk, "team", job->team);
-    rp_pack_cstr(&packer.pk, "args");
+    //  The job's own copy of the actor: it is made before its exchange.
+    gw_forward_envelope(&packer.pk, id, "customers.import", 0, NULL,
+                        &(gw_actor_t){job->user, job->role, job->team});
     msgpack_pack_map(&packer.pk, 5);
     rp_pack_kv_cstr(&packer.pk, "session", job->session);
     rp_pack_kv_cstr(&packer.pk, "mode", job->upsert ? "upsert" : "create");

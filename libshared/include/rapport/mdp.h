@@ -12,6 +12,9 @@
 #ifndef RAPPORT_MDP_H
 #define RAPPORT_MDP_H
 
+#include <stddef.h>
+#include <string.h>
+
 #define MDPC_CLIENT "MDPC01"
 #define MDPW_WORKER "MDPW01"
 
@@ -42,5 +45,16 @@
 
 //  Suffix of the lease service: "<service>.writer".
 #define MDP_WRITER_SUFFIX ".writer"
+
+//  The length of a service name without MDP_WRITER_SUFFIX: len itself
+//  unless name (len bytes) is a writer's, "<service>.writer" with a
+//  non-empty service.
+static inline size_t rp_mdp_base_len(const char *name, size_t len)
+{
+    size_t suffix = sizeof MDP_WRITER_SUFFIX - 1;
+    return len > suffix && memcmp(name + len - suffix, MDP_WRITER_SUFFIX, suffix) == 0
+               ? len - suffix
+               : len;
+}
 
 #endif
