@@ -218,6 +218,31 @@ int rp_service_reply_error(rp_service_t *self, rp_origin_t **origin_p, int statu
     return rc;
 }
 
+int rp_service_reply_invalid(rp_service_t *self, rp_origin_t **origin_p, const char *message,
+                             const rp_field_error_t *errors, int count)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
+    rp_pack_cstr(&packer.pk, "error");
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
+    rp_pack_kv_cstr(&packer.pk, "message", message);
+    rp_pack_cstr(&packer.pk, "details");
+    msgpack_pack_map(&packer.pk, 1);
+    rp_pack_cstr(&packer.pk, "errors");
+    msgpack_pack_array(&packer.pk, (size_t)count);
+    for (int i = 0; i < count; i++) {
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
+        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
+        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
+    }
+    int rc = rp_service_reply(self, origin_p, packer.buffer.data, packer.buffer.size);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
 int rp_service_reply_page(rp_service_t *self, rp_origin_t **origin_p, const rp_packer_t *items,
                           size_t count, const char *next)
 {
@@ -634,8 +659,8 @@ static int s_next_timeout(rp_service_t *self)
 //  ZMQ_EVENTS that says so) processes the socket's mailbox, after which
 //  its fd signals whatever comes next. A send may process a mailbox too,
 //  without telling: so a turn that took anything (whose answers are
-//  sends), hit a batch bound or sent a heartbeat is followed by another
-//  turn that drains before any sleep.
+//  sends; a batch bound is only hit by taking) or sent a heartbeat is
+//  followed by another turn that drains before any sleep.
 static void s_turn(rp_service_t *self)
 {
     //  Always feed, reader, client; then the writer and the pipe if any.
@@ -652,20 +677,17 @@ static void s_turn(rp_service_t *self)
     }
     //  Drain a batch: events are cheap, and waits fire once per turn.
     size_t taken = 0;
-    while (taken < 256 && !self->stopping) {
+    while (taken < SERVICE_BATCH && !self->stopping) {
         rp_feed_recv(self->feed);
         if (rp_feed_drained(self->feed))
             break;
         taken++;
     }
-    bool bounded = taken == 256;
-    size_t requests = s_worker_input(self, self->reader);
+    taken += s_worker_input(self, self->reader);
     if (self->writer)
-        requests += s_worker_input(self, self->writer);
-    bounded = bounded || !rp_worker_drained(self->reader) ||
-              (self->writer && !rp_worker_drained(self->writer));
+        taken += s_worker_input(self, self->writer);
     s_flush(self);
-    taken += requests + s_client_input(self);
+    taken += s_client_input(self);
     //  A tick that is due may send a heartbeat (or reconnect).
     bool ticks = rp_worker_next_tick_ms(self->reader) == 0 ||
                  (self->writer && rp_worker_next_tick_ms(self->writer) == 0);
@@ -673,7 +695,7 @@ static void s_turn(rp_service_t *self)
     if (self->writer)
         rp_worker_tick(self->writer);
     taken += s_waits_check(self);
-    self->drain = taken > 0 || bounded || ticks;
+    self->drain = taken > 0 || ticks; //  a batch cut short took something too
     //  The loop turns at least once a second (s_next_timeout), whatever
     //  the service's tick: a fresh file says the loop is alive.
     if (zclock_mono() >= self->ready_at) {

@@ -375,30 +375,6 @@ void customer_error_set(customer_error_t *error, const char *field, size_t len, 
     error->message = s_message(code);
 }
 
-void customer_errors_reply(rp_service_t *service, rp_origin_t **origin_p, const char *message,
-                           const customer_error_t *errors, int count)
-{
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
-    rp_pack_kv_cstr(&packer.pk, "message", message);
-    rp_pack_cstr(&packer.pk, "details");
-    msgpack_pack_map(&packer.pk, 1);
-    rp_pack_cstr(&packer.pk, "errors");
-    msgpack_pack_array(&packer.pk, (size_t)count);
-    for (int i = 0; i < count; i++) {
-        msgpack_pack_map(&packer.pk, 3);
-        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
-        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
-        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
-    }
-    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
-    rp_packer_destroy(&packer);
-}
-
 static int s_error(customer_error_t *errors, int count, int max, const char *field, size_t len,
                    const char *code)
 {

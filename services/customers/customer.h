@@ -53,7 +53,7 @@ typedef enum {
 } customer_field_t;
 
 #define CUSTOMER_MAX_ERRORS 32
-#define CUSTOMER_MAX_FIELD  64 //  bytes of a field name echoed in an error
+#define CUSTOMER_MAX_FIELD  RP_MAX_FIELD //  bytes of a field name echoed in an error
 
 typedef struct {
     msgpack_object values[CUSTOMER_FIELDS]; //  type NIL when absent
@@ -63,11 +63,7 @@ typedef struct {
 
 //  One invalid field: {field, code, message}. field is a copy (an unknown
 //  key is echoed, cut to CUSTOMER_MAX_FIELD bytes on a UTF-8 boundary).
-typedef struct {
-    char field[CUSTOMER_MAX_FIELD + 1];
-    const char *code;
-    const char *message;
-} customer_error_t;
+typedef rp_field_error_t customer_error_t; //  replied with rp_service_reply_invalid
 
 //  The field's wire name ("short_name"); its index by name, or -1.
 const char *customer_field_name(int field);
@@ -97,11 +93,6 @@ void customer_pack_given(const customer_t *self, msgpack_packer *pk);
 
 //  Fill an error for field (copied, cut safely) with a static code.
 void customer_error_set(customer_error_t *error, const char *field, size_t len, const char *code);
-
-//  Answer 422 {code: "invalid", message, details: {errors: [{field, code,
-//  message}]}}: the one shape every op's field errors take (origin taken).
-void customer_errors_reply(rp_service_t *service, rp_origin_t **origin_p, const char *message,
-                           const customer_error_t *errors, int count);
 
 //  Check and normalize a client's fields from args into self (given[] set
 //  for each one), skipping the keys in skip (NULL-terminated: envelope keys

@@ -139,39 +139,6 @@ static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t 
     rp_packer_destroy(event);
 }
 
-//  Checks common to every write; on failure replies and returns false.
-static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                            const scope_t *actor, char idem[RP_MAX_IDEM + 1])
-{
-    if (!rp_origin_writer(*origin_p)) {
-        rp_service_reply_error(service, origin_p, 400, "writer_only",
-                               "send writes to customers.writer");
-        return false;
-    }
-    if (!scope_may_write(actor)) {
-        rp_service_reply_error(service, origin_p, 403, "forbidden",
-                               "this role cannot change customers");
-        return false;
-    }
-    if (!req->args || !rp_obj_is_map(req->args)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args", "args must be a map");
-        return false;
-    }
-    idem[0] = 0;
-    if (req->idem) {
-        int len = snprintf(idem, RP_MAX_IDEM + 1, "customers/%.*s", (int)req->idem_len, req->idem);
-        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
-            rp_service_reply_error(service, origin_p, 400, "bad_idem", "idem too long or has NUL");
-            return false;
-        }
-    }
-    if (rp_service_epoch(service) == 0) { //  between a reconnect and the next grant
-        rp_service_reply_error(service, origin_p, 503, "not_writer", "no lease; retry");
-        return false;
-    }
-    return true;
-}
-
 //  Early duplicate check (apply checks again, in order, for the races).
 typedef struct {
     const customer_t *record;
@@ -307,7 +274,7 @@ static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **or
         errors[count++].message = "outside what this role may assign";
     }
     if (count)
-        customer_errors_reply(service, origin_p, "some fields are not valid", errors, count);
+        rp_service_reply_invalid(service, origin_p, "some fields are not valid", errors, count);
     return count == 0;
 }
 
@@ -315,7 +282,7 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
                      const rp_request_t *req, const scope_t *actor)
 {
     char idem[RP_MAX_IDEM + 1];
-    if (!s_write_allowed(service, &origin, req, actor, idem))
+    if (!pending_write_allowed(service, &origin, req, actor, idem))
         return;
     customer_t record;
     customer_init(&record);
@@ -416,7 +383,7 @@ static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origi
 {
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = actor};
-    if (!s_write_allowed(service, &origin, req, actor, idem) ||
+    if (!pending_write_allowed(service, &origin, req, actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
     const msgpack_object *version_obj;
@@ -447,7 +414,7 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
 {
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = actor};
-    if (!s_write_allowed(service, &origin, req, actor, idem) ||
+    if (!pending_write_allowed(service, &origin, req, actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
     //  An optional version, checked like customers.update's (atomically in

@@ -17,6 +17,8 @@
 #ifndef CUSTOMERS_PENDING_H
 #define CUSTOMERS_PENDING_H
 
+#include "scope.h"
+
 #include <rapport/service.h>
 #include <rapport/write.h>
 
@@ -38,6 +40,14 @@ void pending_destroy(pending_t **self_p);
 //  customer id, ref the caller's (a contact or activity id, or "").
 typedef void(pending_done_fn)(rp_service_t *service, rp_origin_t **origin_p, uint64_t seq,
                               const char *id, const char *ref);
+
+//  The checks every write makes before anything else: sent to
+//  customers.writer, a role that may write, args a map, the idem made
+//  into the journal key "customers/<idem>" (bounded, no NUL) in idem ("" if
+//  none), and a lease held. On failure replies (origin freed) and returns
+//  false.
+bool pending_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                           const scope_t *actor, char idem[RP_MAX_IDEM + 1]);
 
 //  Append events (each one packed map) and answer as above; the origin is
 //  taken over. idem: the journal key ("customers/<idem>") or "" for none.

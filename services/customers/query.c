@@ -253,7 +253,7 @@ static int s_time_cmp(const customer_t *record, int field, const char *bound, bo
 {
     const char *str;
     size_t len;
-    *present = field >= 0 && customer_str(record, field, &str, &len) && len > 0;
+    *present = customer_str(record, field, &str, &len) && len > 0;
     if (!*present)
         return 0;
     size_t n = strlen(bound);
@@ -271,11 +271,7 @@ static bool s_times_match(const query_t *self, const customer_t *record)
         (s_time_cmp(record, CUSTOMER_CREATED_AT, self->created_before, &present) >= 0 || !present))
         return false;
     if (self->contacted_before[0]) {
-        //  Looked up by name: the field belongs to the activities work.
-        static int field = -2;
-        if (field == -2)
-            field = customer_field_index("last_contacted_at", 17);
-        int c = s_time_cmp(record, field, self->contacted_before, &present);
+        int c = s_time_cmp(record, CUSTOMER_LAST_CONTACTED_AT, self->contacted_before, &present);
         if (present && c >= 0)
             return false; //  contacted since: never-contacted records match
     }
@@ -524,8 +520,8 @@ void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *
     customer_error_t errors[CUSTOMER_MAX_ERRORS];
     int count = query_parse(&query, req->args, errors, CUSTOMER_MAX_ERRORS);
     if (count) {
-        customer_errors_reply(service, &origin, "some query parameters are not valid", errors,
-                              count);
+        rp_service_reply_invalid(service, &origin, "some query parameters are not valid", errors,
+                                 count);
         return;
     }
     list_t list = {.query = &query, .scope = &scope};
@@ -581,9 +577,8 @@ static void s_test_record(customer_t *r, const char *id, const char *name, const
     customer_set_bool(r, CUSTOMER_ARCHIVED, false);
     if (grade)
         customer_set_str(r, CUSTOMER_GRADE, grade, 1);
-    int field = customer_field_index("last_contacted_at", 17);
-    if (contacted && field >= 0)
-        customer_set_str(r, field, contacted, strlen(contacted));
+    if (contacted)
+        customer_set_str(r, CUSTOMER_LAST_CONTACTED_AT, contacted, strlen(contacted));
 }
 
 #define TEST_RECORDS 30
@@ -757,8 +752,7 @@ void query_test(void)
         s_test_sort(store, sorts[i], "region", "华东", TEST_RECORDS);
     //  Filtered: grade B is 20 of 30; never contacted before March: 15.
     s_test_sort(store, "-name", "grade", "B", 20);
-    bool contacts = customer_field_index("last_contacted_at", 17) >= 0;
-    s_test_sort(store, "code", "last_contacted_before", "2026-03-01", contacts ? 15 : 30);
+    s_test_sort(store, "code", "last_contacted_before", "2026-03-01", 15);
     rp_store_destroy(&store);
     char cmd[100];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -73,7 +73,8 @@ typedef struct {
 
 static void s_invalid(call_t *call, const customer_error_t *errors, int count)
 {
-    customer_errors_reply(call->service, &call->origin, "some fields are not valid", errors, count);
+    rp_service_reply_invalid(call->service, &call->origin, "some fields are not valid", errors,
+                             count);
 }
 
 static void s_field_error(call_t *call, const char *field, const char *code, const char *message)
@@ -337,36 +338,11 @@ static void s_done_removed(rp_service_t *service, rp_origin_t **origin_p, uint64
     rp_packer_destroy(&packer);
 }
 
-//  Checks common to every write; on failure answers and returns false.
+//  Checks common to every write (pending.h); on failure answers and
+//  returns false.
 static bool s_write_allowed(call_t *call)
 {
-    if (!rp_origin_writer(call->origin)) {
-        s_error(call, 400, "writer_only", "send writes to customers.writer");
-        return false;
-    }
-    if (!scope_may_write(&call->scope)) {
-        s_error(call, 403, "forbidden", "this role cannot change customers");
-        return false;
-    }
-    if (!call->req->args || !rp_obj_is_map(call->req->args)) {
-        s_error(call, 400, "bad_args", "args must be a map");
-        return false;
-    }
-    const rp_request_t *req = call->req;
-    call->idem[0] = 0;
-    if (req->idem) {
-        int len = snprintf(call->idem, sizeof call->idem, "customers/%.*s", (int)req->idem_len,
-                           req->idem);
-        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
-            s_error(call, 400, "bad_idem", "idem too long or has NUL");
-            return false;
-        }
-    }
-    if (rp_service_epoch(call->service) == 0) { //  between a reconnect and the next grant
-        s_error(call, 503, "not_writer", "no lease; retry");
-        return false;
-    }
-    return true;
+    return pending_write_allowed(call->service, &call->origin, call->req, &call->scope, call->idem);
 }
 
 //  Open an event map for the target customer; the caller packs data's

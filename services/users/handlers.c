@@ -124,32 +124,6 @@ static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, user_t *record
 //  ---------------------------------------------------------------------
 //  Replies
 
-//  {id, status: 422, error: {code: "invalid", message, details: {errors: [{field, code,
-//  message}]}}}
-static void s_reply_invalid(rp_service_t *service, rp_origin_t **origin_p,
-                            const user_error_t *errors, int count)
-{
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
-    rp_pack_kv_cstr(&packer.pk, "message", "some fields are not valid");
-    rp_pack_cstr(&packer.pk, "details");
-    msgpack_pack_map(&packer.pk, 1);
-    rp_pack_cstr(&packer.pk, "errors");
-    msgpack_pack_array(&packer.pk, (size_t)count);
-    for (int i = 0; i < count; i++) {
-        msgpack_pack_map(&packer.pk, 3);
-        rp_pack_kv_cstr(&packer.pk, "field", errors[i].field);
-        rp_pack_kv_cstr(&packer.pk, "code", errors[i].code);
-        rp_pack_kv_cstr(&packer.pk, "message", errors[i].message);
-    }
-    rp_service_reply(service, origin_p, packer.buffer.data, packer.buffer.size);
-    rp_packer_destroy(&packer);
-}
-
 static void s_reply_field_error(rp_service_t *service, rp_origin_t **origin_p, const char *field,
                                 const char *code, const char *message)
 {
@@ -157,7 +131,7 @@ static void s_reply_field_error(rp_service_t *service, rp_origin_t **origin_p, c
     user_error_set(&error, field, strlen(field), code);
     if (message)
         error.message = message;
-    s_reply_invalid(service, origin_p, &error, 1);
+    rp_service_reply_invalid(service, origin_p, "some fields are not valid", &error, 1);
 }
 
 //  409 duplicate: {fields: ["email"], ids: [holder]}
@@ -459,7 +433,7 @@ static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const msgp
     user_error_t errors[USER_MAX_ERRORS];
     int count = user_validate(record, fields, create, errors, USER_MAX_ERRORS);
     if (count)
-        s_reply_invalid(service, origin_p, errors, count);
+        rp_service_reply_invalid(service, origin_p, "some fields are not valid", errors, count);
     return count == 0;
 }
 

@@ -19,6 +19,7 @@
 #define USERS_USER_H
 
 #include <rapport/pack.h>
+#include <rapport/service.h>
 
 #include <stdbool.h>
 
@@ -41,7 +42,7 @@ typedef enum {
 #define USER_MAX_TEAM   100 //  bytes
 #define USER_MAX_EMAIL  254 //  bytes, RFC 5321 path limit
 #define USER_MAX_ERRORS 16
-#define USER_MAX_FIELD  64 //  bytes of a field name echoed in an error
+#define USER_MAX_FIELD  RP_MAX_FIELD //  bytes of a field name echoed in an error
 
 //  The roles of DESIGN.md §4, in this order.
 typedef enum {
@@ -61,11 +62,7 @@ typedef struct {
 
 //  One invalid field: {field, code, message}. field is a copy (an unknown
 //  key is echoed, cut to USER_MAX_FIELD bytes on a UTF-8 boundary).
-typedef struct {
-    char field[USER_MAX_FIELD + 1];
-    const char *code;
-    const char *message;
-} user_error_t;
+typedef rp_field_error_t user_error_t; //  replied with rp_service_reply_invalid
 
 //  The field's wire name ("manager_id"); its index by name, or -1.
 const char *user_field_name(int field);

@@ -121,6 +121,21 @@ int rp_service_reply(rp_service_t *self, rp_origin_t **origin_p, const void *bod
 int rp_service_reply_error(rp_service_t *self, rp_origin_t **origin_p, int status, const char *code,
                            const char *message);
 
+//  One invalid field of a request: its name (a copy, cut to RP_MAX_FIELD
+//  bytes on a UTF-8 boundary when it echoes an unknown key), a stable code
+//  and what people read.
+#define RP_MAX_FIELD 64
+typedef struct {
+    char field[RP_MAX_FIELD + 1];
+    const char *code;
+    const char *message;
+} rp_field_error_t;
+
+//  Reply 422 {code: "invalid", message, details: {errors: [{field, code,
+//  message}…]}} for count errors, and free the origin.
+int rp_service_reply_invalid(rp_service_t *self, rp_origin_t **origin_p, const char *message,
+                             const rp_field_error_t *errors, int count);
+
 //  Reply 200 with data {items: [...], next_cursor: next or nil} — the
 //  shape of every list — and free the origin. items holds count packed
 //  values one after another (the array header is added here); next NULL
