@@ -10,8 +10,7 @@
 #include <inttypes.h>
 #include <strings.h>
 
-#define CUSTOMERS_LIMIT_MAX 200 //  docs/customers.md: list limit 1..200
-#define CUSTOMERS_PATH      "/api/v1/customers/"
+#define CUSTOMERS_PATH "/api/v1/customers/"
 
 struct _gw_customers_t {
     gw_forwarder_t *forwarder;
@@ -95,18 +94,15 @@ static void s_caller(gw_exchange_t *ex, char *caller, size_t size)
 static void s_get_answer(void *arg, gw_exchange_t **ex_p, int status, json_t *record)
 {
     gw_customers_t *self = (gw_customers_t *)arg;
-    json_t *version = json_object_get(record, "version");
     const char *id = json_string_value(json_object_get(record, "id"));
+    char etag[GW_ETAG_MAX], caller[400];
     size_t size = 0;
-    char *text = gw_json_dump(record, &size);
-    if (status != 200 || !text || !id || !json_is_integer(version) ||
-        json_integer_value(version) < 0) {
-        free(text);
+    char *text = NULL;
+    if (status != 200 || !id || !gw_etag_format(record, etag) ||
+        !(text = gw_json_dump(record, &size))) {
         s_record_answer(self, ex_p, status, record); //  not a shape we keep
         return;
     }
-    char etag[24], caller[400];
-    snprintf(etag, sizeof etag, "\"%" JSON_INTEGER_FORMAT "\"", json_integer_value(version));
     s_caller(*ex_p, caller, sizeof caller);
     gw_cache_keep(self->cache, id, caller, gw_exchange_cursor(*ex_p), etag, text, size);
     json_decref(record);

@@ -28,14 +28,20 @@ gw_if_match_t gw_if_match(gw_exchange_t **ex_p, uint64_t *version)
     return if_match;
 }
 
-void gw_etag_add(gw_exchange_t *ex, const json_t *record)
+bool gw_etag_format(const json_t *record, char etag[GW_ETAG_MAX])
 {
     json_t *version = json_object_get(record, "version");
-    if (json_is_integer(version) && json_integer_value(version) >= 0) {
-        char etag[32];
-        snprintf(etag, sizeof etag, "\"%" JSON_INTEGER_FORMAT "\"", json_integer_value(version));
+    if (!json_is_integer(version) || json_integer_value(version) < 0)
+        return false;
+    snprintf(etag, GW_ETAG_MAX, "\"%" JSON_INTEGER_FORMAT "\"", json_integer_value(version));
+    return true;
+}
+
+void gw_etag_add(gw_exchange_t *ex, const json_t *record)
+{
+    char etag[GW_ETAG_MAX];
+    if (gw_etag_format(record, etag))
         gw_exchange_add_header(ex, "ETag", etag);
-    }
 }
 
 void gw_etag_test(void)

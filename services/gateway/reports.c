@@ -1,6 +1,5 @@
 /*  reports.c — see reports.h. */
 #include "reports.h"
-#include "json.h"
 #include "problem.h"
 #include "request.h"
 
@@ -12,16 +11,6 @@ static void s_invalid(gw_exchange_t **ex_p, const char *field, const char *messa
     gw_problem_send_errors(
         ex_p, 422, "invalid", "some query parameters are not valid",
         json_pack("[{s:s, s:s, s:s}]", "field", field, "code", "invalid", "message", message));
-}
-
-static void s_forward(gw_forwarder_t *forwarder, gw_exchange_t **ex_p, const char *op, json_t *args)
-{
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    gw_json_pack(args, &packer.pk); //  flat strings and numbers
-    json_decref(args);
-    gw_forward(forwarder, ex_p, "customers", op, NULL, packer.buffer.data, packer.buffer.size);
-    rp_packer_destroy(&packer);
 }
 
 void gw_reports_composition(gw_forwarder_t *forwarder, gw_exchange_t **ex_p)
@@ -40,7 +29,7 @@ void gw_reports_composition(gw_forwarder_t *forwarder, gw_exchange_t **ex_p)
         s_invalid(ex_p, "by", "by is one of grade, tier, region, industry, owner");
         return;
     }
-    s_forward(forwarder, ex_p, "customers.composition", query);
+    gw_forward_json(forwarder, ex_p, "customers", "customers.composition", NULL, query, NULL, NULL);
 }
 
 void gw_reports_duplicates(gw_forwarder_t *forwarder, gw_exchange_t **ex_p)
@@ -60,5 +49,5 @@ void gw_reports_duplicates(gw_forwarder_t *forwarder, gw_exchange_t **ex_p)
         }
         json_object_set_new(query, "limit", json_integer(n));
     }
-    s_forward(forwarder, ex_p, "customers.duplicates", query);
+    gw_forward_json(forwarder, ex_p, "customers", "customers.duplicates", NULL, query, NULL, NULL);
 }
