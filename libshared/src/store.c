@@ -69,27 +69,19 @@ static int open_dbs(rp_store_t *self, const char *const *dbnames)
     return mdb_txn_commit(txn);
 }
 
-//  This boot's id (a UUID, newline stripped); "" if it cannot be read.
-static void s_boot_id(char id[64])
+//  The first line of a file (up to 63 bytes, newline stripped; "" if
+//  empty); false if the file cannot be opened.
+static bool s_first_line(const char *path, char line[64])
 {
-    id[0] = 0;
-    FILE *file = fopen(STORE_BOOT_ID, "r");
-    if (file) {
-        if (!fgets(id, 64, file))
-            id[0] = 0;
-        fclose(file);
-    }
-    id[strcspn(id, "\n")] = 0;
-}
-
-static int s_fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
+    line[0] = 0;
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return false;
+    if (!fgets(line, 64, file))
+        line[0] = 0;
+    fclose(file);
+    line[strcspn(line, "\n")] = 0;
+    return true;
 }
 
 //  A store left unsynced by a process that never closed it is sound after
@@ -97,17 +89,13 @@ static int s_fsync_path(const char *path, int flags)
 //  last), but not after the machine's: then the pages may have reached the
 //  disk in any order. So a mark from another boot (or an unreadable one)
 //  throws the store away, and the journal rebuilds it.
-static void s_discard_if_unsafe(const char *dir, const char *boot)
+static void s_discard_if_unsafe(rp_store_t *self, const char *boot)
 {
-    char mark[1100], seen[64] = "";
+    const char *dir = self->dir;
+    char mark[1100], seen[64];
     snprintf(mark, sizeof mark, "%s/" STORE_MARK, dir);
-    FILE *file = fopen(mark, "r");
-    if (!file)
+    if (!s_first_line(mark, seen))
         return; //  closed cleanly, or never unsynced
-    if (!fgets(seen, sizeof seen, file))
-        seen[0] = 0;
-    fclose(file);
-    seen[strcspn(seen, "\n")] = 0;
     if (*boot && strcmp(seen, boot) == 0)
         return; //  the same boot: only the process died
     rp_warn("store: %s was left unsynced before the machine restarted: rebuilding it "
@@ -119,7 +107,7 @@ static void s_discard_if_unsafe(const char *dir, const char *boot)
     snprintf(path, sizeof path, "%s/lock.mdb", dir);
     unlink(path);
     unlink(mark);
-    s_fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    fsync(self->lock_fd); //  the directory itself (opened for the flock)
 }
 
 //  Write the mark (synced, with its directory entry) before the first
@@ -133,7 +121,7 @@ static void s_go_unsynced(rp_store_t *self, const char *boot)
     bool ok = fd >= 0 && len > 0 && write(fd, boot, len) == (ssize_t)len && fsync(fd) == 0;
     if (fd >= 0)
         close(fd);
-    ok = ok && s_fsync_path(self->dir, O_RDONLY | O_DIRECTORY) == 0;
+    ok = ok && fsync(self->lock_fd) == 0; //  the mark's directory entry
     if (ok && mdb_env_set_flags(self->env, MDB_NOSYNC, 1) == 0)
         self->unsynced = true;
     else
@@ -157,8 +145,8 @@ static rp_store_t *s_open(const char *dir, const char *const *dbnames, bool cach
     }
     char boot[64] = "";
     if (cache) {
-        s_boot_id(boot);
-        s_discard_if_unsafe(dir, boot);
+        s_first_line(STORE_BOOT_ID, boot); //  this boot's id; "" if unreadable
+        s_discard_if_unsafe(self, boot);
     }
     int rc = mdb_env_create(&self->env);
     if (!rc)
@@ -210,7 +198,7 @@ static void s_close_unsynced(rp_store_t *self)
     snprintf(mark, sizeof mark, "%s/" STORE_MARK, self->dir);
     int rc = mdb_env_sync(self->env, 1);
     if (rc == 0 && unlink(mark) == 0)
-        s_fsync_path(self->dir, O_RDONLY | O_DIRECTORY);
+        fsync(self->lock_fd); //  the directory: the mark is gone for good
     else
         rp_warn("store: %s not closed cleanly (%s)", self->dir,
                 rc ? mdb_strerror(rc) : strerror(errno));
@@ -401,7 +389,7 @@ static void test_cache(const char *dir)
 
     //  The process died in this boot (the mark names it): kept.
     char boot[64];
-    s_boot_id(boot);
+    s_first_line(STORE_BOOT_ID, boot); //  this boot's id; "" if unreadable
     assert(*boot);
     test_mark(path, boot);
     assert(test_reopen_cursor(path, dbs) == 5);
