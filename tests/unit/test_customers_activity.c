@@ -1,17 +1,6 @@
 //  Runs the self-test of services/customers/activity.c, compiled in with the
 //  customers sources it needs as one translation unit.
-#include "../../services/customers/activity.c"
-#include "../../services/customers/apply.c"
-#include "../../services/customers/assign.c"
-#include "../../services/customers/contact.c"
-#include "../../services/customers/customer.c"
-#include "../../services/customers/merge.c"
-#include "../../services/customers/normalize.c"
-#include "../../services/customers/page.c"
-#include "../../services/customers/query.c"
-#include "../../services/customers/record.c"
-#include "../../services/customers/scope.c"
-#include "../../services/customers/timeline.c"
+#include "customers_store.h"
 
 #include <stdio.h>
 

@@ -15,16 +15,7 @@
 
 #include <stdio.h>
 
-//  The self-tests do not forward; forwarding is proven by the system tests
-//  (tests/system/test_gateway_customers.py) against the real services.
-void gw_forward_json(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *service,
-                     const char *op, const char *idem, json_t *args, gw_forward_fn *on_success,
-                     void *arg)
-{
-    (void)self, (void)ex_p, (void)service, (void)op, (void)idem, (void)args;
-    (void)on_success, (void)arg;
-    abort();
-}
+#include "gw_forward_stub.h"
 
 int main(void)
 {
