@@ -1,10 +1,12 @@
 #!/bin/sh
-# Install the Debian packages Rapport needs to build, test and benchmark,
-# but only those that are missing, so a second run costs nothing.
+# Install the Debian packages Rapport needs to build, test and benchmark
+# (or those named as arguments: tools/docker-deps.sh), but only those that
+# are missing, so a second run costs nothing.
 set -e
 PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev lmdb-utils
       libevent-dev libjansson-dev libsodium-dev cppcheck clang-format
       python3 python3-zmq python3-msgpack python3-pytest python3-jsonschema wrk nginx-light"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
