@@ -5,8 +5,6 @@
 
 #include <assert.h>
 #include <czmq.h>
-#include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,9 +13,9 @@ void event_open(msgpack_packer *pk, const char *type, const char *subject, size_
 {
     msgpack_pack_map(pk, 6);
     rp_pack_kv_cstr(pk, "type", type);
-    zuuid_t *uuid = zuuid_new();
-    rp_pack_kv_cstr(pk, "id", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
+    char id[RP_UUID_SIZE];
+    rp_uuid_format(id);
+    rp_pack_kv_cstr(pk, "id", id);
     rp_pack_kv_cstr(pk, "source", "customers");
     rp_pack_cstr(pk, "subject");
     rp_pack_strn(pk, subject, subject_len);
@@ -26,24 +24,12 @@ void event_open(msgpack_packer *pk, const char *type, const char *subject, size_
     rp_pack_cstr(pk, "data");
 }
 
-void event_new_id(char id[EVENT_ID_SIZE])
-{
-    unsigned char random[4];
-    randombytes_buf(random, sizeof random);
-    snprintf(id, EVENT_ID_SIZE, "%012" PRIx64 "%02x%02x%02x%02x",
-             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, random[0], random[1], random[2],
-             random[3]);
-}
-
 //  ---------------------------------------------------------------------
 
 void event_test(void)
 {
-    char a[EVENT_ID_SIZE], b[EVENT_ID_SIZE];
-    event_new_id(a);
-    event_new_id(b);
-    assert(strlen(a) == 20 && strspn(a, "0123456789abcdef") == 20);
-    assert(strcmp(a, b) != 0);
+    char a[RP_ID_SIZE];
+    rp_id_format(a);
 
     scope_t scope = {SCOPE_SALES, "ann", 3, NULL, 0};
     rp_packer_t packer;
@@ -57,6 +43,8 @@ void event_test(void)
     assert(root->type == MSGPACK_OBJECT_MAP && root->via.map.size == 6);
     assert(rp_obj_streq(rp_obj_get(root, "type"), "customer.archived"));
     assert(rp_obj_streq(rp_obj_get(root, "source"), "customers"));
+    const msgpack_object *id = rp_obj_get(root, "id");
+    assert(id->type == MSGPACK_OBJECT_STR && id->via.str.size == RP_UUID_SIZE - 1);
     assert(rp_obj_streq(rp_obj_get(root, "subject"), a));
     const msgpack_object *actor = rp_obj_get(root, "actor");
     assert(rp_obj_streq(rp_obj_get(actor, "user"), "ann"));

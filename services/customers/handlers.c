@@ -291,8 +291,8 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
         customer_set_str(&record, CUSTOMER_OWNER, actor->user, actor->user_len);
     if (ok && !record.given[CUSTOMER_TEAM] && actor->team_len)
         customer_set_str(&record, CUSTOMER_TEAM, actor->team, actor->team_len);
-    char id[EVENT_ID_SIZE];
-    event_new_id(id);
+    char id[RP_ID_SIZE];
+    rp_id_format(id);
     bool allow = false;
     rp_obj_bool(rp_obj_get(req->args, "allow_duplicate"), &allow);
     //  Checks against the store answer early when they can; a request with

@@ -401,8 +401,8 @@ static void s_accept_create(run_t *run, uint32_t line, customer_t *row)
     run->batch->created++;
     if (run->dry_run)
         return;
-    char id[EVENT_ID_SIZE];
-    event_new_id(id);
+    char id[RP_ID_SIZE];
+    rp_id_format(id);
     s_event_open(run, "customer.created", id);
     msgpack_packer *pk = &run->batch->events.pk;
     msgpack_pack_map(pk, 3);

@@ -384,8 +384,8 @@ static void s_contacts_create(call_t *call)
     record_t contact;
     contact_init(&contact);
     if (s_fields(call, &contact, skip, true)) {
-        char contact_id[EVENT_ID_SIZE];
-        event_new_id(contact_id);
+        char contact_id[RP_ID_SIZE];
+        rp_id_format(contact_id);
         rp_packer_t event;
         rp_packer_init(&event);
         s_event_open(call, &event, "customer.contact_added", &target, 2);
@@ -475,8 +475,8 @@ static void s_activities_create(call_t *call)
     record_t activity;
     activity_init(&activity);
     if (s_fields(call, &activity, skip, true)) {
-        char activity_id[EVENT_ID_SIZE];
-        event_new_id(activity_id);
+        char activity_id[RP_ID_SIZE];
+        rp_id_format(activity_id);
         rp_packer_t event;
         rp_packer_init(&event);
         s_event_open(call, &event, "customer.activity_logged", &target, 2);

@@ -5,6 +5,7 @@
 #include "user.h"
 
 #include <rapport/log.h>
+#include <rapport/random.h>
 #include <rapport/write.h>
 
 #include <sodium.h>
@@ -294,17 +295,6 @@ static void s_write_applied(void *arg, rp_service_t *service, rp_origin_t **orig
     rp_packer_destroy(&answer.packer);
 }
 
-//  A user id: sortable by creation (12 hex digits of milliseconds) and
-//  unique (8 random hex digits), like customer ids.
-static void s_new_id(char id[21])
-{
-    uint8_t random[4];
-    randombytes_buf(random, sizeof random);
-    snprintf(id, 21, "%012" PRIx64 "%02x%02x%02x%02x",
-             (uint64_t)zclock_time() & (uint64_t)0xffffffffffff, random[0], random[1], random[2],
-             random[3]);
-}
-
 //  Open an event map {type, id, source, subject, actor, data: …}; the
 //  caller packs data's value. The actor is rebuilt from the checked fields,
 //  not copied: only {user, role, team} reach the journal.
@@ -313,9 +303,9 @@ static void s_event_open(rp_packer_t *event, const char *type, const char *subje
 {
     msgpack_pack_map(&event->pk, 6);
     rp_pack_kv_cstr(&event->pk, "type", type);
-    zuuid_t *uuid = zuuid_new();
-    rp_pack_kv_cstr(&event->pk, "id", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
+    char id[RP_UUID_SIZE];
+    rp_uuid_format(id);
+    rp_pack_kv_cstr(&event->pk, "id", id);
     rp_pack_kv_cstr(&event->pk, "source", "users");
     rp_pack_cstr(&event->pk, "subject");
     rp_pack_strn(&event->pk, subject, subject_len);
@@ -450,8 +440,8 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
     //  the first seq), not a 409 against the user it created.
     if (s_validate(service, &origin, req->args, true, &record) &&
         (req->idem || s_store_ok(service, &origin, &record, NULL, 0))) {
-        char id[21], key[APIKEY_LEN + 1], hash[APIKEY_HASH_LEN + 1];
-        s_new_id(id);
+        char id[RP_ID_SIZE], key[APIKEY_LEN + 1], hash[APIKEY_HASH_LEN + 1];
+        rp_id_format(id);
         apikey_generate(key);
         apikey_hash(key, APIKEY_LEN, hash);
         rp_packer_t event;
