@@ -10,6 +10,7 @@
 
 #include <rapport/config.h>
 #include <rapport/log.h>
+#include <rapport/sched.h>
 
 #include <czmq.h>
 
@@ -18,6 +19,10 @@ int main(void)
     rp_config_t *config = rp_config_new("broker");
     rp_log_init("broker", rp_config_get(config, "instance", NULL),
                 rp_config_get(config, "log/level", "info"));
+    if (rp_sched_init(config)) { //  before any socket: its I/O thread inherits it
+        rp_config_destroy(&config);
+        return 2;
+    }
     zsys_init(); //  also catches SIGINT and SIGTERM
     zsys_set_linger(0);
     //  The router never blocks on the pipe, and the journal's replies are

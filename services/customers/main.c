@@ -10,6 +10,7 @@
 #include "normalize.h"
 
 #include <rapport/log.h>
+#include <rapport/sched.h>
 #include <rapport/service.h>
 
 #include <stdio.h>
@@ -27,6 +28,10 @@ int main(int argc, char **argv)
     const char *region = rp_config_get(config, "customers/phone_region", "CN");
     if (!normalize_region_code(region)) {
         rp_error("customers: unsupported customers/phone_region \"%s\"", region);
+        rp_config_destroy(&config);
+        return 2;
+    }
+    if (rp_sched_init(config)) { //  before any socket: its I/O thread inherits it
         rp_config_destroy(&config);
         return 2;
     }

@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include <event2/event.h>
 #include <rapport/log.h>
+#include <rapport/sched.h>
 #include <signal.h>
 
 //  Time the loop keeps running after a stop, to write out the answers to
@@ -31,6 +32,10 @@ int main(void)
     rp_config_t *config = rp_config_new("gateway");
     rp_log_init("gateway", rp_config_get(config, "instance", NULL),
                 rp_config_get(config, "log/level", "info"));
+    if (rp_sched_init(config)) { //  before any socket: its I/O thread inherits it
+        rp_config_destroy(&config);
+        return 2;
+    }
     //  libevent owns the signals: czmq must not install its own handlers.
     zsys_handler_set(NULL);
     zsys_init();

@@ -10,6 +10,7 @@
 #include "handlers.h"
 
 #include <rapport/log.h>
+#include <rapport/sched.h>
 #include <rapport/service.h>
 
 #include <sodium.h>
@@ -29,6 +30,10 @@ int main(int argc, char **argv)
         rp_error("users: libsodium failed to initialise");
         rp_config_destroy(&config);
         return 1;
+    }
+    if (rp_sched_init(config)) { //  before any socket: its I/O thread inherits it
+        rp_config_destroy(&config);
+        return 2;
     }
     zsys_init(); //  catches SIGTERM and SIGINT: rp_service_run returns
     zsys_set_linger(0);

@@ -19,8 +19,9 @@
     returns 0 the data is on disk.
 
     A cache store (rp_store_new_cache: a service's store, derived from the
-    journal and rebuilt by replaying it) commits with MDB_NOSYNC: a commit
-    costs no disk flush. That survives the death of the process (the pages
+    journal and rebuilt by replaying it) commits with MDB_NOSYNC and writes
+    through the map (MDB_WRITEMAP): a commit costs no disk flush and no
+    write system call. That survives the death of the process (the pages
     are in the page cache, LMDB's meta page written last), not the
     machine's. So the store marks its directory ("unsynced", holding the
     boot id, /proc/sys/kernel/random/boot_id) before its first unsynced
