@@ -205,6 +205,18 @@ const char *rp_event_parse(const msgpack_object *root, rp_event_t *event)
     return NULL;
 }
 
+bool rp_event_is(const rp_event_t *event, const char *type)
+{
+    size_t len = strlen(type);
+    return event->type_len == len && memcmp(event->type, type, len) == 0;
+}
+
+bool rp_event_has_prefix(const rp_event_t *event, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    return event->type_len >= len && memcmp(event->type, prefix, len) == 0;
+}
+
 void rp_time_now(char out[32])
 {
     struct timeval tv;
@@ -322,6 +334,15 @@ void rp_envelope_test(void)
         rp_event_t event;
         const char *err = rp_event_parse(rp_doc_root(doc), &event);
         assert(round == 0 ? err == NULL : err != NULL);
+        if (round == 0) {
+            assert(rp_event_is(&event, "customer.created"));
+            assert(!rp_event_is(&event, "customer.create"));
+            assert(!rp_event_is(&event, "customer.created2"));
+            assert(rp_event_has_prefix(&event, "customer."));
+            assert(rp_event_has_prefix(&event, "customer.created"));
+            assert(!rp_event_has_prefix(&event, "user."));
+            assert(!rp_event_has_prefix(&event, "customer.created."));
+        }
         rp_doc_destroy(&doc);
     }
     char now[32];

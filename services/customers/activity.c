@@ -28,7 +28,7 @@ void activity_init(record_t *self)
 
 bool activity_event(const rp_event_t *event)
 {
-    return event->type_len == 24 && memcmp(event->type, "customer.activity_logged", 24) == 0;
+    return rp_event_is(event, "customer.activity_logged");
 }
 
 int activity_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value)

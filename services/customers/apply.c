@@ -483,15 +483,10 @@ static int s_save_outcome(apply_t *self)
     return rc;
 }
 
-static bool s_type_is(const rp_event_t *event, const char *type)
-{
-    return event->type_len == strlen(type) && memcmp(event->type, type, event->type_len) == 0;
-}
-
 int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
 {
     (void)arg;
-    if (event->type_len < 9 || memcmp(event->type, "customer.", 9) != 0)
+    if (!rp_event_has_prefix(event, "customer."))
         return 0; //  another service's event
     apply_t self;
     s_apply_init(&self, store, txn, seq, event);
@@ -502,13 +497,13 @@ int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const 
         s_apply_fini(&self);
         return 0;
     }
-    if (s_type_is(event, "customer.created"))
+    if (rp_event_is(event, "customer.created"))
         rc = s_created(&self);
-    else if (s_type_is(event, "customer.updated"))
+    else if (rp_event_is(event, "customer.updated"))
         rc = s_updated(&self);
-    else if (s_type_is(event, "customer.archived"))
+    else if (rp_event_is(event, "customer.archived"))
         rc = s_archived(&self, true);
-    else if (s_type_is(event, "customer.restored"))
+    else if (rp_event_is(event, "customer.restored"))
         rc = s_archived(&self, false);
     else if (contact_event(event))
         rc = contact_apply(store, txn, event, &self.status, &self.code);

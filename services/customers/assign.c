@@ -7,7 +7,7 @@
 
 bool assign_event(const rp_event_t *event)
 {
-    return event->type_len == 17 && memcmp(event->type, "customer.assigned", 17) == 0;
+    return rp_event_is(event, "customer.assigned");
 }
 
 //  A name as the record keeps it: 1..max bytes, no control characters.

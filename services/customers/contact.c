@@ -28,7 +28,7 @@ void contact_init(record_t *self)
 
 bool contact_event(const rp_event_t *event)
 {
-    return event->type_len > 17 && memcmp(event->type, "customer.contact_", 17) == 0;
+    return event->type_len > 17 && rp_event_has_prefix(event, "customer.contact_");
 }
 
 int contact_get(rp_store_t *store, MDB_txn *txn, const char *customer_id, size_t customer_id_len,
@@ -198,11 +198,6 @@ static int s_contact_removed(contact_apply_t *self, int *status, const char **co
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static bool s_contact_type_is(const rp_event_t *event, const char *type)
-{
-    return event->type_len == strlen(type) && memcmp(event->type, type, event->type_len) == 0;
-}
-
 int contact_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
                   const char **code)
 {
@@ -228,11 +223,11 @@ int contact_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int 
     self.key_len = page_key(self.key, self.customer_id, self.customer_id_len, self.contact_id,
                             self.contact_id_len);
     int rc;
-    if (s_contact_type_is(event, "customer.contact_added"))
+    if (rp_event_is(event, "customer.contact_added"))
         rc = s_contact_added(&self, status, code);
-    else if (s_contact_type_is(event, "customer.contact_updated"))
+    else if (rp_event_is(event, "customer.contact_updated"))
         rc = s_contact_updated(&self, status, code);
-    else if (s_contact_type_is(event, "customer.contact_removed"))
+    else if (rp_event_is(event, "customer.contact_removed"))
         rc = s_contact_removed(&self, status, code);
     else {
         *status = 422;

@@ -12,7 +12,7 @@
 
 bool merge_event(const rp_event_t *event)
 {
-    return event->type_len == 15 && memcmp(event->type, "customer.merged", 15) == 0;
+    return rp_event_is(event, "customer.merged");
 }
 
 //  from: 1..MERGE_MAX_FROM distinct ids, none of them id. NULL or a code.

@@ -188,11 +188,6 @@ static void s_timeline_assigned(timeline_entry_t *self)
              s_timeline_cut(team, team_len, 100), team, team_len ? ")" : "");
 }
 
-static bool s_timeline_is(const rp_event_t *event, const char *type)
-{
-    return event->type_len == strlen(type) && memcmp(event->type, type, event->type_len) == 0;
-}
-
 //  customer.merged: one entry on the target, one on each source.
 static int s_timeline_merged(timeline_entry_t *self, const char *id, size_t id_len)
 {
@@ -229,9 +224,9 @@ int timeline_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event
     rp_packer_init(&self.data);
     int rc = 0;
     bool put = true;
-    if (s_timeline_is(event, "customer.created"))
+    if (rp_event_is(event, "customer.created"))
         s_timeline_created(&self, id, id_len);
-    else if (s_timeline_is(event, "customer.updated")) {
+    else if (rp_event_is(event, "customer.updated")) {
         msgpack_pack_map(&self.data.pk, 1);
         rp_pack_cstr(&self.data.pk, "fields");
         snprintf(self.summary, sizeof self.summary, "updated ");
@@ -240,9 +235,9 @@ int timeline_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event
         s_timeline_contact(&self, id, id_len);
     else if (activity_event(event))
         s_timeline_activity(&self);
-    else if (s_timeline_is(event, "customer.assigned"))
+    else if (rp_event_is(event, "customer.assigned"))
         s_timeline_assigned(&self);
-    else if (s_timeline_is(event, "customer.merged")) {
+    else if (rp_event_is(event, "customer.merged")) {
         rc = s_timeline_merged(&self, id, id_len);
         put = false;
     } else { //  archived, restored, and types to come: the type says it

@@ -414,15 +414,10 @@ static int s_save_outcome(apply_t *self)
     return rc;
 }
 
-static bool s_type_is(const rp_event_t *event, const char *type)
-{
-    return event->type_len == strlen(type) && memcmp(event->type, type, event->type_len) == 0;
-}
-
 int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
 {
     (void)arg;
-    if (event->type_len < 5 || memcmp(event->type, "user.", 5) != 0)
+    if (!rp_event_has_prefix(event, "user."))
         return 0; //  another service's event
     apply_t self;
     memset(&self, 0, sizeof self);
@@ -438,13 +433,13 @@ int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const 
         return 0;
     }
     int rc;
-    if (s_type_is(event, "user.created"))
+    if (rp_event_is(event, "user.created"))
         rc = s_created(&self);
-    else if (s_type_is(event, "user.updated"))
+    else if (rp_event_is(event, "user.updated"))
         rc = s_updated(&self);
-    else if (s_type_is(event, "user.key_rotated"))
+    else if (rp_event_is(event, "user.key_rotated"))
         rc = s_key_rotated(&self);
-    else if (s_type_is(event, "user.revoked"))
+    else if (rp_event_is(event, "user.revoked"))
         rc = s_revoked(&self);
     else
         rc = s_outcome(&self, 422, "unknown_type");

@@ -102,6 +102,11 @@ typedef struct {
 //  present. specversion and time may be absent (the journal fills them).
 const char *rp_event_parse(const msgpack_object *root, rp_event_t *event);
 
+//  Is the event's type exactly type ("customer.merged")? Does it start
+//  with prefix ("customer.", a service's own events)?
+bool rp_event_is(const rp_event_t *event, const char *type);
+bool rp_event_has_prefix(const rp_event_t *event, const char *prefix);
+
 //  Write the current UTC time as RFC 3339 with milliseconds
 //  ("2026-11-23T07:40:00.123Z") into out (at least 32 bytes).
 void rp_time_now(char out[32]);
