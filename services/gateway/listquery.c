@@ -66,12 +66,8 @@ static const char *s_check(const char *name, const char *value)
                                 : "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SS[.fff]Z";
     if (strcmp(name, "archived") == 0 && strcmp(value, "true") && strcmp(value, "false"))
         return "archived is true or false";
-    if (strcmp(name, "limit") == 0) {
-        size_t len = strlen(value);
-        long n = len <= 3 && s_digits(value, len) ? atol(value) : 0;
-        if (n < 1 || n > 200)
-            return "limit must be 1..200";
-    }
+    if (strcmp(name, "limit") == 0 && !gw_request_limit_value(value))
+        return "limit must be 1..200";
     return NULL;
 }
 
@@ -91,7 +87,7 @@ static json_t *s_typed(json_t *query, json_t *errors)
                                             strcmp(name, "limit") == 0 ? "out_of_range" : "invalid",
                                             "message", problem));
         else if (strcmp(name, "limit") == 0)
-            json_object_set_new(args, name, json_integer(atol(text)));
+            json_object_set_new(args, name, json_integer(gw_request_limit_value(text)));
         else if (strcmp(name, "archived") == 0)
             json_object_set_new(args, name, json_boolean(strcmp(text, "true") == 0));
         else

@@ -8,9 +8,8 @@
 #include <czmq.h>
 #include <event2/http.h>
 
-#define RELATIONS_LIMIT_MAX 200 //  docs/customers.md: pages of 1..200
-#define RELATIONS_ID_MAX    256 //  a decoded contact id (the service checks ≤ 64)
-#define RELATIONS_PATH      "/api/v1/customers/"
+#define RELATIONS_ID_MAX 256 //  a decoded contact id (the service checks ≤ 64)
+#define RELATIONS_PATH   "/api/v1/customers/"
 
 struct _gw_relations_t {
     gw_forwarder_t *forwarder;
@@ -103,20 +102,8 @@ static void s_page(gw_relations_t *self, gw_exchange_t **ex_p, const char *id, c
     json_t *query = gw_request_query(ex_p, s_page_params);
     if (!query)
         return;
-    const char *limit = json_string_value(json_object_get(query, "limit"));
-    if (limit) {
-        size_t len = strlen(limit);
-        long value = len && len <= 3 && strspn(limit, "0123456789") == len ? atol(limit) : 0;
-        if (value < 1 || value > RELATIONS_LIMIT_MAX) {
-            json_decref(query);
-            json_t *errors = json_pack("[{s:s, s:s, s:s}]", "field", "limit", "code",
-                                       "out_of_range", "message", "limit must be 1..200");
-            gw_problem_send_errors(ex_p, 422, "invalid", "some query parameters are not valid",
-                                   errors);
-            return;
-        }
-        json_object_set_new(query, "limit", json_integer(value));
-    }
+    if (!gw_request_limit(ex_p, query))
+        return;
     json_object_set_new(query, "id", json_string(id));
     s_forward(self, ex_p, false, op, NULL, query, NULL);
 }

@@ -38,16 +38,7 @@ void gw_reports_duplicates(gw_forwarder_t *forwarder, gw_exchange_t **ex_p)
     json_t *query = gw_request_query(ex_p, allowed);
     if (!query)
         return;
-    const char *limit = json_string_value(json_object_get(query, "limit"));
-    if (limit) {
-        size_t len = strlen(limit);
-        long n = len && len <= 3 && strspn(limit, "0123456789") == len ? atol(limit) : 0;
-        if (n < 1 || n > 200) {
-            json_decref(query);
-            s_invalid(ex_p, "limit", "limit must be 1..200");
-            return;
-        }
-        json_object_set_new(query, "limit", json_integer(n));
-    }
+    if (!gw_request_limit(ex_p, query))
+        return;
     gw_forward_json(forwarder, ex_p, "customers", "customers.duplicates", NULL, query, NULL, NULL);
 }

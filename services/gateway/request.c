@@ -142,8 +142,38 @@ json_t *gw_request_query(gw_exchange_t **ex_p, const char *const *allowed)
     return query;
 }
 
+long gw_request_limit_value(const char *text)
+{
+    size_t len = strlen(text);
+    long n = len && len <= 3 && strspn(text, "0123456789") == len ? atol(text) : 0;
+    return n >= 1 && n <= GW_LIMIT_MAX ? n : 0;
+}
+
+bool gw_request_limit(gw_exchange_t **ex_p, json_t *query)
+{
+    const char *text = json_string_value(json_object_get(query, "limit"));
+    if (!text)
+        return true;
+    long n = gw_request_limit_value(text);
+    if (n) {
+        json_object_set_new(query, "limit", json_integer(n));
+        return true;
+    }
+    json_decref(query);
+    json_t *errors = json_pack("[{s:s, s:s, s:s}]", "field", "limit", "code", "out_of_range",
+                               "message", "limit must be 1..200");
+    gw_problem_send_errors(ex_p, 422, "invalid", "some query parameters are not valid", errors);
+    return false;
+}
+
 void gw_request_test(void)
 {
+    assert(gw_request_limit_value("1") == 1 && gw_request_limit_value("200") == 200);
+    assert(gw_request_limit_value("050") == 50);
+    assert(!gw_request_limit_value("0") && !gw_request_limit_value("201"));
+    assert(!gw_request_limit_value("") && !gw_request_limit_value("-5"));
+    assert(!gw_request_limit_value("1e2") && !gw_request_limit_value("1000"));
+
     static const char *const allowed[] = {"q", "limit", NULL};
     char err[200];
     json_t *query = s_query_parse("q=%E5%8C%97%E4%BA%AC+x&limit=5&", allowed, err, sizeof err);

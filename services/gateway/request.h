@@ -31,6 +31,18 @@ bool gw_request_idem(gw_exchange_t **ex_p, char *idem, size_t size);
 //  answer 400 and return NULL.
 json_t *gw_request_query(gw_exchange_t **ex_p, const char *const *allowed);
 
+//  A list's page size: `limit` is 1..GW_LIMIT_MAX (docs/api.md).
+#define GW_LIMIT_MAX 200
+
+//  The page size a `limit` value asks for, or 0 if it is not a whole
+//  number in 1..GW_LIMIT_MAX.
+long gw_request_limit_value(const char *text);
+
+//  If the query has a `limit`, make it that number; if it is not a valid
+//  page size, answer 422 (field `limit`, code `out_of_range`), free the
+//  query and return false.
+bool gw_request_limit(gw_exchange_t **ex_p, json_t *query);
+
 void gw_request_test(void);
 
 #endif

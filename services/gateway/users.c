@@ -9,9 +9,8 @@
 #include <event2/http.h>
 #include <inttypes.h>
 
-#define USERS_LIMIT_MAX 200 //  docs/users.md: list limit 1..200
-#define USERS_PATH      "/api/v1/users/"
-#define SETTLE_TICK_MS  50
+#define USERS_PATH     "/api/v1/users/"
+#define SETTLE_TICK_MS 50
 
 //  A write answered by the service, waiting for the directory to fold it.
 typedef struct {
@@ -337,14 +336,8 @@ static bool s_query_invalid(gw_exchange_t **ex_p, json_t *query, const char *fie
 //  args; else 422 (query freed).
 static bool s_list_typed(gw_exchange_t **ex_p, json_t *query)
 {
-    const char *limit = json_string_value(json_object_get(query, "limit"));
-    if (limit) {
-        size_t len = strlen(limit);
-        long value = len && len <= 3 && strspn(limit, "0123456789") == len ? atol(limit) : 0;
-        if (value < 1 || value > USERS_LIMIT_MAX)
-            return s_query_invalid(ex_p, query, "limit", "limit must be 1..200");
-        json_object_set_new(query, "limit", json_integer(value));
-    }
+    if (!gw_request_limit(ex_p, query))
+        return false;
     const char *revoked = json_string_value(json_object_get(query, "include_revoked"));
     if (revoked) {
         if (!streq(revoked, "true") && !streq(revoked, "false"))
