@@ -334,38 +334,32 @@ static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
     service_release(self, service);
 }
 
-//  The credit a worker asked for in READY's options frame, else 1.
-static int ready_credit(zframe_t *options, const char *identity)
+//  READY's options frame, parsed once: the credit a worker asked for
+//  (else 1) and the instance name it gave ({instance: str}, 1–96 bytes of
+//  UTF-8, as in its log lines; else NULL), which only broker.status
+//  reports, so an operator can tell the workers apart.
+static void ready_options(worker_t *worker, zframe_t *options, const char *identity)
 {
     uint64_t credit = 1;
+    worker->instance = NULL;
     if (options) {
         rp_doc_t *doc = rp_doc_new(zframe_data(options), zframe_size(options), NULL);
         const msgpack_object *root = doc ? rp_doc_root(doc) : NULL;
-        if (root && root->type == MSGPACK_OBJECT_MAP &&
-            rp_obj_u64(rp_obj_get(root, "credit"), &credit))
-            credit = credit < 1 ? 1 : credit > MDP_CREDIT_MAX ? MDP_CREDIT_MAX : credit;
-        else if (!root || root->type != MSGPACK_OBJECT_MAP)
+        const char *str;
+        size_t len;
+        if (!root || root->type != MSGPACK_OBJECT_MAP)
             rp_warn("router: unreadable READY options from %s, credit 1", identity);
+        else {
+            if (rp_obj_u64(rp_obj_get(root, "credit"), &credit))
+                credit = credit < 1 ? 1 : credit > MDP_CREDIT_MAX ? MDP_CREDIT_MAX : credit;
+            else
+                credit = 1;
+            if (rp_obj_str(rp_obj_get(root, "instance"), &str, &len) && len > 0 && len <= 96)
+                worker->instance = strndup(str, len);
+        }
         rp_doc_destroy(&doc);
     }
-    return (int)credit;
-}
-
-//  The instance name a worker gave in READY's options ({instance: str},
-//  1–96 bytes of UTF-8, as in its log lines), else NULL. Only reported
-//  by broker.status, so an operator can tell the workers apart.
-static char *ready_instance(zframe_t *options)
-{
-    char *instance = NULL;
-    rp_doc_t *doc = options ? rp_doc_new(zframe_data(options), zframe_size(options), NULL) : NULL;
-    const msgpack_object *root = doc ? rp_doc_root(doc) : NULL;
-    const char *str;
-    size_t len;
-    if (root && root->type == MSGPACK_OBJECT_MAP &&
-        rp_obj_str(rp_obj_get(root, "instance"), &str, &len) && len > 0 && len <= 96)
-        instance = strndup(str, len);
-    rp_doc_destroy(&doc);
-    return instance;
+    worker->credit = (int)credit;
 }
 
 //  The worker that should take the next request of a service: a granted
@@ -424,8 +418,7 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     worker->identity = strdup(identity);
     worker->address = zframe_dup(address);
     worker->service = service;
-    worker->credit = ready_credit(options, identity);
-    worker->instance = ready_instance(options);
+    ready_options(worker, options, identity);
     worker->worked = ++self->ticks;
     worker->pending = zlist_new();
     worker->expiry = zclock_mono() + EXPIRY_MS;
