@@ -186,6 +186,11 @@ int rp_service_reply(rp_service_t *self, rp_origin_t **origin_p, const void *bod
     if (rp_reply_stamp(&stamped, body, size, self->applied, rp_log_instance()) == 0)
         body = stamped.buffer.data, size = stamped.buffer.size;
     int rc = rp_worker_reply(origin->worker, &origin->client, body, size);
+    //  A reply may carry a secret (the users service's new API key, which
+    //  it wipes from its own buffer): wipe this copy too. libzmq's copy in
+    //  the sent frame is freed unwiped; that one is out of our hands.
+    if (stamped.buffer.data)
+        explicit_bzero(stamped.buffer.data, stamped.buffer.size);
     rp_packer_destroy(&stamped);
     rp_origin_destroy(origin_p);
     return rc;
