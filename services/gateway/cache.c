@@ -19,12 +19,15 @@ typedef struct {
 //  Everything kept for one customer.
 typedef struct {
     gw_cache_t *cache; //  whose byte count its answers are in
+    char *id;          //  the customer's
+    void *handle;      //  in cache->order
     answer_t answers[GW_CACHE_CALLERS];
     size_t next; //  the slot a new caller takes when all are used
 } record_t;
 
 struct _gw_cache_t {
     zhashx_t *records; //  customer id → record_t
+    zlistx_t *order;   //  the same record_t, least recently used first
     size_t max_records;
     size_t max_bytes, bytes; //  bodies kept: the bound, and now
     uint64_t cursor;         //  the last seq the feed brought
@@ -52,6 +55,8 @@ static void s_record_destroy(void **item)
     record_t *record = (record_t *)*item;
     for (size_t i = 0; i < GW_CACHE_CALLERS; i++)
         s_answer_clear(record->cache, &record->answers[i]);
+    zlistx_delete(record->cache->order, record->handle);
+    free(record->id);
     free(record);
     *item = NULL;
 }
@@ -61,6 +66,7 @@ gw_cache_t *gw_cache_new(size_t max_records, size_t max_bytes)
     gw_cache_t *self = (gw_cache_t *)zmalloc(sizeof *self);
     self->records = zhashx_new();
     zhashx_set_destructor(self->records, s_record_destroy);
+    self->order = zlistx_new();
     self->max_records = max_records;
     self->max_bytes = max_bytes;
     return self;
@@ -71,7 +77,8 @@ void gw_cache_destroy(gw_cache_t **self_p)
     gw_cache_t *self = *self_p;
     if (!self)
         return;
-    zhashx_destroy(&self->records);
+    zhashx_destroy(&self->records); //  its destructor unlinks each from order
+    zlistx_destroy(&self->order);
     free(self);
     *self_p = NULL;
 }
@@ -162,23 +169,22 @@ const gw_cache_answer_t *gw_cache_find(gw_cache_t *self, const char *id, const c
         return NULL;
     }
     self->hits++;
+    zlistx_move_end(self->order, record->handle);
     self->found = (gw_cache_answer_t){answer->body, answer->size, answer->etag};
     return &self->found;
 }
 
-//  Drop one record other than keep's (the table's first: an arbitrary
-//  one). A miss costs a trip through the broker, nothing else. False if
-//  there is none to drop.
+//  Drop the least recently used record other than keep's. False if there
+//  is none to drop.
 static bool s_evict(gw_cache_t *self, const char *keep)
 {
-    zhashx_first(self->records);
-    const char *key = (const char *)zhashx_cursor(self->records);
-    if (key && keep && streq(key, keep)) {
-        zhashx_next(self->records);
-        key = (const char *)zhashx_cursor(self->records);
-    }
-    if (!key)
+    record_t *record = (record_t *)zlistx_first(self->order);
+    if (record && keep && streq(record->id, keep))
+        record = (record_t *)zlistx_next(self->order);
+    if (!record)
         return false;
+    char key[CACHE_ID_MAX + 1]; //  the record's own copy goes with it
+    snprintf(key, sizeof key, "%s", record->id);
     zhashx_delete(self->records, key);
     return true;
 }
@@ -194,12 +200,16 @@ static void s_trim(gw_cache_t *self, const char *keep)
 static record_t *s_record_for(gw_cache_t *self, const char *id)
 {
     record_t *record = (record_t *)zhashx_lookup(self->records, id);
-    if (record)
+    if (record) {
+        zlistx_move_end(self->order, record->handle); //  keeping is using
         return record;
+    }
     if (zhashx_size(self->records) >= self->max_records)
         s_evict(self, NULL);
     record = (record_t *)zmalloc(sizeof *record);
     record->cache = self;
+    record->id = strdup(id);
+    record->handle = zlistx_add_end(self->order, record);
     zhashx_insert(self->records, id, record);
     return record;
 }
@@ -344,13 +354,18 @@ void gw_cache_test(void)
     s_test_event(self, 10, "customer.updated", NULL, NULL);
     assert(!gw_cache_find(self, "c4", "ana", 0));
 
-    //  Bounded: a fourth customer pushes one out; callers share slots.
+    //  Bounded: a fourth customer pushes out the least recently used
+    //  (k1: k0 was read since); callers share slots.
     for (int i = 0; i < 4; i++) {
         char id[16]; //  room for any int: -Wformat-truncation under SAN=1
         snprintf(id, sizeof id, "k%d", i);
         s_test_keep(self, id, "ana", 10);
+        if (i == 2)
+            assert(gw_cache_find(self, "k0", "ana", 0));
     }
     assert(gw_cache_records(self) == 3);
+    assert(gw_cache_find(self, "k0", "ana", 0) && !gw_cache_find(self, "k1", "ana", 0));
+    assert(gw_cache_find(self, "k2", "ana", 0) && gw_cache_find(self, "k3", "ana", 0));
     for (size_t i = 0; i <= GW_CACHE_CALLERS; i++) {
         char caller[24];
         snprintf(caller, sizeof caller, "u%zu", i);

@@ -21,7 +21,8 @@
     so a hit is the answer of an instance at the gateway's feed position.
     Bounded: at most max_records customers, each with the answers of
     GW_CACHE_CALLERS callers, and max_bytes of answers (bodies, callers,
-    bookkeeping); beyond either, arbitrary other customers go. An answer
+    bookkeeping); beyond either, the least recently used customers go
+    (read or kept: the table keeps them in order of use). An answer
     over a quarter of max_bytes (or GW_CACHE_BODY_MAX) is not kept.
 */
 #ifndef GW_CACHE_H
