@@ -41,7 +41,7 @@
 //  journal thread answers the head. Returns the reply (status 200) or NULL.
 static rp_doc_t *s_broker_status(rp_config_t *config, int timeout_ms, rp_reply_t *reply)
 {
-    const char *endpoint = rp_config_get(config, "broker/endpoint", "tcp://127.0.0.1:5555");
+    const char *endpoint = rp_config_get(config, "broker/endpoint", RP_DEFAULT_BROKER_ENDPOINT);
     zsys_init();
     zsys_set_linger(0);
     rp_client_t *client = rp_client_new(endpoint);
@@ -152,7 +152,7 @@ static void s_http_done(struct evhttp_request *req, void *arg)
 //  reachable and every service it knows has a writer.
 static int s_probe_gateway(rp_config_t *config, int timeout_ms)
 {
-    int port = atoi(rp_config_get(config, "http/port", "8080"));
+    int64_t port = rp_config_int(config, "http/port", 8080); //  read as the gateway reads it
     if (port <= 0 || port > 65535) {
         printf("gateway: bad http/port\n");
         return 1;
@@ -178,7 +178,7 @@ static int s_probe_gateway(rp_config_t *config, int timeout_ms)
         printf("gateway: ready\n");
         return 0;
     }
-    printf("gateway: not ready (status %d on port %d) %s\n", answer.status, port, answer.body);
+    printf("gateway: not ready (status %d on port %d) %s\n", answer.status, (int)port, answer.body);
     return 1;
 }
 
@@ -193,8 +193,8 @@ static int s_probe_service(rp_config_t *config, int max_age_ms)
 
 static int s_setting(rp_config_t *config, const char *path, int fallback)
 {
-    int value = atoi(rp_config_get(config, path, ""));
-    return value > 0 && value <= 600000 ? value : fallback;
+    int64_t value = rp_config_int(config, path, fallback);
+    return value > 0 && value <= 600000 ? (int)value : fallback;
 }
 
 int main(int argc, char **argv)
