@@ -7,15 +7,13 @@ import csv
 import http.client
 import io
 import json
-import os
 import urllib.parse
 
 import pytest
 
-from conftest import ROOT, SLOW, UNDER_ASAN, free_port, wait_until
-from process import ServiceProcess
+from conftest import SLOW, UNDER_ASAN
 from test_customers import Customers
-from test_gateway import ADMIN_KEY, AUTH, GATEWAY, Gateway, assert_problem
+from test_gateway import AUTH, Gateway, assert_problem
 
 BASE = "/api/v1/customers"
 CSV_HEADERS = {**AUTH, "Content-Type": "text/csv; charset=utf-8"}
@@ -25,25 +23,14 @@ COLUMNS = ["code", "name", "short_name", "grade", "tier", "region", "industry", 
 REGIONS = ["华东", "华北", "华南", "西南"]
 
 
-class ImportGateway(Gateway):
-    """A gateway with a small import cap (so the 413 is cheap to reach)."""
-
-    def __init__(self, broker, tmp_path):
-        self.port = free_port()
-        ServiceProcess.__init__(self, "gateway", GATEWAY, broker, tmp_path / "gateway",
-                                cwd=ROOT,
-                                env={"RAPPORT_HTTP_PORT": str(self.port),
-                                     "RAPPORT_ADMIN_KEY": ADMIN_KEY,
-                                     "RAPPORT_IMPORT_MAX_BYTES": str(IMPORT_MAX)})
-
-
 @pytest.fixture
 def gateway(broker_factory, tmp_path):
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "2000"})
     customers = Customers(broker, tmp_path / "customers0")
-    gw = ImportGateway(broker, tmp_path).wait_ready()
-    wait_until(lambda: gw.request("GET", BASE, headers=AUTH)[0] == 200, 15 * SLOW,
-               interval=0.05, what="customers through the gateway")
+    # A small import cap, so the 413 is cheap to reach.
+    gw = Gateway(broker, tmp_path / "gateway",
+                 {"RAPPORT_IMPORT_MAX_BYTES": str(IMPORT_MAX)}).wait_ready()
+    gw.wait_customers()
     yield gw
     gw_code = gw.stop()
     c_code = customers.stop()
@@ -301,10 +288,9 @@ def test_import_100k_rows_streams(broker_factory, tmp_path):
     by far less than the body, so it never held the file."""
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "5000"})
     customers = Customers(broker, tmp_path / "customers0")
-    gw = Gateway(broker, tmp_path).wait_ready()
+    gw = Gateway(broker, tmp_path / "gateway").wait_ready()
     try:
-        wait_until(lambda: gw.request("GET", BASE, headers=AUTH)[0] == 200, 15 * SLOW,
-                   interval=0.05, what="customers through the gateway")
+        gw.wait_customers()
         header = "name,mobile,region,tax_id\r\n".encode()
         chunk_rows = 1000
 

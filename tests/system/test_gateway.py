@@ -28,13 +28,14 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
 
 class Gateway(ServiceProcess):
-    """One rapport-gateway process on a free port, with its own log."""
+    """One rapport-gateway process on a free port, with its own data dir
+    (path), log and extra settings (env)."""
 
-    def __init__(self, broker, tmp_path):
+    def __init__(self, broker, path, env=None):
         self.port = free_port()
-        super().__init__("gateway", GATEWAY, broker, tmp_path / "gateway", cwd=ROOT,
+        super().__init__("gateway", GATEWAY, broker, path, cwd=ROOT,
                          env={"RAPPORT_HTTP_PORT": str(self.port),
-                              "RAPPORT_ADMIN_KEY": ADMIN_KEY})
+                              "RAPPORT_ADMIN_KEY": ADMIN_KEY, **(env or {})})
 
     def request(self, method, path, body=None, headers=None, timeout=15.0):
         """(status, headers as a dict with lower-case names, body bytes)."""
@@ -63,6 +64,12 @@ class Gateway(ServiceProcess):
         wait_until(ready, timeout * SLOW, what="gateway /ready")
         return self
 
+    def wait_customers(self):
+        """Until the admin can list customers through this gateway."""
+        wait_until(lambda: self.request("GET", "/api/v1/customers", headers=AUTH)[0] == 200,
+                   15 * SLOW, interval=0.05, what="customers through the gateway")
+        return self
+
 
 class Tally(ServiceProcess):
     """One tally_service process (services "tally" and "tally.writer")."""
@@ -79,7 +86,7 @@ def quick_broker(broker_factory):
 
 @pytest.fixture
 def gateway(quick_broker, tmp_path):
-    gw = Gateway(quick_broker, tmp_path).wait_ready()
+    gw = Gateway(quick_broker, tmp_path / "gateway").wait_ready()
     yield gw
     code = gw.stop()
     assert code == 0, f"gateway exited with {code} on SIGTERM\n" + gw.log_tail()
@@ -362,7 +369,7 @@ def test_timeout_hangup_and_stop_in_flight(quick_broker, tmp_path):
     silent = quick_broker.worker("tally", lambda body: None, credit=100).start()
     quick_broker.env["RAPPORT_HTTP_TIMEOUT_MS"] = "500"
     try:
-        gw = Gateway(quick_broker, tmp_path).wait_ready()
+        gw = Gateway(quick_broker, tmp_path / "gateway").wait_ready()
     finally:
         del quick_broker.env["RAPPORT_HTTP_TIMEOUT_MS"]
     try:

@@ -19,8 +19,8 @@ import urllib.parse
 import pytest
 
 from conftest import SLOW, wait_until
-from test_gateway import ADMIN_KEY, JSON, assert_problem
-from test_gateway_users import CUSTOMERS, KeyedGateway, Stack, bearer
+from test_gateway import ADMIN_KEY, JSON, Gateway, assert_problem
+from test_gateway_users import CUSTOMERS, Stack, bearer
 from test_story import team
 
 OTHER_GATEWAY_S = 2.0  # a write through one gateway shows on another within this
@@ -114,7 +114,7 @@ def test_a_hit_is_the_instances_answer_byte_for_byte(stack, tmp_path):
 
     # RAPPORT_CACHE_RECORDS=0: every read goes to an instance, and gets the
     # same bytes the caching gateway kept; writes show at once.
-    nocache = KeyedGateway(stack.broker, tmp_path / "nocache", {"RAPPORT_CACHE_RECORDS": "0"})
+    nocache = Gateway(stack.broker, tmp_path / "nocache", {"RAPPORT_CACHE_RECORDS": "0"})
     stack.procs.append(nocache)
     nocache.wait_ready()
     assert get(nocache, path) == first

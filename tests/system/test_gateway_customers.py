@@ -11,7 +11,6 @@ import urllib.parse
 
 import pytest
 
-from conftest import SLOW, wait_until
 from test_customers import Customers
 from test_gateway import AUTH, JSON, Gateway, assert_problem
 
@@ -25,9 +24,8 @@ def gateway(broker_factory, tmp_path):
     """A gateway in front of one customers instance, both serving."""
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "1000"})
     customers = Customers(broker, tmp_path / "customers0")
-    gw = Gateway(broker, tmp_path).wait_ready()
-    wait_until(lambda: gw.request("GET", BASE, headers=AUTH)[0] == 200, 15 * SLOW,
-               interval=0.05, what="customers through the gateway")
+    gw = Gateway(broker, tmp_path / "gateway").wait_ready()
+    gw.wait_customers()
     yield gw
     gw_code = gw.stop()
     c_code = customers.stop()

@@ -20,8 +20,8 @@ import pytest
 import mdp
 from conftest import SLOW, wait_until
 from test_customers import BINARY as CUSTOMERS_BINARY
-from test_gateway import ADMIN_KEY, AUTH, JSON, PROBLEM_KEYS, Gateway, assert_problem, tally_path
-from test_gateway_users import KeyedGateway, Users, bearer
+from test_gateway import AUTH, JSON, PROBLEM_KEYS, Gateway, assert_problem, tally_path
+from test_gateway_users import Users, bearer
 from process import ServiceProcess
 
 CUSTOMERS = "/api/v1/customers"
@@ -57,7 +57,7 @@ class Ops:
         return u
 
     def gateway(self):
-        self.gw = KeyedGateway(self.broker, self.tmp_path / "gateway", self.gateway_env)
+        self.gw = Gateway(self.broker, self.tmp_path / "gateway", self.gateway_env)
         self.procs.append(self.gw)
         return self.gw.wait_ready()
 
@@ -97,10 +97,6 @@ def create(gw, name, **fields):
     return body, int(headers["x-rapport-seq"])
 
 
-def wait_customers(gw):
-    wait_until(lambda: gw.request("GET", CUSTOMERS, headers=AUTH)[0] == 200, 15 * SLOW,
-               interval=0.05, what="customers through the gateway")
-
 
 def wait_writer(ops, service="customers"):
     with ops.broker.client() as client:
@@ -114,7 +110,7 @@ def wait_writer(ops, service="customers"):
 def test_metrics_lag_per_instance_drops_to_zero(ops):
     a = ops.customers("cust-a")
     gw = ops.gateway()
-    wait_customers(gw)
+    gw.wait_customers()
     wait_writer(ops)
     _, seq = create(gw, "上海一号商行")
     b = ops.customers("cust-b")  # a standby, serving reads once caught up
@@ -183,7 +179,7 @@ def ready(gw):
 def test_ready_follows_the_writer_and_writes_fail_fast(ops):
     first = ops.customers("ready-1")
     gw = ops.gateway()
-    wait_customers(gw)
+    gw.wait_customers()
     wait_writer(ops)
     create(gw, "准备就绪公司")
     first.kill9()
@@ -265,7 +261,7 @@ def errors_stack(broker_factory, tmp_path):
     o.users()
     o.customers("errors-1")
     gw = o.gateway()
-    wait_customers(gw)
+    gw.wait_customers()
     wait_writer(o)
     wait_writer(o, "users")
     yield o

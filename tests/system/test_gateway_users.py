@@ -18,10 +18,10 @@ import urllib.parse
 
 import pytest
 
-from conftest import ROOT, SLOW, build_path, free_port, wait_until
+from conftest import SLOW, build_path, wait_until
 from process import ServiceProcess
 from test_customers import Customers
-from test_gateway import ADMIN_KEY, AUTH, GATEWAY, JSON, Gateway, assert_problem
+from test_gateway import ADMIN_KEY, AUTH, JSON, Gateway, assert_problem
 
 USERS_BINARY = build_path("bin", "rapport-users")
 USERS = "/api/v1/users"
@@ -34,16 +34,6 @@ RECORD_KEYS = {"id", "name", "email", "role", "team", "manager_id", "active", "v
 class Users(ServiceProcess):
     def __init__(self, broker, path):
         super().__init__("users", USERS_BINARY, broker, path)
-
-
-class KeyedGateway(Gateway):
-    """A gateway with its own data dir name and extra settings."""
-
-    def __init__(self, broker, path, env=None):
-        self.port = free_port()
-        ServiceProcess.__init__(self, "gateway", GATEWAY, broker, path, cwd=ROOT,
-                                env={"RAPPORT_HTTP_PORT": str(self.port),
-                                     "RAPPORT_ADMIN_KEY": ADMIN_KEY, **(env or {})})
 
 
 def bearer(key):
@@ -65,12 +55,11 @@ class Stack:
         wait_until(lambda: gw.request("GET", USERS, headers=AUTH)[0] == 200, 15 * SLOW,
                    interval=0.05, what="users through the gateway")
         if customers:
-            wait_until(lambda: gw.request("GET", CUSTOMERS, headers=AUTH)[0] == 200, 15 * SLOW,
-                       interval=0.05, what="customers through the gateway")
+            gw.wait_customers()
 
     def gateway(self):
         n = sum(1 for p in self.procs if p.name == "gateway")
-        gw = KeyedGateway(self.broker, self.tmp_path / f"gateway{n}", self.env)
+        gw = Gateway(self.broker, self.tmp_path / f"gateway{n}", self.env)
         self.procs.append(gw)
         return gw.wait_ready()
 

@@ -20,11 +20,11 @@ import urllib.parse
 import jsonschema
 import pytest
 
-from conftest import ROOT, SLOW, build_path, wait_until
+from conftest import ROOT, SLOW, wait_until
 from process import ServiceProcess
 from test_customers import Customers
-from test_gateway import AUTH, JSON, TALLY
-from test_gateway_users import KeyedGateway, Users
+from test_gateway import AUTH, JSON, TALLY, Gateway
+from test_gateway_users import Users
 
 DOC_PATH = os.path.join(ROOT, "docs", "openapi.json")
 METHODS = ("get", "post", "patch", "delete")
@@ -35,7 +35,7 @@ def live(broker_factory, tmp_path):
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "1000"})
     procs = [Users(broker, tmp_path / "users"), Customers(broker, tmp_path / "customers"),
              ServiceProcess("tally", TALLY, broker, tmp_path / "tally")]
-    gw = KeyedGateway(broker, tmp_path / "gateway")
+    gw = Gateway(broker, tmp_path / "gateway")
     procs.append(gw)
     gw.wait_ready()
     for path in ("/api/v1/users", "/api/v1/customers", "/api/v1/tally/warmup"):

@@ -64,7 +64,7 @@ class Cluster:
         self.instances = []
         for i in range(INSTANCES):
             self.instances.append(Customers(broker, tmp_path / f"customers{i}"))
-        self.gateway = Gateway(broker, tmp_path).wait_ready()
+        self.gateway = Gateway(broker, tmp_path / "gateway").wait_ready()
         pids = {c.pid for c in self.instances}
 
         def serving():
@@ -73,8 +73,7 @@ class Cluster:
             return (set(served_by_pid(broker)) == pids and lease and lease["holder"]
                     and lease["standbys"] == INSTANCES - 1)
         wait_until(serving, 30 * SLOW, interval=0.1, what="three customers instances serving")
-        wait_until(lambda: self.gateway.request("GET", BASE, headers=AUTH)[0] == 200, 15 * SLOW,
-                   interval=0.05, what="customers through the gateway")
+        self.gateway.wait_customers()
 
     def by_pid(self, pid):
         return next(c for c in self.instances if c.pid == pid)
