@@ -5,6 +5,8 @@
 #   make test       every test: C unit tests and system tests (pytest)
 #   make test-asan  the same, built with AddressSanitizer + UBSan
 #   make bench      benchmarks, printed as ratios against in-run references
+#   make bench-ab REV=<commit> [ROUNDS=4]
+#                   this tree's POST against REV's, runs interleaved
 #
 # The public targets first install missing Debian packages (tools/deps.sh),
 # then re-enter make to build, so pkg-config sees what was just installed.
@@ -34,7 +36,7 @@ TOOLS    := $(patsubst tests/system/%.c,$(B)/test/%,$(wildcard tests/system/*.c)
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 .SECONDARY:
-.PHONY: all deps build run test test-asan bench clean format lint check-format
+.PHONY: all deps build run test test-asan bench bench-ab clean format lint check-format
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -103,6 +105,9 @@ test-asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory build
 	@tools/bench.sh $(B)
+
+bench-ab: deps
+	@tools/bench_ab.sh $(or $(REV),$(error make bench-ab needs REV=<commit>)) $(ROUNDS)
 
 format:
 	clang-format -i $(wildcard libshared/include/rapport/*.h libshared/src/*.c services/*/*.[ch] tests/*/*.c bench/*.c)

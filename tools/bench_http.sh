@@ -17,8 +17,12 @@
 # itself fails).
 #
 # Usage: tools/bench_http.sh [BUILD_DIR]   (BENCH_HTTP_SECONDS, default 5)
+# BENCH_HTTP_ONLY=post runs the POST alone and prints one line,
+# "POST req/s p50_us p99_us errors gateway_us customers_us broker_us"
+# (for tools/bench_ab.sh, which compares two builds).
 set -e
 B=${1:-build}
+ONLY=${BENCH_HTTP_ONLY:-all}
 SECONDS_EACH=${BENCH_HTTP_SECONDS:-5}
 CONNS=64
 for tool in wrk nginx; do
@@ -78,6 +82,35 @@ until curl -sf -o "$SCRATCH/created.json" -H "$AUTH" -H 'Content-Type: applicati
     sleep 0.1
 done
 ID=$(/usr/bin/python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["id"])' "$SCRATCH/created.json")
+
+# CPU time (user + system, all threads, clock ticks) a process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# run NAME MODE URL [wrk args…]: prints nothing, leaves
+# "req/s p50_us p99_us bad gateway_us customers_us broker_us" in
+# $SCRATCH/result.NAME; the last three are CPU microseconds per request of
+# each process (a figure that other load on the machine disturbs little).
+run() {
+    name=$1 mode=$2 url=$3
+    shift 3
+    before="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
+    BENCH_MODE=$mode wrk -t2 -c$CONNS -d"${SECONDS_EACH}s" -s bench/http.lua "$@" "$url" \
+        >"$SCRATCH/$name.out" 2>&1 || true
+    after="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
+    awk -v before="$before" -v after="$after" -v hz="$(getconf CLK_TCK)" '/^RESULT/ {
+        split(before, b); split(after, a)
+        printf "%.0f %d %d %d", $2 / $3, $4, $5, $6 + $7
+        for (i = 1; i <= 3; i++)
+            printf " %.0f", $2 ? (a[i] - b[i]) * 1e6 / hz / $2 : 0
+        printf "\n" }' "$SCRATCH/$name.out" >"$SCRATCH/result.$name"
+    [ -s "$SCRATCH/result.$name" ] || { echo "bench_http: wrk failed for $name"; cat "$SCRATCH/$name.out"; exit 1; }
+}
+
+if [ "$ONLY" = post ]; then
+    run post post "$BASE/api/v1/customers" -H "$AUTH"
+    echo "POST $(cat "$SCRATCH/result.post")"
+    exit 0
+fi
 
 # A second gateway with its read cache off (services/gateway/cache.h): every
 # GET goes through the broker to a customers instance, the path of a read
@@ -141,29 +174,6 @@ until curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/"; do
     alive $NGINX_PID || start_nginx
 done
 NGINX_SIZE=$(curl -s "http://127.0.0.1:$NGINX_PORT/" | wc -c)
-
-# CPU time (user + system, all threads, clock ticks) a process has used.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-# run NAME MODE URL [wrk args…]: prints nothing, leaves
-# "req/s p50_us p99_us bad gateway_us customers_us broker_us" in
-# $SCRATCH/result.NAME; the last three are CPU microseconds per request of
-# each process (a figure that other load on the machine disturbs little).
-run() {
-    name=$1 mode=$2 url=$3
-    shift 3
-    before="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
-    BENCH_MODE=$mode wrk -t2 -c$CONNS -d"${SECONDS_EACH}s" -s bench/http.lua "$@" "$url" \
-        >"$SCRATCH/$name.out" 2>&1 || true
-    after="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
-    awk -v before="$before" -v after="$after" -v hz="$(getconf CLK_TCK)" '/^RESULT/ {
-        split(before, b); split(after, a)
-        printf "%.0f %d %d %d", $2 / $3, $4, $5, $6 + $7
-        for (i = 1; i <= 3; i++)
-            printf " %.0f", $2 ? (a[i] - b[i]) * 1e6 / hz / $2 : 0
-        printf "\n" }' "$SCRATCH/$name.out" >"$SCRATCH/result.$name"
-    [ -s "$SCRATCH/result.$name" ] || { echo "bench_http: wrk failed for $name"; cat "$SCRATCH/$name.out"; exit 1; }
-}
 
 echo "HTTP: wrk -t2 -c$CONNS -d${SECONDS_EACH}s, loopback, $(nproc) cores; gateway rate limit off" \
      "(RAPPORT_RATE_PER_S=0)"
