@@ -1,7 +1,8 @@
 # Rapport — build, test, run and benchmark.
 #
-#   make            build everything into build/
-#   make run        build, then start the broker on loopback (data in ./var)
+#   make            build everything into build/ (make programs: the programs alone)
+#   make run        build, then start the broker, every service and the gateway
+#                   on loopback (data in ./var)
 #   make test       every test: C unit tests and system tests (pytest)
 #   make test-asan  the same, built with AddressSanitizer + UBSan
 #   make bench      benchmarks, printed as ratios against in-run references
@@ -36,7 +37,7 @@ TOOLS    := $(patsubst tests/system/%.c,$(B)/test/%,$(wildcard tests/system/*.c)
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 .SECONDARY:
-.PHONY: all deps build run test test-asan bench bench-ab clean format lint check-format
+.PHONY: all deps build programs run test test-asan bench bench-ab clean format lint check-format
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -45,6 +46,9 @@ deps:
 	@tools/deps.sh
 
 build: $(PROGRAMS) $(UNITS) $(TOOLS) $(BENCHES)
+
+# The programs alone, without tests and benchmarks (the container image).
+programs: $(PROGRAMS)
 
 $(B)/obj/%.o: %.c $(wildcard libshared/include/rapport/*.h)
 	@mkdir -p $(dir $@)
