@@ -141,14 +141,28 @@ int rp_reply_stamp(rp_packer_t *out, const void *body, size_t size, uint64_t cur
     return 0;
 }
 
-void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,
-                         const char *message)
+static void s_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,
+                         const char *message, bool details)
 {
     rp_reply_pack(pk, id, status, 0, 1);
     rp_pack_cstr(pk, "error");
-    msgpack_pack_map(pk, 2);
+    msgpack_pack_map(pk, details ? 3 : 2);
     rp_pack_kv_cstr(pk, "code", code);
     rp_pack_kv_cstr(pk, "message", message);
+    if (details)
+        rp_pack_cstr(pk, "details");
+}
+
+void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,
+                         const char *message)
+{
+    s_pack_error(pk, id, status, code, message, false);
+}
+
+void rp_reply_pack_error_details(msgpack_packer *pk, const msgpack_object *id, int status,
+                                 const char *code, const char *message)
+{
+    s_pack_error(pk, id, status, code, message, true);
 }
 
 //  Event types are lower-case dotted names: customer.created, order.placed.
@@ -272,6 +286,18 @@ void rp_envelope_test(void)
     assert(reply.status == 503 && reply.error_code_len == 9);
     assert(memcmp(reply.error_code, "no_worker", 9) == 0);
     assert(reply.cursor == 0 && reply.instance == NULL);
+    assert(!rp_obj_get(rp_obj_get(rp_doc_root(doc), "error"), "details"));
+    rp_doc_destroy(&doc);
+    rp_packer_reset(&packer);
+    rp_reply_pack_error_details(&packer.pk, NULL, 409, "duplicate", "taken");
+    rp_pack_cstr(&packer.pk, "ids");
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc && rp_reply_parse(rp_doc_root(doc), &reply) == NULL && reply.status == 409);
+    assert(rp_obj_streq(rp_obj_get(rp_obj_get(rp_doc_root(doc), "error"), "details"), "ids"));
+    rp_doc_destroy(&doc);
+    rp_packer_reset(&packer);
+    rp_reply_pack_error(&packer.pk, NULL, 503, "no_worker", "no worker for service x");
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
 
     //  Stamped with cursor and instance: fixmap, map16 and map32 headers.
     rp_packer_t stamped;

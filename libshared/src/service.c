@@ -228,12 +228,7 @@ int rp_service_reply_invalid(rp_service_t *self, rp_origin_t **origin_p, const c
 {
     rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 422, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "invalid");
-    rp_pack_kv_cstr(&packer.pk, "message", message);
-    rp_pack_cstr(&packer.pk, "details");
+    rp_reply_pack_error_details(&packer.pk, rp_origin_id(*origin_p), 422, "invalid", message);
     msgpack_pack_map(&packer.pk, 1);
     rp_pack_cstr(&packer.pk, "errors");
     msgpack_pack_array(&packer.pk, (size_t)count);

@@ -633,13 +633,10 @@ static void s_send(journal_t *self, item_t *item)
 
 static void s_pack_error(msgpack_packer *pk, const item_t *item)
 {
-    rp_reply_pack(pk, item->req.id, item->status, 0, 1);
-    rp_pack_cstr(pk, "error");
-    msgpack_pack_map(pk, item->index >= 0 ? 3 : 2);
-    rp_pack_kv_cstr(pk, "code", item->code);
-    rp_pack_kv_cstr(pk, "message", item->message);
-    if (item->index >= 0) {
-        rp_pack_cstr(pk, "details");
+    if (item->index < 0)
+        rp_reply_pack_error(pk, item->req.id, item->status, item->code, item->message);
+    else {
+        rp_reply_pack_error_details(pk, item->req.id, item->status, item->code, item->message);
         msgpack_pack_map(pk, 1);
         rp_pack_kv_i64(pk, "index", item->index);
     }

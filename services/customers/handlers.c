@@ -182,12 +182,8 @@ static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p, const
         return true;
     rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 409, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "duplicate");
-    rp_pack_kv_cstr(&packer.pk, "message", "another customer has the same code or tax id");
-    rp_pack_cstr(&packer.pk, "details");
+    rp_reply_pack_error_details(&packer.pk, rp_origin_id(*origin_p), 409, "duplicate",
+                                "another customer has the same code or tax id");
     msgpack_pack_map(&packer.pk, 2);
     rp_pack_cstr(&packer.pk, "fields");
     msgpack_pack_array(&packer.pk, (size_t)check.count);
@@ -236,14 +232,9 @@ static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const cu
     if (check.count) {
         rp_packer_t packer;
         rp_packer_init(&packer);
-        rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 409, 0, 1);
-        rp_pack_cstr(&packer.pk, "error");
-        msgpack_pack_map(&packer.pk, 3);
-        rp_pack_kv_cstr(&packer.pk, "code", "possible_duplicate");
-        rp_pack_kv_cstr(&packer.pk, "message",
-                        "customers with the same name, phone or e-mail exist; "
-                        "set allow_duplicate to create it anyway");
-        rp_pack_cstr(&packer.pk, "details");
+        rp_reply_pack_error_details(&packer.pk, rp_origin_id(*origin_p), 409, "possible_duplicate",
+                                    "customers with the same name, phone or e-mail exist; "
+                                    "set allow_duplicate to create it anyway");
         msgpack_pack_map(&packer.pk, 2);
         rp_pack_cstr(&packer.pk, "fields");
         msgpack_pack_array(&packer.pk, check.count);

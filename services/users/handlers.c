@@ -140,12 +140,8 @@ static void s_reply_duplicate(rp_service_t *service, rp_origin_t **origin_p, con
 {
     rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 409, 0, 1);
-    rp_pack_cstr(&packer.pk, "error");
-    msgpack_pack_map(&packer.pk, 3);
-    rp_pack_kv_cstr(&packer.pk, "code", "duplicate");
-    rp_pack_kv_cstr(&packer.pk, "message", "an active user has this e-mail");
-    rp_pack_cstr(&packer.pk, "details");
+    rp_reply_pack_error_details(&packer.pk, rp_origin_id(*origin_p), 409, "duplicate",
+                                "an active user has this e-mail");
     msgpack_pack_map(&packer.pk, 2);
     rp_pack_cstr(&packer.pk, "fields");
     msgpack_pack_array(&packer.pk, 1);

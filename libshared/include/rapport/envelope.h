@@ -79,6 +79,11 @@ int rp_reply_stamp(rp_packer_t *out, const void *body, size_t size, uint64_t cur
 void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int status, const char *code,
                          const char *message);
 
+//  The same with error.details: packs up to the key "details"; the caller
+//  packs its value next.
+void rp_reply_pack_error_details(msgpack_packer *pk, const msgpack_object *id, int status,
+                                 const char *code, const char *message);
+
 typedef struct {
     const char *specversion;
     size_t specversion_len;
