@@ -1,8 +1,10 @@
 /*  write.c — see write.h. */
 #include <rapport/envelope.h>
+#include <rapport/mdp.h>
 #include <rapport/write.h>
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +106,40 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
                                "could not send the append; retry");
         s_finish(write);
     }
+}
+
+bool rp_writes_admit(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                     bool allowed, const char *forbidden_message, char idem[RP_MAX_IDEM + 1])
+{
+    const char *name = rp_service_name(service);
+    idem[0] = 0;
+    if (!rp_origin_writer(*origin_p)) {
+        char message[200];
+        snprintf(message, sizeof message, "send writes to %s" MDP_WRITER_SUFFIX, name);
+        rp_service_reply_error(service, origin_p, 400, "writer_only", message);
+        return false;
+    }
+    if (!allowed) {
+        rp_service_reply_error(service, origin_p, 403, "forbidden", forbidden_message);
+        return false;
+    }
+    if (!req->args || !rp_obj_is_map(req->args)) {
+        rp_service_reply_error(service, origin_p, 400, "bad_args", "args must be a map");
+        return false;
+    }
+    if (req->idem) {
+        int len = snprintf(idem, RP_MAX_IDEM + 1, "%s/%.*s", name, (int)req->idem_len, req->idem);
+        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
+            idem[0] = 0;
+            rp_service_reply_error(service, origin_p, 400, "bad_idem", "idem too long or has NUL");
+            return false;
+        }
+    }
+    if (rp_service_epoch(service) == 0) { //  between a reconnect and the next grant
+        rp_service_reply_error(service, origin_p, 503, "not_writer", "no lease; retry");
+        return false;
+    }
+    return true;
 }
 
 void rp_writes_refusal(rp_packer_t *packer, const msgpack_object *reply_id, uint64_t seq,

@@ -93,33 +93,8 @@ static void s_pending_applied(void *arg, rp_service_t *service, rp_origin_t **or
 bool pending_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                            const scope_t *actor, char idem[RP_MAX_IDEM + 1])
 {
-    if (!rp_origin_writer(*origin_p)) {
-        rp_service_reply_error(service, origin_p, 400, "writer_only",
-                               "send writes to customers.writer");
-        return false;
-    }
-    if (!scope_may_write(actor)) {
-        rp_service_reply_error(service, origin_p, 403, "forbidden",
-                               "this role cannot change customers");
-        return false;
-    }
-    if (!req->args || !rp_obj_is_map(req->args)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args", "args must be a map");
-        return false;
-    }
-    idem[0] = 0;
-    if (req->idem) {
-        int len = snprintf(idem, RP_MAX_IDEM + 1, "customers/%.*s", (int)req->idem_len, req->idem);
-        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
-            rp_service_reply_error(service, origin_p, 400, "bad_idem", "idem too long or has NUL");
-            return false;
-        }
-    }
-    if (rp_service_epoch(service) == 0) { //  between a reconnect and the next grant
-        rp_service_reply_error(service, origin_p, 503, "not_writer", "no lease; retry");
-        return false;
-    }
-    return true;
+    return rp_writes_admit(service, origin_p, req, scope_may_write(actor),
+                           "this role cannot change customers", idem);
 }
 
 void pending_append(pending_t *self, rp_service_t *service, rp_origin_t **origin_p,

@@ -343,32 +343,9 @@ static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t 
 static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                             const actor_t *actor, bool admin_only, char idem[RP_MAX_IDEM + 1])
 {
-    if (!rp_origin_writer(*origin_p)) {
-        rp_service_reply_error(service, origin_p, 400, "writer_only",
-                               "send writes to users.writer");
-        return false;
-    }
-    if (!actor->user || (admin_only && actor->role != USER_ROLE_ADMIN)) {
-        rp_service_reply_error(service, origin_p, 403, "forbidden", "only an admin changes users");
-        return false;
-    }
-    if (!req->args || !rp_obj_is_map(req->args)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args", "args must be a map");
-        return false;
-    }
-    idem[0] = 0;
-    if (req->idem) {
-        int len = snprintf(idem, RP_MAX_IDEM + 1, "users/%.*s", (int)req->idem_len, req->idem);
-        if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
-            rp_service_reply_error(service, origin_p, 400, "bad_idem", "idem too long or has NUL");
-            return false;
-        }
-    }
-    if (rp_service_epoch(service) == 0) { //  between a reconnect and the next grant
-        rp_service_reply_error(service, origin_p, 503, "not_writer", "no lease; retry");
-        return false;
-    }
-    return true;
+    return rp_writes_admit(service, origin_p, req,
+                           actor->user && (!admin_only || actor->role == USER_ROLE_ADMIN),
+                           "only an admin changes users", idem);
 }
 
 //  Checks against the store before appending: the e-mail free among

@@ -56,6 +56,20 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
 
 //  Pack the whole error reply {id, status, seq, error: {code, message,
 //  details?}} for a refused outcome (code "conflict" if it has none).
+//  Whether a write request may go ahead, checked in this order (the first
+//  failure is answered, the origin freed, and false returned):
+//    - it came through "<service>.writer"        400 writer_only
+//    - the caller may write (allowed, decided by
+//      the service from the actor's role)          403 forbidden (forbidden_message)
+//    - args is a map                               400 bad_args
+//    - the idem key fits the journal's as
+//      "<service>/<idem>" with no NUL              400 bad_idem
+//    - a lease is held (not between a reconnect
+//      and the next grant)                         503 not_writer
+//  idem gets that journal key, or "" for a request without one.
+bool rp_writes_admit(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                     bool allowed, const char *forbidden_message, char idem[RP_MAX_IDEM + 1]);
+
 void rp_writes_refusal(rp_packer_t *packer, const msgpack_object *reply_id, uint64_t seq,
                        int status, const msgpack_object *outcome, rp_write_message_fn *message);
 
