@@ -24,8 +24,8 @@ typedef struct {
     void *arg;
     char user[128]; //  the caller, for the seq table
     char service[64], op[64];
-    char *idem;    //  or NULL
-    uint8_t *args; //  the packed args map
+    char *idem;    //  a read's, or NULL
+    uint8_t *args; //  a read's packed args map (a write's is not kept)
     size_t args_size;
     bool resent;
 } call_t;
@@ -128,7 +128,7 @@ static void s_answer_error(gw_exchange_t **ex_p, const rp_reply_t *reply,
     free(message);
 }
 
-static int s_send(call_t *call);
+static int s_send(call_t *call, const char *idem, const void *args, size_t args_size);
 
 //  A read whose instance died before answering (the broker's 503
 //  worker_lost, after the instance's heartbeats stopped): any other
@@ -141,7 +141,7 @@ static bool s_resend(call_t *call, const rp_reply_t *reply)
         return false;
     call->resent = true;
     rp_info("gateway: %s lost with its instance; sending it once more", call->op);
-    return s_send(call) == 0;
+    return s_send(call, call->idem, call->args, call->args_size) == 0;
 }
 
 static void s_answer(void *arg, const rp_reply_t *reply, const msgpack_object *root)
@@ -199,11 +199,13 @@ void gw_forward_then(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
     snprintf(call->user, sizeof call->user, "%s", gw_exchange_actor(call->ex)->user);
     snprintf(call->service, sizeof call->service, "%s", service);
     snprintf(call->op, sizeof call->op, "%s", op);
-    call->idem = idem ? strdup(idem) : NULL;
-    call->args = (uint8_t *)malloc(args_size ? args_size : 1);
-    memcpy(call->args, args, args_size);
-    call->args_size = args_size;
-    if (s_send(call)) {
+    if (!s_is_write(service)) { //  kept for s_resend
+        call->idem = idem ? strdup(idem) : NULL;
+        call->args = (uint8_t *)malloc(args_size ? args_size : 1);
+        memcpy(call->args, args, args_size);
+        call->args_size = args_size;
+    }
+    if (s_send(call, idem, args, args_size)) {
         rp_warn("gateway: could not send %s to %s", op, service);
         gw_exchange_t *ex = call->ex;
         s_call_destroy(&call);
@@ -225,16 +227,16 @@ void gw_forward_envelope(msgpack_packer *pk, uint64_t id, const char *op, uint64
 
 //  Pack the request envelope {id, op, actor, min_seq?, idem?, args} with
 //  a new id and the caller's last seq, and send it.
-static int s_send(call_t *call)
+static int s_send(call_t *call, const char *idem, const void *args, size_t args_size)
 {
     gw_forwarder_t *self = call->forwarder;
     const gw_actor_t *actor = gw_exchange_actor(call->ex);
     uint64_t id = gw_upstream_next_id(self->upstream);
     rp_packer_t packer;
     rp_packer_init(&packer);
-    gw_forward_envelope(&packer.pk, id, call->op, gw_seqs_get(self->seqs, actor->user), call->idem,
+    gw_forward_envelope(&packer.pk, id, call->op, gw_seqs_get(self->seqs, actor->user), idem,
                         actor);
-    msgpack_sbuffer_write(&packer.buffer, (const char *)call->args, call->args_size);
+    msgpack_sbuffer_write(&packer.buffer, (const char *)args, args_size);
     int rc = gw_upstream_send(self->upstream, call->service, id, packer.buffer.data,
                               packer.buffer.size, self->timeout_ms, s_answer, call);
     rp_packer_destroy(&packer);
