@@ -6,8 +6,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-//  True if the bytes are exactly one well-formed MessagePack map.
-static bool s_is_one_map(const rp_journal_event_t *event)
+bool rp_journal_event_valid(const rp_journal_event_t *event)
 {
     if (event->size == 0 || rp_pack_check(event->data, event->size))
         return false;
@@ -21,7 +20,7 @@ int rp_journal_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_ev
     if (count == 0 || count > RP_JOURNAL_APPEND_MAX)
         return -1;
     for (size_t i = 0; i < count; i++)
-        if (!s_is_one_map(&events[i]))
+        if (!rp_journal_event_valid(&events[i]))
             return -1; //  splicing it would corrupt the request
     rp_request_pack(&packer->pk, id, "journal.append", 0, idem, 1);
     rp_pack_cstr(&packer->pk, "args");

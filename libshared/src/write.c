@@ -70,11 +70,13 @@ static void s_applied(void *arg, rp_service_t *service, bool applied)
 }
 
 //  The journal's reply: wait for the last seq, or answer what went wrong.
-static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
+static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply, uint64_t first,
+                       uint64_t last)
 {
     write_t *write = (write_t *)arg;
-    uint64_t first;
-    if (rp_journal_append_seqs(reply, &first, &write->seq, NULL)) {
+    (void)first;
+    write->seq = last;
+    if (reply->status == 200) {
         rp_service_wait(service, write->seq, write->wait_ms, s_applied, write);
         return;
     }
@@ -102,8 +104,8 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
     write->handle = zlistx_add_end(self->writes, write);
     if (rp_service_append(service, events, count, idem && idem[0] ? idem : NULL, wait_ms,
                           s_appended, write)) {
-        rp_service_reply_error(service, &write->origin, 503, "journal_unavailable",
-                               "could not send the append; retry");
+        rp_service_reply_error(service, &write->origin, 500, "journal_error",
+                               "the events could not be appended");
         s_finish(write);
     }
 }

@@ -23,6 +23,7 @@
 #include "fence.h"
 #include "idem.h"
 
+#include <rapport/append.h>
 #include <rapport/envelope.h>
 #include <rapport/log.h>
 #include <rapport/pack.h>
@@ -861,8 +862,8 @@ zactor_t *journal_new(rp_config_t *config)
     settings->feed_bind = strdup(rp_config_get(config, "feed/bind", feed));
     settings->idem_window_s =
         (uint64_t)s_clamp(rp_config_int(config, "journal/idem_window_s", 604800), 0, INT32_MAX);
-    settings->max_events =
-        (size_t)s_clamp(rp_config_int(config, "journal/max_events", 1000), 1, 100000);
+    settings->max_events = (size_t)s_clamp(rp_config_int(config, "journal/max_events", 1000),
+                                           RP_APPENDS_GROUP_EVENTS, 100000);
     settings->sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);
     zactor_t *actor = zactor_new(s_actor, settings);
     if (actor && settings->failed) {

@@ -579,11 +579,13 @@ static void s_applied(void *arg, rp_service_t *service, bool applied)
     s_batch_finish(batch);
 }
 
-static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
+static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply, uint64_t first,
+                       uint64_t last)
 {
     batch_t *batch = (batch_t *)arg;
-    if (rp_journal_append_seqs(reply, &batch->first, &batch->last, NULL) &&
-        batch->last - batch->first + 1 == batch->event_count) {
+    batch->first = first;
+    batch->last = last;
+    if (reply->status == 200 && last - first + 1 == batch->event_count) {
         rp_service_wait(service, batch->last, WAIT_MS, s_applied, batch);
         return;
     }
@@ -606,8 +608,8 @@ static void s_append(rp_service_t *service, batch_t *batch)
         start = batch->event_ends[i];
     }
     if (rp_service_append(service, events, batch->event_count, NULL, WAIT_MS, s_appended, batch)) {
-        rp_service_reply_error(service, &batch->origin, 503, "journal_unavailable",
-                               "could not send the batch; retry");
+        rp_service_reply_error(service, &batch->origin, 500, "journal_error",
+                               "the batch could not be appended");
         s_batch_finish(batch);
     }
 }

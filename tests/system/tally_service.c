@@ -154,11 +154,13 @@ static void s_add_applied(void *arg, rp_service_t *service, bool applied)
     s_add_finish(add);
 }
 
-static void s_add_appended(void *arg, rp_service_t *service, const rp_reply_t *reply)
+static void s_add_appended(void *arg, rp_service_t *service, const rp_reply_t *reply,
+                           uint64_t first, uint64_t last)
 {
     add_t *add = (add_t *)arg;
-    uint64_t first;
-    if (rp_journal_append_seqs(reply, &first, &add->seq, NULL)) {
+    (void)first;
+    add->seq = last;
+    if (reply->status == 200) {
         rp_service_wait(service, add->seq, TALLY_WAIT_MS, s_add_applied, add);
         return;
     }

@@ -27,6 +27,10 @@ typedef struct {
     size_t size;
 } rp_journal_event_t;
 
+//  True if the bytes are exactly one well-formed MessagePack map (what an
+//  append may splice into its request).
+bool rp_journal_event_valid(const rp_journal_event_t *event);
+
 //  Pack a journal.append request. writer NULL / epoch 0 are left out, as is
 //  idem when NULL. Returns 0, or -1 if count is 0 or over the maximum or an
 //  event is not one well-formed MessagePack map.

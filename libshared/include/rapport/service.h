@@ -37,13 +37,14 @@
     (min_seq is not waited for): data {service, instance, cursor, epoch}.
 
     A write handler typically: validate, rp_service_append (with the lease
-    epoch), then in its callback rp_service_wait for the last seq, then
-    reply.
+    epoch; the turn's appends go out together at its end), then in its
+    callback rp_service_wait for the last seq, then reply.
 */
 #ifndef RAPPORT_SERVICE_H
 #define RAPPORT_SERVICE_H
 
 #include <czmq.h>
+#include <rapport/append.h>
 #include <rapport/client.h>
 #include <rapport/config.h>
 #include <rapport/envelope.h>
@@ -163,10 +164,14 @@ int rp_service_call(rp_service_t *self, const char *service, uint64_t id, const 
                     size_t size, int timeout_ms, rp_service_reply_fn *fn, void *arg);
 
 //  Append events to the journal as this service's writer with the current
-//  lease epoch (see rp_journal_pack_append); fn gets the reply (use
-//  rp_journal_append_seqs). -1 if the events are malformed or unsendable.
+//  lease epoch. The append is sent at the end of the turn, in one
+//  journal.append with the others of the turn that may share it (see
+//  append.h: not when it has an idempotency key or is large). fn gets the
+//  journal's reply and, on 200, the seqs of these events, first..last; a
+//  group that could not be sent answers 503. -1 (fn is not called) if the
+//  events are malformed or too many.
 int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size_t count,
-                      const char *idem, int timeout_ms, rp_service_reply_fn *fn, void *arg);
+                      const char *idem, int timeout_ms, rp_appended_fn *fn, void *arg);
 
 void rp_service_test(void);
 

@@ -7,6 +7,7 @@
     applied function reads the outcome under seq (the last event's) and
     replies. What can go wrong on the way is answered here, alike for
     every service (docs/protocol.md):
+      - the events are malformed            500 journal_error
       - the append could not be sent        503 journal_unavailable
       - the journal refused the epoch       503 not_writer (lease lost)
         (409 or 403)
