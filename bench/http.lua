@@ -3,11 +3,13 @@
 -- BENCH_MODE=post: every request is a POST of a distinct customer (the
 -- name carries the wrk thread and a counter, so no two requests of a run
 -- are alike), with X-Rapport-Allow-Duplicate so the likely-duplicate check
--- never refuses one. Any other mode sends wrk's request unchanged (GET).
+-- never refuses one; with BENCH_IDEM=1 each also carries its own
+-- Idempotency-Key. Any other mode sends wrk's request unchanged (GET).
 -- done() prints one machine-readable line for the shell script:
 --   RESULT <requests> <seconds> <p50 us> <p99 us> <non-2xx> <socket errors>
 
 local mode = os.getenv("BENCH_MODE") or "get"
+local keyed = os.getenv("BENCH_IDEM") == "1"
 local threads = {}
 local counter = 0
 
@@ -26,6 +28,9 @@ if mode == "post" then
       '{"name":"压测客户 %d-%d","address":"上海市浦东新区世纪大道100号",' ..
       '"grade":"B","tier":"key","industry":"retail","region":"华东"}',
       tid, counter)
+    if keyed then
+      wrk.headers["Idempotency-Key"] = string.format("bench-%d-%d", tid, counter)
+    end
     return wrk.format(nil, nil, nil, body)
   end
 end

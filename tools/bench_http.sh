@@ -17,6 +17,7 @@
 # itself fails).
 #
 # Usage: tools/bench_http.sh [BUILD_DIR]   (BENCH_HTTP_SECONDS, default 5)
+# BENCH_IDEM=1 gives every POST its own Idempotency-Key (bench/http.lua).
 # BENCH_HTTP_ONLY=post runs the POST alone and prints one line,
 # "POST req/s p50_us p99_us errors gateway_us customers_us broker_us"
 # (for tools/bench_ab.sh, which compares two builds).

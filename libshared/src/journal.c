@@ -14,17 +14,24 @@ bool rp_journal_event_valid(const rp_journal_event_t *event)
     return (type & 0xf0) == 0x80 || type == 0xde || type == 0xdf; //  fixmap, map16, map32
 }
 
-int rp_journal_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
-                           size_t count, const char *writer, uint64_t epoch, const char *idem)
+//  journal.append {events, writer?, epoch?, parts?}
+static int s_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
+                         size_t count, const char *writer, uint64_t epoch, const char *idem,
+                         const rp_journal_part_t *parts, size_t parts_n)
 {
     if (count == 0 || count > RP_JOURNAL_APPEND_MAX)
         return -1;
     for (size_t i = 0; i < count; i++)
         if (!rp_journal_event_valid(&events[i]))
             return -1; //  splicing it would corrupt the request
+    size_t covered = 0;
+    for (size_t i = 0; i < parts_n; i++)
+        covered += parts[i].count;
+    if (parts_n && covered != count)
+        return -1;
     rp_request_pack(&packer->pk, id, "journal.append", 0, idem, 1);
     rp_pack_cstr(&packer->pk, "args");
-    msgpack_pack_map(&packer->pk, 1 + (writer != NULL) + (epoch > 0));
+    msgpack_pack_map(&packer->pk, 1 + (writer != NULL) + (epoch > 0) + (parts_n > 0));
     rp_pack_cstr(&packer->pk, "events");
     msgpack_pack_array(&packer->pk, count);
     for (size_t i = 0; i < count; i++)
@@ -33,7 +40,61 @@ int rp_journal_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_ev
         rp_pack_kv_cstr(&packer->pk, "writer", writer);
     if (epoch > 0)
         rp_pack_kv_u64(&packer->pk, "epoch", epoch);
+    if (parts_n) {
+        rp_pack_cstr(&packer->pk, "parts");
+        msgpack_pack_array(&packer->pk, parts_n);
+        for (size_t i = 0; i < parts_n; i++) {
+            msgpack_pack_map(&packer->pk, 1 + (parts[i].idem != NULL));
+            rp_pack_kv_u64(&packer->pk, "count", parts[i].count);
+            if (parts[i].idem)
+                rp_pack_kv_cstr(&packer->pk, "idem", parts[i].idem);
+        }
+    }
     return 0;
+}
+
+int rp_journal_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
+                           size_t count, const char *writer, uint64_t epoch, const char *idem)
+{
+    return s_pack_append(packer, id, events, count, writer, epoch, idem, NULL, 0);
+}
+
+int rp_journal_pack_append_parts(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
+                                 size_t count, const rp_journal_part_t *parts, size_t parts_n,
+                                 const char *writer, uint64_t epoch)
+{
+    if (parts_n == 0 || parts_n > RP_JOURNAL_PARTS_MAX)
+        return -1;
+    return s_pack_append(packer, id, events, count, writer, epoch, NULL, parts, parts_n);
+}
+
+bool rp_journal_append_part(const rp_reply_t *reply, size_t index, rp_reply_t *part,
+                            uint64_t *first, uint64_t *last)
+{
+    const msgpack_object *parts = rp_obj_get(reply->data, "parts");
+    if (reply->status != 200 || !rp_obj_is_array(parts) || index >= parts->via.array.size)
+        return false;
+    const msgpack_object *answer = &parts->via.array.ptr[index];
+    int64_t status = 0;
+    if (!rp_obj_i64(rp_obj_get(answer, "status"), &status) || status < 100 || status > 599)
+        return false;
+    *part = (rp_reply_t){.id = reply->id,
+                         .status = (int)status,
+                         .data = answer,
+                         .cursor = reply->cursor,
+                         .instance = reply->instance,
+                         .instance_len = reply->instance_len};
+    *first = *last = 0;
+    if (status == 200) {
+        if (!rp_journal_append_seqs(part, first, last, NULL))
+            return false;
+        part->seq = *last;
+        return true;
+    }
+    const msgpack_object *error = rp_obj_get(answer, "error");
+    rp_obj_str(rp_obj_get(error, "code"), &part->error_code, &part->error_code_len);
+    rp_obj_str(rp_obj_get(error, "message"), &part->error_message, &part->error_message_len);
+    return true;
 }
 
 bool rp_journal_append_seqs(const rp_reply_t *reply, uint64_t *first, uint64_t *last,

@@ -46,6 +46,7 @@
 #define EVENT_MAX_KEYS   64        //  top-level attributes of one event
 #define PURGE_PER_COMMIT 256       //  expired idempotency keys deleted per commit
 #define HEAD_INTERVAL_MS 1000
+#define PARTS_MAX        RP_JOURNAL_PARTS_MAX //  parts of one shared append
 
 static _Atomic uint64_t s_head;      //  the committed head, for journal_head()
 static _Atomic uint64_t s_commits;   //  write transactions committed (self-test)
@@ -81,10 +82,14 @@ struct _item_t {
     const char *code; //  error code and message (static or in text)
     const char *message;
     char text[200];
-    int64_t index;                    //  bad_event: the index of the event, else -1
-    uint64_t first, count;            //  append: the seqs
-    bool duplicate;                   //  append: the idem key was seen before
-    const item_t *original;           //  append: the append of this batch it repeats
+    int64_t index;                //  bad_event: the index of the event, else -1
+    uint64_t first, count;        //  append: the seqs
+    bool duplicate;               //  append: the idem key was seen before
+    const item_t *original;       //  append: the append of this batch it repeats
+    const msgpack_object *events; //  append: its events (a part's: a slice)
+    size_t events_n;
+    size_t parts;                     //  append: items this request became (1 without parts)
+    bool part;                        //  append: a later part, answered with its first
     uint64_t from;                    //  read: first seq
     size_t max;                       //  read: events at most
     zframe_t *service;                //  GRANT, REVOKE: the lease as given
@@ -191,7 +196,8 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
     assert(self);
     self->pipe = pipe;
     self->settings = settings;
-    self->items = calloc(BATCH_MAX_MSGS, sizeof *self->items);
+    //  The last message of a batch may bring up to PARTS_MAX items.
+    self->items = calloc(BATCH_MAX_MSGS + PARTS_MAX, sizeof *self->items);
     assert(self->items);
     self->pending = zlist_new();
     self->fence = fence_new();
@@ -253,6 +259,65 @@ static void s_parse_read(journal_t *self, item_t *item)
     item->max = value > READ_MAX ? READ_MAX : (size_t)value;
 }
 
+//  A shared append's parts, {count, idem?} each, in order over its events:
+//  one item per part, decided on its own (its key, its events) in the
+//  items after the request's. The first keeps the request (doc, client) and
+//  answers for all (s_pack_parts); the request takes item->parts items.
+static void s_parse_parts(journal_t *self, item_t *item, const msgpack_object *parts)
+{
+    if (!rp_obj_is_array(parts) || parts->via.array.size == 0 || parts->via.array.size > PARTS_MAX)
+        return s_fail(item, 400, "bad_request", "parts must be an array of 1..100 parts");
+    if (item->req.idem)
+        return s_fail(item, 400, "bad_request", "an append with parts keeps its keys in them");
+    const msgpack_object *all = item->events;
+    size_t total = item->events_n, used = 0, n = parts->via.array.size;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *part = &parts->via.array.ptr[i];
+        const msgpack_object *idem = rp_obj_get(part, "idem");
+        uint64_t count = 0;
+        const char *key = NULL;
+        size_t key_len = 0;
+        if (!rp_obj_u64(rp_obj_get(part, "count"), &count) || count == 0 || count > total - used)
+            return s_fail(item, 400, "bad_request",
+                          "a part's count must be 1 or more, within events");
+        if (idem && idem->type != MSGPACK_OBJECT_NIL &&
+            (!rp_obj_str(idem, &key, &key_len) || key_len == 0 || key_len > IDEM_MAX_KEY ||
+             memchr(key, 0, key_len)))
+            return s_fail(item, 400, "bad_request", "a part's idem must be 1..400 bytes, no NUL");
+        item_t *into = &self->items[self->items_n + i];
+        if (i > 0)
+            *into = (item_t){
+                .kind = ITEM_APPEND, .req = item->req, .status = 200, .index = -1, .part = true};
+        into->req.idem = key;
+        into->req.idem_len = key_len;
+        into->events = all + used;
+        into->events_n = (size_t)count;
+        used += (size_t)count;
+    }
+    if (used != total)
+        return s_fail(item, 400, "bad_request", "the parts' counts must add up to the events");
+    item->parts = n;
+}
+
+//  journal.append {events, writer?, epoch?, parts?}
+static void s_parse_append(journal_t *self, item_t *item)
+{
+    item->kind = ITEM_APPEND;
+    item->parts = 1;
+    const msgpack_object *events = rp_obj_get(item->req.args, "events");
+    size_t count = rp_obj_is_array(events) ? events->via.array.size : 0;
+    if (count == 0 || count > self->settings->max_events) {
+        snprintf(item->text, sizeof item->text, "args.events must be an array of 1..%zu events",
+                 self->settings->max_events);
+        return s_fail(item, 400, "bad_request", item->text);
+    }
+    item->events = events->via.array.ptr;
+    item->events_n = count;
+    const msgpack_object *parts = rp_obj_get(item->req.args, "parts");
+    if (parts && parts->type != MSGPACK_OBJECT_NIL)
+        s_parse_parts(self, item, parts);
+}
+
 static void s_parse_request(journal_t *self, item_t *item, zframe_t *body)
 {
     const char *err = NULL;
@@ -269,7 +334,7 @@ static void s_parse_request(journal_t *self, item_t *item, zframe_t *body)
     }
     item->status = 200;
     if (rp_request_is(&item->req, "journal.append"))
-        item->kind = ITEM_APPEND; //  decided in pipe order, see s_decide
+        s_parse_append(self, item); //  decided in pipe order, see s_decide
     else if (rp_request_is(&item->req, "journal.read"))
         s_parse_read(self, item);
     else if (rp_request_is(&item->req, "journal.head"))
@@ -331,7 +396,7 @@ static bool s_item_add(journal_t *self, zmsg_t *msg)
     free(command);
     zmsg_destroy(&msg);
     if (ok)
-        self->items_n++;
+        self->items_n += item->kind == ITEM_APPEND ? item->parts : 1;
     return ok;
 }
 
@@ -460,21 +525,15 @@ static bool s_decide_duplicate(journal_t *self, MDB_txn *txn, item_t *item)
     return item->duplicate;
 }
 
-//  journal.append {events, writer?, epoch?}
+//  journal.append {events, writer?, epoch?}, or one part of a shared one
 static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
 {
     const msgpack_object *args = item->req.args;
-    const msgpack_object *events = rp_obj_get(args, "events");
     const msgpack_object *writer_obj = rp_obj_get(args, "writer");
     const msgpack_object *epoch_obj = rp_obj_get(args, "epoch");
     const char *writer = NULL;
-    size_t writer_len = 0, count = rp_obj_is_array(events) ? events->via.array.size : 0;
+    size_t writer_len = 0, count = item->events_n;
     uint64_t epoch = 0;
-    if (count == 0 || count > self->settings->max_events) {
-        snprintf(item->text, sizeof item->text, "args.events must be an array of 1..%zu events",
-                 self->settings->max_events);
-        return s_fail(item, 400, "bad_request", item->text);
-    }
     if (writer_obj && writer_obj->type != MSGPACK_OBJECT_NIL &&
         (!rp_obj_str(writer_obj, &writer, &writer_len) || writer_len == 0 ||
          writer_len > FENCE_MAX_SERVICE))
@@ -485,7 +544,7 @@ static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
         return;
 
     fence_claim_t claim = {0};
-    const msgpack_object *array = events->via.array.ptr;
+    const msgpack_object *array = item->events;
     for (size_t i = 0; i < count; i++) {
         rp_event_t event;
         const char *err = rp_event_parse(&array[i], &event);
@@ -643,16 +702,55 @@ static void s_pack_error(msgpack_packer *pk, const item_t *item)
     }
 }
 
-static void s_pack_append(msgpack_packer *pk, const item_t *item)
+static void s_pack_seqs(msgpack_packer *pk, const item_t *item)
 {
-    rp_reply_pack(pk, item->req.id, 200, item->first + item->count - 1, 1);
-    rp_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 2);
     rp_pack_cstr(pk, "seqs");
     msgpack_pack_array(pk, item->count);
     for (uint64_t i = 0; i < item->count; i++)
         msgpack_pack_uint64(pk, item->first + i);
     rp_pack_kv_bool(pk, "duplicate", item->duplicate);
+}
+
+static void s_pack_append(msgpack_packer *pk, const item_t *item)
+{
+    rp_reply_pack(pk, item->req.id, 200, item->first + item->count - 1, 1);
+    rp_pack_cstr(pk, "data");
+    msgpack_pack_map(pk, 2);
+    s_pack_seqs(pk, item);
+}
+
+//  A shared append: {parts: [{status, seqs, duplicate} | {status, error}]},
+//  each part answered as an append of its own would be; the envelope's seq
+//  is the highest of the parts'.
+static void s_pack_parts(msgpack_packer *pk, const item_t *item)
+{
+    uint64_t seq = 0;
+    for (size_t i = 0; i < item->parts; i++)
+        if (item[i].status == 200 && item[i].first + item[i].count - 1 > seq)
+            seq = item[i].first + item[i].count - 1;
+    rp_reply_pack(pk, item->req.id, 200, seq, 1);
+    rp_pack_cstr(pk, "data");
+    msgpack_pack_map(pk, 1);
+    rp_pack_cstr(pk, "parts");
+    msgpack_pack_array(pk, item->parts);
+    for (size_t i = 0; i < item->parts; i++) {
+        const item_t *part = &item[i];
+        msgpack_pack_map(pk, part->status == 200 ? 3 : 2);
+        rp_pack_kv_i64(pk, "status", part->status);
+        if (part->status == 200) {
+            s_pack_seqs(pk, part);
+            continue;
+        }
+        rp_pack_cstr(pk, "error");
+        msgpack_pack_map(pk, part->index < 0 ? 2 : 3);
+        rp_pack_kv_cstr(pk, "code", part->code);
+        rp_pack_kv_cstr(pk, "message", part->message);
+        if (part->index >= 0) {
+            rp_pack_cstr(pk, "details");
+            msgpack_pack_map(pk, 1);
+            rp_pack_kv_i64(pk, "index", part->index);
+        }
+    }
 }
 
 typedef struct {
@@ -699,8 +797,12 @@ static void s_reply(journal_t *self, item_t *item)
 {
     rp_packer_reset(&self->reply);
     msgpack_packer *pk = &self->reply.pk;
-    if (item->kind == ITEM_REVOKE || item->deferred)
-        return;
+    if (item->kind == ITEM_REVOKE || item->deferred || item->part)
+        return; //  a part is answered with the first of its request
+    if (item->kind == ITEM_APPEND && item->parts > 1) {
+        s_pack_parts(pk, item);
+        return s_send(self, item);
+    }
     if (item->kind == ITEM_GRANT) {
         uint8_t epoch[8];
         rp_seq_put(epoch, item->epoch);
@@ -1426,6 +1528,158 @@ static void s_test_leases(tester_t *t)
     zmsg_destroy(&msg);
 }
 
+//  A part of a shared append: its count, key (NULL: none) and whether its
+//  events are good.
+typedef struct {
+    size_t count;
+    const char *idem;
+    bool bad;
+} test_part_t;
+
+//  Pack journal.append with parts (and an envelope key if idem).
+static void s_test_pack_parts(tester_t *t, const test_part_t *parts, size_t n, const char *idem)
+{
+    rp_packer_reset(&t->packer);
+    msgpack_packer *pk = &t->packer.pk;
+    uint64_t id = ++t->next_id;
+    size_t events = 0;
+    for (size_t i = 0; i < n; i++)
+        events += parts[i].count;
+    rp_request_pack(pk, id, "journal.append", 0, idem, 1);
+    rp_pack_cstr(pk, "args");
+    msgpack_pack_map(pk, 2);
+    rp_pack_cstr(pk, "events");
+    msgpack_pack_array(pk, events);
+    for (size_t i = 0, e = 0; i < n; i++)
+        for (size_t j = 0; j < parts[i].count; j++, e++)
+            s_test_event(pk, parts[i].bad ? "Bad Type" : "order.placed", id * 10000 + e, NULL,
+                         NULL);
+    rp_pack_cstr(pk, "parts");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 1 + (parts[i].idem != NULL));
+        rp_pack_kv_u64(pk, "count", parts[i].count);
+        if (parts[i].idem)
+            rp_pack_kv_cstr(pk, "idem", parts[i].idem);
+    }
+}
+
+//  One part of a reply: status, seqs (first, last), duplicate, error index.
+typedef struct {
+    int64_t status, index;
+    uint64_t first, last;
+    bool duplicate;
+} test_answer_t;
+
+//  Send the packed shared append; its status, and its parts into answers.
+static int s_test_call_parts(tester_t *t, test_answer_t *answers, size_t n)
+{
+    s_test_send_packed(t);
+    rp_reply_t reply;
+    rp_doc_t *doc = s_test_recv(t, &reply);
+    int status = reply.status;
+    const msgpack_object *parts = rp_obj_get(reply.data, "parts");
+    if (status == 200) {
+        assert(rp_obj_is_array(parts) && parts->via.array.size == n);
+        uint64_t highest = 0;
+        for (size_t i = 0; i < n; i++) {
+            const msgpack_object *part = &parts->via.array.ptr[i];
+            test_answer_t *answer = &answers[i];
+            *answer = (test_answer_t){0, -1, 0, 0, false};
+            assert(rp_obj_i64(rp_obj_get(part, "status"), &answer->status));
+            const msgpack_object *seqs = rp_obj_get(part, "seqs");
+            if (answer->status == 200) {
+                const msgpack_object_array *a = &seqs->via.array;
+                assert(rp_obj_u64(&a->ptr[0], &answer->first));
+                assert(rp_obj_u64(&a->ptr[a->size - 1], &answer->last));
+                assert(answer->last - answer->first + 1 == a->size);
+                assert(rp_obj_bool(rp_obj_get(part, "duplicate"), &answer->duplicate));
+                highest = answer->last > highest ? answer->last : highest;
+            } else
+                rp_obj_i64(rp_obj_get(rp_obj_get(rp_obj_get(part, "error"), "details"), "index"),
+                           &answer->index);
+        }
+        assert(reply.seq == highest);
+    }
+    rp_doc_destroy(&doc);
+    return status;
+}
+
+//  Shared appends: each part is an append of its own, with its own key.
+static void s_test_parts(tester_t *t)
+{
+    uint64_t head = s_test_head(t);
+    test_answer_t a[3];
+    //  Two new parts, one with a key: contiguous, in order.
+    test_part_t two[2] = {{2, "p-1", false}, {1, NULL, false}};
+    s_test_pack_parts(t, two, 2, NULL);
+    assert(s_test_call_parts(t, a, 2) == 200);
+    assert(a[0].status == 200 && a[0].first == head + 1 && a[0].last == head + 2);
+    assert(a[1].status == 200 && a[1].first == head + 3 && !a[0].duplicate && !a[1].duplicate);
+    //  Sent again: the keyed part gets its first seqs; the other is new.
+    s_test_pack_parts(t, two, 2, NULL);
+    assert(s_test_call_parts(t, a, 2) == 200);
+    assert(a[0].duplicate && a[0].first == head + 1 && a[0].last == head + 2);
+    assert(!a[1].duplicate && a[1].first == head + 4 && s_test_head(t) == head + 4);
+    //  A key twice in one append: the second part repeats the first.
+    test_part_t three[3] = {{1, "p-1", false}, {1, "p-2", false}, {1, "p-2", false}};
+    s_test_pack_parts(t, three, 3, NULL);
+    assert(s_test_call_parts(t, a, 3) == 200);
+    assert(a[0].duplicate && a[0].first == head + 1);
+    assert(!a[1].duplicate && a[1].first == head + 5 && a[1].last == head + 5);
+    assert(a[2].duplicate && a[2].first == head + 5 && s_test_head(t) == head + 5);
+    //  A key given to a shared part is the same key to a lone append.
+    uint64_t first = 0, last = 0;
+    bool duplicate = false;
+    s_test_pack_append(t, "order.placed", 1, "p-2", NULL, 0);
+    assert(s_test_call(t, &first, &last, &duplicate) == 200 && first == head + 5 && duplicate);
+    //  A bad event refuses its own part only.
+    test_part_t bad[2] = {{2, NULL, true}, {1, "p-3", false}};
+    s_test_pack_parts(t, bad, 2, NULL);
+    assert(s_test_call_parts(t, a, 2) == 200);
+    assert(a[0].status == 422 && a[0].index == 0);
+    assert(a[1].status == 200 && a[1].first == head + 6 && s_test_head(t) == head + 6);
+    //  Malformed: the whole request is refused.
+    s_test_pack_parts(t, two, 2, "envelope-key");
+    assert(s_test_call_parts(t, a, 0) == 400);
+    //  Parts that cover fewer events than sent.
+    rp_packer_reset(&t->packer);
+    msgpack_packer *pk = &t->packer.pk;
+    rp_request_pack(pk, ++t->next_id, "journal.append", 0, NULL, 1);
+    rp_pack_cstr(pk, "args");
+    msgpack_pack_map(pk, 2);
+    rp_pack_cstr(pk, "events");
+    msgpack_pack_array(pk, 2);
+    s_test_event(pk, "order.placed", 1, NULL, NULL);
+    s_test_event(pk, "order.placed", 2, NULL, NULL);
+    rp_pack_cstr(pk, "parts");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 1);
+    rp_pack_kv_u64(pk, "count", 1);
+    assert(s_test_call_parts(t, a, 0) == 400);
+    test_part_t many[PARTS_MAX + 1];
+    for (size_t i = 0; i <= PARTS_MAX; i++)
+        many[i] = (test_part_t){1, NULL, false};
+    s_test_pack_parts(t, many, PARTS_MAX + 1, NULL);
+    assert(s_test_call_parts(t, a, 0) == 400);
+    assert(s_test_head(t) == head + 6);
+    //  The most parts a request may have, and an append after it.
+    s_test_pack_parts(t, many, PARTS_MAX, NULL);
+    s_test_send_packed(t);
+    s_test_pack_append(t, "order.placed", 1, NULL, NULL, 0);
+    s_test_send_packed(t);
+    rp_reply_t reply;
+    rp_doc_t *doc = s_test_recv(t, &reply);
+    const msgpack_object *parts = rp_obj_get(reply.data, "parts");
+    assert(reply.status == 200 && parts->via.array.size == PARTS_MAX);
+    assert(reply.seq == head + 6 + PARTS_MAX);
+    rp_doc_destroy(&doc);
+    doc = s_test_recv(t, &reply);
+    assert(reply.status == 200 && reply.seq == head + 7 + PARTS_MAX);
+    rp_doc_destroy(&doc);
+    assert(s_test_head(t) == head + 7 + PARTS_MAX);
+}
+
 void journal_test(void)
 {
     fence_test();
@@ -1465,6 +1719,7 @@ void journal_test(void)
     s_test_bad_input(&t);
     assert(s_test_head(&t) == 5);
     s_test_fencing(&t);
+    s_test_parts(&t);
     s_test_group_commit(&t, 500);
     s_test_sequential(&t, 50);
     s_test_closed_loop(&t, 16, 800);

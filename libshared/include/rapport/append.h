@@ -8,24 +8,28 @@
     service sends what it gathered in one journal.append at the end of the
     turn (rp_service_append does this).
 
-    What sharing keeps (DESIGN.md §2, docs/protocol.md § Journal):
-      - each write's events stay contiguous and in the order given, and
-        each write gets its own seqs, handed out from the shared append's
-        in the order the writes were added;
-      - the journal appends a shared append atomically, so a write is
-        appended whole or not at all, as it was alone;
-      - a refused or lost shared append answers every member with the
-        journal's reply, as each would have been answered alone (none of
-        them was appended, or, for a timeout, none is known to be).
-    What may share: an append without an idempotency key of at most
-    RP_APPENDS_SHARE_EVENTS events and RP_APPENDS_SHARE_BYTES bytes. An
-    append with a key goes alone, since the journal keeps one key per
-    append (a retry gets that append's seqs back); so does a large one
-    (an import batch). Either closes the group gathered before it, so the
-    journal sees appends in the order the writer made them. A group holds
-    at most RP_APPENDS_GROUP_EVENTS events and RP_APPENDS_GROUP_BYTES
-    bytes, under the journal's least journal/max_events and the router's
-    message size.
+    A group of two or more is sent in parts, one per write, in the order
+    the writes were added (journal.append {events, parts: [{count, idem?}]},
+    docs/protocol.md § Journal, "Shared appends"); the journal decides
+    each part as an append of its own. So each write keeps:
+      - its events contiguous and in the order given, appended whole or
+        not at all, and its own seqs;
+      - its idempotency key: a retry gets the seqs of its first append,
+        whether either was shared or alone;
+      - its own answer: a part refused (a bad event) refuses that write
+        only; a request refused whole (a stale epoch) or lost (a timeout,
+        503 if it could not be sent) answers every member alike, as each
+        would have been answered alone.
+    A group of one is a plain append, its key in the envelope.
+    What may share: an append of at most RP_APPENDS_SHARE_EVENTS events and
+    RP_APPENDS_SHARE_BYTES bytes. A larger one (an import batch) goes
+    alone, and first closes the group gathered before it, so the journal
+    sees appends in the order the writer made them. A group holds at most
+    RP_APPENDS_GROUP_EVENTS events (so at most that many parts, the
+    journal's RP_JOURNAL_PARTS_MAX) and RP_APPENDS_GROUP_BYTES bytes,
+    under the journal's least journal/max_events and the router's message
+    size. A journal from before parts ignores them and appends the events
+    as one, answering seqs only: each member then gets its slice of them.
 
     Use: rp_appends_add as writes come, then at the end of the turn
     rp_appends_take each ready group (packed as one journal.append) and

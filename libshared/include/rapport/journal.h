@@ -6,6 +6,7 @@
     journal sets seq, specversion and time, checks types and ownership:
 
       journal.append {events, writer?, epoch?}  → data {seqs, duplicate?}
+      journal.append {events, parts, …}         → data {parts: [{status, seqs…}]}
       journal.read   {from_seq, max?}           → data {events, head}
       journal.head   {}                         → data {head}
 
@@ -36,6 +37,31 @@ bool rp_journal_event_valid(const rp_journal_event_t *event);
 //  event is not one well-formed MessagePack map.
 int rp_journal_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
                            size_t count, const char *writer, uint64_t epoch, const char *idem);
+
+//  A shared append (docs/protocol.md § Journal, "Shared appends"): the
+//  events in parts, each its own append to the journal, with its own key.
+#define RP_JOURNAL_PARTS_MAX 100 //  parts per append
+
+//  One part: the next count events, and its idem key (NULL: none).
+typedef struct {
+    size_t count;
+    const char *idem;
+} rp_journal_part_t;
+
+//  Pack a journal.append in parts. -1 as rp_journal_pack_append, or if
+//  there are no parts, more than RP_JOURNAL_PARTS_MAX, or their counts do
+//  not add up to count.
+int rp_journal_pack_append_parts(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
+                                 size_t count, const rp_journal_part_t *parts, size_t parts_n,
+                                 const char *writer, uint64_t epoch);
+
+//  Part index of a shared append's reply, as the reply an append of its
+//  own would have had: *part gets its status, error code and message (data
+//  is the part's answer), and on 200 first and last its seqs. False if
+//  the reply holds no such part (or the whole request was refused: read
+//  reply->status then).
+bool rp_journal_append_part(const rp_reply_t *reply, size_t index, rp_reply_t *part,
+                            uint64_t *first, uint64_t *last);
 
 //  The seqs of an append reply: first and last (contiguous), and whether the
 //  idem key had been seen (nothing was appended again). False if the reply

@@ -165,8 +165,8 @@ int rp_service_call(rp_service_t *self, const char *service, uint64_t id, const 
 
 //  Append events to the journal as this service's writer with the current
 //  lease epoch. The append is sent at the end of the turn, in one
-//  journal.append with the others of the turn that may share it (see
-//  append.h: not when it has an idempotency key or is large). fn gets the
+//  journal.append with the others of the turn, each a part of its own
+//  with its own key (see append.h; a large append goes alone). fn gets the
 //  journal's reply and, on 200, the seqs of these events, first..last; a
 //  group that could not be sent answers 503. -1 (fn is not called) if the
 //  events are malformed or too many.
