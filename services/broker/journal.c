@@ -691,15 +691,24 @@ static void s_send(journal_t *self, item_t *item)
     zmsg_send(&msg, self->pipe);
 }
 
-static void s_pack_error(msgpack_packer *pk, const item_t *item)
+//  {code, message, details?: {index}}: the error of a reply, or of a part.
+static void s_pack_error_map(msgpack_packer *pk, const item_t *item)
 {
-    if (item->index < 0)
-        rp_reply_pack_error(pk, item->req.id, item->status, item->code, item->message);
-    else {
-        rp_reply_pack_error_details(pk, item->req.id, item->status, item->code, item->message);
+    msgpack_pack_map(pk, item->index < 0 ? 2 : 3);
+    rp_pack_kv_cstr(pk, "code", item->code);
+    rp_pack_kv_cstr(pk, "message", item->message);
+    if (item->index >= 0) {
+        rp_pack_cstr(pk, "details");
         msgpack_pack_map(pk, 1);
         rp_pack_kv_i64(pk, "index", item->index);
     }
+}
+
+static void s_pack_error(msgpack_packer *pk, const item_t *item)
+{
+    rp_reply_pack(pk, item->req.id, item->status, 0, 1);
+    rp_pack_cstr(pk, "error");
+    s_pack_error_map(pk, item);
 }
 
 static void s_pack_seqs(msgpack_packer *pk, const item_t *item)
@@ -742,14 +751,7 @@ static void s_pack_parts(msgpack_packer *pk, const item_t *item)
             continue;
         }
         rp_pack_cstr(pk, "error");
-        msgpack_pack_map(pk, part->index < 0 ? 2 : 3);
-        rp_pack_kv_cstr(pk, "code", part->code);
-        rp_pack_kv_cstr(pk, "message", part->message);
-        if (part->index >= 0) {
-            rp_pack_cstr(pk, "details");
-            msgpack_pack_map(pk, 1);
-            rp_pack_kv_i64(pk, "index", part->index);
-        }
+        s_pack_error_map(pk, part);
     }
 }
 
