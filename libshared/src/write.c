@@ -102,8 +102,7 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
     *write = (write_t){self, NULL, *origin_p, 0, wait_ms, applied, arg, free_fn};
     *origin_p = NULL;
     write->handle = zlistx_add_end(self->writes, write);
-    if (rp_service_append(service, events, count, idem && idem[0] ? idem : NULL, wait_ms,
-                          s_appended, write)) {
+    if (rp_service_append(service, events, count, idem, wait_ms, s_appended, write)) {
         rp_service_reply_error(service, &write->origin, 500, "journal_error",
                                "the events could not be appended");
         s_finish(write);
