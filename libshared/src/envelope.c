@@ -235,14 +235,164 @@ void rp_time_now(char out[32])
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+    rp_time_format((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, out);
+}
+
+//  n decimal digits at text[at] (within len); -1 if any is not one.
+static int64_t s_digits(const char *text, size_t len, size_t at, size_t n)
+{
+    if (at + n > len)
+        return -1;
+    int64_t value = 0;
+    for (size_t i = at; i < at + n; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        value = value * 10 + (text[i] - '0');
+    }
+    return value;
+}
+
+//  Days since 1970-01-01 of a date of the proleptic Gregorian calendar, and
+//  back (H. Hinnant's algorithms: eras of 400 years, years from March).
+static int64_t s_days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void s_civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp + (mp < 10 ? 3 : -9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static bool s_char_in(const char *text, size_t len, size_t at, const char *chars)
+{
+    return at < len && text[at] && strchr(chars, text[at]) != NULL;
+}
+
+//  The zone at text[at..len): "Z" or "±HH:MM", as minutes east of UTC.
+static bool s_zone(const char *text, size_t len, size_t at, int64_t *minutes)
+{
+    if (s_char_in(text, len, at, "Zz") && at + 1 == len) {
+        *minutes = 0;
+        return true;
+    }
+    if (!s_char_in(text, len, at, "+-") || at + 6 != len || text[at + 3] != ':')
+        return false;
+    int64_t oh = s_digits(text, len, at + 1, 2), om = s_digits(text, len, at + 4, 2);
+    if (oh < 0 || om < 0 || oh > 23 || om > 59)
+        return false;
+    *minutes = (oh * 60 + om) * (text[at] == '-' ? -1 : 1);
+    return true;
+}
+
+bool rp_time_parse(const char *text, size_t len, int64_t *unix_ms)
+{
+    if (len < 20 || len > RP_MAX_TIME)
+        return false;
+    int64_t y = s_digits(text, len, 0, 4), mo = s_digits(text, len, 5, 2),
+            d = s_digits(text, len, 8, 2), h = s_digits(text, len, 11, 2),
+            mi = s_digits(text, len, 14, 2), s = s_digits(text, len, 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+        s > 59 || text[4] != '-' || text[7] != '-' || !s_char_in(text, len, 10, "Tt ") ||
+        text[13] != ':' || text[16] != ':')
+        return false;
+    //  A real day of that month: the date round-trips through day numbers.
+    int64_t days = s_days_from_civil(y, mo, d), cy, cm, cd;
+    s_civil_from_days(days, &cy, &cm, &cd);
+    if (cy != y || cm != mo || cd != d)
+        return false;
+    size_t at = 19;
+    int64_t ms = 0;
+    if (at < len && text[at] == '.') {
+        size_t digits = 0;
+        for (at++; at < len && text[at] >= '0' && text[at] <= '9'; at++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (text[at] - '0');
+        if (digits == 0)
+            return false;
+        for (; digits < 3; digits++)
+            ms *= 10; //  ".5" is 500 ms; digits past the third are dropped
+    }
+    int64_t offset;
+    if (!s_zone(text, len, at, &offset))
+        return false;
+    *unix_ms = ((days * 1440 + h * 60 + mi - offset) * 60 + s) * 1000 + ms;
+    return true;
+}
+
+void rp_time_format(int64_t unix_ms, char out[32])
+{
+    int64_t day = unix_ms >= 0 ? unix_ms / 86400000 : -((-unix_ms + 86399999) / 86400000);
+    int64_t rest = unix_ms - day * 86400000, y, m, d;
+    s_civil_from_days(day, &y, &m, &d);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m, (int)d,
+             (int)(rest / 3600000), (int)(rest / 60000 % 60), (int)(rest / 1000 % 60),
+             (int)(rest % 1000));
 }
 
 //  ---------------------------------------------------------------------
 //  Self-test
+
+//  Times read as the milliseconds `date -u -d … +%s%3N` gives, and
+//  refusals; what is read writes back in UTC.
+static void s_test_time(void)
+{
+    struct {
+        const char *text;
+        bool ok;
+        int64_t unix_ms;
+        const char *utc; //  rp_time_format's
+    } cases[] = {
+        {"1970-01-01T00:00:00Z", true, 0, "1970-01-01T00:00:00.000Z"},
+        {"2026-11-23T07:40:00.123Z", true, 1795419600123, "2026-11-23T07:40:00.123Z"},
+        {"2026-11-23T15:40:00+08:00", true, 1795419600000, "2026-11-23T07:40:00.000Z"},
+        {"2026-11-22t23:40:00.5-08:00", true, 1795419600500, "2026-11-23T07:40:00.500Z"},
+        {"2026-11-23 07:40:00.123456z", true, 1795419600123, "2026-11-23T07:40:00.123Z"},
+        {"2000-02-29T12:00:00Z", true, 951825600000, "2000-02-29T12:00:00.000Z"},
+        {"1969-12-31T23:59:59.999Z", true, -1, "1969-12-31T23:59:59.999Z"},
+        {"1000-01-01T00:00:00Z", true, -30610224000000, "1000-01-01T00:00:00.000Z"},
+        {"9999-12-31T23:59:59Z", true, 253402300799000, "9999-12-31T23:59:59.000Z"},
+        {"2026-11-23T07:40:00", false, 0, NULL},      //  no zone
+        {"2026-11-23_07:40:00Z", false, 0, NULL},     //  no T
+        {"2026-02-29T00:00:00Z", false, 0, NULL},     //  not a leap year
+        {"2100-02-29T00:00:00Z", false, 0, NULL},     //  nor this one
+        {"2026-04-31T00:00:00Z", false, 0, NULL},     //  no such day
+        {"2026-13-01T00:00:00Z", false, 0, NULL},     //  no such month
+        {"2026-11-23T24:00:00Z", false, 0, NULL},     //  no such hour
+        {"2026-11-23T08:05:60Z", false, 0, NULL},     //  no leap seconds
+        {"2026-11-23T07:40:00.Z", false, 0, NULL},    //  empty fraction
+        {"2026-11-23T07:40:00+0800", false, 0, NULL}, //  offset without colon
+        {"2026-11-23T07:40:00+24:00", false, 0, NULL},
+        {"2026-11-23T07:40:00Zjunk", false, 0, NULL},
+        {"\xef\xbc\x92"
+         "026-11-23T08:05:00Z",
+         false, 0, NULL}, //  a full-width 2
+        {"", false, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t t = 12345;
+        assert(rp_time_parse(cases[i].text, strlen(cases[i].text), &t) == cases[i].ok);
+        if (!cases[i].ok)
+            continue;
+        assert(t == cases[i].unix_ms);
+        char utc[32];
+        rp_time_format(t, utc);
+        assert(strcmp(utc, cases[i].utc) == 0);
+    }
+}
 
 void rp_envelope_test(void)
 {
@@ -374,5 +524,9 @@ void rp_envelope_test(void)
     char now[32];
     rp_time_now(now);
     assert(strlen(now) == 24 && now[23] == 'Z');
+    int64_t t;
+    assert(rp_time_parse(now, strlen(now), &t) && t / 1000 + 5 >= (int64_t)time(NULL) &&
+           t / 1000 <= (int64_t)time(NULL));
+    s_test_time();
     rp_packer_destroy(&packer);
 }

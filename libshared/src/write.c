@@ -80,17 +80,21 @@ static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply
         rp_service_wait(service, write->seq, write->wait_ms, s_applied, write);
         return;
     }
-    int status = reply->status;
+    rp_writes_refused(service, &write->origin, reply->status);
+    s_finish(write);
+}
+
+void rp_writes_refused(rp_service_t *service, rp_origin_t **origin_p, int status)
+{
     if (status == 409 || status == 403)
-        rp_service_reply_error(service, &write->origin, 503, "not_writer",
+        rp_service_reply_error(service, origin_p, 503, "not_writer",
                                "this instance lost the lease; retry");
     else if (status == 503 || status == 504)
-        rp_service_reply_error(service, &write->origin, status, "journal_unavailable",
+        rp_service_reply_error(service, origin_p, status, "journal_unavailable",
                                "the journal did not accept the append; retry");
     else
-        rp_service_reply_error(service, &write->origin, 500, "journal_error",
+        rp_service_reply_error(service, origin_p, 500, "journal_error",
                                "the journal refused the append");
-    s_finish(write);
 }
 
 void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **origin_p,

@@ -26,6 +26,7 @@
 #include <rapport/append.h>
 #include <rapport/envelope.h>
 #include <rapport/log.h>
+#include <rapport/outcome.h>
 #include <rapport/pack.h>
 #include <rapport/store.h>
 
@@ -964,8 +965,11 @@ zactor_t *journal_new(rp_config_t *config)
     settings->dir = zsys_sprintf("%s/broker/journal", data);
     const char *feed = rp_config_get(config, "feed/endpoint", RP_DEFAULT_FEED_ENDPOINT);
     settings->feed_bind = strdup(rp_config_get(config, "feed/bind", feed));
+    //  Services keep outcomes a day longer than the longest window
+    //  (rapport/outcome.h), so a retry the journal knows finds its outcome.
     settings->idem_window_s =
-        (uint64_t)s_clamp(rp_config_int(config, "journal/idem_window_s", 604800), 0, INT32_MAX);
+        (uint64_t)s_clamp(rp_config_int(config, "journal/idem_window_s", RP_IDEM_WINDOW_MAX_S), 0,
+                          RP_IDEM_WINDOW_MAX_S);
     settings->max_events = (size_t)s_clamp(rp_config_int(config, "journal/max_events", 1000),
                                            RP_APPENDS_GROUP_EVENTS, 100000);
     settings->sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);

@@ -13,6 +13,7 @@
 #include "timeline.h"
 
 #include <rapport/log.h>
+#include <rapport/outcome.h>
 
 #include <assert.h>
 #include <inttypes.h>
@@ -20,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const apply_dbnames[] = {"customers",  "codes",        "tax_ids",  "similar",
-                                     "outcomes",   QUERY_DBNAME,   "contacts", "contact_names",
-                                     "activities", "activity_ids", "timeline", NULL};
+const char *const apply_dbnames[] = {"customers",   "codes",        "tax_ids",  "similar",
+                                     RP_OUTCOME_DB, QUERY_DBNAME,   "contacts", "contact_names",
+                                     "activities",  "activity_ids", "timeline", NULL};
 
 //  ---------------------------------------------------------------------
 //  Similarity keys: kind, the normalized value, NUL, then (stored) the id
@@ -101,14 +102,6 @@ int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len
         return MDB_NOTFOUND;
     MDB_val key = {len, (void *)id};
     return mdb_get(txn, rp_store_dbi(store, "customers"), &key, value);
-}
-
-int apply_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value)
-{
-    uint8_t k[8];
-    rp_seq_put(k, seq);
-    MDB_val key = {8, k};
-    return mdb_get(txn, rp_store_dbi(store, "outcomes"), &key, value);
 }
 
 int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const char *key, size_t len,
@@ -324,14 +317,6 @@ static int s_save(apply_t *self, const customer_t *old)
     return rc;
 }
 
-static void s_stamp(apply_t *self, uint64_t version)
-{
-    const rp_event_t *event = self->event;
-    customer_set_u64(&self->record, CUSTOMER_VERSION, version);
-    customer_set_str(&self->record, CUSTOMER_UPDATED_AT, event->time ? event->time : "",
-                     event->time ? event->time_len : 0);
-}
-
 //  ---------------------------------------------------------------------
 //  The four event types
 
@@ -355,18 +340,11 @@ static int s_created(apply_t *self)
     if (rc)
         return rc;
     customer_set_str(&self->record, CUSTOMER_ID, self->id, self->id_len);
-    s_stamp(self, 1);
+    customer_stamp(&self->record, self->event); //  version 1
     const msgpack_object *time = &self->record.values[CUSTOMER_UPDATED_AT];
     customer_set_str(&self->record, CUSTOMER_CREATED_AT, time->via.str.ptr, time->via.str.size);
     customer_set_bool(&self->record, CUSTOMER_ARCHIVED, false);
     return s_save(self, NULL);
-}
-
-static uint64_t s_version(const customer_t *record)
-{
-    uint64_t version = 0;
-    rp_obj_u64(&record->values[CUSTOMER_VERSION], &version);
-    return version;
 }
 
 static int s_updated(apply_t *self)
@@ -374,9 +352,7 @@ static int s_updated(apply_t *self)
     int rc = s_load(self);
     if (rc)
         return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
-    uint64_t expected, version = s_version(&self->record);
-    if (rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) &&
-        expected != version)
+    if (!customer_version_expected(&self->record, self->event->data))
         return s_outcome(self, 412, "version_mismatch");
     customer_t changes;
     customer_init(&changes);
@@ -395,7 +371,7 @@ static int s_updated(apply_t *self)
         return s_outcome(self, 422, "bad_event");
     if (s_duplicates(self))
         return s_outcome(self, 409, "duplicate");
-    s_stamp(self, version + 1);
+    customer_stamp(&self->record, self->event);
     return s_save(self, &old);
 }
 
@@ -404,9 +380,7 @@ static int s_archived(apply_t *self, bool archived)
     int rc = s_load(self);
     if (rc)
         return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
-    uint64_t expected;
-    if (rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) &&
-        expected != s_version(&self->record))
+    if (!customer_version_expected(&self->record, self->event->data))
         return s_outcome(self, 412, "version_mismatch");
     bool was = false;
     rp_obj_bool(&self->record.values[CUSTOMER_ARCHIVED], &was);
@@ -414,7 +388,7 @@ static int s_archived(apply_t *self, bool archived)
     if (self->unchanged)
         return 0; //  already so: no new version
     customer_set_bool(&self->record, CUSTOMER_ARCHIVED, archived);
-    s_stamp(self, s_version(&self->record) + 1);
+    customer_stamp(&self->record, self->event);
     return s_save(self, &self->record); //  indexes unchanged
 }
 
@@ -476,9 +450,8 @@ static int s_save_outcome(apply_t *self)
         for (int i = 0; i < self->conflicts; i++)
             rp_pack_cstr(&packer.pk, self->conflict_ids[i]);
     }
-    uint8_t key[8];
-    rp_seq_put(key, self->seq);
-    int rc = s_put(self, "outcomes", (const char *)key, 8, packer.buffer.data, packer.buffer.size);
+    int rc = rp_outcome_put(self->store, self->txn, self->seq, self->event, packer.buffer.data,
+                            packer.buffer.size);
     rp_packer_destroy(&packer);
     return rc;
 }
@@ -604,7 +577,7 @@ static int s_test_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     test_outcome_t *o = (test_outcome_t *)arg;
     MDB_val value;
-    if (apply_outcome_get(store, txn, o->seq, &value))
+    if (rp_outcome_get(store, txn, o->seq, &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     assert(doc);

@@ -39,23 +39,18 @@ int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *
     }
     apply_held_t held;
     int rc = apply_hold(store, txn, id, id_len, &held);
-    uint64_t version = 0, expected;
-    rp_obj_u64(&held.record.values[CUSTOMER_VERSION], &version);
     if (rc == MDB_NOTFOUND) {
         *status = 404;
         *code = "not_found";
         rc = 0;
-    } else if (rc == 0 && rp_obj_u64(rp_obj_get(data, "expected_version"), &expected) &&
-               expected != version) {
+    } else if (rc == 0 && !customer_version_expected(&held.record, data)) {
         *status = 412;
         *code = "version_mismatch";
     } else if (rc == 0) {
         customer_set_str(&held.record, CUSTOMER_OWNER, owner, owner_len);
         if (team)
             customer_set_str(&held.record, CUSTOMER_TEAM, team, team_len);
-        customer_set_u64(&held.record, CUSTOMER_VERSION, version + 1);
-        customer_set_str(&held.record, CUSTOMER_UPDATED_AT, event->time ? event->time : "",
-                         event->time ? event->time_len : 0);
+        customer_stamp(&held.record, event);
         rc = apply_save(store, txn, &held.record, &held.record); //  no index on owner, team
     }
     apply_release(&held);

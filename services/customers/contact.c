@@ -77,12 +77,10 @@ static int s_contact_put(contact_apply_t *self)
     return rc;
 }
 
-static void s_contact_stamp(contact_apply_t *self, uint64_t version)
+//  A change: the next version, updated_at the event's time.
+static void s_contact_stamp(contact_apply_t *self)
 {
-    const rp_event_t *event = self->event;
-    record_set_u64(&self->record, CONTACT_VERSION, version);
-    record_set_str(&self->record, CONTACT_UPDATED_AT, event->time ? event->time : "",
-                   event->time ? event->time_len : 0);
+    record_stamp(&self->record, CONTACT_VERSION, CONTACT_UPDATED_AT, self->event);
 }
 
 //  Load the stored contact into self->record: 0, MDB_NOTFOUND, or -1.
@@ -100,14 +98,10 @@ static int s_contact_load(contact_apply_t *self)
     return 0;
 }
 
-//  0 when the event's expected_version (if any) is the stored one.
-static bool s_contact_version_ok(contact_apply_t *self, uint64_t *version)
+//  True when the event's expected_version (if any) is the stored one.
+static bool s_contact_version_ok(contact_apply_t *self)
 {
-    uint64_t expected;
-    *version = 0;
-    rp_obj_u64(&self->record.values[CONTACT_VERSION], version);
-    return !rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) ||
-           expected == *version;
+    return record_version_expected(&self->record, CONTACT_VERSION, self->event->data);
 }
 
 static int s_contact_added(contact_apply_t *self, int *status, const char **code)
@@ -132,7 +126,7 @@ static int s_contact_added(contact_apply_t *self, int *status, const char **code
     record_overlay(&self->record, &given);
     record_set_str(&self->record, CONTACT_ID, self->contact_id, self->contact_id_len);
     record_set_str(&self->record, CONTACT_CUSTOMER_ID, self->customer_id, self->customer_id_len);
-    s_contact_stamp(self, 1);
+    s_contact_stamp(self); //  version 1
     const msgpack_object *time = &self->record.values[CONTACT_UPDATED_AT];
     record_set_str(&self->record, CONTACT_CREATED_AT, time->via.str.ptr, time->via.str.size);
     rc = s_contact_put(self);
@@ -143,7 +137,6 @@ static int s_contact_added(contact_apply_t *self, int *status, const char **code
 static int s_contact_updated(contact_apply_t *self, int *status, const char **code)
 {
     int rc = s_contact_load(self);
-    uint64_t version;
     if (rc == MDB_NOTFOUND) {
         *status = 404;
         *code = "not_found";
@@ -151,7 +144,7 @@ static int s_contact_updated(contact_apply_t *self, int *status, const char **co
     }
     if (rc)
         return rc;
-    if (!s_contact_version_ok(self, &version)) {
+    if (!s_contact_version_ok(self)) {
         *status = 412;
         *code = "version_mismatch";
         return 0;
@@ -169,7 +162,7 @@ static int s_contact_updated(contact_apply_t *self, int *status, const char **co
         return 0;
     }
     record_overlay(&self->record, &changes);
-    s_contact_stamp(self, version + 1);
+    s_contact_stamp(self);
     rc = s_contact_put(self);
     record_reset(&changes);
     return rc;
@@ -178,7 +171,6 @@ static int s_contact_updated(contact_apply_t *self, int *status, const char **co
 static int s_contact_removed(contact_apply_t *self, int *status, const char **code)
 {
     int rc = s_contact_load(self);
-    uint64_t version;
     if (rc == MDB_NOTFOUND) {
         *status = 404;
         *code = "not_found";
@@ -186,7 +178,7 @@ static int s_contact_removed(contact_apply_t *self, int *status, const char **co
     }
     if (rc)
         return rc;
-    if (!s_contact_version_ok(self, &version)) {
+    if (!s_contact_version_ok(self)) {
         *status = 412;
         *code = "version_mismatch";
         return 0;
@@ -276,9 +268,8 @@ int contact_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_
         contact_apply_t moved = {.store = store, .txn = txn};
         contact_init(&moved.record);
         record_from_map(&moved.record, rp_doc_root(doc));
-        uint64_t version = 0;
-        rp_obj_u64(&moved.record.values[CONTACT_VERSION], &version);
-        record_set_u64(&moved.record, CONTACT_VERSION, version + 1);
+        record_set_u64(&moved.record, CONTACT_VERSION,
+                       record_version(&moved.record, CONTACT_VERSION) + 1);
         record_set_str(&moved.record, CONTACT_UPDATED_AT, time, time_len);
         record_set_str(&moved.record, CONTACT_CUSTOMER_ID, to, to_len);
         const char *contact_id = (const char *)keys.keys[i].mv_data + from_len + 1;

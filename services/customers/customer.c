@@ -157,6 +157,27 @@ void customer_set_bool(customer_t *self, int field, bool value)
     self->given[field] = true;
 }
 
+uint64_t customer_version(const customer_t *self)
+{
+    uint64_t version = 0;
+    rp_obj_u64(&self->values[CUSTOMER_VERSION], &version);
+    return version;
+}
+
+bool customer_version_expected(const customer_t *self, const msgpack_object *data)
+{
+    uint64_t expected;
+    return !rp_obj_u64(rp_obj_get(data, "expected_version"), &expected) ||
+           expected == customer_version(self);
+}
+
+void customer_stamp(customer_t *self, const rp_event_t *event)
+{
+    customer_set_u64(self, CUSTOMER_VERSION, customer_version(self) + 1);
+    customer_set_str(self, CUSTOMER_UPDATED_AT, event->time ? event->time : "",
+                     event->time ? event->time_len : 0);
+}
+
 bool customer_str(const customer_t *self, int field, const char **str, size_t *len)
 {
     return rp_obj_str(&self->values[field], str, len);

@@ -84,6 +84,14 @@ void customer_set_u64(customer_t *self, int field, uint64_t value);
 void customer_set_bool(customer_t *self, int field, bool value);
 void customer_set_obj(customer_t *self, int field, const msgpack_object *value);
 
+//  The version (0 when none), and whether an event's data names no
+//  expected_version or names this one (else: 412 version_mismatch).
+uint64_t customer_version(const customer_t *self);
+bool customer_version_expected(const customer_t *self, const msgpack_object *data);
+
+//  Stamp a change made by event: the next version, updated_at its time.
+void customer_stamp(customer_t *self, const rp_event_t *event);
+
 //  A string field's bytes (false when nil or not a str).
 bool customer_str(const customer_t *self, int field, const char **str, size_t *len);
 

@@ -328,7 +328,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
     customer_init(&record);
     if (s_record_decode(&value, &doc, &record) && scope_allows(target->actor, &record, true)) {
         target->found = true;
-        rp_obj_u64(&record.values[CUSTOMER_VERSION], &target->version);
+        target->version = customer_version(&record);
         rp_obj_bool(&record.values[CUSTOMER_ARCHIVED], &target->archived);
     }
     customer_reset(&record);

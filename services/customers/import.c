@@ -7,6 +7,8 @@
 #include "scope.h"
 
 #include <rapport/log.h>
+#include <rapport/outcome.h>
+#include <rapport/write.h>
 
 #include <assert.h>
 #include <inttypes.h>
@@ -264,7 +266,7 @@ static bool s_target_load(rp_store_t *store, MDB_txn *txn, const char *id, size_
     }
     memcpy(target->id, id, len);
     target->id[len] = 0;
-    rp_obj_u64(&target->record.values[CUSTOMER_VERSION], &target->version);
+    target->version = customer_version(&target->record);
     target->found = true;
     return true;
 }
@@ -541,7 +543,7 @@ static int s_outcomes_read(rp_store_t *store, MDB_txn *txn, void *arg)
     batch_t *batch = (batch_t *)arg;
     for (size_t i = 0; i < batch->event_count; i++) {
         MDB_val value;
-        if (apply_outcome_get(store, txn, batch->first + i, &value))
+        if (rp_outcome_get(store, txn, batch->first + i, &value))
             continue;
         rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
         uint64_t status = 200;
@@ -589,12 +591,8 @@ static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply
         rp_service_wait(service, batch->last, WAIT_MS, s_applied, batch);
         return;
     }
-    if (reply->status == 409 || reply->status == 403)
-        rp_service_reply_error(service, &batch->origin, 503, "not_writer",
-                               "this instance lost the lease; retry");
-    else
-        rp_service_reply_error(service, &batch->origin, 503, "journal_unavailable",
-                               "the journal did not accept the batch; retry");
+    //  A 200 whose seqs do not cover the batch is the journal's error.
+    rp_writes_refused(service, &batch->origin, reply->status == 200 ? 500 : reply->status);
     s_batch_finish(batch);
 }
 

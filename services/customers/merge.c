@@ -5,6 +5,8 @@
 #include "contact.h"
 #include "page.h"
 
+#include <rapport/outcome.h>
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,16 +45,6 @@ static bool s_merge_archived(const customer_t *record)
     return archived;
 }
 
-//  A new version of a held record, stamped with the event's time.
-static void s_merge_stamp(customer_t *record, const rp_event_t *event)
-{
-    uint64_t version = 0;
-    rp_obj_u64(&record->values[CUSTOMER_VERSION], &version);
-    customer_set_u64(record, CUSTOMER_VERSION, version + 1);
-    customer_set_str(record, CUSTOMER_UPDATED_AT, event->time ? event->time : "",
-                     event->time ? event->time_len : 0);
-}
-
 //  Move one source's entries onto the target and archive it.
 static int s_merge_source(rp_store_t *store, MDB_txn *txn, const rp_event_t *event,
                           apply_held_t *source, const char *id, size_t id_len)
@@ -67,7 +59,7 @@ static int s_merge_source(rp_store_t *store, MDB_txn *txn, const rp_event_t *eve
     if (rc)
         return rc;
     customer_set_bool(&source->record, CUSTOMER_ARCHIVED, true);
-    s_merge_stamp(&source->record, event);
+    customer_stamp(&source->record, event);
     return apply_save(store, txn, &source->record, &source->record);
 }
 
@@ -120,7 +112,7 @@ int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *s
         }
         if (rc == 0 && latest)
             customer_set_str(&target.record, CUSTOMER_LAST_CONTACTED_AT, latest, latest_len);
-        s_merge_stamp(&target.record, event);
+        customer_stamp(&target.record, event);
         if (rc == 0)
             rc = apply_save(store, txn, &target.record, &target.record);
     }
@@ -145,7 +137,7 @@ static int s_merge_test_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     merge_test_outcome_t *o = (merge_test_outcome_t *)arg;
     MDB_val value;
-    assert(apply_outcome_get(store, txn, o->seq, &value) == 0);
+    assert(rp_outcome_get(store, txn, o->seq, &value) == 0);
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     assert(doc);
     assert(rp_obj_u64(rp_obj_get(rp_doc_root(doc), "status"), &o->status));
@@ -205,7 +197,7 @@ static int s_merge_test_view_read(rp_store_t *store, MDB_txn *txn, void *arg)
         memcpy(v->last_contacted, str, len);
     if (customer_str(&held.record, CUSTOMER_OWNER, &str, &len) && len < 16)
         memcpy(v->owner, str, len);
-    rp_obj_u64(&held.record.values[CUSTOMER_VERSION], &v->version);
+    v->version = customer_version(&held.record);
     rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &v->archived);
     apply_release(&held);
     rp_packer_t items;

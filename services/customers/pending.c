@@ -2,6 +2,8 @@
 #include "pending.h"
 #include "apply.h"
 
+#include <rapport/outcome.h>
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +54,7 @@ static int s_pending_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
     pending_outcome_t *read = (pending_outcome_t *)arg;
     MDB_val value;
     rp_doc_t *doc = NULL;
-    if (apply_outcome_get(store, txn, read->seq, &value) == 0)
+    if (rp_outcome_get(store, txn, read->seq, &value) == 0)
         doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!doc)
         return 0;

@@ -3,6 +3,8 @@
 #include "record.h"
 #include "normalize.h"
 
+#include <rapport/envelope.h>
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,27 @@ void record_from_map(record_t *self, const msgpack_object *map)
     }
 }
 
+uint64_t record_version(const record_t *self, int field)
+{
+    uint64_t version = 0;
+    rp_obj_u64(&self->values[field], &version);
+    return version;
+}
+
+bool record_version_expected(const record_t *self, int field, const msgpack_object *data)
+{
+    uint64_t expected;
+    return !rp_obj_u64(rp_obj_get(data, "expected_version"), &expected) ||
+           expected == record_version(self, field);
+}
+
+void record_stamp(record_t *self, int version_field, int updated_field, const rp_event_t *event)
+{
+    record_set_u64(self, version_field, record_version(self, version_field) + 1);
+    record_set_str(self, updated_field, event->time ? event->time : "",
+                   event->time ? event->time_len : 0);
+}
+
 bool record_str(const record_t *self, int field, const char **str, size_t *len)
 {
     return field >= 0 && field < self->count && rp_obj_str(&self->values[field], str, len);
@@ -127,97 +150,19 @@ size_t record_utf8_cut(const char *str, size_t len, size_t max)
 //  ---------------------------------------------------------------------
 //  Times: RFC 3339 in, UTC with milliseconds out
 
-//  Days since 1970-01-01 of a civil date (proleptic Gregorian), and back
-//  (H. Hinnant's algorithms).
-static int64_t s_rec_days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void s_rec_civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp + (mp < 10 ? 3 : -9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-//  n decimal digits at in[at] (checked against len), or -1.
-static int64_t s_rec_digits(const char *in, size_t len, size_t at, size_t n)
-{
-    if (at + n > len)
-        return -1;
-    int64_t value = 0;
-    for (size_t i = at; i < at + n; i++) {
-        if (in[i] < '0' || in[i] > '9')
-            return -1;
-        value = value * 10 + (in[i] - '0');
-    }
-    return value;
-}
-
-static bool s_rec_at(const char *in, size_t len, size_t at, const char *chars)
-{
-    return at < len && in[at] && strchr(chars, in[at]) != NULL;
-}
+//  The bounds of a time the CRM keeps: years 1000..9999 in UTC, so every
+//  normalized time is 24 characters and sorts as text.
+#define RECORD_TIME_MIN_MS (-30610224000000LL) //  1000-01-01T00:00:00Z
+#define RECORD_TIME_END_MS 253402300800000LL   //  10000-01-01T00:00:00Z
 
 const char *record_time_normalize(const char *in, size_t len, char out[RECORD_TIME_MAX])
 {
-    if (len < 20 || len > 40)
+    int64_t ms;
+    if (len > 40 || !rp_time_parse(in, len, &ms) || ms < RECORD_TIME_MIN_MS ||
+        ms >= RECORD_TIME_END_MS)
         return "invalid";
-    int64_t y = s_rec_digits(in, len, 0, 4), mo = s_rec_digits(in, len, 5, 2),
-            d = s_rec_digits(in, len, 8, 2), h = s_rec_digits(in, len, 11, 2),
-            mi = s_rec_digits(in, len, 14, 2), s = s_rec_digits(in, len, 17, 2);
-    if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0 || in[4] != '-' || in[7] != '-' ||
-        !s_rec_at(in, len, 10, "Tt ") || in[13] != ':' || in[16] != ':')
-        return "invalid";
-    //  A real day of that month: the date round-trips through day numbers.
-    int64_t days = s_rec_days_from_civil(y, mo, d), cy, cm, cd;
-    s_rec_civil_from_days(days, &cy, &cm, &cd);
-    if (mo < 1 || mo > 12 || d < 1 || cy != y || cm != mo || cd != d || h > 23 || mi > 59 || s > 59)
-        return "invalid";
-    size_t at = 19;
-    int64_t ms = 0;
-    if (at < len && in[at] == '.') {
-        size_t digits = 0;
-        for (at++; at < len && in[at] >= '0' && in[at] <= '9'; at++, digits++)
-            if (digits < 3)
-                ms = ms * 10 + (in[at] - '0');
-        if (digits == 0)
-            return "invalid";
-        for (; digits < 3; digits++)
-            ms *= 10; //  ".5" is 500 ms; digits past the third are dropped
-    }
-    int64_t offset = 0; //  minutes east of UTC
-    if (s_rec_at(in, len, at, "Zz") && at + 1 == len) {
-        offset = 0;
-    } else if (s_rec_at(in, len, at, "+-") && at + 6 == len && in[at + 3] == ':') {
-        int64_t oh = s_rec_digits(in, len, at + 1, 2), om = s_rec_digits(in, len, at + 4, 2);
-        if (oh < 0 || om < 0 || oh > 23 || om > 59)
-            return "invalid";
-        offset = (oh * 60 + om) * (in[at] == '-' ? -1 : 1);
-    } else {
-        return "invalid";
-    }
-    int64_t minutes = days * 1440 + h * 60 + mi - offset;
-    int64_t day = minutes >= 0 ? minutes / 1440 : -((-minutes + 1439) / 1440);
-    int64_t rest = minutes - day * 1440;
-    s_rec_civil_from_days(day, &cy, &cm, &cd);
-    if (cy < 1000 || cy > 9999)
-        return "invalid";
-    char text[64]; //  every part is in range: exactly 24 characters
-    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)cy, (int)cm, (int)cd,
-             (int)(rest / 60), (int)(rest % 60), (int)s, (int)ms);
+    char text[32]; //  in these bounds: exactly 24 characters
+    rp_time_format(ms, text);
     memcpy(out, text, RECORD_TIME_MAX);
     return NULL;
 }

@@ -64,6 +64,15 @@ void record_set_obj(record_t *self, int field, const msgpack_object *value);
 void record_set_str(record_t *self, int field, const char *str, size_t len);
 void record_set_u64(record_t *self, int field, uint64_t value);
 
+//  The version in field (0 when none), and whether an event's data names
+//  no expected_version or names this one (else: 412 version_mismatch).
+uint64_t record_version(const record_t *self, int field);
+bool record_version_expected(const record_t *self, int field, const msgpack_object *data);
+
+//  Stamp a change made by event: the next version in version_field, its
+//  time in updated_field.
+void record_stamp(record_t *self, int version_field, int updated_field, const rp_event_t *event);
+
 //  A string field's bytes (false when nil or not a str).
 bool record_str(const record_t *self, int field, const char **str, size_t *len);
 

@@ -113,7 +113,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
         const char *team;
         size_t team_len;
         target->found = true;
-        rp_obj_u64(&held.record.values[CUSTOMER_VERSION], &target->version);
+        target->version = customer_version(&held.record);
         rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &target->archived);
         if (customer_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
             team_len <= SCOPE_MAX_ACTOR) {

@@ -6,6 +6,7 @@
 #include "user.h"
 
 #include <rapport/log.h>
+#include <rapport/outcome.h>
 
 #include <assert.h>
 #include <inttypes.h>
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const apply_dbnames[] = {"users", "emails", "keys", "user_keys", "outcomes", NULL};
+const char *const apply_dbnames[] = {"users", "emails", "keys", "user_keys", RP_OUTCOME_DB, NULL};
 
 static int s_get(rp_store_t *store, MDB_txn *txn, const char *db, const char *key, size_t len,
                  MDB_val *value)
@@ -27,13 +28,6 @@ static int s_get(rp_store_t *store, MDB_txn *txn, const char *db, const char *ke
 int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value)
 {
     return len > USER_MAX_ID ? MDB_NOTFOUND : s_get(store, txn, "users", id, len, value);
-}
-
-int apply_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value)
-{
-    uint8_t k[8];
-    rp_seq_put(k, seq);
-    return s_get(store, txn, "outcomes", (const char *)k, 8, value);
 }
 
 int apply_email_get(rp_store_t *store, MDB_txn *txn, const char *email, size_t len, MDB_val *id)
@@ -407,9 +401,8 @@ static int s_save_outcome(apply_t *self)
         rp_pack_cstr(&packer.pk, "key_hash");
         rp_pack_strn(&packer.pk, self->key_hash, APIKEY_HASH_LEN);
     }
-    uint8_t key[8];
-    rp_seq_put(key, self->seq);
-    int rc = s_put(self, "outcomes", (const char *)key, 8, packer.buffer.data, packer.buffer.size);
+    int rc = rp_outcome_put(self->store, self->txn, self->seq, self->event, packer.buffer.data,
+                            packer.buffer.size);
     rp_packer_destroy(&packer);
     return rc;
 }
@@ -577,7 +570,7 @@ static int s_test_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     test_outcome_t *o = (test_outcome_t *)arg;
     MDB_val value;
-    if (apply_outcome_get(store, txn, o->seq, &value))
+    if (rp_outcome_get(store, txn, o->seq, &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     assert(doc);

@@ -31,10 +31,9 @@ extern const char *const apply_dbnames[];
 //  rp_service_def_t.apply: arg is unused.
 int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
 
-//  The stored record of id / the outcome of seq, as raw MessagePack valid
-//  until txn ends. 0, MDB_NOTFOUND or an LMDB error.
+//  The stored record of id, as raw MessagePack valid until txn ends
+//  (outcomes: rp_outcome_get, rapport/outcome.h). 0, MDB_NOTFOUND or an LMDB error.
 int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value);
-int apply_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value);
 
 //  The active user holding an e-mail (normalized) / a key hash. 0 or
 //  MDB_NOTFOUND.

@@ -5,6 +5,7 @@
 #include "user.h"
 
 #include <rapport/log.h>
+#include <rapport/outcome.h>
 #include <rapport/random.h>
 #include <rapport/write.h>
 
@@ -254,7 +255,7 @@ static int s_answer(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     answer_t *answer = (answer_t *)arg;
     MDB_val value, record;
-    if (apply_outcome_get(store, txn, answer->seq, &value))
+    if (rp_outcome_get(store, txn, answer->seq, &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!doc)

@@ -116,6 +116,15 @@ bool rp_event_has_prefix(const rp_event_t *event, const char *prefix);
 //  ("2026-11-23T07:40:00.123Z") into out (at least 32 bytes).
 void rp_time_now(char out[32]);
 
+//  Read an RFC 3339 time ("2026-11-23T07:40:00.123Z", "…T15:40:00+08:00";
+//  'T' may be 't' or a space, the fraction is optional and cut to
+//  milliseconds; no leap seconds) as Unix milliseconds. False if it is not
+//  one.
+bool rp_time_parse(const char *text, size_t len, int64_t *unix_ms);
+
+//  Write Unix milliseconds as rp_time_now does (years 0..9999).
+void rp_time_format(int64_t unix_ms, char out[32]);
+
 void rp_envelope_test(void);
 
 #endif

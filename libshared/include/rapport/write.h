@@ -55,6 +55,10 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
                       const rp_journal_event_t *events, size_t count, const char *idem, int wait_ms,
                       rp_write_applied_fn *applied, void *arg, rp_write_free_fn *free_fn);
 
+//  Answer an append the journal refused with status, as above (for a
+//  writer that appends by itself, such as an import batch).
+void rp_writes_refused(rp_service_t *service, rp_origin_t **origin_p, int status);
+
 //  Pack the whole error reply {id, status, seq, error: {code, message,
 //  details?}} for a refused outcome (code "conflict" if it has none).
 //  Whether a write request may go ahead, checked in this order (the first

@@ -1,0 +1,249 @@
+/*  outcome.c — apply's outcomes, kept while a retry can ask (outcome.h).  */
+#include <rapport/outcome.h>
+#include <rapport/pack.h>
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OUTCOME_MARK   0xc1 //  never used by MessagePack
+#define OUTCOME_HEADER 9    //  the mark and the time
+
+//  The time an outcome was stamped with; 0 (old) for a bare map.
+static uint64_t s_stamp(const MDB_val *value)
+{
+    const uint8_t *bytes = (const uint8_t *)value->mv_data;
+    if (value->mv_size < OUTCOME_HEADER || bytes[0] != OUTCOME_MARK)
+        return 0;
+    return rp_seq_get(bytes + 1);
+}
+
+//  Delete up to max of the oldest outcomes that are at least keep_seqs
+//  behind seq and keep_s older than now; stop at the first one that is not.
+static int s_purge(rp_store_t *store, MDB_txn *txn, uint64_t seq, uint64_t now, uint64_t keep_s,
+                   uint64_t keep_seqs, int max)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open(txn, rp_store_dbi(store, RP_OUTCOME_DB), &cursor);
+    if (rc)
+        return rc;
+    MDB_val key, value;
+    for (int i = 0; i < max; i++) {
+        rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST);
+        if (rc || key.mv_size != 8)
+            break;
+        uint64_t old = rp_seq_get((const uint8_t *)key.mv_data);
+        if (old + keep_seqs > seq || s_stamp(&value) + keep_s > now)
+            break;
+        rc = mdb_cursor_del(cursor, 0);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  The event's time in Unix seconds; 0 if it has none that reads (or one
+//  before 1970).
+static uint64_t s_event_time(const rp_event_t *event)
+{
+    int64_t ms;
+    if (!event->time || !rp_time_parse(event->time, event->time_len, &ms) || ms < 0)
+        return 0;
+    return (uint64_t)ms / 1000;
+}
+
+static int s_put(rp_store_t *store, MDB_txn *txn, uint64_t seq, uint64_t now, const void *map,
+                 size_t size)
+{
+    uint8_t key[8];
+    rp_seq_put(key, seq);
+    MDB_val k = {8, key}, v = {OUTCOME_HEADER + size, NULL};
+    //  Reserve the value and write it in place: no copy of the map.
+    int rc = mdb_put(txn, rp_store_dbi(store, RP_OUTCOME_DB), &k, &v, MDB_RESERVE);
+    if (rc)
+        return rc;
+    uint8_t *out = (uint8_t *)v.mv_data;
+    out[0] = OUTCOME_MARK;
+    rp_seq_put(out + 1, now);
+    memcpy(out + OUTCOME_HEADER, map, size);
+    return 0;
+}
+
+int rp_outcome_put(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                   const void *map, size_t size)
+{
+    uint64_t now = s_event_time(event);
+    int rc = s_put(store, txn, seq, now, map, size);
+    if (rc == 0 && now && seq % RP_OUTCOME_PURGE_EVERY == 0)
+        rc = s_purge(store, txn, seq, now, RP_OUTCOME_KEEP_S, RP_OUTCOME_KEEP_SEQS,
+                     RP_OUTCOME_PURGE_MAX);
+    return rc;
+}
+
+int rp_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value)
+{
+    uint8_t key[8];
+    rp_seq_put(key, seq);
+    MDB_val k = {8, key};
+    int rc = mdb_get(txn, rp_store_dbi(store, RP_OUTCOME_DB), &k, value);
+    if (rc == 0 && value->mv_size >= OUTCOME_HEADER &&
+        ((const uint8_t *)value->mv_data)[0] == OUTCOME_MARK) {
+        value->mv_data = (uint8_t *)value->mv_data + OUTCOME_HEADER;
+        value->mv_size -= OUTCOME_HEADER;
+    }
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test
+
+typedef struct {
+    uint64_t seq;
+    const char *time; //  the event's; NULL for none
+    const char *map;  //  packed bytes to record; NULL: a bare map put directly
+} test_put_t;
+
+static int s_test_put(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    const test_put_t *put = (const test_put_t *)arg;
+    rp_event_t event;
+    memset(&event, 0, sizeof event);
+    event.time = put->time;
+    event.time_len = put->time ? strlen(put->time) : 0;
+    if (put->map)
+        return rp_outcome_put(store, txn, put->seq, &event, put->map, strlen(put->map));
+    //  As a store from before stamps holds it: the map alone.
+    uint8_t key[8];
+    rp_seq_put(key, put->seq);
+    MDB_val k = {8, key}, v = {1, "\x80"};
+    return mdb_put(txn, rp_store_dbi(store, RP_OUTCOME_DB), &k, &v, 0);
+}
+
+static void s_test_record(rp_store_t *store, uint64_t seq, const char *time, const char *map)
+{
+    test_put_t put = {seq, time, map};
+    assert(rp_store_write(store, s_test_put, &put) == 0);
+}
+
+typedef struct {
+    uint64_t seq;
+    int rc;
+    char map[64];
+} test_get_t;
+
+static int s_test_get(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_get_t *get = (test_get_t *)arg;
+    MDB_val value;
+    get->rc = rp_outcome_get(store, txn, get->seq, &value);
+    if (get->rc == 0)
+        snprintf(get->map, sizeof get->map, "%.*s", (int)value.mv_size, (char *)value.mv_data);
+    return 0;
+}
+
+static int s_test_get_rc(rp_store_t *store, uint64_t seq, char map[64])
+{
+    test_get_t get = {seq, 0, ""};
+    rp_store_read(store, s_test_get, &get);
+    if (map)
+        memcpy(map, get.map, sizeof get.map);
+    return get.rc;
+}
+
+typedef struct {
+    uint64_t seq, now, keep_s, keep_seqs;
+    int max;
+} test_purge_t;
+
+static int s_test_purge(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    const test_purge_t *p = (const test_purge_t *)arg;
+    return s_purge(store, txn, p->seq, p->now, p->keep_s, p->keep_seqs, p->max);
+}
+
+//  How many outcomes the store holds.
+static int s_test_count_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    MDB_stat stat;
+    assert(mdb_stat(txn, rp_store_dbi(store, RP_OUTCOME_DB), &stat) == 0);
+    *(size_t *)arg = stat.ms_entries;
+    return 0;
+}
+
+static size_t s_test_count(rp_store_t *store)
+{
+    size_t count = 0;
+    rp_store_read(store, s_test_count_read, &count);
+    return count;
+}
+
+void rp_outcome_test(void)
+{
+    char dir[] = "/tmp/rp-outcome-XXXXXX";
+    assert(mkdtemp(dir));
+    const char *dbs[] = {RP_OUTCOME_DB, NULL};
+    rp_store_t *store = rp_store_new(dir, dbs);
+    assert(store);
+
+    //  What is put is what is read; a seq never recorded is not found.
+    char map[64];
+    s_test_record(store, 1, "2026-11-01T00:00:00Z", "first");
+    assert(s_test_get_rc(store, 1, map) == 0 && strcmp(map, "first") == 0);
+    assert(s_test_get_rc(store, 2, NULL) == MDB_NOTFOUND);
+    //  A bare map from an older store reads as it is.
+    s_test_record(store, 2, NULL, NULL);
+    assert(s_test_get_rc(store, 2, map) == 0 && strcmp(map, "\x80") == 0);
+
+    //  Seqs 3..10 a day apart from Nov 2 on; then purge by both rules with
+    //  small bounds: keep 3 days and 4 seqs.
+    for (uint64_t seq = 3; seq <= 10; seq++) {
+        char time[32];
+        snprintf(time, sizeof time, "2026-11-%02dT00:00:00Z", (int)seq - 1);
+        s_test_record(store, seq, time, "x");
+    }
+    int64_t nov10_ms;
+    assert(rp_time_parse("2026-11-10T00:00:00Z", 20, &nov10_ms));
+    uint64_t nov10 = (uint64_t)nov10_ms / 1000;
+    //  At seq 10 (Nov 10), the seq rule keeps 7..10: 1..6 may go, and the
+    //  time rule lets go of what is 3 days old or older (up to Nov 7: seq 8).
+    //  At most 2 at a time: 1 and 2 (the bare map counts as old).
+    test_purge_t purge = {10, nov10, 3 * 86400, 4, 2};
+    assert(rp_store_write(store, s_test_purge, &purge) == 0);
+    assert(s_test_count(store) == 8);
+    assert(s_test_get_rc(store, 1, NULL) == MDB_NOTFOUND);
+    assert(s_test_get_rc(store, 2, NULL) == MDB_NOTFOUND);
+    //  Then 3..6; the seq rule stops at 7 though Nov 6 is old enough.
+    purge.max = 32;
+    assert(rp_store_write(store, s_test_purge, &purge) == 0);
+    assert(s_test_count(store) == 4);
+    assert(s_test_get_rc(store, 6, NULL) == MDB_NOTFOUND);
+    assert(s_test_get_rc(store, 7, NULL) == 0);
+    //  Far later by seq, the time rule holds: seq 8 is Nov 7, just old
+    //  enough; seq 9 (Nov 8) is not.
+    purge.seq = 1000;
+    assert(rp_store_write(store, s_test_purge, &purge) == 0);
+    assert(s_test_count(store) == 2);
+    assert(s_test_get_rc(store, 9, NULL) == 0 && s_test_get_rc(store, 10, NULL) == 0);
+
+    //  rp_outcome_put purges by itself, with the real bounds, every
+    //  RP_OUTCOME_PURGE_EVERY-th seq: an event of Nov 20, more than 8 days
+    //  after seqs 9 and 10 (Nov 8 and 9) and RP_OUTCOME_KEEP_SEQS past them,
+    //  takes both with it.
+    uint64_t far = 10 + RP_OUTCOME_KEEP_SEQS;
+    far += RP_OUTCOME_PURGE_EVERY - far % RP_OUTCOME_PURGE_EVERY;
+    s_test_record(store, far - 1, "2026-11-20T00:00:00Z", "y"); //  not a purging seq
+    assert(s_test_count(store) == 3);
+    s_test_record(store, far, "2026-11-20T00:00:00Z", "z");
+    assert(s_test_count(store) == 2);
+    assert(s_test_get_rc(store, far - 1, map) == 0 && strcmp(map, "y") == 0);
+    //  An event without a readable time purges nothing.
+    s_test_record(store, far + RP_OUTCOME_KEEP_SEQS + RP_OUTCOME_PURGE_EVERY, "soon", "w");
+    assert(s_test_count(store) == 3);
+
+    rp_store_destroy(&store);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert(system(cmd) == 0);
+}
