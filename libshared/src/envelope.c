@@ -60,6 +60,23 @@ const char *rp_request_parse(const msgpack_object *root, rp_request_t *req)
     return NULL;
 }
 
+void rp_actor_parse(const rp_request_t *req, rp_actor_t *actor)
+{
+    memset(actor, 0, sizeof *actor);
+    const char *user, *team = NULL, *role = NULL;
+    size_t user_len, team_len = 0, role_len = 0;
+    if (!rp_obj_str(rp_obj_get(req->actor, "user"), &user, &user_len) || user_len == 0 ||
+        user_len > RP_MAX_ACTOR)
+        return;
+    if (!rp_obj_str(rp_obj_get(req->actor, "team"), &team, &team_len))
+        team = NULL, team_len = 0; //  none (nil or not a string)
+    else if (team_len > RP_MAX_ACTOR)
+        return;
+    if (!rp_obj_str(rp_obj_get(req->actor, "role"), &role, &role_len))
+        role = NULL, role_len = 0;
+    *actor = (rp_actor_t){user, user_len, team, team_len, role, role_len};
+}
+
 bool rp_request_is(const rp_request_t *req, const char *op)
 {
     size_t len = strlen(op);
@@ -394,6 +411,63 @@ static void s_test_time(void)
     }
 }
 
+//  Parse a request whose actor is the given map (packed by the caller).
+static void s_test_actor_of(const char *const *kv, size_t pairs, rp_actor_t *actor)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_request_pack(&packer.pk, 1, "op", 0, NULL, 2);
+    rp_pack_cstr(&packer.pk, "actor");
+    msgpack_pack_map(&packer.pk, pairs);
+    for (size_t i = 0; i < pairs; i++) {
+        rp_pack_cstr(&packer.pk, kv[2 * i]);
+        if (kv[2 * i + 1])
+            rp_pack_cstr(&packer.pk, kv[2 * i + 1]);
+        else
+            msgpack_pack_nil(&packer.pk);
+    }
+    rp_pack_cstr(&packer.pk, "args");
+    msgpack_pack_map(&packer.pk, 0);
+    rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc);
+    rp_request_t req;
+    assert(rp_request_parse(rp_doc_root(doc), &req) == NULL);
+    rp_actor_parse(&req, actor);
+    rp_doc_destroy(&doc); //  the strings are gone: only NULL-ness is read after
+    rp_packer_destroy(&packer);
+}
+
+static void s_test_actor(void)
+{
+    rp_actor_t actor;
+    const char *full[] = {"user", "u1", "role", "sales", "team", "east"};
+    s_test_actor_of(full, 3, &actor);
+    assert(actor.user && actor.user_len == 2 && actor.role_len == 5 && actor.team_len == 4);
+    //  No team (nil) and no role: a user without either.
+    const char *bare[] = {"user", "u1", "team", NULL};
+    s_test_actor_of(bare, 2, &actor);
+    assert(actor.user && !actor.team && !actor.role);
+    //  No user, an empty one, or one or a team too long: no rights at all.
+    char longest[RP_MAX_ACTOR + 2];
+    memset(longest, 'x', sizeof longest - 1);
+    longest[sizeof longest - 1] = 0;
+    const char *none[] = {"role", "admin"};
+    const char *empty[] = {"user", "", "role", "admin"};
+    const char *long_user[] = {"user", longest, "role", "admin"};
+    const char *long_team[] = {"user", "u1", "role", "admin", "team", longest};
+    const char *const *refused[] = {none, empty, long_user, long_team};
+    size_t pairs[] = {1, 2, 2, 3};
+    for (size_t i = 0; i < 4; i++) {
+        s_test_actor_of(refused[i], pairs[i], &actor);
+        assert(!actor.user && !actor.role && !actor.team);
+    }
+    //  At the bound is fine.
+    longest[RP_MAX_ACTOR] = 0;
+    const char *at_bound[] = {"user", longest, "team", longest};
+    s_test_actor_of(at_bound, 2, &actor);
+    assert(actor.user && actor.team_len == RP_MAX_ACTOR);
+}
+
 void rp_envelope_test(void)
 {
     rp_packer_t packer;
@@ -528,5 +602,6 @@ void rp_envelope_test(void)
     assert(rp_time_parse(now, strlen(now), &t) && t / 1000 + 5 >= (int64_t)time(NULL) &&
            t / 1000 <= (int64_t)time(NULL));
     s_test_time();
+    s_test_actor();
     rp_packer_destroy(&packer);
 }

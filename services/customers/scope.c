@@ -9,20 +9,24 @@ static bool s_scope_eq(const char *a, size_t a_len, const char *b, size_t b_len)
     return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
 }
 
+static bool s_scope_is(const rp_actor_t *actor, const char *role)
+{
+    return s_scope_eq(actor->role, actor->role_len, role, strlen(role));
+}
+
 void scope_parse(scope_t *self, const rp_request_t *req)
 {
+    rp_actor_t actor;
+    rp_actor_parse(req, &actor);
     memset(self, 0, sizeof *self);
-    if (!rp_obj_str(rp_obj_get(req->actor, "user"), &self->user, &self->user_len) ||
-        self->user_len == 0 || self->user_len > SCOPE_MAX_ACTOR)
-        return;
-    if (rp_obj_str(rp_obj_get(req->actor, "team"), &self->team, &self->team_len) &&
-        self->team_len > SCOPE_MAX_ACTOR)
-        return;
-    const msgpack_object *role = rp_obj_get(req->actor, "role");
-    self->role = rp_obj_streq(role, "admin")      ? SCOPE_ADMIN
-                 : rp_obj_streq(role, "manager")  ? SCOPE_MANAGER
-                 : rp_obj_streq(role, "sales")    ? SCOPE_SALES
-                 : rp_obj_streq(role, "readonly") ? SCOPE_READONLY
+    if (!actor.user)
+        return; //  no (sane) user: no rights
+    self->user = actor.user, self->user_len = actor.user_len;
+    self->team = actor.team, self->team_len = actor.team_len;
+    self->role = s_scope_is(&actor, "admin")      ? SCOPE_ADMIN
+                 : s_scope_is(&actor, "manager")  ? SCOPE_MANAGER
+                 : s_scope_is(&actor, "sales")    ? SCOPE_SALES
+                 : s_scope_is(&actor, "readonly") ? SCOPE_READONLY
                                                   : SCOPE_NONE;
 }
 

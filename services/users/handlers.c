@@ -21,7 +21,6 @@
 #define LIST_MAX      200
 #define LIST_DEFAULT  50
 #define LIST_MAX_SCAN 20000 //  records looked at per list call; then a cursor
-#define MAX_ACTOR     100   //  bytes of actor.user and actor.team
 
 struct _handlers_t {
     rp_writes_t *writes; //  in flight (rp_writes: append, wait, errors)
@@ -79,19 +78,15 @@ static bool s_bytes_eq(const char *a, size_t a_len, const char *b, size_t b_len)
 
 static void s_actor_parse(const rp_request_t *req, actor_t *actor)
 {
+    rp_actor_t sent;
+    rp_actor_parse(req, &sent);
     memset(actor, 0, sizeof *actor);
-    const char *user, *role;
-    size_t user_len, role_len;
-    if (!rp_obj_str(rp_obj_get(req->actor, "user"), &user, &user_len) || user_len == 0 ||
-        user_len > MAX_ACTOR)
+    if (!sent.user)
         return; //  no (sane) user: no rights
-    if (rp_obj_str(rp_obj_get(req->actor, "team"), &actor->team, &actor->team_len) &&
-        actor->team_len > MAX_ACTOR)
-        return;
-    actor->user = user;
-    actor->user_len = user_len;
-    if (rp_obj_str(rp_obj_get(req->actor, "role"), &role, &role_len))
-        actor->role = user_role_parse(role, role_len);
+    actor->user = sent.user, actor->user_len = sent.user_len;
+    actor->team = sent.team, actor->team_len = sent.team_len;
+    if (sent.role)
+        actor->role = user_role_parse(sent.role, sent.role_len);
 }
 
 static bool s_is_self(const actor_t *actor, const char *id, size_t id_len)

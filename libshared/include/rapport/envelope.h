@@ -23,6 +23,7 @@
 #define RP_MAX_TIME     64
 #define RP_MAX_SUBJECT  256
 #define RP_MAX_INSTANCE 96
+#define RP_MAX_ACTOR    100 //  bytes of actor.user and actor.team
 
 typedef struct {
     const msgpack_object *id; //  any scalar; echoed in the reply
@@ -38,6 +39,21 @@ typedef struct {
 //  Parse a request body. Returns NULL on success, else a static message
 //  (the reply should then be status 400, code "bad_request").
 const char *rp_request_parse(const msgpack_object *root, rp_request_t *req);
+
+//  Who sent a request: the envelope's actor {user, role, team}, as the
+//  gateway vouches for it (borrowed strings).
+typedef struct {
+    const char *user; //  NULL when absent or not sane: no rights at all
+    size_t user_len;
+    const char *team; //  NULL when absent
+    size_t team_len;
+    const char *role; //  NULL when absent; each service maps the names it knows
+    size_t role_len;
+} rp_actor_t;
+
+//  Read the request's actor. It has a user only if user is a string of
+//  1..RP_MAX_ACTOR bytes and team, when a string, at most that.
+void rp_actor_parse(const rp_request_t *req, rp_actor_t *actor);
 
 //  True if the request's op equals the given C string.
 bool rp_request_is(const rp_request_t *req, const char *op);
