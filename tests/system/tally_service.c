@@ -20,6 +20,7 @@
 */
 #include <rapport/log.h>
 #include <rapport/service.h>
+#include <rapport/write.h>
 
 #include <assert.h>
 #include <inttypes.h>
@@ -166,16 +167,7 @@ static void s_add_appended(void *arg, rp_service_t *service, const rp_reply_t *r
     }
     //  A deposed writer (409/403) or a journal that is away: the caller
     //  retries with the same idem, which the next holder appends once.
-    int status = reply->status;
-    if (status == 409 || status == 403)
-        rp_service_reply_error(service, &add->origin, 503, "not_writer",
-                               "this instance lost the lease; retry");
-    else if (status == 503 || status == 504)
-        rp_service_reply_error(service, &add->origin, status, "journal_unavailable",
-                               "the journal did not accept the append; retry");
-    else
-        rp_service_reply_error(service, &add->origin, 500, "journal_error",
-                               "the journal refused the append");
+    rp_writes_refused(service, &add->origin, reply->status);
     s_add_finish(add);
 }
 

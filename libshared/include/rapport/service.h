@@ -169,8 +169,7 @@ int rp_service_call(rp_service_t *self, const char *service, uint64_t id, const 
 //  with its own key, idem (NULL or "" for none; see append.h; a large
 //  append goes alone). fn gets the journal's reply and, on 200, the seqs
 //  of these events, first..last; a group that could not be sent answers
-//  503. -1 (fn is not called) if the
-//  events are malformed or too many.
+//  503. -1 (fn is not called) if the events are malformed or too many.
 int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size_t count,
                       const char *idem, int timeout_ms, rp_appended_fn *fn, void *arg);
 

@@ -59,8 +59,6 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
 //  writer that appends by itself, such as an import batch).
 void rp_writes_refused(rp_service_t *service, rp_origin_t **origin_p, int status);
 
-//  Pack the whole error reply {id, status, seq, error: {code, message,
-//  details?}} for a refused outcome (code "conflict" if it has none).
 //  Whether a write request may go ahead, checked in this order (the first
 //  failure is answered, the origin freed, and false returned):
 //    - it came through "<service>.writer"        400 writer_only
@@ -75,6 +73,8 @@ void rp_writes_refused(rp_service_t *service, rp_origin_t **origin_p, int status
 bool rp_writes_admit(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                      bool allowed, const char *forbidden_message, char idem[RP_MAX_IDEM + 1]);
 
+//  Pack the whole error reply {id, status, seq, error: {code, message,
+//  details?}} for a refused outcome (code "conflict" if it has none).
 void rp_writes_refusal(rp_packer_t *packer, const msgpack_object *reply_id, uint64_t seq,
                        int status, const msgpack_object *outcome, rp_write_message_fn *message);
 
