@@ -10,7 +10,9 @@
 #   POST /api/v1/customers        goal >= 0.2 x nginx, p99 < 10 ms
 #
 # POST is durable: a 201 means the event is in the journal, fsynced. Every
-# POST creates a distinct customer (bench/http.lua). The gateway's rate
+# POST creates a distinct customer (bench/http.lua). The same POSTs are then
+# sent to bench/bench_floor.c, the design's write path with no work in it,
+# printed as "the floor" beside the POST: the most it can reach here. The gateway's rate
 # limit is switched off (RAPPORT_RATE_PER_S=0): one API key at these rates
 # would otherwise be refused with 429 after its burst.
 # A benchmark reports; it does not fail the build (exit 0 unless the setup
@@ -191,6 +193,33 @@ kill $GATEWAY2 && wait $GATEWAY2 2>/dev/null || true # one feed subscriber less 
 run post post "$BASE/api/v1/customers" -H "$AUTH"
 AFTER=$(curl -sf -H "$AUTH" "$BASE/api/v1/customers?limit=1" >/dev/null && echo ok || echo "?")
 
+# The floor (bench/bench_floor.c): the same POSTs through the design's write
+# path - three processes, the same hops, a journal commit with LMDB's two
+# syncs, the feed - with no work in it: the most POST can reach here.
+start_floor() {
+    FLOOR_PORT=$(free_port)
+    rm -rf "$SCRATCH/floor"
+    "$B/bench/bench_floor" "$FLOOR_PORT" "$(free_port)" "$(free_port)" "$SCRATCH/floor" \
+        2>>"$SCRATCH/floor.log" &
+    FLOOR=$!
+    PIDS="$PIDS $FLOOR"
+}
+start_floor
+i=0
+until curl -sf -m 2 -o /dev/null -d '{}' "http://127.0.0.1:$FLOOR_PORT/"; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { echo "bench_http: bench_floor did not start"; cat "$SCRATCH/floor.log"; exit 1; }
+    alive $FLOOR || start_floor
+    sleep 0.05
+done
+REAL="$GATEWAY $CUSTOMERS $BROKER"
+BROKER=$(sed -n 1p "$SCRATCH/floor/pids")
+CUSTOMERS=$(sed -n 2p "$SCRATCH/floor/pids")
+GATEWAY=$(sed -n 3p "$SCRATCH/floor/pids")
+run floor post "http://127.0.0.1:$FLOOR_PORT/api/v1/customers"
+set -- $REAL
+GATEWAY=$1 CUSTOMERS=$2 BROKER=$3
+
 read -r NGX NGX50 NGX99 NGXBAD <"$SCRATCH/result.nginx"
 report() {
     label=$1 file=$2 goal=$3 p99goal=$4
@@ -208,11 +237,13 @@ report() {
             printf "  [%d non-2xx or socket errors: figure invalid]", bad
         printf "\n"
     }'
-    echo "      CPU per request: gateway $CPU_GW us, customers $CPU_CU us, broker $CPU_BR us"
+    echo "      CPU per request: gateway $CPU_GW us, ${5:-customers} $CPU_CU us, broker $CPU_BR us"
 }
 awk -v r="$NGX" -v p50="$NGX50" -v p99="$NGX99" 'BEGIN {
     printf "  %-28s %8d req/s  p50 %6.2f ms  p99 %6.2f ms  (reference)\n", "nginx static JSON", r, p50 / 1000, p99 / 1000 }'
 report "GET /api/v1/customers/{id}" get 0.5 0
 report "  same, gateway cache off" get_uncached 0 0
 report "POST /api/v1/customers" post 0.2 10
+report "  the floor (bench_floor)" floor 0 0 writer
+echo "      (the design's write path with no work in it: the same hops and syncs)"
 [ "$AFTER" = ok ] || echo "  (the gateway did not answer after the run)"
