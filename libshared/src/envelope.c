@@ -315,6 +315,16 @@ static bool s_zone(const char *text, size_t len, size_t at, int64_t *minutes)
     return true;
 }
 
+//  A real day round-trips through day numbers.
+bool rp_date_valid(int64_t year, int64_t month, int64_t day)
+{
+    if (month < 1 || month > 12 || day < 1 || day > 31)
+        return false;
+    int64_t y, m, d;
+    s_civil_from_days(s_days_from_civil(year, month, day), &y, &m, &d);
+    return y == year && m == month && d == day;
+}
+
 bool rp_time_parse(const char *text, size_t len, int64_t *unix_ms)
 {
     if (len < 20 || len > RP_MAX_TIME)
@@ -326,11 +336,9 @@ bool rp_time_parse(const char *text, size_t len, int64_t *unix_ms)
         s > 59 || text[4] != '-' || text[7] != '-' || !s_char_in(text, len, 10, "Tt ") ||
         text[13] != ':' || text[16] != ':')
         return false;
-    //  A real day of that month: the date round-trips through day numbers.
-    int64_t days = s_days_from_civil(y, mo, d), cy, cm, cd;
-    s_civil_from_days(days, &cy, &cm, &cd);
-    if (cy != y || cm != mo || cd != d)
+    if (!rp_date_valid(y, mo, d))
         return false;
+    int64_t days = s_days_from_civil(y, mo, d);
     size_t at = 19;
     int64_t ms = 0;
     if (at < len && text[at] == '.') {
@@ -399,6 +407,11 @@ static void s_test_time(void)
          false, 0, NULL}, //  a full-width 2
         {"", false, 0, NULL},
     };
+    assert(rp_date_valid(2024, 2, 29) && rp_date_valid(2000, 2, 29));
+    assert(!rp_date_valid(2026, 2, 29) && !rp_date_valid(1900, 2, 29));
+    assert(rp_date_valid(2026, 12, 31) && !rp_date_valid(2026, 4, 31));
+    assert(!rp_date_valid(2026, 13, 1) && !rp_date_valid(2026, 0, 1));
+    assert(!rp_date_valid(2026, 1, 0) && !rp_date_valid(2026, 1, -1));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t t = 12345;
         assert(rp_time_parse(cases[i].text, strlen(cases[i].text), &t) == cases[i].ok);

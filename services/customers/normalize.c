@@ -1,6 +1,7 @@
 /*  normalize.c — phones, e-mails and dates into one canonical form each, so
     that duplicates can be found by comparing bytes. */
 #include "normalize.h"
+#include <rapport/envelope.h>
 
 #include <assert.h>
 #include <stdbool.h>
@@ -169,11 +170,7 @@ const char *normalize_date(const char *in, size_t len, char out[NORMALIZE_DATE_M
         return "invalid";
     int year = s_number(compact, 4), month = s_number(compact + 4, 2),
         day = s_number(compact + 6, 2);
-    if (year < 1000 || month < 1 || month > 12 || day < 1)
-        return "invalid";
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (day > days[month - 1] + (month == 2 && leap))
+    if (year < 1000 || !rp_date_valid(year, month, day))
         return "invalid";
     memcpy(out, compact, 4); //  digits checked above: copy, do not format
     out[4] = '-';

@@ -251,8 +251,8 @@ static void s_add(tally_t *self, rp_service_t *service, rp_origin_t *origin,
     add->handle = zlistx_add_end(self->adds, add);
     rp_journal_event_t events[1] = {{event.buffer.data, event.buffer.size}};
     if (rp_service_append(service, events, 1, idem, TALLY_WAIT_MS, s_add_appended, add)) {
-        rp_service_reply_error(service, &add->origin, 503, "journal_unavailable",
-                               "could not send the append; retry");
+        rp_service_reply_error(service, &add->origin, 500, "journal_error",
+                               "the event could not be appended");
         s_add_finish(add);
     }
     rp_packer_destroy(&event);

@@ -138,6 +138,10 @@ void rp_time_now(char out[32]);
 //  one.
 bool rp_time_parse(const char *text, size_t len, int64_t *unix_ms);
 
+//  Is year-month-day a real day of the (proleptic Gregorian) calendar:
+//  month 1..12, day within that month, 29 February in leap years only?
+bool rp_date_valid(int64_t year, int64_t month, int64_t day);
+
 //  Write Unix milliseconds as rp_time_now does (years 0..9999).
 void rp_time_format(int64_t unix_ms, char out[32]);
 
