@@ -3,8 +3,9 @@
     Usage: bench_floor HTTP_PORT ROUTER_PORT FEED_PORT DIR
 
     Runs until SIGTERM, or until one of its processes ends. DIR/pids names
-    them, a line each: broker, writer, gateway (for CPU time per request). Three processes, placed
-   as Rapport's are:
+    them, a line each: broker, writer, gateway (for CPU time per request).
+
+    Three processes, placed as Rapport's are:
 
     - a gateway: libevent's evhttp on 127.0.0.1:HTTP_PORT, a DEALER to the
       router and a SUB on the feed (Rapport's gateway follows the feed);
@@ -34,6 +35,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,11 +139,11 @@ typedef struct {
     const char *feed_endpoint;
 } journal_t;
 
-//  An append waiting for its commit: the writer's identity and tag, and its
-//  events (frames [first, first + count) of the journal's frame array).
+//  An append waiting for its commit: the writer's identity and tag, and
+//  where its events start in the journal's frame array.
 typedef struct {
     zmq_msg_t identity, tag;
-    int first, count;
+    int first;
 } journal_item_t;
 
 static void *s_journal_run(void *arg)
@@ -161,17 +163,18 @@ static void *s_journal_run(void *arg)
         s_die("journal dbi");
     while (1) {
         //  Idle for 100 ms: say the head, so a subscriber knows it is joined.
-        zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, 100) == 0) {
+        zmq_pollitem_t ready = {pipe, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&ready, 1, 100) == 0) {
             uint64_t seq = __builtin_bswap64(head);
             s_send_bytes(pub, "$head", 5, 1);
             s_send_bytes(pub, &seq, sizeof seq, 1);
             s_send_bytes(pub, NULL, 0, 0);
             continue;
         }
-        //  Take the appends waiting: one commit.
+        //  Take the appends waiting: one commit. An append holds at most
+        //  BATCH events (a writer's turn), so the next one always fits.
         int n = 0, frames = 0, flags = 0;
-        while (n < BATCH && frames < MAX_FRAMES - 64) {
+        while (n < BATCH && frames <= MAX_FRAMES - BATCH) {
             journal_item_t *item = &items[n];
             if (s_recv(pipe, &item->identity, flags))
                 break;
@@ -182,7 +185,6 @@ static void *s_journal_run(void *arg)
                 if (s_recv(pipe, &events[frames++], 0))
                     s_die("journal event");
             s_skip_rest(pipe);
-            item->count = frames - item->first;
             n++;
             flags = ZMQ_DONTWAIT;
         }
@@ -224,6 +226,48 @@ static void *s_journal_run(void *arg)
 //                    [writer, "R", gateway, id, reply] → [gateway, id, reply]
 //  From the journal: [writer, tag, first_seq]    → [writer, "S", tag, first_seq]
 
+//  Route one message from the router socket; false if none was waiting.
+static bool s_router_message(void *router, void *pipe, zmq_msg_t *writer)
+{
+    zmq_msg_t identity, kind;
+    if (s_recv(router, &identity, ZMQ_DONTWAIT))
+        return false;
+    if (s_recv(router, &kind, 0))
+        s_die("router kind");
+    char k = zmq_msg_size(&kind) ? *(char *)zmq_msg_data(&kind) : 0;
+    zmq_msg_close(&kind);
+    if (k == 'W') {
+        zmq_msg_copy(writer, &identity);
+        zmq_msg_close(&identity);
+    } else if (k == 'G' && zmq_msg_size(writer) == 0) { //  no writer: answered empty, a 503
+        zmq_msg_t id;
+        s_send(router, &identity, 1);
+        if (s_recv(router, &id, 0))
+            s_die("router id");
+        s_skip_rest(router);
+        s_send(router, &id, 1);
+        s_send_bytes(router, NULL, 0, 0);
+    } else if (k == 'G') {
+        zmq_msg_t to;
+        zmq_msg_init(&to);
+        zmq_msg_copy(&to, writer);
+        s_send(router, &to, 1);
+        s_send_bytes(router, "Q", 1, 1);
+        s_send(router, &identity, 1);
+        s_forward_rest(router, router);
+    } else if (k == 'A') {
+        s_send(pipe, &identity, 1);
+        s_forward_rest(router, pipe);
+    } else if (k == 'R') {
+        zmq_msg_close(&identity);
+        s_forward_rest(router, router);
+    } else {
+        zmq_msg_close(&identity);
+        s_skip_rest(router);
+    }
+    return true;
+}
+
 static void s_broker_run(const char *router_endpoint, const char *feed_endpoint, const char *dir)
 {
     s_batch_policy();
@@ -235,51 +279,13 @@ static void s_broker_run(const char *router_endpoint, const char *feed_endpoint,
     journal_t journal = {ctx, s_env_open(dir, 0), feed_endpoint};
     pthread_t thread;
     pthread_create(&thread, NULL, s_journal_run, &journal);
-    zmq_msg_t writer;
+    zmq_msg_t writer; //  its identity, empty until its hello
     zmq_msg_init(&writer);
-    int have_writer = 0;
     zmq_pollitem_t items[] = {{router, 0, ZMQ_POLLIN, 0}, {pipe, 0, ZMQ_POLLIN, 0}};
     while (1) {
         zmq_poll(items, 2, -1);
-        for (int i = 0; i < BATCH; i++) {
-            zmq_msg_t identity, kind;
-            if (s_recv(router, &identity, ZMQ_DONTWAIT))
-                break;
-            if (s_recv(router, &kind, 0))
-                s_die("router kind");
-            char k = zmq_msg_size(&kind) ? *(char *)zmq_msg_data(&kind) : 0;
-            zmq_msg_close(&kind);
-            if (k == 'W') {
-                zmq_msg_copy(&writer, &identity);
-                have_writer = 1;
-                zmq_msg_close(&identity);
-            } else if (k == 'G' && !have_writer) { //  answered empty: 503
-                s_send(router, &identity, 1);
-                zmq_msg_t id;
-                if (s_recv(router, &id, 0))
-                    s_die("router id");
-                s_skip_rest(router);
-                s_send(router, &id, 1);
-                s_send_bytes(router, NULL, 0, 0);
-            } else if (k == 'G') {
-                zmq_msg_t to;
-                zmq_msg_init(&to);
-                zmq_msg_copy(&to, &writer);
-                s_send(router, &to, 1);
-                s_send_bytes(router, "Q", 1, 1);
-                s_send(router, &identity, 1);
-                s_forward_rest(router, router);
-            } else if (k == 'A') {
-                s_send(pipe, &identity, 1);
-                s_forward_rest(router, pipe);
-            } else if (k == 'R') {
-                zmq_msg_close(&identity);
-                s_forward_rest(router, router);
-            } else {
-                zmq_msg_close(&identity);
-                s_skip_rest(router);
-            }
-        }
+        for (int i = 0; i < BATCH && s_router_message(router, pipe, &writer); i++)
+            ;
         for (int i = 0; i < BATCH; i++) {
             zmq_msg_t identity;
             if (s_recv(pipe, &identity, ZMQ_DONTWAIT))
@@ -327,7 +333,7 @@ static void s_writer_apply(writer_t *self, void *sub, MDB_env *env, MDB_dbi dbi)
         zmq_msg_t type, seq, event; //  ["ev", seq, event] or ["$head", seq, ""]
         if (s_recv(sub, &type, ZMQ_DONTWAIT))
             break;
-        if (s_recv(sub, &seq, 0) || s_recv(sub, &event, 0))
+        if (s_recv(sub, &seq, 0) || s_recv(sub, &event, 0) || zmq_msg_size(&seq) != 8)
             s_die("writer feed");
         if (zmq_msg_size(&type) != 2) { //  "$head"
             zmq_msg_close(&type);
@@ -341,7 +347,9 @@ static void s_writer_apply(writer_t *self, void *sub, MDB_env *env, MDB_dbi dbi)
         MDB_val data = {zmq_msg_size(&event), zmq_msg_data(&event)};
         if (mdb_put(txn, dbi, &key, &data, 0))
             s_die("writer put");
-        self->cursor = __builtin_bswap64(*(uint64_t *)zmq_msg_data(&seq));
+        uint64_t cursor;
+        memcpy(&cursor, zmq_msg_data(&seq), sizeof cursor);
+        self->cursor = __builtin_bswap64(cursor);
         zmq_msg_close(&type);
         zmq_msg_close(&seq);
         zmq_msg_close(&event);
