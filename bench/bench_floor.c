@@ -19,7 +19,8 @@
     feed → writer → router → gateway. The writer sends a turn's new writes
     as one append and answers a write once it has both the append's seq and
     the event back from the feed, applied to its store — the real writer's
-    rule. Every process runs under SCHED_BATCH, as Rapport's do.
+    rule. Every process runs under the scheduling policy Rapport's do
+    (SCHED_BATCH unless RAPPORT_SCHED_POLICY says otherwise).
 
     What is left out is everything else: MDP framing and heartbeats,
     MessagePack, JSON, authentication, validation, indexes, idempotency
@@ -33,7 +34,8 @@
 #include <event2/buffer.h>
 #include <lmdb.h>
 #include <pthread.h>
-#include <sched.h>
+#include <rapport/config.h>
+#include <rapport/sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,10 +60,14 @@ static void s_die(const char *what)
     exit(1);
 }
 
-static void s_batch_policy(void)
+//  The scheduling policy Rapport's processes run under (rapport/sched.h,
+//  RAPPORT_SCHED_POLICY), so the floor is measured as they are.
+static void s_sched(void)
 {
-    struct sched_param param = {0};
-    sched_setscheduler(0, SCHED_BATCH, &param);
+    rp_config_t *config = rp_config_new("bench_floor");
+    if (rp_sched_init(config))
+        exit(2);
+    rp_config_destroy(&config);
 }
 
 static void s_endpoint(char *buf, size_t size, const char *port)
@@ -270,7 +276,7 @@ static bool s_router_message(void *router, void *pipe, zmq_msg_t *writer)
 
 static void s_broker_run(const char *router_endpoint, const char *feed_endpoint, const char *dir)
 {
-    s_batch_policy();
+    s_sched();
     void *ctx = zmq_ctx_new();
     void *router = zmq_socket(ctx, ZMQ_ROUTER);
     void *pipe = zmq_socket(ctx, ZMQ_PAIR);
@@ -412,7 +418,7 @@ static void s_writer_take(writer_t *self, void *dealer)
 
 static void s_writer_run(const char *router_endpoint, const char *feed_endpoint, const char *dir)
 {
-    s_batch_policy();
+    s_sched();
     void *ctx = zmq_ctx_new();
     void *dealer = zmq_socket(ctx, ZMQ_DEALER);
     void *sub = zmq_socket(ctx, ZMQ_SUB);
@@ -512,7 +518,7 @@ static void s_gateway_post(struct evhttp_request *req, void *arg)
 
 static void s_gateway_run(const char *port, const char *router_endpoint, const char *feed_endpoint)
 {
-    s_batch_policy();
+    s_sched();
     static gateway_t self;
     void *ctx = zmq_ctx_new();
     self.dealer = zmq_socket(ctx, ZMQ_DEALER);

@@ -163,6 +163,11 @@ static void s_pack_error(msgpack_packer *pk, const msgpack_object *id, int statu
 {
     rp_reply_pack(pk, id, status, 0, 1);
     rp_pack_cstr(pk, "error");
+    rp_error_pack(pk, code, message, details);
+}
+
+void rp_error_pack(msgpack_packer *pk, const char *code, const char *message, bool details)
+{
     msgpack_pack_map(pk, details ? 3 : 2);
     rp_pack_kv_cstr(pk, "code", code);
     rp_pack_kv_cstr(pk, "message", message);
@@ -332,11 +337,9 @@ bool rp_time_parse(const char *text, size_t len, int64_t *unix_ms)
     int64_t y = s_digits(text, len, 0, 4), mo = s_digits(text, len, 5, 2),
             d = s_digits(text, len, 8, 2), h = s_digits(text, len, 11, 2),
             mi = s_digits(text, len, 14, 2), s = s_digits(text, len, 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+    if (y < 0 || !rp_date_valid(y, mo, d) || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
         s > 59 || text[4] != '-' || text[7] != '-' || !s_char_in(text, len, 10, "Tt ") ||
         text[13] != ':' || text[16] != ':')
-        return false;
-    if (!rp_date_valid(y, mo, d))
         return false;
     int64_t days = s_days_from_civil(y, mo, d);
     size_t at = 19;
@@ -424,6 +427,18 @@ static void s_test_time(void)
     }
 }
 
+//  Finish a request packed up to its args with "args": {}, and parse it
+//  into req (which points into the doc returned).
+static rp_doc_t *s_test_request(rp_packer_t *packer, rp_request_t *req)
+{
+    rp_pack_cstr(&packer->pk, "args");
+    msgpack_pack_map(&packer->pk, 0);
+    rp_doc_t *doc = rp_doc_new(packer->buffer.data, packer->buffer.size, NULL);
+    assert(doc);
+    assert(rp_request_parse(rp_doc_root(doc), req) == NULL);
+    return doc;
+}
+
 //  Parse a request whose actor is the given map (packed by the caller).
 static void s_test_actor_of(const char *const *kv, size_t pairs, rp_actor_t *actor)
 {
@@ -439,12 +454,8 @@ static void s_test_actor_of(const char *const *kv, size_t pairs, rp_actor_t *act
         else
             msgpack_pack_nil(&packer.pk);
     }
-    rp_pack_cstr(&packer.pk, "args");
-    msgpack_pack_map(&packer.pk, 0);
-    rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
-    assert(doc);
     rp_request_t req;
-    assert(rp_request_parse(rp_doc_root(doc), &req) == NULL);
+    rp_doc_t *doc = s_test_request(&packer, &req);
     rp_actor_parse(&req, actor);
     rp_doc_destroy(&doc); //  the strings are gone: only NULL-ness is read after
     rp_packer_destroy(&packer);
@@ -486,12 +497,8 @@ void rp_envelope_test(void)
     rp_packer_t packer;
     rp_packer_init(&packer);
     rp_request_pack(&packer.pk, 7, "journal.append", 12, "k-1", 1);
-    rp_pack_cstr(&packer.pk, "args");
-    msgpack_pack_map(&packer.pk, 0);
-    rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
-    assert(doc);
     rp_request_t req;
-    assert(rp_request_parse(rp_doc_root(doc), &req) == NULL);
+    rp_doc_t *doc = s_test_request(&packer, &req);
     assert(rp_request_is(&req, "journal.append"));
     assert(!rp_request_is(&req, "journal"));
     assert(req.min_seq == 12);

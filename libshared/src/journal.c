@@ -74,26 +74,22 @@ bool rp_journal_append_part(const rp_reply_t *reply, size_t index, rp_reply_t *p
     const msgpack_object *parts = rp_obj_get(reply->data, "parts");
     if (reply->status != 200 || !rp_obj_is_array(parts) || index >= parts->via.array.size)
         return false;
+    //  A part is {status, seqs…} or {status, error}: read as a reply body,
+    //  then given the request's id and stamps, its own map as data.
     const msgpack_object *answer = &parts->via.array.ptr[index];
-    int64_t status = 0;
-    if (!rp_obj_i64(rp_obj_get(answer, "status"), &status) || status < 100 || status > 599)
+    if (rp_reply_parse(answer, part))
         return false;
-    *part = (rp_reply_t){.id = reply->id,
-                         .status = (int)status,
-                         .data = answer,
-                         .cursor = reply->cursor,
-                         .instance = reply->instance,
-                         .instance_len = reply->instance_len};
+    part->id = reply->id;
+    part->data = answer;
+    part->cursor = reply->cursor;
+    part->instance = reply->instance;
+    part->instance_len = reply->instance_len;
     *first = *last = 0;
-    if (status == 200) {
-        if (!rp_journal_append_seqs(part, first, last, NULL))
-            return false;
-        part->seq = *last;
+    if (part->status != 200)
         return true;
-    }
-    const msgpack_object *error = rp_obj_get(answer, "error");
-    rp_obj_str(rp_obj_get(error, "code"), &part->error_code, &part->error_code_len);
-    rp_obj_str(rp_obj_get(error, "message"), &part->error_message, &part->error_message_len);
+    if (!rp_journal_append_seqs(part, first, last, NULL))
+        return false;
+    part->seq = *last;
     return true;
 }
 

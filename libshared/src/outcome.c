@@ -3,6 +3,7 @@
 #include <rapport/pack.h>
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,16 @@
 #define OUTCOME_MARK   0xc1 //  never used by MessagePack
 #define OUTCOME_HEADER 9    //  the mark and the time
 
+//  Does the value start with a stamp (else it is a bare map)?
+static bool s_stamped(const MDB_val *value)
+{
+    return value->mv_size >= OUTCOME_HEADER && ((const uint8_t *)value->mv_data)[0] == OUTCOME_MARK;
+}
+
 //  The time an outcome was stamped with; 0 (old) for a bare map.
 static uint64_t s_stamp(const MDB_val *value)
 {
-    const uint8_t *bytes = (const uint8_t *)value->mv_data;
-    if (value->mv_size < OUTCOME_HEADER || bytes[0] != OUTCOME_MARK)
-        return 0;
-    return rp_seq_get(bytes + 1);
+    return s_stamped(value) ? rp_seq_get((const uint8_t *)value->mv_data + 1) : 0;
 }
 
 //  Delete up to max of the oldest outcomes that are at least keep_seqs
@@ -88,8 +92,7 @@ int rp_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value
     rp_seq_put(key, seq);
     MDB_val k = {8, key};
     int rc = mdb_get(txn, rp_store_dbi(store, RP_OUTCOME_DB), &k, value);
-    if (rc == 0 && value->mv_size >= OUTCOME_HEADER &&
-        ((const uint8_t *)value->mv_data)[0] == OUTCOME_MARK) {
+    if (rc == 0 && s_stamped(value)) {
         value->mv_data = (uint8_t *)value->mv_data + OUTCOME_HEADER;
         value->mv_size -= OUTCOME_HEADER;
     }

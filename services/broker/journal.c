@@ -695,11 +695,8 @@ static void s_send(journal_t *self, item_t *item)
 //  {code, message, details?: {index}}: the error of a reply, or of a part.
 static void s_pack_error_map(msgpack_packer *pk, const item_t *item)
 {
-    msgpack_pack_map(pk, item->index < 0 ? 2 : 3);
-    rp_pack_kv_cstr(pk, "code", item->code);
-    rp_pack_kv_cstr(pk, "message", item->message);
+    rp_error_pack(pk, item->code, item->message, item->index >= 0);
     if (item->index >= 0) {
-        rp_pack_cstr(pk, "details");
         msgpack_pack_map(pk, 1);
         rp_pack_kv_i64(pk, "index", item->index);
     }

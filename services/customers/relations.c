@@ -101,7 +101,7 @@ typedef struct {
     bool found;
     uint64_t version;
     bool archived;
-    char team[SCOPE_MAX_ACTOR + 1];
+    char team[RP_MAX_ACTOR + 1];
 } target_t;
 
 static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
@@ -116,7 +116,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
         target->version = customer_version(&held.record);
         rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &target->archived);
         if (customer_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
-            team_len <= SCOPE_MAX_ACTOR) {
+            team_len <= RP_MAX_ACTOR) {
             memcpy(target->team, team, team_len);
             target->team[team_len] = 0;
         }

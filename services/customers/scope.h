@@ -13,8 +13,6 @@
 #include <rapport/envelope.h>
 #include <rapport/pack.h>
 
-#define SCOPE_MAX_ACTOR RP_MAX_ACTOR //  bytes of actor.user and actor.team
-
 typedef enum { SCOPE_NONE, SCOPE_ADMIN, SCOPE_MANAGER, SCOPE_SALES, SCOPE_READONLY } scope_role_t;
 
 typedef struct {

@@ -100,6 +100,11 @@ void rp_reply_pack_error(msgpack_packer *pk, const msgpack_object *id, int statu
 void rp_reply_pack_error_details(msgpack_packer *pk, const msgpack_object *id, int status,
                                  const char *code, const char *message);
 
+//  The error map alone, {code, message, details?}, for an error inside a
+//  reply's data (a part of a shared journal append); with details, up to
+//  the key "details", the caller packing its value next.
+void rp_error_pack(msgpack_packer *pk, const char *code, const char *message, bool details);
+
 typedef struct {
     const char *specversion;
     size_t specversion_len;
