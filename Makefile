@@ -68,7 +68,11 @@ $(B)/bin/rapport-%: $$(call service_objs,$$*) $(LIB)
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/test/%: $(B)/obj/tests/unit/%.o $(LIB)
+# A unit test test_<service>_<module> links that service's objects, all but
+# main.o (so it runs the module's self-test from the code the program runs);
+# test_<libshared module> links librapport.a alone.
+unit_objs = $(if $(filter $(firstword $(subst _, ,$(1))),$(SERVICES)),$(filter-out %/main.o,$(call service_objs,$(firstword $(subst _, ,$(1))))))
+$(B)/test/test_%: $(B)/obj/tests/unit/test_%.o $$(call unit_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -78,15 +82,8 @@ $(B)/test/%: $(B)/obj/tests/system/%.o $(LIB)
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# The gateway embeds docs/openapi.json (services/gateway/openapi.c, .incbin);
-# test_gateway_openapi checks it against the gateway's routing table, so it
-# links the gateway's objects (all but main.o).
+# The gateway embeds docs/openapi.json (services/gateway/openapi.c, .incbin).
 $(B)/obj/services/gateway/openapi.o: docs/openapi.json
-GATEWAY_OBJ := $(filter-out %/main.o,$(call service_objs,gateway))
-$(B)/test/test_gateway_openapi: $(B)/obj/tests/unit/test_gateway_openapi.o $(GATEWAY_OBJ) $(LIB)
-	@mkdir -p $(dir $@)
-	@echo "  LD    $@"
-	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)

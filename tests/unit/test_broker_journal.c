@@ -1,12 +1,6 @@
-//  Runs the self-test of the broker's journal actor (services/broker/journal.c).
-//
-//  The Makefile links unit tests with librapport.a only, not with the
-//  broker's objects, so this test compiles the journal's sources into its
-//  own translation unit. (tests/unit/test_journal.c is the journal client's.)
-#include "../../services/broker/feed.c"
-#include "../../services/broker/fence.c"
-#include "../../services/broker/idem.c"
-#include "../../services/broker/journal.c"
+//  Runs journal_test(): a unit test test_broker_* links
+//  the broker objects (all but main.o), so it tests the code the program runs.
+#include "../../services/broker/journal.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
-//  Runs the self-test of the broker's lease table (services/broker/lease.c),
-//  compiled into this test as one translation unit.
-#include "../../services/broker/lease.c"
+//  Runs lease_test(): a unit test test_broker_* links
+//  the broker objects (all but main.o), so it tests the code the program runs.
+#include "../../services/broker/lease.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,6 @@
-//  Runs the self-test of the customers store's apply (services/customers/
-//  apply.c: outcomes, indexes, generated codes, determinism), compiled in with
-//  the record and normalizer code as one translation unit.
-#include "customers_store.h"
+//  Runs apply_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/apply.h"
 
 #include <stdio.h>
 

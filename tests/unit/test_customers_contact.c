@@ -1,6 +1,6 @@
-//  Runs the self-test of services/customers/contact.c, compiled in with the
-//  customers sources it needs as one translation unit.
-#include "customers_store.h"
+//  Runs contact_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/contact.h"
 
 #include <stdio.h>
 

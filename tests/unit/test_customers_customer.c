@@ -1,7 +1,6 @@
-//  Runs the self-test of the customer record (services/customers/customer.c:
-//  field checks, normalization, the stored form), compiled in as one unit.
-#include "../../services/customers/customer.c"
-#include "../../services/customers/normalize.c"
+//  Runs customer_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/customer.h"
 
 #include <stdio.h>
 

@@ -1,9 +1,7 @@
-//  Runs the self-test of services/customers/event.c (event envelope, new
-//  ids), compiled in with the scope and record code it needs.
-#include "../../services/customers/customer.c"
-#include "../../services/customers/event.c"
-#include "../../services/customers/normalize.c"
-#include "../../services/customers/scope.c"
+//  Runs scope_test(), event_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/event.h"
+#include "../../services/customers/scope.h"
 
 #include <stdio.h>
 

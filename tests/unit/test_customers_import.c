@@ -1,10 +1,6 @@
-//  Runs the self-test of customers.import (services/customers/import.c: the
-//  session's table of keys seen earlier in the file), compiled in with the
-//  customers sources it needs as one translation unit. The import itself is
-//  proven over HTTP (tests/system/test_customers_import.py).
-#include "customers_store.h"
-#include "../../services/customers/event.c"
-#include "../../services/customers/import.c"
+//  Runs import_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/import.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
-//  Runs the self-test of the customers service's normalizers
-//  (services/customers/normalize.c), compiled in as one translation unit.
-#include "../../services/customers/normalize.c"
+//  Runs normalize_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/normalize.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
-//  Runs the self-test of services/customers/page.c (pages of a customer's
-//  entries, forward and newest first, with cursors).
-#include "../../services/customers/page.c"
+//  Runs page_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/page.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
-//  Runs the self-tests of customers.list's filters, sorts and cursors
-//  (services/customers/query.c) and of the actor scope (scope.c), compiled
-//  in with the record code as one translation unit.
-#include "customers_store.h"
+//  Runs scope_test(), query_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/query.h"
+#include "../../services/customers/scope.h"
 
 #include <stdio.h>
 

@@ -1,8 +1,6 @@
-//  Runs the self-test of services/customers/record.c (field tables,
-//  validation, RFC 3339 times), compiled in with what it needs.
-#include "../../services/customers/customer.c"
-#include "../../services/customers/normalize.c"
-#include "../../services/customers/record.c"
+//  Runs record_test(): a unit test test_customers_* links
+//  the customers objects (all but main.o), so it tests the code the program runs.
+#include "../../services/customers/record.h"
 
 #include <stdio.h>
 

@@ -1,8 +1,6 @@
-//  Runs the self-test of the gateway's key check (services/gateway/auth.c,
-//  with the directory it looks user keys up in), compiled into this
-//  translation unit because unit tests link with librapport.a only.
-#include "../../services/gateway/auth.c"
-#include "../../services/gateway/directory.c"
+//  Runs gw_auth_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/auth.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's cache of customer reads
-//  (services/gateway/cache.c), compiled into this translation unit because
-//  unit tests link with librapport.a only.
-#include "../../services/gateway/cache.c"
+//  Runs gw_cache_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/cache.h"
 
 #include <stdio.h>
 

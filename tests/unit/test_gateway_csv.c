@@ -1,8 +1,6 @@
-//  Runs the self-test of the gateway's CSV reader and writer
-//  (services/gateway/csv.c: quoting, multi-line fields, line numbers, BOM,
-//  bad UTF-8, limits), compiled into this translation unit because unit
-//  tests link with librapport.a only.
-#include "../../services/gateway/csv.c"
+//  Runs gw_csv_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/csv.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's view of the services
-//  (services/gateway/fleet.c), compiled into this translation unit because
-//  unit tests link with librapport.a only.
-#include "../../services/gateway/fleet.c"
+//  Runs gw_fleet_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/fleet.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's journal follower
-//  (services/gateway/follower.c: rp_feed in a libevent loop), compiled into
-//  this translation unit because unit tests link with librapport.a only.
-#include "../../services/gateway/follower.c"
+//  Runs gw_follower_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/follower.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's JSON ↔ MessagePack conversion
-//  (services/gateway/json.c), compiled into this translation unit because
-//  unit tests link with librapport.a only.
-#include "../../services/gateway/json.c"
+//  Runs gw_json_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/json.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's metrics (services/gateway/metrics.c),
-//  compiled into this translation unit because unit tests link with
-//  librapport.a only.
-#include "../../services/gateway/metrics.c"
+//  Runs gw_metrics_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/metrics.h"
 
 #include <stdio.h>
 

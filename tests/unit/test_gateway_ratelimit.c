@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's per-key token buckets
-//  (services/gateway/ratelimit.c), compiled into this translation unit
-//  because unit tests link with librapport.a only.
-#include "../../services/gateway/ratelimit.c"
+//  Runs gw_ratelimit_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/ratelimit.h"
 
 #include <stdio.h>
 

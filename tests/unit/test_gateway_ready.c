@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's readiness rule
-//  (services/gateway/ready.c), compiled into this translation unit because
-//  unit tests link with librapport.a only.
-#include "../../services/gateway/ready.c"
+//  Runs gw_ready_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/ready.h"
 
 #include <stdio.h>
 

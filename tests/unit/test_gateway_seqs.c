@@ -1,7 +1,6 @@
-//  Runs the self-test of the gateway's per-caller seq table
-//  (services/gateway/seqs.c), compiled into this translation unit because
-//  unit tests link with librapport.a only.
-#include "../../services/gateway/seqs.c"
+//  Runs gw_seqs_test(): a unit test test_gateway_* links
+//  the gateway objects (all but main.o), so it tests the code the program runs.
+#include "../../services/gateway/seqs.h"
 
 #include <stdio.h>
 

@@ -1,9 +1,6 @@
-//  Runs the self-test of the users store's apply (services/users/apply.c:
-//  outcomes, e-mail and key indexes, revocation, determinism), compiled in
-//  with the record and key code as one translation unit.
-#include "../../services/users/apikey.c"
-#include "../../services/users/apply.c"
-#include "../../services/users/user.c"
+//  Runs apply_test(): a unit test test_users_* links
+//  the users objects (all but main.o), so it tests the code the program runs.
+#include "../../services/users/apply.h"
 
 #include <stdio.h>
 

@@ -1,8 +1,7 @@
-//  Runs the self-tests of the user record (services/users/user.c: fields,
-//  validation, e-mail normalization) and of API keys (apikey.c: random
-//  keys, SHA-256 hashes).
-#include "../../services/users/apikey.c"
-#include "../../services/users/user.c"
+//  Runs user_test(), apikey_test(): a unit test test_users_* links
+//  the users objects (all but main.o), so it tests the code the program runs.
+#include "../../services/users/apikey.h"
+#include "../../services/users/user.h"
 
 #include <stdio.h>
 
