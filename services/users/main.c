@@ -41,6 +41,7 @@ int main(int argc, char **argv)
     handlers_t *handlers = handlers_new();
     rp_service_def_t def = {.name = "users",
                             .writer = true,
+                            .owns = (const char *const[]){"user.", NULL},
                             .dbnames = apply_dbnames,
                             .apply = apply_event,
                             .request = handlers_request,

@@ -67,6 +67,8 @@ typedef void(rp_service_tick_fn)(void *arg, rp_service_t *service);
 typedef struct {
     const char *name;               //  "customers": serves "customers"
     bool writer;                    //  also "customers.writer" (the lease)
+    const char *const *owns;        //  event-type prefixes the writer owns besides "<name>."
+                                    //  (NULL-terminated; NULL: none), e.g. {"customer.", NULL}
     const char *const *dbnames;     //  the store's named databases, NULL-terminated
     rp_service_apply_fn *apply;     //  required
     rp_service_request_fn *request; //  required
