@@ -7,7 +7,7 @@
 */
 #include "apply.h"
 #include "handlers.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 
 #include <rapport/log.h>
 #include <rapport/sched.h>
@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     rp_log_init("customers", rp_config_get(config, "instance", NULL),
                 rp_config_get(config, "log/level", "info"));
     const char *region = rp_config_get(config, "customers/phone_region", "CN");
-    if (!normalize_region_code(region)) {
+    if (!rp_normalize_region_code(region)) {
         rp_error("customers: unsupported customers/phone_region \"%s\"", region);
         rp_config_destroy(&config);
         return 2;
