@@ -5,7 +5,7 @@
 #include "dups.h"
 #include "event.h"
 #include "import.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 #include "pending.h"
 #include "query.h"
 #include "relations.h"
@@ -66,7 +66,7 @@ void customers_handlers_destroy(customers_handlers_t **self_p)
 int customers_handlers_init(rp_config_t *config, void **arg)
 {
     const char *region = rp_config_get(config, "customers/phone_region", "CN");
-    if (!normalize_region_code(region)) {
+    if (!rp_normalize_region_code(region)) {
         rp_error("customers: unsupported customers/phone_region \"%s\"", region);
         return 2;
     }

@@ -4,7 +4,7 @@
 #include "customer.h"
 #include "event.h"
 #include "handlers.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 #include "scope.h"
 
 #include <rapport/log.h>
@@ -60,9 +60,9 @@ static void s_session_destroy(void **item)
 
 static uint64_t s_hash(const session_t *self, char kind, const char *value, size_t len)
 {
-    unsigned char in[1 + NORMALIZE_NAME_MAX], out[crypto_shorthash_BYTES];
-    if (len > NORMALIZE_NAME_MAX)
-        len = NORMALIZE_NAME_MAX;
+    unsigned char in[1 + RP_NORMALIZE_NAME_MAX], out[crypto_shorthash_BYTES];
+    if (len > RP_NORMALIZE_NAME_MAX)
+        len = RP_NORMALIZE_NAME_MAX;
     in[0] = (unsigned char)kind;
     memcpy(in + 1, value, len);
     crypto_shorthash(out, in, len + 1, self->secret);
@@ -232,8 +232,8 @@ static void s_row_keys(const session_t *session, const customer_t *row, row_keys
             keys->fields[keys->count] = plain[i].field;
             keys->hashes[keys->count++] = s_hash(session, plain[i].kind, str, len);
         }
-    char name[NORMALIZE_NAME_MAX];
-    if (customer_str(row, CUSTOMER_NAME, &str, &len) && !normalize_name(str, len, name)) {
+    char name[RP_NORMALIZE_NAME_MAX];
+    if (customer_str(row, CUSTOMER_NAME, &str, &len) && !rp_normalize_name(str, len, name)) {
         keys->fields[keys->count] = CUSTOMER_NAME;
         keys->hashes[keys->count++] = s_hash(session, 'n', name, strlen(name));
     }

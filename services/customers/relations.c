@@ -612,7 +612,7 @@ void relations_merge(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         if (!s_lookup(call, id, id_len, true, &source)) {
             char message[128];
             snprintf(message, sizeof message, "no such customer: %.*s",
-                     (int)record_utf8_cut(id, id_len, 64), id);
+                     (int)rp_normalize_cut(id, id_len, 64), id);
             s_error(call, 404, "not_found", message);
             return;
         }
