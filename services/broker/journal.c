@@ -27,6 +27,7 @@
 #include <rapport/append.h>
 #include <rapport/envelope.h>
 #include <rapport/log.h>
+#include <rapport/mdp.h>
 #include <rapport/outcome.h>
 #include <rapport/pack.h>
 #include <rapport/store.h>
@@ -68,7 +69,7 @@ typedef struct {
     char *feed_bind;
     uint64_t idem_window_s;
     size_t max_events;
-    int sndhwm;
+    feed_bounds_t feed;
     char *owners; //  fence/owners: "service=prefix+prefix …" reserved at start
     bool failed;  //  set by the actor when it cannot start
 } settings_t;
@@ -265,7 +266,7 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
         return NULL;
     }
     s_reserve(self, settings->owners);
-    self->feed = feed_new(settings->feed_bind, settings->sndhwm);
+    self->feed = feed_new(settings->feed_bind, &settings->feed);
     if (!self->feed) {
         s_journal_destroy(&self);
         return NULL;
@@ -1087,7 +1088,11 @@ zactor_t *journal_new(rp_config_t *config)
                           RP_IDEM_WINDOW_MAX_S);
     settings->max_events = (size_t)s_clamp(rp_config_int(config, "journal/max_events", 1000),
                                            RP_APPENDS_GROUP_EVENTS, 100000);
-    settings->sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);
+    settings->feed.sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);
+    settings->feed.queue_bytes = (size_t)s_clamp(
+        rp_config_int(config, "feed/queue_bytes", 64 << 20), 1 << 20, (int64_t)1 << 40);
+    settings->feed.inline_max = (size_t)s_clamp(
+        rp_config_int(config, "feed/inline_bytes", 16 << 10), 1 << 10, MDP_MESSAGE_MAX);
     settings->owners = strdup(rp_config_get(config, "fence/owners", ""));
     zactor_t *actor = zactor_new(s_actor, settings);
     if (actor && settings->failed) {
