@@ -262,8 +262,9 @@ static int s_dups_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-void dups_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
     scope_t scope;
     scope_parse(&scope, req);
     if (scope.role == SCOPE_NONE) {

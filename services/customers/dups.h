@@ -25,6 +25,7 @@
 #define DUPS_FANOUT   50
 #define DUPS_MAX_SCAN 20000
 
-void dups_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
+//  The customers.duplicates op (rp_service_op_fn; arg unused).
+void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
 
 #endif

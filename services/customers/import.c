@@ -3,6 +3,7 @@
 #include "apply.h"
 #include "customer.h"
 #include "event.h"
+#include "handlers.h"
 #include <rapport/normalize.h>
 #include "scope.h"
 
@@ -661,11 +662,7 @@ static bool s_args_check(rp_service_t *service, rp_origin_t **origin_p, const rp
     const char *problem = NULL;
     const msgpack_object *mode = rp_obj_get(req->args, "mode");
     const msgpack_object *dry = rp_obj_get(req->args, "dry_run");
-    if (!rp_origin_writer(*origin_p))
-        problem = "send customers.import to customers.writer";
-    else if (!req->args || !rp_obj_is_map(req->args))
-        problem = "args must be a map";
-    else if (!rp_obj_streq(mode, "create") && !rp_obj_streq(mode, "upsert"))
+    if (!rp_obj_streq(mode, "create") && !rp_obj_streq(mode, "upsert"))
         problem = "args.mode must be create or upsert";
     else if (dry && !rp_obj_bool(dry, &run->dry_run))
         problem = "args.dry_run must be a boolean";
@@ -689,9 +686,9 @@ static bool s_args_check(rp_service_t *service, rp_origin_t **origin_p, const rp
     return true;
 }
 
-void import_request(import_t *self, rp_service_t *service, rp_origin_t *origin,
-                    const rp_request_t *req)
+void import_request(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    import_t *self = customers_handlers_import(arg);
     run_t run = {.import = self, .req = req};
     scope_parse(&run.scope, req);
     if (!s_args_check(service, &origin, req, &run) ||
