@@ -80,9 +80,9 @@ static int s_activity_contacted(rp_store_t *store, MDB_txn *txn, const char *cus
         return rc;
     const char *last;
     size_t last_len;
-    if (!customer_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) ||
+    if (!rp_record_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) ||
         last_len != RP_NORMALIZE_TIME_MAX - 1 || memcmp(at, last, last_len) > 0) {
-        customer_set_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, at, RP_NORMALIZE_TIME_MAX - 1);
+        rp_record_set_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, at, RP_NORMALIZE_TIME_MAX - 1);
         rc = apply_save(store, txn, &held.record, &held.record);
     }
     apply_release(&held);

@@ -43,14 +43,14 @@ int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *
         *status = 404;
         *code = "not_found";
         rc = 0;
-    } else if (rc == 0 && !customer_version_expected(&held.record, data)) {
+    } else if (rc == 0 && rp_record_stale(&held.record, data)) {
         *status = 412;
         *code = "version_mismatch";
     } else if (rc == 0) {
-        customer_set_str(&held.record, CUSTOMER_OWNER, owner, owner_len);
+        rp_record_set_str(&held.record, CUSTOMER_OWNER, owner, owner_len);
         if (team)
-            customer_set_str(&held.record, CUSTOMER_TEAM, team, team_len);
-        customer_stamp(&held.record, event);
+            rp_record_set_str(&held.record, CUSTOMER_TEAM, team, team_len);
+        rp_record_stamp(&held.record, event);
         rc = apply_save(store, txn, &held.record, &held.record); //  no index on owner, team
     }
     apply_release(&held);

@@ -125,9 +125,9 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
         const char *team;
         size_t team_len;
         target->found = true;
-        target->version = customer_version(&held.record);
+        target->version = rp_record_version(&held.record);
         rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &target->archived);
-        if (customer_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
+        if (rp_record_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
             team_len <= RP_MAX_ACTOR) {
             memcpy(target->team, team, team_len);
             target->team[team_len] = 0;
