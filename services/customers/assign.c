@@ -13,12 +13,8 @@ bool assign_event(const rp_event_t *event)
 //  A name as the record keeps it: 1..max bytes, no control characters.
 static bool s_assign_name(const msgpack_object *o, const char **str, size_t *len)
 {
-    if (!rp_obj_str(o, str, len) || *len == 0 || *len > ASSIGN_MAX_NAME)
-        return false;
-    for (size_t i = 0; i < *len; i++)
-        if ((unsigned char)(*str)[i] < 0x20 || (*str)[i] == 0x7f)
-            return false;
-    return true;
+    return rp_obj_str(o, str, len) && *len > 0 &&
+           !rp_normalize_text(*str, *len, ASSIGN_MAX_NAME, RP_TEXT_BLANK);
 }
 
 int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,

@@ -50,56 +50,22 @@ static int s_text(const msgpack_object *args, const char *name, size_t max, quer
     out->len = 0;
     if (!o || o->type == MSGPACK_OBJECT_NIL)
         return count;
-    bool ok = rp_obj_str(o, &out->ptr, &out->len) && out->len >= 1 && out->len <= max;
-    for (size_t i = 0; ok && i < out->len; i++)
-        ok = (unsigned char)out->ptr[i] >= 0x20 && out->ptr[i] != 0x7f;
-    if (ok)
+    if (rp_obj_str(o, &out->ptr, &out->len) && out->len >= 1 &&
+        !rp_normalize_text(out->ptr, out->len, max, RP_TEXT_BLANK))
         return count;
     out->ptr = NULL;
     return s_query_error(errors, count, max_errors, name, "invalid",
                          "must be text of 1..200 bytes without control characters");
 }
 
-static bool s_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 bool query_time(const char *in, size_t len, char out[QUERY_TIME_MAX])
 {
-    //  YYYY-MM-DD, then optionally THH:MM:SS, optional .f{1,9}, Z.
-    if (len < 10 || !s_digits(in, 4) || in[4] != '-' || !s_digits(in + 5, 2) || in[7] != '-' ||
-        !s_digits(in + 8, 2))
-        return false;
-    int month = (in[5] - '0') * 10 + in[6] - '0', day = (in[8] - '0') * 10 + in[9] - '0';
-    if (month < 1 || month > 12 || day < 1 || day > 31)
-        return false;
-    if (len == 10) {
-        memcpy(out, in, 10);
-        out[10] = 0;
-        return true;
-    }
-    if (len < 20 || (in[10] != 'T' && in[10] != 't') || !s_digits(in + 11, 2) || in[13] != ':' ||
-        !s_digits(in + 14, 2) || in[16] != ':' || !s_digits(in + 17, 2) ||
-        (in[len - 1] != 'Z' && in[len - 1] != 'z'))
-        return false;
-    int hour = (in[11] - '0') * 10 + in[12] - '0', minute = (in[14] - '0') * 10 + in[15] - '0',
-        second = (in[17] - '0') * 10 + in[18] - '0';
-    if (hour > 23 || minute > 59 || second > 60)
-        return false;
-    char millis[4] = "000";
-    if (len > 20) { //  a fraction: ".f…Z", 1..9 digits, cut to milliseconds
-        size_t digits = len - 21;
-        if (in[19] != '.' || digits < 1 || digits > 9 || !s_digits(in + 20, digits))
-            return false;
-        for (size_t i = 0; i < 3 && i < digits; i++)
-            millis[i] = in[20 + i];
-    }
-    snprintf(out, QUERY_TIME_MAX, "%.10sT%.8s.%sZ", in, in + 11, millis);
-    return true;
+    //  A date as it is ("2026-01-02" is a prefix of that day's stored
+    //  times), or a UTC time ("…Z") normalized as stored times are.
+    if (len == 10 && in[4] == '-')
+        return rp_normalize_date(in, len, out) == NULL;
+    return len > 10 && (in[len - 1] == 'Z' || in[len - 1] == 'z') &&
+           rp_normalize_time(in, len, out) == NULL;
 }
 
 static int s_time(const msgpack_object *args, const char *name, char out[QUERY_TIME_MAX],
@@ -708,6 +674,8 @@ void query_test(void)
     assert(!query_time("2026-13-02", 10, t));
     assert(!query_time("2026-01-02T03:04:05+08:00", 25, t));
     assert(!query_time("yesterday", 9, t));
+    assert(!query_time("2026-02-30", 10, t) && !query_time("2026-02-28T24:00:00Z", 20, t));
+    assert(!query_time("2026/01/02", 10, t));
 
     query_t query;
     rp_field_error_t errors[CUSTOMER_MAX_ERRORS];

@@ -506,14 +506,7 @@ static const char *s_name_check(const msgpack_object *o, const char **str, size_
         return "required";
     if (!rp_obj_str(o, str, len))
         return "type";
-    if (*len == 0)
-        return "required";
-    if (*len > ASSIGN_MAX_NAME)
-        return "too_long";
-    for (size_t i = 0; i < *len; i++)
-        if ((unsigned char)(*str)[i] < 0x20 || (*str)[i] == 0x7f)
-            return "invalid";
-    return NULL;
+    return *len == 0 ? "required" : rp_normalize_text(*str, *len, ASSIGN_MAX_NAME, RP_TEXT_BLANK);
 }
 
 void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
