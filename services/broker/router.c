@@ -791,8 +791,22 @@ static void on_pipe(router_t *self, zmsg_t *msg)
 //  ---------------------------------------------------------------------
 //  Timers
 
-//  Heartbeat every worker and drop those that went silent; ask again for
-//  leases the journal refused.
+//  True if w is of an instance (READY's {instance}) that has a worker in dead.
+static bool s_instance_dead(const worker_t *w, zlist_t *dead)
+{
+    if (!w->instance)
+        return false;
+    for (const worker_t *d = zlist_first(dead); d; d = zlist_next(dead))
+        if (d->instance && streq(d->instance, w->instance))
+            return true;
+    return false;
+}
+
+//  Heartbeat every worker and drop those that went silent, with the other
+//  workers of their instance: a service's reader and writer sockets live
+//  in one process, and a read sent to the reader of a process whose
+//  writer expired would only come back worker_lost. Ask again for leases
+//  the journal refused.
 static void heartbeat(router_t *self, int64_t now)
 {
     zlist_t *dead = zlist_new();
@@ -800,7 +814,12 @@ static void heartbeat(router_t *self, int64_t now)
     for (worker_t *w = zhash_first(self->workers); w; w = zhash_next(self->workers))
         if (w->expiry < now)
             zlist_append(dead, w);
-        else if (beat)
+    if (zlist_size(dead) > 0)
+        for (worker_t *w = zhash_first(self->workers); w; w = zhash_next(self->workers))
+            if (w->expiry >= now && s_instance_dead(w, dead))
+                zlist_append(dead, w);
+    for (worker_t *w = zhash_first(self->workers); w && beat; w = zhash_next(self->workers))
+        if (!zlist_exists(dead, w))
             send_command(self, w->address, MDPW_HEARTBEAT, NULL);
     for (worker_t *w = zlist_first(dead); w; w = zlist_next(dead)) {
         rp_warn("router: worker %s of %s expired", w->identity, w->service->name);
