@@ -60,6 +60,18 @@ static int s_text(const msgpack_object *args, const char *name, size_t max, quer
                          "must be text of 1..200 bytes without control characters");
 }
 
+//  A filter on an enumerated field is one of its values, else an error
+//  (the gateway passes the query on unchecked). The values are the
+//  record's (customer.c's s_grades, s_tiers).
+static int s_enum(const query_text_t *value, const char *name, const char *const *values,
+                  const char *message, customer_error_t *errors, int count, int max_errors)
+{
+    for (size_t i = 0; value->ptr && values[i]; i++)
+        if (strlen(values[i]) == value->len && memcmp(values[i], value->ptr, value->len) == 0)
+            return count;
+    return value->ptr ? s_query_error(errors, count, max_errors, name, "invalid", message) : count;
+}
+
 static bool s_digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -182,8 +194,20 @@ int query_parse(query_t *self, const msgpack_object *args, customer_error_t *err
         n = s_query_error(errors, n, max_errors, "archived", "invalid",
                           "archived must be a boolean");
     n = s_text(args, "q", QUERY_MAX_TEXT, &self->q, errors, n, max_errors);
+    static const char *const grades[] = {"A", "B", "C", "D", "E", NULL};
+    static const char *const tiers[] = {"lead", "prospect",  "transacting",
+                                        "key",  "strategic", NULL};
+    int before = n;
     n = s_text(args, "grade", 16, &self->grade, errors, n, max_errors);
+    if (n == before)
+        n = s_enum(&self->grade, "grade", grades, "grade is one of A, B, C, D, E", errors, n,
+                   max_errors);
+    before = n;
     n = s_text(args, "tier", 16, &self->tier, errors, n, max_errors);
+    if (n == before)
+        n = s_enum(&self->tier, "tier", tiers,
+                   "tier is one of lead, prospect, transacting, key, strategic", errors, n,
+                   max_errors);
     n = s_text(args, "owner", 100, &self->owner, errors, n, max_errors);
     n = s_text(args, "team", 100, &self->team, errors, n, max_errors);
     n = s_text(args, "region", 100, &self->region, errors, n, max_errors);
@@ -719,6 +743,9 @@ void query_test(void)
     assert(strcmp(errors[0].field, "created_after") == 0);
     assert(strcmp(errors[1].field, "sort") == 0);
     assert(strcmp(errors[2].field, "cursor") == 0);
+    assert(s_test_parse(&query, (const char *[]){"grade", "Z", "tier", "vip", NULL}, errors) == 2);
+    assert(strcmp(errors[0].field, "grade") == 0 && strcmp(errors[1].field, "tier") == 0);
+    assert(s_test_parse(&query, (const char *[]){"grade", "E", "tier", "key", NULL}, errors) == 0);
 
     //  Matching: scope, archived, filters, never contacted.
     customer_t r;

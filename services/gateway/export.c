@@ -4,7 +4,7 @@
 #include "csv.h"
 #include "forward.h"
 #include "json.h"
-#include "listquery.h"
+#include "route.h"
 #include "problem.h"
 
 #include <czmq.h>
@@ -192,7 +192,7 @@ static void s_request(job_t *job)
 
 void gw_export(gw_exporter_t *self, gw_exchange_t **ex_p)
 {
-    json_t *args = gw_list_query(ex_p, false);
+    json_t *args = gw_routes_query(ex_p, gw_exchange_row(*ex_p)); //  the row's query table
     if (!args)
         return;
     json_object_set_new(args, "limit", json_integer(GW_EXPORT_PAGE));
