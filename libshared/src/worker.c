@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <string.h>
 
 struct _rp_worker_t {
@@ -27,6 +28,7 @@ struct _rp_worker_t {
     int64_t reconnect_at; //  while !connected
     int backoff;          //  next reconnect delay
     uint64_t epoch;
+    char token[RP_WORKER_TOKEN_MAX + 1]; //  the lease token of that epoch, "" if none
     int heartbeat_ms, liveness, reconnect_min, reconnect_max;
 };
 
@@ -44,6 +46,13 @@ static int s_send(rp_worker_t *self, uint8_t command, zmsg_t *msg)
     }
     self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
     return 0;
+}
+
+//  A lease is held by one connection: a new one starts without it.
+static void s_lease_lost(rp_worker_t *self)
+{
+    self->epoch = 0;
+    sodium_memzero(self->token, sizeof self->token);
 }
 
 static void s_connect(rp_worker_t *self)
@@ -65,7 +74,7 @@ static void s_connect(rp_worker_t *self)
         rp_packer_destroy(&packer);
     }
     self->connected = true;
-    self->epoch = 0;
+    s_lease_lost(self);
     self->expiry_at = zclock_mono() + (int64_t)self->heartbeat_ms * self->liveness;
     s_send(self, MDPW_READY, msg);
     rp_debug("worker %s: ready at %s", self->service, self->endpoint);
@@ -79,7 +88,7 @@ static void s_disconnect(rp_worker_t *self, const char *why)
     self->connected = false;
     if (self->epoch)
         rp_warn("worker %s: lease epoch %" PRIu64 " given up", self->service, self->epoch);
-    self->epoch = 0;
+    s_lease_lost(self);
     self->reconnect_at = zclock_mono() + self->backoff;
     self->backoff =
         self->backoff * 2 > self->reconnect_max ? self->reconnect_max : self->backoff * 2;
@@ -146,6 +155,11 @@ uint64_t rp_worker_epoch(rp_worker_t *self)
     return self->epoch;
 }
 
+const char *rp_worker_token(rp_worker_t *self)
+{
+    return self->epoch ? self->token : NULL;
+}
+
 bool rp_worker_connected(rp_worker_t *self)
 {
     return self->connected;
@@ -166,22 +180,31 @@ void rp_worker_set_timing(rp_worker_t *self, int heartbeat_ms, int liveness, int
         self->expiry_at = now + (int64_t)heartbeat_ms * liveness;
 }
 
-//  A lease grant: {id: 0, op: "lease.granted", args: {service: S, epoch: N}}.
+//  A lease grant: {id: 0, op: "lease.granted", args: {service: S, epoch: N,
+//  token: T}}. The token is never logged.
 static void s_lease_granted(rp_worker_t *self, zframe_t *body)
 {
     rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), NULL);
     rp_request_t req;
     const msgpack_object *service = NULL;
     uint64_t epoch = 0;
+    const char *token = NULL;
+    size_t token_len = 0;
     if (doc && !rp_request_parse(rp_doc_root(doc), &req) && rp_request_is(&req, "lease.granted")) {
         service = rp_obj_get(req.args, "service");
         rp_obj_u64(rp_obj_get(req.args, "epoch"), &epoch);
+        rp_obj_str(rp_obj_get(req.args, "token"), &token, &token_len);
     }
-    if (epoch > 0 && rp_obj_streq(service, self->lease)) {
+    if (epoch > 0 && rp_obj_streq(service, self->lease) && token_len > 0 &&
+        token_len <= RP_WORKER_TOKEN_MAX && !memchr(token, 0, token_len)) {
         self->epoch = epoch;
+        memcpy(self->token, token, token_len);
+        self->token[token_len] = 0;
         rp_info("worker %s: lease granted, epoch %" PRIu64, self->service, epoch);
     } else
         rp_warn("worker %s: ignored a malformed or foreign lease grant", self->service);
+    if (doc)
+        sodium_memzero(zframe_data(body), zframe_size(body));
     rp_doc_destroy(&doc);
 }
 
@@ -367,15 +390,18 @@ static void s_test_send(zsock_t *router, zframe_t *peer, uint8_t command, zframe
     zmsg_send(&msg, router);
 }
 
-static void s_test_grant(zsock_t *router, zframe_t *peer, const char *service, uint64_t epoch)
+static void s_test_grant(zsock_t *router, zframe_t *peer, const char *service, uint64_t epoch,
+                         const char *token)
 {
     rp_packer_t packer;
     rp_packer_init(&packer);
     rp_request_pack(&packer.pk, 0, "lease.granted", 0, NULL, 1);
     rp_pack_cstr(&packer.pk, "args");
-    msgpack_pack_map(&packer.pk, 2);
+    msgpack_pack_map(&packer.pk, 2 + (token != NULL));
     rp_pack_kv_cstr(&packer.pk, "service", service);
     rp_pack_kv_u64(&packer.pk, "epoch", epoch);
+    if (token)
+        rp_pack_kv_cstr(&packer.pk, "token", token);
     zframe_t *empty = zframe_new_empty();
     s_test_send(router, peer, MDPW_REQUEST, empty, packer.buffer.data, packer.buffer.size);
     zframe_destroy(&empty);
@@ -434,7 +460,7 @@ void rp_worker_test(void)
     zmsg_addstr(bad, "");
     zmsg_addstr(bad, "MDPW02");
     zmsg_send(&bad, router);
-    s_test_grant(router, peer, "echo", 3);
+    s_test_grant(router, peer, "echo", 3, "tok");
     s_test_send(router, peer, MDPW_HEARTBEAT, NULL, NULL, 0);
     msg = s_test_pump(worker, router, 2000);
     peer2 = s_test_expect(msg, MDPW_HEARTBEAT);
@@ -484,17 +510,19 @@ void rp_worker_test(void)
     peer = s_test_expect(msg, MDPW_READY);
     assert(zmsg_size(msg) == 1); //  credit 0: no options frame
     zmsg_destroy(&msg);
-    s_test_grant(router, peer, "y", 9); //  another lease: ignored
-    s_test_grant(router, peer, "x", 7);
+    s_test_grant(router, peer, "y", 9, "tok-y"); //  another lease: ignored
+    s_test_grant(router, peer, "x", 7, "tok-x");
+    s_test_grant(router, peer, "x", 8, NULL); //  no token: ignored
+    s_test_grant(router, peer, "x", 8, "");
     msg = s_test_pump(worker, router, 2000);
     peer2 = s_test_expect(msg, MDPW_HEARTBEAT); //  not a REPLY
     zframe_destroy(&peer2);
     zmsg_destroy(&msg);
-    assert(rp_worker_epoch(worker) == 7);
+    assert(rp_worker_epoch(worker) == 7 && streq(rp_worker_token(worker), "tok-x"));
     s_test_send(router, peer, MDPW_DISCONNECT, NULL, NULL, 0);
     msg = s_test_pump(worker, router, 2000);
     peer2 = s_test_expect(msg, MDPW_READY);
-    assert(rp_worker_epoch(worker) == 0);
+    assert(rp_worker_epoch(worker) == 0 && rp_worker_token(worker) == NULL);
     zframe_destroy(&peer2);
     zmsg_destroy(&msg);
 

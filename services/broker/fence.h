@@ -10,6 +10,13 @@
     writer is checked against that writer's lease even when its types are
     unowned: a deposed writer must not append anything in its role.
 
+    A name and an epoch are not proof: both can be read from broker.status.
+    Each grant therefore makes a lease token, FENCE_TOKEN_LEN hex digits of
+    128 random bits, which the broker sends only to the holder, in
+    lease.granted over the connection it granted the lease to. An append
+    in a writer's name must carry it; it dies with the lease (revoke, the
+    next grant, a restart), since it is never persisted.
+
     The table lives in memory in the journal thread; the journal persists
     the epochs (fence_load at start, one epoch per GRANT) so that epochs grow
     across restarts. Every lease starts vacant after a restart.
@@ -22,6 +29,7 @@
 #include <stdint.h>
 
 #define FENCE_MAX_SERVICE 200 //  bytes in a service name
+#define FENCE_TOKEN_LEN   32  //  hex digits of a lease token (128 bits)
 
 typedef struct _fence_t fence_t;
 
@@ -31,8 +39,13 @@ void fence_destroy(fence_t **self_p);
 //  Restore a persisted epoch at start; the lease is vacant.
 void fence_load(fence_t *self, const char *service, uint64_t epoch);
 
-//  The next epoch of service's lease, which becomes live with it.
+//  The next epoch of service's lease, which becomes live with it, with a
+//  new token (fence_token).
 uint64_t fence_grant(fence_t *self, const char *service);
+
+//  The token of service's live lease (FENCE_TOKEN_LEN hex digits), or NULL
+//  when the lease is vacant.
+const char *fence_token(fence_t *self, const char *service);
 
 //  Vacate service's lease: its epoch is refused from now on.
 void fence_revoke(fence_t *self, const char *service);
@@ -58,11 +71,23 @@ typedef struct {
 
 void fence_claim_add(fence_t *self, fence_claim_t *claim, const char *type, size_t type_len);
 
-//  Check a claim against writer (NULL if absent) and epoch (0 if absent).
-//  Returns 0 if the append may go ahead, else the HTTP status (403 or 409)
-//  with *code and *message set to static strings.
-int fence_check(fence_t *self, const fence_claim_t *claim, const char *writer, size_t writer_len,
-                uint64_t epoch, const char **code, const char **message);
+//  The writer an append names: service name, epoch and token (NULL/0/NULL
+//  when absent).
+typedef struct {
+    const char *name;
+    size_t name_len;
+    uint64_t epoch;
+    const char *token;
+    size_t token_len;
+} fence_writer_t;
+
+//  Check a claim against the writer it names. Returns 0 if the append may
+//  go ahead, else the HTTP status with *code and *message set to static
+//  strings: 403 not_owner (types of another service, or none named), 409
+//  stale_epoch (lease vacant or another epoch), 403 bad_token (the live
+//  epoch without its token).
+int fence_check(fence_t *self, const fence_claim_t *claim, const fence_writer_t *writer,
+                const char **code, const char **message);
 
 void fence_test(void);
 

@@ -35,6 +35,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -89,15 +90,16 @@ struct _item_t {
     const item_t *original;       //  append: the append of this batch it repeats
     const msgpack_object *events; //  append: its events (a part's: a slice)
     size_t events_n;
-    size_t parts;                     //  append: items this request became (1 without parts)
-    bool part;                        //  append: a later part, answered with its first
-    uint64_t from;                    //  read: first seq
-    size_t max;                       //  read: events at most
-    zframe_t *service;                //  GRANT, REVOKE: the lease as given
-    zframe_t *token;                  //  GRANT
-    char name[FENCE_MAX_SERVICE + 1]; //  the service, NUL-terminated
-    uint64_t epoch;                   //  GRANT: the epoch granted (0: refused)
-    bool deferred;                    //  GRANT, REVOKE: to be retried, no reply yet
+    size_t parts;                          //  append: items this request became (1 without parts)
+    bool part;                             //  append: a later part, answered with its first
+    uint64_t from;                         //  read: first seq
+    size_t max;                            //  read: events at most
+    zframe_t *service;                     //  GRANT, REVOKE: the lease as given
+    zframe_t *ticket;                      //  GRANT: the router's, returned as given
+    char name[FENCE_MAX_SERVICE + 1];      //  the service, NUL-terminated
+    uint64_t epoch;                        //  GRANT: the epoch granted (0: refused)
+    char lease_token[FENCE_TOKEN_LEN + 1]; //  GRANT: the token of that epoch
+    bool deferred;                         //  GRANT, REVOKE: to be retried, no reply yet
 };
 
 //  An accepted event, packed in the batch buffer.
@@ -379,7 +381,7 @@ static bool s_item_add(journal_t *self, zmsg_t *msg)
     } else if (command && streq(command, "GRANT") && frames == 2) {
         item->kind = ITEM_GRANT;
         item->service = zmsg_pop(msg);
-        item->token = zmsg_pop(msg);
+        item->ticket = zmsg_pop(msg);
         if (!s_service_name(item->service, item->name))
             rp_error("journal: GRANT for an invalid service name, refused with epoch 0");
     } else if (command && streq(command, "LEASES") && frames == 0) {
@@ -526,21 +528,24 @@ static bool s_decide_duplicate(journal_t *self, MDB_txn *txn, item_t *item)
     return item->duplicate;
 }
 
-//  journal.append {events, writer?, epoch?}, or one part of a shared one
+//  journal.append {events, writer?, epoch?, token?}, or one part of a shared one
 static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
 {
     const msgpack_object *args = item->req.args;
     const msgpack_object *writer_obj = rp_obj_get(args, "writer");
     const msgpack_object *epoch_obj = rp_obj_get(args, "epoch");
-    const char *writer = NULL;
-    size_t writer_len = 0, count = item->events_n;
-    uint64_t epoch = 0;
+    const msgpack_object *token_obj = rp_obj_get(args, "token");
+    fence_writer_t writer = {0};
+    size_t count = item->events_n;
     if (writer_obj && writer_obj->type != MSGPACK_OBJECT_NIL &&
-        (!rp_obj_str(writer_obj, &writer, &writer_len) || writer_len == 0 ||
-         writer_len > FENCE_MAX_SERVICE))
+        (!rp_obj_str(writer_obj, &writer.name, &writer.name_len) || writer.name_len == 0 ||
+         writer.name_len > FENCE_MAX_SERVICE))
         return s_fail(item, 400, "bad_request", "writer must be a service name");
-    if (epoch_obj && epoch_obj->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(epoch_obj, &epoch))
+    if (epoch_obj && epoch_obj->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(epoch_obj, &writer.epoch))
         return s_fail(item, 400, "bad_request", "epoch must be a non-negative integer");
+    if (token_obj && token_obj->type != MSGPACK_OBJECT_NIL &&
+        !rp_obj_str(token_obj, &writer.token, &writer.token_len))
+        return s_fail(item, 400, "bad_request", "token must be a string");
     if (s_decide_duplicate(self, txn, item))
         return;
 
@@ -558,8 +563,7 @@ static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
         }
         fence_claim_add(self->fence, &claim, event.type, event.type_len);
     }
-    int status =
-        fence_check(self->fence, &claim, writer, writer_len, epoch, &item->code, &item->message);
+    int status = fence_check(self->fence, &claim, &writer, &item->code, &item->message);
     if (status)
         return s_fail(item, status, item->code, item->message);
 
@@ -583,9 +587,11 @@ static int s_decide(rp_store_t *store, MDB_txn *txn, void *arg)
         item_t *item = &self->items[i];
         if (item->kind == ITEM_APPEND && item->status == 200)
             s_decide_append(self, txn, item);
-        else if (item->kind == ITEM_GRANT && item->name[0])
+        else if (item->kind == ITEM_GRANT && item->name[0]) {
             item->epoch = fence_grant(self->fence, item->name);
-        else if (item->kind == ITEM_REVOKE && item->name[0])
+            memcpy(item->lease_token, fence_token(self->fence, item->name),
+                   sizeof item->lease_token);
+        } else if (item->kind == ITEM_REVOKE && item->name[0])
             fence_revoke(self->fence, item->name);
     }
     return 0;
@@ -663,7 +669,7 @@ static void s_abandon(journal_t *self, int rc)
             zmsg_addstr(msg, item->kind == ITEM_GRANT ? "GRANT" : "REVOKE");
             zmsg_append(msg, &item->service);
             if (item->kind == ITEM_GRANT)
-                zmsg_append(msg, &item->token);
+                zmsg_append(msg, &item->ticket);
             zlist_append(self->pending, msg);
             item->deferred = true; //  no reply now
         }
@@ -809,8 +815,10 @@ static void s_reply(journal_t *self, item_t *item)
         zmsg_t *msg = zmsg_new();
         zmsg_addstr(msg, "GRANTED");
         zmsg_append(msg, &item->service);
-        zmsg_append(msg, &item->token);
+        zmsg_append(msg, &item->ticket);
         zmsg_addmem(msg, epoch, 8);
+        zmsg_addstr(msg, item->epoch ? item->lease_token : "");
+        sodium_memzero(item->lease_token, sizeof item->lease_token);
         zmsg_send(&msg, self->pipe);
         return;
     }
@@ -845,7 +853,7 @@ static void s_batch_reset(journal_t *self)
         item_t *item = &self->items[i];
         zframe_destroy(&item->client);
         zframe_destroy(&item->service);
-        zframe_destroy(&item->token);
+        zframe_destroy(&item->ticket);
         rp_doc_destroy(&item->doc);
     }
     self->items_n = self->bytes = self->stored_n = 0;
@@ -985,6 +993,8 @@ typedef struct {
     zactor_t *journal;
     rp_packer_t packer;
     uint64_t next_id;
+    zhash_t *tokens;   //  writer → the lease token of its last GRANTED
+    const char *forge; //  if set, the token every append carries instead
 } tester_t;
 
 //  {type, id, source, data: {n}} with extra attributes given as key/value.
@@ -1012,8 +1022,9 @@ static uint64_t s_test_pack_append(tester_t *t, const char *type, size_t count, 
     msgpack_packer *pk = &t->packer.pk;
     uint64_t id = ++t->next_id;
     rp_request_pack(pk, id, "journal.append", 0, idem, 1);
+    const char *token = t->forge ? t->forge : writer ? zhash_lookup(t->tokens, writer) : NULL;
     rp_pack_cstr(pk, "args");
-    msgpack_pack_map(pk, 1 + (writer != NULL) + (epoch > 0));
+    msgpack_pack_map(pk, 1 + (writer != NULL) + (epoch > 0) + (token != NULL));
     rp_pack_cstr(pk, "events");
     msgpack_pack_array(pk, count);
     for (size_t i = 0; i < count; i++)
@@ -1022,6 +1033,8 @@ static uint64_t s_test_pack_append(tester_t *t, const char *type, size_t count, 
         rp_pack_kv_cstr(pk, "writer", writer);
     if (epoch)
         rp_pack_kv_u64(pk, "epoch", epoch);
+    if (token)
+        rp_pack_kv_cstr(pk, "token", token);
     return id;
 }
 
@@ -1142,21 +1155,42 @@ static uint64_t s_test_read_all(tester_t *t, size_t page)
     return head;
 }
 
-//  Send a GRANT and return the epoch of its GRANTED.
-static uint64_t s_test_grant(tester_t *t, const char *service)
+//  Receive a GRANTED for service with ticket; keep its lease token for the
+//  writer's appends, and return its epoch.
+static uint64_t s_test_granted(tester_t *t, const char *service, const char *ticket)
 {
-    zstr_sendx(t->journal, "GRANT", service, "token-1", NULL);
     zmsg_t *msg = zmsg_recv(t->journal);
-    assert(msg && zmsg_size(msg) == 4);
-    char *command = zmsg_popstr(msg), *name = zmsg_popstr(msg), *token = zmsg_popstr(msg);
-    assert(streq(command, "GRANTED") && streq(name, service) && streq(token, "token-1"));
+    assert(msg && zmsg_size(msg) == 5);
+    char *command = zmsg_popstr(msg), *name = zmsg_popstr(msg), *given = zmsg_popstr(msg);
+    assert(streq(command, "GRANTED") && streq(name, service) && streq(given, ticket));
     zframe_t *epoch = zmsg_pop(msg);
     assert(zframe_size(epoch) == 8);
     uint64_t value = rp_seq_get(zframe_data(epoch));
+    char *token = zmsg_popstr(msg);
+    assert(token && strlen(token) == (value ? FENCE_TOKEN_LEN : 0));
+    char writer[FENCE_MAX_SERVICE + 1];
+    snprintf(writer, sizeof writer, "%s", service);
+    char *suffix = strstr(writer, ".writer");
+    if (suffix)
+        *suffix = 0;
+    if (value) {
+        //  Every grant's token is new.
+        assert(!zhash_lookup(t->tokens, writer) || !streq(zhash_lookup(t->tokens, writer), token));
+        zhash_update(t->tokens, writer, token);
+        zhash_freefn(t->tokens, writer, free);
+    } else
+        free(token);
     zframe_destroy(&epoch);
-    free(command), free(name), free(token);
+    free(command), free(name), free(given);
     zmsg_destroy(&msg);
     return value;
+}
+
+//  Send a GRANT and return the epoch of its GRANTED.
+static uint64_t s_test_grant(tester_t *t, const char *service)
+{
+    zstr_sendx(t->journal, "GRANT", service, "ticket-1", NULL);
+    return s_test_granted(t, service, "ticket-1");
 }
 
 //  The error code of a reply to the packed request; sets *index if given.
@@ -1282,12 +1316,8 @@ static void s_test_bad_input(tester_t *t)
     //  Pipe messages that are not ours are dropped; the journal goes on.
     zstr_send(t->journal, "BOGUS");
     zstr_sendx(t->journal, "REQ", "only-a-client", NULL);
-    zstr_sendx(t->journal, "GRANT", "", "token-1", NULL);
-    zmsg_t *msg = zmsg_recv(t->journal);
-    assert(msg && zmsg_size(msg) == 4);
-    zframe_t *epoch = zmsg_last(msg);
-    assert(rp_seq_get(zframe_data(epoch)) == 0); //  refused
-    zmsg_destroy(&msg);
+    zstr_sendx(t->journal, "GRANT", "", "ticket-1", NULL);
+    assert(s_test_granted(t, "", "ticket-1") == 0); //  refused
 }
 
 static void s_test_fencing(tester_t *t)
@@ -1306,27 +1336,40 @@ static void s_test_fencing(tester_t *t)
     //  Order within one batch: [append N, GRANT, append N, append N+1].
     s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch);
     s_test_send_packed(t);
-    zstr_sendx(t->journal, "GRANT", "customers", "token-2", NULL);
+    zstr_sendx(t->journal, "GRANT", "customers", "ticket-2", NULL);
     s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch);
     s_test_send_packed(t);
-    s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch + 1);
-    s_test_send_packed(t);
+    //  The token is the holder's, known once GRANTED is back: the writer
+    //  sends this one after, as it would.
     rp_reply_t reply;
     rp_doc_t *doc = s_test_recv(t, &reply);
     assert(reply.status == 200);
     rp_doc_destroy(&doc);
-    zmsg_t *msg = zmsg_recv(t->journal);
-    char *command = zmsg_popstr(msg);
-    assert(streq(command, "GRANTED"));
-    assert(rp_seq_get(zframe_data(zmsg_last(msg))) == epoch + 1);
-    free(command);
-    zmsg_destroy(&msg);
+    char *old = strdup(zhash_lookup(t->tokens, "customers"));
+    assert(s_test_granted(t, "customers", "ticket-2") == epoch + 1);
     doc = s_test_recv(t, &reply);
     assert(reply.status == 409);
     rp_doc_destroy(&doc);
-    doc = s_test_recv(t, &reply);
-    assert(reply.status == 200);
-    rp_doc_destroy(&doc);
+    assert(s_test_append(t, "customer.updated", 1, NULL, "customers", epoch + 1, NULL) == 200);
+
+    //  Forged: the name and the live epoch (broker.status shows both) but
+    //  not the token, or the last lease's token. Refused for owned types
+    //  and for unowned ones in the writer's name; nothing is appended.
+    uint64_t head = s_test_head(t);
+    const char *forgeries[] = {"", "0123456789abcdef0123456789abcdef", old};
+    for (size_t i = 0; i < 3; i++) {
+        t->forge = forgeries[i];
+        s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch + 1);
+        assert(s_test_error(t, "bad_token", NULL) == 403);
+        s_test_pack_append(t, "order.placed", 1, NULL, "customers", epoch + 1);
+        assert(s_test_error(t, "bad_token", NULL) == 403);
+    }
+    t->forge = NULL;
+    free(old);
+    zhash_delete(t->tokens, "customers"); //  no token at all
+    s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch + 1);
+    assert(s_test_error(t, "bad_token", NULL) == 403);
+    assert(s_test_head(t) == head);
 
     //  REVOKE vacates the lease.
     zstr_sendx(t->journal, "REVOKE", "customers", NULL);
@@ -1416,11 +1459,8 @@ static void s_test_failed_commit(tester_t *t)
     assert(s_test_call(t, &first, &last, NULL) == 500);
     assert(journal_head() == head);
     atomic_store(&s_fail_commits, 1);
-    zstr_sendx(t->journal, "GRANT", "y", "token-1", NULL);
-    zmsg_t *msg = zmsg_recv(t->journal);
-    assert(msg && zmsg_size(msg) == 4);
-    assert(rp_seq_get(zframe_data(zmsg_last(msg))) == epoch + 1);
-    zmsg_destroy(&msg);
+    zstr_sendx(t->journal, "GRANT", "y", "ticket-1", NULL);
+    assert(s_test_granted(t, "y", "ticket-1") == epoch + 1);
     assert(s_test_append(t, "y.thing", 1, NULL, "y", epoch, NULL) == 409);
     s_test_pack_append(t, "order.placed", 2, "k-failed", NULL, 0);
     bool duplicate = true;
@@ -1697,6 +1737,7 @@ void journal_test(void)
     rp_config_t *config = rp_config_new("journal-test");
     tester_t t = {0};
     rp_packer_init(&t.packer);
+    t.tokens = zhash_new();
     t.journal = journal_new(config);
     assert(t.journal);
     assert(journal_head() == 0 && s_test_head(&t) == 0);
@@ -1759,6 +1800,7 @@ void journal_test(void)
 
     zactor_destroy(&t.journal);
     rp_packer_destroy(&t.packer);
+    zhash_destroy(&t.tokens);
     rp_config_destroy(&config);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

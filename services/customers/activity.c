@@ -44,10 +44,10 @@ int activity_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MD
 static size_t s_activity_key(char *key, const char *customer_id, size_t customer_id_len,
                              const char *at, const char *id, size_t id_len)
 {
-    char rest[RECORD_TIME_MAX + ACTIVITY_MAX_ID];
-    memcpy(rest, at, RECORD_TIME_MAX - 1);
-    memcpy(rest + RECORD_TIME_MAX - 1, id, id_len);
-    return page_key(key, customer_id, customer_id_len, rest, RECORD_TIME_MAX - 1 + id_len);
+    char rest[RP_NORMALIZE_TIME_MAX + ACTIVITY_MAX_ID];
+    memcpy(rest, at, RP_NORMALIZE_TIME_MAX - 1);
+    memcpy(rest + RP_NORMALIZE_TIME_MAX - 1, id, id_len);
+    return page_key(key, customer_id, customer_id_len, rest, RP_NORMALIZE_TIME_MAX - 1 + id_len);
 }
 
 //  Store the activity under key and point its id there.
@@ -80,8 +80,8 @@ static int s_activity_contacted(rp_store_t *store, MDB_txn *txn, const char *cus
     const char *last;
     size_t last_len;
     if (!customer_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) ||
-        last_len != RECORD_TIME_MAX - 1 || memcmp(at, last, last_len) > 0) {
-        customer_set_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, at, RECORD_TIME_MAX - 1);
+        last_len != RP_NORMALIZE_TIME_MAX - 1 || memcmp(at, last, last_len) > 0) {
+        customer_set_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, at, RP_NORMALIZE_TIME_MAX - 1);
         rc = apply_save(store, txn, &held.record, &held.record);
     }
     apply_release(&held);
@@ -115,14 +115,14 @@ int activity_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int
     record_t record;
     activity_init(&record);
     customer_error_t errors[4];
-    char at[RECORD_TIME_MAX];
+    char at[RP_NORMALIZE_TIME_MAX];
     bool valid = record_validate(&record, given, NULL, true, NULL, errors, 4) == 0;
     const char *at_given;
     size_t at_len;
     if (valid && record_str(&record, ACTIVITY_AT, &at_given, &at_len))
-        memcpy(at, at_given, RECORD_TIME_MAX); //  normalized: 24 bytes and NUL
-    else if (valid)                            //  the default: when the event happened
-        valid = event->time && !record_time_normalize(event->time, event->time_len, at);
+        memcpy(at, at_given, RP_NORMALIZE_TIME_MAX); //  normalized: 24 bytes and NUL
+    else if (valid)                                  //  the default: when the event happened
+        valid = event->time && !rp_normalize_time(event->time, event->time_len, at);
     int rc = 0;
     if (valid) {
         const rp_event_t *e = event;
@@ -131,7 +131,7 @@ int activity_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int
         rp_obj_str(rp_obj_get(e->actor, "user"), &user, &user_len);
         record_set_str(&record, ACTIVITY_ID, id, id_len);
         record_set_str(&record, ACTIVITY_CUSTOMER_ID, customer_id, customer_id_len);
-        record_set_str(&record, ACTIVITY_AT, at, RECORD_TIME_MAX - 1);
+        record_set_str(&record, ACTIVITY_AT, at, RP_NORMALIZE_TIME_MAX - 1);
         record_set_str(&record, ACTIVITY_CREATED_BY, user, user_len);
         record_set_str(&record, ACTIVITY_CREATED_AT, e->time ? e->time : "",
                        e->time ? e->time_len : 0);

@@ -8,7 +8,7 @@
 #include "assign.h"
 #include "contact.h"
 #include "merge.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 #include "query.h"
 #include "timeline.h"
 
@@ -29,7 +29,7 @@ const char *const apply_dbnames[] = {"customers",   "codes",        "tax_ids",  
 //  Similarity keys: kind, the normalized value, NUL, then (stored) the id
 
 #define SIMILAR_KEYS 4
-#define SIMILAR_MAX  (1 + NORMALIZE_NAME_MAX + 1 + APPLY_MAX_ID)
+#define SIMILAR_MAX  (1 + RP_NORMALIZE_NAME_MAX + 1 + APPLY_MAX_ID)
 
 typedef struct {
     size_t count;
@@ -53,14 +53,14 @@ static void s_similar_keys(const customer_t *record, similar_t *self)
     self->count = 0;
     const char *str;
     size_t len;
-    char name[NORMALIZE_NAME_MAX];
-    if (customer_str(record, CUSTOMER_NAME, &str, &len) && !normalize_name(str, len, name))
+    char name[RP_NORMALIZE_NAME_MAX];
+    if (customer_str(record, CUSTOMER_NAME, &str, &len) && !rp_normalize_name(str, len, name))
         s_similar_add(self, CUSTOMER_NAME, 'n', name, strlen(name));
     static const int phones[] = {CUSTOMER_PHONE, CUSTOMER_MOBILE};
     for (size_t i = 0; i < 2; i++)
-        if (customer_str(record, phones[i], &str, &len) && len > 0 && len < NORMALIZE_NAME_MAX)
+        if (customer_str(record, phones[i], &str, &len) && len > 0 && len < RP_NORMALIZE_NAME_MAX)
             s_similar_add(self, phones[i], 'p', str, len);
-    if (customer_str(record, CUSTOMER_EMAIL, &str, &len) && len > 0 && len < NORMALIZE_NAME_MAX)
+    if (customer_str(record, CUSTOMER_EMAIL, &str, &len) && len > 0 && len < RP_NORMALIZE_NAME_MAX)
         s_similar_add(self, CUSTOMER_EMAIL, 'e', str, len);
 }
 

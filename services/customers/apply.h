@@ -6,7 +6,7 @@
       codes      code → id            (unique)
       tax_ids    tax_id → id          (unique when present)
       similar    kind + key + NUL + id → "" for likely duplicates: kind 'n'
-                 the normalized name (normalize_name), 'p' a phone or mobile,
+                 the normalized name (rp_normalize_name), 'p' a phone or mobile,
                  'e' the e-mail (not unique: two firms may share a switchboard)
       outcomes   seq (8 bytes BE) → {status, id, code?, fields?, ids?}
       meta       applied cursor; "code_counter" for generated codes

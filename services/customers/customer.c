@@ -2,7 +2,7 @@
     the checks every client value passes before it can reach the journal,
     and the reply that reports the ones that fail. */
 #include "customer.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 
 #include <assert.h>
 #include <stdlib.h>
@@ -204,38 +204,6 @@ void customer_pack_given(const customer_t *self, msgpack_packer *pk)
 //  ---------------------------------------------------------------------
 //  Validation
 
-//  Text a person typed: valid UTF-8 (the decoder checked), no control
-//  characters, not only blanks.
-static const char *s_text_check(const char *str, size_t len, size_t max)
-{
-    if (len > max)
-        return "too_long";
-    bool blank = true;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)str[i];
-        if (c < 0x20 || c == 0x7f)
-            return "invalid";
-        if (c != ' ')
-            blank = false;
-    }
-    return blank ? "required" : NULL;
-}
-
-static const char *s_code_check(const char *str, size_t len, size_t max)
-{
-    if (len == 0)
-        return "required";
-    if (len > max)
-        return "too_long";
-    for (size_t i = 0; i < len; i++) { //  str is not NUL-terminated: no strspn
-        char c = str[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return "invalid";
-    }
-    return NULL;
-}
-
 static const char *s_tags_check(const msgpack_object *o, size_t max)
 {
     if (!rp_obj_is_array(o))
@@ -247,7 +215,7 @@ static const char *s_tags_check(const msgpack_object *o, size_t max)
         size_t len;
         if (!rp_obj_str(&o->via.array.ptr[i], &str, &len))
             return "type";
-        const char *err = s_text_check(str, len, max);
+        const char *err = rp_normalize_text(str, len, max, 0);
         if (err)
             return err;
     }
@@ -264,10 +232,10 @@ static const char *s_custom_check(const msgpack_object *o, size_t max)
         const msgpack_object *key = &o->via.map.ptr[i].key, *val = &o->via.map.ptr[i].val;
         const char *str;
         size_t len;
-        if (!rp_obj_str(key, &str, &len) || s_code_check(str, len, 64))
+        if (!rp_obj_str(key, &str, &len) || rp_normalize_code(str, len, 64))
             return "invalid_key";
         if (val->type == MSGPACK_OBJECT_STR) {
-            if (s_text_check(val->via.str.ptr, val->via.str.size, max) &&
+            if (rp_normalize_text(val->via.str.ptr, val->via.str.size, max, 0) &&
                 val->via.str.size > 0) //  an empty value is allowed here
                 return "invalid";
         } else if (val->type != MSGPACK_OBJECT_NIL && val->type != MSGPACK_OBJECT_BOOLEAN &&
@@ -343,25 +311,25 @@ static const char *s_field_check(customer_t *self, int field, const msgpack_obje
     if (!rp_obj_str(value, &str, &len))
         return "type";
     const char *err = NULL;
-    char out[NORMALIZE_EMAIL_MAX];
+    char out[RP_NORMALIZE_EMAIL_MAX];
     switch (def->kind) {
     case KIND_TEXT:
-        err = s_text_check(str, len, def->max);
+        err = rp_normalize_text(str, len, def->max, 0);
         break;
     case KIND_CODE:
-        err = s_code_check(str, len, def->max);
+        err = rp_normalize_code(str, len, def->max);
         break;
     case KIND_ENUM:
         err = s_enum_check(str, len, def->values);
         break;
     case KIND_PHONE:
-        err = normalize_phone(str, len, region, out);
+        err = rp_normalize_phone(str, len, region, out);
         break;
     case KIND_EMAIL:
-        err = normalize_email(str, len, out);
+        err = rp_normalize_email(str, len, out);
         break;
     case KIND_DATE:
-        err = normalize_date(str, len, out);
+        err = rp_normalize_date(str, len, out);
         break;
     default:
         err = "read_only";
@@ -385,11 +353,7 @@ static bool s_skipped(const char *const *skip, const char *key, size_t len)
 
 void customer_error_set(customer_error_t *error, const char *field, size_t len, const char *code)
 {
-    if (len > CUSTOMER_MAX_FIELD) {
-        len = CUSTOMER_MAX_FIELD;
-        while (len && ((unsigned char)field[len] & 0xC0) == 0x80)
-            len--; //  never end inside a UTF-8 sequence
-    }
+    len = rp_normalize_cut(field, len, CUSTOMER_MAX_FIELD);
     memcpy(error->field, field, len);
     error->field[len] = 0;
     error->code = code;

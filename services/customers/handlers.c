@@ -5,6 +5,7 @@
 #include "dups.h"
 #include "event.h"
 #include "import.h"
+#include <rapport/normalize.h>
 #include "pending.h"
 #include "query.h"
 #include "relations.h"
@@ -20,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct _handlers_t {
+struct _customers_handlers_t {
     char region[8];
     pending_t *pending;     //  writes in flight
     import_t *import;       //  customers.import sessions and batches
@@ -39,9 +40,9 @@ static const char *s_refusal_message(int status, const char *code, size_t code_l
                            : "the change was refused";
 }
 
-handlers_t *handlers_new(const char *region)
+customers_handlers_t *customers_handlers_new(const char *region)
 {
-    handlers_t *self = calloc(1, sizeof *self);
+    customers_handlers_t *self = calloc(1, sizeof *self);
     assert(self);
     snprintf(self->region, sizeof self->region, "%s", region);
     self->pending = pending_new(s_refusal_message);
@@ -50,9 +51,9 @@ handlers_t *handlers_new(const char *region)
     return self;
 }
 
-void handlers_destroy(handlers_t **self_p)
+void customers_handlers_destroy(customers_handlers_t **self_p)
 {
-    handlers_t *self = *self_p;
+    customers_handlers_t *self = *self_p;
     if (!self)
         return;
     pending_destroy(&self->pending);
@@ -60,6 +61,33 @@ void handlers_destroy(handlers_t **self_p)
     relations_destroy(&self->relations);
     free(self);
     *self_p = NULL;
+}
+
+int customers_handlers_init(rp_config_t *config, void **arg)
+{
+    const char *region = rp_config_get(config, "customers/phone_region", "CN");
+    if (!rp_normalize_region_code(region)) {
+        rp_error("customers: unsupported customers/phone_region \"%s\"", region);
+        return 2;
+    }
+    *arg = customers_handlers_new(region);
+    return 0;
+}
+
+void customers_handlers_fini(void *arg)
+{
+    customers_handlers_t *self = (customers_handlers_t *)arg;
+    customers_handlers_destroy(&self);
+}
+
+relations_t *customers_handlers_relations(void *self)
+{
+    return ((customers_handlers_t *)self)->relations;
+}
+
+import_t *customers_handlers_import(void *self)
+{
+    return ((customers_handlers_t *)self)->import;
 }
 
 //  ---------------------------------------------------------------------
@@ -131,8 +159,8 @@ static void s_write_done(rp_service_t *service, rp_origin_t **origin_p, uint64_t
 }
 
 //  Append the event and answer once it is applied (frees event).
-static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                           rp_packer_t *event, const char *idem)
+static void s_write_append(customers_handlers_t *self, rp_service_t *service,
+                           rp_origin_t **origin_p, rp_packer_t *event, const char *idem)
 {
     rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
     pending_append(self->pending, service, origin_p, events, 1, idem, "", s_write_done);
@@ -250,7 +278,7 @@ static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const cu
     return check.count == 0;
 }
 
-static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
+static bool s_validate(customers_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
                        const rp_request_t *req, const scope_t *actor, customer_t *changes,
                        bool create)
 {
@@ -269,9 +297,11 @@ static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **or
     return count == 0;
 }
 
-static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const scope_t *actor)
+static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    customers_handlers_t *self = (customers_handlers_t *)arg;
+    scope_t scope, *actor = &scope;
+    scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     if (!pending_write_allowed(service, &origin, req, actor, idem))
         return;
@@ -349,18 +379,13 @@ static bool s_target(rp_service_t *service, rp_origin_t **origin_p, const rp_req
     return target->found;
 }
 
-//  args.version, optional: an unsigned integer that must be the stored
-//  one. Replies and returns false otherwise.
+//  args.version, optional (nil: absent): an unsigned integer that must be
+//  the stored one. Replies and returns false otherwise.
 static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                       const target_t *target, const msgpack_object **version_obj, uint64_t *version)
 {
-    *version_obj = rp_obj_get(req->args, "version");
-    *version = 0;
-    if (*version_obj && !rp_obj_u64(*version_obj, version)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args",
-                               "args.version must be an unsigned integer");
+    if (!rp_writes_version_arg(service, origin_p, req, version_obj, version))
         return false;
-    }
     if (*version_obj && *version != target->version && !req->idem) { //  idem: see s_create
         rp_service_reply_error(service, origin_p, 412, "version_mismatch",
                                "the customer changed since that version");
@@ -369,12 +394,14 @@ static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_re
     return true;
 }
 
-static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const scope_t *actor)
+static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    customers_handlers_t *self = (customers_handlers_t *)arg;
+    scope_t actor;
+    scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
-    target_t target = {.actor = actor};
-    if (!pending_write_allowed(service, &origin, req, actor, idem) ||
+    target_t target = {.actor = &actor};
+    if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
     const msgpack_object *version_obj;
@@ -383,11 +410,11 @@ static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origi
         return;
     customer_t changes;
     customer_init(&changes);
-    if (s_validate(self, service, &origin, req, actor, &changes, false) &&
+    if (s_validate(self, service, &origin, req, &actor, &changes, false) &&
         (req->idem || s_no_duplicates(service, &origin, &changes, target.id, target.id_len))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        event_open(&event.pk, "customer.updated", target.id, target.id_len, actor);
+        event_open(&event.pk, "customer.updated", target.id, target.id_len, &actor);
         msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
         rp_pack_cstr(&event.pk, "id");
         rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -400,12 +427,14 @@ static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origi
     customer_reset(&changes);
 }
 
-static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req, const scope_t *actor, bool archive)
+static void s_archive(customers_handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req, bool archive)
 {
+    scope_t actor;
+    scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
-    target_t target = {.actor = actor};
-    if (!pending_write_allowed(service, &origin, req, actor, idem) ||
+    target_t target = {.actor = &actor};
+    if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
     //  An optional version, checked like customers.update's (atomically in
@@ -417,7 +446,7 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
     rp_packer_t event;
     rp_packer_init(&event);
     event_open(&event.pk, archive ? "customer.archived" : "customer.restored", target.id,
-               target.id_len, actor);
+               target.id_len, &actor);
     msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -426,48 +455,57 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
     s_write_append(self, service, &origin, &event, idem);
 }
 
+static void s_archive_op(void *arg, rp_service_t *service, rp_origin_t *origin,
+                         const rp_request_t *req)
+{
+    s_archive((customers_handlers_t *)arg, service, origin, req, true);
+}
+
+static void s_restore_op(void *arg, rp_service_t *service, rp_origin_t *origin,
+                         const rp_request_t *req)
+{
+    s_archive((customers_handlers_t *)arg, service, origin, req, false);
+}
+
 //  ---------------------------------------------------------------------
 //  Reads
 
-static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                  const scope_t *actor)
+static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
+    scope_t actor;
+    scope_parse(&actor, req);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
         rp_service_reply_error(service, &origin, 400, "bad_args", "args.id must be a string");
     else
-        s_reply_record(service, &origin, actor, id, len, 0);
+        s_reply_record(service, &origin, &actor, id, len, 0);
 }
 
 //  customers.list lives in query.c (filters, sort orders, cursors).
 
 //  ---------------------------------------------------------------------
 
-void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req)
-{
-    handlers_t *self = (handlers_t *)arg;
-    scope_t actor;
-    scope_parse(&actor, req);
-    if (rp_request_is(req, "customers.get"))
-        s_get(service, origin, req, &actor);
-    else if (rp_request_is(req, "customers.list"))
-        query_list(service, origin, req);
-    else if (rp_request_is(req, "customers.duplicates"))
-        dups_list(service, origin, req);
-    else if (rp_request_is(req, "customers.composition"))
-        report_composition(service, origin, req);
-    else if (rp_request_is(req, "customers.import"))
-        import_request(self->import, service, origin, req);
-    else if (rp_request_is(req, "customers.create"))
-        s_create(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "customers.update"))
-        s_update(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "customers.archive"))
-        s_archive(self, service, origin, req, &actor, true);
-    else if (rp_request_is(req, "customers.restore"))
-        s_archive(self, service, origin, req, &actor, false);
-    else if (!relations_request(self->relations, service, &origin, req))
-        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
-}
+const rp_service_op_t customers_handlers_ops[] = {
+    {"customers.get", RP_OP_READ, s_get},
+    {"customers.list", RP_OP_READ, query_list},
+    {"customers.duplicates", RP_OP_READ, dups_list},
+    {"customers.composition", RP_OP_READ, report_composition},
+    {"customers.contacts.list", RP_OP_READ, relations_contacts_list},
+    {"customers.contacts.get", RP_OP_READ, relations_contacts_get},
+    {"customers.activities.list", RP_OP_READ, relations_activities_list},
+    {"customers.timeline", RP_OP_READ, relations_timeline},
+    {"customers.create", RP_OP_WRITE, s_create},
+    {"customers.update", RP_OP_WRITE, s_update},
+    {"customers.archive", RP_OP_WRITE, s_archive_op},
+    {"customers.restore", RP_OP_WRITE, s_restore_op},
+    {"customers.import", RP_OP_WRITE, import_request},
+    {"customers.contacts.create", RP_OP_WRITE, relations_contacts_create},
+    {"customers.contacts.update", RP_OP_WRITE, relations_contacts_update},
+    {"customers.contacts.delete", RP_OP_WRITE, relations_contacts_delete},
+    {"customers.activities.create", RP_OP_WRITE, relations_activities_create},
+    {"customers.assign", RP_OP_WRITE, relations_assign},
+    {"customers.merge", RP_OP_WRITE, relations_merge},
+    {NULL},
+};

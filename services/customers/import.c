@@ -3,7 +3,8 @@
 #include "apply.h"
 #include "customer.h"
 #include "event.h"
-#include "normalize.h"
+#include "handlers.h"
+#include <rapport/normalize.h>
 #include "scope.h"
 
 #include <rapport/log.h>
@@ -59,9 +60,9 @@ static void s_session_destroy(void **item)
 
 static uint64_t s_hash(const session_t *self, char kind, const char *value, size_t len)
 {
-    unsigned char in[1 + NORMALIZE_NAME_MAX], out[crypto_shorthash_BYTES];
-    if (len > NORMALIZE_NAME_MAX)
-        len = NORMALIZE_NAME_MAX;
+    unsigned char in[1 + RP_NORMALIZE_NAME_MAX], out[crypto_shorthash_BYTES];
+    if (len > RP_NORMALIZE_NAME_MAX)
+        len = RP_NORMALIZE_NAME_MAX;
     in[0] = (unsigned char)kind;
     memcpy(in + 1, value, len);
     crypto_shorthash(out, in, len + 1, self->secret);
@@ -231,8 +232,8 @@ static void s_row_keys(const session_t *session, const customer_t *row, row_keys
             keys->fields[keys->count] = plain[i].field;
             keys->hashes[keys->count++] = s_hash(session, plain[i].kind, str, len);
         }
-    char name[NORMALIZE_NAME_MAX];
-    if (customer_str(row, CUSTOMER_NAME, &str, &len) && !normalize_name(str, len, name)) {
+    char name[RP_NORMALIZE_NAME_MAX];
+    if (customer_str(row, CUSTOMER_NAME, &str, &len) && !rp_normalize_name(str, len, name)) {
         keys->fields[keys->count] = CUSTOMER_NAME;
         keys->hashes[keys->count++] = s_hash(session, 'n', name, strlen(name));
     }
@@ -661,11 +662,7 @@ static bool s_args_check(rp_service_t *service, rp_origin_t **origin_p, const rp
     const char *problem = NULL;
     const msgpack_object *mode = rp_obj_get(req->args, "mode");
     const msgpack_object *dry = rp_obj_get(req->args, "dry_run");
-    if (!rp_origin_writer(*origin_p))
-        problem = "send customers.import to customers.writer";
-    else if (!req->args || !rp_obj_is_map(req->args))
-        problem = "args must be a map";
-    else if (!rp_obj_streq(mode, "create") && !rp_obj_streq(mode, "upsert"))
+    if (!rp_obj_streq(mode, "create") && !rp_obj_streq(mode, "upsert"))
         problem = "args.mode must be create or upsert";
     else if (dry && !rp_obj_bool(dry, &run->dry_run))
         problem = "args.dry_run must be a boolean";
@@ -689,9 +686,9 @@ static bool s_args_check(rp_service_t *service, rp_origin_t **origin_p, const rp
     return true;
 }
 
-void import_request(import_t *self, rp_service_t *service, rp_origin_t *origin,
-                    const rp_request_t *req)
+void import_request(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    import_t *self = customers_handlers_import(arg);
     run_t run = {.import = self, .req = req};
     scope_parse(&run.scope, req);
     if (!s_args_check(service, &origin, req, &run) ||

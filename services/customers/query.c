@@ -531,8 +531,9 @@ static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
                       list->next, sizeof list->next);
 }
 
-void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+void query_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
     scope_t scope;
     scope_parse(&scope, req);
     if (scope.role == SCOPE_NONE) {

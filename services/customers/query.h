@@ -83,8 +83,8 @@ bool query_time(const char *in, size_t len, char out[QUERY_TIME_MAX]);
 int query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_len,
                      const customer_t *record);
 
-//  The customers.list op (any instance).
-void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
+//  The customers.list op (any instance; rp_service_op_fn, arg unused).
+void query_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
 
 //  Walk the records of a query in its order from its cursor: fn is called
 //  for each record looked at that matches (stop by returning false); at

@@ -16,12 +16,12 @@
 
 #include "customer.h"
 
+#include <rapport/normalize.h>
 #include <rapport/pack.h>
 
 #include <stdbool.h>
 
 #define RECORD_MAX_FIELDS 16
-#define RECORD_TIME_MAX   25 //  "YYYY-MM-DDTHH:MM:SS.mmmZ", NUL
 
 typedef enum {
     RECORD_SYSTEM, //  set by the service only (read_only to clients)
@@ -29,9 +29,9 @@ typedef enum {
     RECORD_NOTE,   //  free text: 1..max bytes, newlines and tabs allowed
     RECORD_ENUM,   //  one of values
     RECORD_PHONES, //  array of up to max phone numbers, each to E.164
-    RECORD_EMAIL,  //  lower-cased and checked (normalize_email)
-    RECORD_DATE,   //  ISO 8601 date (normalize_date)
-    RECORD_TIME    //  RFC 3339 time, stored in UTC (record_time_normalize)
+    RECORD_EMAIL,  //  lower-cased and checked (rp_normalize_email)
+    RECORD_DATE,   //  ISO 8601 date (rp_normalize_date)
+    RECORD_TIME    //  RFC 3339 time, stored in UTC (rp_normalize_time)
 } record_kind_t;
 
 typedef struct {
@@ -90,16 +90,6 @@ void record_pack_given(const record_t *self, msgpack_packer *pk);
 //  international numbers only. Returns the number of errors (≤ max).
 int record_validate(record_t *self, const msgpack_object *args, const char *const *skip,
                     bool create, const char *region, customer_error_t *errors, int max);
-
-//  An RFC 3339 date-time ("2026-11-23T16:05:00+08:00", "…T08:05:00.5Z";
-//  'T' may be 't' or a space) as UTC with milliseconds
-//  ("2026-11-23T08:05:00.000Z"): fixed width, so times compare as bytes.
-//  Years 1000..9999. NULL, or "invalid" with out unspecified.
-const char *record_time_normalize(const char *in, size_t len, char out[RECORD_TIME_MAX]);
-
-//  The longest prefix of str of at most max bytes that ends on a UTF-8
-//  character boundary.
-size_t record_utf8_cut(const char *str, size_t len, size_t max);
 
 void record_test(void);
 

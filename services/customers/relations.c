@@ -4,6 +4,7 @@
 #include "apply.h"
 #include "assign.h"
 #include "contact.h"
+#include "handlers.h"
 #include "event.h"
 #include "merge.h"
 #include "page.h"
@@ -67,6 +68,17 @@ typedef struct {
     scope_t scope;
     char idem[RP_MAX_IDEM + 1];
 } call_t;
+
+//  A call for one of the ops (arg: the customers handlers).
+static call_t s_call(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+{
+    call_t call = {.self = customers_handlers_relations(arg),
+                   .service = service,
+                   .origin = origin,
+                   .req = req};
+    scope_parse(&call.scope, req);
+    return call;
+}
 
 //  ---------------------------------------------------------------------
 //  Replies
@@ -168,16 +180,7 @@ static bool s_id_arg(call_t *call, const char *name, size_t max, const char **st
 //  args.version, when given: false (answered) if it is not an integer.
 static bool s_version_arg(call_t *call, const msgpack_object **obj, uint64_t *version)
 {
-    *obj = rp_obj_get(call->req->args, "version");
-    *version = 0;
-    if (!*obj || (*obj)->type == MSGPACK_OBJECT_NIL) {
-        *obj = NULL;
-        return true;
-    }
-    if (rp_obj_u64(*obj, version))
-        return true;
-    s_error(call, 400, "bad_args", "args.version must be an unsigned integer");
-    return false;
+    return rp_writes_version_arg(call->service, &call->origin, call->req, obj, version);
 }
 
 //  ---------------------------------------------------------------------
@@ -286,8 +289,10 @@ static void s_reply_entry(rp_service_t *service, rp_origin_t **origin_p, uint64_
     rp_packer_destroy(&packer);
 }
 
-static void s_contacts_get(call_t *call)
+void relations_contacts_get(void *arg, rp_service_t *service, rp_origin_t *origin,
+                            const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     target_t target;
     const char *contact_id;
     size_t contact_id_len;
@@ -375,8 +380,10 @@ static bool s_fields(call_t *call, record_t *record, const char *const *skip, bo
     return count == 0;
 }
 
-static void s_contacts_create(call_t *call)
+void relations_contacts_create(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     static const char *const skip[] = {"id", NULL};
     target_t target;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
@@ -466,8 +473,10 @@ static void s_contacts_change(call_t *call, bool remove)
     record_reset(&changes);
 }
 
-static void s_activities_create(call_t *call)
+void relations_activities_create(void *arg, rp_service_t *service, rp_origin_t *origin,
+                                 const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     static const char *const skip[] = {"id", NULL};
     target_t target;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
@@ -507,8 +516,10 @@ static const char *s_name_check(const msgpack_object *o, const char **str, size_
     return NULL;
 }
 
-static void s_assign(call_t *call)
+void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     const scope_t *scope = &call->scope;
     target_t target;
     const msgpack_object *version_obj;
@@ -568,8 +579,9 @@ static void s_assign(call_t *call)
     rp_packer_destroy(&event);
 }
 
-static void s_merge(call_t *call)
+void relations_merge(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     target_t target, source;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
         return;
@@ -600,7 +612,7 @@ static void s_merge(call_t *call)
         if (!s_lookup(call, id, id_len, true, &source)) {
             char message[128];
             snprintf(message, sizeof message, "no such customer: %.*s",
-                     (int)record_utf8_cut(id, id_len, 64), id);
+                     (int)rp_normalize_cut(id, id_len, 64), id);
             s_error(call, 404, "not_found", message);
             return;
         }
@@ -618,53 +630,39 @@ static void s_merge(call_t *call)
 }
 
 //  ---------------------------------------------------------------------
+//  The ops that share a body
 
-bool relations_request(relations_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req)
+void relations_contacts_list(void *arg, rp_service_t *service, rp_origin_t *origin,
+                             const rp_request_t *req)
 {
-    static const char *const ops[] = {"customers.contacts.list",
-                                      "customers.contacts.get",
-                                      "customers.activities.list",
-                                      "customers.timeline",
-                                      "customers.contacts.create",
-                                      "customers.contacts.update",
-                                      "customers.contacts.delete",
-                                      "customers.activities.create",
-                                      "customers.assign",
-                                      "customers.merge",
-                                      NULL};
-    int op = 0;
-    while (ops[op] && !rp_request_is(req, ops[op]))
-        op++;
-    if (!ops[op])
-        return false;
-    call_t call = {.self = self, .service = service, .origin = *origin_p, .req = req};
-    *origin_p = NULL;
-    scope_parse(&call.scope, req);
-    if (op < 4 && call.scope.role == SCOPE_NONE)
-        s_error(&call, 404, "not_found", "no such customer"); //  sees nothing
-    else if (op < 4 && req->args && !rp_obj_is_map(req->args))
-        s_error(&call, 400, "bad_args", "args must be a map");
-    else if (op == 0)
-        s_list(&call, "contacts", false);
-    else if (op == 1)
-        s_contacts_get(&call);
-    else if (op == 2)
-        s_list(&call, "activities", true);
-    else if (op == 3)
-        s_list(&call, "timeline", true);
-    else if (op == 4)
-        s_contacts_create(&call);
-    else if (op == 5)
-        s_contacts_change(&call, false);
-    else if (op == 6)
-        s_contacts_change(&call, true);
-    else if (op == 7)
-        s_activities_create(&call);
-    else if (op == 8)
-        s_assign(&call);
-    else
-        s_merge(&call);
-    assert(call.origin == NULL); //  every path answers
-    return true;
+    call_t call = s_call(arg, service, origin, req);
+    s_list(&call, "contacts", false);
+}
+
+void relations_activities_list(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_list(&call, "activities", true);
+}
+
+void relations_timeline(void *arg, rp_service_t *service, rp_origin_t *origin,
+                        const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_list(&call, "timeline", true);
+}
+
+void relations_contacts_update(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_contacts_change(&call, false);
+}
+
+void relations_contacts_delete(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_contacts_change(&call, true);
 }

@@ -126,8 +126,10 @@ static void s_reply(rp_service_t *service, rp_origin_t **origin_p, const char *b
     free(groups);
 }
 
-void report_composition(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+void report_composition(void *arg, rp_service_t *service, rp_origin_t *origin,
+                        const rp_request_t *req)
 {
+    (void)arg;
     scope_t scope;
     scope_parse(&scope, req);
     if (scope.role == SCOPE_NONE) {

@@ -22,7 +22,7 @@
 #define LIST_DEFAULT  50
 #define LIST_MAX_SCAN 20000 //  records looked at per list call; then a cursor
 
-struct _handlers_t {
+struct _users_handlers_t {
     rp_writes_t *writes; //  in flight (rp_writes: append, wait, errors)
 };
 
@@ -42,12 +42,29 @@ typedef struct {
     size_t team_len;
 } actor_t;
 
-handlers_t *handlers_new(void)
+users_handlers_t *users_handlers_new(void)
 {
-    handlers_t *self = calloc(1, sizeof *self);
+    users_handlers_t *self = calloc(1, sizeof *self);
     assert(self);
     self->writes = rp_writes_new();
     return self;
+}
+
+int users_handlers_init(rp_config_t *config, void **arg)
+{
+    (void)config;
+    if (sodium_init() < 0) { //  keys come from its random generator
+        rp_error("users: libsodium failed to initialise");
+        return 1;
+    }
+    *arg = users_handlers_new();
+    return 0;
+}
+
+void users_handlers_fini(void *arg)
+{
+    users_handlers_t *self = (users_handlers_t *)arg;
+    users_handlers_destroy(&self);
 }
 
 //  rp_write_free_fn: the clear key is wiped before the memory goes.
@@ -58,9 +75,9 @@ static void s_write_free(void *arg)
     free(write);
 }
 
-void handlers_destroy(handlers_t **self_p)
+void users_handlers_destroy(users_handlers_t **self_p)
 {
-    handlers_t *self = *self_p;
+    users_handlers_t *self = *self_p;
     if (!self)
         return;
     rp_writes_destroy(&self->writes);
@@ -316,7 +333,7 @@ static void s_event_open(rp_packer_t *event, const char *type, const char *subje
 
 //  Append the event and answer once it is applied (frees event; a keyed
 //  write's key moves into the write_t).
-static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
+static void s_write_append(users_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
                            rp_packer_t *event, const char *idem, char *key, const char *key_hash)
 {
     write_t *write = calloc(1, sizeof *write);
@@ -396,9 +413,11 @@ static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const msgp
     return count == 0;
 }
 
-static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     if (!s_write_allowed(service, &origin, req, actor, true, idem))
         return;
@@ -487,22 +506,6 @@ static bool s_target_current(rp_service_t *service, rp_origin_t **origin_p, cons
     return true;
 }
 
-//  args.version: absent, or an unsigned integer. Replies 400 if mistyped.
-static bool s_version_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                          const msgpack_object **version_obj, uint64_t *version)
-{
-    *version_obj = rp_obj_get(req->args, "version");
-    *version = 0;
-    if (*version_obj && (*version_obj)->type == MSGPACK_OBJECT_NIL)
-        *version_obj = NULL;
-    if (*version_obj && !rp_obj_u64(*version_obj, version)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args",
-                               "args.version must be an unsigned integer");
-        return false;
-    }
-    return true;
-}
-
 static bool s_revoked_answer(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                              const target_t *target)
 {
@@ -512,16 +515,18 @@ static bool s_revoked_answer(rp_service_t *service, rp_origin_t **origin_p, cons
     return true;
 }
 
-static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
     uint64_t version;
     if (!s_write_allowed(service, &origin, req, actor, true, idem) ||
         !s_target_id(service, &origin, req, &target) ||
-        !s_version_arg(service, &origin, req, &version_obj, &version) ||
+        !rp_writes_version_arg(service, &origin, req, &version_obj, &version) ||
         !s_target(service, &origin, &target) || s_revoked_answer(service, &origin, req, &target) ||
         !s_target_current(service, &origin, req, &target, version_obj, version))
         return;
@@ -553,9 +558,12 @@ static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origi
     user_reset(&changes);
 }
 
-static void s_rotate_key(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                         const rp_request_t *req, const actor_t *actor)
+static void s_rotate_key(void *arg, rp_service_t *service, rp_origin_t *origin,
+                         const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     if (!s_write_allowed(service, &origin, req, actor, false, idem) ||
@@ -581,16 +589,18 @@ static void s_rotate_key(handlers_t *self, rp_service_t *service, rp_origin_t *o
     s_write_append(self, service, &origin, &event, idem, key, hash);
 }
 
-static void s_revoke(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+static void s_revoke(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
     uint64_t version;
     if (!s_write_allowed(service, &origin, req, actor, true, idem) ||
         !s_target_id(service, &origin, req, &target) ||
-        !s_version_arg(service, &origin, req, &version_obj, &version) ||
+        !rp_writes_version_arg(service, &origin, req, &version_obj, &version) ||
         !s_target(service, &origin, &target) ||
         !s_target_current(service, &origin, req, &target, version_obj, version))
         return;
@@ -608,15 +618,17 @@ static void s_revoke(handlers_t *self, rp_service_t *service, rp_origin_t *origi
 //  ---------------------------------------------------------------------
 //  Reads
 
-static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                  const actor_t *actor)
+static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
+    actor_t actor;
+    s_actor_parse(req, &actor);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
         rp_service_reply_error(service, &origin, 400, "bad_args", "args.id must be a string");
     else
-        s_reply_record(service, &origin, actor, false, id, len);
+        s_reply_record(service, &origin, &actor, false, id, len);
 }
 
 typedef struct {
@@ -639,8 +651,9 @@ static int s_key_lookup(rp_store_t *store, MDB_txn *txn, void *arg)
 
 //  The active user holding a key hash, for the gateway's authentication.
 //  No actor needed: the hash stands for the key itself.
-static void s_by_key(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+static void s_by_key(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
     const char *hash;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "key_hash"), &hash, &len) ||
@@ -768,18 +781,16 @@ static bool s_list_options(rp_service_t *service, rp_origin_t **origin_p, const 
     return true;
 }
 
-static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                   const actor_t *actor)
+static void s_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
-    if (!actor->user) {
+    (void)arg;
+    actor_t actor;
+    s_actor_parse(req, &actor);
+    if (!actor.user) {
         rp_service_reply_error(service, &origin, 403, "forbidden", "no actor");
         return;
     }
-    if (req->args && !rp_obj_is_map(req->args)) {
-        rp_service_reply_error(service, &origin, 400, "bad_args", "args must be a map");
-        return;
-    }
-    list_t list = {.actor = actor, .limit = LIST_DEFAULT};
+    list_t list = {.actor = &actor, .limit = LIST_DEFAULT};
     if (!s_list_options(service, &origin, req, &list) ||
         !s_list_arg(service, &origin, req, "cursor", 1, USER_MAX_ID, &list.cursor,
                     &list.cursor_len) ||
@@ -796,26 +807,13 @@ static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_
 
 //  ---------------------------------------------------------------------
 
-void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req)
-{
-    handlers_t *self = (handlers_t *)arg;
-    actor_t actor;
-    s_actor_parse(req, &actor);
-    if (rp_request_is(req, "users.get"))
-        s_get(service, origin, req, &actor);
-    else if (rp_request_is(req, "users.list"))
-        s_list(service, origin, req, &actor);
-    else if (rp_request_is(req, "users.by_key"))
-        s_by_key(service, origin, req);
-    else if (rp_request_is(req, "users.create"))
-        s_create(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "users.update"))
-        s_update(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "users.rotate_key"))
-        s_rotate_key(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "users.revoke"))
-        s_revoke(self, service, origin, req, &actor);
-    else
-        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
-}
+const rp_service_op_t users_handlers_ops[] = {
+    {"users.get", RP_OP_READ, s_get},                //  one user, in the caller's scope
+    {"users.list", RP_OP_READ, s_list},              //  a page of them
+    {"users.by_key", RP_OP_READ, s_by_key},          //  the gateway's key lookup
+    {"users.create", RP_OP_WRITE, s_create},         //  user.created, with a new key
+    {"users.update", RP_OP_WRITE, s_update},         //  user.updated
+    {"users.rotate_key", RP_OP_WRITE, s_rotate_key}, //  user.key_rotated, a new key
+    {"users.revoke", RP_OP_WRITE, s_revoke},         //  user.revoked
+    {NULL},
+};

@@ -112,10 +112,6 @@ void user_error_set(user_error_t *error, const char *field, size_t len, const ch
 int user_validate(user_t *self, const msgpack_object *map, bool create, user_error_t *errors,
                   int max_errors);
 
-//  Lower-case and check an e-mail address (local@domain.tld, surrounding
-//  blanks dropped) into out. NULL, or an error code.
-const char *user_email_normalize(const char *in, size_t len, char out[USER_MAX_EMAIL + 1]);
-
 void user_test(void);
 
 #endif

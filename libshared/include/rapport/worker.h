@@ -34,11 +34,14 @@
 
     Leases: for a service named "<S>.writer" the broker tells the lease
     holder its epoch with a REQUEST from an empty client address, body
-    {id: 0, op: "lease.granted", args: {service: "<S>", epoch: N}}. The
-    worker takes it in itself (rp_worker_recv returns NULL, nothing is sent
-    back) and rp_worker_epoch returns N from then on; 0 means "not the
-    holder", which is also the state after every reconnect until the next
-    grant.
+    {id: 0, op: "lease.granted", args: {service: "<S>", epoch: N, token: T}}.
+    The worker takes it in itself (rp_worker_recv returns NULL, nothing is
+    sent back) and rp_worker_epoch returns N from then on, rp_worker_token
+    T; 0 (and NULL) means "not the holder", which is also the state after
+    every reconnect until the next grant. The token is the lease holder's
+    proof to the journal (docs/protocol.md § Journal, "Ownership and
+    fencing"): it travels only on this connection, and a grant without one
+    is ignored.
 */
 #ifndef RAPPORT_WORKER_H
 #define RAPPORT_WORKER_H
@@ -85,6 +88,11 @@ int rp_worker_next_tick_ms(rp_worker_t *self);
 
 //  The lease epoch for a "<S>.writer" worker holding the lease, else 0.
 uint64_t rp_worker_epoch(rp_worker_t *self);
+
+//  The lease token given with that epoch (1..RP_WORKER_TOKEN_MAX bytes), or
+//  NULL while the worker holds no lease.
+#define RP_WORKER_TOKEN_MAX 64
+const char *rp_worker_token(rp_worker_t *self);
 
 //  The service name given at creation.
 const char *rp_worker_service(rp_worker_t *self);
