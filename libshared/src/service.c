@@ -768,8 +768,8 @@ int rp_service_run(rp_service_t *self)
     if (!s_done(self)) {
         self->reader = rp_worker_new(self->broker_endpoint, self->name, self->def.credit);
         if (self->def.writer)
-            self->writer =
-                rp_worker_new(self->broker_endpoint, self->writer_name, self->def.credit);
+            self->writer = rp_worker_new_owner(self->broker_endpoint, self->writer_name,
+                                               self->def.credit, self->def.owns);
         if (!self->reader || (self->def.writer && !self->writer))
             self->failed = self->stopping = true;
     }

@@ -19,7 +19,8 @@ struct _rp_worker_t {
     zsock_t *sock;
     char *endpoint;
     char *service;
-    char *lease; //  "<S>" when service is "<S>.writer", else NULL
+    char *lease;   //  "<S>" when service is "<S>.writer", else NULL
+    zlist_t *owns; //  the prefixes a writer claims (READY's owns), or NULL
     int credit;
     bool connected;
     bool drained;         //  the last rp_worker_recv found nothing waiting
@@ -63,13 +64,19 @@ static void s_connect(rp_worker_t *self)
     }
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, self->service);
-    if (self->credit > 0) {
+    if (self->credit > 0 || self->owns) {
         rp_packer_t packer;
         rp_packer_init(&packer);
         //  The instance name only labels us in broker.status.
-        msgpack_pack_map(&packer.pk, 2);
-        rp_pack_kv_u64(&packer.pk, "credit", (uint64_t)self->credit);
+        msgpack_pack_map(&packer.pk, 2 + (self->owns != NULL));
+        rp_pack_kv_u64(&packer.pk, "credit", (uint64_t)(self->credit > 0 ? self->credit : 1));
         rp_pack_kv_cstr(&packer.pk, "instance", rp_log_instance());
+        if (self->owns) {
+            rp_pack_cstr(&packer.pk, "owns");
+            msgpack_pack_array(&packer.pk, zlist_size(self->owns));
+            for (char *prefix = zlist_first(self->owns); prefix; prefix = zlist_next(self->owns))
+                rp_pack_cstr(&packer.pk, prefix);
+        }
         zmsg_addmem(msg, packer.buffer.data, packer.buffer.size);
         rp_packer_destroy(&packer);
     }
@@ -96,6 +103,12 @@ static void s_disconnect(rp_worker_t *self, const char *why)
 
 rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit)
 {
+    return rp_worker_new_owner(endpoint, service, credit, NULL);
+}
+
+rp_worker_t *rp_worker_new_owner(const char *endpoint, const char *service, int credit,
+                                 const char *const *owns)
+{
     size_t len = strlen(service);
     if (len == 0 || len > MDP_SERVICE_MAX || !endpoint || !*endpoint)
         return NULL;
@@ -114,6 +127,12 @@ rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit
     if (base != len)
         self->lease = strndup(service, base);
     self->credit = credit < 0 ? 0 : credit > MDP_CREDIT_MAX ? MDP_CREDIT_MAX : credit;
+    if (self->lease && owns && *owns) {
+        self->owns = zlist_new();
+        zlist_autofree(self->owns);
+        for (; *owns; owns++)
+            zlist_append(self->owns, (void *)*owns);
+    }
     rp_worker_set_timing(self, MDP_HEARTBEAT_INTERVAL, MDP_HEARTBEAT_LIVENESS, MDP_RECONNECT_MIN,
                          MDP_RECONNECT_MAX);
     s_connect(self);
@@ -136,6 +155,7 @@ void rp_worker_destroy(rp_worker_t **self_p)
     free(self->endpoint);
     free(self->service);
     free(self->lease);
+    zlist_destroy(&self->owns);
     free(self);
     *self_p = NULL;
 }
@@ -527,7 +547,27 @@ void rp_worker_test(void)
     zmsg_destroy(&msg);
 
     zframe_destroy(&peer);
-    zframe_destroy(&client);
     rp_worker_destroy(&worker);
+    msg = zmsg_recv(router); //  its DISCONNECT
+    zmsg_destroy(&msg);
+
+    //  A writer's claims ride in READY's options (copied at creation).
+    char claim[] = "q.";
+    worker = rp_worker_new_owner(endpoint, "q.writer", 0, (const char *[]){claim, "r.", NULL});
+    claim[0] = 'z';
+    msg = s_test_pump(worker, router, 2000);
+    peer = s_test_expect(msg, MDPW_READY);
+    zframe_t *ready = zmsg_last(msg);
+    rp_doc_t *owned = rp_doc_new(zframe_data(ready), zframe_size(ready), NULL);
+    const msgpack_object *owns = rp_obj_get(rp_doc_root(owned), "owns");
+    assert(rp_obj_is_array(owns) && owns->via.array.size == 2);
+    assert(rp_obj_streq(&owns->via.array.ptr[0], "q.") &&
+           rp_obj_streq(&owns->via.array.ptr[1], "r."));
+    rp_doc_destroy(&owned);
+    zmsg_destroy(&msg);
+    zframe_destroy(&peer);
+    rp_worker_destroy(&worker);
+
+    zframe_destroy(&client);
     zsock_destroy(&router);
 }

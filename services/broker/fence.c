@@ -1,6 +1,7 @@
 /*  fence.c — event-type ownership and writer-lease epochs (see fence.h).  */
 #include "fence.h"
 
+#include <rapport/envelope.h>
 #include <rapport/random.h>
 
 #include <assert.h>
@@ -16,18 +17,8 @@ typedef struct {
 
 struct _fence_t {
     zhashx_t *leases; //  service name → lease_t
+    zhashx_t *owners; //  claimed prefix → service name
 };
-
-//  The prefixes the domain services own besides their own name.
-static const struct {
-    const char *prefix;
-    const char *service;
-} s_prefixes[] = {
-    {"customer.", "customers"}, {"opportunity.", "opportunities"},
-    {"reminder.", "reminders"}, {"notification.", "notifications"},
-    {"user.", "users"},
-};
-#define PREFIXES (sizeof s_prefixes / sizeof s_prefixes[0])
 
 static void s_lease_destroy(void **item)
 {
@@ -42,10 +33,9 @@ fence_t *fence_new(void)
     assert(self);
     self->leases = zhashx_new();
     zhashx_set_destructor(self->leases, s_lease_destroy);
-    //  The domain services own "S." too, even before their first lease, so
-    //  that nobody can forge "customers.x" while customers has no writer.
-    for (size_t i = 0; i < PREFIXES; i++)
-        fence_load(self, s_prefixes[i].service, 0);
+    self->owners = zhashx_new();
+    zhashx_set_destructor(self->owners, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator(self->owners, (zhashx_duplicator_fn *)strdup);
     return self;
 }
 
@@ -55,6 +45,7 @@ void fence_destroy(fence_t **self_p)
     if (!self)
         return;
     zhashx_destroy(&self->leases);
+    zhashx_destroy(&self->owners);
     free(self);
     *self_p = NULL;
 }
@@ -126,6 +117,55 @@ void fence_ungrant(fence_t *self, const char *service, uint64_t epoch)
     s_vacate(lease);
 }
 
+bool fence_prefix_valid(const char *prefix, size_t len)
+{
+    //  (cppcheck takes the self-test's short literals for every caller.)
+    // cppcheck-suppress arrayIndexOutOfBoundsCond
+    return len >= 2 && len <= FENCE_MAX_PREFIX && prefix[len - 1] == '.' && prefix[0] != '.' &&
+           rp_event_type_valid(prefix, len);
+}
+
+//  One of a and b starts with the other.
+static bool s_overlap(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    return memcmp(a, b, a_len < b_len ? a_len : b_len) == 0;
+}
+
+const char *fence_own_conflict(fence_t *self, const char *service, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    for (const char *owner = zhashx_first(self->owners); owner; owner = zhashx_next(self->owners)) {
+        const char *claimed = zhashx_cursor(self->owners);
+        if (!streq(owner, service) && s_overlap(prefix, len, claimed, strlen(claimed)))
+            return owner;
+    }
+    for (void *lease = zhashx_first(self->leases); lease; lease = zhashx_next(self->leases)) {
+        const char *name = zhashx_cursor(self->leases);
+        size_t name_len = strlen(name);
+        //  "T." against the prefix: T and then a dot.
+        if (!streq(name, service) && s_overlap(prefix, len, name, name_len) &&
+            (len <= name_len || prefix[name_len] == '.'))
+            return name;
+    }
+    return NULL;
+}
+
+int fence_own(fence_t *self, const char *service, const char *prefix)
+{
+    if (!fence_prefix_valid(prefix, strlen(prefix)) || fence_own_conflict(self, service, prefix))
+        return -1;
+    if (zhashx_lookup(self->owners, prefix))
+        return 0;
+    zhashx_insert(self->owners, prefix, (void *)service);
+    lease_t *known = s_lease(self, service); //  a known service: it owns "S." as well
+    return known ? 1 : -1;
+}
+
+void fence_disown(fence_t *self, const char *prefix)
+{
+    zhashx_delete(self->owners, prefix);
+}
+
 static bool s_has_prefix(const char *type, size_t type_len, const char *name, size_t name_len)
 {
     return type_len > name_len && type[name_len] == '.' && memcmp(type, name, name_len) == 0;
@@ -133,14 +173,18 @@ static bool s_has_prefix(const char *type, size_t type_len, const char *name, si
 
 const char *fence_owner(fence_t *self, const char *type, size_t type_len)
 {
-    for (size_t i = 0; i < PREFIXES; i++) {
-        size_t len = strlen(s_prefixes[i].prefix);
-        if (type_len >= len && memcmp(type, s_prefixes[i].prefix, len) == 0)
-            return s_prefixes[i].service;
-    }
-    //  Service names may hold dots ("a.b"): the longest matching name wins.
     const char *owner = NULL;
     size_t owner_len = 0;
+    for (const char *service = zhashx_first(self->owners); service;
+         service = zhashx_next(self->owners)) {
+        const char *prefix = zhashx_cursor(self->owners);
+        size_t len = strlen(prefix);
+        if (len > owner_len && type_len >= len && memcmp(type, prefix, len) == 0)
+            owner = service, owner_len = len;
+    }
+    if (owner)
+        return owner;
+    //  Service names may hold dots ("a.b"): the longest matching name wins.
     for (void *lease = zhashx_first(self->leases); lease; lease = zhashx_next(self->leases)) {
         const char *name = zhashx_cursor(self->leases);
         size_t len = strlen(name);
@@ -228,9 +272,46 @@ static int s_check(fence_t *fence, const char *type, const char *writer, uint64_
     return s_check_token(fence, type, writer, epoch, "live");
 }
 
-void fence_test(void)
+//  Claims: valid prefixes, one owner each, overlaps refused either way.
+static void s_test_claims(void)
 {
     fence_t *fence = fence_new();
+    assert(fence_prefix_valid("customer.", 9) && fence_prefix_valid("a.b-c_d.", 8));
+    const char *invalid[] = {"", ".", "customer", ".x.", "Customer.", "a b.", "x\xff."};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+        assert(!fence_prefix_valid(invalid[i], strlen(invalid[i])));
+    assert(fence_owner(fence, "customer.created", 16) == NULL); //  nothing built in
+    assert(fence_own(fence, "customers", "customer.") == 1);
+    assert(fence_own(fence, "customers", "customer.") == 0);
+    assert(fence_own(fence, "customers", "contact.") == 1);
+    assert(streq(fence_owner(fence, "contact.added", 13), "customers"));
+    //  Known by its claim: customers owns "customers." too.
+    assert(streq(fence_owner(fence, "customers.x", 11), "customers"));
+    //  Overlaps, either way, and another service's "S.".
+    assert(fence_own(fence, "evil", "customer.") == -1);
+    assert(fence_own(fence, "evil", "customer.vip.") == -1);
+    assert(fence_own(fence, "evil", "customers.") == -1 && fence_own(fence, "evil", "c.") == 1);
+    assert(streq(fence_own_conflict(fence, "evil", "customer.x."), "customers"));
+    assert(fence_own(fence, "evil", "customerx.") == 1); //  not an overlap
+    assert(fence_own(fence, "customers", "evil.") == -1);
+    assert(fence_own(fence, "x", "bad") == -1);
+    //  The longest claim wins; a claim beats a service's "S.".
+    fence_load(fence, "order", 1);
+    assert(fence_own(fence, "orders", "order.") == -1); //  "order." is order's
+    assert(fence_own(fence, "order", "order.vip.") == 1);
+    assert(streq(fence_owner(fence, "order.vip.x", 11), "order"));
+    fence_disown(fence, "contact.");
+    assert(fence_owner(fence, "contact.added", 13) == NULL);
+    assert(fence_own(fence, "users", "contact.") == 1);
+    fence_destroy(&fence);
+}
+
+void fence_test(void)
+{
+    s_test_claims();
+    fence_t *fence = fence_new();
+    assert(fence_own(fence, "customers", "customer.") == 1);
+    assert(fence_own(fence, "users", "user.") == 1);
     assert(streq(fence_owner(fence, "customer.created", 16), "customers"));
     assert(streq(fence_owner(fence, "customers.x", 11), "customers"));
     assert(streq(fence_owner(fence, "user.created", 12), "users"));

@@ -2,10 +2,17 @@
     writer-lease epochs as the journal sees them (docs/protocol.md
     § Journal, "Ownership and fencing").
 
-    Each service owns an event-type prefix: customers → "customer.",
-    opportunities → "opportunity.", reminders → "reminder.", notifications →
-    "notification.", and every service S that ever held a writer lease owns
-    "S.". An append with owned types must come from that service's current
+    Every service S that ever held a writer lease owns "S.", and a service
+    owns the prefixes it claims: its writer lists them in READY's options
+    (owns: ["customer."], rp_service_def_t.owns) and the journal records
+    the claim with the grant (persisted, so it holds across restarts before
+    the writer comes back); config fence/owners reserves prefixes for
+    services that have not registered yet. A prefix has one owner: a claim
+    that overlaps a prefix of another service (either one starting with
+    the other) is refused, and with it the grant. Nothing here names a
+    service: a new one needs no broker change.
+
+    An append with owned types must come from that service's current
     writer with the current epoch of a live lease. An append that names a
     writer is checked against that writer's lease even when its types are
     unowned: a deposed writer must not append anything in its role.
@@ -18,8 +25,9 @@
     next grant, a restart), since it is never persisted.
 
     The table lives in memory in the journal thread; the journal persists
-    the epochs (fence_load at start, one epoch per GRANT) so that epochs grow
-    across restarts. Every lease starts vacant after a restart.
+    the epochs and claims (fence_load, fence_own at start; one epoch per
+    GRANT) so that epochs grow across restarts. Every lease starts vacant
+    after a restart.
 */
 #ifndef RAPPORT_BROKER_FENCE_H
 #define RAPPORT_BROKER_FENCE_H
@@ -30,6 +38,8 @@
 
 #define FENCE_MAX_SERVICE 200 //  bytes in a service name
 #define FENCE_TOKEN_LEN   32  //  hex digits of a lease token (128 bits)
+#define FENCE_MAX_PREFIX  64  //  bytes in a claimed prefix
+#define FENCE_MAX_CLAIMS  16  //  prefixes one writer may claim
 
 typedef struct _fence_t fence_t;
 
@@ -60,7 +70,25 @@ void fence_ungrant(fence_t *self, const char *service, uint64_t epoch);
 typedef void(fence_each_fn)(void *arg, const char *service, uint64_t epoch);
 void fence_each(fence_t *self, fence_each_fn *fn, void *arg);
 
-//  The service that owns an event type, or NULL if nobody does.
+//  A prefix a service may claim: 2..FENCE_MAX_PREFIX bytes of event-type
+//  characters [a-z0-9_.-], starting with a letter or digit, ending in ".".
+bool fence_prefix_valid(const char *prefix, size_t len);
+
+//  The service other than service that owns prefix or a prefix overlapping
+//  it (one starts with the other; "T." of every service T counts), or NULL
+//  if service may own it.
+const char *fence_own_conflict(fence_t *self, const char *service, const char *prefix);
+
+//  service owns prefix from now on. Returns 1 if it is new, 0 if service
+//  owned it already, -1 (nothing changes) if it is invalid or another
+//  service owns it or an overlapping one.
+int fence_own(fence_t *self, const char *service, const char *prefix);
+
+//  Take back a claim that could not be persisted.
+void fence_disown(fence_t *self, const char *prefix);
+
+//  The service that owns an event type, or NULL if nobody does: the
+//  longest claimed prefix, else the longest "S." of a service known here.
 const char *fence_owner(fence_t *self, const char *type, size_t type_len);
 
 //  The verdict on one append, built by feeding it every event type.

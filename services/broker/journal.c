@@ -16,6 +16,7 @@
     Storage, in <data/dir>/broker/journal:
       "events"  seq (8 B BE) → the stored event (MessagePack map)
       "leases"  service → last granted epoch (8 B BE)
+      "owners"  claimed event-type prefix → service (fence.h)
       "idem", "idem_expiry"  see idem.h
 */
 #include "journal.h"
@@ -26,6 +27,7 @@
 #include <rapport/append.h>
 #include <rapport/envelope.h>
 #include <rapport/log.h>
+#include <rapport/mdp.h>
 #include <rapport/outcome.h>
 #include <rapport/pack.h>
 #include <rapport/store.h>
@@ -67,8 +69,9 @@ typedef struct {
     char *feed_bind;
     uint64_t idem_window_s;
     size_t max_events;
-    int sndhwm;
-    bool failed; //  set by the actor when it cannot start
+    feed_bounds_t feed;
+    char *owners; //  fence/owners: "service=prefix+prefix …" reserved at start
+    bool failed;  //  set by the actor when it cannot start
 } settings_t;
 
 typedef enum { ITEM_REPLY, ITEM_APPEND, ITEM_READ, ITEM_HEAD, ITEM_GRANT, ITEM_REVOKE } kind_t;
@@ -96,6 +99,8 @@ struct _item_t {
     size_t max;                            //  read: events at most
     zframe_t *service;                     //  GRANT, REVOKE: the lease as given
     zframe_t *ticket;                      //  GRANT: the router's, returned as given
+    zmsg_t *claims;                        //  GRANT: the prefixes the holder claims, a frame each
+    uint32_t claimed;                      //  GRANT: bit i: claim i is new (to persist)
     char name[FENCE_MAX_SERVICE + 1];      //  the service, NUL-terminated
     uint64_t epoch;                        //  GRANT: the epoch granted (0: refused)
     char lease_token[FENCE_TOKEN_LEN + 1]; //  GRANT: the token of that epoch
@@ -168,7 +173,52 @@ static int s_load(rp_store_t *store, MDB_txn *txn, void *arg)
         fence_load(self->fence, name, rp_seq_get(v.mv_data));
     }
     mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    rc = mdb_cursor_open(txn, rp_store_dbi(store, "owners"), &cursor);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        char prefix[FENCE_MAX_PREFIX + 1], name[FENCE_MAX_SERVICE + 1];
+        if (k.mv_size > FENCE_MAX_PREFIX || v.mv_size == 0 || v.mv_size > FENCE_MAX_SERVICE)
+            continue;
+        memcpy(prefix, k.mv_data, k.mv_size);
+        prefix[k.mv_size] = 0;
+        memcpy(name, v.mv_data, v.mv_size);
+        name[v.mv_size] = 0;
+        if (fence_own(self->fence, name, prefix) < 0)
+            rp_error("journal: stored claim of %s by %s overlaps another, ignored", prefix, name);
+    }
+    mdb_cursor_close(cursor);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  fence/owners: "customers=customer. users=user." reserves prefixes for
+//  services before their writers first register (a fresh journal), next
+//  to the claims the journal has stored. One that overlaps a stored claim
+//  of another service is left out, with a warning.
+static void s_reserve(journal_t *self, const char *owners)
+{
+    char *copy = strdup(owners), *save = NULL;
+    for (char *entry = strtok_r(copy, " \t,;", &save); entry;
+         entry = strtok_r(NULL, " \t,;", &save)) {
+        char *prefixes = strchr(entry, '=');
+        size_t len = prefixes ? (size_t)(prefixes - entry) : 0;
+        if (len == 0 || len > FENCE_MAX_SERVICE) {
+            rp_warn("journal: fence/owners: \"%s\" is not service=prefix[+prefix…], ignored",
+                    entry);
+            continue;
+        }
+        *prefixes++ = 0;
+        char *inner = NULL;
+        for (char *prefix = strtok_r(prefixes, "+", &inner); prefix;
+             prefix = strtok_r(NULL, "+", &inner))
+            if (fence_own(self->fence, entry, prefix) < 0)
+                rp_warn("journal: fence/owners: %s cannot own %s (invalid, or another's)", entry,
+                        prefix);
+    }
+    free(copy);
 }
 
 static void s_journal_destroy(journal_t **self_p)
@@ -206,7 +256,7 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
     self->fence = fence_new();
     rp_packer_init(&self->events);
     rp_packer_init(&self->reply);
-    const char *dbs[] = {"events", "leases", IDEM_DBS, NULL};
+    const char *dbs[] = {"events", "leases", "owners", IDEM_DBS, NULL};
     self->store = rp_store_new(settings->dir, dbs);
     int rc = self->store ? rp_store_read(self->store, s_load, self) : -1;
     if (rc) {
@@ -215,7 +265,8 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
         s_journal_destroy(&self);
         return NULL;
     }
-    self->feed = feed_new(settings->feed_bind, settings->sndhwm);
+    s_reserve(self, settings->owners);
+    self->feed = feed_new(settings->feed_bind, &settings->feed);
     if (!self->feed) {
         s_journal_destroy(&self);
         return NULL;
@@ -378,10 +429,13 @@ static bool s_item_add(journal_t *self, zmsg_t *msg)
         self->bytes += zframe_size(body);
         s_parse_request(self, item, body);
         zframe_destroy(&body);
-    } else if (command && streq(command, "GRANT") && frames == 2) {
+    } else if (command && streq(command, "GRANT") && frames >= 2 &&
+               frames <= 2 + FENCE_MAX_CLAIMS) {
         item->kind = ITEM_GRANT;
         item->service = zmsg_pop(msg);
         item->ticket = zmsg_pop(msg);
+        item->claims = msg; //  what is left
+        msg = NULL;
         if (!s_service_name(item->service, item->name))
             rp_error("journal: GRANT for an invalid service name, refused with epoch 0");
     } else if (command && streq(command, "LEASES") && frames == 0) {
@@ -578,6 +632,41 @@ static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
     }
 }
 
+//  The next epoch of a lease, with the holder's claims: all of them are
+//  taken, or none and no grant (epoch 0, item->text says why).
+static void s_decide_grant(journal_t *self, item_t *item)
+{
+    char prefix[FENCE_MAX_PREFIX + 1];
+    for (zframe_t *claim = zmsg_first(item->claims); claim; claim = zmsg_next(item->claims)) {
+        size_t len = zframe_size(claim);
+        const char *other = NULL;
+        if (len <= FENCE_MAX_PREFIX) {
+            memcpy(prefix, zframe_data(claim), len);
+            prefix[len] = 0;
+        }
+        if (len > FENCE_MAX_PREFIX || !fence_prefix_valid(prefix, len))
+            snprintf(item->text, sizeof item->text, "a claimed prefix is invalid");
+        else if ((other = fence_own_conflict(self->fence, item->name, prefix)))
+            snprintf(item->text, sizeof item->text,
+                     "claims %.64s, which overlaps a prefix of %.90s", prefix, other);
+        else
+            continue;
+        rp_warn("journal: lease %s refused: %s", item->name, item->text);
+        return;
+    }
+    item->epoch = fence_grant(self->fence, item->name);
+    memcpy(item->lease_token, fence_token(self->fence, item->name), sizeof item->lease_token);
+    size_t i = 0;
+    for (zframe_t *claim = zmsg_first(item->claims); claim; claim = zmsg_next(item->claims), i++) {
+        memcpy(prefix, zframe_data(claim), zframe_size(claim));
+        prefix[zframe_size(claim)] = 0;
+        if (fence_own(self->fence, item->name, prefix) == 1) {
+            item->claimed |= 1u << i;
+            rp_info("journal: %s owns %s from now on", item->name, prefix);
+        }
+    }
+}
+
 //  Decide every message in pipe order (inside one read transaction).
 static int s_decide(rp_store_t *store, MDB_txn *txn, void *arg)
 {
@@ -587,11 +676,9 @@ static int s_decide(rp_store_t *store, MDB_txn *txn, void *arg)
         item_t *item = &self->items[i];
         if (item->kind == ITEM_APPEND && item->status == 200)
             s_decide_append(self, txn, item);
-        else if (item->kind == ITEM_GRANT && item->name[0]) {
-            item->epoch = fence_grant(self->fence, item->name);
-            memcpy(item->lease_token, fence_token(self->fence, item->name),
-                   sizeof item->lease_token);
-        } else if (item->kind == ITEM_REVOKE && item->name[0])
+        else if (item->kind == ITEM_GRANT && item->name[0])
+            s_decide_grant(self, item);
+        else if (item->kind == ITEM_REVOKE && item->name[0])
             fence_revoke(self->fence, item->name);
     }
     return 0;
@@ -633,6 +720,13 @@ static int s_commit(rp_store_t *store, MDB_txn *txn, void *arg)
             rp_seq_put(value, item->epoch);
             MDB_val k = {strlen(item->name), item->name}, v = {8, value};
             rc = mdb_put(txn, leases, &k, &v, 0);
+            size_t c = 0;
+            for (zframe_t *claim = zmsg_first(item->claims); claim && !rc;
+                 claim = zmsg_next(item->claims), c++)
+                if (item->claimed & (1u << c)) {
+                    MDB_val prefix = {zframe_size(claim), zframe_data(claim)};
+                    rc = mdb_put(txn, rp_store_dbi(store, "owners"), &prefix, &k, 0);
+                }
         }
     }
     size_t purged = 0;
@@ -659,6 +753,16 @@ static void s_abandon(journal_t *self, int rc)
         item_t *item = &self->items[i];
         if (item->kind == ITEM_GRANT && item->epoch) {
             fence_ungrant(self->fence, item->name, item->epoch);
+            size_t c = 0;
+            for (zframe_t *claim = zmsg_first(item->claims); claim;
+                 claim = zmsg_next(item->claims), c++)
+                if (item->claimed & (1u << c)) {
+                    char prefix[FENCE_MAX_PREFIX + 1];
+                    memcpy(prefix, zframe_data(claim), zframe_size(claim));
+                    prefix[zframe_size(claim)] = 0;
+                    fence_disown(self->fence, prefix);
+                }
+            item->claimed = 0;
             retry = true;
         }
     }
@@ -668,8 +772,12 @@ static void s_abandon(journal_t *self, int rc)
             zmsg_t *msg = zmsg_new();
             zmsg_addstr(msg, item->kind == ITEM_GRANT ? "GRANT" : "REVOKE");
             zmsg_append(msg, &item->service);
-            if (item->kind == ITEM_GRANT)
+            if (item->kind == ITEM_GRANT) {
                 zmsg_append(msg, &item->ticket);
+                zframe_t *claim;
+                while ((claim = zmsg_pop(item->claims)))
+                    zmsg_append(msg, &claim);
+            }
             zlist_append(self->pending, msg);
             item->deferred = true; //  no reply now
         }
@@ -818,6 +926,7 @@ static void s_reply(journal_t *self, item_t *item)
         zmsg_append(msg, &item->ticket);
         zmsg_addmem(msg, epoch, 8);
         zmsg_addstr(msg, item->epoch ? item->lease_token : "");
+        zmsg_addstr(msg, item->epoch ? "" : item->text); //  why it was refused
         sodium_memzero(item->lease_token, sizeof item->lease_token);
         zmsg_send(&msg, self->pipe);
         return;
@@ -854,6 +963,7 @@ static void s_batch_reset(journal_t *self)
         zframe_destroy(&item->client);
         zframe_destroy(&item->service);
         zframe_destroy(&item->ticket);
+        zmsg_destroy(&item->claims);
         rp_doc_destroy(&item->doc);
     }
     self->items_n = self->bytes = self->stored_n = 0;
@@ -925,6 +1035,7 @@ static void s_settings_destroy(settings_t **settings_p)
         return;
     free(settings->dir);
     free(settings->feed_bind);
+    free(settings->owners);
     free(settings);
     *settings_p = NULL;
 }
@@ -977,7 +1088,12 @@ zactor_t *journal_new(rp_config_t *config)
                           RP_IDEM_WINDOW_MAX_S);
     settings->max_events = (size_t)s_clamp(rp_config_int(config, "journal/max_events", 1000),
                                            RP_APPENDS_GROUP_EVENTS, 100000);
-    settings->sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);
+    settings->feed.sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);
+    settings->feed.queue_bytes = (size_t)s_clamp(
+        rp_config_int(config, "feed/queue_bytes", 64 << 20), 1 << 20, (int64_t)1 << 40);
+    settings->feed.inline_max = (size_t)s_clamp(
+        rp_config_int(config, "feed/inline_bytes", 16 << 10), 1 << 10, MDP_MESSAGE_MAX);
+    settings->owners = strdup(rp_config_get(config, "fence/owners", ""));
     zactor_t *actor = zactor_new(s_actor, settings);
     if (actor && settings->failed) {
         zactor_destroy(&actor);
@@ -1160,14 +1276,16 @@ static uint64_t s_test_read_all(tester_t *t, size_t page)
 static uint64_t s_test_granted(tester_t *t, const char *service, const char *ticket)
 {
     zmsg_t *msg = zmsg_recv(t->journal);
-    assert(msg && zmsg_size(msg) == 5);
+    assert(msg && zmsg_size(msg) == 6);
     char *command = zmsg_popstr(msg), *name = zmsg_popstr(msg), *given = zmsg_popstr(msg);
     assert(streq(command, "GRANTED") && streq(name, service) && streq(given, ticket));
     zframe_t *epoch = zmsg_pop(msg);
     assert(zframe_size(epoch) == 8);
     uint64_t value = rp_seq_get(zframe_data(epoch));
-    char *token = zmsg_popstr(msg);
+    char *token = zmsg_popstr(msg), *refusal = zmsg_popstr(msg);
     assert(token && strlen(token) == (value ? FENCE_TOKEN_LEN : 0));
+    assert(refusal && (value ? !*refusal : !*name || *refusal)); //  said why, if it could
+    free(refusal);
     char writer[FENCE_MAX_SERVICE + 1];
     snprintf(writer, sizeof writer, "%s", service);
     char *suffix = strstr(writer, ".writer");
@@ -1184,6 +1302,19 @@ static uint64_t s_test_granted(tester_t *t, const char *service, const char *tic
     free(command), free(name), free(given);
     zmsg_destroy(&msg);
     return value;
+}
+
+//  Send a GRANT whose holder claims prefixes (NULL-terminated); its epoch.
+static uint64_t s_test_grant_claims(tester_t *t, const char *service, const char *const *claims)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "GRANT");
+    zmsg_addstr(msg, service);
+    zmsg_addstr(msg, "ticket-c");
+    for (; *claims; claims++)
+        zmsg_addstr(msg, *claims);
+    zmsg_send(&msg, t->journal);
+    return s_test_granted(t, service, "ticket-c");
 }
 
 //  Send a GRANT and return the epoch of its GRANTED.
@@ -1381,6 +1512,25 @@ static void s_test_fencing(tester_t *t)
     assert(s_test_append(t, "x.thing", 1, NULL, NULL, 0, NULL) == 403);
     assert(s_test_append(t, "x.thing", 1, NULL, "x", x, NULL) == 200);
     assert(s_test_append(t, "order.placed", 1, NULL, "x", x + 1, NULL) == 409);
+
+    //  Ownership from registration: the holder's claims come with its
+    //  GRANT. A new service owns what it claims, no broker change needed.
+    assert(s_test_append(t, "deal.won", 1, NULL, NULL, 0, NULL) == 200);
+    uint64_t deals = s_test_grant_claims(t, "deals", (const char *[]){"deal.", "quote.", NULL});
+    assert(deals == 1);
+    assert(s_test_append(t, "deal.won", 1, NULL, NULL, 0, NULL) == 403);
+    assert(s_test_append(t, "quote.sent", 1, NULL, "x", x, NULL) == 403);
+    assert(s_test_append(t, "deal.won", 1, NULL, "deals", deals, NULL) == 200);
+    //  A claim overlapping another's prefix is refused, and so is the grant
+    //  (config reserved customer. for customers; x owns x.).
+    const char *const stolen[][3] = {
+        {"ok.", "customer.", NULL}, {"customer.vip.", NULL}, {"x.", NULL}, {"Bad", NULL}};
+    for (size_t i = 0; i < 4; i++)
+        assert(s_test_grant_claims(t, "rogue", stolen[i]) == 0);
+    assert(s_test_append(t, "ok.thing", 1, NULL, NULL, 0, NULL) == 200); //  all or nothing
+    assert(s_test_grant_claims(t, "rogue", (const char *[]){"rogue.x.", NULL}) == 1);
+    //  Claims already held are no change; the grant goes on.
+    assert(s_test_grant_claims(t, "deals", (const char *[]){"deal.", NULL}) == 2);
 }
 
 static void s_test_feed(tester_t *t, zsock_t *sub, uint64_t from, uint64_t to)
@@ -1734,6 +1884,8 @@ void journal_test(void)
     setenv("RAPPORT_FEED_BIND", "tcp://127.0.0.1:*", 1);
     setenv("RAPPORT_JOURNAL_MAX_EVENTS", "1000", 1);
     setenv("RAPPORT_JOURNAL_IDEM_WINDOW_S", "3600", 1);
+    //  Reserved before any writer registers, as config/broker.cfg does.
+    setenv("RAPPORT_FENCE_OWNERS", "customers=customer. users=user.+account. bad", 1);
     rp_config_t *config = rp_config_new("journal-test");
     tester_t t = {0};
     rp_packer_init(&t.packer);
@@ -1785,6 +1937,10 @@ void journal_test(void)
     s_test_pack_append(&t, "order.placed", 1, "k-1", NULL, 0);
     assert(s_test_call(&t, &first, &last, &duplicate) == 200 && first == 4 && duplicate);
     s_test_leases(&t);
+    //  Claims were stored: deal. is still deals' before deals registers.
+    assert(s_test_append(&t, "deal.won", 1, NULL, NULL, 0, NULL) == 403);
+    assert(s_test_grant_claims(&t, "other", (const char *[]){"deal.", NULL}) == 0);
+    assert(s_test_append(&t, "account.opened", 1, NULL, NULL, 0, NULL) == 403);
     assert(s_test_grant(&t, "customers") == 3);
     assert(s_test_grant(&t, "x") == 2);
 

@@ -19,6 +19,7 @@
     fencing safe (journal.h).
 */
 #include "router.h"
+#include "fence.h"
 #include "journal.h"
 #include "lease.h"
 
@@ -49,6 +50,7 @@ typedef struct {
 typedef struct {
     char *identity; //  hex, the key in router->workers
     char *instance; //  from READY's options (for broker.status), or NULL
+    zlist_t *owns;  //  a writer's claimed event-type prefixes (strings), from READY
     zframe_t *address;
     service_t *service;
     int credit, in_flight;
@@ -291,6 +293,9 @@ static void lease_ask(router_t *self, service_t *service)
     zmsg_addstr(msg, "GRANT");
     zmsg_addstr(msg, service->name);
     zmsg_addstr(msg, service->grant);
+    for (char *prefix = holder->owns ? zlist_first(holder->owns) : NULL; prefix;
+         prefix = zlist_next(holder->owns))
+        zmsg_addstr(msg, prefix);
     pipe_send(self, &msg, true);
 }
 
@@ -331,16 +336,44 @@ static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
     zframe_destroy(&worker->address);
     free(worker->identity);
     free(worker->instance);
+    zlist_destroy(&worker->owns);
     free(worker);
     service_release(self, service);
 }
 
-//  READY's options frame, parsed once: the credit a worker asked for
-//  (else 1) and the instance name it gave ({instance: str}, 1–96 bytes of
-//  UTF-8, as in its log lines; else NULL), which only broker.status
-//  reports, so an operator can tell the workers apart.
-static void ready_options(worker_t *worker, zframe_t *options, const char *identity)
+//  A writer's claims, {owns: ["customer.", …]} (fence.h): at most
+//  FENCE_MAX_CLAIMS valid prefixes, else false (the READY is refused).
+//  The journal decides them when it grants the lease.
+static bool ready_owns(worker_t *worker, const msgpack_object *owns)
 {
+    if (!owns || owns->type == MSGPACK_OBJECT_NIL)
+        return true;
+    if (!rp_obj_is_array(owns) || owns->via.array.size > FENCE_MAX_CLAIMS ||
+        !is_writer_name(worker->service->name))
+        return false;
+    worker->owns = zlist_new();
+    zlist_autofree(worker->owns);
+    for (uint32_t i = 0; i < owns->via.array.size; i++) {
+        const char *str;
+        size_t len;
+        char prefix[FENCE_MAX_PREFIX + 1];
+        if (!rp_obj_str(&owns->via.array.ptr[i], &str, &len) || !fence_prefix_valid(str, len))
+            return false;
+        memcpy(prefix, str, len);
+        prefix[len] = 0;
+        zlist_append(worker->owns, prefix);
+    }
+    return true;
+}
+
+//  READY's options frame, parsed once: the credit a worker asked for
+//  (else 1), the instance name it gave ({instance: str}, 1–96 bytes of
+//  UTF-8, as in its log lines; else NULL), which only broker.status
+//  reports, so an operator can tell the workers apart, and a writer's
+//  claims (ready_owns). Returns false if the claims are malformed.
+static bool ready_options(worker_t *worker, zframe_t *options, const char *identity)
+{
+    bool ok = true;
     uint64_t credit = 1;
     worker->instance = NULL;
     if (options) {
@@ -357,10 +390,12 @@ static void ready_options(worker_t *worker, zframe_t *options, const char *ident
                 credit = 1;
             if (rp_obj_str(rp_obj_get(root, "instance"), &str, &len) && len > 0 && len <= 96)
                 worker->instance = strndup(str, len);
+            ok = ready_owns(worker, rp_obj_get(root, "owns"));
         }
         rp_doc_destroy(&doc);
     }
     worker->credit = (int)credit;
+    return ok;
 }
 
 //  The worker that should take the next request of a service: a granted
@@ -419,9 +454,20 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     worker->identity = strdup(identity);
     worker->address = zframe_dup(address);
     worker->service = service;
-    ready_options(worker, options, identity);
-    worker->worked = ++self->ticks;
     worker->pending = zlist_new();
+    if (!ready_options(worker, options, identity)) {
+        rp_warn("router: refused READY for '%s' from %s: malformed owns", name, identity);
+        send_command(self, address, MDPW_DISCONNECT, NULL);
+        free(worker->instance);
+        zlist_destroy(&worker->owns);
+        zlist_destroy(&worker->pending);
+        zframe_destroy(&worker->address);
+        free(worker->identity);
+        free(worker);
+        service_release(self, service);
+        return;
+    }
+    worker->worked = ++self->ticks;
     worker->expiry = zclock_mono() + EXPIRY_MS;
     zhash_insert(self->workers, identity, worker);
     zlist_append(service->workers, worker);
@@ -709,7 +755,7 @@ static void on_granted(router_t *self, zmsg_t *msg)
 {
     char *name = zmsg_popstr(msg), *ticket = zmsg_popstr(msg);
     zframe_t *epoch_frame = zmsg_pop(msg);
-    char *token = zmsg_popstr(msg);
+    char *token = zmsg_popstr(msg), *refusal = zmsg_popstr(msg);
     service_t *service = name ? zhash_lookup(self->services, name) : NULL;
     uint64_t epoch =
         epoch_frame && zframe_size(epoch_frame) == 8 ? rp_seq_get(zframe_data(epoch_frame)) : 0;
@@ -737,6 +783,12 @@ static void on_granted(router_t *self, zmsg_t *msg)
             rp_info("router: lease %s granted to %s, epoch %" PRIu64, name, holder->identity,
                     epoch);
             service_dispatch(self, service);
+        } else if (holder && refusal && *refusal) {
+            //  Its claims overlap another service's prefixes: that is no
+            //  writer we want, and it is not asked again.
+            rp_error("router: journal refused lease %s to %s: %s; disconnecting it", name,
+                     holder->identity, refusal);
+            worker_delete(self, holder, true);
         } else
             //  Asked again on the next heartbeat (heartbeat() below).
             rp_error("router: journal refused lease %s (epoch %" PRIu64 ")", name, epoch);
@@ -746,6 +798,7 @@ static void on_granted(router_t *self, zmsg_t *msg)
     zstr_free(&name);
     zstr_free(&ticket);
     zstr_free(&token);
+    zstr_free(&refusal);
     zframe_destroy(&epoch_frame);
 }
 
@@ -778,7 +831,7 @@ static void on_pipe(router_t *self, zmsg_t *msg)
         send_frame_to_client(self, client, "journal", &body);
         zframe_destroy(&client);
         zframe_destroy(&body);
-    } else if (kind && streq(kind, "GRANTED") && zmsg_size(msg) == 4)
+    } else if (kind && streq(kind, "GRANTED") && zmsg_size(msg) == 5)
         on_granted(self, msg);
     else if (kind && streq(kind, "LEASES") && zmsg_size(msg) % 2 == 0)
         on_leases(self, msg);

@@ -4,7 +4,7 @@
 #include "apply.h"
 #include "contact.h"
 #include "page.h"
-#include "record.h"
+#include <rapport/record.h>
 
 #include <assert.h>
 #include <inttypes.h>

@@ -196,7 +196,7 @@ class Worker:
     """
 
     def __init__(self, endpoint, service, handler=echo_handler, credit=None, ctx=None,
-                 heartbeat=HEARTBEAT_INTERVAL, on_grant=None):
+                 heartbeat=HEARTBEAT_INTERVAL, on_grant=None, owns=None):
         self.ctx = ctx or zmq.Context.instance()
         self.endpoint = endpoint
         self.service = service.encode() if isinstance(service, str) else service
@@ -204,6 +204,7 @@ class Worker:
         self.credit = credit
         self.heartbeat = heartbeat
         self.on_grant = on_grant
+        self.owns = owns  # a writer's claimed event-type prefixes, sent in READY
         self.epoch = None
         self.token = None
         self.epochs = queue.Queue()
@@ -245,8 +246,11 @@ class Worker:
         self._sock.linger = 0
         self._sock.connect(self.endpoint)
         frames = [b"", MDPW, READY, self.service]
-        if self.credit is not None:
-            frames.append(pack({"credit": self.credit}))
+        if self.credit is not None or self.owns is not None:
+            options = {"credit": self.credit or 1}
+            if self.owns is not None:
+                options["owns"] = self.owns
+            frames.append(pack(options))
         self._sock.send_multipart(frames)
         self.connects += 1
 

@@ -255,3 +255,42 @@ def test_forged_writer_is_refused_while_the_real_one_writes(broker, customers, u
         assert tu.read(client, "users.get", {"id": "u-forged"}, min_seq=u["seq"])["status"] == 404
         g = tc.read(client, "customers.get", {"id": cid}, tc.SALES_A, min_seq=r["seq"])
         assert g["status"] == 200 and g["data"]["name"] == "真公司", g
+
+
+def test_ownership_comes_from_the_writers_registration(broker):
+    """A new service owns the prefixes its writer claims in READY ({owns: [...]}), with
+    no broker change; the claim is kept across a restart; a claim of a prefix another
+    service owns (config reserves customer. for customers) gets DISCONNECT."""
+    deals = broker.worker("deals.writer", owns=["deal.", "quote."]).start()
+    rogue = None
+    try:
+        epoch = deals.wait_grant(10 * SLOW)
+        with broker.client() as client:
+            won = thing(1, "deal.won")
+            r = client.append([won])
+            assert r["status"] == 403 and r["error"]["code"] == "not_owner", r
+            r = client.append([thing(2, "quote.sent")], writer="x", epoch=1)
+            assert r["status"] in (403, 409), r
+            r = client.append([won], writer="deals", epoch=epoch, token=deals.token)
+            assert r["status"] == 200, r
+
+            rogue = broker.worker("rogue.writer", owns=["customer."]).start()
+            wait_until(lambda: rogue.disconnects_received >= 1, 10 * SLOW,
+                       what="DISCONNECT for a writer claiming customer.")
+            assert rogue.epoch is None, "a writer claiming another's prefix got the lease"
+            r = client.append([thing(3, "customer.created")])
+            assert r["status"] == 403, r
+            rogue.stop()
+            rogue = None
+        assert "overlaps a prefix of customers" in broker.log_text()
+        deals.stop()
+        broker.restart()
+        with broker.client() as client:
+            # Stored with the epochs: still deals' before its writer comes back.
+            r = client.append([thing(4, "deal.lost")])
+            assert r["status"] == 403 and r["error"]["code"] == "not_owner", r
+            assert client.append([thing(5, "order.placed")])["status"] == 200
+    finally:
+        deals.stop()
+        if rogue:
+            rogue.stop()

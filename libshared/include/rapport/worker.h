@@ -56,6 +56,14 @@ typedef struct _rp_worker_t rp_worker_t;
 //  if the endpoint or service name is invalid.
 rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit);
 
+//  The same for "<S>.writer" claiming event-type prefixes besides "S."
+//  (owns: NULL-terminated, e.g. {"customer.", NULL}; copied), sent in
+//  READY's options as {owns: [...]}: the journal makes S their owner when
+//  it grants the lease, unless another service owns one (then the broker
+//  says DISCONNECT). Ignored for a service that is no writer.
+rp_worker_t *rp_worker_new_owner(const char *endpoint, const char *service, int credit,
+                                 const char *const *owns);
+
 //  Send DISCONNECT (if connected) and close the socket.
 void rp_worker_destroy(rp_worker_t **self_p);
 
