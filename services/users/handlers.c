@@ -181,7 +181,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     record_read_t *read = (record_read_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, read->id, read->id_len, &value))
+    if (users_apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
     user_t record;
@@ -278,7 +278,7 @@ static int s_answer(rp_store_t *store, MDB_txn *txn, void *arg)
     size_t id_len = 0;
     rp_obj_u64(rp_obj_get(root, "status"), &status);
     rp_obj_str(rp_obj_get(root, "id"), &id, &id_len);
-    if (status == 200 && apply_record_get(store, txn, id, id_len, &record) == 0) {
+    if (status == 200 && users_apply_record_get(store, txn, id, id_len, &record) == 0) {
         s_answer_success(answer, root, &record);
         answer->status = 200;
     } else if (status >= 400 && status < 600) {
@@ -379,14 +379,14 @@ static int s_store_check(rp_store_t *store, MDB_txn *txn, void *arg)
     size_t len;
     MDB_val id;
     if (user_str(check->record, USER_EMAIL, &str, &len) &&
-        apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
+        users_apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
         !s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len)) {
         memcpy(check->holder, id.mv_data, id.mv_size);
         check->holder[id.mv_size] = 0;
     }
     if (user_str(check->record, USER_MANAGER_ID, &str, &len))
         check->manager_error =
-            apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
+            users_apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
     return 0;
 }
 
@@ -459,7 +459,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     target_t *target = (target_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, target->id, target->id_len, &value))
+    if (users_apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
     user_t record;
@@ -641,7 +641,7 @@ static int s_key_lookup(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     key_lookup_t *lookup = (key_lookup_t *)arg;
     MDB_val id;
-    if (apply_key_get(store, txn, lookup->hash, lookup->len, &id) == 0 &&
+    if (users_apply_key_get(store, txn, lookup->hash, lookup->len, &id) == 0 &&
         id.mv_size <= USER_MAX_ID) {
         memcpy(lookup->id, id.mv_data, id.mv_size);
         lookup->id[id.mv_size] = 0;
