@@ -7,6 +7,7 @@
 
 #include <rapport/apply.h>
 #include <rapport/outcome.h>
+#include <rapport/scope.h>
 
 #include <assert.h>
 #include <inttypes.h>
@@ -63,8 +64,8 @@ const char *users_apply_manager_check(rp_store_t *store, MDB_txn *txn, const cha
     if (!user_bool(&manager, USER_ACTIVE))
         err = "not_found";
     else if (!user_str(&manager, USER_ROLE, &role, &role_len) ||
-             (user_role_parse(role, role_len) != USER_ROLE_MANAGER &&
-              user_role_parse(role, role_len) != USER_ROLE_ADMIN))
+             (rp_role_parse(role, role_len) != RP_ROLE_MANAGER &&
+              rp_role_parse(role, role_len) != RP_ROLE_ADMIN))
         err = "not_manager";
     user_reset(&manager);
     rp_doc_destroy(&doc);
