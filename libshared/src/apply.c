@@ -78,16 +78,6 @@ int rp_apply_outcome(rp_apply_t *self, int status, const char *code)
     return 0;
 }
 
-bool rp_apply_stale(rp_apply_t *self, uint64_t stored_version)
-{
-    uint64_t expected;
-    if (!rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) ||
-        expected == stored_version)
-        return false;
-    rp_apply_outcome(self, 412, "version_mismatch");
-    return true;
-}
-
 int rp_apply_get(rp_apply_t *self, const char *db, const char *key, size_t len, MDB_val *value)
 {
     if (len == 0 || len > APPLY_MAX_KEY)
@@ -212,9 +202,9 @@ void rp_apply_test_replay(const char *name, const char *const *dbnames,
 }
 
 //  ---------------------------------------------------------------------
-//  Self-test: a "notes" apply — note.set {id, text, expected_version?}
-//  keeps id → "version:text"; note.cleared {id} removes it (404 when
-//  absent). The harness proves its replay deterministic.
+//  Self-test: a "notes" apply — note.set {id, text} keeps id →
+//  "version:text"; note.cleared {id} removes it (404 when absent). The
+//  harness proves its replay deterministic.
 
 static const char *const s_test_dbnames[] = {"notes", RP_OUTCOME_DB, NULL};
 
@@ -229,8 +219,6 @@ static uint64_t s_test_version(rp_apply_t *self)
 static int s_test_set(rp_apply_t *self)
 {
     uint64_t version = s_test_version(self);
-    if (rp_apply_stale(self, version))
-        return 0;
     const char *text;
     size_t len;
     if (!rp_obj_str(rp_obj_get(self->event->data, "text"), &text, &len) || len > 100)
@@ -277,18 +265,16 @@ static int s_test_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64
     return rp_apply_run(&s_test_def, &self, store, txn, seq, event);
 }
 
-//  One event; text NULL for note.cleared, expected 0 for none.
+//  One event; text NULL for note.cleared.
 static void s_test_note(rp_store_t *store, uint64_t seq, const char *type, const char *id,
-                        const char *text, uint64_t expected)
+                        const char *text)
 {
     rp_packer_t data;
     rp_packer_init(&data);
-    msgpack_pack_map(&data.pk, 1 + (text != NULL) + (expected > 0));
+    msgpack_pack_map(&data.pk, 1 + (text != NULL));
     rp_pack_kv_cstr(&data.pk, "id", id);
     if (text)
         rp_pack_kv_cstr(&data.pk, "text", text);
-    if (expected)
-        rp_pack_kv_u64(&data.pk, "expected_version", expected);
     rp_apply_test_event(store, s_test_apply_event, seq, type, "notes", "ann", &data);
     rp_packer_destroy(&data);
 }
@@ -331,22 +317,22 @@ static void s_test_expect(rp_store_t *store, uint64_t seq, int status, const cha
 
 static void s_test_journal(rp_store_t *store)
 {
-    s_test_note(store, 1, "note.set", "n1", "第一", 0);
+    s_test_note(store, 1, "note.set", "n1", "第一");
     s_test_expect(store, 1, 200, NULL);
-    s_test_note(store, 2, "note.set", "n1", "second", 1);
+    s_test_note(store, 2, "note.set", "n1", "second");
     s_test_expect(store, 2, 200, NULL);
-    s_test_note(store, 3, "note.set", "n1", "stale", 1);
-    s_test_expect(store, 3, 412, "version_mismatch");
-    s_test_note(store, 4, "note.cleared", "n2", NULL, 0);
+    s_test_note(store, 3, "note.set", "n1", NULL); //  no text
+    s_test_expect(store, 3, 422, "bad_event");
+    s_test_note(store, 4, "note.cleared", "n2", NULL);
     s_test_expect(store, 4, 404, "not_found");
-    s_test_note(store, 5, "note.renamed", "n1", NULL, 0);
+    s_test_note(store, 5, "note.renamed", "n1", NULL);
     s_test_expect(store, 5, 422, "unknown_type");
-    s_test_note(store, 6, "other.set", "n1", "x", 0); //  not ours
+    s_test_note(store, 6, "other.set", "n1", "x"); //  not ours
     s_test_expect(store, 6, 0, NULL);
-    s_test_note(store, 7, "note.set", "n-too-long", "x", 0); //  no valid id
+    s_test_note(store, 7, "note.set", "n-too-long", "x"); //  no valid id
     s_test_expect(store, 7, 0, NULL);
-    s_test_note(store, 8, "note.set", "n3", "kept", 0);
-    s_test_note(store, 9, "note.cleared", "n1", NULL, 0);
+    s_test_note(store, 8, "note.set", "n3", "kept");
+    s_test_note(store, 9, "note.cleared", "n1", NULL);
     s_test_expect(store, 9, 200, NULL);
 }
 

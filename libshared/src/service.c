@@ -478,8 +478,11 @@ static void s_appends_send(rp_service_t *self)
     while (rp_appends_waiting(self->appends)) {
         uint64_t id = rp_client_next_id(self->client);
         int timeout_ms;
-        rp_append_group_t *group = rp_appends_take(self->appends, &packer, id, self->name,
-                                                   rp_service_epoch(self), &timeout_ms);
+        //  The lease token proves to the journal that we hold the lease.
+        rp_journal_writer_t writer = {self->name, rp_service_epoch(self),
+                                      self->writer ? rp_worker_token(self->writer) : NULL};
+        rp_append_group_t *group =
+            rp_appends_take(self->appends, &packer, id, &writer, &timeout_ms);
         if (rp_service_call(self, RP_JOURNAL_SERVICE, id, packer.buffer.data, packer.buffer.size,
                             timeout_ms, s_appends_replied, group))
             rp_appends_unsent(self->appends, group, self);
@@ -765,8 +768,8 @@ int rp_service_run(rp_service_t *self)
     if (!s_done(self)) {
         self->reader = rp_worker_new(self->broker_endpoint, self->name, self->def.credit);
         if (self->def.writer)
-            self->writer =
-                rp_worker_new(self->broker_endpoint, self->writer_name, self->def.credit);
+            self->writer = rp_worker_new_owner(self->broker_endpoint, self->writer_name,
+                                               self->def.credit, self->def.owns);
         if (!self->reader || (self->def.writer && !self->writer))
             self->failed = self->stopping = true;
     }

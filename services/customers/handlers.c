@@ -5,7 +5,7 @@
 #include "dups.h"
 #include "event.h"
 #include "import.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 #include "pending.h"
 #include "query.h"
 #include "relations.h"
@@ -66,7 +66,7 @@ void customers_handlers_destroy(customers_handlers_t **self_p)
 int customers_handlers_init(rp_config_t *config, void **arg)
 {
     const char *region = rp_config_get(config, "customers/phone_region", "CN");
-    if (!normalize_region_code(region)) {
+    if (!rp_normalize_region_code(region)) {
         rp_error("customers: unsupported customers/phone_region \"%s\"", region);
         return 2;
     }
@@ -104,11 +104,11 @@ typedef struct {
     bool found;
 } record_read_t;
 
-static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, customer_t *record)
+static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, rp_record_t *record)
 {
     *doc = rp_doc_new(value->mv_data, value->mv_size, NULL);
     if (*doc)
-        customer_from_map(record, rp_doc_root(*doc));
+        rp_record_from_map(record, rp_doc_root(*doc));
     return *doc != NULL;
 }
 
@@ -119,7 +119,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
     if (s_record_decode(&value, &doc, &record) &&
         (!read->actor || scope_allows(read->actor, &record, false))) {
@@ -128,7 +128,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
         rp_pack_cstr(&read->packer->pk, "data");
         msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
     }
-    customer_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -169,7 +169,7 @@ static void s_write_append(customers_handlers_t *self, rp_service_t *service,
 
 //  Early duplicate check (apply checks again, in order, for the races).
 typedef struct {
-    const customer_t *record;
+    const rp_record_t *record;
     const char *self_id;
     size_t self_id_len;
     const char *fields[2];
@@ -188,7 +188,7 @@ static int s_dup_check(rp_store_t *store, MDB_txn *txn, void *arg)
         const char *value;
         size_t len;
         MDB_val id;
-        if (!customer_str(check->record, indexes[i].field, &value, &len) ||
+        if (!rp_record_str(check->record, indexes[i].field, &value, &len) ||
             apply_index_get(store, txn, indexes[i].index, value, len, &id) ||
             id.mv_size > APPLY_MAX_ID ||
             (id.mv_size == check->self_id_len &&
@@ -201,8 +201,8 @@ static int s_dup_check(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p, const customer_t *record,
-                            const char *self_id, size_t self_id_len)
+static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p,
+                            const rp_record_t *record, const char *self_id, size_t self_id_len)
 {
     dup_check_t check = {record, self_id, self_id_len, {NULL, NULL}, {"", ""}, 0};
     rp_store_read(rp_service_store(service), s_dup_check, &check);
@@ -231,7 +231,7 @@ static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p, const
 #define SIMILAR_REPORTED 20
 
 typedef struct {
-    const customer_t *record;
+    const rp_record_t *record;
     rp_packer_t fields, ids; //  the matches, packed one after another
     size_t count;
 } similar_check_t;
@@ -251,7 +251,7 @@ static int s_similar_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const customer_t *record)
+static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const rp_record_t *record)
 {
     similar_check_t check = {.record = record};
     rp_packer_init(&check.fields);
@@ -279,17 +279,17 @@ static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const cu
 }
 
 static bool s_validate(customers_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req, const rp_scope_t *actor, customer_t *changes,
+                       const rp_request_t *req, const rp_scope_t *actor, rp_record_t *changes,
                        bool create)
 {
     static const char *const skip_update[] = {"id", "version", NULL};
     static const char *const skip_create[] = {"allow_duplicate", NULL};
-    customer_error_t errors[CUSTOMER_MAX_ERRORS];
-    int count = customer_validate(changes, req->args, create ? skip_create : skip_update, create,
-                                  self->region, errors, CUSTOMER_MAX_ERRORS);
+    rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
+    int count = rp_record_validate(changes, req->args, create ? skip_create : skip_update, create,
+                                   self->region, errors, CUSTOMER_MAX_ERRORS);
     const char *field = count ? NULL : scope_assign_check(actor, changes);
     if (field) {
-        customer_error_set(&errors[count], field, strlen(field), "out_of_scope");
+        rp_field_error_set(&errors[count], field, strlen(field), "out_of_scope");
         errors[count++].message = "outside what this role may assign";
     }
     if (count)
@@ -305,13 +305,13 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
     char idem[RP_MAX_IDEM + 1];
     if (!pending_write_allowed(service, &origin, req, actor, idem))
         return;
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
     bool ok = s_validate(self, service, &origin, req, actor, &record, true);
     if (ok && !record.given[CUSTOMER_OWNER])
-        customer_set_str(&record, CUSTOMER_OWNER, actor->user, actor->user_len);
+        rp_record_set_str(&record, CUSTOMER_OWNER, actor->user, actor->user_len);
     if (ok && !record.given[CUSTOMER_TEAM] && actor->team_len)
-        customer_set_str(&record, CUSTOMER_TEAM, actor->team, actor->team_len);
+        rp_record_set_str(&record, CUSTOMER_TEAM, actor->team, actor->team_len);
     char id[RP_ID_SIZE];
     rp_id_format(id);
     bool allow = false;
@@ -329,10 +329,10 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         if (allow)
             rp_pack_kv_bool(&event.pk, "allow_duplicate", true);
         rp_pack_cstr(&event.pk, "record");
-        customer_pack_given(&record, &event.pk);
+        rp_record_pack_given(&record, &event.pk);
         s_write_append(self, service, &origin, &event, idem);
     }
-    customer_reset(&record);
+    rp_record_reset(&record);
 }
 
 //  The target of update/archive/restore: {id} must name a record the actor
@@ -354,14 +354,14 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
     if (s_record_decode(&value, &doc, &record) && scope_allows(target->actor, &record, true)) {
         target->found = true;
-        target->version = customer_version(&record);
+        target->version = rp_record_version(&record);
         rp_obj_bool(&record.values[CUSTOMER_ARCHIVED], &target->archived);
     }
-    customer_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -408,7 +408,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
     uint64_t version;
     if (!s_version(service, &origin, req, &target, &version_obj, &version))
         return;
-    customer_t changes;
+    rp_record_t changes;
     customer_init(&changes);
     if (s_validate(self, service, &origin, req, &actor, &changes, false) &&
         (req->idem || s_no_duplicates(service, &origin, &changes, target.id, target.id_len))) {
@@ -421,10 +421,10 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         if (version_obj)
             rp_pack_kv_u64(&event.pk, "expected_version", version);
         rp_pack_cstr(&event.pk, "changes");
-        customer_pack_given(&changes, &event.pk);
+        rp_record_pack_given(&changes, &event.pk);
         s_write_append(self, service, &origin, &event, idem);
     }
-    customer_reset(&changes);
+    rp_record_reset(&changes);
 }
 
 static void s_archive(customers_handlers_t *self, rp_service_t *service, rp_origin_t *origin,

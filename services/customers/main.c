@@ -10,8 +10,10 @@
 
 int main(int argc, char **argv)
 {
+    static const char *const owns[] = {"customer.", NULL}; //  besides "<name>." (fence.h)
     static const rp_service_def_t def = {.name = "customers",
                                          .writer = true,
+                                         .owns = owns,
                                          .dbnames = customers_apply_dbnames,
                                          .apply = customers_apply_event,
                                          .ops = customers_handlers_ops,

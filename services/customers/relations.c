@@ -83,7 +83,7 @@ static call_t s_call(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 //  ---------------------------------------------------------------------
 //  Replies
 
-static void s_invalid(call_t *call, const customer_error_t *errors, int count)
+static void s_invalid(call_t *call, const rp_field_error_t *errors, int count)
 {
     rp_service_reply_invalid(call->service, &call->origin, "some fields are not valid", errors,
                              count);
@@ -91,8 +91,8 @@ static void s_invalid(call_t *call, const customer_error_t *errors, int count)
 
 static void s_field_error(call_t *call, const char *field, const char *code, const char *message)
 {
-    customer_error_t error;
-    customer_error_set(&error, field, strlen(field), code);
+    rp_field_error_t error;
+    rp_field_error_set(&error, field, strlen(field), code);
     error.message = message;
     s_invalid(call, &error, 1);
 }
@@ -125,9 +125,9 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
         const char *team;
         size_t team_len;
         target->found = true;
-        target->version = customer_version(&held.record);
+        target->version = rp_record_version(&held.record);
         rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &target->archived);
-        if (customer_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
+        if (rp_record_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
             team_len <= RP_MAX_ACTOR) {
             memcpy(target->team, team, team_len);
             target->team[team_len] = 0;
@@ -370,11 +370,11 @@ static void s_append(call_t *call, rp_packer_t *event, const char *ref, pending_
 }
 
 //  Validate the request's fields as a new record or changes; answers 422.
-static bool s_fields(call_t *call, record_t *record, const char *const *skip, bool create)
+static bool s_fields(call_t *call, rp_record_t *record, const char *const *skip, bool create)
 {
-    customer_error_t errors[CUSTOMER_MAX_ERRORS];
-    int count = record_validate(record, call->req->args, skip, create, call->self->region, errors,
-                                CUSTOMER_MAX_ERRORS);
+    rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
+    int count = rp_record_validate(record, call->req->args, skip, create, call->self->region,
+                                   errors, CUSTOMER_MAX_ERRORS);
     if (count)
         s_invalid(call, errors, count);
     return count == 0;
@@ -388,7 +388,7 @@ void relations_contacts_create(void *arg, rp_service_t *service, rp_origin_t *or
     target_t target;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
         return;
-    record_t contact;
+    rp_record_t contact;
     contact_init(&contact);
     if (s_fields(call, &contact, skip, true)) {
         char contact_id[RP_ID_SIZE];
@@ -398,11 +398,11 @@ void relations_contacts_create(void *arg, rp_service_t *service, rp_origin_t *or
         s_event_open(call, &event, "customer.contact_added", &target, 2);
         rp_pack_kv_cstr(&event.pk, "contact_id", contact_id);
         rp_pack_cstr(&event.pk, "contact");
-        record_pack_given(&contact, &event.pk);
+        rp_record_pack_given(&contact, &event.pk);
         s_append(call, &event, contact_id, s_done_contact);
         rp_packer_destroy(&event);
     }
-    record_reset(&contact);
+    rp_record_reset(&contact);
 }
 
 //  The stored contact's version, if it exists.
@@ -451,7 +451,7 @@ static void s_contacts_change(call_t *call, bool remove)
         s_error(call, 412, "version_mismatch", "the contact changed since that version");
         return;
     }
-    record_t changes;
+    rp_record_t changes;
     contact_init(&changes);
     if (remove || s_fields(call, &changes, skip, false)) {
         char ref[CONTACT_MAX_ID + 1];
@@ -465,12 +465,12 @@ static void s_contacts_change(call_t *call, bool remove)
             rp_pack_kv_u64(&event.pk, "expected_version", version);
         if (!remove) {
             rp_pack_cstr(&event.pk, "changes");
-            record_pack_given(&changes, &event.pk);
+            rp_record_pack_given(&changes, &event.pk);
         }
         s_append(call, &event, ref, remove ? s_done_removed : s_done_contact);
         rp_packer_destroy(&event);
     }
-    record_reset(&changes);
+    rp_record_reset(&changes);
 }
 
 void relations_activities_create(void *arg, rp_service_t *service, rp_origin_t *origin,
@@ -481,7 +481,7 @@ void relations_activities_create(void *arg, rp_service_t *service, rp_origin_t *
     target_t target;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
         return;
-    record_t activity;
+    rp_record_t activity;
     activity_init(&activity);
     if (s_fields(call, &activity, skip, true)) {
         char activity_id[RP_ID_SIZE];
@@ -491,11 +491,11 @@ void relations_activities_create(void *arg, rp_service_t *service, rp_origin_t *
         s_event_open(call, &event, "customer.activity_logged", &target, 2);
         rp_pack_kv_cstr(&event.pk, "activity_id", activity_id);
         rp_pack_cstr(&event.pk, "activity");
-        record_pack_given(&activity, &event.pk);
+        rp_record_pack_given(&activity, &event.pk);
         s_append(call, &event, activity_id, s_done_activity);
         rp_packer_destroy(&event);
     }
-    record_reset(&activity);
+    rp_record_reset(&activity);
 }
 
 //  owner / team of an assignment: a name of 1..100 bytes, no control
@@ -506,14 +506,7 @@ static const char *s_name_check(const msgpack_object *o, const char **str, size_
         return "required";
     if (!rp_obj_str(o, str, len))
         return "type";
-    if (*len == 0)
-        return "required";
-    if (*len > ASSIGN_MAX_NAME)
-        return "too_long";
-    for (size_t i = 0; i < *len; i++)
-        if ((unsigned char)(*str)[i] < 0x20 || (*str)[i] == 0x7f)
-            return "invalid";
-    return NULL;
+    return *len == 0 ? "required" : rp_normalize_text(*str, *len, ASSIGN_MAX_NAME, RP_TEXT_BLANK);
 }
 
 void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
@@ -532,26 +525,26 @@ void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
     }
     if (!s_target(call, true, &target) || !s_version_arg(call, &version_obj, &version))
         return;
-    customer_error_t errors[4];
+    rp_field_error_t errors[4];
     int count = 0;
     const char *owner = NULL, *team = NULL, *err;
     size_t owner_len = 0, team_len = 0;
     const msgpack_object *team_obj = rp_obj_get(call->req->args, "team");
     if ((err = s_name_check(rp_obj_get(call->req->args, "owner"), &owner, &owner_len)) != NULL)
-        customer_error_set(&errors[count++], "owner", 5, err);
+        rp_field_error_set(&errors[count++], "owner", 5, err);
     if (team_obj && team_obj->type != MSGPACK_OBJECT_NIL &&
         (err = s_name_check(team_obj, &team, &team_len)) != NULL)
-        customer_error_set(&errors[count++], "team", 4, err);
+        rp_field_error_set(&errors[count++], "team", 4, err);
     else if (team && scope->role == RP_ROLE_MANAGER &&
              !(team_len == scope->team_len && memcmp(team, scope->team, team_len) == 0)) {
-        customer_error_set(&errors[count], "team", 4, "out_of_scope");
+        rp_field_error_set(&errors[count], "team", 4, "out_of_scope");
         errors[count++].message = "a manager assigns within their own team";
     }
     for (uint32_t i = 0; i < call->req->args->via.map.size && count < 4; i++) {
         const msgpack_object *key = &call->req->args->via.map.ptr[i].key;
         if (!rp_obj_streq(key, "id") && !rp_obj_streq(key, "owner") && !rp_obj_streq(key, "team") &&
             !rp_obj_streq(key, "version"))
-            customer_error_set(&errors[count++],
+            rp_field_error_set(&errors[count++],
                                key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "?",
                                key->type == MSGPACK_OBJECT_STR ? key->via.str.size : 1, "unknown");
     }
@@ -612,7 +605,7 @@ void relations_merge(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         if (!s_lookup(call, id, id_len, true, &source)) {
             char message[128];
             snprintf(message, sizeof message, "no such customer: %.*s",
-                     (int)record_utf8_cut(id, id_len, 64), id);
+                     (int)rp_normalize_cut(id, id_len, 64), id);
             s_error(call, 404, "not_found", message);
             return;
         }

@@ -4,27 +4,27 @@
 #include <assert.h>
 #include <string.h>
 
-bool scope_allows(const rp_scope_t *self, const customer_t *record, bool write)
+bool scope_allows(const rp_scope_t *self, const rp_record_t *record, bool write)
 {
     const char *owner = NULL, *team = NULL;
     size_t owner_len = 0, team_len = 0;
-    customer_str(record, CUSTOMER_OWNER, &owner, &owner_len);
-    customer_str(record, CUSTOMER_TEAM, &team, &team_len);
+    rp_record_str(record, CUSTOMER_OWNER, &owner, &owner_len);
+    rp_record_str(record, CUSTOMER_TEAM, &team, &team_len);
     return rp_scope_allows(self, owner, owner_len, team, team_len, write);
 }
 
-const char *scope_assign_check(const rp_scope_t *self, const customer_t *changes)
+const char *scope_assign_check(const rp_scope_t *self, const rp_record_t *changes)
 {
     const char *str;
     size_t len;
     if (self->role == RP_ROLE_ADMIN)
         return NULL;
     if (changes->given[CUSTOMER_OWNER] && self->role == RP_ROLE_SALES &&
-        !(customer_str(changes, CUSTOMER_OWNER, &str, &len) && rp_scope_is_user(self, str, len)))
+        !(rp_record_str(changes, CUSTOMER_OWNER, &str, &len) && rp_scope_is_user(self, str, len)))
         return "owner";
     if (changes->given[CUSTOMER_TEAM] &&
-        !(customer_str(changes, CUSTOMER_TEAM, &str, &len) && self->team && self->team_len == len &&
-          memcmp(self->team, str, len) == 0))
+        !(rp_record_str(changes, CUSTOMER_TEAM, &str, &len) && self->team &&
+          self->team_len == len && memcmp(self->team, str, len) == 0))
         return "team";
     return NULL;
 }
@@ -33,10 +33,10 @@ const char *scope_assign_check(const rp_scope_t *self, const customer_t *changes
 
 void scope_test(void)
 {
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
-    customer_set_str(&record, CUSTOMER_OWNER, "ann", 3);
-    customer_set_str(&record, CUSTOMER_TEAM, "east", 4);
+    rp_record_set_str(&record, CUSTOMER_OWNER, "ann", 3);
+    rp_record_set_str(&record, CUSTOMER_TEAM, "east", 4);
     rp_scope_t sales = {RP_ROLE_SALES, "ann", 3, "east", 4};
     rp_scope_t other = {RP_ROLE_SALES, "bob", 3, "east", 4};
     rp_scope_t manager = {RP_ROLE_MANAGER, "max", 3, "east", 4};
@@ -50,16 +50,16 @@ void scope_test(void)
     assert(scope_allows(&readonly, &record, false) && !scope_allows(&readonly, &record, true));
     assert(!scope_allows(&integrator, &record, false));
 
-    customer_t changes;
+    rp_record_t changes;
     customer_init(&changes);
     assert(scope_assign_check(&sales, &changes) == NULL);
-    customer_set_str(&changes, CUSTOMER_OWNER, "bob", 3);
+    rp_record_set_str(&changes, CUSTOMER_OWNER, "bob", 3);
     assert(strcmp(scope_assign_check(&sales, &changes), "owner") == 0);
     assert(scope_assign_check(&manager, &changes) == NULL);
-    customer_set_str(&changes, CUSTOMER_TEAM, "west", 4);
+    rp_record_set_str(&changes, CUSTOMER_TEAM, "west", 4);
     assert(strcmp(scope_assign_check(&manager, &changes), "team") == 0);
     rp_scope_t admin = {RP_ROLE_ADMIN, "root", 4, NULL, 0};
     assert(scope_assign_check(&admin, &changes) == NULL);
-    customer_reset(&changes);
-    customer_reset(&record);
+    rp_record_reset(&changes);
+    rp_record_reset(&record);
 }

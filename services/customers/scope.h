@@ -14,12 +14,12 @@
 #include <rapport/scope.h>
 
 //  May the actor see (write false) or change (write true) the record?
-bool scope_allows(const rp_scope_t *self, const customer_t *record, bool write);
+bool scope_allows(const rp_scope_t *self, const rp_record_t *record, bool write);
 
 //  May the actor give a record these owner and team (the fields given in
 //  changes)? Sales keep their own customers in their team; managers stay
 //  in theirs. NULL when allowed, else the field name refused.
-const char *scope_assign_check(const rp_scope_t *self, const customer_t *changes);
+const char *scope_assign_check(const rp_scope_t *self, const rp_record_t *changes);
 
 void scope_test(void);
 

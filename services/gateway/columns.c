@@ -8,16 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const gw_columns[] = {
-    "code",    "name",   "short_name",   "type",     "grade",  "tier",     "nature",
-    "owner",   "team",   "phone",        "mobile",   "fax",    "email",    "website",
-    "country", "region", "address",      "postcode", "tax_id", "industry", "registered_on",
-    "tags",    "custom", "credit_limit", NULL};
-
-int gw_column_index(const char *name, size_t len)
+int gw_columns_index(const gw_columns_t *table, const char *name, size_t len)
 {
-    for (int i = 0; gw_columns[i]; i++)
-        if (strlen(gw_columns[i]) == len && memcmp(gw_columns[i], name, len) == 0)
+    for (int i = 0; table->columns[i].name; i++)
+        if (strlen(table->columns[i].name) == len && memcmp(table->columns[i].name, name, len) == 0)
             return i;
     return -1;
 }
@@ -58,16 +52,15 @@ static json_t *s_number(const char *cell, size_t len)
                                                                                      : NULL;
 }
 
-json_t *gw_column_value(int column, const char *cell, size_t len, const char **code)
+json_t *gw_column_value(const gw_column_t *column, const char *cell, size_t len, const char **code)
 {
-    const char *name = gw_columns[column];
     json_t *value = NULL;
     *code = "invalid";
-    if (strcmp(name, "tags") == 0)
+    if (column->kind == GW_COLUMN_LIST)
         value = s_tags(cell, len);
-    else if (strcmp(name, "credit_limit") == 0)
+    else if (column->kind == GW_COLUMN_NUMBER)
         value = s_number(cell, len);
-    else if (strcmp(name, "custom") == 0) {
+    else if (column->kind == GW_COLUMN_OBJECT) {
         char err[160];
         value = gw_json_parse(cell, len, err, sizeof err);
         if (value && !json_is_object(value)) {
@@ -79,14 +72,13 @@ json_t *gw_column_value(int column, const char *cell, size_t len, const char **c
     return value;
 }
 
-void gw_column_write(struct evbuffer *out, int column, const json_t *value)
+void gw_column_write(struct evbuffer *out, const gw_column_t *column, const json_t *value)
 {
-    const char *name = gw_columns[column];
     if (!value || json_is_null(value))
         return;
     if (json_is_string(value)) {
         gw_csv_field(out, json_string_value(value), json_string_length(value));
-    } else if (strcmp(name, "tags") == 0 && json_is_array(value)) {
+    } else if (column->kind == GW_COLUMN_LIST && json_is_array(value)) {
         struct evbuffer *joined = evbuffer_new();
         size_t i;
         json_t *tag;
@@ -109,12 +101,38 @@ void gw_column_write(struct evbuffer *out, int column, const json_t *value)
     }
 }
 
+void gw_columns_write_header(struct evbuffer *out, const gw_columns_t *table)
+{
+    for (int i = 0; table->columns[i].name; i++) {
+        if (i)
+            evbuffer_add(out, ",", 1);
+        evbuffer_add(out, table->columns[i].name, strlen(table->columns[i].name));
+    }
+    evbuffer_add(out, "\r\n", 2);
+}
+
+void gw_columns_write_row(struct evbuffer *out, const gw_columns_t *table, const json_t *record)
+{
+    for (int i = 0; table->columns[i].name; i++) {
+        if (i)
+            evbuffer_add(out, ",", 1);
+        gw_column_write(out, &table->columns[i], json_object_get(record, table->columns[i].name));
+    }
+    evbuffer_add(out, "\r\n", 2);
+}
+
 void gw_columns_test(void)
 {
-    assert(gw_column_index("tax_id", 6) >= 0 && gw_column_index("id", 2) == -1);
+    static const gw_column_t columns[] = {{"tax_id", GW_COLUMN_TEXT},
+                                          {"tags", GW_COLUMN_LIST},
+                                          {"credit_limit", GW_COLUMN_NUMBER},
+                                          {"custom", GW_COLUMN_OBJECT},
+                                          {NULL, GW_COLUMN_TEXT}};
+    const gw_columns_t table = {"thing", columns};
+    assert(gw_columns_index(&table, "tax_id", 6) == 0 && gw_columns_index(&table, "id", 2) == -1);
     const char *code;
-    int tags = gw_column_index("tags", 4), limit = gw_column_index("credit_limit", 12),
-        custom = gw_column_index("custom", 6);
+    const gw_column_t *tags = &table.columns[1], *limit = &table.columns[2],
+                      *custom = &table.columns[3];
     json_t *v = gw_column_value(tags, " vip ; 华东;;x", strlen(" vip ; 华东;;x"), &code);
     assert(json_array_size(v) == 3 && strcmp(json_string_value(json_array_get(v, 1)), "华东") == 0);
     struct evbuffer *out = evbuffer_new();
@@ -130,7 +148,17 @@ void gw_columns_test(void)
     evbuffer_drain(out, evbuffer_get_length(out));
     gw_column_write(out, custom, v);
     assert(evbuffer_get_length(out) == strlen("\"{\"\"k\"\":1}\""));
-    json_decref(v);
     assert(!gw_column_value(custom, "[1]", 3, &code));
+    //  A header and a row: absent and null cells are empty.
+    evbuffer_drain(out, evbuffer_get_length(out));
+    gw_columns_write_header(out, &table);
+    json_t *record = json_pack("{s:s, s:[s,s], s:n, s:O}", "tax_id", "91x", "tags", "a", "b",
+                               "credit_limit", "custom", v);
+    gw_columns_write_row(out, &table, record);
+    const char *want = "tax_id,tags,credit_limit,custom\r\n91x,a;b,,\"{\"\"k\"\":1}\"\r\n";
+    assert(evbuffer_get_length(out) == strlen(want));
+    assert(memcmp(evbuffer_pullup(out, -1), want, strlen(want)) == 0);
+    json_decref(record);
+    json_decref(v);
     evbuffer_free(out);
 }

@@ -1,10 +1,8 @@
 /*  export.c — see export.h. */
 #include "export.h"
-#include "columns.h"
 #include "csv.h"
 #include "forward.h"
 #include "json.h"
-#include "listquery.h"
 #include "problem.h"
 
 #include <czmq.h>
@@ -20,10 +18,11 @@ struct _gw_exporter_t {
 
 typedef struct {
     gw_exporter_t *exporter;
+    const gw_export_def_t *def;
     gw_exchange_t *ex;
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
-    json_t *args; //  customers.list args; cursor set page by page
+    json_t *args; //  the list op's args; cursor set page by page
     bool started, inflight, writing, closed;
 } job_t;
 
@@ -50,31 +49,6 @@ static void s_job_destroy(job_t *job)
         gw_exchange_done(&job->ex, 200);
     json_decref(job->args);
     free(job);
-}
-
-static void s_header_row(struct evbuffer *out)
-{
-    for (int i = 0; gw_columns[i]; i++) {
-        if (i)
-            evbuffer_add(out, ",", 1);
-        evbuffer_add(out, gw_columns[i], strlen(gw_columns[i]));
-    }
-    evbuffer_add(out, "\r\n", 2);
-}
-
-static void s_rows(struct evbuffer *out, const json_t *items)
-{
-    size_t i;
-    json_t *record;
-    json_array_foreach(items, i, record)
-    {
-        for (int c = 0; gw_columns[c]; c++) {
-            if (c)
-                evbuffer_add(out, ",", 1);
-            gw_column_write(out, c, json_object_get(record, gw_columns[c]));
-        }
-        evbuffer_add(out, "\r\n", 2);
-    }
 }
 
 static void s_request(job_t *job);
@@ -138,7 +112,7 @@ static void s_on_page(void *arg, const rp_reply_t *reply, const msgpack_object *
             gw_problem_send(&job->ex, status, *code ? code : "bad_upstream", detail);
             s_job_destroy(job);
         } else {
-            rp_warn("gateway: export cut short: customers.list answered %d", reply->status);
+            rp_warn("gateway: export cut short: %s answered %d", job->def->op, reply->status);
             s_end(job, false);
         }
         json_decref(data);
@@ -148,13 +122,21 @@ static void s_on_page(void *arg, const rp_reply_t *reply, const msgpack_object *
     if (!job->started) {
         evhttp_add_header(evhttp_request_get_output_headers(job->req), "Content-Type",
                           "text/csv; charset=utf-8");
+        char disposition[160];
+        snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"",
+                 job->def->filename);
         evhttp_add_header(evhttp_request_get_output_headers(job->req), "Content-Disposition",
-                          "attachment; filename=\"customers.csv\"");
+                          disposition);
         evhttp_send_reply_start(job->req, 200, "OK");
         job->started = true;
-        s_header_row(out);
+        gw_columns_write_header(out, job->def->columns);
     }
-    s_rows(out, items);
+    size_t i;
+    json_t *record;
+    json_array_foreach(items, i, record)
+    {
+        gw_columns_write_row(out, job->def->columns, record);
+    }
     json_t *next = json_object_get(data, "next_cursor");
     bool more = json_is_string(next);
     if (more)
@@ -176,11 +158,11 @@ static void s_request(job_t *job)
     rp_packer_t packer;
     rp_packer_init(&packer);
     const gw_actor_t *actor = gw_exchange_actor(job->ex); //  the exchange lives as long as the job
-    gw_forward_envelope(&packer.pk, id, "customers.list", gw_seqs_get(self->seqs, actor->user),
-                        NULL, actor);
+    gw_forward_envelope(&packer.pk, id, job->def->op, gw_seqs_get(self->seqs, actor->user), NULL,
+                        actor);
     gw_json_pack(job->args, &packer.pk);
-    if (gw_upstream_send(self->upstream, "customers", id, packer.buffer.data, packer.buffer.size,
-                         self->timeout_ms, s_on_page, job) == 0)
+    if (gw_upstream_send(self->upstream, job->def->service, id, packer.buffer.data,
+                         packer.buffer.size, self->timeout_ms, s_on_page, job) == 0)
         job->inflight = true;
     else if (!job->started) {
         gw_problem_send(&job->ex, 503, "broker_unavailable", "the export could not start; retry");
@@ -190,14 +172,15 @@ static void s_request(job_t *job)
     rp_packer_destroy(&packer);
 }
 
-void gw_export(gw_exporter_t *self, gw_exchange_t **ex_p)
+void gw_export(gw_exporter_t *self, const gw_export_def_t *def, gw_exchange_t **ex_p)
 {
-    json_t *args = gw_list_query(ex_p, false);
+    json_t *args = def->query(ex_p);
     if (!args)
         return;
     json_object_set_new(args, "limit", json_integer(GW_EXPORT_PAGE));
     job_t *job = (job_t *)zmalloc(sizeof *job);
     job->exporter = self;
+    job->def = def;
     job->ex = *ex_p;
     *ex_p = NULL;
     job->req = gw_exchange_req(job->ex);

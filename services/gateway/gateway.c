@@ -4,8 +4,7 @@
 #include "auth.h"
 #include "cache.h"
 #include "customers.h"
-#include "export.h"
-#include "import.h"
+#include "csvdefs.h"
 #include "reports.h"
 #include "directory.h"
 #include "exchange.h"
@@ -230,7 +229,7 @@ static void s_customers_import(gw_gateway_t *self, gw_exchange_t **ex_p, const c
 static void s_customers_export(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
 {
     (void)param;
-    gw_export(self->exporter, ex_p);
+    gw_export(self->exporter, &gw_customers_export, ex_p);
 }
 
 static void s_customers_duplicates(gw_gateway_t *self, gw_exchange_t **ex_p, const char *param)
@@ -243,18 +242,6 @@ static void s_reports_composition(gw_gateway_t *self, gw_exchange_t **ex_p, cons
 {
     (void)param;
     gw_reports_composition(self->forwarder, ex_p);
-}
-
-//  The caller of an import, known from its headers before its body.
-static bool s_import_who(void *arg, struct evhttp_request *req, gw_actor_t *actor)
-{
-    gw_gateway_t *self = (gw_gateway_t *)arg;
-    static gw_caller_t caller; //  valid until the next call, as import.h says
-    const char *header = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (gw_auth_check(self->auth, header, &caller) != GW_AUTH_OK)
-        return false;
-    *actor = (gw_actor_t){caller.member.user, caller.member.role, caller.member.team};
-    return true;
 }
 
 //  Under a customer: the routes live in relations.c.
@@ -585,6 +572,7 @@ static void s_dispatch(gw_gateway_t *self, gw_exchange_t **ex_p)
 static void s_on_request(struct evhttp_request *req, void *arg)
 {
     gw_gateway_t *self = (gw_gateway_t *)arg;
+    gw_importer_seen(self->importer, req); //  before anything answers it
     gw_exchange_t *ex = gw_exchange_new(req, self->metrics);
     s_dispatch(self, &ex);
 }
@@ -690,9 +678,6 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     int64_t import_max = rp_config_int(config, "import/max_bytes", 64 * 1024 * 1024);
     if (import_max < 1 || import_max > 1024LL * 1024 * 1024)
         import_max = 64 * 1024 * 1024; //  keep the default rather than no gateway
-    self->importer =
-        gw_importer_new(base, self->http, self->upstream, self->seqs, (size_t)import_max,
-                        self->body_max, (int)timeout_ms, s_import_who, self);
     self->exporter = gw_exporter_new(self->upstream, self->seqs, (int)timeout_ms);
     self->relations = gw_relations_new(self->forwarder, self->body_max);
     self->users = gw_users_new(base, self->forwarder, self->directory, self->body_max);
@@ -701,6 +686,14 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     gw_upstream_observe(self->upstream, gw_monitor_observe, self->fleet);
     gw_forwarder_set_fleet(self->forwarder, self->fleet);
     self->monitor = gw_monitor_new(base, self->upstream, self->fleet);
+    //  Imports stream or the gateway does not start (import.h).
+    self->importer = gw_importer_new(base, self->http, self->upstream, self->seqs,
+                                     (size_t)import_max, (int)timeout_ms);
+    if (!self->importer) {
+        gw_gateway_destroy(&self);
+        return NULL;
+    }
+    gw_importer_add(self->importer, &gw_customers_import);
     rp_info("gateway: listening on http://%s:%d, broker %s", bind, self->port, endpoint);
     return self;
 }

@@ -1,40 +1,31 @@
 /*  import.c — see import.h. */
-#include <sys/queue.h> //  before http_struct.h: the request's `next` link
-
 #include "import.h"
-#include "columns.h"
 #include "csv.h"
 #include "forward.h"
+#include "intake.h"
 #include "json.h"
 #include "problem.h"
 
 #include <czmq.h>
-#include <inttypes.h>
-#include <sodium.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/http_struct.h>
+#include <event2/event.h>
+#include <sys/queue.h> //  before keyvalq_struct.h: TAILQ_INIT
 #include <event2/keyvalq_struct.h>
+#include <inttypes.h>
 #include <rapport/log.h>
+#include <sodium.h>
 #include <strings.h>
 
 #define LINE_MAX_BYTES (1024 * 1024) //  one NDJSON line
 
-//  The importer answering this process's requests: evbuffer callbacks
-//  carry the bufferevent, not us (one gateway per process).
-static gw_importer_t *s_importer = NULL;
-
 struct _gw_importer_t {
     struct event_base *base;
-    struct evhttp *http;
+    gw_intake_t *intake;
     gw_upstream_t *upstream;
     gw_seqs_t *seqs;
-    size_t max_bytes, body_max;
+    size_t max_bytes;
     int timeout_ms;
-    gw_import_who_fn *who;
-    void *who_arg;
-    ptrdiff_t queue_offset; //  of the request queue in a connection; -1 unknown
-    zlistx_t *jobs;         //  job_t, owned
+    zlistx_t *jobs; //  job_t, owned
 };
 
 //  Rows waiting to be sent, packed one after another.
@@ -43,13 +34,14 @@ typedef struct {
     size_t count;
 } batch_t;
 
-//  One import request, from its headers to its answer.
+//  One import request, from its route to its answer.
 typedef struct {
     gw_importer_t *importer;
-    struct evhttp_request *req; //  NULL once its connection is gone
-    struct evhttp_connection *evcon;
-    gw_exchange_t *ex; //  once the body is complete
-    bool ndjson, upsert, dry_run, streamed;
+    const gw_import_def_t *def;
+    gw_intake_conn_t *conn; //  its body; NULL once released or gone
+    gw_exchange_t *ex;
+    struct event *later; //  answers after the connection went
+    bool ndjson, upsert, dry_run;
     char user[128], role[32], team[128];
     char session[33];
     //  a whole-request failure
@@ -68,7 +60,6 @@ typedef struct {
     batch_t *fill;
     zlistx_t *queue; //  batch_t, owned
     bool inflight, body_done, final_sent, paused;
-    bool closed; //  the connection went before the body was complete
     //  the report
     uint64_t created, updated, skipped, rejected_total, last_seq;
     json_t *rejected;
@@ -93,10 +84,12 @@ static void s_batch_destroy(batch_t **batch_p)
 static void s_job_destroy(job_t **job_p)
 {
     job_t *job = *job_p;
-    if (job->evcon)
-        evhttp_connection_set_closecb(job->evcon, NULL, NULL);
-    if (job->req)
-        evhttp_request_set_on_complete_cb(job->req, NULL, NULL);
+    if (job->conn)
+        gw_intake_release(job->conn);
+    if (job->ex) //  never answered (the gateway is stopping)
+        gw_exchange_done(&job->ex, 503);
+    if (job->later)
+        event_free(job->later);
     gw_csv_destroy(&job->csv);
     if (job->line)
         evbuffer_free(job->line);
@@ -117,14 +110,6 @@ static void s_job_remove(job_t *job)
     if (handle)
         zlistx_detach(job->importer->jobs, handle);
     s_job_destroy(&job);
-}
-
-static job_t *s_job_find(gw_importer_t *self, struct evhttp_request *req)
-{
-    for (job_t *j = (job_t *)zlistx_first(self->jobs); j; j = (job_t *)zlistx_next(self->jobs))
-        if (j->req == req && req)
-            return j;
-    return NULL;
 }
 
 //  The whole request fails (the first failure wins); stop parsing.
@@ -167,10 +152,8 @@ static void s_flush(job_t *job)
         return;
     zlistx_add_end(job->queue, job->fill);
     job->fill = NULL;
-    if (zlistx_size(job->queue) >= GW_IMPORT_QUEUE && job->evcon && !job->paused) {
-        bufferevent_disable(evhttp_connection_get_bufferevent(job->evcon), EV_READ);
-        job->paused = true;
-    }
+    if (zlistx_size(job->queue) >= GW_IMPORT_QUEUE)
+        job->paused = true; //  the intake stops reading (s_sink_data)
     s_pump(job);
 }
 
@@ -199,18 +182,20 @@ static void s_header(job_t *job, const char *const *fields, const size_t *lens, 
         json_array_append_new(errors, json_pack("{s:s, s:s, s:s}", "field", "", "code",
                                                 error ? error : "invalid", "message",
                                                 "the header row cannot be read"));
+    const gw_columns_t *table = job->def->columns;
+    char unknown[80];
+    snprintf(unknown, sizeof unknown, "not a %s field this import accepts", table->noun);
     for (size_t i = 0; !error && i < count; i++) {
-        int column = gw_column_index(fields[i], lens[i]);
+        int column = gw_columns_index(table, fields[i], lens[i]);
         for (size_t j = 0; column >= 0 && j < i; j++)
             if (job->columns[j] == column)
                 column = -2;
         job->columns[i] = column;
         if (column < 0)
-            json_array_append_new(
-                errors, json_pack("{s:s%, s:s, s:s}", "field", fields[i], lens[i], "code",
-                                  column == -1 ? "unknown" : "duplicate", "message",
-                                  column == -1 ? "not a customer field this import accepts"
-                                               : "the column appears twice"));
+            json_array_append_new(errors,
+                                  json_pack("{s:s%, s:s, s:s}", "field", fields[i], lens[i], "code",
+                                            column == -1 ? "unknown" : "duplicate", "message",
+                                            column == -1 ? unknown : "the column appears twice"));
     }
     job->column_count = count;
     job->header_done = true;
@@ -250,11 +235,12 @@ static bool s_csv_record(void *arg, size_t line, const char *const *fields, cons
     for (size_t i = 0; i < count && !bad; i++) {
         if (lens[i] == 0)
             continue; //  an empty cell leaves the field unset
-        json_t *value = gw_column_value(job->columns[i], fields[i], lens[i], &code);
+        const gw_column_t *column = &job->def->columns->columns[job->columns[i]];
+        json_t *value = gw_column_value(column, fields[i], lens[i], &code);
         if (!value)
-            bad = gw_columns[job->columns[i]];
+            bad = column->name;
         else
-            json_object_set_new(record, gw_columns[job->columns[i]], value);
+            json_object_set_new(record, column->name, value);
     }
     if (bad)
         s_reject(job, line, bad, code, "the value cannot be read for this column");
@@ -326,20 +312,6 @@ static void s_feed(job_t *job, const char *data, size_t size)
         gw_csv_feed(job->csv, data, size);
 }
 
-static void s_feed_buffer(job_t *job, struct evbuffer *buffer)
-{
-    struct evbuffer_iovec chunks[16];
-    while (evbuffer_get_length(buffer)) {
-        int n = evbuffer_peek(buffer, -1, NULL, chunks, 16);
-        size_t done = 0;
-        for (int i = 0; i < n && i < 16; i++) {
-            s_feed(job, (const char *)chunks[i].iov_base, chunks[i].iov_len);
-            done += chunks[i].iov_len;
-        }
-        evbuffer_drain(buffer, done);
-    }
-}
-
 //  ---------------------------------------------------------------------
 //  Batches to the writer
 
@@ -370,10 +342,6 @@ static void s_on_reply(void *arg, const rp_reply_t *reply, const msgpack_object 
     (void)root;
     job_t *job = (job_t *)arg;
     job->inflight = false;
-    if (job->closed) { //  nobody to answer
-        s_job_remove(job);
-        return;
-    }
     if (reply->seq > job->last_seq)
         job->last_seq = reply->seq;
     if (reply->status == 200 && reply->data)
@@ -382,15 +350,16 @@ static void s_on_reply(void *arg, const rp_reply_t *reply, const msgpack_object 
         char code[40], detail[200];
         snprintf(code, sizeof code, "%.*s", (int)(reply->error_code ? reply->error_code_len : 0),
                  reply->error_code ? reply->error_code : "");
-        snprintf(detail, sizeof detail, "the customers writer refused a batch: %.*s",
+        snprintf(detail, sizeof detail, "%s refused a batch: %.*s", job->def->service,
                  (int)(reply->error_message ? reply->error_message_len : 0),
                  reply->error_message ? reply->error_message : "");
         bool retryable = reply->status == 503 || reply->status == 504;
         s_fail(job, retryable ? reply->status : 502, *code ? code : "import_failed", detail, NULL);
     }
-    if (job->paused && job->evcon && zlistx_size(job->queue) < GW_IMPORT_QUEUE) {
-        bufferevent_enable(evhttp_connection_get_bufferevent(job->evcon), EV_READ);
+    if (job->paused && zlistx_size(job->queue) < GW_IMPORT_QUEUE) {
         job->paused = false;
+        if (job->conn && !job->status)
+            gw_intake_resume(job->conn);
     }
     s_pump(job);
     s_answer(job);
@@ -403,7 +372,7 @@ static void s_send(job_t *job, batch_t *batch, bool final)
     rp_packer_t packer;
     rp_packer_init(&packer);
     //  The job's own copy of the actor: it is made before its exchange.
-    gw_forward_envelope(&packer.pk, id, "customers.import", 0, NULL,
+    gw_forward_envelope(&packer.pk, id, job->def->op, 0, NULL,
                         &(gw_actor_t){job->user, job->role, job->team});
     msgpack_pack_map(&packer.pk, 5);
     rp_pack_kv_cstr(&packer.pk, "session", job->session);
@@ -414,7 +383,7 @@ static void s_send(job_t *job, batch_t *batch, bool final)
     msgpack_pack_array(&packer.pk, batch ? batch->count : 0);
     if (batch)
         msgpack_sbuffer_write(&packer.buffer, batch->rows.buffer.data, batch->rows.buffer.size);
-    if (gw_upstream_send(self->upstream, "customers.writer", id, packer.buffer.data,
+    if (gw_upstream_send(self->upstream, job->def->service, id, packer.buffer.data,
                          packer.buffer.size, self->timeout_ms, s_on_reply, job) == 0)
         job->inflight = true;
     else
@@ -476,6 +445,10 @@ static void s_answer(job_t *job)
                       "updated", (json_int_t)job->updated, "skipped", (json_int_t)job->skipped,
                       "rejected", rejected, "rejected_total", (json_int_t)job->rejected_total,
                       "dry_run", job->dry_run));
+    }
+    if (job->conn) { //  the rest of the body, if any, is dropped
+        gw_intake_release(job->conn);
+        job->conn = NULL;
     }
     s_job_remove(job);
 }
@@ -541,207 +514,12 @@ static void s_setup(job_t *job, struct evhttp_request *req)
         json_decref(errors);
 }
 
-static job_t *s_job_new(gw_importer_t *self, struct evhttp_request *req, const gw_actor_t *actor)
-{
-    job_t *job = (job_t *)zmalloc(sizeof *job);
-    job->importer = self;
-    job->req = req;
-    job->queue = zlistx_new();
-    job->rejected = json_array();
-    job->line = evbuffer_new();
-    job->csv = gw_csv_new(s_csv_record, job);
-    unsigned char random[16];
-    randombytes_buf(random, sizeof random);
-    for (size_t i = 0; i < 16; i++)
-        snprintf(job->session + 2 * i, 3, "%02x", random[i]);
-    if (actor) {
-        snprintf(job->user, sizeof job->user, "%s", actor->user ? actor->user : "");
-        snprintf(job->role, sizeof job->role, "%s", actor->role ? actor->role : "");
-        snprintf(job->team, sizeof job->team, "%s", actor->team ? actor->team : "");
-    }
-    zlistx_add_end(self->jobs, job);
-    s_setup(job, req);
-    return job;
-}
-
 //  ---------------------------------------------------------------------
-//  Streaming: the hook into evhttp
+//  The body, from the intake
 
-static void s_on_closed(struct evhttp_connection *evcon, void *arg)
+//  The body is complete: the last line or record, then the last batch.
+static void s_body_end(job_t *job)
 {
-    (void)evcon;
-    job_t *job = (job_t *)arg;
-    job->req = NULL; //  evhttp frees it: the upload is over, unanswered
-    job->evcon = NULL;
-    if (!job->ex) {
-        job->closed = true;
-        if (!job->inflight)
-            s_job_remove(job); //  else the reply does
-    }
-}
-
-//  The request was answered without reaching the import route (a 401 or
-//  429 from the router, say): the job is not needed.
-static void s_on_complete(struct evhttp_request *req, void *arg)
-{
-    (void)req;
-    job_t *job = (job_t *)arg;
-    job->req = NULL;
-    if (job->evcon) {
-        evhttp_connection_set_closecb(job->evcon, NULL, NULL);
-        job->evcon = NULL;
-    }
-    job->closed = true;
-    if (!job->inflight)
-        s_job_remove(job);
-}
-
-static void s_on_chunk(struct evhttp_request *req, void *arg)
-{
-    (void)arg;
-    job_t *job = s_importer ? s_job_find(s_importer, req) : NULL;
-    if (job)
-        s_feed_buffer(job, evhttp_request_get_input_buffer(req));
-}
-
-static bool s_is_import(struct evhttp_request *req)
-{
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    return evhttp_request_get_command(req) == EVHTTP_REQ_POST && path &&
-           strcmp(path, GW_IMPORT_PATH) == 0;
-}
-
-//  Bytes arrived on a connection, before evhttp reads them.
-static void s_on_input(struct evbuffer *buffer, const struct evbuffer_cb_info *info, void *arg)
-{
-    gw_importer_t *self = s_importer;
-    if (!self || info->n_added == 0 || self->queue_offset < 0)
-        return;
-    void *evcon_arg = NULL;
-    bufferevent_getcb((struct bufferevent *)arg, NULL, NULL, NULL, &evcon_arg);
-    struct evhttp_connection *evcon = (struct evhttp_connection *)evcon_arg;
-    if (!evcon)
-        return;
-    struct evhttp_request *req = *(struct evhttp_request **)((char *)evcon + self->queue_offset);
-    if (!req || req->evcon != evcon || req->kind != EVHTTP_REQUEST)
-        return;
-    if (!req->uri) { //  the request line is coming: an import gets its own body cap
-        static const char start[] = "POST " GW_IMPORT_PATH;
-        size_t n = sizeof start - 1;
-        const char *head = evbuffer_get_length(buffer) > n
-                               ? (const char *)evbuffer_pullup(buffer, (ev_ssize_t)n + 1)
-                               : NULL;
-        bool import = head && memcmp(head, start, n) == 0 && (head[n] == ' ' || head[n] == '?');
-        evhttp_connection_set_max_body_size(
-            evcon, (ev_ssize_t)(import ? self->max_bytes * 2 : self->body_max * 4));
-        return;
-    }
-    if ((req->ntoread <= 0 && !req->chunked) || req->chunk_cb || !s_is_import(req) ||
-        s_job_find(self, req))
-        return; //  not in its body yet, or not ours, or set up already
-    gw_actor_t actor = {0};
-    job_t *job = s_job_new(self, req, self->who(self->who_arg, req, &actor) ? &actor : NULL);
-    if (!actor.user)
-        s_fail(job, 401, "unauthorized", "a valid API key is required (Bearer)", NULL);
-    job->streamed = true;
-    job->evcon = evcon;
-    evhttp_connection_set_closecb(evcon, s_on_closed, job);
-    evhttp_request_set_chunked_cb(req, s_on_chunk);
-    evhttp_request_set_on_complete_cb(req, s_on_complete, job);
-}
-
-static struct bufferevent *s_bevcb(struct event_base *base, void *arg)
-{
-    (void)arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (bev)
-        evbuffer_add_cb(bufferevent_get_input(bev), s_on_input, bev);
-    return bev;
-}
-
-static void s_noop(struct evhttp_request *req, void *arg)
-{
-    (void)req;
-    (void)arg;
-}
-
-//  Where a connection keeps its request queue: queue a request on a
-//  connection of our own and see where its back link points.
-static ptrdiff_t s_queue_offset(struct event_base *base)
-{
-    struct evhttp_connection *evcon = evhttp_connection_base_new(base, NULL, "127.0.0.1", 9);
-    struct evhttp_request *req = evcon ? evhttp_request_new(s_noop, NULL) : NULL;
-    ptrdiff_t offset = -1;
-    if (req && evhttp_make_request(evcon, req, EVHTTP_REQ_GET, "/") == 0 && req->evcon == evcon &&
-        req->next.tqe_prev) {
-        offset = (char *)req->next.tqe_prev - (char *)evcon;
-        if (offset <= 0 || offset > 4096 || offset % (ptrdiff_t)sizeof(void *) ||
-            *(struct evhttp_request **)((char *)evcon + offset) != req)
-            offset = -1;
-    }
-    if (evcon)
-        evhttp_connection_free(evcon); //  frees the queued request too
-    return offset;
-}
-
-gw_importer_t *gw_importer_new(struct event_base *base, struct evhttp *http,
-                               gw_upstream_t *upstream, gw_seqs_t *seqs, size_t max_bytes,
-                               size_t body_max, int timeout_ms, gw_import_who_fn *who,
-                               void *who_arg)
-{
-    gw_importer_t *self = (gw_importer_t *)zmalloc(sizeof *self);
-    self->base = base;
-    self->http = http;
-    self->upstream = upstream;
-    self->seqs = seqs;
-    self->max_bytes = max_bytes;
-    self->body_max = body_max;
-    self->timeout_ms = timeout_ms;
-    self->who = who;
-    self->who_arg = who_arg;
-    self->jobs = zlistx_new();
-    self->queue_offset = s_queue_offset(base);
-    if (self->queue_offset < 0)
-        rp_warn("gateway: cannot reach evhttp requests early: imports will not stream");
-    evhttp_set_bevcb(http, s_bevcb, self);
-    s_importer = self;
-    return self;
-}
-
-void gw_importer_destroy(gw_importer_t **self_p)
-{
-    gw_importer_t *self = *self_p;
-    if (!self)
-        return;
-    for (job_t *j = (job_t *)zlistx_first(self->jobs); j; j = (job_t *)zlistx_next(self->jobs)) {
-        j->evcon = NULL; //  evhttp is gone by now
-        s_job_destroy(&j);
-    }
-    zlistx_destroy(&self->jobs);
-    if (s_importer == self)
-        s_importer = NULL;
-    free(self);
-    *self_p = NULL;
-}
-
-void gw_import_finish(gw_importer_t *self, gw_exchange_t **ex_p)
-{
-    struct evhttp_request *req = gw_exchange_req(*ex_p);
-    job_t *job = s_job_find(self, req);
-    if (!job) //  the body came with the headers: not streamed
-        job = s_job_new(self, req, gw_exchange_actor(*ex_p));
-    else if (!job->user[0]) { //  authenticated by the route now
-        const gw_actor_t *actor = gw_exchange_actor(*ex_p);
-        snprintf(job->user, sizeof job->user, "%s", actor->user ? actor->user : "");
-    }
-    if (!job->streamed)
-        s_feed_buffer(job, evhttp_request_get_input_buffer(req));
-    if (job->evcon) {
-        evhttp_connection_set_closecb(job->evcon, NULL, NULL);
-        job->evcon = NULL; //  evhttp stops reading now; nothing left to pause
-    }
-    job->ex = *ex_p;
-    *ex_p = NULL;
     if (!job->status) {
         if (job->ndjson) {
             size_t len = evbuffer_get_length(job->line);
@@ -756,4 +534,132 @@ void gw_import_finish(gw_importer_t *self, gw_exchange_t **ex_p)
     job->body_done = true;
     s_pump(job);
     s_answer(job);
+}
+
+static bool s_sink_data(void *arg, const char *data, size_t size)
+{
+    job_t *job = (job_t *)arg;
+    s_feed(job, data, size);
+    if (job->status) {
+        s_answer(job); //  now, or when the batch in flight is back
+        return false;
+    }
+    return !job->paused;
+}
+
+static void s_sink_end(void *arg, bool ok)
+{
+    job_t *job = (job_t *)arg;
+    if (!ok)
+        s_fail(job, 400, "bad_request", "the body's chunked coding is malformed", NULL);
+    s_body_end(job);
+}
+
+static void s_answer_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    s_answer((job_t *)arg);
+}
+
+//  The connection went: what was sent stays sent; the answer goes nowhere
+//  (from the loop: evhttp may be freeing the request right now).
+static void s_sink_closed(void *arg)
+{
+    job_t *job = (job_t *)arg;
+    job->conn = NULL;
+    if (!job->body_done) {
+        s_fail(job, 400, "closed", "the connection closed before the body ended", NULL);
+        job->body_done = true;
+    }
+    event_active(job->later, EV_TIMEOUT, 1);
+}
+
+static const gw_intake_sink_t s_sink = {s_sink_data, s_sink_end, s_sink_closed};
+
+//  ---------------------------------------------------------------------
+
+gw_importer_t *gw_importer_new(struct event_base *base, struct evhttp *http,
+                               gw_upstream_t *upstream, gw_seqs_t *seqs, size_t max_bytes,
+                               int timeout_ms)
+{
+    //  A body dropped after its answer is read up to max_bytes more.
+    gw_intake_t *intake = gw_intake_new(base, http, max_bytes);
+    if (!intake)
+        return NULL;
+    gw_importer_t *self = (gw_importer_t *)zmalloc(sizeof *self);
+    self->base = base;
+    self->intake = intake;
+    self->upstream = upstream;
+    self->seqs = seqs;
+    self->max_bytes = max_bytes;
+    self->timeout_ms = timeout_ms;
+    self->jobs = zlistx_new();
+    return self;
+}
+
+void gw_importer_destroy(gw_importer_t **self_p)
+{
+    gw_importer_t *self = *self_p;
+    if (!self)
+        return;
+    for (job_t *j = (job_t *)zlistx_first(self->jobs); j; j = (job_t *)zlistx_next(self->jobs))
+        s_job_destroy(&j);
+    zlistx_destroy(&self->jobs);
+    gw_intake_destroy(&self->intake);
+    free(self);
+    *self_p = NULL;
+}
+
+void gw_importer_add(gw_importer_t *self, const gw_import_def_t *def)
+{
+    gw_intake_take(self->intake, def->path, def);
+}
+
+void gw_importer_seen(gw_importer_t *self, struct evhttp_request *req)
+{
+    gw_intake_seen(self->intake, req);
+}
+
+void gw_import_finish(gw_importer_t *self, gw_exchange_t **ex_p)
+{
+    struct evhttp_request *req = gw_exchange_req(*ex_p);
+    const gw_actor_t *actor = gw_exchange_actor(*ex_p);
+    job_t *job = (job_t *)zmalloc(sizeof *job);
+    job->importer = self;
+    job->ex = *ex_p;
+    *ex_p = NULL;
+    job->queue = zlistx_new();
+    job->rejected = json_array();
+    job->line = evbuffer_new();
+    job->csv = gw_csv_new(s_csv_record, job);
+    job->later = event_new(self->base, -1, 0, s_answer_later, job);
+    assert(job->later);
+    unsigned char random[16];
+    randombytes_buf(random, sizeof random);
+    for (size_t i = 0; i < 16; i++)
+        snprintf(job->session + 2 * i, 3, "%02x", random[i]);
+    snprintf(job->user, sizeof job->user, "%s", actor->user ? actor->user : "");
+    snprintf(job->role, sizeof job->role, "%s", actor->role ? actor->role : "");
+    snprintf(job->team, sizeof job->team, "%s", actor->team ? actor->team : "");
+    zlistx_add_end(self->jobs, job);
+    job->conn = gw_intake_claim(self->intake, req, &s_sink, job);
+    if (!job->conn) { //  evhttp read it: streaming is broken, say so rather than buffer
+        rp_error("gateway: an import reached its route without the intake: not streamed");
+        s_fail(job, 500, "import_not_streamed",
+               "the import could not be streamed, so it was not read; report this", NULL);
+        job->body_done = job->final_sent = true;
+        s_answer(job);
+        return;
+    }
+    job->def = (const gw_import_def_t *)gw_intake_tag(job->conn);
+    const char *refused = gw_intake_refused(job->conn);
+    if (refused)
+        s_fail(job, 400, "bad_request", refused, NULL);
+    else
+        s_setup(job, req);
+    if (job->status)
+        s_answer(job);
+    else
+        gw_intake_continue(job->conn); //  a client waiting for 100 Continue sends the body now
 }

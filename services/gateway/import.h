@@ -1,58 +1,72 @@
-/*  import.h — POST /api/v1/customers/import, streamed (docs/api.md).
+/*  import.h — a resource's records from a CSV or NDJSON upload, streamed
+    (POST /api/v1/customers/import, docs/api.md; the resources are in
+    csvdefs.h).
 
-    The body (text/csv with a header row, or application/x-ndjson) is parsed
-    as it arrives, through evhttp's chunked request callback, and sent to
-    the customers writer in batches of GW_IMPORT_BATCH rows (one
-    customers.import request each, one journal append each). One batch is
-    in flight at a time and at most GW_IMPORT_QUEUE wait; beyond that the
-    connection stops reading (backpressure) until the writer catches up, so
-    memory stays bounded by a few batches whatever the file's size.
-
-    libevent 2.1 gives no hook between a request's headers and its body on
-    the server side (2.2's evhttp_set_newreqcb), so the importer watches
-    each connection's input buffer (evhttp_set_bevcb) and, once a request's
-    headers are parsed, sets the chunked callback on it. Reaching the
-    request from its connection uses the offset of the connection's request
-    queue, measured at start on a request we queue ourselves (the public
-    `next` link of struct evhttp_request points into it); if it cannot be
-    measured the importer logs it and imports still work, unstreamed.
+    The body (text/csv with a header row of the definition's columns, or
+    application/x-ndjson, one JSON object a line) is read as it arrives —
+    the intake (intake.h) takes it out of evhttp's way, so evhttp never
+    holds it — parsed, and sent to the definition's service (its writer)
+    in batches of GW_IMPORT_BATCH rows: one request to the definition's op
+    each, args {session, mode, dry_run, final, rows: [{line, record}]},
+    answered {created, updated, skipped, rejected: [{line, errors}]}. One
+    batch is in flight at a time and at most GW_IMPORT_QUEUE wait; beyond
+    that the intake stops reading the socket (backpressure) until the
+    writer catches up, so memory stays bounded by a few batches whatever
+    the file's size.
 
     Query: mode=create|upsert (create), dry_run=true|false (false).
     Answer 200 {created, updated, skipped, rejected: [{line, errors:
     [{field, code, message}]}], dry_run}, rejected in line order (at most
     GW_IMPORT_REJECTED_MAX listed; `rejected_total` counts them all).
-    Whole-request errors: 401, 413 over import/max_bytes, 415 another
-    content type, 422 bad query or CSV header, 503 when the writer fails.
+    Whole-request errors: 400 a body whose framing is refused or broken,
+    401, 413 over import/max_bytes, 415 another content type, 422 bad
+    query or CSV header, 503 when the writer fails, 500 import_not_streamed
+    for an import that reached its route without passing the intake (it is
+    never read into memory whole).
 */
 #ifndef GW_IMPORT_H
 #define GW_IMPORT_H
 
+#include "columns.h"
 #include "exchange.h"
 #include "seqs.h"
 #include "upstream.h"
 
 #include <event2/http.h>
 
-#define GW_IMPORT_PATH         "/api/v1/customers/import"
 #define GW_IMPORT_BATCH        250
 #define GW_IMPORT_BATCH_BYTES  (512 * 1024)
 #define GW_IMPORT_QUEUE        2
 #define GW_IMPORT_REJECTED_MAX 10000
 
+//  A resource that imports: its path, the service and op its batches go
+//  to, and its columns.
+typedef struct {
+    const char *path;    //  "/api/v1/customers/import"
+    const char *service; //  "customers.writer"
+    const char *op;      //  "customers.import"
+    const gw_columns_t *columns;
+} gw_import_def_t;
+
 typedef struct _gw_importer_t gw_importer_t;
 
-//  Who sends a request, from its headers: fills actor (strings valid until
-//  the next call) and returns true, or false if the key is not accepted.
-typedef bool(gw_import_who_fn)(void *arg, struct evhttp_request *req, gw_actor_t *actor);
-
+//  NULL (logged) if imports cannot be streamed with this libevent: the
+//  gateway must not start without it.
 gw_importer_t *gw_importer_new(struct event_base *base, struct evhttp *http,
                                gw_upstream_t *upstream, gw_seqs_t *seqs, size_t max_bytes,
-                               size_t body_max, int timeout_ms, gw_import_who_fn *who,
-                               void *who_arg);
+                               int timeout_ms);
 void gw_importer_destroy(gw_importer_t **self_p);
 
-//  The route: the request is complete and authenticated; answer it when
-//  its last batch is done.
+//  Stream POSTs to def->path (def is borrowed: a static definition).
+void gw_importer_add(gw_importer_t *self, const gw_import_def_t *def);
+
+//  Every request, as the server's request callback receives it, before
+//  anything answers it (the intake keeps pace with evhttp through it).
+void gw_importer_seen(gw_importer_t *self, struct evhttp_request *req);
+
+//  The route for a def's path: the request is authenticated (the
+//  exchange's actor set) and its body not read yet; answer it when its
+//  last batch is done.
 void gw_import_finish(gw_importer_t *self, gw_exchange_t **ex_p);
 
 #endif

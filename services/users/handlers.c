@@ -96,12 +96,12 @@ static bool s_is_self(const actor_t *actor, const char *id, size_t id_len)
 
 //  Reads: admin everyone; a manager the users of their team; everyone
 //  themselves.
-static bool s_visible(const actor_t *actor, const user_t *record)
+static bool s_visible(const actor_t *actor, const rp_record_t *record)
 {
     const char *id = NULL, *team = NULL;
     size_t id_len = 0, team_len = 0;
-    user_str(record, USER_ID, &id, &id_len);
-    user_str(record, USER_TEAM, &team, &team_len);
+    rp_record_str(record, USER_ID, &id, &id_len);
+    rp_record_str(record, USER_TEAM, &team, &team_len);
     if (!actor->user)
         return false;
     if (actor->role == RP_ROLE_ADMIN || s_is_self(actor, id, id_len))
@@ -109,11 +109,11 @@ static bool s_visible(const actor_t *actor, const user_t *record)
     return actor->role == RP_ROLE_MANAGER && rp_scope_is_team(actor, team, team_len);
 }
 
-static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, user_t *record)
+static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, rp_record_t *record)
 {
     *doc = rp_doc_new(value->mv_data, value->mv_size, NULL);
     if (*doc)
-        user_from_map(record, rp_doc_root(*doc));
+        rp_record_from_map(record, rp_doc_root(*doc));
     return *doc != NULL;
 }
 
@@ -123,8 +123,8 @@ static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, user_t *record
 static void s_reply_field_error(rp_service_t *service, rp_origin_t **origin_p, const char *field,
                                 const char *code, const char *message)
 {
-    user_error_t error;
-    user_error_set(&error, field, strlen(field), code);
+    rp_field_error_t error;
+    rp_field_error_set(&error, field, strlen(field), code);
     if (message)
         error.message = message;
     rp_service_reply_invalid(service, origin_p, "some fields are not valid", &error, 1);
@@ -166,17 +166,17 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (users_apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    user_t record;
+    rp_record_t record;
     user_init(&record);
     if (s_record_decode(&value, &doc, &record) &&
         (!read->actor || s_visible(read->actor, &record)) &&
-        (!read->active_only || user_bool(&record, USER_ACTIVE))) {
+        (!read->active_only || rp_record_bool(&record, USER_ACTIVE))) {
         read->found = true;
         rp_reply_pack(&read->packer->pk, read->reply_id, 200, 0, 1);
         rp_pack_cstr(&read->packer->pk, "data");
         msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
     }
-    user_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -339,7 +339,7 @@ static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const
 //  active users, the manager an active manager or admin. Apply checks
 //  again, in order, for the races.
 typedef struct {
-    const user_t *record;
+    const rp_record_t *record;
     const char *self_id; //  NULL on create
     size_t self_id_len;
     char holder[USER_MAX_ID + 1]; //  who has the e-mail
@@ -352,36 +352,39 @@ static int s_store_check(rp_store_t *store, MDB_txn *txn, void *arg)
     const char *str;
     size_t len;
     MDB_val id;
-    if (user_str(check->record, USER_EMAIL, &str, &len) &&
+    if (rp_record_str(check->record, USER_EMAIL, &str, &len) &&
         users_apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
         !s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len)) {
         memcpy(check->holder, id.mv_data, id.mv_size);
         check->holder[id.mv_size] = 0;
     }
-    if (user_str(check->record, USER_MANAGER_ID, &str, &len))
+    if (rp_record_str(check->record, USER_MANAGER_ID, &str, &len))
         check->manager_error =
             users_apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
     return 0;
 }
 
-static bool s_store_ok(rp_service_t *service, rp_origin_t **origin_p, const user_t *record,
+static bool s_store_ok(rp_service_t *service, rp_origin_t **origin_p, const rp_record_t *record,
                        const char *self_id, size_t self_id_len)
 {
     store_check_t check = {record, self_id, self_id_len, "", NULL};
     rp_store_read(rp_service_store(service), s_store_check, &check);
     if (check.holder[0])
         s_reply_duplicate(service, origin_p, check.holder);
-    else if (check.manager_error)
-        s_reply_field_error(service, origin_p, "manager_id", check.manager_error, NULL);
+    else if (check.manager_error) {
+        rp_field_error_t error;
+        user_manager_error(&error, check.manager_error);
+        rp_service_reply_invalid(service, origin_p, "some fields are not valid", &error, 1);
+    }
     return !check.holder[0] && !check.manager_error;
 }
 
 //  Validate a client's fields; replies 422 and returns false if any is bad.
 static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const msgpack_object *fields,
-                       bool create, user_t *record)
+                       bool create, rp_record_t *record)
 {
-    user_error_t errors[USER_MAX_ERRORS];
-    int count = user_validate(record, fields, create, errors, USER_MAX_ERRORS);
+    rp_field_error_t errors[USER_MAX_ERRORS];
+    int count = rp_record_validate(record, fields, NULL, create, NULL, errors, USER_MAX_ERRORS);
     if (count)
         rp_service_reply_invalid(service, origin_p, "some fields are not valid", errors, count);
     return count == 0;
@@ -395,7 +398,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
     char idem[RP_MAX_IDEM + 1];
     if (!s_write_allowed(service, &origin, req, actor, true, idem))
         return;
-    user_t record;
+    rp_record_t record;
     user_init(&record);
     //  A request with an idem key skips the store checks: its retry must get
     //  the first answer (apply checks again and records the outcome under
@@ -413,10 +416,10 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         rp_pack_kv_cstr(&event.pk, "id", id);
         rp_pack_kv_cstr(&event.pk, "key_hash", hash);
         rp_pack_cstr(&event.pk, "record");
-        user_pack_given(&record, &event.pk);
+        rp_record_pack_given(&record, &event.pk);
         s_write_append(self, service, &origin, &event, idem, key, hash);
     }
-    user_reset(&record);
+    rp_record_reset(&record);
 }
 
 //  The target of update/rotate_key/revoke: args.id must name a stored user.
@@ -436,14 +439,14 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (users_apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    user_t record;
+    rp_record_t record;
     user_init(&record);
     if (s_record_decode(&value, &doc, &record)) {
         target->found = true;
-        target->version = user_u64(&record, USER_VERSION);
-        target->active = user_bool(&record, USER_ACTIVE);
+        target->version = rp_record_u64(&record, USER_VERSION);
+        target->active = rp_record_bool(&record, USER_ACTIVE);
     }
-    user_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -513,7 +516,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         s_reply_field_error(service, &origin, "changes", "required", "nothing to change");
         return;
     }
-    user_t changes;
+    rp_record_t changes;
     user_init(&changes);
     if (s_validate(service, &origin, changes_obj, false, &changes) &&
         (req->idem || s_store_ok(service, &origin, &changes, target.id, target.id_len))) {
@@ -526,10 +529,10 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         if (version_obj)
             rp_pack_kv_u64(&event.pk, "expected_version", version);
         rp_pack_cstr(&event.pk, "changes");
-        user_pack_given(&changes, &event.pk);
+        rp_record_pack_given(&changes, &event.pk);
         s_write_append(self, service, &origin, &event, idem, NULL, NULL);
     }
-    user_reset(&changes);
+    rp_record_reset(&changes);
 }
 
 static void s_rotate_key(void *arg, rp_service_t *service, rp_origin_t *origin,
@@ -653,19 +656,19 @@ typedef struct {
     char next[USER_MAX_ID + 1];
 } list_t;
 
-static bool s_list_match(const list_t *list, const user_t *record)
+static bool s_list_match(const list_t *list, const rp_record_t *record)
 {
     const char *str;
     size_t len;
-    if (!list->include_revoked && !user_bool(record, USER_ACTIVE))
+    if (!list->include_revoked && !rp_record_bool(record, USER_ACTIVE))
         return false;
     if (!s_visible(list->actor, record))
         return false;
-    if (list->team && !(user_str(record, USER_TEAM, &str, &len) &&
+    if (list->team && !(rp_record_str(record, USER_TEAM, &str, &len) &&
                         s_bytes_eq(str, len, list->team, list->team_len)))
         return false;
     return list->role == RP_ROLE_NONE ||
-           (user_str(record, USER_ROLE, &str, &len) && rp_role_parse(str, len) == list->role);
+           (rp_record_str(record, USER_ROLE, &str, &len) && rp_role_parse(str, len) == list->role);
 }
 
 //  Walk ids in order from just after the cursor; stop at limit matches or
@@ -692,13 +695,13 @@ static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
             list->next[key.mv_size] = 0;
         }
         rp_doc_t *doc;
-        user_t record;
+        rp_record_t record;
         user_init(&record);
         if (s_record_decode(&value, &doc, &record) && s_list_match(list, &record)) {
             msgpack_sbuffer_write(&list->items.buffer, value.mv_data, value.mv_size);
             list->count++;
         }
-        user_reset(&record);
+        rp_record_reset(&record);
         rp_doc_destroy(&doc);
     }
     if (rc == MDB_NOTFOUND)

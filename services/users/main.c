@@ -11,8 +11,10 @@
 
 int main(int argc, char **argv)
 {
+    static const char *const owns[] = {"user.", NULL}; //  besides "<name>." (fence.h)
     static const rp_service_def_t def = {.name = "users",
                                          .writer = true,
+                                         .owns = owns,
                                          .dbnames = users_apply_dbnames,
                                          .apply = users_apply_event,
                                          .ops = users_handlers_ops,

@@ -77,10 +77,6 @@ int rp_apply_run(const rp_apply_def_t *def, rp_apply_t *self, rp_store_t *store,
 //  Set the outcome; returns 0, so a fn can end with it.
 int rp_apply_outcome(rp_apply_t *self, int status, const char *code);
 
-//  True, with the outcome 412 "version_mismatch", when the event's
-//  data.expected_version is given and is not the stored version.
-bool rp_apply_stale(rp_apply_t *self, uint64_t stored_version);
-
 //  The store, in the event's transaction: get (0, MDB_NOTFOUND for an
 //  empty key or one over LMDB's 511 bytes, or an error), put, and del
 //  (a key already absent is 0).

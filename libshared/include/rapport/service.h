@@ -96,6 +96,8 @@ typedef struct {
 typedef struct {
     const char *name;           //  "customers": serves "customers"
     bool writer;                //  also "customers.writer" (the lease)
+    const char *const *owns;    //  event-type prefixes the writer owns besides "<name>."
+                                //  (NULL-terminated; NULL: none), e.g. {"customer.", NULL}
     const char *const *dbnames; //  the store's named databases, NULL-terminated
     rp_service_apply_fn *apply; //  required
     const rp_service_op_t *ops; //  required: the op table, {NULL}-terminated

@@ -1,0 +1,36 @@
+/*  csvdefs.c — see csvdefs.h. */
+#include "csvdefs.h"
+#include "listquery.h"
+
+static const gw_column_t s_customer_columns[] = {
+    {"code", GW_COLUMN_TEXT},   {"name", GW_COLUMN_TEXT},     {"short_name", GW_COLUMN_TEXT},
+    {"type", GW_COLUMN_TEXT},   {"grade", GW_COLUMN_TEXT},    {"tier", GW_COLUMN_TEXT},
+    {"nature", GW_COLUMN_TEXT}, {"owner", GW_COLUMN_TEXT},    {"team", GW_COLUMN_TEXT},
+    {"phone", GW_COLUMN_TEXT},  {"mobile", GW_COLUMN_TEXT},   {"fax", GW_COLUMN_TEXT},
+    {"email", GW_COLUMN_TEXT},  {"website", GW_COLUMN_TEXT},  {"country", GW_COLUMN_TEXT},
+    {"region", GW_COLUMN_TEXT}, {"address", GW_COLUMN_TEXT},  {"postcode", GW_COLUMN_TEXT},
+    {"tax_id", GW_COLUMN_TEXT}, {"industry", GW_COLUMN_TEXT}, {"registered_on", GW_COLUMN_TEXT},
+    {"tags", GW_COLUMN_LIST},   {"custom", GW_COLUMN_OBJECT}, {"credit_limit", GW_COLUMN_NUMBER},
+    {NULL, GW_COLUMN_TEXT}};
+
+const gw_columns_t gw_customer_columns = {"customer", s_customer_columns};
+
+const gw_import_def_t gw_customers_import = {
+    .path = "/api/v1/customers/import",
+    .service = "customers.writer",
+    .op = "customers.import",
+    .columns = &gw_customer_columns,
+};
+
+static json_t *s_customers_query(gw_exchange_t **ex_p)
+{
+    return gw_list_query(ex_p, false);
+}
+
+const gw_export_def_t gw_customers_export = {
+    .service = "customers",
+    .op = "customers.list",
+    .columns = &gw_customer_columns,
+    .filename = "customers.csv",
+    .query = s_customers_query,
+};
