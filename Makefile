@@ -53,7 +53,7 @@ programs: $(PROGRAMS)
 $(B)/obj/%.o: %.c $(wildcard libshared/include/rapport/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	@$(CC) $(CFLAGS) -MMD -c $< -o $@
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

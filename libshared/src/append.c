@@ -128,7 +128,7 @@ size_t rp_appends_waiting(rp_appends_t *self)
 }
 
 rp_append_group_t *rp_appends_take(rp_appends_t *self, rp_packer_t *packer, uint64_t id,
-                                   const char *writer, uint64_t epoch, int *timeout_ms)
+                                   const rp_journal_writer_t *writer, int *timeout_ms)
 {
     rp_append_group_t *group = (rp_append_group_t *)zlistx_first(self->ready);
     if (!group)
@@ -142,14 +142,14 @@ rp_append_group_t *rp_appends_take(rp_appends_t *self, rp_packer_t *packer, uint
     rp_packer_reset(packer);
     int rc;
     if (group->members_n == 1) //  an append of its own
-        rc = rp_journal_pack_append(packer, id, events, group->count, writer, epoch,
+        rc = rp_journal_pack_append(packer, id, events, group->count, writer,
                                     group->members[0].idem);
     else {
         rp_journal_part_t parts[RP_APPENDS_GROUP_EVENTS];
         for (size_t i = 0; i < group->members_n; i++)
             parts[i] = (rp_journal_part_t){group->members[i].count, group->members[i].idem};
         rc = rp_journal_pack_append_parts(packer, id, events, group->count, parts, group->members_n,
-                                          writer, epoch);
+                                          writer);
     }
     assert(rc == 0); //  every event was checked when added, parts add up
     zlistx_detach(self->ready, group->handle);
@@ -255,6 +255,8 @@ typedef struct {
     char idem[16];
 } test_packed_t;
 
+static const rp_journal_writer_t s_test_writer = {"w", 3, "w-token"};
+
 static test_packed_t s_test_packed(rp_packer_t *packer, size_t part)
 {
     rp_doc_t *doc = rp_doc_new(packer->buffer.data, packer->buffer.size, NULL);
@@ -262,6 +264,7 @@ static test_packed_t s_test_packed(rp_packer_t *packer, size_t part)
     rp_request_t req;
     assert(!rp_request_parse(rp_doc_root(doc), &req) && rp_request_is(&req, "journal.append"));
     assert(rp_obj_streq(rp_obj_get(req.args, "writer"), "w"));
+    assert(rp_obj_streq(rp_obj_get(req.args, "token"), "w-token"));
     test_packed_t packed = {rp_obj_get(req.args, "events")->via.array.size, 0, ""};
     const char *idem = req.idem;
     size_t idem_len = req.idem ? req.idem_len : 0;
@@ -354,12 +357,13 @@ void rp_appends_test(void)
     assert(rp_appends_add(self, &junk, 1, NULL, 1, s_test_appended, &a) == -1);
     assert(rp_appends_add(self, two, 0, NULL, 1, s_test_appended, &a) == -1);
     int timeout;
-    rp_append_group_t *g1 = rp_appends_take(self, &packer, 1, "w", 3, &timeout);
+    rp_append_group_t *g1 = rp_appends_take(self, &packer, 1, &s_test_writer, &timeout);
     assert(g1 && timeout == 500);
     test_packed_t packed = s_test_packed(&packer, 2);
     assert(packed.events == 4 && packed.parts == 3 && streq(packed.idem, "k1"));
     assert(streq(s_test_packed(&packer, 1).idem, ""));
-    assert(rp_appends_waiting(self) == 0 && !rp_appends_take(self, &packer, 2, "w", 3, &timeout));
+    assert(rp_appends_waiting(self) == 0 &&
+           !rp_appends_take(self, &packer, 2, &s_test_writer, &timeout));
     //  Each part answered as its own append: c's key had been seen.
     const uint64_t answers[3][3] = {{200, 10, 11}, {200, 12, 12}, {200, 4, 4}};
     rp_reply_t reply;
@@ -374,7 +378,7 @@ void rp_appends_test(void)
     assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &a) == 0);
     assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &b) == 0);
     assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &c) == 0);
-    g1 = rp_appends_take(self, &packer, 3, "w", 3, &timeout);
+    g1 = rp_appends_take(self, &packer, 3, &s_test_writer, &timeout);
     const uint64_t mixed[3][3] = {{422, 0, 0}, {200, 20, 20}, {0, 0, 0}};
     doc = s_test_reply_parts(mixed, 3, &reply);
     rp_appends_replied(self, g1, context, &reply);
@@ -386,7 +390,7 @@ void rp_appends_test(void)
     //  Alone, an append is sent as one, its key in the envelope, and takes
     //  the seqs the journal gives (a key's first ones).
     assert(rp_appends_add(self, two, 2, "k2", 100, s_test_appended, &d) == 0);
-    g1 = rp_appends_take(self, &packer, 4, "w", 3, &timeout);
+    g1 = rp_appends_take(self, &packer, 4, &s_test_writer, &timeout);
     packed = s_test_packed(&packer, 0);
     assert(packed.events == 2 && packed.parts == 0 && streq(packed.idem, "k2"));
     doc = s_test_reply(200, 7, 9, &reply);
@@ -401,7 +405,7 @@ void rp_appends_test(void)
     for (int round = 0; round < 2; round++) {
         assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &a) == 0);
         assert(rp_appends_add(self, two, 2, NULL, 100, s_test_appended, &b) == 0);
-        g1 = rp_appends_take(self, &packer, 5, "w", 3, &timeout);
+        g1 = rp_appends_take(self, &packer, 5, &s_test_writer, &timeout);
         doc = s_test_reply(200, 30, round == 0 ? 32 : 31, &reply);
         rp_appends_replied(self, g1, context, &reply);
         rp_doc_destroy(&doc);
@@ -414,13 +418,13 @@ void rp_appends_test(void)
     memset(&b, 0, sizeof b);
     assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &a) == 0);
     assert(rp_appends_add(self, two, 1, "k3", 100, s_test_appended, &b) == 0);
-    g1 = rp_appends_take(self, &packer, 6, "w", 3, &timeout);
+    g1 = rp_appends_take(self, &packer, 6, &s_test_writer, &timeout);
     doc = s_test_reply(409, 0, 0, &reply);
     rp_appends_replied(self, g1, context, &reply);
     rp_doc_destroy(&doc);
     assert(a.calls == 1 && a.status == 409 && b.calls == 1 && b.status == 409);
     assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &a) == 0);
-    g1 = rp_appends_take(self, &packer, 7, "w", 3, &timeout);
+    g1 = rp_appends_take(self, &packer, 7, &s_test_writer, &timeout);
     rp_appends_unsent(self, g1, context);
     assert(a.calls == 2 && a.status == 503);
 
@@ -434,7 +438,7 @@ void rp_appends_test(void)
     assert(rp_appends_add(self, &large, 1, NULL, 100, s_test_appended, &b) == 0);
     assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &c) == 0);
     size_t groups = 0;
-    while ((g1 = rp_appends_take(self, &packer, 8, "w", 3, &timeout))) {
+    while ((g1 = rp_appends_take(self, &packer, 8, &s_test_writer, &timeout))) {
         packed = s_test_packed(&packer, 0);
         assert(packed.events == 1 && packed.parts == 0);
         groups++;
@@ -445,10 +449,10 @@ void rp_appends_test(void)
     memset(many, 0, sizeof many);
     for (size_t i = 0; i <= RP_APPENDS_GROUP_EVENTS; i++)
         assert(rp_appends_add(self, two, 1, NULL, 100, s_test_appended, &many[i]) == 0);
-    g1 = rp_appends_take(self, &packer, 9, "w", 3, &timeout);
+    g1 = rp_appends_take(self, &packer, 9, &s_test_writer, &timeout);
     packed = s_test_packed(&packer, 0);
     assert(packed.events == RP_APPENDS_GROUP_EVENTS && packed.parts == RP_APPENDS_GROUP_EVENTS);
-    rp_append_group_t *g2 = rp_appends_take(self, &packer, 10, "w", 3, &timeout);
+    rp_append_group_t *g2 = rp_appends_take(self, &packer, 10, &s_test_writer, &timeout);
     assert(s_test_packed(&packer, 0).events == 1);
     rp_appends_unsent(self, g2, context);
     //  Destroy frees what is gathered and in flight, calling nobody.

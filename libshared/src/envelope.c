@@ -188,7 +188,7 @@ void rp_reply_pack_error_details(msgpack_packer *pk, const msgpack_object *id, i
 }
 
 //  Event types are lower-case dotted names: customer.created, order.placed.
-static bool type_valid(const char *type, size_t len)
+bool rp_event_type_valid(const char *type, size_t len)
 {
     if (len == 0 || len > RP_MAX_TYPE)
         return false;
@@ -206,7 +206,7 @@ const char *rp_event_parse(const msgpack_object *root, rp_event_t *event)
     if (!rp_obj_is_map(root))
         return "event is not a map";
     if (!rp_obj_str(rp_obj_get(root, "type"), &event->type, &event->type_len) ||
-        !type_valid(event->type, event->type_len))
+        !rp_event_type_valid(event->type, event->type_len))
         return "event type must be 1..128 characters of [a-z0-9_.-]";
     const char *err = opt_str(root, "id", RP_MAX_EVENTID, &event->id, &event->id_len,
                               "event id must be a string of 1..200 bytes");

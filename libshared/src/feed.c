@@ -175,10 +175,16 @@ static int s_head(rp_feed_t *self, uint64_t head)
 }
 
 //  [type, seq, event]: deliver the next one, drop duplicates, fill gaps.
+//  [type, seq] (event NULL) is an event too large for the feed: replay
+//  through it at once.
 static int s_event(rp_feed_t *self, uint64_t seq, zframe_t *type, zframe_t *event)
 {
     if (seq <= self->cursor)
         return 0;
+    if (!event) {
+        int rc = s_replay(self);
+        return rc || seq <= self->cursor ? rc : -1; //  not reached: it will come again
+    }
     if (seq > self->cursor + 1) {
         rp_info("feed: gap %" PRIu64 "..%" PRIu64 ", replaying", self->cursor + 1, seq - 1);
         int rc = s_replay(self);
@@ -205,7 +211,8 @@ int rp_feed_handle(rp_feed_t *self, zmsg_t **msg_p)
         rp_warn("feed: dropped a malformed message");
     else if (zmsg_size(msg) == 2 && zframe_streq(type, "$head"))
         rc = s_head(self, rp_seq_get(zframe_data(seq)));
-    else if (zmsg_size(msg) == 3 && zframe_size(type) > 0 && zframe_size(type) <= RP_MAX_TYPE)
+    else if ((zmsg_size(msg) == 3 || zmsg_size(msg) == 2) && zframe_size(type) > 0 &&
+             zframe_size(type) <= RP_MAX_TYPE && *zframe_data(type) != '$')
         rc = s_event(self, rp_seq_get(zframe_data(seq)), type, event);
     else
         rp_warn("feed: dropped a malformed message");

@@ -14,9 +14,9 @@ bool rp_journal_event_valid(const rp_journal_event_t *event)
     return (type & 0xf0) == 0x80 || type == 0xde || type == 0xdf; //  fixmap, map16, map32
 }
 
-//  journal.append {events, writer?, epoch?, parts?}
+//  journal.append {events, writer?, epoch?, token?, parts?}
 static int s_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
-                         size_t count, const char *writer, uint64_t epoch, const char *idem,
+                         size_t count, const rp_journal_writer_t *writer, const char *idem,
                          const rp_journal_part_t *parts, size_t parts_n)
 {
     if (count == 0 || count > RP_JOURNAL_APPEND_MAX)
@@ -29,17 +29,23 @@ static int s_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_even
         covered += parts[i].count;
     if (parts_n && covered != count)
         return -1;
+    const rp_journal_writer_t none = {NULL, 0, NULL};
+    if (!writer)
+        writer = &none;
     rp_request_pack(&packer->pk, id, "journal.append", 0, idem, 1);
     rp_pack_cstr(&packer->pk, "args");
-    msgpack_pack_map(&packer->pk, 1 + (writer != NULL) + (epoch > 0) + (parts_n > 0));
+    msgpack_pack_map(&packer->pk, 1 + (writer->name != NULL) + (writer->epoch > 0) +
+                                      (writer->token != NULL) + (parts_n > 0));
     rp_pack_cstr(&packer->pk, "events");
     msgpack_pack_array(&packer->pk, count);
     for (size_t i = 0; i < count; i++)
         msgpack_sbuffer_write(&packer->buffer, events[i].data, events[i].size);
-    if (writer)
-        rp_pack_kv_cstr(&packer->pk, "writer", writer);
-    if (epoch > 0)
-        rp_pack_kv_u64(&packer->pk, "epoch", epoch);
+    if (writer->name)
+        rp_pack_kv_cstr(&packer->pk, "writer", writer->name);
+    if (writer->epoch > 0)
+        rp_pack_kv_u64(&packer->pk, "epoch", writer->epoch);
+    if (writer->token)
+        rp_pack_kv_cstr(&packer->pk, "token", writer->token);
     if (parts_n) {
         rp_pack_cstr(&packer->pk, "parts");
         msgpack_pack_array(&packer->pk, parts_n);
@@ -54,18 +60,18 @@ static int s_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_even
 }
 
 int rp_journal_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
-                           size_t count, const char *writer, uint64_t epoch, const char *idem)
+                           size_t count, const rp_journal_writer_t *writer, const char *idem)
 {
-    return s_pack_append(packer, id, events, count, writer, epoch, idem, NULL, 0);
+    return s_pack_append(packer, id, events, count, writer, idem, NULL, 0);
 }
 
 int rp_journal_pack_append_parts(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
                                  size_t count, const rp_journal_part_t *parts, size_t parts_n,
-                                 const char *writer, uint64_t epoch)
+                                 const rp_journal_writer_t *writer)
 {
     if (parts_n == 0 || parts_n > RP_JOURNAL_PARTS_MAX)
         return -1;
-    return s_pack_append(packer, id, events, count, writer, epoch, NULL, parts, parts_n);
+    return s_pack_append(packer, id, events, count, writer, NULL, parts, parts_n);
 }
 
 bool rp_journal_append_part(const rp_reply_t *reply, size_t index, rp_reply_t *part,
@@ -110,7 +116,7 @@ bool rp_journal_append_seqs(const rp_reply_t *reply, uint64_t *first, uint64_t *
 }
 
 int rp_journal_append(rp_client_t *client, const rp_journal_event_t *events, size_t count,
-                      const char *writer, uint64_t epoch, const char *idem, int timeout_ms,
+                      const rp_journal_writer_t *writer, const char *idem, int timeout_ms,
                       uint64_t *last_seq)
 {
     rp_packer_t packer;
@@ -118,7 +124,7 @@ int rp_journal_append(rp_client_t *client, const rp_journal_event_t *events, siz
     uint64_t id = rp_client_next_id(client);
     rp_reply_t reply;
     rp_doc_t *doc = NULL;
-    if (rp_journal_pack_append(&packer, id, events, count, writer, epoch, idem) == 0)
+    if (rp_journal_pack_append(&packer, id, events, count, writer, idem) == 0)
         doc = rp_client_call(client, RP_JOURNAL_SERVICE, id, packer.buffer.data, packer.buffer.size,
                              timeout_ms, &reply);
     rp_packer_destroy(&packer);
@@ -203,7 +209,8 @@ void rp_journal_test(void)
     msgpack_pack_map(&event.pk, 0);
     rp_journal_event_t events[2] = {{event.buffer.data, event.buffer.size},
                                     {event.buffer.data, event.buffer.size}};
-    assert(rp_journal_pack_append(&packer, 5, events, 2, "customers", 3, "k1") == 0);
+    rp_journal_writer_t writer = {"customers", 3, "t0k3n"};
+    assert(rp_journal_pack_append(&packer, 5, events, 2, &writer, "k1") == 0);
     rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
     assert(doc);
     rp_request_t req;
@@ -217,15 +224,16 @@ void rp_journal_test(void)
     uint64_t epoch;
     assert(rp_obj_u64(rp_obj_get(req.args, "epoch"), &epoch) && epoch == 3);
     assert(rp_obj_streq(rp_obj_get(req.args, "writer"), "customers"));
+    assert(rp_obj_streq(rp_obj_get(req.args, "token"), "t0k3n"));
     rp_doc_destroy(&doc);
 
     //  Not a map, truncated, or none at all: refused before packing.
     rp_journal_event_t bad[3] = {{"\x01", 1}, {event.buffer.data, event.buffer.size - 1}, {"", 0}};
     for (int i = 0; i < 3; i++) {
         rp_packer_reset(&packer);
-        assert(rp_journal_pack_append(&packer, 1, &bad[i], 1, NULL, 0, NULL) == -1);
+        assert(rp_journal_pack_append(&packer, 1, &bad[i], 1, NULL, NULL) == -1);
     }
-    assert(rp_journal_pack_append(&packer, 1, events, 0, NULL, 0, NULL) == -1);
+    assert(rp_journal_pack_append(&packer, 1, events, 0, NULL, NULL) == -1);
 
     //  Reply parsing: {id, status: 200, data: {seqs: [7, 8], duplicate: true}}.
     rp_packer_reset(&packer);

@@ -3,6 +3,7 @@
 #include <rapport/log.h>
 #include <rapport/mdp.h>
 #include <rapport/ready.h>
+#include <rapport/sched.h>
 #include <rapport/service.h>
 #include <rapport/worker.h>
 
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -362,6 +364,32 @@ static const msgpack_object *s_scalar_id(const msgpack_object *root)
     return id && id->type != MSGPACK_OBJECT_MAP && id->type != MSGPACK_OBJECT_ARRAY ? id : NULL;
 }
 
+//  The op's row, if the request may go to it; else NULL, answered (the
+//  same refusals for every service: service.h).
+static const rp_service_op_t *s_op_admit(rp_service_t *self, rp_origin_t **origin_p,
+                                         const rp_request_t *req)
+{
+    const rp_service_op_t *op = self->def.ops;
+    while (op->op && !rp_request_is(req, op->op))
+        op++;
+    if (!op->op) {
+        rp_service_reply_error(self, origin_p, 400, "unknown_op", "unknown op");
+        return NULL;
+    }
+    bool write = op->kind == RP_OP_WRITE;
+    if (write && !(*origin_p)->writer) {
+        char message[300];
+        snprintf(message, sizeof message, "send %s to %s", op->op, self->writer_name);
+        rp_service_reply_error(self, origin_p, 400, "writer_only", message);
+        return NULL;
+    }
+    if (write && !req->args) { //  args that are not a map failed rp_request_parse
+        rp_service_reply_error(self, origin_p, 400, "bad_args", "args must be a map");
+        return NULL;
+    }
+    return op;
+}
+
 //  Parse a request and hand it to the service (or hold it for min_seq).
 static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_p, bool may_wait)
 {
@@ -372,10 +400,13 @@ static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_
     if (doc)
         err = rp_request_parse(rp_doc_root(doc), &req);
     s_origin_set_id(origin, doc ? s_scalar_id(rp_doc_root(doc)) : NULL);
+    const rp_service_op_t *op = NULL;
     if (err)
         rp_service_reply_error(self, &origin, 400, "bad_request", err);
     else if (rp_request_is(&req, RP_SERVICE_STATUS_OP))
         s_status_reply(self, &origin);
+    else if (!(op = s_op_admit(self, &origin, &req)))
+        ; //  answered
     else if (may_wait && req.min_seq > rp_service_cursor(self)) {
         parked_t *parked = calloc(1, sizeof *parked);
         assert(parked);
@@ -384,7 +415,7 @@ static void s_dispatch(rp_service_t *self, rp_origin_t *origin, zframe_t **body_
         *body_p = NULL;
         rp_service_wait(self, req.min_seq, self->def.min_seq_wait_ms, s_parked_done, parked);
     } else
-        self->def.request(self->def.arg, self, origin, &req);
+        op->fn(self->def.arg, self, origin, &req);
     rp_doc_destroy(&doc);
 }
 
@@ -447,8 +478,11 @@ static void s_appends_send(rp_service_t *self)
     while (rp_appends_waiting(self->appends)) {
         uint64_t id = rp_client_next_id(self->client);
         int timeout_ms;
-        rp_append_group_t *group = rp_appends_take(self->appends, &packer, id, self->name,
-                                                   rp_service_epoch(self), &timeout_ms);
+        //  The lease token proves to the journal that we hold the lease.
+        rp_journal_writer_t writer = {self->name, rp_service_epoch(self),
+                                      self->writer ? rp_worker_token(self->writer) : NULL};
+        rp_append_group_t *group =
+            rp_appends_take(self->appends, &packer, id, &writer, &timeout_ms);
         if (rp_service_call(self, RP_JOURNAL_SERVICE, id, packer.buffer.data, packer.buffer.size,
                             timeout_ms, s_appends_replied, group))
             rp_appends_unsent(self->appends, group, self);
@@ -517,7 +551,7 @@ static void s_free(void **item)
 
 rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
 {
-    assert(def->name && def->apply && def->request);
+    assert(def->name && def->apply && def->ops);
     rp_service_t *self = calloc(1, sizeof *self);
     assert(self);
     self->def = *def;
@@ -734,8 +768,8 @@ int rp_service_run(rp_service_t *self)
     if (!s_done(self)) {
         self->reader = rp_worker_new(self->broker_endpoint, self->name, self->def.credit);
         if (self->def.writer)
-            self->writer =
-                rp_worker_new(self->broker_endpoint, self->writer_name, self->def.credit);
+            self->writer = rp_worker_new_owner(self->broker_endpoint, self->writer_name,
+                                               self->def.credit, self->def.owns);
         if (!self->reader || (self->def.writer && !self->writer))
             self->failed = self->stopping = true;
     }
@@ -755,6 +789,38 @@ int rp_service_run(rp_service_t *self)
     rp_info("service %s: stopped at %" PRIu64 "%s", self->name, rp_service_cursor(self),
             self->failed ? " (failed)" : "");
     return self->failed ? -1 : 0;
+}
+
+int rp_service_main(const rp_service_def_t *def, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: rapport-%s  (settings: config/%s.cfg, RAPPORT_*)\n", def->name,
+                def->name);
+        return 2;
+    }
+    rp_config_t *config = rp_config_new(def->name);
+    rp_log_init(def->name, rp_config_get(config, "instance", NULL),
+                rp_config_get(config, "log/level", "info"));
+    rp_service_def_t run = *def;
+    int status = def->init ? def->init(config, &run.arg) : 0;
+    if (status) {
+        rp_config_destroy(&config);
+        return status;
+    }
+    if (rp_sched_init(config)) //  before any socket: its I/O thread inherits it
+        status = 2;
+    else {
+        zsys_init(); //  catches SIGTERM and SIGINT: rp_service_run returns
+        zsys_set_linger(0);
+        rp_service_t *service = rp_service_new(&run, config);
+        status = service && rp_service_run(service) == 0 ? 0 : 1;
+        rp_service_destroy(&service);
+    }
+    if (def->fini)
+        def->fini(run.arg);
+    rp_config_destroy(&config);
+    return status;
 }
 
 //  ---------------------------------------------------------------------
@@ -827,33 +893,44 @@ static void s_test_appended(void *arg, rp_service_t *service, const rp_reply_t *
     rp_service_wait(service, write->seq, 2000, s_test_applied, write);
 }
 
-static void s_test_request(void *arg, rp_service_t *service, rp_origin_t *origin,
-                           const rp_request_t *req)
+static void s_test_count_op(void *arg, rp_service_t *service, rp_origin_t *origin,
+                            const rp_request_t *req)
 {
     (void)arg;
-    if (rp_request_is(req, "count")) {
-        size_t count = 0;
-        rp_store_read(rp_service_store(service), s_test_count, &count);
-        s_test_reply_seq(service, &origin, 0, count);
-    } else if (rp_request_is(req, "add") && rp_origin_writer(origin)) {
-        rp_packer_t event;
-        rp_packer_init(&event);
-        msgpack_pack_map(&event.pk, 4);
-        rp_pack_kv_cstr(&event.pk, "type", "demo.added");
-        rp_pack_kv_cstr(&event.pk, "id", "d-1");
-        rp_pack_kv_cstr(&event.pk, "source", "demo");
-        rp_pack_cstr(&event.pk, "data");
-        msgpack_pack_map(&event.pk, 0);
-        rp_journal_event_t events[1] = {{event.buffer.data, event.buffer.size}};
-        test_write_t *write = calloc(1, sizeof *write);
-        assert(write);
-        write->origin = origin;
-        int rc = rp_service_append(service, events, 1, NULL, 2000, s_test_appended, write);
-        assert(rc == 0);
-        rp_packer_destroy(&event);
-    } else
-        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
+    (void)req;
+    size_t count = 0;
+    rp_store_read(rp_service_store(service), s_test_count, &count);
+    s_test_reply_seq(service, &origin, 0, count);
 }
+
+static void s_test_add_op(void *arg, rp_service_t *service, rp_origin_t *origin,
+                          const rp_request_t *req)
+{
+    (void)arg;
+    (void)req;
+    assert(rp_origin_writer(origin)); //  the runtime sent it to the writer only
+    rp_packer_t event;
+    rp_packer_init(&event);
+    msgpack_pack_map(&event.pk, 4);
+    rp_pack_kv_cstr(&event.pk, "type", "demo.added");
+    rp_pack_kv_cstr(&event.pk, "id", "d-1");
+    rp_pack_kv_cstr(&event.pk, "source", "demo");
+    rp_pack_cstr(&event.pk, "data");
+    msgpack_pack_map(&event.pk, 0);
+    rp_journal_event_t events[1] = {{event.buffer.data, event.buffer.size}};
+    test_write_t *write = calloc(1, sizeof *write);
+    assert(write);
+    write->origin = origin;
+    int rc = rp_service_append(service, events, 1, NULL, 2000, s_test_appended, write);
+    assert(rc == 0);
+    rp_packer_destroy(&event);
+}
+
+static const rp_service_op_t s_test_ops[] = {
+    {"count", RP_OP_READ, s_test_count_op},
+    {"add", RP_OP_WRITE, s_test_add_op},
+    {NULL},
+};
 
 typedef struct {
     rp_testbroker_t *broker;
@@ -872,7 +949,7 @@ static void s_test_actor(zsock_t *pipe, void *arg)
                             .writer = true,
                             .dbnames = dbs,
                             .apply = s_test_apply,
-                            .request = s_test_request,
+                            .ops = s_test_ops,
                             .min_seq_wait_ms = 200};
     rp_service_t *service = rp_service_new(&def, config);
     assert(service);
@@ -891,9 +968,11 @@ static rp_doc_t *s_test_call(rp_client_t *client, const char *service, const cha
     rp_packer_t packer;
     rp_packer_init(&packer);
     uint64_t id = rp_client_next_id(client);
-    if (op)
-        rp_request_pack(&packer.pk, id, op, min_seq, NULL, 0);
-    else {
+    if (op) {
+        rp_request_pack(&packer.pk, id, op, min_seq, NULL, 1);
+        rp_pack_cstr(&packer.pk, "args");
+        msgpack_pack_map(&packer.pk, 0);
+    } else {
         msgpack_pack_map(&packer.pk, 1); //  no op: a bad request
         rp_pack_kv_u64(&packer.pk, "id", id);
     }
@@ -901,6 +980,33 @@ static rp_doc_t *s_test_call(rp_client_t *client, const char *service, const cha
                                    timeout_ms, reply);
     rp_packer_destroy(&packer);
     return doc;
+}
+
+//  Send {id, op, args?}: args NULL (none), "nil" or "array".
+static rp_doc_t *s_test_call_args(rp_client_t *client, const char *service, const char *op,
+                                  const char *args, rp_reply_t *reply)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    uint64_t id = rp_client_next_id(client);
+    rp_request_pack(&packer.pk, id, op, 0, NULL, args ? 1 : 0);
+    if (args) {
+        rp_pack_cstr(&packer.pk, "args");
+        if (streq(args, "nil"))
+            msgpack_pack_nil(&packer.pk);
+        else
+            msgpack_pack_array(&packer.pk, 0);
+    }
+    rp_doc_t *doc =
+        rp_client_call(client, service, id, packer.buffer.data, packer.buffer.size, 5000, reply);
+    rp_packer_destroy(&packer);
+    return doc;
+}
+
+static bool s_test_error_is(const rp_reply_t *reply, const char *code)
+{
+    return reply->status == 400 && reply->error_code_len == strlen(code) &&
+           memcmp(reply->error_code, code, reply->error_code_len) == 0;
 }
 
 static uint64_t s_test_count_of(const rp_reply_t *reply)
@@ -957,7 +1063,9 @@ void rp_service_test(void)
         rp_packer_t packer;
         rp_packer_init(&packer);
         uint64_t id = rp_client_next_id(client);
-        rp_request_pack(&packer.pk, id, "add", 0, NULL, 0);
+        rp_request_pack(&packer.pk, id, "add", 0, NULL, 1);
+        rp_pack_cstr(&packer.pk, "args");
+        msgpack_pack_map(&packer.pk, 0);
         assert(rp_client_send(client, "demo.writer", id, packer.buffer.data, packer.buffer.size,
                               5000) == 0);
         rp_packer_destroy(&packer);
@@ -978,6 +1086,22 @@ void rp_service_test(void)
     //  A body that is not a request map: 400.
     doc = s_test_call(client, "demo", NULL, 0, 5000, &reply);
     assert(doc && reply.status == 400);
+    rp_doc_destroy(&doc);
+    //  The op table's refusals, before anything waits for min_seq.
+    doc = s_test_call(client, "demo", "nope", history + 100, 5000, &reply);
+    assert(doc && s_test_error_is(&reply, "unknown_op"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call(client, "demo", "add", 0, 5000, &reply);
+    assert(doc && s_test_error_is(&reply, "writer_only"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call_args(client, "demo.writer", "add", "nil", &reply);
+    assert(doc && s_test_error_is(&reply, "bad_args"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call_args(client, "demo", "count", "array", &reply);
+    assert(doc && s_test_error_is(&reply, "bad_request")); //  the envelope's own check
+    rp_doc_destroy(&doc);
+    doc = s_test_call_args(client, "demo", "count", NULL, &reply); //  a read needs none
+    assert(doc && s_test_count_of(&reply) == history + 2 + PIPELINED);
     rp_doc_destroy(&doc);
     zactor_destroy(&actor);
 

@@ -37,6 +37,8 @@ typedef struct {
     zhashx_t *services; //  routing id (hex) → service (string, owned)
     char last_writer[64];
     uint64_t last_epoch;
+    char last_token[80]; //  carried by the last journal.append
+    char granted[80];    //  the token of the last grant
 } tb_t;
 
 //  ---------------------------------------------------------------------
@@ -149,6 +151,10 @@ static void s_journal_append(tb_t *self, rp_request_t *req, rp_packer_t *out)
     snprintf(self->last_writer, sizeof self->last_writer, "%.*s", (int)writer_len, writer);
     self->last_epoch = 0;
     rp_obj_u64(rp_obj_get(req->args, "epoch"), &self->last_epoch);
+    const char *token = "";
+    size_t token_len = 0;
+    rp_obj_str(rp_obj_get(req->args, "token"), &token, &token_len);
+    snprintf(self->last_token, sizeof self->last_token, "%.*s", (int)token_len, token);
     uint64_t first = self->count + 1;
     for (uint32_t i = 0; i < events->via.array.size; i++) {
         rp_event_t event;
@@ -314,10 +320,12 @@ static void s_grant(tb_t *self, const char *service, uint64_t epoch)
     rp_packer_t packer;
     rp_packer_init(&packer);
     rp_request_pack(&packer.pk, 0, "lease.granted", 0, NULL, 1);
+    snprintf(self->granted, sizeof self->granted, "tb-%s-%" PRIu64, service, epoch);
     rp_pack_cstr(&packer.pk, "args");
-    msgpack_pack_map(&packer.pk, 2);
+    msgpack_pack_map(&packer.pk, 3);
     rp_pack_kv_cstr(&packer.pk, "service", service);
     rp_pack_kv_u64(&packer.pk, "epoch", epoch);
+    rp_pack_kv_cstr(&packer.pk, "token", self->granted);
     zframe_t *empty = zframe_new_empty();
     zframe_t *body = zframe_new(packer.buffer.data, packer.buffer.size);
     s_to_worker(self, worker, MDPW_REQUEST, empty, body);
@@ -356,6 +364,7 @@ static bool s_command(tb_t *self)
         s_grant(self, arg1, strtoull(arg2, NULL, 10));
     else if (streq(command, "EPOCH")) {
         zstr_sendm(self->pipe, self->last_writer);
+        zstr_sendm(self->pipe, streq(self->last_token, self->granted) ? "1" : "0");
         zstr_sendf(self->pipe, "%" PRIu64, self->last_epoch);
     }
     zstr_free(&command);
@@ -518,10 +527,13 @@ int rp_testbroker_grant(rp_testbroker_t *self, const char *service, uint64_t epo
 uint64_t rp_testbroker_last_epoch(rp_testbroker_t *self, char *writer, size_t size)
 {
     zstr_sendx(self->actor, "EPOCH", NULL);
-    char *name = NULL, *epoch = NULL;
-    zstr_recvx(self->actor, &name, &epoch, NULL);
+    char *name = NULL, *granted = NULL, *epoch = NULL;
+    zstr_recvx(self->actor, &name, &granted, &epoch, NULL);
     snprintf(writer, size, "%s", name ? name : "");
-    uint64_t value = epoch ? strtoull(epoch, NULL, 10) : 0;
+    //  An append made as the writer without its lease token would be
+    //  refused by the real journal: report no epoch.
+    uint64_t value = epoch && granted && streq(granted, "1") ? strtoull(epoch, NULL, 10) : 0;
+    zstr_free(&granted);
     zstr_free(&name);
     zstr_free(&epoch);
     return value;

@@ -12,13 +12,15 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <string.h>
 
 struct _rp_worker_t {
     zsock_t *sock;
     char *endpoint;
     char *service;
-    char *lease; //  "<S>" when service is "<S>.writer", else NULL
+    char *lease;   //  "<S>" when service is "<S>.writer", else NULL
+    zlist_t *owns; //  the prefixes a writer claims (READY's owns), or NULL
     int credit;
     bool connected;
     bool drained;         //  the last rp_worker_recv found nothing waiting
@@ -27,6 +29,7 @@ struct _rp_worker_t {
     int64_t reconnect_at; //  while !connected
     int backoff;          //  next reconnect delay
     uint64_t epoch;
+    char token[RP_WORKER_TOKEN_MAX + 1]; //  the lease token of that epoch, "" if none
     int heartbeat_ms, liveness, reconnect_min, reconnect_max;
 };
 
@@ -46,6 +49,13 @@ static int s_send(rp_worker_t *self, uint8_t command, zmsg_t *msg)
     return 0;
 }
 
+//  A lease is held by one connection: a new one starts without it.
+static void s_lease_lost(rp_worker_t *self)
+{
+    self->epoch = 0;
+    sodium_memzero(self->token, sizeof self->token);
+}
+
 static void s_connect(rp_worker_t *self)
 {
     if (zsock_connect(self->sock, "%s", self->endpoint)) {
@@ -54,18 +64,24 @@ static void s_connect(rp_worker_t *self)
     }
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, self->service);
-    if (self->credit > 0) {
+    if (self->credit > 0 || self->owns) {
         rp_packer_t packer;
         rp_packer_init(&packer);
         //  The instance name only labels us in broker.status.
-        msgpack_pack_map(&packer.pk, 2);
-        rp_pack_kv_u64(&packer.pk, "credit", (uint64_t)self->credit);
+        msgpack_pack_map(&packer.pk, 2 + (self->owns != NULL));
+        rp_pack_kv_u64(&packer.pk, "credit", (uint64_t)(self->credit > 0 ? self->credit : 1));
         rp_pack_kv_cstr(&packer.pk, "instance", rp_log_instance());
+        if (self->owns) {
+            rp_pack_cstr(&packer.pk, "owns");
+            msgpack_pack_array(&packer.pk, zlist_size(self->owns));
+            for (char *prefix = zlist_first(self->owns); prefix; prefix = zlist_next(self->owns))
+                rp_pack_cstr(&packer.pk, prefix);
+        }
         zmsg_addmem(msg, packer.buffer.data, packer.buffer.size);
         rp_packer_destroy(&packer);
     }
     self->connected = true;
-    self->epoch = 0;
+    s_lease_lost(self);
     self->expiry_at = zclock_mono() + (int64_t)self->heartbeat_ms * self->liveness;
     s_send(self, MDPW_READY, msg);
     rp_debug("worker %s: ready at %s", self->service, self->endpoint);
@@ -79,13 +95,19 @@ static void s_disconnect(rp_worker_t *self, const char *why)
     self->connected = false;
     if (self->epoch)
         rp_warn("worker %s: lease epoch %" PRIu64 " given up", self->service, self->epoch);
-    self->epoch = 0;
+    s_lease_lost(self);
     self->reconnect_at = zclock_mono() + self->backoff;
     self->backoff =
         self->backoff * 2 > self->reconnect_max ? self->reconnect_max : self->backoff * 2;
 }
 
 rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit)
+{
+    return rp_worker_new_owner(endpoint, service, credit, NULL);
+}
+
+rp_worker_t *rp_worker_new_owner(const char *endpoint, const char *service, int credit,
+                                 const char *const *owns)
 {
     size_t len = strlen(service);
     if (len == 0 || len > MDP_SERVICE_MAX || !endpoint || !*endpoint)
@@ -105,6 +127,12 @@ rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit
     if (base != len)
         self->lease = strndup(service, base);
     self->credit = credit < 0 ? 0 : credit > MDP_CREDIT_MAX ? MDP_CREDIT_MAX : credit;
+    if (self->lease && owns && *owns) {
+        self->owns = zlist_new();
+        zlist_autofree(self->owns);
+        for (; *owns; owns++)
+            zlist_append(self->owns, (void *)*owns);
+    }
     rp_worker_set_timing(self, MDP_HEARTBEAT_INTERVAL, MDP_HEARTBEAT_LIVENESS, MDP_RECONNECT_MIN,
                          MDP_RECONNECT_MAX);
     s_connect(self);
@@ -127,6 +155,7 @@ void rp_worker_destroy(rp_worker_t **self_p)
     free(self->endpoint);
     free(self->service);
     free(self->lease);
+    zlist_destroy(&self->owns);
     free(self);
     *self_p = NULL;
 }
@@ -144,6 +173,11 @@ const char *rp_worker_service(rp_worker_t *self)
 uint64_t rp_worker_epoch(rp_worker_t *self)
 {
     return self->epoch;
+}
+
+const char *rp_worker_token(rp_worker_t *self)
+{
+    return self->epoch ? self->token : NULL;
 }
 
 bool rp_worker_connected(rp_worker_t *self)
@@ -166,22 +200,31 @@ void rp_worker_set_timing(rp_worker_t *self, int heartbeat_ms, int liveness, int
         self->expiry_at = now + (int64_t)heartbeat_ms * liveness;
 }
 
-//  A lease grant: {id: 0, op: "lease.granted", args: {service: S, epoch: N}}.
+//  A lease grant: {id: 0, op: "lease.granted", args: {service: S, epoch: N,
+//  token: T}}. The token is never logged.
 static void s_lease_granted(rp_worker_t *self, zframe_t *body)
 {
     rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), NULL);
     rp_request_t req;
     const msgpack_object *service = NULL;
     uint64_t epoch = 0;
+    const char *token = NULL;
+    size_t token_len = 0;
     if (doc && !rp_request_parse(rp_doc_root(doc), &req) && rp_request_is(&req, "lease.granted")) {
         service = rp_obj_get(req.args, "service");
         rp_obj_u64(rp_obj_get(req.args, "epoch"), &epoch);
+        rp_obj_str(rp_obj_get(req.args, "token"), &token, &token_len);
     }
-    if (epoch > 0 && rp_obj_streq(service, self->lease)) {
+    if (epoch > 0 && rp_obj_streq(service, self->lease) && token_len > 0 &&
+        token_len <= RP_WORKER_TOKEN_MAX && !memchr(token, 0, token_len)) {
         self->epoch = epoch;
+        memcpy(self->token, token, token_len);
+        self->token[token_len] = 0;
         rp_info("worker %s: lease granted, epoch %" PRIu64, self->service, epoch);
     } else
         rp_warn("worker %s: ignored a malformed or foreign lease grant", self->service);
+    if (doc)
+        sodium_memzero(zframe_data(body), zframe_size(body));
     rp_doc_destroy(&doc);
 }
 
@@ -367,15 +410,18 @@ static void s_test_send(zsock_t *router, zframe_t *peer, uint8_t command, zframe
     zmsg_send(&msg, router);
 }
 
-static void s_test_grant(zsock_t *router, zframe_t *peer, const char *service, uint64_t epoch)
+static void s_test_grant(zsock_t *router, zframe_t *peer, const char *service, uint64_t epoch,
+                         const char *token)
 {
     rp_packer_t packer;
     rp_packer_init(&packer);
     rp_request_pack(&packer.pk, 0, "lease.granted", 0, NULL, 1);
     rp_pack_cstr(&packer.pk, "args");
-    msgpack_pack_map(&packer.pk, 2);
+    msgpack_pack_map(&packer.pk, 2 + (token != NULL));
     rp_pack_kv_cstr(&packer.pk, "service", service);
     rp_pack_kv_u64(&packer.pk, "epoch", epoch);
+    if (token)
+        rp_pack_kv_cstr(&packer.pk, "token", token);
     zframe_t *empty = zframe_new_empty();
     s_test_send(router, peer, MDPW_REQUEST, empty, packer.buffer.data, packer.buffer.size);
     zframe_destroy(&empty);
@@ -434,7 +480,7 @@ void rp_worker_test(void)
     zmsg_addstr(bad, "");
     zmsg_addstr(bad, "MDPW02");
     zmsg_send(&bad, router);
-    s_test_grant(router, peer, "echo", 3);
+    s_test_grant(router, peer, "echo", 3, "tok");
     s_test_send(router, peer, MDPW_HEARTBEAT, NULL, NULL, 0);
     msg = s_test_pump(worker, router, 2000);
     peer2 = s_test_expect(msg, MDPW_HEARTBEAT);
@@ -484,22 +530,44 @@ void rp_worker_test(void)
     peer = s_test_expect(msg, MDPW_READY);
     assert(zmsg_size(msg) == 1); //  credit 0: no options frame
     zmsg_destroy(&msg);
-    s_test_grant(router, peer, "y", 9); //  another lease: ignored
-    s_test_grant(router, peer, "x", 7);
+    s_test_grant(router, peer, "y", 9, "tok-y"); //  another lease: ignored
+    s_test_grant(router, peer, "x", 7, "tok-x");
+    s_test_grant(router, peer, "x", 8, NULL); //  no token: ignored
+    s_test_grant(router, peer, "x", 8, "");
     msg = s_test_pump(worker, router, 2000);
     peer2 = s_test_expect(msg, MDPW_HEARTBEAT); //  not a REPLY
     zframe_destroy(&peer2);
     zmsg_destroy(&msg);
-    assert(rp_worker_epoch(worker) == 7);
+    assert(rp_worker_epoch(worker) == 7 && streq(rp_worker_token(worker), "tok-x"));
     s_test_send(router, peer, MDPW_DISCONNECT, NULL, NULL, 0);
     msg = s_test_pump(worker, router, 2000);
     peer2 = s_test_expect(msg, MDPW_READY);
-    assert(rp_worker_epoch(worker) == 0);
+    assert(rp_worker_epoch(worker) == 0 && rp_worker_token(worker) == NULL);
     zframe_destroy(&peer2);
     zmsg_destroy(&msg);
 
     zframe_destroy(&peer);
-    zframe_destroy(&client);
     rp_worker_destroy(&worker);
+    msg = zmsg_recv(router); //  its DISCONNECT
+    zmsg_destroy(&msg);
+
+    //  A writer's claims ride in READY's options (copied at creation).
+    char claim[] = "q.";
+    worker = rp_worker_new_owner(endpoint, "q.writer", 0, (const char *[]){claim, "r.", NULL});
+    claim[0] = 'z';
+    msg = s_test_pump(worker, router, 2000);
+    peer = s_test_expect(msg, MDPW_READY);
+    zframe_t *ready = zmsg_last(msg);
+    rp_doc_t *owned = rp_doc_new(zframe_data(ready), zframe_size(ready), NULL);
+    const msgpack_object *owns = rp_obj_get(rp_doc_root(owned), "owns");
+    assert(rp_obj_is_array(owns) && owns->via.array.size == 2);
+    assert(rp_obj_streq(&owns->via.array.ptr[0], "q.") &&
+           rp_obj_streq(&owns->via.array.ptr[1], "r."));
+    rp_doc_destroy(&owned);
+    zmsg_destroy(&msg);
+    zframe_destroy(&peer);
+    rp_worker_destroy(&worker);
+
+    zframe_destroy(&client);
     zsock_destroy(&router);
 }

@@ -1,6 +1,5 @@
 /*  write.c — see write.h. */
 #include <rapport/envelope.h>
-#include <rapport/mdp.h>
 #include <rapport/write.h>
 
 #include <assert.h>
@@ -116,24 +115,14 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
 bool rp_writes_admit(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                      bool allowed, const char *forbidden_message, char idem[RP_MAX_IDEM + 1])
 {
-    const char *name = rp_service_name(service);
     idem[0] = 0;
-    if (!rp_origin_writer(*origin_p)) {
-        char message[200];
-        snprintf(message, sizeof message, "send writes to %s" MDP_WRITER_SUFFIX, name);
-        rp_service_reply_error(service, origin_p, 400, "writer_only", message);
-        return false;
-    }
     if (!allowed) {
         rp_service_reply_error(service, origin_p, 403, "forbidden", forbidden_message);
         return false;
     }
-    if (!req->args || !rp_obj_is_map(req->args)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args", "args must be a map");
-        return false;
-    }
     if (req->idem) {
-        int len = snprintf(idem, RP_MAX_IDEM + 1, "%s/%.*s", name, (int)req->idem_len, req->idem);
+        int len = snprintf(idem, RP_MAX_IDEM + 1, "%s/%.*s", rp_service_name(service),
+                           (int)req->idem_len, req->idem);
         if (len <= 0 || len > RP_MAX_IDEM || memchr(req->idem, 0, req->idem_len)) {
             idem[0] = 0;
             rp_service_reply_error(service, origin_p, 400, "bad_idem", "idem too long or has NUL");
@@ -145,6 +134,20 @@ bool rp_writes_admit(rp_service_t *service, rp_origin_t **origin_p, const rp_req
         return false;
     }
     return true;
+}
+
+bool rp_writes_version_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                           const msgpack_object **version_obj, uint64_t *version)
+{
+    *version_obj = rp_obj_get(req->args, "version");
+    *version = 0;
+    if (*version_obj && (*version_obj)->type == MSGPACK_OBJECT_NIL)
+        *version_obj = NULL;
+    if (!*version_obj || rp_obj_u64(*version_obj, version))
+        return true;
+    rp_service_reply_error(service, origin_p, 400, "bad_args",
+                           "args.version must be an unsigned integer");
+    return false;
 }
 
 void rp_writes_refusal(rp_packer_t *packer, const msgpack_object *reply_id, uint64_t seq,

@@ -16,6 +16,7 @@
     Storage, in <data/dir>/broker/journal:
       "events"  seq (8 B BE) → the stored event (MessagePack map)
       "leases"  service → last granted epoch (8 B BE)
+      "owners"  claimed event-type prefix → service (fence.h)
       "idem", "idem_expiry"  see idem.h
 */
 #include "journal.h"
@@ -26,6 +27,7 @@
 #include <rapport/append.h>
 #include <rapport/envelope.h>
 #include <rapport/log.h>
+#include <rapport/mdp.h>
 #include <rapport/outcome.h>
 #include <rapport/pack.h>
 #include <rapport/store.h>
@@ -35,6 +37,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -66,8 +69,9 @@ typedef struct {
     char *feed_bind;
     uint64_t idem_window_s;
     size_t max_events;
-    int sndhwm;
-    bool failed; //  set by the actor when it cannot start
+    feed_bounds_t feed;
+    char *owners; //  fence/owners: "service=prefix+prefix …" reserved at start
+    bool failed;  //  set by the actor when it cannot start
 } settings_t;
 
 typedef enum { ITEM_REPLY, ITEM_APPEND, ITEM_READ, ITEM_HEAD, ITEM_GRANT, ITEM_REVOKE } kind_t;
@@ -89,15 +93,18 @@ struct _item_t {
     const item_t *original;       //  append: the append of this batch it repeats
     const msgpack_object *events; //  append: its events (a part's: a slice)
     size_t events_n;
-    size_t parts;                     //  append: items this request became (1 without parts)
-    bool part;                        //  append: a later part, answered with its first
-    uint64_t from;                    //  read: first seq
-    size_t max;                       //  read: events at most
-    zframe_t *service;                //  GRANT, REVOKE: the lease as given
-    zframe_t *token;                  //  GRANT
-    char name[FENCE_MAX_SERVICE + 1]; //  the service, NUL-terminated
-    uint64_t epoch;                   //  GRANT: the epoch granted (0: refused)
-    bool deferred;                    //  GRANT, REVOKE: to be retried, no reply yet
+    size_t parts;                          //  append: items this request became (1 without parts)
+    bool part;                             //  append: a later part, answered with its first
+    uint64_t from;                         //  read: first seq
+    size_t max;                            //  read: events at most
+    zframe_t *service;                     //  GRANT, REVOKE: the lease as given
+    zframe_t *ticket;                      //  GRANT: the router's, returned as given
+    zmsg_t *claims;                        //  GRANT: the prefixes the holder claims, a frame each
+    uint32_t claimed;                      //  GRANT: bit i: claim i is new (to persist)
+    char name[FENCE_MAX_SERVICE + 1];      //  the service, NUL-terminated
+    uint64_t epoch;                        //  GRANT: the epoch granted (0: refused)
+    char lease_token[FENCE_TOKEN_LEN + 1]; //  GRANT: the token of that epoch
+    bool deferred;                         //  GRANT, REVOKE: to be retried, no reply yet
 };
 
 //  An accepted event, packed in the batch buffer.
@@ -166,7 +173,52 @@ static int s_load(rp_store_t *store, MDB_txn *txn, void *arg)
         fence_load(self->fence, name, rp_seq_get(v.mv_data));
     }
     mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    rc = mdb_cursor_open(txn, rp_store_dbi(store, "owners"), &cursor);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        char prefix[FENCE_MAX_PREFIX + 1], name[FENCE_MAX_SERVICE + 1];
+        if (k.mv_size > FENCE_MAX_PREFIX || v.mv_size == 0 || v.mv_size > FENCE_MAX_SERVICE)
+            continue;
+        memcpy(prefix, k.mv_data, k.mv_size);
+        prefix[k.mv_size] = 0;
+        memcpy(name, v.mv_data, v.mv_size);
+        name[v.mv_size] = 0;
+        if (fence_own(self->fence, name, prefix) < 0)
+            rp_error("journal: stored claim of %s by %s overlaps another, ignored", prefix, name);
+    }
+    mdb_cursor_close(cursor);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  fence/owners: "customers=customer. users=user." reserves prefixes for
+//  services before their writers first register (a fresh journal), next
+//  to the claims the journal has stored. One that overlaps a stored claim
+//  of another service is left out, with a warning.
+static void s_reserve(journal_t *self, const char *owners)
+{
+    char *copy = strdup(owners), *save = NULL;
+    for (char *entry = strtok_r(copy, " \t,;", &save); entry;
+         entry = strtok_r(NULL, " \t,;", &save)) {
+        char *prefixes = strchr(entry, '=');
+        size_t len = prefixes ? (size_t)(prefixes - entry) : 0;
+        if (len == 0 || len > FENCE_MAX_SERVICE) {
+            rp_warn("journal: fence/owners: \"%s\" is not service=prefix[+prefix…], ignored",
+                    entry);
+            continue;
+        }
+        *prefixes++ = 0;
+        char *inner = NULL;
+        for (char *prefix = strtok_r(prefixes, "+", &inner); prefix;
+             prefix = strtok_r(NULL, "+", &inner))
+            if (fence_own(self->fence, entry, prefix) < 0)
+                rp_warn("journal: fence/owners: %s cannot own %s (invalid, or another's)", entry,
+                        prefix);
+    }
+    free(copy);
 }
 
 static void s_journal_destroy(journal_t **self_p)
@@ -204,7 +256,7 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
     self->fence = fence_new();
     rp_packer_init(&self->events);
     rp_packer_init(&self->reply);
-    const char *dbs[] = {"events", "leases", IDEM_DBS, NULL};
+    const char *dbs[] = {"events", "leases", "owners", IDEM_DBS, NULL};
     self->store = rp_store_new(settings->dir, dbs);
     int rc = self->store ? rp_store_read(self->store, s_load, self) : -1;
     if (rc) {
@@ -213,7 +265,8 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
         s_journal_destroy(&self);
         return NULL;
     }
-    self->feed = feed_new(settings->feed_bind, settings->sndhwm);
+    s_reserve(self, settings->owners);
+    self->feed = feed_new(settings->feed_bind, &settings->feed);
     if (!self->feed) {
         s_journal_destroy(&self);
         return NULL;
@@ -376,10 +429,13 @@ static bool s_item_add(journal_t *self, zmsg_t *msg)
         self->bytes += zframe_size(body);
         s_parse_request(self, item, body);
         zframe_destroy(&body);
-    } else if (command && streq(command, "GRANT") && frames == 2) {
+    } else if (command && streq(command, "GRANT") && frames >= 2 &&
+               frames <= 2 + FENCE_MAX_CLAIMS) {
         item->kind = ITEM_GRANT;
         item->service = zmsg_pop(msg);
-        item->token = zmsg_pop(msg);
+        item->ticket = zmsg_pop(msg);
+        item->claims = msg; //  what is left
+        msg = NULL;
         if (!s_service_name(item->service, item->name))
             rp_error("journal: GRANT for an invalid service name, refused with epoch 0");
     } else if (command && streq(command, "LEASES") && frames == 0) {
@@ -526,21 +582,24 @@ static bool s_decide_duplicate(journal_t *self, MDB_txn *txn, item_t *item)
     return item->duplicate;
 }
 
-//  journal.append {events, writer?, epoch?}, or one part of a shared one
+//  journal.append {events, writer?, epoch?, token?}, or one part of a shared one
 static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
 {
     const msgpack_object *args = item->req.args;
     const msgpack_object *writer_obj = rp_obj_get(args, "writer");
     const msgpack_object *epoch_obj = rp_obj_get(args, "epoch");
-    const char *writer = NULL;
-    size_t writer_len = 0, count = item->events_n;
-    uint64_t epoch = 0;
+    const msgpack_object *token_obj = rp_obj_get(args, "token");
+    fence_writer_t writer = {0};
+    size_t count = item->events_n;
     if (writer_obj && writer_obj->type != MSGPACK_OBJECT_NIL &&
-        (!rp_obj_str(writer_obj, &writer, &writer_len) || writer_len == 0 ||
-         writer_len > FENCE_MAX_SERVICE))
+        (!rp_obj_str(writer_obj, &writer.name, &writer.name_len) || writer.name_len == 0 ||
+         writer.name_len > FENCE_MAX_SERVICE))
         return s_fail(item, 400, "bad_request", "writer must be a service name");
-    if (epoch_obj && epoch_obj->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(epoch_obj, &epoch))
+    if (epoch_obj && epoch_obj->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(epoch_obj, &writer.epoch))
         return s_fail(item, 400, "bad_request", "epoch must be a non-negative integer");
+    if (token_obj && token_obj->type != MSGPACK_OBJECT_NIL &&
+        !rp_obj_str(token_obj, &writer.token, &writer.token_len))
+        return s_fail(item, 400, "bad_request", "token must be a string");
     if (s_decide_duplicate(self, txn, item))
         return;
 
@@ -558,8 +617,7 @@ static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
         }
         fence_claim_add(self->fence, &claim, event.type, event.type_len);
     }
-    int status =
-        fence_check(self->fence, &claim, writer, writer_len, epoch, &item->code, &item->message);
+    int status = fence_check(self->fence, &claim, &writer, &item->code, &item->message);
     if (status)
         return s_fail(item, status, item->code, item->message);
 
@@ -574,6 +632,41 @@ static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
     }
 }
 
+//  The next epoch of a lease, with the holder's claims: all of them are
+//  taken, or none and no grant (epoch 0, item->text says why).
+static void s_decide_grant(journal_t *self, item_t *item)
+{
+    char prefix[FENCE_MAX_PREFIX + 1];
+    for (zframe_t *claim = zmsg_first(item->claims); claim; claim = zmsg_next(item->claims)) {
+        size_t len = zframe_size(claim);
+        const char *other = NULL;
+        if (len <= FENCE_MAX_PREFIX) {
+            memcpy(prefix, zframe_data(claim), len);
+            prefix[len] = 0;
+        }
+        if (len > FENCE_MAX_PREFIX || !fence_prefix_valid(prefix, len))
+            snprintf(item->text, sizeof item->text, "a claimed prefix is invalid");
+        else if ((other = fence_own_conflict(self->fence, item->name, prefix)))
+            snprintf(item->text, sizeof item->text,
+                     "claims %.64s, which overlaps a prefix of %.90s", prefix, other);
+        else
+            continue;
+        rp_warn("journal: lease %s refused: %s", item->name, item->text);
+        return;
+    }
+    item->epoch = fence_grant(self->fence, item->name);
+    memcpy(item->lease_token, fence_token(self->fence, item->name), sizeof item->lease_token);
+    size_t i = 0;
+    for (zframe_t *claim = zmsg_first(item->claims); claim; claim = zmsg_next(item->claims), i++) {
+        memcpy(prefix, zframe_data(claim), zframe_size(claim));
+        prefix[zframe_size(claim)] = 0;
+        if (fence_own(self->fence, item->name, prefix) == 1) {
+            item->claimed |= 1u << i;
+            rp_info("journal: %s owns %s from now on", item->name, prefix);
+        }
+    }
+}
+
 //  Decide every message in pipe order (inside one read transaction).
 static int s_decide(rp_store_t *store, MDB_txn *txn, void *arg)
 {
@@ -584,7 +677,7 @@ static int s_decide(rp_store_t *store, MDB_txn *txn, void *arg)
         if (item->kind == ITEM_APPEND && item->status == 200)
             s_decide_append(self, txn, item);
         else if (item->kind == ITEM_GRANT && item->name[0])
-            item->epoch = fence_grant(self->fence, item->name);
+            s_decide_grant(self, item);
         else if (item->kind == ITEM_REVOKE && item->name[0])
             fence_revoke(self->fence, item->name);
     }
@@ -627,6 +720,13 @@ static int s_commit(rp_store_t *store, MDB_txn *txn, void *arg)
             rp_seq_put(value, item->epoch);
             MDB_val k = {strlen(item->name), item->name}, v = {8, value};
             rc = mdb_put(txn, leases, &k, &v, 0);
+            size_t c = 0;
+            for (zframe_t *claim = zmsg_first(item->claims); claim && !rc;
+                 claim = zmsg_next(item->claims), c++)
+                if (item->claimed & (1u << c)) {
+                    MDB_val prefix = {zframe_size(claim), zframe_data(claim)};
+                    rc = mdb_put(txn, rp_store_dbi(store, "owners"), &prefix, &k, 0);
+                }
         }
     }
     size_t purged = 0;
@@ -653,6 +753,16 @@ static void s_abandon(journal_t *self, int rc)
         item_t *item = &self->items[i];
         if (item->kind == ITEM_GRANT && item->epoch) {
             fence_ungrant(self->fence, item->name, item->epoch);
+            size_t c = 0;
+            for (zframe_t *claim = zmsg_first(item->claims); claim;
+                 claim = zmsg_next(item->claims), c++)
+                if (item->claimed & (1u << c)) {
+                    char prefix[FENCE_MAX_PREFIX + 1];
+                    memcpy(prefix, zframe_data(claim), zframe_size(claim));
+                    prefix[zframe_size(claim)] = 0;
+                    fence_disown(self->fence, prefix);
+                }
+            item->claimed = 0;
             retry = true;
         }
     }
@@ -662,8 +772,12 @@ static void s_abandon(journal_t *self, int rc)
             zmsg_t *msg = zmsg_new();
             zmsg_addstr(msg, item->kind == ITEM_GRANT ? "GRANT" : "REVOKE");
             zmsg_append(msg, &item->service);
-            if (item->kind == ITEM_GRANT)
-                zmsg_append(msg, &item->token);
+            if (item->kind == ITEM_GRANT) {
+                zmsg_append(msg, &item->ticket);
+                zframe_t *claim;
+                while ((claim = zmsg_pop(item->claims)))
+                    zmsg_append(msg, &claim);
+            }
             zlist_append(self->pending, msg);
             item->deferred = true; //  no reply now
         }
@@ -809,8 +923,11 @@ static void s_reply(journal_t *self, item_t *item)
         zmsg_t *msg = zmsg_new();
         zmsg_addstr(msg, "GRANTED");
         zmsg_append(msg, &item->service);
-        zmsg_append(msg, &item->token);
+        zmsg_append(msg, &item->ticket);
         zmsg_addmem(msg, epoch, 8);
+        zmsg_addstr(msg, item->epoch ? item->lease_token : "");
+        zmsg_addstr(msg, item->epoch ? "" : item->text); //  why it was refused
+        sodium_memzero(item->lease_token, sizeof item->lease_token);
         zmsg_send(&msg, self->pipe);
         return;
     }
@@ -845,7 +962,8 @@ static void s_batch_reset(journal_t *self)
         item_t *item = &self->items[i];
         zframe_destroy(&item->client);
         zframe_destroy(&item->service);
-        zframe_destroy(&item->token);
+        zframe_destroy(&item->ticket);
+        zmsg_destroy(&item->claims);
         rp_doc_destroy(&item->doc);
     }
     self->items_n = self->bytes = self->stored_n = 0;
@@ -917,6 +1035,7 @@ static void s_settings_destroy(settings_t **settings_p)
         return;
     free(settings->dir);
     free(settings->feed_bind);
+    free(settings->owners);
     free(settings);
     *settings_p = NULL;
 }
@@ -969,7 +1088,12 @@ zactor_t *journal_new(rp_config_t *config)
                           RP_IDEM_WINDOW_MAX_S);
     settings->max_events = (size_t)s_clamp(rp_config_int(config, "journal/max_events", 1000),
                                            RP_APPENDS_GROUP_EVENTS, 100000);
-    settings->sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);
+    settings->feed.sndhwm = (int)s_clamp(rp_config_int(config, "feed/sndhwm", 100000), 0, INT_MAX);
+    settings->feed.queue_bytes = (size_t)s_clamp(
+        rp_config_int(config, "feed/queue_bytes", 64 << 20), 1 << 20, (int64_t)1 << 40);
+    settings->feed.inline_max = (size_t)s_clamp(
+        rp_config_int(config, "feed/inline_bytes", 16 << 10), 1 << 10, MDP_MESSAGE_MAX);
+    settings->owners = strdup(rp_config_get(config, "fence/owners", ""));
     zactor_t *actor = zactor_new(s_actor, settings);
     if (actor && settings->failed) {
         zactor_destroy(&actor);
@@ -985,6 +1109,8 @@ typedef struct {
     zactor_t *journal;
     rp_packer_t packer;
     uint64_t next_id;
+    zhash_t *tokens;   //  writer → the lease token of its last GRANTED
+    const char *forge; //  if set, the token every append carries instead
 } tester_t;
 
 //  {type, id, source, data: {n}} with extra attributes given as key/value.
@@ -1012,8 +1138,9 @@ static uint64_t s_test_pack_append(tester_t *t, const char *type, size_t count, 
     msgpack_packer *pk = &t->packer.pk;
     uint64_t id = ++t->next_id;
     rp_request_pack(pk, id, "journal.append", 0, idem, 1);
+    const char *token = t->forge ? t->forge : writer ? zhash_lookup(t->tokens, writer) : NULL;
     rp_pack_cstr(pk, "args");
-    msgpack_pack_map(pk, 1 + (writer != NULL) + (epoch > 0));
+    msgpack_pack_map(pk, 1 + (writer != NULL) + (epoch > 0) + (token != NULL));
     rp_pack_cstr(pk, "events");
     msgpack_pack_array(pk, count);
     for (size_t i = 0; i < count; i++)
@@ -1022,6 +1149,8 @@ static uint64_t s_test_pack_append(tester_t *t, const char *type, size_t count, 
         rp_pack_kv_cstr(pk, "writer", writer);
     if (epoch)
         rp_pack_kv_u64(pk, "epoch", epoch);
+    if (token)
+        rp_pack_kv_cstr(pk, "token", token);
     return id;
 }
 
@@ -1142,21 +1271,57 @@ static uint64_t s_test_read_all(tester_t *t, size_t page)
     return head;
 }
 
-//  Send a GRANT and return the epoch of its GRANTED.
-static uint64_t s_test_grant(tester_t *t, const char *service)
+//  Receive a GRANTED for service with ticket; keep its lease token for the
+//  writer's appends, and return its epoch.
+static uint64_t s_test_granted(tester_t *t, const char *service, const char *ticket)
 {
-    zstr_sendx(t->journal, "GRANT", service, "token-1", NULL);
     zmsg_t *msg = zmsg_recv(t->journal);
-    assert(msg && zmsg_size(msg) == 4);
-    char *command = zmsg_popstr(msg), *name = zmsg_popstr(msg), *token = zmsg_popstr(msg);
-    assert(streq(command, "GRANTED") && streq(name, service) && streq(token, "token-1"));
+    assert(msg && zmsg_size(msg) == 6);
+    char *command = zmsg_popstr(msg), *name = zmsg_popstr(msg), *given = zmsg_popstr(msg);
+    assert(streq(command, "GRANTED") && streq(name, service) && streq(given, ticket));
     zframe_t *epoch = zmsg_pop(msg);
     assert(zframe_size(epoch) == 8);
     uint64_t value = rp_seq_get(zframe_data(epoch));
+    char *token = zmsg_popstr(msg), *refusal = zmsg_popstr(msg);
+    assert(token && strlen(token) == (value ? FENCE_TOKEN_LEN : 0));
+    assert(refusal && (value ? !*refusal : !*name || *refusal)); //  said why, if it could
+    free(refusal);
+    char writer[FENCE_MAX_SERVICE + 1];
+    snprintf(writer, sizeof writer, "%s", service);
+    char *suffix = strstr(writer, ".writer");
+    if (suffix)
+        *suffix = 0;
+    if (value) {
+        //  Every grant's token is new.
+        assert(!zhash_lookup(t->tokens, writer) || !streq(zhash_lookup(t->tokens, writer), token));
+        zhash_update(t->tokens, writer, token);
+        zhash_freefn(t->tokens, writer, free);
+    } else
+        free(token);
     zframe_destroy(&epoch);
-    free(command), free(name), free(token);
+    free(command), free(name), free(given);
     zmsg_destroy(&msg);
     return value;
+}
+
+//  Send a GRANT whose holder claims prefixes (NULL-terminated); its epoch.
+static uint64_t s_test_grant_claims(tester_t *t, const char *service, const char *const *claims)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "GRANT");
+    zmsg_addstr(msg, service);
+    zmsg_addstr(msg, "ticket-c");
+    for (; *claims; claims++)
+        zmsg_addstr(msg, *claims);
+    zmsg_send(&msg, t->journal);
+    return s_test_granted(t, service, "ticket-c");
+}
+
+//  Send a GRANT and return the epoch of its GRANTED.
+static uint64_t s_test_grant(tester_t *t, const char *service)
+{
+    zstr_sendx(t->journal, "GRANT", service, "ticket-1", NULL);
+    return s_test_granted(t, service, "ticket-1");
 }
 
 //  The error code of a reply to the packed request; sets *index if given.
@@ -1282,12 +1447,8 @@ static void s_test_bad_input(tester_t *t)
     //  Pipe messages that are not ours are dropped; the journal goes on.
     zstr_send(t->journal, "BOGUS");
     zstr_sendx(t->journal, "REQ", "only-a-client", NULL);
-    zstr_sendx(t->journal, "GRANT", "", "token-1", NULL);
-    zmsg_t *msg = zmsg_recv(t->journal);
-    assert(msg && zmsg_size(msg) == 4);
-    zframe_t *epoch = zmsg_last(msg);
-    assert(rp_seq_get(zframe_data(epoch)) == 0); //  refused
-    zmsg_destroy(&msg);
+    zstr_sendx(t->journal, "GRANT", "", "ticket-1", NULL);
+    assert(s_test_granted(t, "", "ticket-1") == 0); //  refused
 }
 
 static void s_test_fencing(tester_t *t)
@@ -1306,27 +1467,40 @@ static void s_test_fencing(tester_t *t)
     //  Order within one batch: [append N, GRANT, append N, append N+1].
     s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch);
     s_test_send_packed(t);
-    zstr_sendx(t->journal, "GRANT", "customers", "token-2", NULL);
+    zstr_sendx(t->journal, "GRANT", "customers", "ticket-2", NULL);
     s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch);
     s_test_send_packed(t);
-    s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch + 1);
-    s_test_send_packed(t);
+    //  The token is the holder's, known once GRANTED is back: the writer
+    //  sends this one after, as it would.
     rp_reply_t reply;
     rp_doc_t *doc = s_test_recv(t, &reply);
     assert(reply.status == 200);
     rp_doc_destroy(&doc);
-    zmsg_t *msg = zmsg_recv(t->journal);
-    char *command = zmsg_popstr(msg);
-    assert(streq(command, "GRANTED"));
-    assert(rp_seq_get(zframe_data(zmsg_last(msg))) == epoch + 1);
-    free(command);
-    zmsg_destroy(&msg);
+    char *old = strdup(zhash_lookup(t->tokens, "customers"));
+    assert(s_test_granted(t, "customers", "ticket-2") == epoch + 1);
     doc = s_test_recv(t, &reply);
     assert(reply.status == 409);
     rp_doc_destroy(&doc);
-    doc = s_test_recv(t, &reply);
-    assert(reply.status == 200);
-    rp_doc_destroy(&doc);
+    assert(s_test_append(t, "customer.updated", 1, NULL, "customers", epoch + 1, NULL) == 200);
+
+    //  Forged: the name and the live epoch (broker.status shows both) but
+    //  not the token, or the last lease's token. Refused for owned types
+    //  and for unowned ones in the writer's name; nothing is appended.
+    uint64_t head = s_test_head(t);
+    const char *forgeries[] = {"", "0123456789abcdef0123456789abcdef", old};
+    for (size_t i = 0; i < 3; i++) {
+        t->forge = forgeries[i];
+        s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch + 1);
+        assert(s_test_error(t, "bad_token", NULL) == 403);
+        s_test_pack_append(t, "order.placed", 1, NULL, "customers", epoch + 1);
+        assert(s_test_error(t, "bad_token", NULL) == 403);
+    }
+    t->forge = NULL;
+    free(old);
+    zhash_delete(t->tokens, "customers"); //  no token at all
+    s_test_pack_append(t, "customer.updated", 1, NULL, "customers", epoch + 1);
+    assert(s_test_error(t, "bad_token", NULL) == 403);
+    assert(s_test_head(t) == head);
 
     //  REVOKE vacates the lease.
     zstr_sendx(t->journal, "REVOKE", "customers", NULL);
@@ -1338,6 +1512,25 @@ static void s_test_fencing(tester_t *t)
     assert(s_test_append(t, "x.thing", 1, NULL, NULL, 0, NULL) == 403);
     assert(s_test_append(t, "x.thing", 1, NULL, "x", x, NULL) == 200);
     assert(s_test_append(t, "order.placed", 1, NULL, "x", x + 1, NULL) == 409);
+
+    //  Ownership from registration: the holder's claims come with its
+    //  GRANT. A new service owns what it claims, no broker change needed.
+    assert(s_test_append(t, "deal.won", 1, NULL, NULL, 0, NULL) == 200);
+    uint64_t deals = s_test_grant_claims(t, "deals", (const char *[]){"deal.", "quote.", NULL});
+    assert(deals == 1);
+    assert(s_test_append(t, "deal.won", 1, NULL, NULL, 0, NULL) == 403);
+    assert(s_test_append(t, "quote.sent", 1, NULL, "x", x, NULL) == 403);
+    assert(s_test_append(t, "deal.won", 1, NULL, "deals", deals, NULL) == 200);
+    //  A claim overlapping another's prefix is refused, and so is the grant
+    //  (config reserved customer. for customers; x owns x.).
+    const char *const stolen[][3] = {
+        {"ok.", "customer.", NULL}, {"customer.vip.", NULL}, {"x.", NULL}, {"Bad", NULL}};
+    for (size_t i = 0; i < 4; i++)
+        assert(s_test_grant_claims(t, "rogue", stolen[i]) == 0);
+    assert(s_test_append(t, "ok.thing", 1, NULL, NULL, 0, NULL) == 200); //  all or nothing
+    assert(s_test_grant_claims(t, "rogue", (const char *[]){"rogue.x.", NULL}) == 1);
+    //  Claims already held are no change; the grant goes on.
+    assert(s_test_grant_claims(t, "deals", (const char *[]){"deal.", NULL}) == 2);
 }
 
 static void s_test_feed(tester_t *t, zsock_t *sub, uint64_t from, uint64_t to)
@@ -1416,11 +1609,8 @@ static void s_test_failed_commit(tester_t *t)
     assert(s_test_call(t, &first, &last, NULL) == 500);
     assert(journal_head() == head);
     atomic_store(&s_fail_commits, 1);
-    zstr_sendx(t->journal, "GRANT", "y", "token-1", NULL);
-    zmsg_t *msg = zmsg_recv(t->journal);
-    assert(msg && zmsg_size(msg) == 4);
-    assert(rp_seq_get(zframe_data(zmsg_last(msg))) == epoch + 1);
-    zmsg_destroy(&msg);
+    zstr_sendx(t->journal, "GRANT", "y", "ticket-1", NULL);
+    assert(s_test_granted(t, "y", "ticket-1") == epoch + 1);
     assert(s_test_append(t, "y.thing", 1, NULL, "y", epoch, NULL) == 409);
     s_test_pack_append(t, "order.placed", 2, "k-failed", NULL, 0);
     bool duplicate = true;
@@ -1694,9 +1884,12 @@ void journal_test(void)
     setenv("RAPPORT_FEED_BIND", "tcp://127.0.0.1:*", 1);
     setenv("RAPPORT_JOURNAL_MAX_EVENTS", "1000", 1);
     setenv("RAPPORT_JOURNAL_IDEM_WINDOW_S", "3600", 1);
+    //  Reserved before any writer registers, as config/broker.cfg does.
+    setenv("RAPPORT_FENCE_OWNERS", "customers=customer. users=user.+account. bad", 1);
     rp_config_t *config = rp_config_new("journal-test");
     tester_t t = {0};
     rp_packer_init(&t.packer);
+    t.tokens = zhash_new();
     t.journal = journal_new(config);
     assert(t.journal);
     assert(journal_head() == 0 && s_test_head(&t) == 0);
@@ -1744,6 +1937,10 @@ void journal_test(void)
     s_test_pack_append(&t, "order.placed", 1, "k-1", NULL, 0);
     assert(s_test_call(&t, &first, &last, &duplicate) == 200 && first == 4 && duplicate);
     s_test_leases(&t);
+    //  Claims were stored: deal. is still deals' before deals registers.
+    assert(s_test_append(&t, "deal.won", 1, NULL, NULL, 0, NULL) == 403);
+    assert(s_test_grant_claims(&t, "other", (const char *[]){"deal.", NULL}) == 0);
+    assert(s_test_append(&t, "account.opened", 1, NULL, NULL, 0, NULL) == 403);
     assert(s_test_grant(&t, "customers") == 3);
     assert(s_test_grant(&t, "x") == 2);
 
@@ -1759,6 +1956,7 @@ void journal_test(void)
 
     zactor_destroy(&t.journal);
     rp_packer_destroy(&t.packer);
+    zhash_destroy(&t.tokens);
     rp_config_destroy(&config);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -6,20 +6,22 @@
     messages, all handled in arrival order (that order is what makes fencing
     safe: lease changes and appends are serialized on one pipe):
 
-      router → journal                        journal → router
-      ["REQ", client, body]                   ["REP", client, body]
-      ["GRANT", service, token]               ["GRANTED", service, token, epoch(8 B BE)]
-      ["REVOKE", service]                     (nothing)
-      ["LEASES"]                              ["LEASES", (service, epoch(8 B BE))…]
+      router → journal             journal → router
+      ["REQ", client, body]        ["REP", client, body]
+      ["GRANT", service, ticket]   ["GRANTED", service, ticket, epoch(8 B BE), lease token]
+      ["REVOKE", service]          (nothing)
+      ["LEASES"]                   ["LEASES", (service, epoch(8 B BE))…]
 
     REQ carries the raw body of a request for service "journal"; REP carries
     the reply body for that client (the router adds the MDP frames). GRANT
     asks for the next epoch of <service>.writer: the journal persists it
-    (synchronously) and marks the lease live with that epoch; token is opaque
-    and returned as given. REVOKE marks the lease vacant, so appends with its
-    epoch are refused from then on. LEASES (sent once by the router at
-    start) asks for every service ever granted a lease, with its last
-    epoch; it is answered at once, outside the batch order.
+    (synchronously) and marks the lease live with that epoch and a new lease
+    token (fence.h), which only the holder is told; ticket is opaque and
+    returned as given (epoch 0 and an empty token: refused). REVOKE marks
+    the lease vacant, so appends with its epoch are refused from then on.
+    LEASES (sent once by the router at start) asks for every service ever
+    granted a lease, with its last epoch; it is answered at once, outside
+    the batch order.
 */
 #ifndef RAPPORT_BROKER_JOURNAL_H
 #define RAPPORT_BROKER_JOURNAL_H

@@ -19,6 +19,7 @@
     fencing safe (journal.h).
 */
 #include "router.h"
+#include "fence.h"
 #include "journal.h"
 #include "lease.h"
 
@@ -28,6 +29,7 @@
 
 #include <assert.h>
 #include <poll.h>
+#include <sodium.h>
 #include <string.h>
 
 #define SERVICES_MAX 10000 //  distinct service entries at most
@@ -48,6 +50,7 @@ typedef struct {
 typedef struct {
     char *identity; //  hex, the key in router->workers
     char *instance; //  from READY's options (for broker.status), or NULL
+    zlist_t *owns;  //  a writer's claimed event-type prefixes (strings), from READY
     zframe_t *address;
     service_t *service;
     int credit, in_flight;
@@ -62,7 +65,7 @@ struct _service_t {
     zlist_t *workers; //  worker_t, registration order
     zlist_t *queue;   //  request_t waiting for a worker
     lease_t *lease;   //  for "<S>.writer" only
-    char *grant;      //  token of the GRANT the journal has yet to answer
+    char *grant;      //  ticket of the GRANT the journal has yet to answer
     uint64_t served;
 };
 
@@ -77,7 +80,7 @@ struct _router_t {
     int64_t request_timeout;
     int64_t heartbeat_at, tick_at;
     uint64_t ticks;  //  orders workers by when they last got work
-    uint64_t grants; //  makes every GRANT token unique
+    uint64_t grants; //  makes every GRANT ticket unique
     bool stopping;   //  shutting down: no more lease changes
     rp_packer_t packer;
 };
@@ -276,7 +279,7 @@ static void send_command(router_t *self, zframe_t *address, int command, zmsg_t 
     zmsg_send(&msg, self->socket);
 }
 
-//  Ask the journal for the next epoch for the (pending) holder. The token
+//  Ask the journal for the next epoch for the (pending) holder. The ticket
 //  is unique per GRANT, so a late answer for a holder that left (even one
 //  that came back under the same identity) cannot be taken for this one.
 static void lease_ask(router_t *self, service_t *service)
@@ -290,6 +293,9 @@ static void lease_ask(router_t *self, service_t *service)
     zmsg_addstr(msg, "GRANT");
     zmsg_addstr(msg, service->name);
     zmsg_addstr(msg, service->grant);
+    for (char *prefix = holder->owns ? zlist_first(holder->owns) : NULL; prefix;
+         prefix = zlist_next(holder->owns))
+        zmsg_addstr(msg, prefix);
     pipe_send(self, &msg, true);
 }
 
@@ -330,16 +336,44 @@ static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
     zframe_destroy(&worker->address);
     free(worker->identity);
     free(worker->instance);
+    zlist_destroy(&worker->owns);
     free(worker);
     service_release(self, service);
 }
 
-//  READY's options frame, parsed once: the credit a worker asked for
-//  (else 1) and the instance name it gave ({instance: str}, 1–96 bytes of
-//  UTF-8, as in its log lines; else NULL), which only broker.status
-//  reports, so an operator can tell the workers apart.
-static void ready_options(worker_t *worker, zframe_t *options, const char *identity)
+//  A writer's claims, {owns: ["customer.", …]} (fence.h): at most
+//  FENCE_MAX_CLAIMS valid prefixes, else false (the READY is refused).
+//  The journal decides them when it grants the lease.
+static bool ready_owns(worker_t *worker, const msgpack_object *owns)
 {
+    if (!owns || owns->type == MSGPACK_OBJECT_NIL)
+        return true;
+    if (!rp_obj_is_array(owns) || owns->via.array.size > FENCE_MAX_CLAIMS ||
+        !is_writer_name(worker->service->name))
+        return false;
+    worker->owns = zlist_new();
+    zlist_autofree(worker->owns);
+    for (uint32_t i = 0; i < owns->via.array.size; i++) {
+        const char *str;
+        size_t len;
+        char prefix[FENCE_MAX_PREFIX + 1];
+        if (!rp_obj_str(&owns->via.array.ptr[i], &str, &len) || !fence_prefix_valid(str, len))
+            return false;
+        memcpy(prefix, str, len);
+        prefix[len] = 0;
+        zlist_append(worker->owns, prefix);
+    }
+    return true;
+}
+
+//  READY's options frame, parsed once: the credit a worker asked for
+//  (else 1), the instance name it gave ({instance: str}, 1–96 bytes of
+//  UTF-8, as in its log lines; else NULL), which only broker.status
+//  reports, so an operator can tell the workers apart, and a writer's
+//  claims (ready_owns). Returns false if the claims are malformed.
+static bool ready_options(worker_t *worker, zframe_t *options, const char *identity)
+{
+    bool ok = true;
     uint64_t credit = 1;
     worker->instance = NULL;
     if (options) {
@@ -356,10 +390,12 @@ static void ready_options(worker_t *worker, zframe_t *options, const char *ident
                 credit = 1;
             if (rp_obj_str(rp_obj_get(root, "instance"), &str, &len) && len > 0 && len <= 96)
                 worker->instance = strndup(str, len);
+            ok = ready_owns(worker, rp_obj_get(root, "owns"));
         }
         rp_doc_destroy(&doc);
     }
     worker->credit = (int)credit;
+    return ok;
 }
 
 //  The worker that should take the next request of a service: a granted
@@ -418,9 +454,20 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     worker->identity = strdup(identity);
     worker->address = zframe_dup(address);
     worker->service = service;
-    ready_options(worker, options, identity);
-    worker->worked = ++self->ticks;
     worker->pending = zlist_new();
+    if (!ready_options(worker, options, identity)) {
+        rp_warn("router: refused READY for '%s' from %s: malformed owns", name, identity);
+        send_command(self, address, MDPW_DISCONNECT, NULL);
+        free(worker->instance);
+        zlist_destroy(&worker->owns);
+        zlist_destroy(&worker->pending);
+        zframe_destroy(&worker->address);
+        free(worker->identity);
+        free(worker);
+        service_release(self, service);
+        return;
+    }
+    worker->worked = ++self->ticks;
     worker->expiry = zclock_mono() + EXPIRY_MS;
     zhash_insert(self->workers, identity, worker);
     zlist_append(service->workers, worker);
@@ -699,43 +746,59 @@ static void on_socket(router_t *self, zmsg_t *msg)
 //  ---------------------------------------------------------------------
 //  From the journal actor
 
-//  ["GRANTED", service, token, epoch]: if the token is that of the GRANT
-//  we are waiting for, the holder is told its epoch with the documented
-//  REQUEST (empty client address, op lease.granted) and then gets work.
+//  ["GRANTED", service, ticket, epoch, lease token]: if the ticket is that
+//  of the GRANT we are waiting for, the holder is told its epoch and lease
+//  token with the documented REQUEST (empty client address, op
+//  lease.granted) over its own worker connection, the only place the token
+//  ever goes, and then gets work.
 static void on_granted(router_t *self, zmsg_t *msg)
 {
-    char *name = zmsg_popstr(msg), *token = zmsg_popstr(msg);
+    char *name = zmsg_popstr(msg), *ticket = zmsg_popstr(msg);
     zframe_t *epoch_frame = zmsg_pop(msg);
+    char *token = zmsg_popstr(msg), *refusal = zmsg_popstr(msg);
     service_t *service = name ? zhash_lookup(self->services, name) : NULL;
     uint64_t epoch =
         epoch_frame && zframe_size(epoch_frame) == 8 ? rp_seq_get(zframe_data(epoch_frame)) : 0;
-    if (!service || !service->lease || !service->grant || !token || !streq(service->grant, token)) {
+    if (!service || !service->lease || !service->grant || !ticket ||
+        !streq(service->grant, ticket)) {
         rp_debug("router: stale grant for %s, ignored", name ? name : "?");
     } else {
         zstr_free(&service->grant);
         worker_t *holder = lease_holder(service->lease);
-        if (holder && lease_grant(service->lease, holder, epoch)) {
+        if (holder && token && *token && lease_grant(service->lease, holder, epoch)) {
             rp_packer_reset(&self->packer);
             rp_request_pack(&self->packer.pk, 0, "lease.granted", 0, NULL, 1);
             rp_pack_cstr(&self->packer.pk, "args");
-            msgpack_pack_map(&self->packer.pk, 2);
+            msgpack_pack_map(&self->packer.pk, 3);
             rp_pack_cstr(&self->packer.pk, "service");
             rp_pack_strn(&self->packer.pk, name, strlen(name) - strlen(MDP_WRITER_SUFFIX));
             rp_pack_kv_u64(&self->packer.pk, "epoch", epoch);
+            rp_pack_kv_cstr(&self->packer.pk, "token", token);
             zmsg_t *out = zmsg_new();
             zmsg_addmem(out, "", 0);
             zmsg_addmem(out, "", 0);
             zmsg_addmem(out, self->packer.buffer.data, self->packer.buffer.size);
+            sodium_memzero(self->packer.buffer.data, self->packer.buffer.size);
             send_command(self, holder->address, MDPW_REQUEST, &out);
             rp_info("router: lease %s granted to %s, epoch %" PRIu64, name, holder->identity,
                     epoch);
             service_dispatch(self, service);
+        } else if (holder && refusal && *refusal) {
+            //  Its claims overlap another service's prefixes: that is no
+            //  writer we want, and it is not asked again.
+            rp_error("router: journal refused lease %s to %s: %s; disconnecting it", name,
+                     holder->identity, refusal);
+            worker_delete(self, holder, true);
         } else
             //  Asked again on the next heartbeat (heartbeat() below).
             rp_error("router: journal refused lease %s (epoch %" PRIu64 ")", name, epoch);
     }
+    if (token)
+        sodium_memzero(token, strlen(token));
     zstr_free(&name);
+    zstr_free(&ticket);
     zstr_free(&token);
+    zstr_free(&refusal);
     zframe_destroy(&epoch_frame);
 }
 
@@ -768,7 +831,7 @@ static void on_pipe(router_t *self, zmsg_t *msg)
         send_frame_to_client(self, client, "journal", &body);
         zframe_destroy(&client);
         zframe_destroy(&body);
-    } else if (kind && streq(kind, "GRANTED") && zmsg_size(msg) == 3)
+    } else if (kind && streq(kind, "GRANTED") && zmsg_size(msg) == 5)
         on_granted(self, msg);
     else if (kind && streq(kind, "LEASES") && zmsg_size(msg) % 2 == 0)
         on_leases(self, msg);
@@ -781,8 +844,22 @@ static void on_pipe(router_t *self, zmsg_t *msg)
 //  ---------------------------------------------------------------------
 //  Timers
 
-//  Heartbeat every worker and drop those that went silent; ask again for
-//  leases the journal refused.
+//  True if w is of an instance (READY's {instance}) that has a worker in dead.
+static bool s_instance_dead(const worker_t *w, zlist_t *dead)
+{
+    if (!w->instance)
+        return false;
+    for (const worker_t *d = zlist_first(dead); d; d = zlist_next(dead))
+        if (d->instance && streq(d->instance, w->instance))
+            return true;
+    return false;
+}
+
+//  Heartbeat every worker and drop those that went silent, with the other
+//  workers of their instance: a service's reader and writer sockets live
+//  in one process, and a read sent to the reader of a process whose
+//  writer expired would only come back worker_lost. Ask again for leases
+//  the journal refused.
 static void heartbeat(router_t *self, int64_t now)
 {
     zlist_t *dead = zlist_new();
@@ -790,7 +867,12 @@ static void heartbeat(router_t *self, int64_t now)
     for (worker_t *w = zhash_first(self->workers); w; w = zhash_next(self->workers))
         if (w->expiry < now)
             zlist_append(dead, w);
-        else if (beat)
+    if (zlist_size(dead) > 0)
+        for (worker_t *w = zhash_first(self->workers); w; w = zhash_next(self->workers))
+            if (w->expiry >= now && s_instance_dead(w, dead))
+                zlist_append(dead, w);
+    for (worker_t *w = zhash_first(self->workers); w && beat; w = zhash_next(self->workers))
+        if (!zlist_exists(dead, w))
             send_command(self, w->address, MDPW_HEARTBEAT, NULL);
     for (worker_t *w = zlist_first(dead); w; w = zlist_next(dead)) {
         rp_warn("router: worker %s of %s expired", w->identity, w->service->name);

@@ -1,7 +1,7 @@
 /*  activity.h — a customer's activity log (DESIGN.md §5): visits, calls,
     e-mails, meetings and notes, with outcome and next step.
 
-    Record (a record.h table; stored as one map in this order):
+    Record (an rp_record table, rapport/record.h; stored as one map in this order):
         id, customer_id   set by the service
         kind              required: visit | call | email | meeting | note
         at                when it happened: RFC 3339, stored in UTC with
@@ -27,7 +27,7 @@
 #ifndef CUSTOMERS_ACTIVITY_H
 #define CUSTOMERS_ACTIVITY_H
 
-#include "record.h"
+#include <rapport/record.h>
 
 #include <rapport/envelope.h>
 #include <rapport/store.h>
@@ -48,7 +48,7 @@ typedef enum {
 
 #define ACTIVITY_MAX_ID 64
 
-void activity_init(record_t *self);
+void activity_init(rp_record_t *self);
 
 //  True for customer.activity_logged.
 bool activity_event(const rp_event_t *event);

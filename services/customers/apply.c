@@ -8,7 +8,7 @@
 #include "assign.h"
 #include "contact.h"
 #include "merge.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 #include "query.h"
 #include "timeline.h"
 
@@ -29,7 +29,7 @@ const char *const apply_dbnames[] = {"customers",   "codes",        "tax_ids",  
 //  Similarity keys: kind, the normalized value, NUL, then (stored) the id
 
 #define SIMILAR_KEYS 4
-#define SIMILAR_MAX  (1 + NORMALIZE_NAME_MAX + 1 + APPLY_MAX_ID)
+#define SIMILAR_MAX  (1 + RP_NORMALIZE_NAME_MAX + 1 + APPLY_MAX_ID)
 
 typedef struct {
     size_t count;
@@ -48,19 +48,19 @@ static void s_similar_add(similar_t *self, int field, char kind, const char *val
     self->lens[self->count++] = len + 2;
 }
 
-static void s_similar_keys(const customer_t *record, similar_t *self)
+static void s_similar_keys(const rp_record_t *record, similar_t *self)
 {
     self->count = 0;
     const char *str;
     size_t len;
-    char name[NORMALIZE_NAME_MAX];
-    if (customer_str(record, CUSTOMER_NAME, &str, &len) && !normalize_name(str, len, name))
+    char name[RP_NORMALIZE_NAME_MAX];
+    if (rp_record_str(record, CUSTOMER_NAME, &str, &len) && !rp_normalize_name(str, len, name))
         s_similar_add(self, CUSTOMER_NAME, 'n', name, strlen(name));
     static const int phones[] = {CUSTOMER_PHONE, CUSTOMER_MOBILE};
     for (size_t i = 0; i < 2; i++)
-        if (customer_str(record, phones[i], &str, &len) && len > 0 && len < NORMALIZE_NAME_MAX)
+        if (rp_record_str(record, phones[i], &str, &len) && len > 0 && len < RP_NORMALIZE_NAME_MAX)
             s_similar_add(self, phones[i], 'p', str, len);
-    if (customer_str(record, CUSTOMER_EMAIL, &str, &len) && len > 0 && len < NORMALIZE_NAME_MAX)
+    if (rp_record_str(record, CUSTOMER_EMAIL, &str, &len) && len > 0 && len < RP_NORMALIZE_NAME_MAX)
         s_similar_add(self, CUSTOMER_EMAIL, 'e', str, len);
 }
 
@@ -72,7 +72,7 @@ static bool s_similar_has(const similar_t *self, const char *key, size_t len)
     return false;
 }
 
-size_t apply_similar(rp_store_t *store, MDB_txn *txn, const customer_t *record, size_t max,
+size_t apply_similar(rp_store_t *store, MDB_txn *txn, const rp_record_t *record, size_t max,
                      apply_similar_fn *fn, void *arg)
 {
     similar_t keys;
@@ -125,7 +125,7 @@ typedef struct {
     size_t id_len;
     char *old_bytes; //  a private copy of the stored record (LMDB pages move on put)
     rp_doc_t *old_doc;
-    customer_t record;
+    rp_record_t record;
     //  the outcome
     int status;
     const char *code;
@@ -149,7 +149,7 @@ static void s_apply_init(apply_t *self, rp_store_t *store, MDB_txn *txn, uint64_
 
 static void s_apply_fini(apply_t *self)
 {
-    customer_reset(&self->record);
+    rp_record_reset(&self->record);
     rp_doc_destroy(&self->old_doc);
     free(self->old_bytes);
     for (int i = 0; i < self->conflicts; i++)
@@ -176,7 +176,7 @@ static int s_load(apply_t *self)
     self->old_doc = rp_doc_new(self->old_bytes, value.mv_size, NULL);
     if (!self->old_doc)
         return -1; //  a corrupt store: stop the service
-    customer_from_map(&self->record, rp_doc_root(self->old_doc));
+    rp_record_from_map(&self->record, rp_doc_root(self->old_doc));
     return 0;
 }
 
@@ -217,7 +217,7 @@ static bool s_taken(apply_t *self, int field, const char *index)
     const char *value;
     size_t len;
     MDB_val id;
-    if (!customer_str(&self->record, field, &value, &len) ||
+    if (!rp_record_str(&self->record, field, &value, &len) ||
         apply_index_get(self->store, self->txn, index, value, len, &id))
         return false;
     if (id.mv_size == self->id_len && memcmp(id.mv_data, self->id, self->id_len) == 0)
@@ -236,11 +236,11 @@ static bool s_duplicates(apply_t *self)
 //  The writer checked the fields; apply checks them again (with no default
 //  phone region: stored numbers are international) so that no event, however
 //  it reached the journal, can put a malformed record in the store.
-static bool s_valid(const msgpack_object *fields, bool create, customer_t *out)
+static bool s_valid(const msgpack_object *fields, bool create, rp_record_t *out)
 {
-    customer_error_t errors[4];
+    rp_field_error_t errors[4];
     return rp_obj_is_map(fields) &&
-           customer_validate(out, fields, NULL, create, NULL, errors, 4) == 0;
+           rp_record_validate(out, fields, NULL, create, NULL, errors, 4) == 0;
 }
 
 //  The next free generated code: C000001, C000002… skipping codes that
@@ -254,12 +254,12 @@ static int s_generate_code(apply_t *self)
         counter++;
         snprintf(code, sizeof code, "C%06" PRIu64, counter);
     } while (apply_index_get(self->store, self->txn, "codes", code, strlen(code), &id) == 0);
-    customer_set_str(&self->record, CUSTOMER_CODE, code, strlen(code));
+    rp_record_set_str(&self->record, CUSTOMER_CODE, code, strlen(code));
     return rp_store_set_meta_u64(self->store, self->txn, "code_counter", counter);
 }
 
 //  Replace old's similarity keys with the record's (each ends with the id).
-static int s_save_similar(apply_t *self, const customer_t *old)
+static int s_save_similar(apply_t *self, const rp_record_t *old)
 {
     similar_t was, now;
     was.count = 0;
@@ -284,7 +284,7 @@ static int s_save_similar(apply_t *self, const customer_t *old)
 
 //  Write self->record and its index entries (old_* are the previous values
 //  to remove, NULL when none).
-static int s_save(apply_t *self, const customer_t *old)
+static int s_save(apply_t *self, const rp_record_t *old)
 {
     static const struct {
         int field;
@@ -294,8 +294,8 @@ static int s_save(apply_t *self, const customer_t *old)
     for (size_t i = 0; !rc && i < sizeof indexes / sizeof indexes[0]; i++) {
         const char *was = NULL, *now = NULL;
         size_t was_len = 0, now_len = 0;
-        bool had = old && customer_str(old, indexes[i].field, &was, &was_len);
-        bool has = customer_str(&self->record, indexes[i].field, &now, &now_len);
+        bool had = old && rp_record_str(old, indexes[i].field, &was, &was_len);
+        bool has = rp_record_str(&self->record, indexes[i].field, &now, &now_len);
         if (had && has && was_len == now_len && memcmp(was, now, now_len) == 0)
             continue;
         if (had)
@@ -311,7 +311,7 @@ static int s_save(apply_t *self, const customer_t *old)
         return rc;
     rp_packer_t packer;
     rp_packer_init(&packer);
-    customer_pack(&self->record, &packer.pk);
+    rp_record_pack(&self->record, &packer.pk);
     rc = s_put(self, "customers", self->id, self->id_len, packer.buffer.data, packer.buffer.size);
     rp_packer_destroy(&packer);
     return rc;
@@ -324,7 +324,7 @@ static int s_created(apply_t *self)
 {
     if (s_load(self) == 0)
         return s_outcome(self, 409, "exists"); //  an id reused: never by our writer
-    customer_reset(&self->record);
+    rp_record_reset(&self->record);
     if (!s_valid(rp_obj_get(self->event->data, "record"), true, &self->record))
         return s_outcome(self, 422, "bad_event");
     if (s_duplicates(self))
@@ -339,11 +339,9 @@ static int s_created(apply_t *self)
         rc = s_generate_code(self);
     if (rc)
         return rc;
-    customer_set_str(&self->record, CUSTOMER_ID, self->id, self->id_len);
-    customer_stamp(&self->record, self->event); //  version 1
-    const msgpack_object *time = &self->record.values[CUSTOMER_UPDATED_AT];
-    customer_set_str(&self->record, CUSTOMER_CREATED_AT, time->via.str.ptr, time->via.str.size);
-    customer_set_bool(&self->record, CUSTOMER_ARCHIVED, false);
+    rp_record_set_str(&self->record, CUSTOMER_ID, self->id, self->id_len);
+    rp_record_stamp(&self->record, self->event); //  version 1, created now
+    rp_record_set_bool(&self->record, CUSTOMER_ARCHIVED, false);
     return s_save(self, NULL);
 }
 
@@ -352,26 +350,20 @@ static int s_updated(apply_t *self)
     int rc = s_load(self);
     if (rc)
         return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
-    if (!customer_version_expected(&self->record, self->event->data))
+    if (rp_record_stale(&self->record, self->event->data))
         return s_outcome(self, 412, "version_mismatch");
-    customer_t changes;
+    rp_record_t changes;
     customer_init(&changes);
     bool valid = s_valid(rp_obj_get(self->event->data, "changes"), false, &changes);
-    customer_t old = self->record; //  borrowed values only: old_doc owns them
-    for (int field = 0; valid && field < CUSTOMER_FIELDS; field++)
-        if (changes.given[field]) {
-            const msgpack_object *value = &changes.values[field];
-            if (changes.owned[field]) //  normalized copies must outlive changes
-                customer_set_str(&self->record, field, value->via.str.ptr, value->via.str.size);
-            else
-                customer_set_obj(&self->record, field, value);
-        }
-    customer_reset(&changes);
+    rp_record_t old = self->record; //  borrowed values only: old_doc owns them
+    if (valid)
+        rp_record_overlay(&self->record, &changes); //  copies what changes owns
+    rp_record_reset(&changes);
     if (!valid)
         return s_outcome(self, 422, "bad_event");
     if (s_duplicates(self))
         return s_outcome(self, 409, "duplicate");
-    customer_stamp(&self->record, self->event);
+    rp_record_stamp(&self->record, self->event);
     return s_save(self, &old);
 }
 
@@ -380,15 +372,15 @@ static int s_archived(apply_t *self, bool archived)
     int rc = s_load(self);
     if (rc)
         return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
-    if (!customer_version_expected(&self->record, self->event->data))
+    if (rp_record_stale(&self->record, self->event->data))
         return s_outcome(self, 412, "version_mismatch");
     bool was = false;
     rp_obj_bool(&self->record.values[CUSTOMER_ARCHIVED], &was);
     self->unchanged = was == archived;
     if (self->unchanged)
         return 0; //  already so: no new version
-    customer_set_bool(&self->record, CUSTOMER_ARCHIVED, archived);
-    customer_stamp(&self->record, self->event);
+    rp_record_set_bool(&self->record, CUSTOMER_ARCHIVED, archived);
+    rp_record_stamp(&self->record, self->event);
     return s_save(self, &self->record); //  indexes unchanged
 }
 
@@ -406,24 +398,24 @@ int apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, appl
     held->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!held->doc)
         return -1; //  a corrupt store: stop the service
-    customer_from_map(&held->record, rp_doc_root(held->doc));
+    rp_record_from_map(&held->record, rp_doc_root(held->doc));
     return 0;
 }
 
 void apply_release(apply_held_t *held)
 {
-    customer_reset(&held->record);
+    rp_record_reset(&held->record);
     rp_doc_destroy(&held->doc);
 }
 
-int apply_save(rp_store_t *store, MDB_txn *txn, const customer_t *old, const customer_t *record)
+int apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old, const rp_record_t *record)
 {
     apply_t self;
     memset(&self, 0, sizeof self);
     self.store = store;
     self.txn = txn;
     self.record = *record; //  borrowed: s_save only reads it, and it is not reset here
-    if (!customer_str(record, CUSTOMER_ID, &self.id, &self.id_len) || self.id_len == 0 ||
+    if (!rp_record_str(record, CUSTOMER_ID, &self.id, &self.id_len) || self.id_len == 0 ||
         self.id_len > APPLY_MAX_ID)
         return -1;
     return s_save(&self, old);
@@ -619,17 +611,17 @@ static int s_test_field_read(rp_store_t *store, MDB_txn *txn, void *arg)
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     assert(doc);
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
-    customer_from_map(&record, rp_doc_root(doc));
+    rp_record_from_map(&record, rp_doc_root(doc));
     const char *str;
     size_t len;
-    if (customer_str(&record, f->field, &str, &len) && len < sizeof f->out) {
+    if (rp_record_str(&record, f->field, &str, &len) && len < sizeof f->out) {
         memcpy(f->out, str, len);
         f->out[len] = 0;
     }
     rp_obj_u64(&record.values[CUSTOMER_VERSION], &f->version);
-    customer_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }

@@ -6,7 +6,7 @@
       codes      code → id            (unique)
       tax_ids    tax_id → id          (unique when present)
       similar    kind + key + NUL + id → "" for likely duplicates: kind 'n'
-                 the normalized name (normalize_name), 'p' a phone or mobile,
+                 the normalized name (rp_normalize_name), 'p' a phone or mobile,
                  'e' the e-mail (not unique: two firms may share a switchboard)
       outcomes   seq (8 bytes BE) → {status, id, code?, fields?, ids?}
       meta       applied cursor; "code_counter" for generated codes
@@ -52,7 +52,7 @@ int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const ch
 //  e-mail with record (field: the record's field that matched; each id once
 //  per field), stopping after max calls. Returns the number of calls.
 typedef void(apply_similar_fn)(void *arg, const char *field, const char *id, size_t id_len);
-size_t apply_similar(rp_store_t *store, MDB_txn *txn, const customer_t *record, size_t max,
+size_t apply_similar(rp_store_t *store, MDB_txn *txn, const rp_record_t *record, size_t max,
                      apply_similar_fn *fn, void *arg);
 
 //  A stored record held for a change by the relation events (activity.h,
@@ -61,7 +61,7 @@ size_t apply_similar(rp_store_t *store, MDB_txn *txn, const customer_t *record, 
 //  for a record that does not decode.
 typedef struct {
     rp_doc_t *doc;
-    customer_t record;
+    rp_record_t record;
 } apply_held_t;
 
 int apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, apply_held_t *held);
@@ -69,7 +69,7 @@ void apply_release(apply_held_t *held);
 
 //  Store record (its id from CUSTOMER_ID) with its index entries moved
 //  from old's (pass the record itself when no indexed field changed).
-int apply_save(rp_store_t *store, MDB_txn *txn, const customer_t *old, const customer_t *record);
+int apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old, const rp_record_t *record);
 
 //  Self-test support, for apply.c and the relation events' tests (merge.c):
 //  apply (type, data packed by the caller, then reset) as event seq, with

@@ -13,12 +13,8 @@ bool assign_event(const rp_event_t *event)
 //  A name as the record keeps it: 1..max bytes, no control characters.
 static bool s_assign_name(const msgpack_object *o, const char **str, size_t *len)
 {
-    if (!rp_obj_str(o, str, len) || *len == 0 || *len > ASSIGN_MAX_NAME)
-        return false;
-    for (size_t i = 0; i < *len; i++)
-        if ((unsigned char)(*str)[i] < 0x20 || (*str)[i] == 0x7f)
-            return false;
-    return true;
+    return rp_obj_str(o, str, len) && *len > 0 &&
+           !rp_normalize_text(*str, *len, ASSIGN_MAX_NAME, RP_TEXT_BLANK);
 }
 
 int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
@@ -43,14 +39,14 @@ int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *
         *status = 404;
         *code = "not_found";
         rc = 0;
-    } else if (rc == 0 && !customer_version_expected(&held.record, data)) {
+    } else if (rc == 0 && rp_record_stale(&held.record, data)) {
         *status = 412;
         *code = "version_mismatch";
     } else if (rc == 0) {
-        customer_set_str(&held.record, CUSTOMER_OWNER, owner, owner_len);
+        rp_record_set_str(&held.record, CUSTOMER_OWNER, owner, owner_len);
         if (team)
-            customer_set_str(&held.record, CUSTOMER_TEAM, team, team_len);
-        customer_stamp(&held.record, event);
+            rp_record_set_str(&held.record, CUSTOMER_TEAM, team, team_len);
+        rp_record_stamp(&held.record, event);
         rc = apply_save(store, txn, &held.record, &held.record); //  no index on owner, team
     }
     apply_release(&held);

@@ -6,24 +6,24 @@
 #include <assert.h>
 #include <string.h>
 
-static const record_field_t s_contact_fields[CONTACT_FIELDS] = {
-    [CONTACT_ID] = {"id", RECORD_SYSTEM, 0, NULL, false},
-    [CONTACT_CUSTOMER_ID] = {"customer_id", RECORD_SYSTEM, 0, NULL, false},
-    [CONTACT_NAME] = {"name", RECORD_TEXT, 100, NULL, true},
-    [CONTACT_TITLE] = {"title", RECORD_TEXT, 100, NULL, false},
-    [CONTACT_PHONES] = {"phones", RECORD_PHONES, 10, NULL, false},
-    [CONTACT_EMAIL] = {"email", RECORD_EMAIL, 0, NULL, false},
-    [CONTACT_BIRTHDAY] = {"birthday", RECORD_DATE, 0, NULL, false},
-    [CONTACT_NOTES] = {"notes", RECORD_NOTE, 2000, NULL, false},
-    [CONTACT_HOBBIES] = {"hobbies", RECORD_NOTE, 1000, NULL, false},
-    [CONTACT_VERSION] = {"version", RECORD_SYSTEM, 0, NULL, false},
-    [CONTACT_CREATED_AT] = {"created_at", RECORD_SYSTEM, 0, NULL, false},
-    [CONTACT_UPDATED_AT] = {"updated_at", RECORD_SYSTEM, 0, NULL, false},
+static const rp_field_t s_contact_fields[CONTACT_FIELDS] = {
+    [CONTACT_ID] = {"id", RP_FIELD_SYSTEM},
+    [CONTACT_CUSTOMER_ID] = {"customer_id", RP_FIELD_SYSTEM},
+    [CONTACT_NAME] = {"name", RP_FIELD_TEXT, .max = 100, .flags = RP_FIELD_REQUIRED},
+    [CONTACT_TITLE] = {"title", RP_FIELD_TEXT, .max = 100},
+    [CONTACT_PHONES] = {"phones", RP_FIELD_PHONES, .items = 10},
+    [CONTACT_EMAIL] = {"email", RP_FIELD_EMAIL},
+    [CONTACT_BIRTHDAY] = {"birthday", RP_FIELD_DATE},
+    [CONTACT_NOTES] = {"notes", RP_FIELD_NOTE, .max = 2000},
+    [CONTACT_HOBBIES] = {"hobbies", RP_FIELD_NOTE, .max = 1000},
+    [CONTACT_VERSION] = {"version", RP_FIELD_SYSTEM},
+    [CONTACT_CREATED_AT] = {"created_at", RP_FIELD_SYSTEM},
+    [CONTACT_UPDATED_AT] = {"updated_at", RP_FIELD_SYSTEM},
 };
 
-void contact_init(record_t *self)
+void contact_init(rp_record_t *self)
 {
-    record_init(self, s_contact_fields, CONTACT_FIELDS);
+    rp_record_init(self, s_contact_fields, CONTACT_FIELDS);
 }
 
 bool contact_event(const rp_event_t *event)
@@ -57,30 +57,24 @@ typedef struct {
     char key[PAGE_MAX_KEY];
     size_t key_len;
     rp_doc_t *doc; //  the stored contact, when loaded
-    record_t record;
+    rp_record_t record;
 } contact_apply_t;
 
 static int s_contact_put(contact_apply_t *self)
 {
     rp_packer_t packer;
     rp_packer_init(&packer);
-    record_pack(&self->record, &packer.pk);
+    rp_record_pack(&self->record, &packer.pk);
     MDB_val k = {self->key_len, self->key}, v = {packer.buffer.size, packer.buffer.data};
     int rc = mdb_put(self->txn, rp_store_dbi(self->store, "contacts"), &k, &v, 0);
     const char *name;
     size_t name_len;
-    if (!rc && record_str(&self->record, CONTACT_NAME, &name, &name_len)) {
+    if (!rc && rp_record_str(&self->record, CONTACT_NAME, &name, &name_len)) {
         MDB_val n = {name_len, (void *)name};
         rc = mdb_put(self->txn, rp_store_dbi(self->store, "contact_names"), &k, &n, 0);
     }
     rp_packer_destroy(&packer);
     return rc;
-}
-
-//  A change: the next version, updated_at the event's time.
-static void s_contact_stamp(contact_apply_t *self)
-{
-    record_stamp(&self->record, CONTACT_VERSION, CONTACT_UPDATED_AT, self->event);
 }
 
 //  Load the stored contact into self->record: 0, MDB_NOTFOUND, or -1.
@@ -94,14 +88,8 @@ static int s_contact_load(contact_apply_t *self)
     self->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!self->doc)
         return -1; //  a corrupt store: stop the service
-    record_from_map(&self->record, rp_doc_root(self->doc));
+    rp_record_from_map(&self->record, rp_doc_root(self->doc));
     return 0;
-}
-
-//  True when the event's expected_version (if any) is the stored one.
-static bool s_contact_version_ok(contact_apply_t *self)
-{
-    return record_version_expected(&self->record, CONTACT_VERSION, self->event->data);
 }
 
 static int s_contact_added(contact_apply_t *self, int *status, const char **code)
@@ -112,25 +100,23 @@ static int s_contact_added(contact_apply_t *self, int *status, const char **code
         *code = rc ? NULL : "exists"; //  a contact id reused: never by our writer
         return rc;
     }
-    record_t given;
+    rp_record_t given;
     contact_init(&given);
-    customer_error_t errors[4];
-    if (record_validate(&given, rp_obj_get(self->event->data, "contact"), NULL, true, NULL, errors,
-                        4) ||
+    rp_field_error_t errors[4];
+    if (rp_record_validate(&given, rp_obj_get(self->event->data, "contact"), NULL, true, NULL,
+                           errors, 4) ||
         !rp_obj_is_map(rp_obj_get(self->event->data, "contact"))) {
-        record_reset(&given);
+        rp_record_reset(&given);
         *status = 422;
         *code = "bad_event";
         return 0;
     }
-    record_overlay(&self->record, &given);
-    record_set_str(&self->record, CONTACT_ID, self->contact_id, self->contact_id_len);
-    record_set_str(&self->record, CONTACT_CUSTOMER_ID, self->customer_id, self->customer_id_len);
-    s_contact_stamp(self); //  version 1
-    const msgpack_object *time = &self->record.values[CONTACT_UPDATED_AT];
-    record_set_str(&self->record, CONTACT_CREATED_AT, time->via.str.ptr, time->via.str.size);
+    rp_record_overlay(&self->record, &given);
+    rp_record_set_str(&self->record, CONTACT_ID, self->contact_id, self->contact_id_len);
+    rp_record_set_str(&self->record, CONTACT_CUSTOMER_ID, self->customer_id, self->customer_id_len);
+    rp_record_stamp(&self->record, self->event); //  version 1, created now
     rc = s_contact_put(self);
-    record_reset(&given);
+    rp_record_reset(&given);
     return rc;
 }
 
@@ -144,27 +130,27 @@ static int s_contact_updated(contact_apply_t *self, int *status, const char **co
     }
     if (rc)
         return rc;
-    if (!s_contact_version_ok(self)) {
+    if (rp_record_stale(&self->record, self->event->data)) {
         *status = 412;
         *code = "version_mismatch";
         return 0;
     }
     const msgpack_object *data = self->event->data;
     static const char *const skip[] = {"id", "customer_id", NULL};
-    record_t changes;
+    rp_record_t changes;
     contact_init(&changes);
-    customer_error_t errors[4];
+    rp_field_error_t errors[4];
     if (!rp_obj_is_map(rp_obj_get(data, "changes")) ||
-        record_validate(&changes, rp_obj_get(data, "changes"), skip, false, NULL, errors, 4)) {
-        record_reset(&changes);
+        rp_record_validate(&changes, rp_obj_get(data, "changes"), skip, false, NULL, errors, 4)) {
+        rp_record_reset(&changes);
         *status = 422;
         *code = "bad_event";
         return 0;
     }
-    record_overlay(&self->record, &changes);
-    s_contact_stamp(self);
+    rp_record_overlay(&self->record, &changes);
+    rp_record_stamp(&self->record, self->event);
     rc = s_contact_put(self);
-    record_reset(&changes);
+    rp_record_reset(&changes);
     return rc;
 }
 
@@ -178,7 +164,7 @@ static int s_contact_removed(contact_apply_t *self, int *status, const char **co
     }
     if (rc)
         return rc;
-    if (!s_contact_version_ok(self)) {
+    if (rp_record_stale(&self->record, self->event->data)) {
         *status = 412;
         *code = "version_mismatch";
         return 0;
@@ -226,7 +212,7 @@ int contact_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int 
         *code = "unknown_type";
         rc = 0;
     }
-    record_reset(&self.record);
+    rp_record_reset(&self.record);
     rp_doc_destroy(&self.doc);
     return rc;
 }
@@ -267,11 +253,10 @@ int contact_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_
             break;
         contact_apply_t moved = {.store = store, .txn = txn};
         contact_init(&moved.record);
-        record_from_map(&moved.record, rp_doc_root(doc));
-        record_set_u64(&moved.record, CONTACT_VERSION,
-                       record_version(&moved.record, CONTACT_VERSION) + 1);
-        record_set_str(&moved.record, CONTACT_UPDATED_AT, time, time_len);
-        record_set_str(&moved.record, CONTACT_CUSTOMER_ID, to, to_len);
+        rp_record_from_map(&moved.record, rp_doc_root(doc));
+        rp_record_set_u64(&moved.record, CONTACT_VERSION, rp_record_version(&moved.record) + 1);
+        rp_record_set_str(&moved.record, CONTACT_UPDATED_AT, time, time_len);
+        rp_record_set_str(&moved.record, CONTACT_CUSTOMER_ID, to, to_len);
         const char *contact_id = (const char *)keys.keys[i].mv_data + from_len + 1;
         moved.key_len =
             page_key(moved.key, to, to_len, contact_id, keys.keys[i].mv_size - from_len - 1);
@@ -280,7 +265,7 @@ int contact_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_
             rc = mdb_del(txn, rp_store_dbi(store, "contacts"), &keys.keys[i], NULL);
         if (!rc)
             rc = mdb_del(txn, rp_store_dbi(store, "contact_names"), &keys.keys[i], NULL);
-        record_reset(&moved.record);
+        rp_record_reset(&moved.record);
         rp_doc_destroy(&doc);
     }
     page_keys_free(&keys);
@@ -307,18 +292,18 @@ void contact_test(void)
     rp_pack_kv_cstr(&packer.pk, "notes", "直爽，重视交期。\n喜欢喝茶");
     rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
     assert(doc);
-    record_t contact;
+    rp_record_t contact;
     contact_init(&contact);
-    customer_error_t errors[CONTACT_FIELDS];
-    assert(record_validate(&contact, rp_doc_root(doc), NULL, true, "CN", errors, CONTACT_FIELDS) ==
-           0);
+    rp_field_error_t errors[CONTACT_FIELDS];
+    assert(rp_record_validate(&contact, rp_doc_root(doc), NULL, true, "CN", errors,
+                              CONTACT_FIELDS) == 0);
     const msgpack_object *phones = &contact.values[CONTACT_PHONES];
     assert(rp_obj_streq(&phones->via.array.ptr[0], "+8613800138000"));
     assert(rp_obj_streq(&phones->via.array.ptr[1], "+862158881234"));
     assert(rp_obj_streq(&contact.values[CONTACT_EMAIL], "zhang.wei@xingchen.cn"));
     assert(rp_obj_streq(&contact.values[CONTACT_BIRTHDAY], "1985-03-08"));
     assert(!contact.given[CONTACT_ID] && !contact.given[CONTACT_HOBBIES]);
-    record_reset(&contact);
+    rp_record_reset(&contact);
     rp_doc_destroy(&doc);
 
     //  The service's fields are not the client's; the name is required.
@@ -328,11 +313,11 @@ void contact_test(void)
     rp_pack_kv_cstr(&packer.pk, "customer_id", "x");
     rp_pack_kv_cstr(&packer.pk, "birthday", "1985-02-30");
     doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
-    assert(record_validate(&contact, rp_doc_root(doc), NULL, true, "CN", errors, CONTACT_FIELDS) ==
-           4);
+    assert(rp_record_validate(&contact, rp_doc_root(doc), NULL, true, "CN", errors,
+                              CONTACT_FIELDS) == 4);
     assert(strcmp(errors[0].code, "read_only") == 0 && strcmp(errors[1].code, "read_only") == 0);
     assert(strcmp(errors[2].field, "birthday") == 0 && strcmp(errors[3].field, "name") == 0);
-    record_reset(&contact);
+    rp_record_reset(&contact);
     rp_doc_destroy(&doc);
     rp_packer_destroy(&packer);
 

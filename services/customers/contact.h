@@ -1,7 +1,7 @@
 /*  contact.h — a customer's contacts (DESIGN.md §5): the people at a
     customer, with their phones, e-mail, birthday and notes.
 
-    Record (a record.h table; stored as one map in this order):
+    Record (an rp_record table, rapport/record.h; stored as one map in this order):
         id, customer_id      set by the service
         name                 required, 1..100 bytes
         title                ≤ 100 bytes
@@ -28,7 +28,7 @@
 #ifndef CUSTOMERS_CONTACT_H
 #define CUSTOMERS_CONTACT_H
 
-#include "record.h"
+#include <rapport/record.h>
 
 #include <rapport/envelope.h>
 #include <rapport/store.h>
@@ -52,7 +52,7 @@ typedef enum {
 #define CONTACT_MAX_ID 64
 
 //  An empty contact record.
-void contact_init(record_t *self);
+void contact_init(rp_record_t *self);
 
 //  True for the customer.contact_* event types.
 bool contact_event(const rp_event_t *event);

@@ -2,14 +2,14 @@
 #include "dups.h"
 #include "apply.h"
 #include "customer.h"
-#include "normalize.h"
+#include <rapport/normalize.h>
 #include "scope.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX    (1 + NORMALIZE_NAME_MAX + 1 + APPLY_MAX_ID)
+#define KEY_MAX    (1 + RP_NORMALIZE_NAME_MAX + 1 + APPLY_MAX_ID)
 #define CURSOR_RAW (1 + APPLY_MAX_ID + KEY_MAX)
 #define CURSOR_B64 (sodium_base64_ENCODED_LEN(CURSOR_RAW, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
 #define LIMIT_MAX  200
@@ -19,12 +19,12 @@ typedef struct {
     size_t count;
     char kinds[4];
     size_t lens[4];
-    char keys[4][1 + NORMALIZE_NAME_MAX + 1];
+    char keys[4][1 + RP_NORMALIZE_NAME_MAX + 1];
 } keys_t;
 
 static void s_keys_add(keys_t *self, char kind, const char *value, size_t len)
 {
-    if (len == 0 || len >= NORMALIZE_NAME_MAX)
+    if (len == 0 || len >= RP_NORMALIZE_NAME_MAX)
         return;
     char *key = self->keys[self->count];
     key[0] = kind;
@@ -34,26 +34,26 @@ static void s_keys_add(keys_t *self, char kind, const char *value, size_t len)
     self->lens[self->count++] = len + 2;
 }
 
-static void s_keys(const customer_t *record, keys_t *self)
+static void s_keys(const rp_record_t *record, keys_t *self)
 {
     self->count = 0;
     const char *str;
     size_t len;
-    char name[NORMALIZE_NAME_MAX];
-    if (customer_str(record, CUSTOMER_NAME, &str, &len) && !normalize_name(str, len, name))
+    char name[RP_NORMALIZE_NAME_MAX];
+    if (rp_record_str(record, CUSTOMER_NAME, &str, &len) && !rp_normalize_name(str, len, name))
         s_keys_add(self, 'n', name, strlen(name));
-    if (customer_str(record, CUSTOMER_PHONE, &str, &len))
+    if (rp_record_str(record, CUSTOMER_PHONE, &str, &len))
         s_keys_add(self, 'p', str, len);
-    if (customer_str(record, CUSTOMER_MOBILE, &str, &len))
+    if (rp_record_str(record, CUSTOMER_MOBILE, &str, &len))
         s_keys_add(self, 'p', str, len);
-    if (customer_str(record, CUSTOMER_EMAIL, &str, &len))
+    if (rp_record_str(record, CUSTOMER_EMAIL, &str, &len))
         s_keys_add(self, 'e', str, len);
 }
 
 //  One decoded record.
 typedef struct {
     rp_doc_t *doc;
-    customer_t record;
+    rp_record_t record;
     keys_t keys;
     bool visible;
 } entry_t;
@@ -69,7 +69,7 @@ static bool s_entry_load(entry_t *self, rp_store_t *store, MDB_txn *txn, const c
     self->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!self->doc)
         return false;
-    customer_from_map(&self->record, rp_doc_root(self->doc));
+    rp_record_from_map(&self->record, rp_doc_root(self->doc));
     bool archived = false;
     rp_obj_bool(&self->record.values[CUSTOMER_ARCHIVED], &archived);
     self->visible = !archived && scope_allows(scope, &self->record, false);
@@ -79,7 +79,7 @@ static bool s_entry_load(entry_t *self, rp_store_t *store, MDB_txn *txn, const c
 
 static void s_entry_reset(entry_t *self)
 {
-    customer_reset(&self->record);
+    rp_record_reset(&self->record);
     rp_doc_destroy(&self->doc);
 }
 
@@ -93,7 +93,7 @@ typedef struct {
     char next[CURSOR_B64];
 } dups_t;
 
-static void s_pack_party(msgpack_packer *pk, const customer_t *record)
+static void s_pack_party(msgpack_packer *pk, const rp_record_t *record)
 {
     msgpack_pack_map(pk, 3);
     rp_pack_kv_obj(pk, "id", &record->values[CUSTOMER_ID]);
@@ -262,8 +262,9 @@ static int s_dups_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-void dups_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
     scope_t scope;
     scope_parse(&scope, req);
     if (scope.role == SCOPE_NONE) {

@@ -3,7 +3,7 @@
 
     args {limit?: 1..200 (50), cursor?} → data {items: [{a, b, reasons}],
     next_cursor}: a and b are {id, code, name} (a's id sorts first), reasons
-    the fields they share: "name" (the same normalized name, normalize.h),
+    the fields they share: "name" (the same normalized name, rapport/normalize.h),
     "phone" (a phone or mobile number of one is a phone or mobile of the
     other) and "email". Archived records are left out. Tax ids are unique in
     the store, so no two records share one; they are not a reason here.
@@ -25,6 +25,7 @@
 #define DUPS_FANOUT   50
 #define DUPS_MAX_SCAN 20000
 
-void dups_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
+//  The customers.duplicates op (rp_service_op_fn; arg unused).
+void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
 
 #endif

@@ -5,6 +5,7 @@
 #include "dups.h"
 #include "event.h"
 #include "import.h"
+#include <rapport/normalize.h>
 #include "pending.h"
 #include "query.h"
 #include "relations.h"
@@ -20,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct _handlers_t {
+struct _customers_handlers_t {
     char region[8];
     pending_t *pending;     //  writes in flight
     import_t *import;       //  customers.import sessions and batches
@@ -39,9 +40,9 @@ static const char *s_refusal_message(int status, const char *code, size_t code_l
                            : "the change was refused";
 }
 
-handlers_t *handlers_new(const char *region)
+customers_handlers_t *customers_handlers_new(const char *region)
 {
-    handlers_t *self = calloc(1, sizeof *self);
+    customers_handlers_t *self = calloc(1, sizeof *self);
     assert(self);
     snprintf(self->region, sizeof self->region, "%s", region);
     self->pending = pending_new(s_refusal_message);
@@ -50,9 +51,9 @@ handlers_t *handlers_new(const char *region)
     return self;
 }
 
-void handlers_destroy(handlers_t **self_p)
+void customers_handlers_destroy(customers_handlers_t **self_p)
 {
-    handlers_t *self = *self_p;
+    customers_handlers_t *self = *self_p;
     if (!self)
         return;
     pending_destroy(&self->pending);
@@ -60,6 +61,33 @@ void handlers_destroy(handlers_t **self_p)
     relations_destroy(&self->relations);
     free(self);
     *self_p = NULL;
+}
+
+int customers_handlers_init(rp_config_t *config, void **arg)
+{
+    const char *region = rp_config_get(config, "customers/phone_region", "CN");
+    if (!rp_normalize_region_code(region)) {
+        rp_error("customers: unsupported customers/phone_region \"%s\"", region);
+        return 2;
+    }
+    *arg = customers_handlers_new(region);
+    return 0;
+}
+
+void customers_handlers_fini(void *arg)
+{
+    customers_handlers_t *self = (customers_handlers_t *)arg;
+    customers_handlers_destroy(&self);
+}
+
+relations_t *customers_handlers_relations(void *self)
+{
+    return ((customers_handlers_t *)self)->relations;
+}
+
+import_t *customers_handlers_import(void *self)
+{
+    return ((customers_handlers_t *)self)->import;
 }
 
 //  ---------------------------------------------------------------------
@@ -76,11 +104,11 @@ typedef struct {
     bool found;
 } record_read_t;
 
-static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, customer_t *record)
+static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, rp_record_t *record)
 {
     *doc = rp_doc_new(value->mv_data, value->mv_size, NULL);
     if (*doc)
-        customer_from_map(record, rp_doc_root(*doc));
+        rp_record_from_map(record, rp_doc_root(*doc));
     return *doc != NULL;
 }
 
@@ -91,7 +119,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
     if (s_record_decode(&value, &doc, &record) &&
         (!read->actor || scope_allows(read->actor, &record, false))) {
@@ -100,7 +128,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
         rp_pack_cstr(&read->packer->pk, "data");
         msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
     }
-    customer_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -131,8 +159,8 @@ static void s_write_done(rp_service_t *service, rp_origin_t **origin_p, uint64_t
 }
 
 //  Append the event and answer once it is applied (frees event).
-static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                           rp_packer_t *event, const char *idem)
+static void s_write_append(customers_handlers_t *self, rp_service_t *service,
+                           rp_origin_t **origin_p, rp_packer_t *event, const char *idem)
 {
     rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
     pending_append(self->pending, service, origin_p, events, 1, idem, "", s_write_done);
@@ -141,7 +169,7 @@ static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t 
 
 //  Early duplicate check (apply checks again, in order, for the races).
 typedef struct {
-    const customer_t *record;
+    const rp_record_t *record;
     const char *self_id;
     size_t self_id_len;
     const char *fields[2];
@@ -160,7 +188,7 @@ static int s_dup_check(rp_store_t *store, MDB_txn *txn, void *arg)
         const char *value;
         size_t len;
         MDB_val id;
-        if (!customer_str(check->record, indexes[i].field, &value, &len) ||
+        if (!rp_record_str(check->record, indexes[i].field, &value, &len) ||
             apply_index_get(store, txn, indexes[i].index, value, len, &id) ||
             id.mv_size > APPLY_MAX_ID ||
             (id.mv_size == check->self_id_len &&
@@ -173,8 +201,8 @@ static int s_dup_check(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p, const customer_t *record,
-                            const char *self_id, size_t self_id_len)
+static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p,
+                            const rp_record_t *record, const char *self_id, size_t self_id_len)
 {
     dup_check_t check = {record, self_id, self_id_len, {NULL, NULL}, {"", ""}, 0};
     rp_store_read(rp_service_store(service), s_dup_check, &check);
@@ -203,7 +231,7 @@ static bool s_no_duplicates(rp_service_t *service, rp_origin_t **origin_p, const
 #define SIMILAR_REPORTED 20
 
 typedef struct {
-    const customer_t *record;
+    const rp_record_t *record;
     rp_packer_t fields, ids; //  the matches, packed one after another
     size_t count;
 } similar_check_t;
@@ -223,7 +251,7 @@ static int s_similar_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const customer_t *record)
+static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const rp_record_t *record)
 {
     similar_check_t check = {.record = record};
     rp_packer_init(&check.fields);
@@ -250,18 +278,18 @@ static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const cu
     return check.count == 0;
 }
 
-static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req, const scope_t *actor, customer_t *changes,
+static bool s_validate(customers_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                       const rp_request_t *req, const scope_t *actor, rp_record_t *changes,
                        bool create)
 {
     static const char *const skip_update[] = {"id", "version", NULL};
     static const char *const skip_create[] = {"allow_duplicate", NULL};
-    customer_error_t errors[CUSTOMER_MAX_ERRORS];
-    int count = customer_validate(changes, req->args, create ? skip_create : skip_update, create,
-                                  self->region, errors, CUSTOMER_MAX_ERRORS);
+    rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
+    int count = rp_record_validate(changes, req->args, create ? skip_create : skip_update, create,
+                                   self->region, errors, CUSTOMER_MAX_ERRORS);
     const char *field = count ? NULL : scope_assign_check(actor, changes);
     if (field) {
-        customer_error_set(&errors[count], field, strlen(field), "out_of_scope");
+        rp_field_error_set(&errors[count], field, strlen(field), "out_of_scope");
         errors[count++].message = "outside what this role may assign";
     }
     if (count)
@@ -269,19 +297,21 @@ static bool s_validate(handlers_t *self, rp_service_t *service, rp_origin_t **or
     return count == 0;
 }
 
-static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const scope_t *actor)
+static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    customers_handlers_t *self = (customers_handlers_t *)arg;
+    scope_t scope, *actor = &scope;
+    scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     if (!pending_write_allowed(service, &origin, req, actor, idem))
         return;
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
     bool ok = s_validate(self, service, &origin, req, actor, &record, true);
     if (ok && !record.given[CUSTOMER_OWNER])
-        customer_set_str(&record, CUSTOMER_OWNER, actor->user, actor->user_len);
+        rp_record_set_str(&record, CUSTOMER_OWNER, actor->user, actor->user_len);
     if (ok && !record.given[CUSTOMER_TEAM] && actor->team_len)
-        customer_set_str(&record, CUSTOMER_TEAM, actor->team, actor->team_len);
+        rp_record_set_str(&record, CUSTOMER_TEAM, actor->team, actor->team_len);
     char id[RP_ID_SIZE];
     rp_id_format(id);
     bool allow = false;
@@ -299,10 +329,10 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
         if (allow)
             rp_pack_kv_bool(&event.pk, "allow_duplicate", true);
         rp_pack_cstr(&event.pk, "record");
-        customer_pack_given(&record, &event.pk);
+        rp_record_pack_given(&record, &event.pk);
         s_write_append(self, service, &origin, &event, idem);
     }
-    customer_reset(&record);
+    rp_record_reset(&record);
 }
 
 //  The target of update/archive/restore: {id} must name a record the actor
@@ -324,14 +354,14 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
     if (s_record_decode(&value, &doc, &record) && scope_allows(target->actor, &record, true)) {
         target->found = true;
-        target->version = customer_version(&record);
+        target->version = rp_record_version(&record);
         rp_obj_bool(&record.values[CUSTOMER_ARCHIVED], &target->archived);
     }
-    customer_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -349,18 +379,13 @@ static bool s_target(rp_service_t *service, rp_origin_t **origin_p, const rp_req
     return target->found;
 }
 
-//  args.version, optional: an unsigned integer that must be the stored
-//  one. Replies and returns false otherwise.
+//  args.version, optional (nil: absent): an unsigned integer that must be
+//  the stored one. Replies and returns false otherwise.
 static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                       const target_t *target, const msgpack_object **version_obj, uint64_t *version)
 {
-    *version_obj = rp_obj_get(req->args, "version");
-    *version = 0;
-    if (*version_obj && !rp_obj_u64(*version_obj, version)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args",
-                               "args.version must be an unsigned integer");
+    if (!rp_writes_version_arg(service, origin_p, req, version_obj, version))
         return false;
-    }
     if (*version_obj && *version != target->version && !req->idem) { //  idem: see s_create
         rp_service_reply_error(service, origin_p, 412, "version_mismatch",
                                "the customer changed since that version");
@@ -369,43 +394,47 @@ static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_re
     return true;
 }
 
-static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const scope_t *actor)
+static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    customers_handlers_t *self = (customers_handlers_t *)arg;
+    scope_t actor;
+    scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
-    target_t target = {.actor = actor};
-    if (!pending_write_allowed(service, &origin, req, actor, idem) ||
+    target_t target = {.actor = &actor};
+    if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
     const msgpack_object *version_obj;
     uint64_t version;
     if (!s_version(service, &origin, req, &target, &version_obj, &version))
         return;
-    customer_t changes;
+    rp_record_t changes;
     customer_init(&changes);
-    if (s_validate(self, service, &origin, req, actor, &changes, false) &&
+    if (s_validate(self, service, &origin, req, &actor, &changes, false) &&
         (req->idem || s_no_duplicates(service, &origin, &changes, target.id, target.id_len))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        event_open(&event.pk, "customer.updated", target.id, target.id_len, actor);
+        event_open(&event.pk, "customer.updated", target.id, target.id_len, &actor);
         msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
         rp_pack_cstr(&event.pk, "id");
         rp_pack_strn(&event.pk, target.id, target.id_len);
         if (version_obj)
             rp_pack_kv_u64(&event.pk, "expected_version", version);
         rp_pack_cstr(&event.pk, "changes");
-        customer_pack_given(&changes, &event.pk);
+        rp_record_pack_given(&changes, &event.pk);
         s_write_append(self, service, &origin, &event, idem);
     }
-    customer_reset(&changes);
+    rp_record_reset(&changes);
 }
 
-static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req, const scope_t *actor, bool archive)
+static void s_archive(customers_handlers_t *self, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req, bool archive)
 {
+    scope_t actor;
+    scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
-    target_t target = {.actor = actor};
-    if (!pending_write_allowed(service, &origin, req, actor, idem) ||
+    target_t target = {.actor = &actor};
+    if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
         !s_target(service, &origin, req, &target))
         return;
     //  An optional version, checked like customers.update's (atomically in
@@ -417,7 +446,7 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
     rp_packer_t event;
     rp_packer_init(&event);
     event_open(&event.pk, archive ? "customer.archived" : "customer.restored", target.id,
-               target.id_len, actor);
+               target.id_len, &actor);
     msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -426,48 +455,57 @@ static void s_archive(handlers_t *self, rp_service_t *service, rp_origin_t *orig
     s_write_append(self, service, &origin, &event, idem);
 }
 
+static void s_archive_op(void *arg, rp_service_t *service, rp_origin_t *origin,
+                         const rp_request_t *req)
+{
+    s_archive((customers_handlers_t *)arg, service, origin, req, true);
+}
+
+static void s_restore_op(void *arg, rp_service_t *service, rp_origin_t *origin,
+                         const rp_request_t *req)
+{
+    s_archive((customers_handlers_t *)arg, service, origin, req, false);
+}
+
 //  ---------------------------------------------------------------------
 //  Reads
 
-static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                  const scope_t *actor)
+static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
+    scope_t actor;
+    scope_parse(&actor, req);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
         rp_service_reply_error(service, &origin, 400, "bad_args", "args.id must be a string");
     else
-        s_reply_record(service, &origin, actor, id, len, 0);
+        s_reply_record(service, &origin, &actor, id, len, 0);
 }
 
 //  customers.list lives in query.c (filters, sort orders, cursors).
 
 //  ---------------------------------------------------------------------
 
-void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req)
-{
-    handlers_t *self = (handlers_t *)arg;
-    scope_t actor;
-    scope_parse(&actor, req);
-    if (rp_request_is(req, "customers.get"))
-        s_get(service, origin, req, &actor);
-    else if (rp_request_is(req, "customers.list"))
-        query_list(service, origin, req);
-    else if (rp_request_is(req, "customers.duplicates"))
-        dups_list(service, origin, req);
-    else if (rp_request_is(req, "customers.composition"))
-        report_composition(service, origin, req);
-    else if (rp_request_is(req, "customers.import"))
-        import_request(self->import, service, origin, req);
-    else if (rp_request_is(req, "customers.create"))
-        s_create(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "customers.update"))
-        s_update(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "customers.archive"))
-        s_archive(self, service, origin, req, &actor, true);
-    else if (rp_request_is(req, "customers.restore"))
-        s_archive(self, service, origin, req, &actor, false);
-    else if (!relations_request(self->relations, service, &origin, req))
-        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
-}
+const rp_service_op_t customers_handlers_ops[] = {
+    {"customers.get", RP_OP_READ, s_get},
+    {"customers.list", RP_OP_READ, query_list},
+    {"customers.duplicates", RP_OP_READ, dups_list},
+    {"customers.composition", RP_OP_READ, report_composition},
+    {"customers.contacts.list", RP_OP_READ, relations_contacts_list},
+    {"customers.contacts.get", RP_OP_READ, relations_contacts_get},
+    {"customers.activities.list", RP_OP_READ, relations_activities_list},
+    {"customers.timeline", RP_OP_READ, relations_timeline},
+    {"customers.create", RP_OP_WRITE, s_create},
+    {"customers.update", RP_OP_WRITE, s_update},
+    {"customers.archive", RP_OP_WRITE, s_archive_op},
+    {"customers.restore", RP_OP_WRITE, s_restore_op},
+    {"customers.import", RP_OP_WRITE, import_request},
+    {"customers.contacts.create", RP_OP_WRITE, relations_contacts_create},
+    {"customers.contacts.update", RP_OP_WRITE, relations_contacts_update},
+    {"customers.contacts.delete", RP_OP_WRITE, relations_contacts_delete},
+    {"customers.activities.create", RP_OP_WRITE, relations_activities_create},
+    {"customers.assign", RP_OP_WRITE, relations_assign},
+    {"customers.merge", RP_OP_WRITE, relations_merge},
+    {NULL},
+};

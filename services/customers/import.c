@@ -3,7 +3,8 @@
 #include "apply.h"
 #include "customer.h"
 #include "event.h"
-#include "normalize.h"
+#include "handlers.h"
+#include <rapport/normalize.h>
 #include "scope.h"
 
 #include <rapport/log.h>
@@ -59,9 +60,9 @@ static void s_session_destroy(void **item)
 
 static uint64_t s_hash(const session_t *self, char kind, const char *value, size_t len)
 {
-    unsigned char in[1 + NORMALIZE_NAME_MAX], out[crypto_shorthash_BYTES];
-    if (len > NORMALIZE_NAME_MAX)
-        len = NORMALIZE_NAME_MAX;
+    unsigned char in[1 + RP_NORMALIZE_NAME_MAX], out[crypto_shorthash_BYTES];
+    if (len > RP_NORMALIZE_NAME_MAX)
+        len = RP_NORMALIZE_NAME_MAX;
     in[0] = (unsigned char)kind;
     memcpy(in + 1, value, len);
     crypto_shorthash(out, in, len + 1, self->secret);
@@ -181,7 +182,7 @@ typedef struct {
     batch_t *batch;
 } run_t;
 
-static void s_reject(batch_t *batch, uint32_t line, const customer_error_t *errors, int count)
+static void s_reject(batch_t *batch, uint32_t line, const rp_field_error_t *errors, int count)
 {
     msgpack_packer *pk = &batch->rejected.pk;
     msgpack_pack_map(pk, 2);
@@ -200,8 +201,8 @@ static void s_reject(batch_t *batch, uint32_t line, const customer_error_t *erro
 static void s_reject_one(batch_t *batch, uint32_t line, const char *field, const char *code,
                          const char *message)
 {
-    customer_error_t error;
-    customer_error_set(&error, field, strlen(field), code);
+    rp_field_error_t error;
+    rp_field_error_set(&error, field, strlen(field), code);
     error.message = message;
     s_reject(batch, line, &error, 1);
 }
@@ -213,7 +214,7 @@ typedef struct {
     uint64_t hashes[ROW_KEYS];
 } row_keys_t;
 
-static void s_row_keys(const session_t *session, const customer_t *row, row_keys_t *keys)
+static void s_row_keys(const session_t *session, const rp_record_t *row, row_keys_t *keys)
 {
     static const struct {
         int field;
@@ -227,12 +228,12 @@ static void s_row_keys(const session_t *session, const customer_t *row, row_keys
     size_t len;
     keys->count = 0;
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-        if (customer_str(row, plain[i].field, &str, &len) && len) {
+        if (rp_record_str(row, plain[i].field, &str, &len) && len) {
             keys->fields[keys->count] = plain[i].field;
             keys->hashes[keys->count++] = s_hash(session, plain[i].kind, str, len);
         }
-    char name[NORMALIZE_NAME_MAX];
-    if (customer_str(row, CUSTOMER_NAME, &str, &len) && !normalize_name(str, len, name)) {
+    char name[RP_NORMALIZE_NAME_MAX];
+    if (rp_record_str(row, CUSTOMER_NAME, &str, &len) && !rp_normalize_name(str, len, name)) {
         keys->fields[keys->count] = CUSTOMER_NAME;
         keys->hashes[keys->count++] = s_hash(session, 'n', name, strlen(name));
     }
@@ -243,7 +244,7 @@ typedef struct {
     bool found;
     char id[APPLY_MAX_ID + 1];
     rp_doc_t *doc;
-    customer_t record;
+    rp_record_t record;
     uint64_t version;
 } target_t;
 
@@ -256,17 +257,17 @@ static bool s_target_load(rp_store_t *store, MDB_txn *txn, const char *id, size_
     target->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!target->doc)
         return false;
-    customer_from_map(&target->record, rp_doc_root(target->doc));
+    rp_record_from_map(&target->record, rp_doc_root(target->doc));
     bool archived = false;
     rp_obj_bool(&target->record.values[CUSTOMER_ARCHIVED], &archived);
     if (archived) { //  an archived record is not a match; it still holds its code
-        customer_reset(&target->record);
+        rp_record_reset(&target->record);
         rp_doc_destroy(&target->doc);
         return false;
     }
     memcpy(target->id, id, len);
     target->id[len] = 0;
-    target->version = customer_version(&target->record);
+    target->version = rp_record_version(&target->record);
     target->found = true;
     return true;
 }
@@ -289,7 +290,7 @@ static void s_similar_hit(void *arg, const char *field, const char *id, size_t i
 }
 
 //  Upsert: the stored record with the row's code, else tax id, else e-mail.
-static void s_find(rp_store_t *store, MDB_txn *txn, const customer_t *row, target_t *target)
+static void s_find(rp_store_t *store, MDB_txn *txn, const rp_record_t *row, target_t *target)
 {
     static const struct {
         int field;
@@ -299,17 +300,17 @@ static void s_find(rp_store_t *store, MDB_txn *txn, const customer_t *row, targe
     size_t len;
     for (size_t i = 0; i < 2 && !target->found; i++) {
         MDB_val id;
-        if (customer_str(row, unique[i].field, &str, &len) &&
+        if (rp_record_str(row, unique[i].field, &str, &len) &&
             apply_index_get(store, txn, unique[i].index, str, len, &id) == 0)
             s_target_load(store, txn, id.mv_data, id.mv_size, target);
     }
-    if (!target->found && customer_str(row, CUSTOMER_EMAIL, &str, &len)) {
-        customer_t probe;
+    if (!target->found && rp_record_str(row, CUSTOMER_EMAIL, &str, &len)) {
+        rp_record_t probe;
         customer_init(&probe);
-        customer_set_str(&probe, CUSTOMER_EMAIL, str, len);
+        rp_record_set_str(&probe, CUSTOMER_EMAIL, str, len);
         similar_hit_t hit = {NULL, "", NULL};
         apply_similar(store, txn, &probe, 1, s_similar_hit, &hit);
-        customer_reset(&probe);
+        rp_record_reset(&probe);
         if (hit.field)
             s_target_load(store, txn, hit.id, strlen(hit.id), target);
     }
@@ -325,15 +326,15 @@ static void s_code_of(rp_store_t *store, MDB_txn *txn, const char *id, size_t le
     size_t code_len = 0;
     snprintf(out, size, "%.*s", (int)len, id);
     if (s_target_load(store, txn, id, len, &other) &&
-        customer_str(&other.record, CUSTOMER_CODE, &code, &code_len))
+        rp_record_str(&other.record, CUSTOMER_CODE, &code, &code_len))
         snprintf(out, size, "%.*s", (int)code_len, code);
-    customer_reset(&other.record);
+    rp_record_reset(&other.record);
     rp_doc_destroy(&other.doc);
 }
 
 //  A stored-record clash for the row: a unique value another record has,
 //  or (for a create) a likely duplicate. Writes the message; NULL if none.
-static const char *s_store_clash(rp_store_t *store, MDB_txn *txn, const customer_t *row,
+static const char *s_store_clash(rp_store_t *store, MDB_txn *txn, const rp_record_t *row,
                                  const target_t *target, char *message, size_t size)
 {
     static const struct {
@@ -345,7 +346,7 @@ static const char *s_store_clash(rp_store_t *store, MDB_txn *txn, const customer
     char code[40];
     for (size_t i = 0; i < 2; i++) {
         MDB_val id;
-        if (customer_str(row, unique[i].field, &str, &len) &&
+        if (rp_record_str(row, unique[i].field, &str, &len) &&
             apply_index_get(store, txn, unique[i].index, str, len, &id) == 0 &&
             !(target->found && strlen(target->id) == id.mv_size &&
               memcmp(target->id, id.mv_data, id.mv_size) == 0)) {
@@ -394,12 +395,12 @@ static void s_event_close(run_t *run, uint32_t line, bool update)
     batch->event_updates[i] = update;
 }
 
-static void s_accept_create(run_t *run, uint32_t line, customer_t *row)
+static void s_accept_create(run_t *run, uint32_t line, rp_record_t *row)
 {
     if (!row->given[CUSTOMER_OWNER])
-        customer_set_str(row, CUSTOMER_OWNER, run->scope.user, run->scope.user_len);
+        rp_record_set_str(row, CUSTOMER_OWNER, run->scope.user, run->scope.user_len);
     if (!row->given[CUSTOMER_TEAM] && run->scope.team_len)
-        customer_set_str(row, CUSTOMER_TEAM, run->scope.team, run->scope.team_len);
+        rp_record_set_str(row, CUSTOMER_TEAM, run->scope.team, run->scope.team_len);
     run->batch->created++;
     if (run->dry_run)
         return;
@@ -411,20 +412,20 @@ static void s_accept_create(run_t *run, uint32_t line, customer_t *row)
     rp_pack_kv_cstr(pk, "id", id);
     rp_pack_kv_bool(pk, "allow_duplicate", true);
     rp_pack_cstr(pk, "record");
-    customer_pack_given(row, pk);
+    rp_record_pack_given(row, pk);
     s_event_close(run, line, false);
 }
 
 //  An upsert onto target: the fields that differ, or a skip.
-static void s_accept_update(run_t *run, uint32_t line, const customer_t *row,
+static void s_accept_update(run_t *run, uint32_t line, const rp_record_t *row,
                             const target_t *target)
 {
-    customer_t changes;
+    rp_record_t changes;
     customer_init(&changes);
     bool changed = false;
     for (int field = 0; field < CUSTOMER_FIELDS; field++)
         if (row->given[field] && !s_obj_equal(&row->values[field], &target->record.values[field])) {
-            customer_set_obj(&changes, field, &row->values[field]); //  borrows row's value
+            rp_record_set_obj(&changes, field, &row->values[field]); //  borrows row's value
             changed = true;
         }
     if (!changed)
@@ -438,7 +439,7 @@ static void s_accept_update(run_t *run, uint32_t line, const customer_t *row,
         rp_pack_kv_cstr(pk, "id", target->id);
         rp_pack_kv_u64(pk, "expected_version", target->version);
         rp_pack_cstr(pk, "changes");
-        customer_pack_given(&changes, pk);
+        rp_record_pack_given(&changes, pk);
         s_event_close(run, line, true);
     }
     customer_init(&changes); //  it owns nothing: its values borrow row's
@@ -453,13 +454,13 @@ static void s_row(run_t *run, rp_store_t *store, MDB_txn *txn, uint32_t line,
         s_reject_one(batch, line, "record", "type", "a row must be an object");
         return;
     }
-    customer_t row;
+    rp_record_t row;
     customer_init(&row);
     target_t target = {0};
     customer_init(&target.record);
-    customer_error_t errors[CUSTOMER_MAX_ERRORS];
-    int count = customer_validate(&row, record, NULL, false, run->import->region, errors,
-                                  CUSTOMER_MAX_ERRORS);
+    rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
+    int count = rp_record_validate(&row, record, NULL, false, run->import->region, errors,
+                                   CUSTOMER_MAX_ERRORS);
     const char *field = count ? NULL : scope_assign_check(&run->scope, &row);
     char message[160];
     row_keys_t keys;
@@ -499,8 +500,8 @@ static void s_row(run_t *run, rp_store_t *store, MDB_txn *txn, uint32_t line,
                 s_accept_create(run, line, &row);
         }
     }
-    customer_reset(&row);
-    customer_reset(&target.record);
+    rp_record_reset(&row);
+    rp_record_reset(&target.record);
     rp_doc_destroy(&target.doc);
 }
 
@@ -661,11 +662,7 @@ static bool s_args_check(rp_service_t *service, rp_origin_t **origin_p, const rp
     const char *problem = NULL;
     const msgpack_object *mode = rp_obj_get(req->args, "mode");
     const msgpack_object *dry = rp_obj_get(req->args, "dry_run");
-    if (!rp_origin_writer(*origin_p))
-        problem = "send customers.import to customers.writer";
-    else if (!req->args || !rp_obj_is_map(req->args))
-        problem = "args must be a map";
-    else if (!rp_obj_streq(mode, "create") && !rp_obj_streq(mode, "upsert"))
+    if (!rp_obj_streq(mode, "create") && !rp_obj_streq(mode, "upsert"))
         problem = "args.mode must be create or upsert";
     else if (dry && !rp_obj_bool(dry, &run->dry_run))
         problem = "args.dry_run must be a boolean";
@@ -689,9 +686,9 @@ static bool s_args_check(rp_service_t *service, rp_origin_t **origin_p, const rp
     return true;
 }
 
-void import_request(import_t *self, rp_service_t *service, rp_origin_t *origin,
-                    const rp_request_t *req)
+void import_request(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    import_t *self = customers_handlers_import(arg);
     run_t run = {.import = self, .req = req};
     scope_parse(&run.scope, req);
     if (!s_args_check(service, &origin, req, &run) ||

@@ -43,9 +43,9 @@ typedef struct _import_t import_t;
 import_t *import_new(const char *region);
 void import_destroy(import_t **self_p);
 
-//  The customers.import op.
-void import_request(import_t *self, rp_service_t *service, rp_origin_t *origin,
-                    const rp_request_t *req);
+//  The customers.import op (rp_service_op_fn; arg: the customers handlers,
+//  handlers.h, whose import_t it uses).
+void import_request(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
 
 void import_test(void);
 

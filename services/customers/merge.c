@@ -38,7 +38,7 @@ static const char *s_merge_check(const msgpack_object *from, const char *id, siz
     return NULL;
 }
 
-static bool s_merge_archived(const customer_t *record)
+static bool s_merge_archived(const rp_record_t *record)
 {
     bool archived = false;
     rp_obj_bool(&record->values[CUSTOMER_ARCHIVED], &archived);
@@ -51,15 +51,15 @@ static int s_merge_source(rp_store_t *store, MDB_txn *txn, const rp_event_t *eve
 {
     const char *from;
     size_t from_len;
-    customer_str(&source->record, CUSTOMER_ID, &from, &from_len);
+    rp_record_str(&source->record, CUSTOMER_ID, &from, &from_len);
     int rc = contact_move(store, txn, from, from_len, id, id_len, event->time ? event->time : "",
                           event->time ? event->time_len : 0);
     if (!rc)
         rc = activity_move(store, txn, from, from_len, id, id_len);
     if (rc)
         return rc;
-    customer_set_bool(&source->record, CUSTOMER_ARCHIVED, true);
-    customer_stamp(&source->record, event);
+    rp_record_set_bool(&source->record, CUSTOMER_ARCHIVED, true);
+    rp_record_stamp(&source->record, event);
     return apply_save(store, txn, &source->record, &source->record);
 }
 
@@ -98,12 +98,12 @@ int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *s
         //  The target was last contacted when any of them was.
         const char *latest = NULL, *last;
         size_t latest_len = 0, last_len;
-        if (customer_str(&target.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len)) {
+        if (rp_record_str(&target.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len)) {
             latest = last;
             latest_len = last_len;
         }
         for (uint32_t i = 0; rc == 0 && i < count; i++) {
-            if (customer_str(&sources[i].record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) &&
+            if (rp_record_str(&sources[i].record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) &&
                 (!latest || (last_len == latest_len && memcmp(last, latest, last_len) > 0))) {
                 latest = last;
                 latest_len = last_len;
@@ -111,8 +111,8 @@ int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *s
             rc = s_merge_source(store, txn, event, &sources[i], id, id_len);
         }
         if (rc == 0 && latest)
-            customer_set_str(&target.record, CUSTOMER_LAST_CONTACTED_AT, latest, latest_len);
-        customer_stamp(&target.record, event);
+            rp_record_set_str(&target.record, CUSTOMER_LAST_CONTACTED_AT, latest, latest_len);
+        rp_record_stamp(&target.record, event);
         if (rc == 0)
             rc = apply_save(store, txn, &target.record, &target.record);
     }
@@ -193,11 +193,11 @@ static int s_merge_test_view_read(rp_store_t *store, MDB_txn *txn, void *arg)
     assert(apply_hold(store, txn, v->id, strlen(v->id), &held) == 0);
     const char *str;
     size_t len;
-    if (customer_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &str, &len) && len < 32)
+    if (rp_record_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &str, &len) && len < 32)
         memcpy(v->last_contacted, str, len);
-    if (customer_str(&held.record, CUSTOMER_OWNER, &str, &len) && len < 16)
+    if (rp_record_str(&held.record, CUSTOMER_OWNER, &str, &len) && len < 16)
         memcpy(v->owner, str, len);
-    v->version = customer_version(&held.record);
+    v->version = rp_record_version(&held.record);
     rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &v->archived);
     apply_release(&held);
     rp_packer_t items;

@@ -31,11 +31,11 @@ static const struct {
 //  ---------------------------------------------------------------------
 //  Parsing the request
 
-static int s_query_error(customer_error_t *errors, int count, int max, const char *field,
+static int s_query_error(rp_field_error_t *errors, int count, int max, const char *field,
                          const char *code, const char *message)
 {
     if (count < max) {
-        customer_error_set(&errors[count], field, strlen(field), code);
+        rp_field_error_set(&errors[count], field, strlen(field), code);
         errors[count].message = message;
     }
     return count + 1;
@@ -43,67 +43,33 @@ static int s_query_error(customer_error_t *errors, int count, int max, const cha
 
 //  An optional text filter of 1..max bytes without control characters.
 static int s_text(const msgpack_object *args, const char *name, size_t max, query_text_t *out,
-                  customer_error_t *errors, int count, int max_errors)
+                  rp_field_error_t *errors, int count, int max_errors)
 {
     const msgpack_object *o = rp_obj_get(args, name);
     out->ptr = NULL;
     out->len = 0;
     if (!o || o->type == MSGPACK_OBJECT_NIL)
         return count;
-    bool ok = rp_obj_str(o, &out->ptr, &out->len) && out->len >= 1 && out->len <= max;
-    for (size_t i = 0; ok && i < out->len; i++)
-        ok = (unsigned char)out->ptr[i] >= 0x20 && out->ptr[i] != 0x7f;
-    if (ok)
+    if (rp_obj_str(o, &out->ptr, &out->len) && out->len >= 1 &&
+        !rp_normalize_text(out->ptr, out->len, max, RP_TEXT_BLANK))
         return count;
     out->ptr = NULL;
     return s_query_error(errors, count, max_errors, name, "invalid",
                          "must be text of 1..200 bytes without control characters");
 }
 
-static bool s_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 bool query_time(const char *in, size_t len, char out[QUERY_TIME_MAX])
 {
-    //  YYYY-MM-DD, then optionally THH:MM:SS, optional .f{1,9}, Z.
-    if (len < 10 || !s_digits(in, 4) || in[4] != '-' || !s_digits(in + 5, 2) || in[7] != '-' ||
-        !s_digits(in + 8, 2))
-        return false;
-    int month = (in[5] - '0') * 10 + in[6] - '0', day = (in[8] - '0') * 10 + in[9] - '0';
-    if (month < 1 || month > 12 || day < 1 || day > 31)
-        return false;
-    if (len == 10) {
-        memcpy(out, in, 10);
-        out[10] = 0;
-        return true;
-    }
-    if (len < 20 || (in[10] != 'T' && in[10] != 't') || !s_digits(in + 11, 2) || in[13] != ':' ||
-        !s_digits(in + 14, 2) || in[16] != ':' || !s_digits(in + 17, 2) ||
-        (in[len - 1] != 'Z' && in[len - 1] != 'z'))
-        return false;
-    int hour = (in[11] - '0') * 10 + in[12] - '0', minute = (in[14] - '0') * 10 + in[15] - '0',
-        second = (in[17] - '0') * 10 + in[18] - '0';
-    if (hour > 23 || minute > 59 || second > 60)
-        return false;
-    char millis[4] = "000";
-    if (len > 20) { //  a fraction: ".f…Z", 1..9 digits, cut to milliseconds
-        size_t digits = len - 21;
-        if (in[19] != '.' || digits < 1 || digits > 9 || !s_digits(in + 20, digits))
-            return false;
-        for (size_t i = 0; i < 3 && i < digits; i++)
-            millis[i] = in[20 + i];
-    }
-    snprintf(out, QUERY_TIME_MAX, "%.10sT%.8s.%sZ", in, in + 11, millis);
-    return true;
+    //  A date as it is ("2026-01-02" is a prefix of that day's stored
+    //  times), or a UTC time ("…Z") normalized as stored times are.
+    if (len == 10 && in[4] == '-')
+        return rp_normalize_date(in, len, out) == NULL;
+    return len > 10 && (in[len - 1] == 'Z' || in[len - 1] == 'z') &&
+           rp_normalize_time(in, len, out) == NULL;
 }
 
 static int s_time(const msgpack_object *args, const char *name, char out[QUERY_TIME_MAX],
-                  customer_error_t *errors, int count, int max_errors)
+                  rp_field_error_t *errors, int count, int max_errors)
 {
     const msgpack_object *o = rp_obj_get(args, name);
     const char *str;
@@ -118,7 +84,7 @@ static int s_time(const msgpack_object *args, const char *name, char out[QUERY_T
                          "must be a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SS[.fff]Z");
 }
 
-static int s_sort(query_t *self, const msgpack_object *args, customer_error_t *errors, int count,
+static int s_sort(query_t *self, const msgpack_object *args, rp_field_error_t *errors, int count,
                   int max_errors)
 {
     const msgpack_object *o = rp_obj_get(args, "sort");
@@ -144,7 +110,7 @@ static int s_sort(query_t *self, const msgpack_object *args, customer_error_t *e
                          "optional leading '-' for descending");
 }
 
-static int s_cursor(query_t *self, const msgpack_object *args, customer_error_t *errors, int count,
+static int s_cursor(query_t *self, const msgpack_object *args, rp_field_error_t *errors, int count,
                     int max_errors)
 {
     const msgpack_object *o = rp_obj_get(args, "cursor");
@@ -166,7 +132,7 @@ static int s_cursor(query_t *self, const msgpack_object *args, customer_error_t 
                          "not a cursor this list gave for this sort");
 }
 
-int query_parse(query_t *self, const msgpack_object *args, customer_error_t *errors, int max_errors)
+int query_parse(query_t *self, const msgpack_object *args, rp_field_error_t *errors, int max_errors)
 {
     memset(self, 0, sizeof *self);
     self->limit = QUERY_LIMIT_DEFAULT;
@@ -224,15 +190,15 @@ static bool s_contains(const char *hay, size_t hay_len, const char *needle, size
     return false;
 }
 
-static bool s_field_is(const customer_t *record, int field, const query_text_t *want)
+static bool s_field_is(const rp_record_t *record, int field, const query_text_t *want)
 {
     const char *str;
     size_t len;
     return !want->ptr ||
-           (customer_str(record, field, &str, &len) && s_same(str, len, want->ptr, want->len));
+           (rp_record_str(record, field, &str, &len) && s_same(str, len, want->ptr, want->len));
 }
 
-static bool s_has_tag(const customer_t *record, const query_text_t *tag)
+static bool s_has_tag(const rp_record_t *record, const query_text_t *tag)
 {
     const msgpack_object *tags = &record->values[CUSTOMER_TAGS];
     if (!tag->ptr)
@@ -249,11 +215,11 @@ static bool s_has_tag(const customer_t *record, const query_text_t *tag)
 //  Compare a stored time field with a bound: -1, 0, 1 by bytes over the
 //  bound's length (a date bound compares with the date part). A missing
 //  value is NULL-like: *present false.
-static int s_time_cmp(const customer_t *record, int field, const char *bound, bool *present)
+static int s_time_cmp(const rp_record_t *record, int field, const char *bound, bool *present)
 {
     const char *str;
     size_t len;
-    *present = customer_str(record, field, &str, &len) && len > 0;
+    *present = rp_record_str(record, field, &str, &len) && len > 0;
     if (!*present)
         return 0;
     size_t n = strlen(bound);
@@ -261,7 +227,7 @@ static int s_time_cmp(const customer_t *record, int field, const char *bound, bo
     return c ? c : (len < n ? -1 : len > n ? 1 : 0);
 }
 
-static bool s_times_match(const query_t *self, const customer_t *record)
+static bool s_times_match(const query_t *self, const rp_record_t *record)
 {
     bool present;
     if (self->created_after[0] &&
@@ -278,7 +244,7 @@ static bool s_times_match(const query_t *self, const customer_t *record)
     return true;
 }
 
-bool query_match(const query_t *self, const scope_t *scope, const customer_t *record)
+bool query_match(const query_t *self, const scope_t *scope, const rp_record_t *record)
 {
     bool archived = false;
     rp_obj_bool(&record->values[CUSTOMER_ARCHIVED], &archived);
@@ -297,7 +263,7 @@ bool query_match(const query_t *self, const scope_t *scope, const customer_t *re
     for (size_t i = 0; i < sizeof searched / sizeof searched[0]; i++) {
         const char *str;
         size_t len;
-        if (customer_str(record, searched[i], &str, &len) &&
+        if (rp_record_str(record, searched[i], &str, &len) &&
             s_contains(str, len, self->q.ptr, self->q.len))
             return true;
     }
@@ -308,12 +274,12 @@ bool query_match(const query_t *self, const scope_t *scope, const customer_t *re
 //  The sort index
 
 //  The index key of record for sort i; its length.
-static size_t s_index_key(const customer_t *record, size_t i, const char *id, size_t id_len,
+static size_t s_index_key(const rp_record_t *record, size_t i, const char *id, size_t id_len,
                           uint8_t key[KEY_MAX])
 {
     const char *str = "";
     size_t len = 0;
-    customer_str(record, s_sorts[i].field, &str, &len);
+    rp_record_str(record, s_sorts[i].field, &str, &len);
     if (len > QUERY_INDEX_VALUE)
         len = QUERY_INDEX_VALUE;
     if (memchr(str, 0, len)) //  never for checked text; keep the key parseable
@@ -326,14 +292,14 @@ static size_t s_index_key(const customer_t *record, size_t i, const char *id, si
 }
 
 int query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_len,
-                     const customer_t *record)
+                     const rp_record_t *record)
 {
     if (id_len == 0 || id_len > APPLY_MAX_ID)
         return 0;
     MDB_dbi dbi = rp_store_dbi(store, QUERY_DBNAME);
     MDB_val stored;
     rp_doc_t *doc = NULL;
-    customer_t old;
+    rp_record_t old;
     customer_init(&old);
     bool had = apply_record_get(store, txn, id, id_len, &stored) == 0;
     if (had) {
@@ -341,7 +307,7 @@ int query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_
         doc = rp_doc_new(stored.mv_data, stored.mv_size, NULL);
         had = doc != NULL;
         if (had)
-            customer_from_map(&old, rp_doc_root(doc));
+            rp_record_from_map(&old, rp_doc_root(doc));
     }
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < SORTS; i++) {
@@ -360,7 +326,7 @@ int query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_
         if (rc == 0)
             rc = mdb_put(txn, dbi, &k, &v, 0);
     }
-    customer_reset(&old);
+    rp_record_reset(&old);
     rp_doc_destroy(&doc);
     return rc;
 }
@@ -415,7 +381,7 @@ static bool s_q_in_name(void *arg, const char *name, size_t len)
 }
 
 static bool s_match_with_contacts(rp_store_t *store, MDB_txn *txn, const query_t *query,
-                                  const scope_t *scope, const customer_t *record)
+                                  const scope_t *scope, const rp_record_t *record)
 {
     if (query_match(query, scope, record))
         return true;
@@ -425,7 +391,8 @@ static bool s_match_with_contacts(rp_store_t *store, MDB_txn *txn, const query_t
     others.q.ptr = NULL;
     const char *id;
     size_t id_len;
-    return query_match(&others, scope, record) && customer_str(record, CUSTOMER_ID, &id, &id_len) &&
+    return query_match(&others, scope, record) &&
+           rp_record_str(record, CUSTOMER_ID, &id, &id_len) &&
            contact_name_any(store, txn, id, id_len, s_q_in_name, (void *)&query->q);
 }
 
@@ -464,15 +431,15 @@ int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const scop
                 continue; //  a stale entry: cannot happen, tolerate it
         }
         rp_doc_t *doc = rp_doc_new(record_value.mv_data, record_value.mv_size, NULL);
-        customer_t record;
+        rp_record_t record;
         customer_init(&record);
         if (doc) {
-            customer_from_map(&record, rp_doc_root(doc));
+            rp_record_from_map(&record, rp_doc_root(doc));
             if (s_match_with_contacts(store, txn, query, scope, &record) &&
                 !fn(arg, &record_value, &record))
                 stop = true;
         }
-        customer_reset(&record);
+        rp_record_reset(&record);
         rp_doc_destroy(&doc);
     }
     if (rc == 0 && last_len)
@@ -492,7 +459,7 @@ typedef struct {
     char next[CURSOR_B64];
 } list_t;
 
-static bool s_list_visit(void *arg, const MDB_val *value, const customer_t *record)
+static bool s_list_visit(void *arg, const MDB_val *value, const rp_record_t *record)
 {
     (void)record;
     list_t *list = (list_t *)arg;
@@ -507,8 +474,9 @@ static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
                       list->next, sizeof list->next);
 }
 
-void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+void query_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
     scope_t scope;
     scope_parse(&scope, req);
     if (scope.role == SCOPE_NONE) {
@@ -517,7 +485,7 @@ void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *
         return;
     }
     query_t query;
-    customer_error_t errors[CUSTOMER_MAX_ERRORS];
+    rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
     int count = query_parse(&query, req->args, errors, CUSTOMER_MAX_ERRORS);
     if (count) {
         rp_service_reply_invalid(service, &origin, "some query parameters are not valid", errors,
@@ -554,7 +522,7 @@ static rp_doc_t *s_test_args(const char *const *kv)
 
 //  The query borrows from the args: they stay until the next call (NULL
 //  frees them).
-static int s_test_parse(query_t *query, const char *const *kv, customer_error_t *errors)
+static int s_test_parse(query_t *query, const char *const *kv, rp_field_error_t *errors)
 {
     static rp_doc_t *doc = NULL;
     rp_doc_destroy(&doc);
@@ -564,31 +532,31 @@ static int s_test_parse(query_t *query, const char *const *kv, customer_error_t 
     return query_parse(query, rp_doc_root(doc), errors, CUSTOMER_MAX_ERRORS);
 }
 
-static void s_test_record(customer_t *r, const char *id, const char *name, const char *created,
+static void s_test_record(rp_record_t *r, const char *id, const char *name, const char *created,
                           const char *grade, const char *contacted)
 {
     customer_init(r);
-    customer_set_str(r, CUSTOMER_ID, id, strlen(id));
-    customer_set_str(r, CUSTOMER_NAME, name, strlen(name));
-    customer_set_str(r, CUSTOMER_CODE, id, strlen(id));
-    customer_set_str(r, CUSTOMER_CREATED_AT, created, strlen(created));
-    customer_set_str(r, CUSTOMER_UPDATED_AT, created, strlen(created));
-    customer_set_str(r, CUSTOMER_REGION, "华东", strlen("华东"));
-    customer_set_bool(r, CUSTOMER_ARCHIVED, false);
+    rp_record_set_str(r, CUSTOMER_ID, id, strlen(id));
+    rp_record_set_str(r, CUSTOMER_NAME, name, strlen(name));
+    rp_record_set_str(r, CUSTOMER_CODE, id, strlen(id));
+    rp_record_set_str(r, CUSTOMER_CREATED_AT, created, strlen(created));
+    rp_record_set_str(r, CUSTOMER_UPDATED_AT, created, strlen(created));
+    rp_record_set_str(r, CUSTOMER_REGION, "华东", strlen("华东"));
+    rp_record_set_bool(r, CUSTOMER_ARCHIVED, false);
     if (grade)
-        customer_set_str(r, CUSTOMER_GRADE, grade, 1);
+        rp_record_set_str(r, CUSTOMER_GRADE, grade, 1);
     if (contacted)
-        customer_set_str(r, CUSTOMER_LAST_CONTACTED_AT, contacted, strlen(contacted));
+        rp_record_set_str(r, CUSTOMER_LAST_CONTACTED_AT, contacted, strlen(contacted));
 }
 
 #define TEST_RECORDS 30
 
-static void s_test_put(rp_store_t *store, MDB_txn *txn, const char *id, const customer_t *r)
+static void s_test_put(rp_store_t *store, MDB_txn *txn, const char *id, const rp_record_t *r)
 {
     assert(query_index_save(store, txn, id, strlen(id), r) == 0);
     rp_packer_t packer;
     rp_packer_init(&packer);
-    customer_pack(r, &packer.pk);
+    rp_record_pack(r, &packer.pk);
     MDB_val k = {strlen(id), (void *)id}, v = {packer.buffer.size, packer.buffer.data};
     assert(mdb_put(txn, rp_store_dbi(store, "customers"), &k, &v, 0) == 0);
     rp_packer_destroy(&packer);
@@ -603,17 +571,17 @@ static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
         //  names and times in orders unlike the ids
         snprintf(name, sizeof name, "客户%02d", (i * 7) % TEST_RECORDS);
         snprintf(created, sizeof created, "2026-01-%02dT00:00:00.000Z", 1 + (i * 11) % 28);
-        customer_t r;
+        rp_record_t r;
         s_test_record(&r, id, name, created, i % 3 ? "B" : NULL,
                       i % 2 ? "2026-03-01T00:00:00.000Z" : NULL);
         s_test_put(store, txn, id, &r);
-        customer_reset(&r);
+        rp_record_reset(&r);
     }
     //  Rename one: its old name key goes, the new one sorts first.
-    customer_t r;
+    rp_record_t r;
     s_test_record(&r, "r00", "甲", "2026-01-01T00:00:00.000Z", NULL, NULL);
     s_test_put(store, txn, "r00", &r);
-    customer_reset(&r);
+    rp_record_reset(&r);
     return 0;
 }
 
@@ -626,19 +594,19 @@ typedef struct {
     char next[CURSOR_B64];
 } test_walk_t;
 
-static bool s_test_visit(void *arg, const MDB_val *value, const customer_t *record)
+static bool s_test_visit(void *arg, const MDB_val *value, const rp_record_t *record)
 {
     (void)value;
     test_walk_t *w = (test_walk_t *)arg;
     const char *str = "";
     size_t len = 0;
-    customer_str(record, CUSTOMER_ID, &str, &len);
+    rp_record_str(record, CUSTOMER_ID, &str, &len);
     snprintf(w->ids[w->count], 8, "%.*s", (int)len, str);
     str = "";
     len = 0;
     for (size_t i = 0; i < SORTS; i++)
         if (s_sorts[i].letter == w->query->sort)
-            customer_str(record, s_sorts[i].field, &str, &len);
+            rp_record_str(record, s_sorts[i].field, &str, &len);
     snprintf(w->values[w->count++], 40, "%.*s", (int)len, str);
     return ++w->page < w->query->limit;
 }
@@ -663,7 +631,7 @@ static void s_test_sort(rp_store_t *store, const char *sort, const char *filter_
             "sort", sort, "limit", "7", filter_key, filter_value, cursor[0] ? "cursor" : NULL,
             cursor, NULL};
         query_t query;
-        customer_error_t errors[CUSTOMER_MAX_ERRORS];
+        rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
         rp_packer_t packer;
         rp_packer_init(&packer);
         size_t pairs = 0;
@@ -706,9 +674,11 @@ void query_test(void)
     assert(!query_time("2026-13-02", 10, t));
     assert(!query_time("2026-01-02T03:04:05+08:00", 25, t));
     assert(!query_time("yesterday", 9, t));
+    assert(!query_time("2026-02-30", 10, t) && !query_time("2026-02-28T24:00:00Z", 20, t));
+    assert(!query_time("2026/01/02", 10, t));
 
     query_t query;
-    customer_error_t errors[CUSTOMER_MAX_ERRORS];
+    rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
     assert(s_test_parse(&query, (const char *[]){"sort", "-name", "region", "华东", NULL},
                         errors) == 0);
     assert(query.sort == 'n' && query.descending && query.region.len == strlen("华东"));
@@ -721,9 +691,9 @@ void query_test(void)
     assert(strcmp(errors[2].field, "cursor") == 0);
 
     //  Matching: scope, archived, filters, never contacted.
-    customer_t r;
+    rp_record_t r;
     s_test_record(&r, "x1", "上海华联", "2026-02-10T08:00:00.000Z", "A", NULL);
-    customer_set_str(&r, CUSTOMER_OWNER, "ann", 3);
+    rp_record_set_str(&r, CUSTOMER_OWNER, "ann", 3);
     scope_t ann = {SCOPE_SALES, "ann", 3, NULL, 0}, bob = {SCOPE_SALES, "bob", 3, NULL, 0};
     assert(
         s_test_parse(&query,
@@ -736,7 +706,7 @@ void query_test(void)
     assert(!query_match(&query, &ann, &r));
     assert(s_test_parse(&query, (const char *[]){"tag", "vip", NULL}, errors) == 0);
     assert(!query_match(&query, &ann, &r));
-    customer_reset(&r);
+    rp_record_reset(&r);
     s_test_parse(&query, NULL, errors);
 
     //  Every sort pages through all records in order over a store.

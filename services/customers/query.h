@@ -66,11 +66,11 @@ typedef struct {
 
 //  Check the request's args into self (strings borrowed from args). Returns
 //  the number of errors written (0 when valid).
-int query_parse(query_t *self, const msgpack_object *args, customer_error_t *errors,
+int query_parse(query_t *self, const msgpack_object *args, rp_field_error_t *errors,
                 int max_errors);
 
 //  Does the record pass every filter, and may the actor see it?
-bool query_match(const query_t *self, const scope_t *scope, const customer_t *record);
+bool query_match(const query_t *self, const scope_t *scope, const rp_record_t *record);
 
 //  A time filter's comparable form: a date stays "YYYY-MM-DD", a time
 //  becomes "YYYY-MM-DDTHH:MM:SS.fffZ" (stored times have that form, so
@@ -81,16 +81,16 @@ bool query_time(const char *in, size_t len, char out[QUERY_TIME_MAX]);
 //  (the previous version, if any, is read from the customers database in
 //  the same transaction). Call before the record is written.
 int query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_len,
-                     const customer_t *record);
+                     const rp_record_t *record);
 
-//  The customers.list op (any instance).
-void query_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
+//  The customers.list op (any instance; rp_service_op_fn, arg unused).
+void query_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
 
 //  Walk the records of a query in its order from its cursor: fn is called
 //  for each record looked at that matches (stop by returning false); at
 //  most max_scan are looked at. next gets the cursor to go on from ("" at
 //  the end). Returns 0 or an LMDB error.
-typedef bool(query_visit_fn)(void *arg, const MDB_val *value, const customer_t *record);
+typedef bool(query_visit_fn)(void *arg, const MDB_val *value, const rp_record_t *record);
 int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const scope_t *scope,
                size_t max_scan, query_visit_fn *fn, void *arg, char *next, size_t next_size);
 

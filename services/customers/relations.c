@@ -4,6 +4,7 @@
 #include "apply.h"
 #include "assign.h"
 #include "contact.h"
+#include "handlers.h"
 #include "event.h"
 #include "merge.h"
 #include "page.h"
@@ -68,10 +69,21 @@ typedef struct {
     char idem[RP_MAX_IDEM + 1];
 } call_t;
 
+//  A call for one of the ops (arg: the customers handlers).
+static call_t s_call(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+{
+    call_t call = {.self = customers_handlers_relations(arg),
+                   .service = service,
+                   .origin = origin,
+                   .req = req};
+    scope_parse(&call.scope, req);
+    return call;
+}
+
 //  ---------------------------------------------------------------------
 //  Replies
 
-static void s_invalid(call_t *call, const customer_error_t *errors, int count)
+static void s_invalid(call_t *call, const rp_field_error_t *errors, int count)
 {
     rp_service_reply_invalid(call->service, &call->origin, "some fields are not valid", errors,
                              count);
@@ -79,8 +91,8 @@ static void s_invalid(call_t *call, const customer_error_t *errors, int count)
 
 static void s_field_error(call_t *call, const char *field, const char *code, const char *message)
 {
-    customer_error_t error;
-    customer_error_set(&error, field, strlen(field), code);
+    rp_field_error_t error;
+    rp_field_error_set(&error, field, strlen(field), code);
     error.message = message;
     s_invalid(call, &error, 1);
 }
@@ -113,9 +125,9 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
         const char *team;
         size_t team_len;
         target->found = true;
-        target->version = customer_version(&held.record);
+        target->version = rp_record_version(&held.record);
         rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &target->archived);
-        if (customer_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
+        if (rp_record_str(&held.record, CUSTOMER_TEAM, &team, &team_len) &&
             team_len <= RP_MAX_ACTOR) {
             memcpy(target->team, team, team_len);
             target->team[team_len] = 0;
@@ -168,16 +180,7 @@ static bool s_id_arg(call_t *call, const char *name, size_t max, const char **st
 //  args.version, when given: false (answered) if it is not an integer.
 static bool s_version_arg(call_t *call, const msgpack_object **obj, uint64_t *version)
 {
-    *obj = rp_obj_get(call->req->args, "version");
-    *version = 0;
-    if (!*obj || (*obj)->type == MSGPACK_OBJECT_NIL) {
-        *obj = NULL;
-        return true;
-    }
-    if (rp_obj_u64(*obj, version))
-        return true;
-    s_error(call, 400, "bad_args", "args.version must be an unsigned integer");
-    return false;
+    return rp_writes_version_arg(call->service, &call->origin, call->req, obj, version);
 }
 
 //  ---------------------------------------------------------------------
@@ -286,8 +289,10 @@ static void s_reply_entry(rp_service_t *service, rp_origin_t **origin_p, uint64_
     rp_packer_destroy(&packer);
 }
 
-static void s_contacts_get(call_t *call)
+void relations_contacts_get(void *arg, rp_service_t *service, rp_origin_t *origin,
+                            const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     target_t target;
     const char *contact_id;
     size_t contact_id_len;
@@ -365,23 +370,25 @@ static void s_append(call_t *call, rp_packer_t *event, const char *ref, pending_
 }
 
 //  Validate the request's fields as a new record or changes; answers 422.
-static bool s_fields(call_t *call, record_t *record, const char *const *skip, bool create)
+static bool s_fields(call_t *call, rp_record_t *record, const char *const *skip, bool create)
 {
-    customer_error_t errors[CUSTOMER_MAX_ERRORS];
-    int count = record_validate(record, call->req->args, skip, create, call->self->region, errors,
-                                CUSTOMER_MAX_ERRORS);
+    rp_field_error_t errors[CUSTOMER_MAX_ERRORS];
+    int count = rp_record_validate(record, call->req->args, skip, create, call->self->region,
+                                   errors, CUSTOMER_MAX_ERRORS);
     if (count)
         s_invalid(call, errors, count);
     return count == 0;
 }
 
-static void s_contacts_create(call_t *call)
+void relations_contacts_create(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     static const char *const skip[] = {"id", NULL};
     target_t target;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
         return;
-    record_t contact;
+    rp_record_t contact;
     contact_init(&contact);
     if (s_fields(call, &contact, skip, true)) {
         char contact_id[RP_ID_SIZE];
@@ -391,11 +398,11 @@ static void s_contacts_create(call_t *call)
         s_event_open(call, &event, "customer.contact_added", &target, 2);
         rp_pack_kv_cstr(&event.pk, "contact_id", contact_id);
         rp_pack_cstr(&event.pk, "contact");
-        record_pack_given(&contact, &event.pk);
+        rp_record_pack_given(&contact, &event.pk);
         s_append(call, &event, contact_id, s_done_contact);
         rp_packer_destroy(&event);
     }
-    record_reset(&contact);
+    rp_record_reset(&contact);
 }
 
 //  The stored contact's version, if it exists.
@@ -444,7 +451,7 @@ static void s_contacts_change(call_t *call, bool remove)
         s_error(call, 412, "version_mismatch", "the contact changed since that version");
         return;
     }
-    record_t changes;
+    rp_record_t changes;
     contact_init(&changes);
     if (remove || s_fields(call, &changes, skip, false)) {
         char ref[CONTACT_MAX_ID + 1];
@@ -458,21 +465,23 @@ static void s_contacts_change(call_t *call, bool remove)
             rp_pack_kv_u64(&event.pk, "expected_version", version);
         if (!remove) {
             rp_pack_cstr(&event.pk, "changes");
-            record_pack_given(&changes, &event.pk);
+            rp_record_pack_given(&changes, &event.pk);
         }
         s_append(call, &event, ref, remove ? s_done_removed : s_done_contact);
         rp_packer_destroy(&event);
     }
-    record_reset(&changes);
+    rp_record_reset(&changes);
 }
 
-static void s_activities_create(call_t *call)
+void relations_activities_create(void *arg, rp_service_t *service, rp_origin_t *origin,
+                                 const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     static const char *const skip[] = {"id", NULL};
     target_t target;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
         return;
-    record_t activity;
+    rp_record_t activity;
     activity_init(&activity);
     if (s_fields(call, &activity, skip, true)) {
         char activity_id[RP_ID_SIZE];
@@ -482,11 +491,11 @@ static void s_activities_create(call_t *call)
         s_event_open(call, &event, "customer.activity_logged", &target, 2);
         rp_pack_kv_cstr(&event.pk, "activity_id", activity_id);
         rp_pack_cstr(&event.pk, "activity");
-        record_pack_given(&activity, &event.pk);
+        rp_record_pack_given(&activity, &event.pk);
         s_append(call, &event, activity_id, s_done_activity);
         rp_packer_destroy(&event);
     }
-    record_reset(&activity);
+    rp_record_reset(&activity);
 }
 
 //  owner / team of an assignment: a name of 1..100 bytes, no control
@@ -497,18 +506,13 @@ static const char *s_name_check(const msgpack_object *o, const char **str, size_
         return "required";
     if (!rp_obj_str(o, str, len))
         return "type";
-    if (*len == 0)
-        return "required";
-    if (*len > ASSIGN_MAX_NAME)
-        return "too_long";
-    for (size_t i = 0; i < *len; i++)
-        if ((unsigned char)(*str)[i] < 0x20 || (*str)[i] == 0x7f)
-            return "invalid";
-    return NULL;
+    return *len == 0 ? "required" : rp_normalize_text(*str, *len, ASSIGN_MAX_NAME, RP_TEXT_BLANK);
 }
 
-static void s_assign(call_t *call)
+void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
+                      const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     const scope_t *scope = &call->scope;
     target_t target;
     const msgpack_object *version_obj;
@@ -521,26 +525,26 @@ static void s_assign(call_t *call)
     }
     if (!s_target(call, true, &target) || !s_version_arg(call, &version_obj, &version))
         return;
-    customer_error_t errors[4];
+    rp_field_error_t errors[4];
     int count = 0;
     const char *owner = NULL, *team = NULL, *err;
     size_t owner_len = 0, team_len = 0;
     const msgpack_object *team_obj = rp_obj_get(call->req->args, "team");
     if ((err = s_name_check(rp_obj_get(call->req->args, "owner"), &owner, &owner_len)) != NULL)
-        customer_error_set(&errors[count++], "owner", 5, err);
+        rp_field_error_set(&errors[count++], "owner", 5, err);
     if (team_obj && team_obj->type != MSGPACK_OBJECT_NIL &&
         (err = s_name_check(team_obj, &team, &team_len)) != NULL)
-        customer_error_set(&errors[count++], "team", 4, err);
+        rp_field_error_set(&errors[count++], "team", 4, err);
     else if (team && scope->role == SCOPE_MANAGER &&
              !(team_len == scope->team_len && memcmp(team, scope->team, team_len) == 0)) {
-        customer_error_set(&errors[count], "team", 4, "out_of_scope");
+        rp_field_error_set(&errors[count], "team", 4, "out_of_scope");
         errors[count++].message = "a manager assigns within their own team";
     }
     for (uint32_t i = 0; i < call->req->args->via.map.size && count < 4; i++) {
         const msgpack_object *key = &call->req->args->via.map.ptr[i].key;
         if (!rp_obj_streq(key, "id") && !rp_obj_streq(key, "owner") && !rp_obj_streq(key, "team") &&
             !rp_obj_streq(key, "version"))
-            customer_error_set(&errors[count++],
+            rp_field_error_set(&errors[count++],
                                key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "?",
                                key->type == MSGPACK_OBJECT_STR ? key->via.str.size : 1, "unknown");
     }
@@ -568,8 +572,9 @@ static void s_assign(call_t *call)
     rp_packer_destroy(&event);
 }
 
-static void s_merge(call_t *call)
+void relations_merge(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    call_t one = s_call(arg, service, origin, req), *call = &one;
     target_t target, source;
     if (!s_write_allowed(call) || !s_target(call, true, &target))
         return;
@@ -600,7 +605,7 @@ static void s_merge(call_t *call)
         if (!s_lookup(call, id, id_len, true, &source)) {
             char message[128];
             snprintf(message, sizeof message, "no such customer: %.*s",
-                     (int)record_utf8_cut(id, id_len, 64), id);
+                     (int)rp_normalize_cut(id, id_len, 64), id);
             s_error(call, 404, "not_found", message);
             return;
         }
@@ -618,53 +623,39 @@ static void s_merge(call_t *call)
 }
 
 //  ---------------------------------------------------------------------
+//  The ops that share a body
 
-bool relations_request(relations_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req)
+void relations_contacts_list(void *arg, rp_service_t *service, rp_origin_t *origin,
+                             const rp_request_t *req)
 {
-    static const char *const ops[] = {"customers.contacts.list",
-                                      "customers.contacts.get",
-                                      "customers.activities.list",
-                                      "customers.timeline",
-                                      "customers.contacts.create",
-                                      "customers.contacts.update",
-                                      "customers.contacts.delete",
-                                      "customers.activities.create",
-                                      "customers.assign",
-                                      "customers.merge",
-                                      NULL};
-    int op = 0;
-    while (ops[op] && !rp_request_is(req, ops[op]))
-        op++;
-    if (!ops[op])
-        return false;
-    call_t call = {.self = self, .service = service, .origin = *origin_p, .req = req};
-    *origin_p = NULL;
-    scope_parse(&call.scope, req);
-    if (op < 4 && call.scope.role == SCOPE_NONE)
-        s_error(&call, 404, "not_found", "no such customer"); //  sees nothing
-    else if (op < 4 && req->args && !rp_obj_is_map(req->args))
-        s_error(&call, 400, "bad_args", "args must be a map");
-    else if (op == 0)
-        s_list(&call, "contacts", false);
-    else if (op == 1)
-        s_contacts_get(&call);
-    else if (op == 2)
-        s_list(&call, "activities", true);
-    else if (op == 3)
-        s_list(&call, "timeline", true);
-    else if (op == 4)
-        s_contacts_create(&call);
-    else if (op == 5)
-        s_contacts_change(&call, false);
-    else if (op == 6)
-        s_contacts_change(&call, true);
-    else if (op == 7)
-        s_activities_create(&call);
-    else if (op == 8)
-        s_assign(&call);
-    else
-        s_merge(&call);
-    assert(call.origin == NULL); //  every path answers
-    return true;
+    call_t call = s_call(arg, service, origin, req);
+    s_list(&call, "contacts", false);
+}
+
+void relations_activities_list(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_list(&call, "activities", true);
+}
+
+void relations_timeline(void *arg, rp_service_t *service, rp_origin_t *origin,
+                        const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_list(&call, "timeline", true);
+}
+
+void relations_contacts_update(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_contacts_change(&call, false);
+}
+
+void relations_contacts_delete(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_contacts_change(&call, true);
 }

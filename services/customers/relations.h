@@ -32,9 +32,10 @@ typedef struct _relations_t relations_t;
 relations_t *relations_new(const char *region);
 void relations_destroy(relations_t **self_p);
 
-//  Serve req if its op is one of the above (true: origin taken over and
-//  answered, now or later); false leaves the origin to the caller.
-bool relations_request(relations_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req);
+//  The ops above, for the customers op table (handlers.h); arg: the
+//  customers_handlers_t.
+rp_service_op_fn relations_contacts_list, relations_contacts_get, relations_activities_list,
+    relations_timeline, relations_contacts_create, relations_contacts_update,
+    relations_contacts_delete, relations_activities_create, relations_assign, relations_merge;
 
 #endif

@@ -36,12 +36,12 @@ static void s_group_destroy(void **item)
     *item = NULL;
 }
 
-static void s_tally(tally_t *tally, const customer_t *record)
+static void s_tally(tally_t *tally, const rp_record_t *record)
 {
     const char *str;
     size_t len;
     char none[] = "\x01"; //  cannot be a value: control characters are refused
-    char *key = customer_str(record, tally->field, &str, &len) && len ? strndup(str, len) : NULL;
+    char *key = rp_record_str(record, tally->field, &str, &len) && len ? strndup(str, len) : NULL;
     group_t *group = (group_t *)zhashx_lookup(tally->groups, key ? key : none);
     if (!group) {
         group = (group_t *)calloc(1, sizeof *group);
@@ -65,16 +65,16 @@ static int s_tally_read(rp_store_t *store, MDB_txn *txn, void *arg)
     for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
         rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
-        customer_t record;
+        rp_record_t record;
         customer_init(&record);
         bool archived = false;
         if (doc) {
-            customer_from_map(&record, rp_doc_root(doc));
+            rp_record_from_map(&record, rp_doc_root(doc));
             rp_obj_bool(&record.values[CUSTOMER_ARCHIVED], &archived);
             if (!archived && scope_allows(tally->scope, &record, false))
                 s_tally(tally, &record);
         }
-        customer_reset(&record);
+        rp_record_reset(&record);
         rp_doc_destroy(&doc);
     }
     mdb_cursor_close(cursor);
@@ -126,8 +126,10 @@ static void s_reply(rp_service_t *service, rp_origin_t **origin_p, const char *b
     free(groups);
 }
 
-void report_composition(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+void report_composition(void *arg, rp_service_t *service, rp_origin_t *origin,
+                        const rp_request_t *req)
 {
+    (void)arg;
     scope_t scope;
     scope_parse(&scope, req);
     if (scope.role == SCOPE_NONE) {

@@ -16,6 +16,8 @@
 
 #include <rapport/service.h>
 
-void report_composition(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
+//  The customers.composition op (rp_service_op_fn; arg unused).
+void report_composition(void *arg, rp_service_t *service, rp_origin_t *origin,
+                        const rp_request_t *req);
 
 #endif

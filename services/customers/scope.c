@@ -30,12 +30,12 @@ void scope_parse(scope_t *self, const rp_request_t *req)
                                                   : SCOPE_NONE;
 }
 
-bool scope_allows(const scope_t *self, const customer_t *record, bool write)
+bool scope_allows(const scope_t *self, const rp_record_t *record, bool write)
 {
     const char *owner = NULL, *team = NULL;
     size_t owner_len = 0, team_len = 0;
-    customer_str(record, CUSTOMER_OWNER, &owner, &owner_len);
-    customer_str(record, CUSTOMER_TEAM, &team, &team_len);
+    rp_record_str(record, CUSTOMER_OWNER, &owner, &owner_len);
+    rp_record_str(record, CUSTOMER_TEAM, &team, &team_len);
     switch (self->role) {
     case SCOPE_ADMIN:
         return true;
@@ -55,17 +55,17 @@ bool scope_may_write(const scope_t *self)
     return self->role == SCOPE_ADMIN || self->role == SCOPE_MANAGER || self->role == SCOPE_SALES;
 }
 
-const char *scope_assign_check(const scope_t *self, const customer_t *changes)
+const char *scope_assign_check(const scope_t *self, const rp_record_t *changes)
 {
     const char *str;
     size_t len;
     if (self->role == SCOPE_ADMIN)
         return NULL;
     if (changes->given[CUSTOMER_OWNER] && self->role == SCOPE_SALES &&
-        !(customer_str(changes, CUSTOMER_OWNER, &str, &len) &&
+        !(rp_record_str(changes, CUSTOMER_OWNER, &str, &len) &&
           s_scope_eq(str, len, self->user, self->user_len)))
         return "owner";
-    if (changes->given[CUSTOMER_TEAM] && !(customer_str(changes, CUSTOMER_TEAM, &str, &len) &&
+    if (changes->given[CUSTOMER_TEAM] && !(rp_record_str(changes, CUSTOMER_TEAM, &str, &len) &&
                                            s_scope_eq(str, len, self->team, self->team_len)))
         return "team";
     return NULL;
@@ -89,10 +89,10 @@ void scope_pack(const scope_t *self, msgpack_packer *pk)
 
 void scope_test(void)
 {
-    customer_t record;
+    rp_record_t record;
     customer_init(&record);
-    customer_set_str(&record, CUSTOMER_OWNER, "ann", 3);
-    customer_set_str(&record, CUSTOMER_TEAM, "east", 4);
+    rp_record_set_str(&record, CUSTOMER_OWNER, "ann", 3);
+    rp_record_set_str(&record, CUSTOMER_TEAM, "east", 4);
     scope_t sales = {SCOPE_SALES, "ann", 3, "east", 4};
     scope_t other = {SCOPE_SALES, "bob", 3, "east", 4};
     scope_t manager = {SCOPE_MANAGER, "max", 3, "east", 4};
@@ -105,16 +105,16 @@ void scope_test(void)
     assert(scope_allows(&readonly, &record, false) && !scope_allows(&readonly, &record, true));
     assert(!scope_may_write(&readonly));
 
-    customer_t changes;
+    rp_record_t changes;
     customer_init(&changes);
     assert(scope_assign_check(&sales, &changes) == NULL);
-    customer_set_str(&changes, CUSTOMER_OWNER, "bob", 3);
+    rp_record_set_str(&changes, CUSTOMER_OWNER, "bob", 3);
     assert(strcmp(scope_assign_check(&sales, &changes), "owner") == 0);
     assert(scope_assign_check(&manager, &changes) == NULL);
-    customer_set_str(&changes, CUSTOMER_TEAM, "west", 4);
+    rp_record_set_str(&changes, CUSTOMER_TEAM, "west", 4);
     assert(strcmp(scope_assign_check(&manager, &changes), "team") == 0);
     scope_t admin = {SCOPE_ADMIN, "root", 4, NULL, 0};
     assert(scope_assign_check(&admin, &changes) == NULL);
-    customer_reset(&changes);
-    customer_reset(&record);
+    rp_record_reset(&changes);
+    rp_record_reset(&record);
 }

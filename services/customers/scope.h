@@ -27,7 +27,7 @@ typedef struct {
 void scope_parse(scope_t *self, const rp_request_t *req);
 
 //  May the actor see (write false) or change (write true) the record?
-bool scope_allows(const scope_t *self, const customer_t *record, bool write);
+bool scope_allows(const scope_t *self, const rp_record_t *record, bool write);
 
 //  Roles that may change customers at all.
 bool scope_may_write(const scope_t *self);
@@ -35,7 +35,7 @@ bool scope_may_write(const scope_t *self);
 //  May the actor give a record these owner and team (the fields given in
 //  changes)? Sales keep their own customers in their team; managers stay
 //  in theirs. NULL when allowed, else the field name refused.
-const char *scope_assign_check(const scope_t *self, const customer_t *changes);
+const char *scope_assign_check(const scope_t *self, const rp_record_t *changes);
 
 //  Pack the actor as an event's {user, role, team}.
 void scope_pack(const scope_t *self, msgpack_packer *pk);

@@ -4,7 +4,7 @@
 #include "apply.h"
 #include "contact.h"
 #include "page.h"
-#include "record.h"
+#include <rapport/record.h>
 
 #include <assert.h>
 #include <inttypes.h>
@@ -40,7 +40,7 @@ static const char *s_timeline_str(const msgpack_object *map, const char *key, si
 //  At most max bytes of str, cut on a character boundary (for "%.*s").
 static int s_timeline_cut(const char *str, size_t len, size_t max)
 {
-    return (int)record_utf8_cut(str, len, max);
+    return (int)rp_normalize_cut(str, len, max);
 }
 
 static int s_timeline_put(timeline_entry_t *self, const char *customer_id, size_t len)
@@ -66,7 +66,7 @@ static int s_timeline_put(timeline_entry_t *self, const char *customer_id, size_
     rp_pack_cstr(&entry.pk, "summary");
     size_t summary_len = strlen(self->summary);
     rp_pack_strn(&entry.pk, self->summary,
-                 record_utf8_cut(self->summary, summary_len, TIMELINE_SUMMARY_MAX));
+                 rp_normalize_cut(self->summary, summary_len, TIMELINE_SUMMARY_MAX));
     rp_pack_cstr(&entry.pk, "data");
     msgpack_sbuffer_write(&entry.buffer, self->data.buffer.data, self->data.buffer.size);
     MDB_val k = {key_len, key}, v = {entry.buffer.size, entry.buffer.data};

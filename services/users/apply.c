@@ -51,19 +51,19 @@ const char *apply_manager_check(rp_store_t *store, MDB_txn *txn, const char *man
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!doc)
         return "not_found";
-    user_t manager;
+    rp_record_t manager;
     user_init(&manager);
-    user_from_map(&manager, rp_doc_root(doc));
+    rp_record_from_map(&manager, rp_doc_root(doc));
     const char *role;
     size_t role_len;
     const char *err = NULL;
-    if (!user_bool(&manager, USER_ACTIVE))
+    if (!rp_record_bool(&manager, USER_ACTIVE))
         err = "not_found";
-    else if (!user_str(&manager, USER_ROLE, &role, &role_len) ||
+    else if (!rp_record_str(&manager, USER_ROLE, &role, &role_len) ||
              (user_role_parse(role, role_len) != USER_ROLE_MANAGER &&
               user_role_parse(role, role_len) != USER_ROLE_ADMIN))
         err = "not_manager";
-    user_reset(&manager);
+    rp_record_reset(&manager);
     rp_doc_destroy(&doc);
     return err;
 }
@@ -80,13 +80,13 @@ typedef struct {
     size_t id_len;
     char *old_bytes; //  a private copy of the stored record (LMDB pages move on put)
     rp_doc_t *old_doc;
-    user_t record;
+    rp_record_t record;
     //  the outcome
     int status;
     const char *code;
-    const char *key_hash;                //  in force after created / key_rotated
-    char conflict_id[USER_MAX_ID + 1];   //  409 duplicate: who holds the e-mail
-    const char *invalid_field, *invalid; //  422 invalid: the field and its code
+    const char *key_hash;              //  in force after created / key_rotated
+    char conflict_id[USER_MAX_ID + 1]; //  409 duplicate: who holds the e-mail
+    const char *invalid;               //  422 invalid: manager_id's code
 } apply_t;
 
 static int s_outcome(apply_t *self, int status, const char *code)
@@ -109,7 +109,7 @@ static int s_load(apply_t *self)
     self->old_doc = rp_doc_new(self->old_bytes, value.mv_size, NULL);
     if (!self->old_doc)
         return -1; //  a corrupt store: stop the service
-    user_from_map(&self->record, rp_doc_root(self->old_doc));
+    rp_record_from_map(&self->record, rp_doc_root(self->old_doc));
     return 0;
 }
 
@@ -133,7 +133,7 @@ static bool s_email_taken(apply_t *self)
     const char *email;
     size_t len;
     MDB_val id;
-    if (!user_str(&self->record, USER_EMAIL, &email, &len) ||
+    if (!rp_record_str(&self->record, USER_EMAIL, &email, &len) ||
         apply_email_get(self->store, self->txn, email, len, &id))
         return false;
     if (id.mv_size == self->id_len && memcmp(id.mv_data, self->id, self->id_len) == 0)
@@ -149,21 +149,21 @@ static bool s_manager_ok(apply_t *self)
 {
     const char *manager;
     size_t len;
-    if (!user_str(&self->record, USER_MANAGER_ID, &manager, &len))
+    if (!rp_record_str(&self->record, USER_MANAGER_ID, &manager, &len))
         return true;
     self->invalid =
         apply_manager_check(self->store, self->txn, manager, len, self->id, self->id_len);
-    self->invalid_field = "manager_id";
     return self->invalid == NULL;
 }
 
 //  The writer checked the fields; apply checks them again so that no
 //  event, however it reached the journal, can put a malformed record in
 //  the store.
-static bool s_valid(const msgpack_object *fields, bool create, user_t *out)
+static bool s_valid(const msgpack_object *fields, bool create, rp_record_t *out)
 {
-    user_error_t errors[4];
-    return rp_obj_is_map(fields) && user_validate(out, fields, create, errors, 4) == 0;
+    rp_field_error_t errors[4];
+    return rp_obj_is_map(fields) &&
+           rp_record_validate(out, fields, NULL, create, NULL, errors, 4) == 0;
 }
 
 static bool s_hash(apply_t *self, const char **hash, size_t *len)
@@ -183,7 +183,7 @@ static int s_save_record(apply_t *self)
 {
     rp_packer_t packer;
     rp_packer_init(&packer);
-    user_pack(&self->record, &packer.pk);
+    rp_record_pack(&self->record, &packer.pk);
     int rc = s_put(self, "users", self->id, self->id_len, packer.buffer.data, packer.buffer.size);
     rp_packer_destroy(&packer);
     return rc;
@@ -210,20 +210,10 @@ static int s_set_key(apply_t *self, const char *hash, size_t len)
     return rc;
 }
 
-static void s_stamp(apply_t *self, uint64_t version)
-{
-    const rp_event_t *event = self->event;
-    user_set_u64(&self->record, USER_VERSION, version);
-    user_set_str(&self->record, USER_UPDATED_AT, event->time ? event->time : "",
-                 event->time ? event->time_len : 0);
-}
-
 //  True (and an outcome) if the data's expected_version is not the stored one.
 static bool s_stale(apply_t *self)
 {
-    uint64_t expected;
-    if (rp_obj_u64(rp_obj_get(self->event->data, "expected_version"), &expected) &&
-        expected != user_u64(&self->record, USER_VERSION)) {
+    if (rp_record_stale(&self->record, self->event->data)) {
         s_outcome(self, 412, "version_mismatch");
         return true;
     }
@@ -237,7 +227,7 @@ static int s_created(apply_t *self)
 {
     if (s_load(self) == 0)
         return s_outcome(self, 409, "exists"); //  an id reused: never by our writer
-    user_reset(&self->record);
+    rp_record_reset(&self->record);
     const char *hash;
     size_t hash_len;
     if (!s_hash(self, &hash, &hash_len) ||
@@ -251,16 +241,14 @@ static int s_created(apply_t *self)
         return s_outcome(self, 422, "invalid");
     if (!self->record.given[USER_MANAGER_ID]) {
         msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
-        user_set_obj(&self->record, USER_MANAGER_ID, &nil);
+        rp_record_set_obj(&self->record, USER_MANAGER_ID, &nil);
     }
-    user_set_str(&self->record, USER_ID, self->id, self->id_len);
-    user_set_bool(&self->record, USER_ACTIVE, true);
-    s_stamp(self, 1);
-    const msgpack_object *time = &self->record.values[USER_UPDATED_AT];
-    user_set_str(&self->record, USER_CREATED_AT, time->via.str.ptr, time->via.str.size);
+    rp_record_set_str(&self->record, USER_ID, self->id, self->id_len);
+    rp_record_set_bool(&self->record, USER_ACTIVE, true);
+    rp_record_stamp(&self->record, self->event); //  version 1, created now
     const char *email;
     size_t email_len;
-    assert(user_str(&self->record, USER_EMAIL, &email, &email_len));
+    assert(rp_record_str(&self->record, USER_EMAIL, &email, &email_len));
     int rc = s_put(self, "emails", email, email_len, self->id, self->id_len);
     if (!rc)
         rc = s_set_key(self, hash, hash_len);
@@ -278,7 +266,7 @@ static int s_load_active(apply_t *self)
         return s_outcome(self, 404, "not_found") + 1;
     if (rc)
         return rc;
-    if (!user_bool(&self->record, USER_ACTIVE))
+    if (!rp_record_bool(&self->record, USER_ACTIVE))
         return s_outcome(self, 409, "revoked") + 1;
     return 0;
 }
@@ -290,22 +278,16 @@ static int s_updated(apply_t *self)
         return rc == 1 ? 0 : rc;
     if (s_stale(self))
         return 0;
-    user_t changes;
+    rp_record_t changes;
     user_init(&changes);
     bool valid = s_valid(rp_obj_get(self->event->data, "changes"), false, &changes);
     bool manager_changed = changes.given[USER_MANAGER_ID]; //  a stale one is not re-judged
     const char *was = NULL; //  the stored e-mail, borrowed from old_doc
     size_t was_len = 0;
-    user_str(&self->record, USER_EMAIL, &was, &was_len);
-    for (int field = 0; valid && field < USER_FIELDS; field++)
-        if (changes.given[field]) {
-            const msgpack_object *value = &changes.values[field];
-            if (changes.owned[field]) //  normalized copies must outlive changes
-                user_set_str(&self->record, field, value->via.str.ptr, value->via.str.size);
-            else
-                user_set_obj(&self->record, field, value);
-        }
-    user_reset(&changes);
+    rp_record_str(&self->record, USER_EMAIL, &was, &was_len);
+    if (valid)
+        rp_record_overlay(&self->record, &changes); //  copies what changes owns
+    rp_record_reset(&changes);
     if (!valid)
         return s_outcome(self, 422, "bad_event");
     if (s_email_taken(self))
@@ -314,7 +296,7 @@ static int s_updated(apply_t *self)
         return s_outcome(self, 422, "invalid");
     const char *now;
     size_t now_len;
-    assert(user_str(&self->record, USER_EMAIL, &now, &now_len));
+    assert(rp_record_str(&self->record, USER_EMAIL, &now, &now_len));
     if (now_len != was_len || memcmp(now, was, now_len) != 0) {
         rc = s_del(self, "emails", was, was_len);
         if (!rc)
@@ -322,7 +304,7 @@ static int s_updated(apply_t *self)
         if (rc)
             return rc;
     }
-    s_stamp(self, user_u64(&self->record, USER_VERSION) + 1);
+    rp_record_stamp(&self->record, self->event);
     return s_save_record(self);
 }
 
@@ -338,7 +320,7 @@ static int s_key_rotated(apply_t *self)
     if (!s_hash_free(self, hash, hash_len))
         return s_outcome(self, 409, "key_conflict");
     rc = s_set_key(self, hash, hash_len);
-    s_stamp(self, user_u64(&self->record, USER_VERSION) + 1);
+    rp_record_stamp(&self->record, self->event);
     if (!rc)
         rc = s_save_record(self);
     self->key_hash = hash;
@@ -350,16 +332,16 @@ static int s_revoked(apply_t *self)
     int rc = s_load(self);
     if (rc)
         return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
-    if (s_stale(self) || !user_bool(&self->record, USER_ACTIVE))
+    if (s_stale(self) || !rp_record_bool(&self->record, USER_ACTIVE))
         return 0; //  already revoked: no new version
     const char *email;
     size_t email_len;
-    if (user_str(&self->record, USER_EMAIL, &email, &email_len))
+    if (rp_record_str(&self->record, USER_EMAIL, &email, &email_len))
         rc = s_del(self, "emails", email, email_len);
     if (!rc)
         rc = s_set_key(self, NULL, 0);
-    user_set_bool(&self->record, USER_ACTIVE, false);
-    s_stamp(self, user_u64(&self->record, USER_VERSION) + 1);
+    rp_record_set_bool(&self->record, USER_ACTIVE, false);
+    rp_record_stamp(&self->record, self->event);
     return rc ? rc : s_save_record(self);
 }
 
@@ -386,8 +368,8 @@ static int s_save_outcome(apply_t *self)
         msgpack_pack_array(&packer.pk, 1);
         rp_pack_cstr(&packer.pk, self->conflict_id);
     } else if (details) {
-        user_error_t error;
-        user_error_set(&error, self->invalid_field, strlen(self->invalid_field), self->invalid);
+        rp_field_error_t error;
+        user_manager_error(&error, self->invalid);
         rp_pack_cstr(&packer.pk, "details");
         msgpack_pack_map(&packer.pk, 1);
         rp_pack_cstr(&packer.pk, "errors");
@@ -438,7 +420,7 @@ int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const 
         rc = s_outcome(&self, 422, "unknown_type");
     if (rc == 0)
         rc = s_save_outcome(&self);
-    user_reset(&self.record);
+    rp_record_reset(&self.record);
     rp_doc_destroy(&self.old_doc);
     free(self.old_bytes);
     return rc;
@@ -624,14 +606,14 @@ static int s_test_field_read(rp_store_t *store, MDB_txn *txn, void *arg)
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     assert(doc);
-    user_t record;
+    rp_record_t record;
     user_init(&record);
-    user_from_map(&record, rp_doc_root(doc));
+    rp_record_from_map(&record, rp_doc_root(doc));
     assert(record.given[USER_MANAGER_ID] && record.given[USER_TEAM]); //  every field stored
     s_test_copy(f->out, sizeof f->out, &record.values[f->field]);
-    f->version = user_u64(&record, USER_VERSION);
-    f->active = user_bool(&record, USER_ACTIVE);
-    user_reset(&record);
+    f->version = rp_record_u64(&record, USER_VERSION);
+    f->active = rp_record_bool(&record, USER_ACTIVE);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }

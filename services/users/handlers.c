@@ -22,7 +22,7 @@
 #define LIST_DEFAULT  50
 #define LIST_MAX_SCAN 20000 //  records looked at per list call; then a cursor
 
-struct _handlers_t {
+struct _users_handlers_t {
     rp_writes_t *writes; //  in flight (rp_writes: append, wait, errors)
 };
 
@@ -42,12 +42,29 @@ typedef struct {
     size_t team_len;
 } actor_t;
 
-handlers_t *handlers_new(void)
+users_handlers_t *users_handlers_new(void)
 {
-    handlers_t *self = calloc(1, sizeof *self);
+    users_handlers_t *self = calloc(1, sizeof *self);
     assert(self);
     self->writes = rp_writes_new();
     return self;
+}
+
+int users_handlers_init(rp_config_t *config, void **arg)
+{
+    (void)config;
+    if (sodium_init() < 0) { //  keys come from its random generator
+        rp_error("users: libsodium failed to initialise");
+        return 1;
+    }
+    *arg = users_handlers_new();
+    return 0;
+}
+
+void users_handlers_fini(void *arg)
+{
+    users_handlers_t *self = (users_handlers_t *)arg;
+    users_handlers_destroy(&self);
 }
 
 //  rp_write_free_fn: the clear key is wiped before the memory goes.
@@ -58,9 +75,9 @@ static void s_write_free(void *arg)
     free(write);
 }
 
-void handlers_destroy(handlers_t **self_p)
+void users_handlers_destroy(users_handlers_t **self_p)
 {
-    handlers_t *self = *self_p;
+    users_handlers_t *self = *self_p;
     if (!self)
         return;
     rp_writes_destroy(&self->writes);
@@ -96,12 +113,12 @@ static bool s_is_self(const actor_t *actor, const char *id, size_t id_len)
 
 //  Reads: admin everyone; a manager the users of their team; everyone
 //  themselves.
-static bool s_visible(const actor_t *actor, const user_t *record)
+static bool s_visible(const actor_t *actor, const rp_record_t *record)
 {
     const char *id = NULL, *team = NULL;
     size_t id_len = 0, team_len = 0;
-    user_str(record, USER_ID, &id, &id_len);
-    user_str(record, USER_TEAM, &team, &team_len);
+    rp_record_str(record, USER_ID, &id, &id_len);
+    rp_record_str(record, USER_TEAM, &team, &team_len);
     if (!actor->user)
         return false;
     if (actor->role == USER_ROLE_ADMIN || s_is_self(actor, id, id_len))
@@ -110,11 +127,11 @@ static bool s_visible(const actor_t *actor, const user_t *record)
            s_bytes_eq(team, team_len, actor->team, actor->team_len);
 }
 
-static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, user_t *record)
+static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, rp_record_t *record)
 {
     *doc = rp_doc_new(value->mv_data, value->mv_size, NULL);
     if (*doc)
-        user_from_map(record, rp_doc_root(*doc));
+        rp_record_from_map(record, rp_doc_root(*doc));
     return *doc != NULL;
 }
 
@@ -124,8 +141,8 @@ static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, user_t *record
 static void s_reply_field_error(rp_service_t *service, rp_origin_t **origin_p, const char *field,
                                 const char *code, const char *message)
 {
-    user_error_t error;
-    user_error_set(&error, field, strlen(field), code);
+    rp_field_error_t error;
+    rp_field_error_set(&error, field, strlen(field), code);
     if (message)
         error.message = message;
     rp_service_reply_invalid(service, origin_p, "some fields are not valid", &error, 1);
@@ -167,17 +184,17 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    user_t record;
+    rp_record_t record;
     user_init(&record);
     if (s_record_decode(&value, &doc, &record) &&
         (!read->actor || s_visible(read->actor, &record)) &&
-        (!read->active_only || user_bool(&record, USER_ACTIVE))) {
+        (!read->active_only || rp_record_bool(&record, USER_ACTIVE))) {
         read->found = true;
         rp_reply_pack(&read->packer->pk, read->reply_id, 200, 0, 1);
         rp_pack_cstr(&read->packer->pk, "data");
         msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
     }
-    user_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -316,7 +333,7 @@ static void s_event_open(rp_packer_t *event, const char *type, const char *subje
 
 //  Append the event and answer once it is applied (frees event; a keyed
 //  write's key moves into the write_t).
-static void s_write_append(handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
+static void s_write_append(users_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
                            rp_packer_t *event, const char *idem, char *key, const char *key_hash)
 {
     write_t *write = calloc(1, sizeof *write);
@@ -348,7 +365,7 @@ static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const
 //  active users, the manager an active manager or admin. Apply checks
 //  again, in order, for the races.
 typedef struct {
-    const user_t *record;
+    const rp_record_t *record;
     const char *self_id; //  NULL on create
     size_t self_id_len;
     char holder[USER_MAX_ID + 1]; //  who has the e-mail
@@ -361,48 +378,53 @@ static int s_store_check(rp_store_t *store, MDB_txn *txn, void *arg)
     const char *str;
     size_t len;
     MDB_val id;
-    if (user_str(check->record, USER_EMAIL, &str, &len) &&
+    if (rp_record_str(check->record, USER_EMAIL, &str, &len) &&
         apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
         !s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len)) {
         memcpy(check->holder, id.mv_data, id.mv_size);
         check->holder[id.mv_size] = 0;
     }
-    if (user_str(check->record, USER_MANAGER_ID, &str, &len))
+    if (rp_record_str(check->record, USER_MANAGER_ID, &str, &len))
         check->manager_error =
             apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
     return 0;
 }
 
-static bool s_store_ok(rp_service_t *service, rp_origin_t **origin_p, const user_t *record,
+static bool s_store_ok(rp_service_t *service, rp_origin_t **origin_p, const rp_record_t *record,
                        const char *self_id, size_t self_id_len)
 {
     store_check_t check = {record, self_id, self_id_len, "", NULL};
     rp_store_read(rp_service_store(service), s_store_check, &check);
     if (check.holder[0])
         s_reply_duplicate(service, origin_p, check.holder);
-    else if (check.manager_error)
-        s_reply_field_error(service, origin_p, "manager_id", check.manager_error, NULL);
+    else if (check.manager_error) {
+        rp_field_error_t error;
+        user_manager_error(&error, check.manager_error);
+        rp_service_reply_invalid(service, origin_p, "some fields are not valid", &error, 1);
+    }
     return !check.holder[0] && !check.manager_error;
 }
 
 //  Validate a client's fields; replies 422 and returns false if any is bad.
 static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const msgpack_object *fields,
-                       bool create, user_t *record)
+                       bool create, rp_record_t *record)
 {
-    user_error_t errors[USER_MAX_ERRORS];
-    int count = user_validate(record, fields, create, errors, USER_MAX_ERRORS);
+    rp_field_error_t errors[USER_MAX_ERRORS];
+    int count = rp_record_validate(record, fields, NULL, create, NULL, errors, USER_MAX_ERRORS);
     if (count)
         rp_service_reply_invalid(service, origin_p, "some fields are not valid", errors, count);
     return count == 0;
 }
 
-static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     if (!s_write_allowed(service, &origin, req, actor, true, idem))
         return;
-    user_t record;
+    rp_record_t record;
     user_init(&record);
     //  A request with an idem key skips the store checks: its retry must get
     //  the first answer (apply checks again and records the outcome under
@@ -420,10 +442,10 @@ static void s_create(handlers_t *self, rp_service_t *service, rp_origin_t *origi
         rp_pack_kv_cstr(&event.pk, "id", id);
         rp_pack_kv_cstr(&event.pk, "key_hash", hash);
         rp_pack_cstr(&event.pk, "record");
-        user_pack_given(&record, &event.pk);
+        rp_record_pack_given(&record, &event.pk);
         s_write_append(self, service, &origin, &event, idem, key, hash);
     }
-    user_reset(&record);
+    rp_record_reset(&record);
 }
 
 //  The target of update/rotate_key/revoke: args.id must name a stored user.
@@ -443,14 +465,14 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
     if (apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
-    user_t record;
+    rp_record_t record;
     user_init(&record);
     if (s_record_decode(&value, &doc, &record)) {
         target->found = true;
-        target->version = user_u64(&record, USER_VERSION);
-        target->active = user_bool(&record, USER_ACTIVE);
+        target->version = rp_record_u64(&record, USER_VERSION);
+        target->active = rp_record_bool(&record, USER_ACTIVE);
     }
-    user_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
@@ -487,22 +509,6 @@ static bool s_target_current(rp_service_t *service, rp_origin_t **origin_p, cons
     return true;
 }
 
-//  args.version: absent, or an unsigned integer. Replies 400 if mistyped.
-static bool s_version_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                          const msgpack_object **version_obj, uint64_t *version)
-{
-    *version_obj = rp_obj_get(req->args, "version");
-    *version = 0;
-    if (*version_obj && (*version_obj)->type == MSGPACK_OBJECT_NIL)
-        *version_obj = NULL;
-    if (*version_obj && !rp_obj_u64(*version_obj, version)) {
-        rp_service_reply_error(service, origin_p, 400, "bad_args",
-                               "args.version must be an unsigned integer");
-        return false;
-    }
-    return true;
-}
-
 static bool s_revoked_answer(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                              const target_t *target)
 {
@@ -512,16 +518,18 @@ static bool s_revoked_answer(rp_service_t *service, rp_origin_t **origin_p, cons
     return true;
 }
 
-static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
     uint64_t version;
     if (!s_write_allowed(service, &origin, req, actor, true, idem) ||
         !s_target_id(service, &origin, req, &target) ||
-        !s_version_arg(service, &origin, req, &version_obj, &version) ||
+        !rp_writes_version_arg(service, &origin, req, &version_obj, &version) ||
         !s_target(service, &origin, &target) || s_revoked_answer(service, &origin, req, &target) ||
         !s_target_current(service, &origin, req, &target, version_obj, version))
         return;
@@ -534,7 +542,7 @@ static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origi
         s_reply_field_error(service, &origin, "changes", "required", "nothing to change");
         return;
     }
-    user_t changes;
+    rp_record_t changes;
     user_init(&changes);
     if (s_validate(service, &origin, changes_obj, false, &changes) &&
         (req->idem || s_store_ok(service, &origin, &changes, target.id, target.id_len))) {
@@ -547,15 +555,18 @@ static void s_update(handlers_t *self, rp_service_t *service, rp_origin_t *origi
         if (version_obj)
             rp_pack_kv_u64(&event.pk, "expected_version", version);
         rp_pack_cstr(&event.pk, "changes");
-        user_pack_given(&changes, &event.pk);
+        rp_record_pack_given(&changes, &event.pk);
         s_write_append(self, service, &origin, &event, idem, NULL, NULL);
     }
-    user_reset(&changes);
+    rp_record_reset(&changes);
 }
 
-static void s_rotate_key(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                         const rp_request_t *req, const actor_t *actor)
+static void s_rotate_key(void *arg, rp_service_t *service, rp_origin_t *origin,
+                         const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     if (!s_write_allowed(service, &origin, req, actor, false, idem) ||
@@ -581,16 +592,18 @@ static void s_rotate_key(handlers_t *self, rp_service_t *service, rp_origin_t *o
     s_write_append(self, service, &origin, &event, idem, key, hash);
 }
 
-static void s_revoke(handlers_t *self, rp_service_t *service, rp_origin_t *origin,
-                     const rp_request_t *req, const actor_t *actor)
+static void s_revoke(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    users_handlers_t *self = (users_handlers_t *)arg;
+    actor_t parsed, *actor = &parsed;
+    s_actor_parse(req, actor);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
     uint64_t version;
     if (!s_write_allowed(service, &origin, req, actor, true, idem) ||
         !s_target_id(service, &origin, req, &target) ||
-        !s_version_arg(service, &origin, req, &version_obj, &version) ||
+        !rp_writes_version_arg(service, &origin, req, &version_obj, &version) ||
         !s_target(service, &origin, &target) ||
         !s_target_current(service, &origin, req, &target, version_obj, version))
         return;
@@ -608,15 +621,17 @@ static void s_revoke(handlers_t *self, rp_service_t *service, rp_origin_t *origi
 //  ---------------------------------------------------------------------
 //  Reads
 
-static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                  const actor_t *actor)
+static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
+    actor_t actor;
+    s_actor_parse(req, &actor);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
         rp_service_reply_error(service, &origin, 400, "bad_args", "args.id must be a string");
     else
-        s_reply_record(service, &origin, actor, false, id, len);
+        s_reply_record(service, &origin, &actor, false, id, len);
 }
 
 typedef struct {
@@ -639,8 +654,9 @@ static int s_key_lookup(rp_store_t *store, MDB_txn *txn, void *arg)
 
 //  The active user holding a key hash, for the gateway's authentication.
 //  No actor needed: the hash stands for the key itself.
-static void s_by_key(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+static void s_by_key(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
     const char *hash;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "key_hash"), &hash, &len) ||
@@ -666,19 +682,19 @@ typedef struct {
     char next[USER_MAX_ID + 1];
 } list_t;
 
-static bool s_list_match(const list_t *list, const user_t *record)
+static bool s_list_match(const list_t *list, const rp_record_t *record)
 {
     const char *str;
     size_t len;
-    if (!list->include_revoked && !user_bool(record, USER_ACTIVE))
+    if (!list->include_revoked && !rp_record_bool(record, USER_ACTIVE))
         return false;
     if (!s_visible(list->actor, record))
         return false;
-    if (list->team && !(user_str(record, USER_TEAM, &str, &len) &&
+    if (list->team && !(rp_record_str(record, USER_TEAM, &str, &len) &&
                         s_bytes_eq(str, len, list->team, list->team_len)))
         return false;
-    return list->role == USER_ROLE_NONE ||
-           (user_str(record, USER_ROLE, &str, &len) && user_role_parse(str, len) == list->role);
+    return list->role == USER_ROLE_NONE || (rp_record_str(record, USER_ROLE, &str, &len) &&
+                                            user_role_parse(str, len) == list->role);
 }
 
 //  Walk ids in order from just after the cursor; stop at limit matches or
@@ -705,13 +721,13 @@ static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
             list->next[key.mv_size] = 0;
         }
         rp_doc_t *doc;
-        user_t record;
+        rp_record_t record;
         user_init(&record);
         if (s_record_decode(&value, &doc, &record) && s_list_match(list, &record)) {
             msgpack_sbuffer_write(&list->items.buffer, value.mv_data, value.mv_size);
             list->count++;
         }
-        user_reset(&record);
+        rp_record_reset(&record);
         rp_doc_destroy(&doc);
     }
     if (rc == MDB_NOTFOUND)
@@ -768,18 +784,16 @@ static bool s_list_options(rp_service_t *service, rp_origin_t **origin_p, const 
     return true;
 }
 
-static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req,
-                   const actor_t *actor)
+static void s_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
-    if (!actor->user) {
+    (void)arg;
+    actor_t actor;
+    s_actor_parse(req, &actor);
+    if (!actor.user) {
         rp_service_reply_error(service, &origin, 403, "forbidden", "no actor");
         return;
     }
-    if (req->args && !rp_obj_is_map(req->args)) {
-        rp_service_reply_error(service, &origin, 400, "bad_args", "args must be a map");
-        return;
-    }
-    list_t list = {.actor = actor, .limit = LIST_DEFAULT};
+    list_t list = {.actor = &actor, .limit = LIST_DEFAULT};
     if (!s_list_options(service, &origin, req, &list) ||
         !s_list_arg(service, &origin, req, "cursor", 1, USER_MAX_ID, &list.cursor,
                     &list.cursor_len) ||
@@ -796,26 +810,13 @@ static void s_list(rp_service_t *service, rp_origin_t *origin, const rp_request_
 
 //  ---------------------------------------------------------------------
 
-void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req)
-{
-    handlers_t *self = (handlers_t *)arg;
-    actor_t actor;
-    s_actor_parse(req, &actor);
-    if (rp_request_is(req, "users.get"))
-        s_get(service, origin, req, &actor);
-    else if (rp_request_is(req, "users.list"))
-        s_list(service, origin, req, &actor);
-    else if (rp_request_is(req, "users.by_key"))
-        s_by_key(service, origin, req);
-    else if (rp_request_is(req, "users.create"))
-        s_create(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "users.update"))
-        s_update(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "users.rotate_key"))
-        s_rotate_key(self, service, origin, req, &actor);
-    else if (rp_request_is(req, "users.revoke"))
-        s_revoke(self, service, origin, req, &actor);
-    else
-        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
-}
+const rp_service_op_t users_handlers_ops[] = {
+    {"users.get", RP_OP_READ, s_get},                //  one user, in the caller's scope
+    {"users.list", RP_OP_READ, s_list},              //  a page of them
+    {"users.by_key", RP_OP_READ, s_by_key},          //  the gateway's key lookup
+    {"users.create", RP_OP_WRITE, s_create},         //  user.created, with a new key
+    {"users.update", RP_OP_WRITE, s_update},         //  user.updated
+    {"users.rotate_key", RP_OP_WRITE, s_rotate_key}, //  user.key_rotated, a new key
+    {"users.revoke", RP_OP_WRITE, s_revoke},         //  user.revoked
+    {NULL},
+};

@@ -15,17 +15,21 @@
 
 #include <rapport/service.h>
 
-typedef struct _handlers_t handlers_t;
+typedef struct _users_handlers_t users_handlers_t;
 
-handlers_t *handlers_new(void);
+users_handlers_t *users_handlers_new(void);
 
 //  Frees (and wipes the keys of) the writes still waiting for the journal
 //  or the feed (after rp_service_run returned: the runtime dropped their
 //  callbacks).
-void handlers_destroy(handlers_t **self_p);
+void users_handlers_destroy(users_handlers_t **self_p);
 
-//  rp_service_def_t.request, with arg = the handlers_t.
-void handlers_request(void *arg, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req);
+//  rp_service_def_t.init and .fini: libsodium started (exit 1 if it
+//  cannot be: keys come from its random generator), a users_handlers_t.
+rp_service_init_fn users_handlers_init;
+rp_service_fini_fn users_handlers_fini;
+
+//  The op table (rp_service_def_t.ops, with arg = a users_handlers_t).
+extern const rp_service_op_t users_handlers_ops[];
 
 #endif

@@ -13,13 +13,15 @@ prove that any MDP peer interoperates with the broker (docs/protocol.md).
 
 A lease holder of `S.writer` is told its epoch by a REQUEST whose client
 address is empty and whose body is {id: 0, op: "lease.granted",
-args: {service, epoch}}; the worker must not reply to it.
+args: {service, epoch, token}}; the worker must not reply to it. Its appends
+as writer S carry {writer: S, epoch, token}: without the token the journal
+refuses them (docs/protocol.md § Journal, "Ownership and fencing").
 
 Run as a program, it is a worker in its own process (so a test can kill -9 it):
 
     mdp.py worker ENDPOINT SERVICE
 
-It prints "ready" once READY is sent and "granted EPOCH" for every grant, and
+It prints "ready" once READY is sent and "granted EPOCH TOKEN" for every grant, and
 answers every request with {id, status: 200, data: {pid, service, args}}.
 """
 
@@ -148,12 +150,14 @@ class Client:
         assert reply["status"] == 200, reply
         return reply["data"]["head"]
 
-    def append(self, events, timeout=10.0, writer=None, epoch=None, **envelope):
+    def append(self, events, timeout=10.0, writer=None, epoch=None, token=None, **envelope):
         args = {"events": events}
         if writer is not None:
             args["writer"] = writer
         if epoch is not None:
             args["epoch"] = epoch
+        if token is not None:
+            args["token"] = token
         return self.call("journal", "journal.append", args, timeout, **envelope)
 
     def read_all(self, from_seq=1, page=1000, timeout=10.0):
@@ -186,12 +190,13 @@ class Worker:
     """An MDP worker in its own thread: READY, heartbeats, reconnect, replies.
 
     handler(body bytes) returns the reply body (bytes) or None for no reply.
-    Grants of a `.writer` lease are recorded in self.epochs (a queue) and
-    self.epoch; they are never answered.
+    Grants of a `.writer` lease are recorded in self.epochs (a queue),
+    self.epoch and self.token (the lease token of that epoch); they are never
+    answered. on_grant(epoch, token) is called for each.
     """
 
     def __init__(self, endpoint, service, handler=echo_handler, credit=None, ctx=None,
-                 heartbeat=HEARTBEAT_INTERVAL, on_grant=None):
+                 heartbeat=HEARTBEAT_INTERVAL, on_grant=None, owns=None):
         self.ctx = ctx or zmq.Context.instance()
         self.endpoint = endpoint
         self.service = service.encode() if isinstance(service, str) else service
@@ -199,7 +204,9 @@ class Worker:
         self.credit = credit
         self.heartbeat = heartbeat
         self.on_grant = on_grant
+        self.owns = owns  # a writer's claimed event-type prefixes, sent in READY
         self.epoch = None
+        self.token = None
         self.epochs = queue.Queue()
         self.served = 0
         self.connects = 0
@@ -239,8 +246,11 @@ class Worker:
         self._sock.linger = 0
         self._sock.connect(self.endpoint)
         frames = [b"", MDPW, READY, self.service]
-        if self.credit is not None:
-            frames.append(pack({"credit": self.credit}))
+        if self.credit is not None or self.owns is not None:
+            options = {"credit": self.credit or 1}
+            if self.owns is not None:
+                options["owns"] = self.owns
+            frames.append(pack(options))
         self._sock.send_multipart(frames)
         self.connects += 1
 
@@ -281,10 +291,13 @@ class Worker:
         epoch = grant["args"]["epoch"]
         if grant["args"].get("service") + ".writer" != self.service.decode():
             self.errors.append(f"grant for another service: {grant!r}")
+        self.token = grant["args"].get("token")
+        if not isinstance(self.token, str) or not self.token:
+            self.errors.append(f"grant without a lease token: {grant!r}")
         self.epoch = epoch
         self.epochs.put(epoch)
         if self.on_grant:
-            self.on_grant(epoch)
+            self.on_grant(epoch, self.token)
 
     def run(self):
         self._connect()
@@ -329,8 +342,8 @@ def _main(argv):
         return pack({"id": request.get("id"), "status": 200,
                      "data": {"pid": pid, "service": service, "args": request.get("args")}})
 
-    def on_grant(epoch):
-        print(f"granted {epoch}", flush=True)
+    def on_grant(epoch, token):
+        print(f"granted {epoch} {token}", flush=True)
 
     worker = Worker(endpoint, service, handler, on_grant=on_grant)
     worker.start()

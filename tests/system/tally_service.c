@@ -35,19 +35,14 @@
 #define TALLY_WAIT_MS  5000 //  append reply, then apply: each bounded
 
 typedef struct {
-    rp_service_t *service;
     const char *name;
     char event_type[TALLY_MAX_NAME + 8]; //  "NAME.added"
-    zlistx_t *adds;                      //  add_t in flight, owned (freed at exit)
+    rp_writes_t *writes;                 //  tally.add in flight (rp_writes: append, wait, errors)
 } tally_t;
 
-//  One tally.add between its request and its reply.
+//  One tally.add between its append and its reply.
 typedef struct {
-    tally_t *tally;
-    rp_origin_t *origin;
-    void *handle; //  in tally->adds
     char key[TALLY_MAX_KEY + 1];
-    uint64_t seq;
 } add_t;
 
 //  ---------------------------------------------------------------------
@@ -127,48 +122,11 @@ static void s_reply_total(rp_service_t *service, rp_origin_t **origin_p, uint64_
 //  ---------------------------------------------------------------------
 //  tally.add
 
-static void s_add_destroy(add_t **add_p)
-{
-    add_t *add = *add_p;
-    if (!add)
-        return;
-    rp_origin_destroy(&add->origin);
-    free(add);
-    *add_p = NULL;
-}
-
-//  Done with an add: leave the in-flight list, free it.
-static void s_add_finish(add_t *add)
-{
-    zlistx_detach(add->tally->adds, add->handle);
-    s_add_destroy(&add);
-}
-
-static void s_add_applied(void *arg, rp_service_t *service, bool applied)
+//  rp_write_applied_fn: the event is applied, answer the new total.
+static void s_add_applied(void *arg, rp_service_t *service, rp_origin_t **origin_p, uint64_t seq)
 {
     add_t *add = (add_t *)arg;
-    if (applied)
-        s_reply_total(service, &add->origin, add->seq, add->key, strlen(add->key), false);
-    else
-        rp_service_reply_error(service, &add->origin, 504, "apply_timeout",
-                               "the event was appended but not applied in time; retry");
-    s_add_finish(add);
-}
-
-static void s_add_appended(void *arg, rp_service_t *service, const rp_reply_t *reply,
-                           uint64_t first, uint64_t last)
-{
-    add_t *add = (add_t *)arg;
-    (void)first;
-    add->seq = last;
-    if (reply->status == 200) {
-        rp_service_wait(service, add->seq, TALLY_WAIT_MS, s_add_applied, add);
-        return;
-    }
-    //  A deposed writer (409/403) or a journal that is away: the caller
-    //  retries with the same idem, which the next holder appends once.
-    rp_writes_refused(service, &add->origin, reply->status);
-    s_add_finish(add);
+    s_reply_total(service, origin_p, seq, add->key, strlen(add->key), false);
 }
 
 //  Validate into add->key and *n; on failure reply and return false.
@@ -196,38 +154,16 @@ static bool s_add_args(rp_service_t *service, rp_origin_t **origin_p, const rp_r
     return true;
 }
 
-//  The journal's idem keys are global: scope the caller's key by service.
-static bool s_add_idem(tally_t *self, const rp_request_t *req, char *idem, size_t size)
+//  On the writer only (the runtime checks that, and that args is a map).
+static void s_add(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
-    if (!req->idem) {
-        idem[0] = 0;
-        return true;
-    }
-    int len = snprintf(idem, size, "%s/%.*s", self->name, (int)req->idem_len, req->idem);
-    return len > 0 && (size_t)len < size && !memchr(req->idem, 0, req->idem_len);
-}
-
-static void s_add(tally_t *self, rp_service_t *service, rp_origin_t *origin,
-                  const rp_request_t *req)
-{
+    tally_t *self = (tally_t *)arg;
     char key[TALLY_MAX_KEY + 1];
     uint64_t n;
-    char idem[RP_MAX_IDEM + 1];
-    if (!rp_origin_writer(origin)) {
-        rp_service_reply_error(service, &origin, 400, "writer_only",
-                               "send tally.add to the writer service");
+    char idem[RP_MAX_IDEM + 1]; //  "NAME/<idem>": the journal's idem keys are global
+    if (!s_add_args(service, &origin, req, key, &n) ||
+        !rp_writes_admit(service, &origin, req, true, NULL, idem))
         return;
-    }
-    if (!s_add_args(service, &origin, req, key, &n))
-        return;
-    if (!s_add_idem(self, req, idem, sizeof idem)) {
-        rp_service_reply_error(service, &origin, 400, "bad_idem", "idem too long or has NUL");
-        return;
-    }
-    if (rp_service_epoch(service) == 0) { //  between a reconnect and the next grant
-        rp_service_reply_error(service, &origin, 503, "not_writer", "no lease; retry");
-        return;
-    }
     char id[64];
     zuuid_t *uuid = zuuid_new();
     snprintf(id, sizeof id, "%s", zuuid_str_canonical(uuid));
@@ -242,27 +178,24 @@ static void s_add(tally_t *self, rp_service_t *service, rp_origin_t *origin,
     msgpack_pack_map(&event.pk, 2);
     rp_pack_kv_cstr(&event.pk, "key", key);
     rp_pack_kv_u64(&event.pk, "n", n);
-
     add_t *add = calloc(1, sizeof *add);
     assert(add);
-    add->tally = self;
-    add->origin = origin;
     memcpy(add->key, key, sizeof key);
-    add->handle = zlistx_add_end(self->adds, add);
+    //  A deposed writer or a journal that is away is answered there (503):
+    //  the caller retries with the same idem, which the next holder
+    //  appends once.
     rp_journal_event_t events[1] = {{event.buffer.data, event.buffer.size}};
-    if (rp_service_append(service, events, 1, idem, TALLY_WAIT_MS, s_add_appended, add)) {
-        rp_service_reply_error(service, &add->origin, 500, "journal_error",
-                               "the event could not be appended");
-        s_add_finish(add);
-    }
+    rp_writes_append(self->writes, service, &origin, events, 1, idem, TALLY_WAIT_MS, s_add_applied,
+                     add, free);
     rp_packer_destroy(&event);
 }
 
 //  ---------------------------------------------------------------------
 //  tally.get and dispatch
 
-static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
+static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
+    (void)arg;
     const char *key;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "key"), &key, &len))
@@ -273,17 +206,11 @@ static void s_get(rp_service_t *service, rp_origin_t *origin, const rp_request_t
         s_reply_total(service, &origin, 0, key, len, true);
 }
 
-static void s_request(void *arg, rp_service_t *service, rp_origin_t *origin,
-                      const rp_request_t *req)
-{
-    tally_t *self = (tally_t *)arg;
-    if (rp_request_is(req, "tally.add"))
-        s_add(self, service, origin, req);
-    else if (rp_request_is(req, "tally.get"))
-        s_get(service, origin, req);
-    else
-        rp_service_reply_error(service, &origin, 400, "unknown_op", "unknown op");
-}
+static const rp_service_op_t s_ops[] = {
+    {"tally.add", RP_OP_WRITE, s_add},
+    {"tally.get", RP_OP_READ, s_get},
+    {NULL},
+};
 
 //  Lower case letters, digits, '_' and '-': "NAME.added" is a valid type.
 static bool s_name_valid(const char *name)
@@ -292,6 +219,23 @@ static bool s_name_valid(const char *name)
     return len >= 1 && len <= TALLY_MAX_NAME &&
            strspn(name, "abcdefghijklmnopqrstuvwxyz"
                         "0123456789_-") == len;
+}
+
+static tally_t s_tally;
+
+static int s_init(rp_config_t *config, void **arg)
+{
+    (void)config;
+    snprintf(s_tally.event_type, sizeof s_tally.event_type, "%s.added", s_tally.name);
+    s_tally.writes = rp_writes_new();
+    *arg = &s_tally;
+    return 0;
+}
+
+//  The adds still waiting for the journal or the feed when we stopped.
+static void s_fini(void *arg)
+{
+    rp_writes_destroy(&((tally_t *)arg)->writes);
 }
 
 int main(int argc, char **argv)
@@ -303,34 +247,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: tally_service [NAME]  (NAME: 1..32 of [a-z0-9_-])\n");
         return 2;
     }
-    rp_config_t *config = rp_config_new(name);
-    rp_log_init(name, rp_config_get(config, "instance", NULL),
-                rp_config_get(config, "log/level", "info"));
-    zsys_init(); //  catches SIGTERM and SIGINT: rp_service_run returns
-    zsys_set_linger(0);
-
-    tally_t tally = {.name = name, .adds = zlistx_new()};
-    snprintf(tally.event_type, sizeof tally.event_type, "%s.added", name);
+    s_tally.name = name;
     const char *dbnames[] = {"counts", NULL};
     rp_service_def_t def = {.name = name,
                             .writer = true,
                             .dbnames = dbnames,
                             .apply = s_apply,
-                            .request = s_request,
-                            .arg = &tally};
-    int status = 1;
-    rp_service_t *service = rp_service_new(&def, config);
-    if (service) {
-        tally.service = service;
-        status = rp_service_run(service) == 0 ? 0 : 1;
-        rp_service_destroy(&service);
-    }
-    //  Adds still waiting for the journal or the feed when we stopped: the
-    //  runtime drops their callbacks, so their memory is ours to free.
-    for (add_t *add = (add_t *)zlistx_first(tally.adds); add;
-         add = (add_t *)zlistx_next(tally.adds))
-        s_add_destroy(&add);
-    zlistx_destroy(&tally.adds);
-    rp_config_destroy(&config);
-    return status;
+                            .ops = s_ops,
+                            .init = s_init,
+                            .fini = s_fini};
+    return rp_service_main(&def, 1, argv); //  its one argument is read above
 }

@@ -253,3 +253,80 @@ def test_consumer_survives_broker_kill9(broker):
             proc.communicate()
     delivered = parse(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), 100)
     assert [s for s, _ in delivered] == list(range(1, 101))
+
+
+# -- a subscriber that never reads (issue 13) ---------------------------------
+
+QUEUE_MIB = 16  # feed/queue_bytes for this test; feed/inline_bytes stays 16 KiB
+
+
+def test_a_subscriber_that_never_reads_costs_a_bounded_queue(broker_factory):
+    """A SUB that connects and never reads while ~90 MiB of events are appended: the
+    broker queues at most feed/queue_bytes (16 MiB here: 1,024 messages of at most
+    16 KiB) for it, so its RSS grows by less than 16 + 24 MiB (with the old bound of
+    100,000 messages it took nearly all 90). Events over 16 KiB are fed as [type, seq].
+    Once the subscriber reads, it sees the gap, and the journal still serves it all."""
+    from conftest import rss_kib
+    b = broker_factory({"RAPPORT_FEED_QUEUE_BYTES": str(QUEUE_MIB << 20)})
+    ctx = zmq.Context.instance()
+    sub = ctx.socket(zmq.SUB)
+    sub.linger = 0
+    sub.rcvhwm = 1  # the subscriber itself holds next to nothing
+    sub.setsockopt(zmq.RCVBUF, 64 << 10)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(b.feed)
+    memo = "x" * (15 << 10)  # each event a little under 16 KiB
+
+    def big_batch(first, count, size=memo):
+        return [{"type": "doc.stored", "id": f"big-{n}", "source": "tests/feed",
+                 "data": {"n": n, "memo": size}} for n in range(first, first + count)]
+
+    try:
+        wait_until(lambda: sub.poll(100) and sub.recv_multipart()[0] == b"$head",
+                   5 * SLOW, what="first $head")
+        with b.client() as client:
+            n = 0
+            for _ in range(5):  # warm up: the journal's buffers at their working size
+                assert client.append(big_batch(n, 200), timeout=20 * SLOW)["status"] == 200
+                n += 200
+            baseline = rss_kib(b.pid)
+            while n < 6000:  # ~90 MiB more, the subscriber reading none of it
+                r = client.append(big_batch(n, 200), timeout=20 * SLOW)
+                assert r["status"] == 200, r.get("error")
+                n += 200
+            for _ in range(3):  # over 16 KiB: by reference
+                r = client.append(big_batch(n, 1, "y" * (1 << 20)), timeout=20 * SLOW)
+                assert r["status"] == 200, r.get("error")
+                n += 1
+            grown_mib = (rss_kib(b.pid) - baseline) / 1024
+            print(f"broker RSS grew {grown_mib:.1f} MiB over {n} events of 15 KiB")
+            assert grown_mib < QUEUE_MIB + 24, f"RSS grew {grown_mib:.1f} MiB"
+            head = client.head()
+            assert head == n
+
+            # Now it reads: what was queued, then nothing; it missed most of it.
+            seen = []
+            while sub.poll(int(500 * SLOW)):
+                frames = sub.recv_multipart()
+                if frames[0] != b"$head":
+                    seen.append(struct.unpack(">Q", frames[1])[0])
+            assert seen and len(seen) < head, (len(seen), head)
+            assert len(seen) <= (QUEUE_MIB << 20) // (16 << 10) + 2, len(seen)
+            missing = sorted(set(range(1, head + 1)) - set(seen))
+            assert missing, "no gap: the queue held everything"
+
+            # A large event on a subscriber that keeps up: [type, seq] alone.
+            r = client.append(big_batch(n, 1, "z" * (20 << 10)))
+            assert r["status"] == 200
+            def reference():
+                frames = sub.recv_multipart() if sub.poll(100) else None
+                return frames if frames and frames[0] != b"$head" else None
+            frames = wait_until(reference, 5 * SLOW, what="the large event's reference")
+            assert frames == [b"doc.stored", struct.pack(">Q", n + 1)], frames[:2]
+
+            # The journal serves everything, the gap and the large events too.
+            events, head = client.read_all(page=50)
+            assert [e["seq"] for e in events] == list(range(1, n + 2))
+            assert len(events[-2]["data"]["memo"]) == 1 << 20
+    finally:
+        sub.close(0)

@@ -183,13 +183,17 @@ def test_lease_grant_message_and_promotion(broker):
             holder.send(mdp.DISCONNECT)
             reply = client.recv_reply()
             assert reply["id"] == rid and reply["error"]["code"] == "worker_lost", reply
+            old_token = args["token"]
             args = grant_of(standby.recv())
+            # Issue 13: the grant carries a new lease token (128 random bits, hex).
+            token = args.pop("token")
             assert args == {"service": "w", "epoch": epoch + 1}
-            # The old epoch is fenced off, the new one accepted.
+            assert len(token) == 32 and token != old_token, (token, old_token)
+            # The old epoch is fenced off, the new one accepted (with its token).
             ev = {"type": "w.done", "id": "w-1", "source": "t", "data": {}}
-            old = client.append([ev], writer="w", epoch=epoch)
+            old = client.append([ev], writer="w", epoch=epoch, token=old_token)
             assert old["status"] == 409 and old["error"]["code"] == "stale_epoch", old
-            new = client.append([ev], writer="w", epoch=epoch + 1)
+            new = client.append([ev], writer="w", epoch=epoch + 1, token=token)
             assert new["status"] == 200, new
             rid = client.send_request("w.writer", "cmd", {})
             c, body = standby.request()
@@ -221,10 +225,11 @@ def test_holder_reregistering_under_one_identity_gets_the_live_epoch(broker):
     try:
         w.send(mdp.DISCONNECT)
         w.ready()
-        epoch = grant_of(w.recv())["epoch"]
+        args = grant_of(w.recv())
+        epoch = args["epoch"]
         with broker.client() as client:
             ev = {"type": "id.done", "id": "id-1", "source": "t", "data": {}}
-            r = client.append([ev], writer="id", epoch=epoch)
+            r = client.append([ev], writer="id", epoch=epoch, token=args["token"])
             assert r["status"] == 200, (epoch, r)
         assert w.recv(0.5) is None, "a second grant arrived"
     finally:

@@ -69,12 +69,12 @@ int rp_appends_add(rp_appends_t *self, const rp_journal_event_t *events, size_t 
 //  How many groups are gathered and not yet taken.
 size_t rp_appends_waiting(rp_appends_t *self);
 
-//  The next group to send, oldest first, packed as journal.append with id,
-//  writer and epoch into packer (reset first); *timeout_ms gets the
+//  The next group to send, oldest first, packed as journal.append with id
+//  and writer (name, epoch, token) into packer (reset first); *timeout_ms gets the
 //  shortest of its members'. NULL when nothing is gathered. The group is
 //  in flight until rp_appends_replied.
 rp_append_group_t *rp_appends_take(rp_appends_t *self, rp_packer_t *packer, uint64_t id,
-                                   const char *writer, uint64_t epoch, int *timeout_ms);
+                                   const rp_journal_writer_t *writer, int *timeout_ms);
 
 //  Answer every member of a group in the order added, then free it. A
 //  shared append whose reply does not hold exactly its events' seqs

@@ -123,6 +123,10 @@ typedef struct {
     const msgpack_object *data; //  required
 } rp_event_t;
 
+//  An event type: 1..RP_MAX_TYPE of [a-z0-9_.-], lower-case dotted names
+//  (customer.created, order.placed).
+bool rp_event_type_valid(const char *type, size_t len);
+
 //  Parse and validate an event: type is 1..RP_MAX_TYPE of [a-z0-9_.-] and
 //  does not start with '$'; id and source are non-empty and bounded; data is
 //  present. specversion and time may be absent (the journal fills them).

@@ -2,9 +2,10 @@
     seq order, from a cursor on (docs/protocol.md § Feed).
 
     The broker publishes [type, seq (8 bytes BE), event] for each committed
-    event and ["$head", seq] once a second; PUB/SUB may lose messages (a
-    slow subscriber, a reconnect). rp_feed turns that into a reliable
-    stream with the Clone pattern:
+    event (an event too large for the feed as [type, seq] alone, which
+    rp_feed reads from the journal at once) and ["$head", seq] once a
+    second; PUB/SUB may lose messages (a slow subscriber, a reconnect). rp_feed turns that into a
+   reliable stream with the Clone pattern:
 
       1. subscribe to the feed (rp_feed_new);
       2. replay cursor+1 … head through journal.read, in pages (rp_feed_sync);

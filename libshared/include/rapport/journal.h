@@ -5,7 +5,7 @@
     docs/events.md); they are spliced into the request unchanged. The
     journal sets seq, specversion and time, checks types and ownership:
 
-      journal.append {events, writer?, epoch?}  → data {seqs, duplicate?}
+      journal.append {events, writer?, epoch?, token?}  → data {seqs, duplicate?}
       journal.append {events, parts, …}         → data {parts: [{status, seqs…}]}
       journal.read   {from_seq, max?}           → data {events, head}
       journal.head   {}                         → data {head}
@@ -32,11 +32,22 @@ typedef struct {
 //  append may splice into its request).
 bool rp_journal_event_valid(const rp_journal_event_t *event);
 
-//  Pack a journal.append request. writer NULL / epoch 0 are left out, as is
-//  idem when NULL. Returns 0, or -1 if count is 0 or over the maximum or an
-//  event is not one well-formed MessagePack map.
+//  The writer an append is made as: the service, its lease epoch and the
+//  lease token it was granted with (worker.h), all three needed for the
+//  journal to take an append in its name (docs/protocol.md § Journal,
+//  "Ownership and fencing").
+typedef struct {
+    const char *name;
+    uint64_t epoch;
+    const char *token; //  NULL: none
+} rp_journal_writer_t;
+
+//  Pack a journal.append request. writer NULL (an integrator's append) or
+//  its NULL / 0 parts are left out, as is idem when NULL. Returns 0, or -1
+//  if count is 0 or over the maximum or an event is not one well-formed
+//  MessagePack map.
 int rp_journal_pack_append(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
-                           size_t count, const char *writer, uint64_t epoch, const char *idem);
+                           size_t count, const rp_journal_writer_t *writer, const char *idem);
 
 //  A shared append (docs/protocol.md § Journal, "Shared appends"): the
 //  events in parts, each its own append to the journal, with its own key.
@@ -53,7 +64,7 @@ typedef struct {
 //  not add up to count.
 int rp_journal_pack_append_parts(rp_packer_t *packer, uint64_t id, const rp_journal_event_t *events,
                                  size_t count, const rp_journal_part_t *parts, size_t parts_n,
-                                 const char *writer, uint64_t epoch);
+                                 const rp_journal_writer_t *writer);
 
 //  Part index of a shared append's reply, as the reply an append of its
 //  own would have had: *part gets its status, error code and message (data
@@ -70,11 +81,11 @@ bool rp_journal_append_seqs(const rp_reply_t *reply, uint64_t *first, uint64_t *
                             bool *duplicate);
 
 //  Append and wait. Returns the reply's status (200 when appended; 409
-//  stale_epoch, 403 not_owner, 422 bad_event, 503, 504 timeout …), or -1
+//  stale_epoch, 403 not_owner or bad_token, 422 bad_event, 503, 504 timeout …), or -1
 //  if the request could not be sent. On 200 sets *last_seq. Refusals are
 //  logged with their code and message.
 int rp_journal_append(rp_client_t *client, const rp_journal_event_t *events, size_t count,
-                      const char *writer, uint64_t epoch, const char *idem, int timeout_ms,
+                      const rp_journal_writer_t *writer, const char *idem, int timeout_ms,
                       uint64_t *last_seq);
 
 //  Pack a journal.read request for up to max events from from_seq.

@@ -20,16 +20,28 @@
 
         static int apply (void *arg, rp_store_t *store, MDB_txn *txn,
                           uint64_t seq, const rp_event_t *event);
-        static void request (void *arg, rp_service_t *service,
-                             rp_origin_t *origin, const rp_request_t *req);
+        static const rp_service_op_t ops[] = {
+            {"things.get", RP_OP_READ, s_get},
+            {"things.create", RP_OP_WRITE, s_create},
+            {NULL}};
 
     apply is the only code that changes the store: deterministic, no I/O;
     it returns 0, or an error that stops the service (never for a business
-    conflict: record those as outcomes). request answers now or later with
-    rp_service_reply (which takes the origin); req is valid only during the
-    call. A request carrying min_seq is held (bounded) until the store has
-    applied that seq, so reads see the caller's own writes; when the bound
-    passes first it is answered 503 "min_seq_timeout" (retry).
+    conflict: record those as outcomes). An op's fn answers now or later
+    with rp_service_reply (which takes the origin); req is valid only
+    during the call. A request carrying min_seq is held (bounded) until the
+    store has applied that seq, so reads see the caller's own writes; when
+    the bound passes first it is answered 503 "min_seq_timeout" (retry).
+
+    The runtime answers, alike for every service and before any op runs
+    (or min_seq is waited for):
+      - an op not in the table               400 unknown_op
+      - a write op on "<name>" (the reader)  400 writer_only
+      - a write op without args (absent or
+        nil)                                 400 bad_args
+    (args of any other type than a map are a 400 bad_request of the
+    envelope, rp_request_parse), so an op's fn may take req->args as a map,
+    or NULL on a read.
 
     The runtime stamps every reply with {cursor, instance} (the applied seq
     and rp_log_instance(): config `instance`, else hostname-pid), and
@@ -60,23 +72,53 @@ typedef struct _rp_origin_t rp_origin_t;
 
 typedef int(rp_service_apply_fn)(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
                                  const rp_event_t *event);
-typedef void(rp_service_request_fn)(void *arg, rp_service_t *service, rp_origin_t *origin,
-                                    const rp_request_t *req);
+typedef void(rp_service_op_fn)(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req);
 typedef void(rp_service_tick_fn)(void *arg, rp_service_t *service);
+//  rp_service_main's hooks for the service's own state: init reads its
+//  settings and makes the arg the callbacks get (*arg), returning 0, or
+//  an exit status with the reason logged (and nothing left to free); it
+//  runs before the scheduling policy is set and before any socket, so it
+//  opens none. fini frees that arg after the run.
+typedef int(rp_service_init_fn)(rp_config_t *config, void **arg);
+typedef void(rp_service_fini_fn)(void *arg);
+
+//  Reads are served on both workers; writes only on "<name>.writer".
+typedef enum { RP_OP_READ, RP_OP_WRITE } rp_op_kind_t;
+
+//  One row of a service's op table (terminated by a row with op NULL).
+typedef struct {
+    const char *op; //  "customers.get"
+    rp_op_kind_t kind;
+    rp_service_op_fn *fn; //  gets the def's arg
+} rp_service_op_t;
 
 typedef struct {
-    const char *name;               //  "customers": serves "customers"
-    bool writer;                    //  also "customers.writer" (the lease)
-    const char *const *dbnames;     //  the store's named databases, NULL-terminated
-    rp_service_apply_fn *apply;     //  required
-    rp_service_request_fn *request; //  required
-    rp_service_tick_fn *tick;       //  optional, every tick_ms (default 1000)
+    const char *name;           //  "customers": serves "customers"
+    bool writer;                //  also "customers.writer" (the lease)
+    const char *const *owns;    //  event-type prefixes the writer owns besides "<name>."
+                                //  (NULL-terminated; NULL: none), e.g. {"customer.", NULL}
+    const char *const *dbnames; //  the store's named databases, NULL-terminated
+    rp_service_apply_fn *apply; //  required
+    const rp_service_op_t *ops; //  required: the op table, {NULL}-terminated
+    rp_service_tick_fn *tick;   //  optional, every tick_ms (default 1000)
     int tick_ms;
-    int credit;            //  requests in flight per worker (default 64)
-    int min_seq_wait_ms;   //  bound on min_seq waits (default 5000)
-    const char *store_dir; //  default <data/dir>/<name>/<n>, first free n
-    void *arg;             //  passed to the callbacks
+    int credit;               //  requests in flight per worker (default 64)
+    int min_seq_wait_ms;      //  bound on min_seq waits (default 5000)
+    const char *store_dir;    //  default <data/dir>/<name>/<n>, first free n
+    void *arg;                //  passed to the callbacks (rp_service_main: init's)
+    rp_service_init_fn *init; //  optional, for rp_service_main
+    rp_service_fini_fn *fini; //  optional, for rp_service_main
 } rp_service_def_t;
+
+//  A service's whole main(): refuses arguments (a usage line on stderr,
+//  exit 2); reads config/<name>.cfg and RAPPORT_* (rp_config_new), starts
+//  the log (instance, log/level), runs init, sets the scheduling policy
+//  (rp_sched_init: exit 2 if refused), lets zsys catch SIGTERM and SIGINT,
+//  then serves until one comes (rp_service_new, rp_service_run) and runs
+//  fini. Returns the exit status: 0 after a clean stop, 1 if the store
+//  could not be opened or apply failed, else init's.
+int rp_service_main(const rp_service_def_t *def, int argc, char **argv);
 
 //  Open the store and the feed (endpoints and data dir from config:
 //  broker/endpoint, feed/endpoint, data/dir). NULL if the store cannot be

@@ -47,12 +47,14 @@ bool rp_testbroker_wait_subscribers(rp_testbroker_t *self, int n, int timeout_ms
 //  Wait until a worker is READY for service; false on timeout.
 bool rp_testbroker_wait_worker(rp_testbroker_t *self, const char *service, int timeout_ms);
 
-//  Send the documented lease.granted message to the worker of
-//  "<service>.writer". Returns 0, or -1 if it has no worker.
+//  Send the documented lease.granted message (with a lease token of the
+//  test broker's making) to the worker of "<service>.writer". Returns 0,
+//  or -1 if it has no worker.
 int rp_testbroker_grant(rp_testbroker_t *self, const char *service, uint64_t epoch);
 
 //  The writer and epoch carried by the last journal.append ("" and 0 if
-//  none), copied into writer (size bytes).
+//  none), copied into writer (size bytes); the epoch is 0 as well if that
+//  append did not carry the token of the last grant.
 uint64_t rp_testbroker_last_epoch(rp_testbroker_t *self, char *writer, size_t size);
 
 void rp_testbroker_test(void);

@@ -34,11 +34,14 @@
 
     Leases: for a service named "<S>.writer" the broker tells the lease
     holder its epoch with a REQUEST from an empty client address, body
-    {id: 0, op: "lease.granted", args: {service: "<S>", epoch: N}}. The
-    worker takes it in itself (rp_worker_recv returns NULL, nothing is sent
-    back) and rp_worker_epoch returns N from then on; 0 means "not the
-    holder", which is also the state after every reconnect until the next
-    grant.
+    {id: 0, op: "lease.granted", args: {service: "<S>", epoch: N, token: T}}.
+    The worker takes it in itself (rp_worker_recv returns NULL, nothing is
+    sent back) and rp_worker_epoch returns N from then on, rp_worker_token
+    T; 0 (and NULL) means "not the holder", which is also the state after
+    every reconnect until the next grant. The token is the lease holder's
+    proof to the journal (docs/protocol.md § Journal, "Ownership and
+    fencing"): it travels only on this connection, and a grant without one
+    is ignored.
 */
 #ifndef RAPPORT_WORKER_H
 #define RAPPORT_WORKER_H
@@ -52,6 +55,14 @@ typedef struct _rp_worker_t rp_worker_t;
 //  Connect to the broker's router and send READY for service. Returns NULL
 //  if the endpoint or service name is invalid.
 rp_worker_t *rp_worker_new(const char *endpoint, const char *service, int credit);
+
+//  The same for "<S>.writer" claiming event-type prefixes besides "S."
+//  (owns: NULL-terminated, e.g. {"customer.", NULL}; copied), sent in
+//  READY's options as {owns: [...]}: the journal makes S their owner when
+//  it grants the lease, unless another service owns one (then the broker
+//  says DISCONNECT). Ignored for a service that is no writer.
+rp_worker_t *rp_worker_new_owner(const char *endpoint, const char *service, int credit,
+                                 const char *const *owns);
 
 //  Send DISCONNECT (if connected) and close the socket.
 void rp_worker_destroy(rp_worker_t **self_p);
@@ -85,6 +96,11 @@ int rp_worker_next_tick_ms(rp_worker_t *self);
 
 //  The lease epoch for a "<S>.writer" worker holding the lease, else 0.
 uint64_t rp_worker_epoch(rp_worker_t *self);
+
+//  The lease token given with that epoch (1..RP_WORKER_TOKEN_MAX bytes), or
+//  NULL while the worker holds no lease.
+#define RP_WORKER_TOKEN_MAX 64
+const char *rp_worker_token(rp_worker_t *self);
 
 //  The service name given at creation.
 const char *rp_worker_service(rp_worker_t *self);

@@ -60,11 +60,11 @@ void rp_writes_append(rp_writes_t *self, rp_service_t *service, rp_origin_t **or
 void rp_writes_refused(rp_service_t *service, rp_origin_t **origin_p, int status);
 
 //  Whether a write request may go ahead, checked in this order (the first
-//  failure is answered, the origin freed, and false returned):
-//    - it came through "<service>.writer"        400 writer_only
+//  failure is answered, the origin freed, and false returned), after the
+//  runtime's own checks of a write op (on "<service>.writer", args a map:
+//  service.h):
 //    - the caller may write (allowed, decided by
 //      the service from the actor's role)          403 forbidden (forbidden_message)
-//    - args is a map                               400 bad_args
 //    - the idem key fits the journal's as
 //      "<service>/<idem>" with no NUL              400 bad_idem
 //    - a lease is held (not between a reconnect
@@ -72,6 +72,12 @@ void rp_writes_refused(rp_service_t *service, rp_origin_t **origin_p, int status
 //  idem gets that journal key, or "" for a request without one.
 bool rp_writes_admit(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
                      bool allowed, const char *forbidden_message, char idem[RP_MAX_IDEM + 1]);
+
+//  args.version of a write that names the version it changes: absent or
+//  nil (*version_obj NULL: no check), or an unsigned integer. Otherwise
+//  answers 400 bad_args (origin freed) and returns false.
+bool rp_writes_version_arg(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                           const msgpack_object **version_obj, uint64_t *version);
 
 //  Pack the whole error reply {id, status, seq, error: {code, message,
 //  details?}} for a refused outcome (code "conflict" if it has none).
