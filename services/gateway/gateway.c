@@ -360,7 +360,11 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     self->port = s_bound_port(self->listener);
     self->metrics = gw_metrics_new();
     self->fleet = gw_fleet_new(); //  before the follower, whose progress moves its head
-    self->directory = gw_directory_new();
+    char *replica =
+        zsys_sprintf("%s/gateway", rp_config_get(config, "data/dir", RP_DEFAULT_DATA_DIR));
+    self->directory = gw_directory_new(replica); //  the users store, folded by users' apply
+    zstr_free(&replica);
+    assert(self->directory);
     self->auth = gw_auth_new(admin_key, self->directory);
     self->ratelimit = gw_ratelimit_new(rate, burst, 0);
     if (!admin_key || !*admin_key)
