@@ -88,7 +88,7 @@ $(B)/test/%: $(B)/obj/tests/system/%.o $(LIB)
 
 # The gateway folds user.* events with the users service's own apply, on a
 # replica of its store (services/gateway/directory.h): it links those objects.
-USERS_FOLD := $(patsubst %,$(B)/obj/services/users/%.o,apply user apikey)
+USERS_FOLD := $(patsubst %,$(B)/obj/services/users/%.o,apply user apikey preferences)
 $(B)/bin/rapport-gateway: $(USERS_FOLD)
 $(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
 

@@ -3,7 +3,8 @@
 #include "apply.h"
 #include "customer.h"
 #include "dups.h"
-#include "event.h"
+#include <rapport/event.h>
+#include <rapport/random.h>
 #include "import.h"
 #include <rapport/normalize.h>
 #include "pending.h"
@@ -323,7 +324,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
                              (allow || s_no_similar(service, &origin, &record))))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        event_open(&event.pk, "customer.created", id, strlen(id), actor);
+        rp_event_open(&event.pk, "customer.created", "customers", id, strlen(id), actor);
         msgpack_pack_map(&event.pk, allow ? 3 : 2);
         rp_pack_kv_cstr(&event.pk, "id", id);
         if (allow)
@@ -414,7 +415,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         (req->idem || s_no_duplicates(service, &origin, &changes, target.id, target.id_len))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        event_open(&event.pk, "customer.updated", target.id, target.id_len, &actor);
+        rp_event_open(&event.pk, "customer.updated", "customers", target.id, target.id_len, &actor);
         msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
         rp_pack_cstr(&event.pk, "id");
         rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -445,8 +446,8 @@ static void s_archive(customers_handlers_t *self, rp_service_t *service, rp_orig
         return;
     rp_packer_t event;
     rp_packer_init(&event);
-    event_open(&event.pk, archive ? "customer.archived" : "customer.restored", target.id,
-               target.id_len, &actor);
+    rp_event_open(&event.pk, archive ? "customer.archived" : "customer.restored", "customers",
+                  target.id, target.id_len, &actor);
     msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);

@@ -2,7 +2,8 @@
 #include "import.h"
 #include "apply.h"
 #include "customer.h"
-#include "event.h"
+#include <rapport/event.h>
+#include <rapport/random.h>
 #include "handlers.h"
 #include <rapport/normalize.h>
 #include "scope.h"
@@ -383,7 +384,7 @@ static bool s_obj_equal(const msgpack_object *a, const msgpack_object *b)
 
 static void s_event_open(run_t *run, const char *type, const char *subject)
 {
-    event_open(&run->batch->events.pk, type, subject, strlen(subject), &run->scope);
+    rp_event_open(&run->batch->events.pk, type, "customers", subject, strlen(subject), &run->scope);
 }
 
 static void s_event_close(run_t *run, uint32_t line, bool update)

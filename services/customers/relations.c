@@ -5,7 +5,8 @@
 #include "assign.h"
 #include "contact.h"
 #include "handlers.h"
-#include "event.h"
+#include <rapport/event.h>
+#include <rapport/random.h>
 #include "merge.h"
 #include "page.h"
 #include "pending.h"
@@ -356,7 +357,7 @@ static bool s_write_allowed(call_t *call)
 static void s_event_open(call_t *call, rp_packer_t *event, const char *type, const target_t *target,
                          size_t data_pairs)
 {
-    event_open(&event->pk, type, target->id, target->id_len, &call->scope);
+    rp_event_open(&event->pk, type, "customers", target->id, target->id_len, &call->scope);
     msgpack_pack_map(&event->pk, 1 + data_pairs);
     rp_pack_cstr(&event->pk, "id");
     rp_pack_strn(&event->pk, target->id, target->id_len);

@@ -3,6 +3,7 @@
     from the data the writer computed. */
 #include "apply.h"
 #include "apikey.h"
+#include "preferences.h"
 #include "user.h"
 
 #include <rapport/apply.h>
@@ -15,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const users_apply_dbnames[] = {"users",     "emails",      "keys",
-                                           "user_keys", RP_OUTCOME_DB, NULL};
+const char *const users_apply_dbnames[] = {"users",        "emails",      "keys", "user_keys",
+                                           PREFERENCES_DB, RP_OUTCOME_DB, NULL};
 
 static int s_get(rp_store_t *store, MDB_txn *txn, const char *db, const char *key, size_t len,
                  MDB_val *value)
@@ -370,6 +371,7 @@ static const rp_apply_type_t s_types[] = {
     {"user.updated", s_updated},
     {"user.key_rotated", s_key_rotated},
     {"user.revoked", s_revoked},
+    {"user.preferences_set", preferences_apply},
     {NULL},
 };
 
@@ -589,6 +591,63 @@ static int s_test_manager_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
+static void s_test_cstr_or_nil(msgpack_packer *pk, const char *str)
+{
+    if (str)
+        rp_pack_cstr(pk, str);
+    else
+        msgpack_pack_nil(pk);
+}
+
+//  user.preferences_set {id, expected_version (when ≥ 0), preferences:
+//  {time_zone, locale}} (NULL: nil).
+static void s_test_preferences(rp_store_t *store, uint64_t seq, const char *id, int expected,
+                               const char *time_zone, const char *locale)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, expected >= 0 ? 3 : 2);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    if (expected >= 0)
+        rp_pack_kv_u64(&data.pk, "expected_version", (uint64_t)expected);
+    rp_pack_cstr(&data.pk, "preferences");
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_cstr(&data.pk, "time_zone");
+    s_test_cstr_or_nil(&data.pk, time_zone);
+    rp_pack_cstr(&data.pk, "locale");
+    s_test_cstr_or_nil(&data.pk, locale);
+    s_test_event(store, seq, "user.preferences_set", &data);
+    rp_packer_destroy(&data);
+}
+
+typedef struct {
+    const char *id;
+    char time_zone[64], locale[64];
+    uint64_t version;
+} test_prefs_t;
+
+static int s_test_prefs_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    test_prefs_t *p = (test_prefs_t *)arg;
+    MDB_val key = {strlen(p->id), (void *)p->id}, value;
+    if (mdb_get(txn, rp_store_dbi(store, PREFERENCES_DB), &key, &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    assert(doc);
+    s_test_copy(p->time_zone, sizeof p->time_zone, rp_obj_get(rp_doc_root(doc), "time_zone"));
+    s_test_copy(p->locale, sizeof p->locale, rp_obj_get(rp_doc_root(doc), "locale"));
+    rp_obj_u64(rp_obj_get(rp_doc_root(doc), "version"), &p->version);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static test_prefs_t s_test_prefs(rp_store_t *store, const char *id)
+{
+    test_prefs_t p = {.id = id};
+    rp_store_read(store, s_test_prefs_read, &p);
+    return p;
+}
+
 static void s_test_journal(rp_store_t *store)
 {
     //  Created: every field stored, times from the event, both key indexes.
@@ -693,6 +752,29 @@ static void s_test_journal(rp_store_t *store)
     assert(s_test_outcome(store, 27).status == 0);
     rp_packer_destroy(&data);
     assert(s_test_field(store, "u3", USER_ACTIVE).active);
+
+    //  Preferences: set, a stale version refused, a setting cleared, a
+    //  malformed event refused; the user record is not touched.
+    s_test_preferences(store, 28, "u3", -1, "Asia/Shanghai", "zh-CN");
+    s_test_expect(store, 28, 200, NULL, NULL);
+    test_prefs_t p = s_test_prefs(store, "u3");
+    assert(strcmp(p.time_zone, "Asia/Shanghai") == 0 && strcmp(p.locale, "zh-CN") == 0);
+    assert(p.version == 1);
+    s_test_preferences(store, 29, "u3", 0, "UTC", NULL);
+    s_test_expect(store, 29, 412, "version_mismatch", NULL);
+    s_test_preferences(store, 30, "u3", 1, NULL, "en");
+    s_test_expect(store, 30, 200, NULL, NULL);
+    p = s_test_prefs(store, "u3");
+    assert(p.time_zone[0] == 0 && strcmp(p.locale, "en") == 0 && p.version == 2);
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", "u3");
+    rp_pack_kv_cstr(&data.pk, "preferences", "UTC");
+    s_test_event(store, 31, "user.preferences_set", &data);
+    s_test_expect(store, 31, 422, "invalid", NULL);
+    rp_packer_destroy(&data);
+    assert(s_test_prefs(store, "u3").version == 2);
+    assert(s_test_field(store, "u3", USER_VERSION).version == 5); //  as after seq 24
 
     //  The manager check as the handlers use it.
     rp_store_read(store, s_test_manager_read, NULL);

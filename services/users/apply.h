@@ -6,6 +6,7 @@
       emails     e-mail → id        (active users only: unique among them)
       keys       key hash → id      (active users' current keys)
       user_keys  id → key hash      (the same, the other way round)
+      preferences id → the user's settings (preferences.h)
       outcomes   seq (8 bytes BE) → {status, id, code?, details?, key_hash?}
       meta       applied cursor
 

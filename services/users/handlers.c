@@ -2,8 +2,10 @@
 #include "handlers.h"
 #include "apikey.h"
 #include "apply.h"
+#include "preferences.h"
 #include "user.h"
 
+#include <rapport/event.h>
 #include <rapport/log.h>
 #include <rapport/outcome.h>
 #include <rapport/random.h>
@@ -44,6 +46,11 @@ users_handlers_t *users_handlers_new(void)
     assert(self);
     self->writes = rp_writes_new();
     return self;
+}
+
+rp_writes_t *users_handlers_writes(users_handlers_t *self)
+{
+    return self->writes;
 }
 
 int users_handlers_init(rp_config_t *config, void **arg)
@@ -286,25 +293,6 @@ static void s_write_applied(void *arg, rp_service_t *service, rp_origin_t **orig
     rp_packer_destroy(&answer.packer);
 }
 
-//  Open an event map {type, id, source, subject, actor, data: …}; the
-//  caller packs data's value. The actor is rebuilt from the checked fields,
-//  not copied: only {user, role, team} reach the journal.
-static void s_event_open(rp_packer_t *event, const char *type, const char *subject,
-                         size_t subject_len, const actor_t *actor)
-{
-    msgpack_pack_map(&event->pk, 6);
-    rp_pack_kv_cstr(&event->pk, "type", type);
-    char id[RP_UUID_SIZE];
-    rp_uuid_format(id);
-    rp_pack_kv_cstr(&event->pk, "id", id);
-    rp_pack_kv_cstr(&event->pk, "source", "users");
-    rp_pack_cstr(&event->pk, "subject");
-    rp_pack_strn(&event->pk, subject, subject_len);
-    rp_pack_cstr(&event->pk, "actor");
-    rp_scope_pack(actor, &event->pk);
-    rp_pack_cstr(&event->pk, "data");
-}
-
 //  Append the event and answer once it is applied (frees event; a keyed
 //  write's key moves into the write_t).
 static void s_write_append(users_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
@@ -411,7 +399,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         apikey_hash(key, APIKEY_LEN, hash);
         rp_packer_t event;
         rp_packer_init(&event);
-        s_event_open(&event, "user.created", id, strlen(id), actor);
+        rp_event_open(&event.pk, "user.created", "users", id, strlen(id), actor);
         msgpack_pack_map(&event.pk, 3);
         rp_pack_kv_cstr(&event.pk, "id", id);
         rp_pack_kv_cstr(&event.pk, "key_hash", hash);
@@ -522,7 +510,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         (req->idem || s_store_ok(service, &origin, &changes, target.id, target.id_len))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        s_event_open(&event, "user.updated", target.id, target.id_len, actor);
+        rp_event_open(&event.pk, "user.updated", "users", target.id, target.id_len, actor);
         msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
         rp_pack_cstr(&event.pk, "id");
         rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -558,7 +546,7 @@ static void s_rotate_key(void *arg, rp_service_t *service, rp_origin_t *origin,
     apikey_hash(key, APIKEY_LEN, hash);
     rp_packer_t event;
     rp_packer_init(&event);
-    s_event_open(&event, "user.key_rotated", target.id, target.id_len, actor);
+    rp_event_open(&event.pk, "user.key_rotated", "users", target.id, target.id_len, actor);
     msgpack_pack_map(&event.pk, 2);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -583,7 +571,7 @@ static void s_revoke(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         return;
     rp_packer_t event;
     rp_packer_init(&event);
-    s_event_open(&event, "user.revoked", target.id, target.id_len, actor);
+    rp_event_open(&event.pk, "user.revoked", "users", target.id, target.id_len, actor);
     msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -784,12 +772,14 @@ static void s_list(void *arg, rp_service_t *service, rp_origin_t *origin, const 
 //  ---------------------------------------------------------------------
 
 const rp_service_op_t users_handlers_ops[] = {
-    {"users.get", RP_OP_READ, s_get},                //  one user, in the caller's scope
-    {"users.list", RP_OP_READ, s_list},              //  a page of them
-    {"users.by_key", RP_OP_READ, s_by_key},          //  the gateway's key lookup
-    {"users.create", RP_OP_WRITE, s_create},         //  user.created, with a new key
-    {"users.update", RP_OP_WRITE, s_update},         //  user.updated
-    {"users.rotate_key", RP_OP_WRITE, s_rotate_key}, //  user.key_rotated, a new key
-    {"users.revoke", RP_OP_WRITE, s_revoke},         //  user.revoked
+    {"users.get", RP_OP_READ, s_get},                        //  one user, in the caller's scope
+    {"users.list", RP_OP_READ, s_list},                      //  a page of them
+    {"users.by_key", RP_OP_READ, s_by_key},                  //  the gateway's key lookup
+    {"users.create", RP_OP_WRITE, s_create},                 //  user.created, with a new key
+    {"users.update", RP_OP_WRITE, s_update},                 //  user.updated
+    {"users.rotate_key", RP_OP_WRITE, s_rotate_key},         //  user.key_rotated, a new key
+    {"users.revoke", RP_OP_WRITE, s_revoke},                 //  user.revoked
+    {"users.preferences", RP_OP_READ, preferences_get},      //  the caller's settings
+    {"users.set_preferences", RP_OP_WRITE, preferences_set}, //  user.preferences_set
     {NULL},
 };
