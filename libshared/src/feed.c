@@ -414,6 +414,23 @@ void rp_feed_test(void)
     rc = rp_feed_handle(feed, &msg);
     assert(rc == 0);
     assert(rp_feed_cursor(feed) == 2112);
+
+    //  The journal's identity: the first one seen is taken; another one
+    //  stops delivery until it is back.
+    rp_testbroker_set_journal(broker, "j-1");
+    rp_feed_set_journal(feed, "");
+    assert(rp_feed_sync(feed) == 0 && streq(rp_feed_journal(feed), "j-1"));
+    assert(rp_feed_foreign(feed) == NULL);
+    rp_testbroker_set_journal(broker, "j-2");
+    rp_testbroker_append(broker, "order.placed", false); //  2113
+    assert(rp_feed_sync(feed) == RP_FEED_FOREIGN && rp_feed_cursor(feed) == 2112);
+    assert(rp_feed_foreign(feed) && strstr(rp_feed_foreign(feed), "j-2"));
+    rp_testbroker_append(broker, "order.placed", true); //  2114: not delivered
+    assert(s_test_readable(rp_feed_sock(feed), 5000));
+    assert(rp_feed_recv(feed) == RP_FEED_FOREIGN && rp_feed_cursor(feed) == 2112);
+    rp_testbroker_set_journal(broker, "j-1"); //  the volume is back
+    assert(rp_feed_sync(feed) == 0 && rp_feed_cursor(feed) == 2114);
+    s_test_check(log, 3, 2114);
     rp_feed_destroy(&feed);
 
     //  A journal that never answers: the replay fails and can be retried.

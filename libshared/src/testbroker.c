@@ -39,6 +39,7 @@ typedef struct {
     uint64_t last_epoch;
     char last_token[80]; //  carried by the last journal.append
     char granted[80];    //  the token of the last grant
+    char journal[65];    //  the identity journal.read and .head answer ("" none)
 } tb_t;
 
 //  ---------------------------------------------------------------------
@@ -184,7 +185,8 @@ static void s_journal_read(tb_t *self, rp_request_t *req, rp_packer_t *out)
     uint64_t last = from + max - 1 < self->count ? from + max - 1 : self->count;
     rp_reply_pack(&out->pk, req->id, 200, 0, 1);
     rp_pack_cstr(&out->pk, "data");
-    msgpack_pack_map(&out->pk, 2);
+    msgpack_pack_map(&out->pk, 3);
+    rp_pack_kv_cstr(&out->pk, "journal", self->journal);
     rp_pack_cstr(&out->pk, "events");
     msgpack_pack_array(&out->pk, last >= from ? last - from + 1 : 0);
     for (uint64_t seq = from; seq <= last; seq++)
@@ -208,8 +210,9 @@ static void s_journal(tb_t *self, zframe_t *client, zframe_t *body)
     else if (rp_request_is(&req, "journal.head")) {
         rp_reply_pack(&out.pk, req.id, 200, 0, 1);
         rp_pack_cstr(&out.pk, "data");
-        msgpack_pack_map(&out.pk, 1);
+        msgpack_pack_map(&out.pk, 2);
         rp_pack_kv_u64(&out.pk, "head", self->count);
+        rp_pack_kv_cstr(&out.pk, "journal", self->journal);
     } else
         rp_reply_pack_error(&out.pk, req.id, 400, "unknown_op", "unknown op");
     s_send_client(self, client, "journal", out.buffer.data, out.buffer.size);
@@ -360,7 +363,10 @@ static bool s_command(tb_t *self)
         zstr_sendf(self->pipe, "%d", self->subscribers);
     else if (streq(command, "WORKER"))
         zstr_send(self->pipe, zhashx_lookup(self->workers, arg1) ? "1" : "0");
-    else if (streq(command, "GRANT"))
+    else if (streq(command, "JOURNAL")) {
+        snprintf(self->journal, sizeof self->journal, "%s", arg1 ? arg1 : "");
+        zstr_send(self->pipe, "0");
+    } else if (streq(command, "GRANT"))
         s_grant(self, arg1, strtoull(arg2, NULL, 10));
     else if (streq(command, "EPOCH")) {
         zstr_sendm(self->pipe, self->last_writer);
@@ -492,6 +498,11 @@ void rp_testbroker_publish(rp_testbroker_t *self, uint64_t seq)
 void rp_testbroker_head(rp_testbroker_t *self)
 {
     s_call(self, "HEAD", NULL, NULL);
+}
+
+void rp_testbroker_set_journal(rp_testbroker_t *self, const char *id)
+{
+    s_call(self, "JOURNAL", id, NULL);
 }
 
 //  Ask until the answer is at least n: a bounded readiness check.

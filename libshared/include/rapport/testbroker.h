@@ -41,6 +41,10 @@ void rp_testbroker_publish(rp_testbroker_t *self, uint64_t seq);
 //  Publish ["$head", head].
 void rp_testbroker_head(rp_testbroker_t *self);
 
+//  The journal identity journal.read and journal.head answer from now on
+//  ("" at first: none, as a journal from before identities).
+void rp_testbroker_set_journal(rp_testbroker_t *self, const char *id);
+
 //  Wait until at least n subscriptions reached the feed; false on timeout.
 bool rp_testbroker_wait_subscribers(rp_testbroker_t *self, int n, int timeout_ms);
 
