@@ -83,8 +83,9 @@ $(B)/test/%: $(B)/obj/tests/system/%.o $(LIB)
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The gateway folds user.* events with the users service's own apply, on a
-# replica of its store (services/gateway/directory.h): it links those objects.
-USERS_FOLD := $(patsubst %,$(B)/obj/services/users/%.o,apply user apikey)
+# replica of its store (services/gateway/directory.h): it links the users
+# objects but the program and its request handlers.
+USERS_FOLD := $(filter-out %/main.o %/handlers.o,$(call service_objs,users))
 $(B)/bin/rapport-gateway: $(USERS_FOLD)
 $(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
 

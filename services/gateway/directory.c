@@ -315,11 +315,11 @@ typedef struct {
     char id[USER_MAX_ID + 1], role[16], team[USER_MAX_TEAM + 1];
 } by_key_t;
 
-static void s_test_str(user_t *record, int field, char *out, size_t max)
+static void s_test_str(rp_record_t *record, int field, char *out, size_t max)
 {
     const char *str = "";
     size_t len = 0;
-    if (!user_str(record, field, &str, &len) || len >= max)
+    if (!rp_record_str(record, field, &str, &len) || len >= max)
         len = 0;
     memcpy(out, str, len);
     out[len] = 0;
@@ -333,14 +333,14 @@ static int s_test_by_key(rp_store_t *store, MDB_txn *txn, void *arg)
         apply_record_get(store, txn, (const char *)id.mv_data, id.mv_size, &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-    user_t record;
+    rp_record_t record;
     user_init(&record);
-    user_from_map(&record, rp_doc_root(doc));
-    q->found = user_bool(&record, USER_ACTIVE);
+    rp_record_from_map(&record, rp_doc_root(doc));
+    q->found = rp_record_bool(&record, USER_ACTIVE);
     s_test_str(&record, USER_ID, q->id, sizeof q->id);
     s_test_str(&record, USER_ROLE, q->role, sizeof q->role);
     s_test_str(&record, USER_TEAM, q->team, sizeof q->team);
-    user_reset(&record);
+    rp_record_reset(&record);
     rp_doc_destroy(&doc);
     return 0;
 }
