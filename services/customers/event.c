@@ -9,7 +9,7 @@
 #include <string.h>
 
 void event_open(msgpack_packer *pk, const char *type, const char *subject, size_t subject_len,
-                const scope_t *scope)
+                const rp_scope_t *scope)
 {
     msgpack_pack_map(pk, 6);
     rp_pack_kv_cstr(pk, "type", type);
@@ -20,7 +20,7 @@ void event_open(msgpack_packer *pk, const char *type, const char *subject, size_
     rp_pack_cstr(pk, "subject");
     rp_pack_strn(pk, subject, subject_len);
     rp_pack_cstr(pk, "actor");
-    scope_pack(scope, pk);
+    rp_scope_pack(scope, pk);
     rp_pack_cstr(pk, "data");
 }
 
@@ -31,7 +31,7 @@ void event_test(void)
     char a[RP_ID_SIZE];
     rp_id_format(a);
 
-    scope_t scope = {SCOPE_SALES, "ann", 3, NULL, 0};
+    rp_scope_t scope = {RP_ROLE_SALES, "ann", 3, NULL, 0};
     rp_packer_t packer;
     rp_packer_init(&packer);
     event_open(&packer.pk, "customer.archived", a, strlen(a), &scope);

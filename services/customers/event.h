@@ -17,7 +17,7 @@
 //  Open an event map with its envelope up to the key "data"; the caller
 //  packs data's value next.
 void event_open(msgpack_packer *pk, const char *type, const char *subject, size_t subject_len,
-                const scope_t *scope);
+                const rp_scope_t *scope);
 
 void event_test(void);
 

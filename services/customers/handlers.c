@@ -97,7 +97,7 @@ import_t *customers_handlers_import(void *self)
 typedef struct {
     const char *id;
     size_t id_len;
-    const scope_t *actor; //  NULL: no scope check (the writer's own answer)
+    const rp_scope_t *actor; //  NULL: no scope check (the writer's own answer)
     rp_packer_t *packer;
     const msgpack_object *reply_id;
     uint64_t seq;
@@ -133,7 +133,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const scope_t *actor,
+static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const rp_scope_t *actor,
                            const char *id, size_t id_len, uint64_t seq)
 {
     rp_packer_t packer;
@@ -279,7 +279,7 @@ static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const rp
 }
 
 static bool s_validate(customers_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req, const scope_t *actor, rp_record_t *changes,
+                       const rp_request_t *req, const rp_scope_t *actor, rp_record_t *changes,
                        bool create)
 {
     static const char *const skip_update[] = {"id", "version", NULL};
@@ -300,8 +300,8 @@ static bool s_validate(customers_handlers_t *self, rp_service_t *service, rp_ori
 static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     customers_handlers_t *self = (customers_handlers_t *)arg;
-    scope_t scope, *actor = &scope;
-    scope_parse(actor, req);
+    rp_scope_t scope, *actor = &scope;
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     if (!pending_write_allowed(service, &origin, req, actor, idem))
         return;
@@ -341,7 +341,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 typedef struct {
     const char *id;
     size_t id_len;
-    const scope_t *actor;
+    const rp_scope_t *actor;
     bool found;
     uint64_t version;
     bool archived;
@@ -397,8 +397,8 @@ static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_re
 static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     customers_handlers_t *self = (customers_handlers_t *)arg;
-    scope_t actor;
-    scope_parse(&actor, req);
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = &actor};
     if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
@@ -430,8 +430,8 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 static void s_archive(customers_handlers_t *self, rp_service_t *service, rp_origin_t *origin,
                       const rp_request_t *req, bool archive)
 {
-    scope_t actor;
-    scope_parse(&actor, req);
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = &actor};
     if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
@@ -473,8 +473,8 @@ static void s_restore_op(void *arg, rp_service_t *service, rp_origin_t *origin,
 static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     (void)arg;
-    scope_t actor;
-    scope_parse(&actor, req);
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))

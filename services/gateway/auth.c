@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <czmq.h>
 #include <rapport/pack.h>
+#include <rapport/scope.h>
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
@@ -77,7 +78,8 @@ gw_auth_result_t gw_auth_check(gw_auth_t *self, const char *authorization, gw_ca
         self->has_admin && sodium_memcmp(digest, self->admin_hash, sizeof digest) == 0;
     if (caller->bootstrap) {
         snprintf(caller->member.user, sizeof caller->member.user, "admin");
-        snprintf(caller->member.role, sizeof caller->member.role, "admin");
+        snprintf(caller->member.role, sizeof caller->member.role, "%s",
+                 rp_role_name(RP_ROLE_ADMIN));
         caller->member.team[0] = 0;
         return GW_AUTH_OK;
     }

@@ -80,7 +80,7 @@ gw_directory_t *gw_directory_new(const char *parent)
                  parent ? parent : "/tmp");
         return NULL;
     }
-    rp_store_t *store = rp_store_new_cache(dir, apply_dbnames);
+    rp_store_t *store = rp_store_new_cache(dir, users_apply_dbnames);
     if (!store) {
         s_remove(dir);
         zstr_free(&dir);
@@ -126,7 +126,7 @@ typedef struct {
 static int s_fold(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     fold_t *fold = (fold_t *)arg;
-    int rc = apply_event(NULL, store, txn, fold->seq, fold->event);
+    int rc = users_apply_event(NULL, store, txn, fold->seq, fold->event);
     return rc ? rc : rp_store_set_cursor(store, txn, fold->seq);
 }
 
@@ -187,9 +187,9 @@ static int s_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     read_t *read = (read_t *)arg;
     MDB_val id = {read->id_len, (void *)read->id}, value;
-    if (read->key && apply_key_get(store, txn, read->key, strlen(read->key), &id))
+    if (read->key && users_apply_key_get(store, txn, read->key, strlen(read->key), &id))
         return 0;
-    if (apply_record_get(store, txn, (const char *)id.mv_data, id.mv_size, &value))
+    if (users_apply_record_get(store, txn, (const char *)id.mv_data, id.mv_size, &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     const msgpack_object *root = doc ? rp_doc_root(doc) : NULL;
@@ -329,8 +329,8 @@ static int s_test_by_key(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     by_key_t *q = (by_key_t *)arg;
     MDB_val id, value;
-    if (apply_key_get(store, txn, q->hash, strlen(q->hash), &id) ||
-        apply_record_get(store, txn, (const char *)id.mv_data, id.mv_size, &value))
+    if (users_apply_key_get(store, txn, q->hash, strlen(q->hash), &id) ||
+        users_apply_record_get(store, txn, (const char *)id.mv_data, id.mv_size, &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     rp_record_t record;
@@ -446,7 +446,7 @@ void gw_directory_test(void)
     char users_dir[] = "/tmp/directory-test-users-XXXXXX";
     assert(mkdtemp(users_dir));
     test_t t = {.dir = gw_directory_new(NULL),
-                .users = rp_store_new_cache(users_dir, apply_dbnames)};
+                .users = rp_store_new_cache(users_dir, users_apply_dbnames)};
     assert(t.dir && t.users);
     test_t *dir = &t;
     gw_member_t member;

@@ -7,6 +7,7 @@
 #include <rapport/log.h>
 #include <rapport/outcome.h>
 #include <rapport/random.h>
+#include <rapport/scope.h>
 #include <rapport/write.h>
 
 #include <sodium.h>
@@ -34,13 +35,8 @@ typedef struct {
     char key_hash[APIKEY_HASH_LEN + 1];
 } write_t;
 
-typedef struct {
-    user_role_t role;
-    const char *user; //  NULL when absent or not sane: no rights at all
-    size_t user_len;
-    const char *team;
-    size_t team_len;
-} actor_t;
+//  The caller (rapport/scope.h): no sane user has no rights at all.
+typedef rp_scope_t actor_t;
 
 users_handlers_t *users_handlers_new(void)
 {
@@ -93,22 +89,9 @@ static bool s_bytes_eq(const char *a, size_t a_len, const char *b, size_t b_len)
     return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
 }
 
-static void s_actor_parse(const rp_request_t *req, actor_t *actor)
-{
-    rp_actor_t sent;
-    rp_actor_parse(req, &sent);
-    memset(actor, 0, sizeof *actor);
-    if (!sent.user)
-        return; //  no (sane) user: no rights
-    actor->user = sent.user, actor->user_len = sent.user_len;
-    actor->team = sent.team, actor->team_len = sent.team_len;
-    if (sent.role)
-        actor->role = user_role_parse(sent.role, sent.role_len);
-}
-
 static bool s_is_self(const actor_t *actor, const char *id, size_t id_len)
 {
-    return s_bytes_eq(actor->user, actor->user_len, id, id_len);
+    return rp_scope_is_user(actor, id, id_len);
 }
 
 //  Reads: admin everyone; a manager the users of their team; everyone
@@ -121,10 +104,9 @@ static bool s_visible(const actor_t *actor, const rp_record_t *record)
     rp_record_str(record, USER_TEAM, &team, &team_len);
     if (!actor->user)
         return false;
-    if (actor->role == USER_ROLE_ADMIN || s_is_self(actor, id, id_len))
+    if (actor->role == RP_ROLE_ADMIN || s_is_self(actor, id, id_len))
         return true;
-    return actor->role == USER_ROLE_MANAGER && actor->team_len > 0 &&
-           s_bytes_eq(team, team_len, actor->team, actor->team_len);
+    return actor->role == RP_ROLE_MANAGER && rp_scope_is_team(actor, team, team_len);
 }
 
 static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, rp_record_t *record)
@@ -181,7 +163,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     record_read_t *read = (record_read_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, read->id, read->id_len, &value))
+    if (users_apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
     rp_record_t record;
@@ -278,7 +260,7 @@ static int s_answer(rp_store_t *store, MDB_txn *txn, void *arg)
     size_t id_len = 0;
     rp_obj_u64(rp_obj_get(root, "status"), &status);
     rp_obj_str(rp_obj_get(root, "id"), &id, &id_len);
-    if (status == 200 && apply_record_get(store, txn, id, id_len, &record) == 0) {
+    if (status == 200 && users_apply_record_get(store, txn, id, id_len, &record) == 0) {
         s_answer_success(answer, root, &record);
         answer->status = 200;
     } else if (status >= 400 && status < 600) {
@@ -319,15 +301,7 @@ static void s_event_open(rp_packer_t *event, const char *type, const char *subje
     rp_pack_cstr(&event->pk, "subject");
     rp_pack_strn(&event->pk, subject, subject_len);
     rp_pack_cstr(&event->pk, "actor");
-    msgpack_pack_map(&event->pk, 3);
-    rp_pack_cstr(&event->pk, "user");
-    rp_pack_strn(&event->pk, actor->user, actor->user_len);
-    rp_pack_kv_cstr(&event->pk, "role", user_role_name(actor->role));
-    rp_pack_cstr(&event->pk, "team");
-    if (actor->team)
-        rp_pack_strn(&event->pk, actor->team, actor->team_len);
-    else
-        msgpack_pack_nil(&event->pk);
+    rp_scope_pack(actor, &event->pk);
     rp_pack_cstr(&event->pk, "data");
 }
 
@@ -357,7 +331,7 @@ static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const
                             const actor_t *actor, bool admin_only, char idem[RP_MAX_IDEM + 1])
 {
     return rp_writes_admit(service, origin_p, req,
-                           actor->user && (!admin_only || actor->role == USER_ROLE_ADMIN),
+                           actor->user && (!admin_only || actor->role == RP_ROLE_ADMIN),
                            "only an admin changes users", idem);
 }
 
@@ -379,14 +353,14 @@ static int s_store_check(rp_store_t *store, MDB_txn *txn, void *arg)
     size_t len;
     MDB_val id;
     if (rp_record_str(check->record, USER_EMAIL, &str, &len) &&
-        apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
+        users_apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
         !s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len)) {
         memcpy(check->holder, id.mv_data, id.mv_size);
         check->holder[id.mv_size] = 0;
     }
     if (rp_record_str(check->record, USER_MANAGER_ID, &str, &len))
         check->manager_error =
-            apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
+            users_apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
     return 0;
 }
 
@@ -420,7 +394,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     if (!s_write_allowed(service, &origin, req, actor, true, idem))
         return;
@@ -462,7 +436,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     target_t *target = (target_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, target->id, target->id_len, &value))
+    if (users_apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
     rp_record_t record;
@@ -522,7 +496,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
@@ -566,13 +540,13 @@ static void s_rotate_key(void *arg, rp_service_t *service, rp_origin_t *origin,
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     if (!s_write_allowed(service, &origin, req, actor, false, idem) ||
         !s_target_id(service, &origin, req, &target))
         return;
-    if (actor->role != USER_ROLE_ADMIN && !s_is_self(actor, target.id, target.id_len)) {
+    if (actor->role != RP_ROLE_ADMIN && !s_is_self(actor, target.id, target.id_len)) {
         rp_service_reply_error(service, &origin, 403, "forbidden",
                                "only an admin rotates another user's key");
         return;
@@ -596,7 +570,7 @@ static void s_revoke(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
@@ -625,7 +599,7 @@ static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const r
 {
     (void)arg;
     actor_t actor;
-    s_actor_parse(req, &actor);
+    rp_scope_parse(&actor, req);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
@@ -644,7 +618,7 @@ static int s_key_lookup(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     key_lookup_t *lookup = (key_lookup_t *)arg;
     MDB_val id;
-    if (apply_key_get(store, txn, lookup->hash, lookup->len, &id) == 0 &&
+    if (users_apply_key_get(store, txn, lookup->hash, lookup->len, &id) == 0 &&
         id.mv_size <= USER_MAX_ID) {
         memcpy(lookup->id, id.mv_data, id.mv_size);
         lookup->id[id.mv_size] = 0;
@@ -675,7 +649,7 @@ typedef struct {
     uint64_t limit;
     const char *cursor, *team;
     size_t cursor_len, team_len;
-    user_role_t role; //  NONE: any
+    rp_role_t role; //  NONE: any
     bool include_revoked;
     rp_packer_t items; //  the records, concatenated
     size_t count;
@@ -693,8 +667,8 @@ static bool s_list_match(const list_t *list, const rp_record_t *record)
     if (list->team && !(rp_record_str(record, USER_TEAM, &str, &len) &&
                         s_bytes_eq(str, len, list->team, list->team_len)))
         return false;
-    return list->role == USER_ROLE_NONE || (rp_record_str(record, USER_ROLE, &str, &len) &&
-                                            user_role_parse(str, len) == list->role);
+    return list->role == RP_ROLE_NONE ||
+           (rp_record_str(record, USER_ROLE, &str, &len) && rp_role_parse(str, len) == list->role);
 }
 
 //  Walk ids in order from just after the cursor; stop at limit matches or
@@ -775,10 +749,9 @@ static bool s_list_options(rp_service_t *service, rp_origin_t **origin_p, const 
     size_t role_len;
     if (!s_list_arg(service, origin_p, req, "role", 1, 32, &role, &role_len))
         return false;
-    list->role = role ? user_role_parse(role, role_len) : USER_ROLE_NONE;
-    if (role && list->role == USER_ROLE_NONE) {
-        s_reply_field_error(service, origin_p, "role", "invalid",
-                            "role is one of admin, manager, sales, readonly, integrator");
+    list->role = role ? rp_role_parse(role, role_len) : RP_ROLE_NONE;
+    if (role && list->role == RP_ROLE_NONE) {
+        s_reply_field_error(service, origin_p, "role", "invalid", "role is one of " RP_ROLES);
         return false;
     }
     return true;
@@ -788,7 +761,7 @@ static void s_list(void *arg, rp_service_t *service, rp_origin_t *origin, const 
 {
     (void)arg;
     actor_t actor;
-    s_actor_parse(req, &actor);
+    rp_scope_parse(&actor, req);
     if (!actor.user) {
         rp_service_reply_error(service, &origin, 403, "forbidden", "no actor");
         return;
