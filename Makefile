@@ -87,7 +87,8 @@ $(B)/test/%: $(B)/obj/tests/system/%.o $(LIB)
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The gateway folds user.* events with the users service's own apply, on a
-# replica of its store (services/gateway/directory.h): it links those objects.
+# replica of its store (services/gateway/directory.h): it links the users
+# objects that apply needs, not the program, its ops and their handlers.
 USERS_FOLD := $(patsubst %,$(B)/obj/services/users/%.o,apply user apikey preferences)
 $(B)/bin/rapport-gateway: $(USERS_FOLD)
 $(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
