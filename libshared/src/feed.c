@@ -21,6 +21,10 @@ struct _rp_feed_t {
     int64_t progress_at; //  last delivery or replay (zclock_mono ms)
     int lag_ms, timeout_ms;
     rp_packer_t packer; //  re-packs replayed events
+    bool checking;      //  rp_feed_set_journal was called
+    char journal[RP_FEED_JOURNAL_MAX + 1];
+    char foreign[200]; //  why the journal is refused, "" while it is not
+    char logged[200];  //  the last reason logged
 };
 
 rp_feed_t *rp_feed_new(const char *feed_endpoint, const char *broker_endpoint, uint64_t cursor,
@@ -87,6 +91,58 @@ void rp_feed_set_timing(rp_feed_t *self, int lag_ms, int timeout_ms)
     self->timeout_ms = timeout_ms;
 }
 
+void rp_feed_set_journal(rp_feed_t *self, const char *id)
+{
+    self->checking = true;
+    snprintf(self->journal, sizeof self->journal, "%s", id ? id : "");
+}
+
+const char *rp_feed_journal(rp_feed_t *self)
+{
+    return self->journal;
+}
+
+const char *rp_feed_foreign(rp_feed_t *self)
+{
+    return self->foreign[0] ? self->foreign : NULL;
+}
+
+void rp_feed_reset(rp_feed_t *self, uint64_t cursor)
+{
+    self->cursor = self->head = cursor;
+    self->journal[0] = self->foreign[0] = 0;
+    self->progress_at = zclock_mono();
+}
+
+//  Is the journal that answered (its id, "" if it gave none, and head) the
+//  one the cursor counts in? Refuse it once, loudly, if not.
+static bool s_same_journal(rp_feed_t *self, const char *id, size_t len, uint64_t head)
+{
+    if (!self->checking)
+        return true;
+    if (len > RP_FEED_JOURNAL_MAX)
+        len = RP_FEED_JOURNAL_MAX;
+    if (!self->journal[0] && len) {
+        memcpy(self->journal, id, len); //  the first journal seen is ours
+        self->journal[len] = 0;
+    }
+    if (len && (strlen(self->journal) != len || memcmp(self->journal, id, len) != 0))
+        snprintf(self->foreign, sizeof self->foreign,
+                 "the journal is %.*s, not %s, which the cursor %" PRIu64 " counts in", (int)len,
+                 id, self->journal, self->cursor);
+    else if (head < self->cursor)
+        snprintf(self->foreign, sizeof self->foreign,
+                 "the journal's head %" PRIu64 " is behind the cursor %" PRIu64 ": it lost events",
+                 head, self->cursor);
+    else
+        return true;
+    if (strcmp(self->foreign, self->logged)) //  once, not at every retry
+        rp_error("feed: %s; delivering nothing until the journal is back or rebuilt",
+                 self->foreign);
+    memcpy(self->logged, self->foreign, sizeof self->logged);
+    return false;
+}
+
 //  Give the next event to fn; the cursor moves only if fn took it.
 static int s_deliver(rp_feed_t *self, uint64_t seq, const char *type, size_t type_len,
                      const uint8_t *event, size_t size)
@@ -142,6 +198,13 @@ static int s_replay(rp_feed_t *self)
             rp_doc_destroy(&doc);
             return -1;
         }
+        const char *id = "";
+        size_t id_len = 0;
+        rp_obj_str(rp_obj_get(reply.data, "journal"), &id, &id_len);
+        if (!s_same_journal(self, id, id_len, head)) {
+            rp_doc_destroy(&doc);
+            return RP_FEED_FOREIGN;
+        }
         if (head > self->head)
             self->head = head;
         int rc = 0;
@@ -159,12 +222,15 @@ static int s_replay(rp_feed_t *self)
 
 int rp_feed_sync(rp_feed_t *self)
 {
+    self->foreign[0] = 0; //  look again
     return s_replay(self);
 }
 
 //  ["$head", seq]: a lost tail shows as a head we never reached.
 static int s_head(rp_feed_t *self, uint64_t head)
 {
+    if (!s_same_journal(self, "", 0, head))
+        return RP_FEED_FOREIGN;
     if (head > self->head)
         self->head = head;
     if (head > self->cursor && zclock_mono() - self->progress_at >= self->lag_ms) {
@@ -203,6 +269,10 @@ int rp_feed_handle(rp_feed_t *self, zmsg_t **msg_p)
     *msg_p = NULL;
     if (!msg)
         return 0;
+    if (self->foreign[0]) { //  nothing of that journal is delivered
+        zmsg_destroy(&msg);
+        return RP_FEED_FOREIGN;
+    }
     zframe_t *type = zmsg_first(msg);
     zframe_t *seq = zmsg_next(msg);
     zframe_t *event = zmsg_next(msg);

@@ -50,15 +50,17 @@ struct _rp_service_t {
     rp_store_t *store;
     rp_feed_t *feed;
     rp_client_t *client;
-    rp_worker_t *reader, *writer; //  created once caught up
-    zsock_t *pipe;                //  optional stop signal
-    rp_ready_t *ready;            //  health/ready_file, for container health checks
-    int64_t ready_at;             //  when to refresh it next
-    zlistx_t *waits;              //  wait_t, owned
-    zhashx_t *calls;              //  "id" → call_t, owned
-    rp_appends_t *appends;        //  gathered in a turn, sent at its end
-    zlistx_t *batch;              //  zchunk_t: events received, not yet applied
-    uint64_t applied;             //  the store's committed cursor
+    rp_worker_t *reader, *writer;           //  created once caught up
+    zsock_t *pipe;                          //  optional stop signal
+    rp_ready_t *ready;                      //  health/ready_file, for container health checks
+    int64_t ready_at;                       //  when to refresh it next
+    zlistx_t *waits;                        //  wait_t, owned
+    zhashx_t *calls;                        //  "id" → call_t, owned
+    rp_appends_t *appends;                  //  gathered in a turn, sent at its end
+    zlistx_t *batch;                        //  zchunk_t: events received, not yet applied
+    uint64_t applied;                       //  the store's committed cursor
+    char journal[RP_STORE_JOURNAL_MAX + 1]; //  the journal the store's cursor counts in
+    bool rebuild;                           //  store/rebuild: start over on another journal
     bool stopping;
     bool failed;
     bool drain; //  drain every socket again before sleeping (s_turn)
@@ -98,7 +100,11 @@ static int s_apply_txn(rp_store_t *store, MDB_txn *txn, void *arg)
         if (rc)
             return rc;
     }
-    return rp_store_set_cursor(store, txn, seq);
+    //  The journal the cursor counts in, in the same transaction.
+    const char *journal = rp_feed_journal(self->feed);
+    int rc =
+        *journal && strcmp(journal, self->journal) ? rp_store_set_journal(store, txn, journal) : 0;
+    return rc ? rc : rp_store_set_cursor(store, txn, seq);
 }
 
 //  Commit what is batched. Returns 0, or 1 (and stops the service).
@@ -115,6 +121,7 @@ static int s_flush(rp_service_t *self)
         return 1;
     }
     self->applied += count;
+    snprintf(self->journal, sizeof self->journal, "%s", rp_feed_journal(self->feed));
     zlistx_purge(self->batch);
     return 0;
 }
@@ -465,8 +472,40 @@ int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size
     return rp_appends_add(self->appends, events, count, idem, timeout_ms, fn, arg);
 }
 
+//  An append answered by another journal than the one the store's cursor
+//  counts in got seqs of that journal: waiting for them in this store would
+//  answer the write with the outcome of another event. It is answered 503,
+//  and the service stops (at its next start it refuses, or rebuilds).
+static bool s_other_journal(rp_service_t *self, const rp_reply_t *reply)
+{
+    const char *id, *ours = rp_feed_journal(self->feed);
+    size_t len;
+    if (reply->status != 200 || !*ours ||
+        !rp_obj_str(rp_obj_get(reply->data, "journal"), &id, &len))
+        return false;
+    if (strlen(ours) == len && memcmp(ours, id, len) == 0)
+        return false;
+    rp_error("service %s: the journal answered an append as %.*s, not %s, which the store's "
+             "cursor %" PRIu64 " counts in: the write is refused, and the service stops",
+             self->name, (int)(len > 64 ? 64 : len), id, ours, self->applied);
+    self->failed = self->stopping = true;
+    return true;
+}
+
 static void s_appends_replied(void *arg, rp_service_t *self, const rp_reply_t *reply)
 {
+    if (s_other_journal(self, reply)) {
+        rp_reply_t refused = *reply;
+        refused.status = 503;
+        refused.seq = 0;
+        refused.data = NULL;
+        refused.error_code = "journal_changed";
+        refused.error_code_len = strlen(refused.error_code);
+        refused.error_message = "the journal is not the one this service's store follows";
+        refused.error_message_len = strlen(refused.error_message);
+        rp_appends_replied(self->appends, (rp_append_group_t *)arg, self, &refused);
+        return;
+    }
     rp_appends_replied(self->appends, (rp_append_group_t *)arg, self, reply);
 }
 
@@ -539,7 +578,9 @@ static rp_store_t *s_store_open(const char *data_dir, const char *name, const ch
 
 static int s_read_cursor(rp_store_t *store, MDB_txn *txn, void *arg)
 {
-    *(uint64_t *)arg = rp_store_cursor(store, txn);
+    rp_service_t *self = (rp_service_t *)arg;
+    self->applied = rp_store_cursor(store, txn);
+    rp_store_journal(store, txn, self->journal);
     return 0;
 }
 
@@ -577,10 +618,10 @@ rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
     //  (rp_store_new_cache: a store left unsynced when the machine went
     //  down is rebuilt from the journal). A lost commit takes its cursor
     //  with it: those events replay.
-    uint64_t cursor = 0;
     if (self->store)
-        rp_store_read(self->store, s_read_cursor, &cursor);
-    self->applied = cursor;
+        rp_store_read(self->store, s_read_cursor, self);
+    uint64_t cursor = self->applied;
+    self->rebuild = rp_config_int(config, "store/rebuild", 0) != 0;
     self->batch = zlistx_new();
     zlistx_set_destructor(self->batch, (zlistx_destructor_fn *)zchunk_destroy);
     self->feed =
@@ -592,6 +633,8 @@ rp_service_t *rp_service_new(const rp_service_def_t *def, rp_config_t *config)
     zhashx_set_destructor(self->calls, s_free);
     self->appends = rp_appends_new();
     self->ready = rp_ready_new(rp_config_get(config, "health/ready_file", NULL));
+    if (self->feed) //  a store from before identities takes the first journal it meets
+        rp_feed_set_journal(self->feed, self->journal);
     if (!self->feed || !self->client) {
         rp_error("service %s: cannot start", def->name);
         rp_service_destroy(&self);
@@ -665,17 +708,63 @@ static bool s_done(rp_service_t *self)
 }
 
 //  Replay up to the journal's head, retrying while the broker is away.
+static int s_clear(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    return rp_store_clear(store, txn);
+}
+
+//  The store's cursor counts in another journal than the broker's (or
+//  one that lost events): serving from it would answer writes with the
+//  outcomes of other events. Rebuild when told to (store/rebuild), else
+//  say so and wait for the journal to come back. Returns -1 to stop.
+static int s_foreign(rp_service_t *self, int64_t *logged_at)
+{
+    const char *why = rp_feed_foreign(self->feed);
+    if (self->rebuild) {
+        rp_warn("service %s: %s; store/rebuild is set: emptying the store and replaying the "
+                "journal from seq 1",
+                self->name, why);
+        int rc = rp_store_write(self->store, s_clear, NULL);
+        if (rc) {
+            rp_error("service %s: cannot empty the store (%d): stopping", self->name, rc);
+            self->failed = self->stopping = true;
+            return -1;
+        }
+        zlistx_purge(self->batch);
+        self->applied = 0;
+        self->journal[0] = 0;
+        rp_feed_reset(self->feed, 0);
+        return 0;
+    }
+    if (zclock_mono() >= *logged_at) {
+        rp_error("service %s: refusing to serve: %s. Not registering the workers; waiting for "
+                 "that journal to come back, or restart with store/rebuild=1 "
+                 "(RAPPORT_STORE_REBUILD=1) to empty the store and replay this journal",
+                 self->name, why);
+        *logged_at = zclock_mono() + 10000;
+    }
+    return 0;
+}
+
 static void s_catch_up(rp_service_t *self)
 {
+    int64_t logged_at = 0;
     while (!s_done(self)) {
         int rc = rp_feed_sync(self->feed);
         if (s_flush(self))
             return;
         if (rc == 0) {
-            rp_info("service %s: caught up at %" PRIu64, self->name, rp_service_cursor(self));
+            rp_info("service %s: caught up at %" PRIu64 " in journal %s", self->name,
+                    rp_service_cursor(self), rp_feed_journal(self->feed));
             return;
         }
-        if (rc != -1)
+        if (rc == RP_FEED_FOREIGN) {
+            if (s_foreign(self, &logged_at))
+                return;
+            if (self->rebuild)
+                continue;
+        } else if (rc != -1)
             return; //  apply failed: self->failed is set
         zmq_pollitem_t item = {self->pipe ? zsock_resolve(self->pipe) : NULL, 0, ZMQ_POLLIN, 0};
         zmq_poll(&item, self->pipe ? 1 : 0, 1000); //  retry in 1 s, or stop sooner
@@ -732,6 +821,11 @@ static void s_turn(rp_service_t *self)
         if (rp_feed_drained(self->feed))
             break;
         taken++;
+    }
+    if (rp_feed_foreign(self->feed) && !self->stopping) {
+        //  Stop rather than serve; the next start refuses or rebuilds.
+        rp_error("service %s: %s: stopping", self->name, rp_feed_foreign(self->feed));
+        self->failed = self->stopping = true;
     }
     taken += s_worker_input(self, self->reader);
     if (self->writer)

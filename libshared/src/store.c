@@ -310,6 +310,34 @@ int rp_store_set_cursor(rp_store_t *self, MDB_txn *txn, uint64_t seq)
     return rp_store_set_meta_u64(self, txn, "cursor", seq);
 }
 
+void rp_store_journal(rp_store_t *self, MDB_txn *txn, char *id)
+{
+    MDB_val k = {7, "journal"}, v;
+    *id = 0;
+    if (mdb_get(txn, rp_store_dbi(self, "meta"), &k, &v) == 0 &&
+        v.mv_size <= RP_STORE_JOURNAL_MAX && !memchr(v.mv_data, 0, v.mv_size)) {
+        memcpy(id, v.mv_data, v.mv_size);
+        id[v.mv_size] = 0;
+    }
+}
+
+int rp_store_set_journal(rp_store_t *self, MDB_txn *txn, const char *id)
+{
+    size_t len = strlen(id);
+    if (len == 0 || len > RP_STORE_JOURNAL_MAX)
+        return EINVAL;
+    MDB_val k = {7, "journal"}, v = {len, (void *)id};
+    return mdb_put(txn, rp_store_dbi(self, "meta"), &k, &v, 0);
+}
+
+int rp_store_clear(rp_store_t *self, MDB_txn *txn)
+{
+    int rc = 0;
+    for (size_t i = 0; i < self->dbs && !rc; i++)
+        rc = mdb_drop(txn, self->dbis[i], 0);
+    return rc;
+}
+
 size_t rp_store_map_size(rp_store_t *self)
 {
     return self->map_size;
@@ -404,6 +432,23 @@ static void test_cache(const char *dir)
     assert(test_reopen_cursor(path, dbs) == 0);
 }
 
+static int test_set_journal(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    return rp_store_set_journal(store, txn, arg);
+}
+
+static int test_journal(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    rp_store_journal(store, txn, arg);
+    return 0;
+}
+
+static int test_clear(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    return rp_store_clear(store, txn);
+}
+
 void rp_store_test(void)
 {
     char dir[] = "/tmp/rp-store-XXXXXX";
@@ -431,6 +476,15 @@ void rp_store_test(void)
     rp_store_read(store, test_cursor, &cursor);
     assert(cursor == 1);
 
+    //  The journal's identity, kept beside the cursor; cleared with it.
+    char id[RP_STORE_JOURNAL_MAX + 1];
+    rp_store_read(store, test_journal, id);
+    assert(strcmp(id, "") == 0);
+    assert(rp_store_write(store, test_set_journal, "j-1") == 0);
+    rp_store_read(store, test_journal, id);
+    assert(strcmp(id, "j-1") == 0);
+    assert(rp_store_write(store, test_set_journal, "") == EINVAL);
+
     //  Fill past the initial map: MDB_MAP_FULL grows it and retries.
     size_t before = rp_store_map_size(store);
     for (uint64_t seq = 2; seq < 2 + 70; seq++) {
@@ -447,6 +501,14 @@ void rp_store_test(void)
     assert(store);
     rp_store_read(store, test_cursor, &cursor);
     assert(cursor == 71);
+    rp_store_read(store, test_journal, id);
+    assert(strcmp(id, "j-1") == 0);
+    //  Cleared: no data, cursor 0, no journal.
+    assert(rp_store_write(store, test_clear, NULL) == 0);
+    rp_store_read(store, test_count, &count);
+    rp_store_read(store, test_cursor, &cursor);
+    rp_store_read(store, test_journal, id);
+    assert(count == 0 && cursor == 0 && id[0] == 0);
     rp_store_destroy(&store);
     test_cache(dir);
 

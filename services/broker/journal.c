@@ -17,6 +17,7 @@
       "events"  seq (8 B BE) → the stored event (MessagePack map)
       "leases"  service → last granted epoch (8 B BE)
       "owners"  claimed event-type prefix → service (fence.h)
+      "meta"    "journal" → the journal's identity, made at creation
       "idem", "idem_expiry"  see idem.h
 */
 #include "journal.h"
@@ -30,6 +31,7 @@
 #include <rapport/mdp.h>
 #include <rapport/outcome.h>
 #include <rapport/pack.h>
+#include <rapport/random.h>
 #include <rapport/store.h>
 
 #include <assert.h>
@@ -121,10 +123,11 @@ typedef struct {
     rp_store_t *store;
     feed_t *feed;
     fence_t *fence;
-    uint64_t head;     //  the committed head
-    uint64_t next_seq; //  the next seq to assign in the batch being decided
-    uint64_t now;      //  unix seconds, for idempotency keys of this batch
-    item_t *items;     //  BATCH_MAX_MSGS
+    char id[RP_STORE_JOURNAL_MAX + 1]; //  the journal's identity (journal.head, .read, .append)
+    uint64_t head;                     //  the committed head
+    uint64_t next_seq;                 //  the next seq to assign in the batch being decided
+    uint64_t now;                      //  unix seconds, for idempotency keys of this batch
+    item_t *items;                     //  BATCH_MAX_MSGS
     size_t items_n, bytes;
     stored_t *stored;
     size_t stored_n, stored_max;
@@ -160,6 +163,7 @@ static int s_load(rp_store_t *store, MDB_txn *txn, void *arg)
     if (mdb_cursor_get(cursor, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
         self->head = rp_seq_get(k.mv_data);
     mdb_cursor_close(cursor);
+    rp_store_journal(store, txn, self->id);
     rc = mdb_cursor_open(txn, rp_store_dbi(store, "leases"), &cursor);
     if (rc)
         return rc;
@@ -221,6 +225,11 @@ static void s_reserve(journal_t *self, const char *owners)
     free(copy);
 }
 
+static int s_save_id(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    return rp_store_set_journal(store, txn, ((journal_t *)arg)->id);
+}
+
 static void s_journal_destroy(journal_t **self_p)
 {
     journal_t *self = *self_p;
@@ -266,6 +275,19 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
         return NULL;
     }
     s_reserve(self, settings->owners);
+    if (!self->id[0]) { //  a new journal (or one from before identities)
+        uint8_t bytes[16];
+        rp_random_bytes(bytes, sizeof bytes);
+        sodium_bin2hex(self->id, sizeof self->id, bytes, sizeof bytes);
+        rc = rp_store_write(self->store, s_save_id, self);
+        if (rc) {
+            rp_error("journal: cannot store its identity in %s: %s", settings->dir,
+                     mdb_strerror(rc));
+            s_journal_destroy(&self);
+            return NULL;
+        }
+        rp_info("journal: new journal %s", self->id);
+    }
     self->feed = feed_new(settings->feed_bind, &settings->feed);
     if (!self->feed) {
         s_journal_destroy(&self);
@@ -273,8 +295,8 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
     }
     snprintf(s_feed_endpoint, sizeof s_feed_endpoint, "%s", feed_endpoint(self->feed));
     atomic_store(&s_head, self->head);
-    rp_info("journal: started head=%" PRIu64 " path=%s feed=%s", self->head, settings->dir,
-            feed_endpoint(self->feed));
+    rp_info("journal: started journal=%s head=%" PRIu64 " path=%s feed=%s", self->id, self->head,
+            settings->dir, feed_endpoint(self->feed));
     return self;
 }
 
@@ -832,18 +854,19 @@ static void s_pack_seqs(msgpack_packer *pk, const item_t *item)
     rp_pack_kv_bool(pk, "duplicate", item->duplicate);
 }
 
-static void s_pack_append(msgpack_packer *pk, const item_t *item)
+static void s_pack_append(msgpack_packer *pk, const item_t *item, const char *journal)
 {
     rp_reply_pack(pk, item->req.id, 200, item->first + item->count - 1, 1);
     rp_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 2);
+    msgpack_pack_map(pk, 3);
     s_pack_seqs(pk, item);
+    rp_pack_kv_cstr(pk, "journal", journal);
 }
 
 //  A shared append: {parts: [{status, seqs, duplicate} | {status, error}]},
 //  each part answered as an append of its own would be; the envelope's seq
 //  is the highest of the parts'.
-static void s_pack_parts(msgpack_packer *pk, const item_t *item)
+static void s_pack_parts(msgpack_packer *pk, const item_t *item, const char *journal)
 {
     uint64_t seq = 0;
     for (size_t i = 0; i < item->parts; i++)
@@ -851,7 +874,8 @@ static void s_pack_parts(msgpack_packer *pk, const item_t *item)
             seq = item[i].first + item[i].count - 1;
     rp_reply_pack(pk, item->req.id, 200, seq, 1);
     rp_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 1);
+    msgpack_pack_map(pk, 2);
+    rp_pack_kv_cstr(pk, "journal", journal);
     rp_pack_cstr(pk, "parts");
     msgpack_pack_array(pk, item->parts);
     for (size_t i = 0; i < item->parts; i++) {
@@ -897,7 +921,8 @@ static int s_pack_read(rp_store_t *store, MDB_txn *txn, void *arg)
     }
     rp_reply_pack(pk, item->req.id, 200, 0, 1);
     rp_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 2);
+    msgpack_pack_map(pk, 3);
+    rp_pack_kv_cstr(pk, "journal", read->self->id);
     rp_pack_cstr(pk, "events");
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++)
@@ -914,7 +939,7 @@ static void s_reply(journal_t *self, item_t *item)
     if (item->kind == ITEM_REVOKE || item->deferred || item->part)
         return; //  a part is answered with the first of its request
     if (item->kind == ITEM_APPEND && item->parts > 1) {
-        s_pack_parts(pk, item);
+        s_pack_parts(pk, item, self->id);
         return s_send(self, item);
     }
     if (item->kind == ITEM_GRANT) {
@@ -934,7 +959,7 @@ static void s_reply(journal_t *self, item_t *item)
     if (item->status != 200)
         s_pack_error(pk, item);
     else if (item->kind == ITEM_APPEND)
-        s_pack_append(pk, item);
+        s_pack_append(pk, item, self->id);
     else if (item->kind == ITEM_READ) {
         read_t read = {self, item};
         int rc = rp_store_read(self->store, s_pack_read, &read);
@@ -947,8 +972,9 @@ static void s_reply(journal_t *self, item_t *item)
     } else if (item->kind == ITEM_HEAD) {
         rp_reply_pack(pk, item->req.id, 200, 0, 1);
         rp_pack_cstr(pk, "data");
-        msgpack_pack_map(pk, 1);
+        msgpack_pack_map(pk, 2);
         rp_pack_kv_u64(pk, "head", self->head);
+        rp_pack_kv_cstr(pk, "journal", self->id);
     }
     s_send(self, item);
 }
@@ -1232,6 +1258,23 @@ static uint64_t s_test_head(tester_t *t)
     assert(reply.status == 200 && rp_obj_u64(rp_obj_get(reply.data, "head"), &head));
     rp_doc_destroy(&doc);
     return head;
+}
+
+//  The journal's identity as journal.head answers it (caller frees).
+static char *s_test_journal_id(tester_t *t)
+{
+    rp_packer_reset(&t->packer);
+    rp_request_pack(&t->packer.pk, ++t->next_id, "journal.head", 0, NULL, 0);
+    s_test_send_packed(t);
+    rp_reply_t reply;
+    rp_doc_t *doc = s_test_recv(t, &reply);
+    const char *id;
+    size_t len;
+    assert(reply.status == 200 && rp_obj_str(rp_obj_get(reply.data, "journal"), &id, &len));
+    assert(len == 32);
+    char *copy = strndup(id, len);
+    rp_doc_destroy(&doc);
+    return copy;
 }
 
 //  Read every event 1..head in pages and check seqs are 1..head.
@@ -1893,6 +1936,7 @@ void journal_test(void)
     t.journal = journal_new(config);
     assert(t.journal);
     assert(journal_head() == 0 && s_test_head(&t) == 0);
+    char *id = s_test_journal_id(&t); //  made at creation
     zsock_t *sub = s_test_subscribe();
 
     //  Appends: contiguous seqs, stored with seq, specversion and time, fed.
@@ -1933,6 +1977,10 @@ void journal_test(void)
     zactor_destroy(&t.journal);
     t.journal = journal_new(config);
     assert(t.journal && journal_head() == head);
+    char *again = s_test_journal_id(&t); //  the same journal: the same identity
+    assert(streq(again, id));
+    free(again);
+    free(id);
     assert(s_test_read_all(&t, 333) == head);
     s_test_pack_append(&t, "order.placed", 1, "k-1", NULL, 0);
     assert(s_test_call(&t, &first, &last, &duplicate) == 200 && first == 4 && duplicate);

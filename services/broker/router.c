@@ -82,6 +82,8 @@ struct _router_t {
     uint64_t ticks;  //  orders workers by when they last got work
     uint64_t grants; //  makes every GRANT ticket unique
     bool stopping;   //  shutting down: no more lease changes
+    bool drain;      //  drain the sockets again before sleeping (router_turn)
+    struct pollfd fds[2];
     rp_packer_t packer;
 };
 
@@ -947,6 +949,13 @@ router_t *router_new(rp_config_t *config, zactor_t *journal)
     self->request_timeout = timeout < 0 ? 0 : timeout;
     self->heartbeat_at = zclock_mono() + MDP_HEARTBEAT_INTERVAL;
     rp_packer_init(&self->packer);
+    //  Receives do not block, so both sockets are drained by receiving
+    //  until empty: much cheaper than asking them for events each time.
+    zsock_set_rcvtimeo(self->socket, 0);
+    zsock_set_rcvtimeo(zactor_sock(self->journal), 0);
+    self->fds[0] = (struct pollfd){zsock_fd(self->socket), POLLIN, 0};
+    self->fds[1] = (struct pollfd){zsock_fd(zactor_sock(self->journal)), POLLIN, 0};
+    self->drain = true;
     zmsg_t *leases = zmsg_new(); //  which services had writers before (on_leases)
     zmsg_addstr(leases, "LEASES");
     pipe_send(self, &leases, true);
@@ -985,54 +994,312 @@ void router_destroy(router_t **self_p)
     zhash_destroy(&self->services);
     zhash_destroy(&self->workers);
     zsock_destroy(&self->socket);
+    //  zactor_destroy waits on the pipe for the journal to finish: with a
+    //  receive timeout of 0 it would not wait, and the thread would outlive
+    //  main.
+    zsock_set_rcvtimeo(zactor_sock(self->journal), -1);
     rp_packer_destroy(&self->packer);
     free(self);
     *self_p = NULL;
 }
 
+//  Sleep on the sockets' ZMQ_FDs with a plain poll, not zmq_poll:
+//  zmq_poll asks each socket for ZMQ_EVENTS before and after (a getpid
+//  and a poll of its mailbox each), and the drains below ask again.
+//  That is safe because a receive that finds nothing processes the
+//  socket's mailbox, so its fd then signals whatever comes next; a
+//  send may process the mailbox too, so a turn that sent anything is
+//  followed by another drain instead of a sleep.
+void router_turn(router_t *self)
+{
+    int64_t now = zclock_mono();
+    int wait = self->tick_at > now ? (int)(self->tick_at - now) : 0;
+    if (!self->drain) //  interrupted: the caller decides
+        poll(self->fds, 2, zlist_size(self->outbox) && wait > 1 ? 1 : wait);
+    //  The ROUTER a bounded number of messages a turn, so timers run.
+    zmsg_t *msg;
+    int taken = 0;
+    for (; taken < 1000 && (msg = zmsg_recv(self->socket)); taken++)
+        on_socket(self, msg);
+    while ((msg = zmsg_recv(self->journal))) {
+        on_pipe(self, msg);
+        taken++;
+    }
+    self->drain = taken > 0 || zlist_size(self->outbox); //  what was taken was sent on
+    pipe_flush(self);
+    now = zclock_mono();
+    if (now >= self->tick_at) {
+        expire_requests(self, now);
+        heartbeat(self, now);
+        self->tick_at = now + TICK_MS;
+        self->drain = true; //  heartbeats and expiries were sends
+    }
+}
+
 void router_run(router_t *self)
 {
-    //  Receives do not block, so both sockets are drained by receiving
-    //  until empty: much cheaper than asking them for events each time.
-    zsock_set_rcvtimeo(self->socket, 0);
-    zsock_set_rcvtimeo(zactor_sock(self->journal), 0);
-    //  Sleep on the sockets' ZMQ_FDs with a plain poll, not zmq_poll:
-    //  zmq_poll asks each socket for ZMQ_EVENTS before and after (a getpid
-    //  and a poll of its mailbox each), and the drains below ask again.
-    //  That is safe because a receive that finds nothing processes the
-    //  socket's mailbox, so its fd then signals whatever comes next; a
-    //  send may process the mailbox too, so a turn that sent anything is
-    //  followed by another drain instead of a sleep.
-    struct pollfd fds[2] = {{zsock_fd(self->socket), POLLIN, 0},
-                            {zsock_fd(zactor_sock(self->journal)), POLLIN, 0}};
-    bool drain = true;
-    while (!zsys_interrupted) {
-        int64_t now = zclock_mono();
-        int wait = self->tick_at > now ? (int)(self->tick_at - now) : 0;
-        if (!drain && poll(fds, 2, zlist_size(self->outbox) && wait > 1 ? 1 : wait) < 0 &&
-            errno != EINTR)
-            break;
-        //  The ROUTER a bounded number of messages a turn, so timers run.
-        zmsg_t *msg;
-        int taken = 0;
-        for (; taken < 1000 && (msg = zmsg_recv(self->socket)); taken++)
-            on_socket(self, msg);
-        while ((msg = zmsg_recv(self->journal))) {
-            on_pipe(self, msg);
-            taken++;
+    while (!zsys_interrupted)
+        router_turn(self);
+}
+
+//  ---------------------------------------------------------------------
+//  Self-test: a router and its journal, turned by the test itself, with
+//  DEALER peers as clients and workers (no sleeps: each wait turns the
+//  router until the answer is there).
+
+//  The next message on sock, turning the router meanwhile; heartbeats
+//  are skipped. NULL after 5 s.
+static zmsg_t *s_test_recv(router_t *router, zsock_t *sock)
+{
+    for (int64_t until = zclock_mono() + 5000; zclock_mono() < until;) {
+        router_turn(router);
+        zmsg_t *msg = zmsg_recv(sock);
+        if (!msg)
+            continue;
+        zframe_t *command = NULL;
+        if (zmsg_size(msg) >= 3) {
+            zmsg_first(msg);
+            zmsg_next(msg);
+            command = zmsg_next(msg);
         }
-        drain = taken > 0 || zlist_size(self->outbox); //  what was taken was sent on
-        pipe_flush(self);
-        now = zclock_mono();
-        if (now >= self->tick_at) {
-            expire_requests(self, now);
-            heartbeat(self, now);
-            self->tick_at = now + TICK_MS;
-            drain = true; //  heartbeats and expiries were sends
+        if (command && zframe_size(command) == 1 && *zframe_data(command) == MDPW_HEARTBEAT &&
+            zmsg_size(msg) == 3) {
+            zmsg_destroy(&msg);
+            continue;
         }
+        return msg;
     }
-    //  zactor_destroy waits on the pipe for the journal to finish: with a
-    //  receive timeout of 0 it would not wait, and the thread would outlive
-    //  main.
-    zsock_set_rcvtimeo(zactor_sock(self->journal), -1);
+    return NULL;
+}
+
+static zsock_t *s_test_peer(const char *endpoint)
+{
+    zsock_t *sock = zsock_new_dealer(endpoint);
+    assert(sock);
+    zsock_set_rcvtimeo(sock, 0);
+    return sock;
+}
+
+//  READY for service with {credit: 2} and up to two claimed prefixes.
+static void s_test_ready(zsock_t *worker, const char *service, const char *owns_a,
+                         const char *owns_b)
+{
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    msgpack_pack_map(&packer.pk, owns_a ? 2 : 1);
+    rp_pack_kv_u64(&packer.pk, "credit", 2);
+    if (owns_a) {
+        rp_pack_cstr(&packer.pk, "owns");
+        msgpack_pack_array(&packer.pk, owns_b ? 2 : 1);
+        rp_pack_cstr(&packer.pk, owns_a);
+        if (owns_b)
+            rp_pack_cstr(&packer.pk, owns_b);
+    }
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, "", 0);
+    zmsg_addstr(msg, MDPW_WORKER);
+    zmsg_addmem(msg, &(uint8_t){MDPW_READY}, 1);
+    zmsg_addstr(msg, service);
+    zmsg_addmem(msg, packer.buffer.data, packer.buffer.size);
+    zmsg_send(&msg, worker);
+    rp_packer_destroy(&packer);
+}
+
+//  A worker's next command from the broker, and (REQUEST) its client
+//  address and body.
+static int s_test_command(router_t *router, zsock_t *worker, zframe_t **client, zframe_t **body)
+{
+    zmsg_t *msg = s_test_recv(router, worker);
+    assert(msg && zmsg_size(msg) >= 3);
+    zframe_destroy(&(zframe_t *){zmsg_pop(msg)});
+    zframe_t *header = zmsg_pop(msg), *command = zmsg_pop(msg);
+    assert(zframe_streq(header, MDPW_WORKER) && zframe_size(command) == 1);
+    int cmd = *zframe_data(command);
+    if (cmd == MDPW_REQUEST) {
+        assert(zmsg_size(msg) == 3);
+        *client = zmsg_pop(msg);
+        zframe_destroy(&(zframe_t *){zmsg_pop(msg)});
+        *body = zmsg_pop(msg);
+    }
+    zframe_destroy(&header);
+    zframe_destroy(&command);
+    zmsg_destroy(&msg);
+    return cmd;
+}
+
+//  Send a client request and return the reply (caller destroys the doc).
+static rp_doc_t *s_test_call(router_t *router, zsock_t *client, const char *service,
+                             const rp_packer_t *body, rp_reply_t *reply)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, "", 0);
+    zmsg_addstr(msg, MDPC_CLIENT);
+    zmsg_addstr(msg, service);
+    zmsg_addmem(msg, body->buffer.data, body->buffer.size);
+    zmsg_send(&msg, client);
+    msg = s_test_recv(router, client);
+    assert(msg && zmsg_size(msg) == 4);
+    zframe_t *frame = zmsg_last(msg);
+    rp_doc_t *doc = rp_doc_new(zframe_data(frame), zframe_size(frame), NULL);
+    assert(doc && rp_reply_parse(rp_doc_root(doc), reply) == NULL);
+    zmsg_destroy(&msg);
+    return doc;
+}
+
+//  journal.append of one event of type, as writer (NULL: none) with epoch
+//  and token; returns the status.
+static int s_test_append(router_t *router, zsock_t *client, const char *type, const char *writer,
+                         uint64_t epoch, const char *token)
+{
+    rp_packer_t p;
+    rp_packer_init(&p);
+    rp_request_pack(&p.pk, 7, "journal.append", 0, NULL, 1);
+    rp_pack_cstr(&p.pk, "args");
+    msgpack_pack_map(&p.pk, writer ? 4 : 1);
+    rp_pack_cstr(&p.pk, "events");
+    msgpack_pack_array(&p.pk, 1);
+    msgpack_pack_map(&p.pk, 4);
+    rp_pack_kv_cstr(&p.pk, "type", type);
+    rp_pack_kv_cstr(&p.pk, "id", "router-test");
+    rp_pack_kv_cstr(&p.pk, "source", "router-test");
+    rp_pack_kv_cstr(&p.pk, "data", "");
+    if (writer) {
+        rp_pack_kv_cstr(&p.pk, "writer", writer);
+        rp_pack_kv_u64(&p.pk, "epoch", epoch);
+        rp_pack_kv_cstr(&p.pk, "token", token);
+    }
+    rp_reply_t reply;
+    rp_doc_t *doc = s_test_call(router, client, "journal", &p, &reply);
+    int status = reply.status;
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&p);
+    return status;
+}
+
+//  The lease of service in broker.status: its epoch, and whether held.
+static uint64_t s_test_lease(router_t *router, zsock_t *client, const char *service, bool *held)
+{
+    rp_packer_t p;
+    rp_packer_init(&p);
+    rp_request_pack(&p.pk, 8, "status", 0, NULL, 0);
+    rp_reply_t reply;
+    rp_doc_t *doc = s_test_call(router, client, "broker.status", &p, &reply);
+    const msgpack_object *lease = rp_obj_get(rp_obj_get(reply.data, "leases"), service);
+    uint64_t epoch = 0;
+    assert(reply.status == 200 && lease);
+    assert(rp_obj_u64(rp_obj_get(lease, "epoch"), &epoch));
+    assert(rp_obj_bool(rp_obj_get(lease, "holder"), held));
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&p);
+    return epoch;
+}
+
+void router_test(void)
+{
+    char dir[] = "/tmp/rp-router-XXXXXX";
+    assert(mkdtemp(dir));
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/router.ipc", dir);
+    setenv("RAPPORT_DATA_DIR", dir, 1);
+    setenv("RAPPORT_BROKER_ENDPOINT", endpoint, 1);
+    setenv("RAPPORT_FEED_BIND", "tcp://127.0.0.1:*", 1);
+    setenv("RAPPORT_FENCE_OWNERS", "customers=customer.", 1);
+    rp_config_t *config = rp_config_new("router-test");
+    zactor_t *journal = journal_new(config);
+    router_t *router = journal ? router_new(config, journal) : NULL;
+    assert(router);
+    zsock_t *client = s_test_peer(endpoint);
+    rp_packer_t p;
+    rp_packer_init(&p);
+    rp_reply_t reply;
+
+    //  A worker registers; a request goes to it and its reply back.
+    zsock_t *echo = s_test_peer(endpoint);
+    s_test_ready(echo, "echo", NULL, NULL);
+    rp_request_pack(&p.pk, 1, "echo.hello", 0, NULL, 0);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, "", 0);
+    zmsg_addstr(msg, MDPC_CLIENT);
+    zmsg_addstr(msg, "echo");
+    zmsg_addmem(msg, p.buffer.data, p.buffer.size);
+    zmsg_send(&msg, client);
+    zframe_t *address = NULL, *body = NULL;
+    assert(s_test_command(router, echo, &address, &body) == MDPW_REQUEST);
+    assert(zframe_size(address) > 0 && zframe_size(body) == p.buffer.size);
+    msg = zmsg_new();
+    zmsg_addmem(msg, "", 0);
+    zmsg_addstr(msg, MDPW_WORKER);
+    zmsg_addmem(msg, &(uint8_t){MDPW_REPLY}, 1);
+    zmsg_append(msg, &address);
+    zmsg_addmem(msg, "", 0);
+    zmsg_append(msg, &body);
+    zmsg_send(&msg, echo);
+    msg = s_test_recv(router, client);
+    assert(msg && zmsg_size(msg) == 4 && zframe_size(zmsg_last(msg)) == p.buffer.size);
+    zmsg_destroy(&msg);
+
+    //  A writer claims its prefixes in READY; its grant carries epoch and
+    //  token, which its appends need.
+    zsock_t *writer = s_test_peer(endpoint);
+    s_test_ready(writer, "deals.writer", "deal.", "quote.");
+    assert(s_test_command(router, writer, &address, &body) == MDPW_REQUEST);
+    assert(zframe_size(address) == 0);
+    rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), NULL);
+    rp_request_t grant;
+    assert(doc && !rp_request_parse(rp_doc_root(doc), &grant) &&
+           rp_request_is(&grant, "lease.granted"));
+    uint64_t epoch = 0;
+    const char *str;
+    size_t len;
+    assert(rp_obj_u64(rp_obj_get(grant.args, "epoch"), &epoch) && epoch == 1);
+    assert(rp_obj_str(rp_obj_get(grant.args, "token"), &str, &len) && len == FENCE_TOKEN_LEN);
+    char token[FENCE_TOKEN_LEN + 1];
+    memcpy(token, str, len);
+    token[len] = 0;
+    rp_doc_destroy(&doc);
+    zframe_destroy(&address);
+    zframe_destroy(&body);
+    bool held = false;
+    assert(s_test_lease(router, client, "deals", &held) == 1 && held);
+    assert(s_test_append(router, client, "deal.won", NULL, 0, NULL) == 403);
+    assert(s_test_append(router, client, "deal.won", "deals", 1,
+                         "0123456789abcdef0123456789abcdef") == 403);
+    assert(s_test_append(router, client, "deal.won", "deals", 1, token) == 200);
+    assert(s_test_append(router, client, "quote.sent", "deals", 1, token) == 200);
+    assert(s_test_append(router, client, "order.placed", NULL, 0, NULL) == 200);
+
+    //  A claim of another's prefix: the lease is refused, the worker told
+    //  DISCONNECT; so is a malformed claim, at READY.
+    zsock_t *rogue = s_test_peer(endpoint);
+    s_test_ready(rogue, "rogue.writer", "customer.", NULL);
+    assert(s_test_command(router, rogue, NULL, NULL) == MDPW_DISCONNECT);
+    zsock_t *bad = s_test_peer(endpoint);
+    s_test_ready(bad, "bad.writer", "Bad", NULL);
+    assert(s_test_command(router, bad, NULL, NULL) == MDPW_DISCONNECT);
+    assert(s_test_append(router, client, "customer.created", NULL, 0, NULL) == 403);
+
+    //  The holder leaves: the lease is vacant, its token worth nothing.
+    msg = zmsg_new();
+    zmsg_addmem(msg, "", 0);
+    zmsg_addstr(msg, MDPW_WORKER);
+    zmsg_addmem(msg, &(uint8_t){MDPW_DISCONNECT}, 1);
+    zmsg_send(&msg, writer);
+    for (int64_t until = zclock_mono() + 5000; held && zclock_mono() < until;)
+        s_test_lease(router, client, "deals", &held);
+    assert(!held);
+    assert(s_test_append(router, client, "deal.won", "deals", 1, token) == 409);
+    (void)reply;
+
+    rp_packer_destroy(&p);
+    zsock_destroy(&bad);
+    zsock_destroy(&rogue);
+    zsock_destroy(&writer);
+    zsock_destroy(&echo);
+    zsock_destroy(&client);
+    router_destroy(&router);
+    zactor_destroy(&journal);
+    rp_config_destroy(&config);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert(system(cmd) == 0);
 }

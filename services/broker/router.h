@@ -22,4 +22,10 @@ void router_destroy(router_t **self_p);
 //  Route until interrupted (SIGINT/SIGTERM).
 void router_run(router_t *self);
 
+//  One turn of that loop: wait for input (at most until the next tick, 20
+//  ms), handle what came, run the timers. For tests and embedding.
+void router_turn(router_t *self);
+
+void router_test(void);
+
 #endif

@@ -278,7 +278,9 @@ void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_r
     const char *str;
     size_t len;
     if (limit && (!rp_obj_u64(limit, &self.limit) || self.limit < 1 || self.limit > LIMIT_MAX)) {
-        rp_service_reply_error(service, &origin, 422, "invalid", "limit must be 1..200");
+        rp_field_error_t error = {"limit", "out_of_range", "limit must be 1..200"};
+        rp_service_reply_invalid(service, &origin, "some query parameters are not valid", &error,
+                                 1);
         return;
     }
     if (cursor && cursor->type != MSGPACK_OBJECT_NIL &&
@@ -286,7 +288,9 @@ void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_r
           sodium_base642bin(self.cursor, sizeof self.cursor, str, len, NULL, &self.cursor_len, NULL,
                             sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
           self.cursor_len > 1u + self.cursor[0])) {
-        rp_service_reply_error(service, &origin, 422, "invalid", "not a cursor this list gave");
+        rp_field_error_t error = {"cursor", "invalid", "not a cursor this list gave"};
+        rp_service_reply_invalid(service, &origin, "some query parameters are not valid", &error,
+                                 1);
         return;
     }
     rp_packer_init(&self.items);

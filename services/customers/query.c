@@ -58,6 +58,26 @@ static int s_text(const msgpack_object *args, const char *name, size_t max, quer
                          "must be text of 1..200 bytes without control characters");
 }
 
+//  A filter on an enumerated field is one of the field's values (the
+//  customer record's table), else an error: the gateway passes the query
+//  on unchecked.
+static int s_enum(const query_text_t *value, int field, const char *message,
+                  rp_field_error_t *errors, int count, int max_errors)
+{
+    if (!value->ptr)
+        return count;
+    rp_record_t record;
+    customer_init(&record);
+    const rp_field_t *def = &record.fields[field];
+    bool found = false;
+    for (size_t i = 0; def->values && def->values[i] && !found; i++)
+        found = strlen(def->values[i]) == value->len &&
+                memcmp(def->values[i], value->ptr, value->len) == 0;
+    int n = found ? count : s_query_error(errors, count, max_errors, def->name, "invalid", message);
+    rp_record_reset(&record);
+    return n;
+}
+
 bool query_time(const char *in, size_t len, char out[QUERY_TIME_MAX])
 {
     //  A date as it is ("2026-01-02" is a prefix of that day's stored
@@ -148,8 +168,17 @@ int query_parse(query_t *self, const msgpack_object *args, rp_field_error_t *err
         n = s_query_error(errors, n, max_errors, "archived", "invalid",
                           "archived must be a boolean");
     n = s_text(args, "q", QUERY_MAX_TEXT, &self->q, errors, n, max_errors);
+    int before = n;
     n = s_text(args, "grade", 16, &self->grade, errors, n, max_errors);
+    if (n == before)
+        n = s_enum(&self->grade, CUSTOMER_GRADE, "grade is one of A, B, C, D, E", errors, n,
+                   max_errors);
+    before = n;
     n = s_text(args, "tier", 16, &self->tier, errors, n, max_errors);
+    if (n == before)
+        n = s_enum(&self->tier, CUSTOMER_TIER,
+                   "tier is one of lead, prospect, transacting, key, strategic", errors, n,
+                   max_errors);
     n = s_text(args, "owner", 100, &self->owner, errors, n, max_errors);
     n = s_text(args, "team", 100, &self->team, errors, n, max_errors);
     n = s_text(args, "region", 100, &self->region, errors, n, max_errors);
@@ -689,6 +718,9 @@ void query_test(void)
     assert(strcmp(errors[0].field, "created_after") == 0);
     assert(strcmp(errors[1].field, "sort") == 0);
     assert(strcmp(errors[2].field, "cursor") == 0);
+    assert(s_test_parse(&query, (const char *[]){"grade", "Z", "tier", "vip", NULL}, errors) == 2);
+    assert(strcmp(errors[0].field, "grade") == 0 && strcmp(errors[1].field, "tier") == 0);
+    assert(s_test_parse(&query, (const char *[]){"grade", "E", "tier", "key", NULL}, errors) == 0);
 
     //  Matching: scope, archived, filters, never contacted.
     rp_record_t r;

@@ -145,8 +145,10 @@ void report_composition(void *arg, rp_service_t *service, rp_origin_t *origin,
             name = s_bys[i].name;
         }
     if (field < 0) {
-        rp_service_reply_error(service, &origin, 422, "invalid",
-                               "by must be grade, tier, region, industry or owner");
+        rp_field_error_t error = {"by", "invalid",
+                                  "by is one of grade, tier, region, industry, owner"};
+        rp_service_reply_invalid(service, &origin, "some query parameters are not valid", &error,
+                                 1);
         return;
     }
     tally_t tally = {field, &scope, zhashx_new(), 0};

@@ -28,6 +28,15 @@
     Event loop use: poll rp_feed_sock, then rp_feed_recv; or receive the
     message yourself and pass it to rp_feed_handle (to inspect or drop it).
     Replays are synchronous journal.read calls on the feed's own client.
+
+    The journal's identity (rp_feed_set_journal, for a consumer that keeps
+    its cursor, as a service store does): the cursor counts in one journal.
+    If journal.read answers for another journal (data.journal, made when
+    the journal was created), or a head behind the cursor (a journal that
+    lost events), the cursor means nothing there: rp_feed stops delivering
+    and answers RP_FEED_FOREIGN, with rp_feed_foreign saying why, until a
+    later rp_feed_sync finds the journal it knows again (a volume mounted
+    back), or the consumer starts over (rp_feed_reset).
 */
 #ifndef RAPPORT_FEED_H
 #define RAPPORT_FEED_H
@@ -39,6 +48,9 @@
 //  tail is presumed lost, and the deadline of each journal.read.
 #define RP_FEED_LAG_MS     1000
 #define RP_FEED_TIMEOUT_MS 5000
+
+#define RP_FEED_FOREIGN     -2 //  the journal is not the one the cursor counts in
+#define RP_FEED_JOURNAL_MAX 64 //  bytes of a journal id
 
 typedef struct _rp_feed_t rp_feed_t;
 
@@ -75,6 +87,20 @@ uint64_t rp_feed_cursor(rp_feed_t *self);
 
 //  The highest journal head seen (from replies, $head and events).
 uint64_t rp_feed_head(rp_feed_t *self);
+
+//  Check the journal's identity from now on: id is the journal the cursor
+//  counts in ("" if unknown: the first one seen is taken).
+void rp_feed_set_journal(rp_feed_t *self, const char *id);
+
+//  The journal the cursor counts in ("" while unknown).
+const char *rp_feed_journal(rp_feed_t *self);
+
+//  Why the feed refuses the journal (a static or internal string), or NULL
+//  while it does not.
+const char *rp_feed_foreign(rp_feed_t *self);
+
+//  Start over at cursor in whatever journal answers next (a rebuild).
+void rp_feed_reset(rp_feed_t *self, uint64_t cursor);
 
 //  Override the lag and journal.read timeout (tests, tuning).
 void rp_feed_set_timing(rp_feed_t *self, int lag_ms, int timeout_ms);

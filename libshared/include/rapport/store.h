@@ -72,6 +72,19 @@ int rp_store_set_cursor(rp_store_t *self, MDB_txn *txn, uint64_t seq);
 uint64_t rp_store_meta_u64(rp_store_t *self, MDB_txn *txn, const char *key);
 int rp_store_set_meta_u64(rp_store_t *self, MDB_txn *txn, const char *key, uint64_t value);
 
+//  The identity of the journal (docs/protocol.md § Journal, "Identity"):
+//  the journal keeps its own in "meta", a service store the one its
+//  cursor counts in, written in the same transaction as the cursor.
+//  rp_store_journal copies it into id (RP_STORE_JOURNAL_MAX + 1 bytes), ""
+//  if none is recorded.
+#define RP_STORE_JOURNAL_MAX 64
+void rp_store_journal(rp_store_t *self, MDB_txn *txn, char *id);
+int rp_store_set_journal(rp_store_t *self, MDB_txn *txn, const char *id);
+
+//  Empty every database of the store, "meta" too (cursor 0, no journal):
+//  a rebuild from another journal starts here.
+int rp_store_clear(rp_store_t *self, MDB_txn *txn);
+
 //  The current map size in bytes (grows on demand).
 size_t rp_store_map_size(rp_store_t *self);
 
