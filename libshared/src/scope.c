@@ -5,20 +5,20 @@
 #include <assert.h>
 #include <string.h>
 
-static const char *const s_roles[] = {"", "admin", "manager", "sales", "readonly", "integrator"};
-#define ROLES (sizeof s_roles / sizeof s_roles[0])
+const char *const rp_role_names[] = {"admin", "manager", "sales", "readonly", "integrator", NULL};
+#define ROLES (sizeof rp_role_names / sizeof rp_role_names[0] - 1)
 
 rp_role_t rp_role_parse(const char *name, size_t len)
 {
-    for (size_t i = 1; name && i < ROLES; i++)
-        if (strlen(s_roles[i]) == len && memcmp(s_roles[i], name, len) == 0)
-            return (rp_role_t)i;
+    for (size_t i = 0; name && i < ROLES; i++)
+        if (strlen(rp_role_names[i]) == len && memcmp(rp_role_names[i], name, len) == 0)
+            return (rp_role_t)(i + 1);
     return RP_ROLE_NONE;
 }
 
 const char *rp_role_name(rp_role_t role)
 {
-    return (size_t)role < ROLES ? s_roles[role] : "";
+    return role > RP_ROLE_NONE && (size_t)role <= ROLES ? rp_role_names[role - 1] : "";
 }
 
 static bool s_eq(const char *a, size_t a_len, const char *b, size_t b_len)

@@ -14,6 +14,7 @@
 #include "scope.h"
 
 #include <rapport/log.h>
+#include <rapport/testservice.h>
 
 #include <assert.h>
 #include <ctype.h>
@@ -510,3 +511,112 @@ const rp_service_op_t customers_handlers_ops[] = {
     {"customers.merge", RP_OP_WRITE, relations_merge},
     {NULL},
 };
+
+//  ---------------------------------------------------------------------
+//  Self-test: requests through the runtime and the test broker, and the
+//  replies the system tests (tests/system/test_customers.py) expect (the
+//  test broker keeps no idem keys: retries are the system tests').
+
+void customers_handlers_test(void)
+{
+    static const rp_service_def_t def = {.name = "customers",
+                                         .writer = true,
+                                         .dbnames = customers_apply_dbnames,
+                                         .apply = customers_apply_event,
+                                         .ops = customers_handlers_ops,
+                                         .init = customers_handlers_init,
+                                         .fini = customers_handlers_fini};
+    rp_testservice_t *service = rp_testservice_new(&def);
+    const rp_testservice_actor_t ann = {"ann", "sales", "east"}, bob = {"bob", "sales", "east"},
+                                 rex = {"rex", "readonly", "east"},
+                                 erp = {"erp", "integrator", NULL}, none = {NULL, NULL, NULL};
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_reply_t reply;
+
+    //  Created with the actor as owner and team.
+    rp_testservice_args(&args,
+                        (const char *[]){"name", "杭州云帆科技", "phone", "0571 8888 6666", NULL});
+    rp_doc_t *doc =
+        rp_testservice_call(service, true, "customers.create", &ann, "c-1", &args, &reply);
+    assert(reply.status == 200 && reply.seq > 0);
+    assert(rp_obj_streq(rp_obj_get(reply.data, "owner"), "ann"));
+    assert(rp_obj_streq(rp_obj_get(reply.data, "team"), "east"));
+    assert(rp_obj_streq(rp_obj_get(reply.data, "phone"), "+8657188886666"));
+    char id[APPLY_MAX_ID + 1];
+    const char *str;
+    size_t len;
+    assert(rp_obj_str(rp_obj_get(reply.data, "id"), &str, &len) && len <= APPLY_MAX_ID);
+    memcpy(id, str, len);
+    id[len] = 0;
+    rp_doc_destroy(&doc);
+
+    //  Reads in scope; out of scope, or without an actor, nothing.
+    rp_testservice_args(&args, (const char *[]){"id", id, NULL});
+    doc = rp_testservice_call(service, false, "customers.get", &ann, NULL, &args, &reply);
+    assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.get", &rex, NULL, &args, &reply);
+    assert(reply.status == 200);
+    rp_doc_destroy(&doc);
+    const rp_testservice_actor_t *unseen[] = {&bob, &erp, &none};
+    for (size_t i = 0; i < 3; i++) {
+        doc = rp_testservice_call(service, false, "customers.get", unseen[i], NULL, &args, &reply);
+        assert(rp_testservice_error_is(&reply, 404, "not_found"));
+        rp_doc_destroy(&doc);
+        doc = rp_testservice_call(service, false, "customers.contacts.list", unseen[i], NULL, &args,
+                                  &reply);
+        assert(rp_testservice_error_is(&reply, 404, "not_found"));
+        rp_doc_destroy(&doc);
+    }
+    doc = rp_testservice_call(service, false, "customers.list", &none, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.list", &erp, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.list", &ann, NULL, NULL, &reply);
+    assert(reply.status == 200 && rp_obj_get(reply.data, "items")->via.array.size == 1);
+    rp_doc_destroy(&doc);
+
+    //  Updates: a nil version is absent, a mistyped one 400, a stale one 412.
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "~", "grade", "B", NULL});
+    doc = rp_testservice_call(service, true, "customers.update", &ann, NULL, &args, &reply);
+    uint64_t version = 0;
+    assert(reply.status == 200 && rp_obj_u64(rp_obj_get(reply.data, "version"), &version) &&
+           version == 2);
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "two", NULL});
+    doc = rp_testservice_call(service, true, "customers.update", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "bad_args"));
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "#1", "grade", "C", NULL});
+    doc = rp_testservice_call(service, true, "customers.archive", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 412, "version_mismatch"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "customers.update", &bob, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 404, "not_found"));
+    rp_doc_destroy(&doc);
+
+    //  The runtime's refusals and the writes' checks, alike for every op.
+    rp_testservice_args(&args, (const char *[]){"name", "x", NULL});
+    doc = rp_testservice_call(service, true, "customers.nope", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "unknown_op"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.create", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "writer_only"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "customers.import", &ann, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "bad_args"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "customers.create", &rex, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc =
+        rp_testservice_call(service, true, "customers.contacts.create", &none, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+
+    rp_packer_destroy(&args);
+    rp_testservice_destroy(&service);
+}

@@ -10,6 +10,7 @@
 #include <rapport/outcome.h>
 #include <rapport/random.h>
 #include <rapport/scope.h>
+#include <rapport/testservice.h>
 #include <rapport/write.h>
 
 #include <sodium.h>
@@ -783,3 +784,130 @@ const rp_service_op_t users_handlers_ops[] = {
     {"users.set_preferences", RP_OP_WRITE, preferences_set}, //  user.preferences_set
     {NULL},
 };
+
+//  ---------------------------------------------------------------------
+//  Self-test: requests through the runtime and the test broker, and the
+//  replies the system tests (tests/system/test_users.py) expect.
+
+//  users.create by actor; the new user's id into id (when 200).
+static rp_doc_t *s_test_create(rp_testservice_t *service, const rp_testservice_actor_t *actor,
+                               const char *email, const char *role, rp_reply_t *reply,
+                               char id[USER_MAX_ID + 1])
+{
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_testservice_args(&args, (const char *[]){"name", "李雷", "email", email, "role", role,
+                                                "team", "east", NULL});
+    rp_doc_t *doc = rp_testservice_call(service, true, "users.create", actor, NULL, &args, reply);
+    rp_packer_destroy(&args);
+    const char *str;
+    size_t len;
+    if (reply->status == 200 &&
+        rp_obj_str(rp_obj_get(rp_obj_get(reply->data, "user"), "id"), &str, &len) &&
+        len <= USER_MAX_ID) {
+        memcpy(id, str, len);
+        id[len] = 0;
+    }
+    return doc;
+}
+
+void users_handlers_test(void)
+{
+    static const rp_service_def_t def = {.name = "users",
+                                         .writer = true,
+                                         .dbnames = users_apply_dbnames,
+                                         .apply = users_apply_event,
+                                         .ops = users_handlers_ops,
+                                         .init = users_handlers_init,
+                                         .fini = users_handlers_fini};
+    rp_testservice_t *service = rp_testservice_new(&def);
+    const rp_testservice_actor_t admin = {"admin", "admin", NULL}, max = {"max", "manager", "east"},
+                                 none = {NULL, NULL, NULL};
+    rp_reply_t reply;
+    char id[USER_MAX_ID + 1] = "", other[USER_MAX_ID + 1] = "";
+
+    //  Created by an admin, with a key answered once; by anyone else 403.
+    rp_doc_t *doc = s_test_create(service, &admin, "Li.Lei@Example.CN", "sales", &reply, id);
+    assert(reply.status == 200 && id[0]);
+    const msgpack_object *user = rp_obj_get(reply.data, "user");
+    assert(rp_obj_streq(rp_obj_get(user, "email"), "li.lei@example.cn"));
+    const char *key;
+    size_t key_len;
+    assert(rp_obj_str(rp_obj_get(reply.data, "key"), &key, &key_len) && key_len == APIKEY_LEN);
+    char hash[APIKEY_HASH_LEN + 1];
+    apikey_hash(key, key_len, hash);
+    rp_doc_destroy(&doc);
+    doc = s_test_create(service, &max, "x@example.cn", "sales", &reply, other);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden") && !other[0]);
+    rp_doc_destroy(&doc);
+    doc = s_test_create(service, &admin, "LI.LEI@example.cn", "sales", &reply, other);
+    assert(rp_testservice_error_is(&reply, 409, "duplicate"));
+    rp_doc_destroy(&doc);
+
+    //  Reads: themselves, their team's manager; no actor: 404 on get,
+    //  403 on list; by_key needs none.
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_testservice_args(&args, (const char *[]){"id", id, NULL});
+    const rp_testservice_actor_t self = {id, "sales", "east"};
+    const rp_testservice_actor_t *seeing[] = {&self, &max, &admin};
+    for (size_t i = 0; i < 3; i++) {
+        doc = rp_testservice_call(service, false, "users.get", seeing[i], NULL, &args, &reply);
+        assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
+        rp_doc_destroy(&doc);
+    }
+    doc = rp_testservice_call(service, false, "users.get", &none, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 404, "not_found"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "users.list", &none, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "users.list", &max, NULL, NULL, &reply);
+    assert(reply.status == 200 && rp_obj_get(reply.data, "items")->via.array.size == 1);
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"key_hash", hash, NULL});
+    doc = rp_testservice_call(service, false, "users.by_key", &none, NULL, &args, &reply);
+    assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
+    rp_doc_destroy(&doc);
+
+    //  Updates: a nil version is absent, a stale one 412; rotating another
+    //  user's key is an admin's; a role filter outside the five is 422.
+    rp_packer_reset(&args);
+    msgpack_pack_map(&args.pk, 3);
+    rp_pack_kv_cstr(&args.pk, "id", id);
+    rp_pack_cstr(&args.pk, "version");
+    msgpack_pack_nil(&args.pk);
+    rp_pack_cstr(&args.pk, "changes");
+    msgpack_pack_map(&args.pk, 1);
+    rp_pack_kv_cstr(&args.pk, "team", "west");
+    doc = rp_testservice_call(service, true, "users.update", &admin, NULL, &args, &reply);
+    uint64_t version = 0;
+    assert(reply.status == 200 && rp_obj_u64(rp_obj_get(reply.data, "version"), &version) &&
+           version == 2 && rp_obj_streq(rp_obj_get(reply.data, "team"), "west"));
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "#1", NULL});
+    doc = rp_testservice_call(service, true, "users.revoke", &admin, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 412, "version_mismatch"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "users.rotate_key", &max, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"role", "root", NULL});
+    doc = rp_testservice_call(service, false, "users.list", &admin, NULL, &args, &reply);
+    assert(reply.status == 422);
+    rp_doc_destroy(&doc);
+
+    //  The runtime's refusals.
+    doc = rp_testservice_call(service, false, "users.create", &admin, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "writer_only"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "users.revoke", &admin, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "bad_args"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "users.nope", &admin, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "unknown_op"));
+    rp_doc_destroy(&doc);
+
+    rp_packer_destroy(&args);
+    rp_testservice_destroy(&service);
+}

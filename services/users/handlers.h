@@ -38,4 +38,6 @@ rp_service_fini_fn users_handlers_fini;
 //  The op table (rp_service_def_t.ops, with arg = a users_handlers_t).
 extern const rp_service_op_t users_handlers_ops[];
 
+void users_handlers_test(void);
+
 #endif

@@ -40,6 +40,10 @@ typedef enum {
 
 #define RP_ROLES "admin, manager, sales, readonly, integrator" //  for messages
 
+//  The names, from RP_ROLE_ADMIN on, NULL-terminated (the values of a
+//  record's role field, RP_FIELD_ENUM).
+extern const char *const rp_role_names[];
+
 //  A role by name (RP_ROLE_NONE when unknown or NULL) and its name (""
 //  for RP_ROLE_NONE).
 rp_role_t rp_role_parse(const char *name, size_t len);
