@@ -21,8 +21,6 @@ struct _gw_directory_t {
     bool failed; //  the replica could not be written: no key is accepted
 };
 
-static const char *const s_roles[] = {"admin", "manager", "sales", "readonly", "integrator"};
-
 static void s_member_free(void **item)
 {
     free(*item);
@@ -105,14 +103,6 @@ void gw_directory_destroy(gw_directory_t **self_p)
     zstr_free(&self->dir);
     free(self);
     *self_p = NULL;
-}
-
-bool gw_directory_role_valid(const char *s, size_t len)
-{
-    for (size_t i = 0; s && i < sizeof s_roles / sizeof s_roles[0]; i++)
-        if (strlen(s_roles[i]) == len && memcmp(s_roles[i], s, len) == 0)
-            return true;
-    return false;
 }
 
 //  ---------------------------------------------------------------------
@@ -537,7 +527,6 @@ void gw_directory_test(void)
     assert(gw_directory_cursor(t.dir) == t.seq && gw_directory_size(t.dir) == 4);
     s_test_agree(dir);
 
-    assert(gw_directory_role_valid("integrator", 10) && !gw_directory_role_valid("admins", 6));
     gw_directory_destroy(&t.dir);
     assert(t.dir == NULL);
     rp_store_destroy(&t.users);

@@ -69,9 +69,6 @@ uint64_t gw_directory_cursor(gw_directory_t *self);
 //  Active keys held.
 size_t gw_directory_size(gw_directory_t *self);
 
-//  True if s is a role name (admin, manager, sales, readonly, integrator).
-bool gw_directory_role_valid(const char *s, size_t len);
-
 void gw_directory_test(void);
 
 #endif
