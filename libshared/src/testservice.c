@@ -16,11 +16,17 @@ struct _rp_testservice_t {
     char writer[128];
 };
 
-static void s_actor(zsock_t *pipe, void *arg)
+void rp_testservice_env(rp_testbroker_t *broker, const char *dir)
 {
-    rp_testservice_t *self = (rp_testservice_t *)arg;
-    rp_config_t *config = rp_config_new(self->def.name);
-    rp_service_t *service = rp_service_new(&self->def, config);
+    setenv("RAPPORT_BROKER_ENDPOINT", rp_testbroker_endpoint(broker), 1);
+    setenv("RAPPORT_FEED_ENDPOINT", rp_testbroker_feed(broker), 1);
+    setenv("RAPPORT_DATA_DIR", dir, 1);
+}
+
+void rp_testservice_serve(zsock_t *pipe, const rp_service_def_t *def)
+{
+    rp_config_t *config = rp_config_new(def->name);
+    rp_service_t *service = rp_service_new(def, config);
     assert(service);
     rp_service_set_pipe(service, pipe);
     zsock_signal(pipe, 0);
@@ -28,6 +34,11 @@ static void s_actor(zsock_t *pipe, void *arg)
     assert(rc == 0);
     rp_service_destroy(&service);
     rp_config_destroy(&config);
+}
+
+static void s_actor(zsock_t *pipe, void *arg)
+{
+    rp_testservice_serve(pipe, &((rp_testservice_t *)arg)->def);
 }
 
 rp_testservice_t *rp_testservice_new(const rp_service_def_t *def)
@@ -40,9 +51,7 @@ rp_testservice_t *rp_testservice_new(const rp_service_def_t *def)
     assert(mkdtemp(self->dir));
     snprintf(self->writer, sizeof self->writer, "%s.writer", def->name);
     self->broker = rp_testbroker_new();
-    setenv("RAPPORT_BROKER_ENDPOINT", rp_testbroker_endpoint(self->broker), 1);
-    setenv("RAPPORT_FEED_ENDPOINT", rp_testbroker_feed(self->broker), 1);
-    setenv("RAPPORT_DATA_DIR", self->dir, 1);
+    rp_testservice_env(self->broker, self->dir);
     if (def->init) {
         rp_config_t *config = rp_config_new(def->name);
         int rc = def->init(config, &self->def.arg);

@@ -13,11 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool merge_event(const rp_event_t *event)
-{
-    return rp_event_is(event, "customer.merged");
-}
-
 //  from: 1..MERGE_MAX_FROM distinct ids, none of them id. NULL or a code.
 static const char *s_merge_check(const msgpack_object *from, const char *id, size_t id_len)
 {

@@ -19,8 +19,6 @@
 
 #define MERGE_MAX_FROM 50
 
-bool merge_event(const rp_event_t *event);
-
 //  0 with *status and *code set, or an LMDB error.
 int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
                 const char **code);

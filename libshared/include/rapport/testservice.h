@@ -15,12 +15,21 @@
 #include <rapport/envelope.h>
 #include <rapport/pack.h>
 #include <rapport/service.h>
+#include <rapport/testbroker.h>
 
 typedef struct _rp_testservice_t rp_testservice_t;
 
 //  def must have a writer; its init, if any, must succeed.
 rp_testservice_t *rp_testservice_new(const rp_service_def_t *def);
 void rp_testservice_destroy(rp_testservice_t **self_p);
+
+//  The parts, for a self-test that drives the broker itself (the
+//  runtime's own): point RAPPORT_BROKER_ENDPOINT, RAPPORT_FEED_ENDPOINT
+//  and RAPPORT_DATA_DIR at broker and dir; and, in a zactor, serve def
+//  (config from the environment) until the pipe says stop, asserting a
+//  clean run.
+void rp_testservice_env(rp_testbroker_t *broker, const char *dir);
+void rp_testservice_serve(zsock_t *pipe, const rp_service_def_t *def);
 
 //  The actor a call carries: {user, role, team}; user NULL sends none.
 typedef struct {
