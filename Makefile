@@ -33,7 +33,8 @@ LIB      := $(B)/lib/librapport.a
 SERVICES := $(notdir $(wildcard services/*))
 PROGRAMS := $(SERVICES:%=$(B)/bin/rapport-%)
 UNITS    := $(patsubst tests/unit/%.c,$(B)/test/%,$(wildcard tests/unit/test_*.c))
-TOOLS    := $(patsubst tests/system/%.c,$(B)/test/%,$(wildcard tests/system/*.c))
+TOOLS    := $(patsubst tests/system/%.c,$(B)/test/%,$(filter-out %_routes.c,$(wildcard tests/system/*.c))) \
+            $(B)/test/rapport-gateway-tally
 BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 .SECONDARY:
@@ -61,12 +62,15 @@ $(LIB): $(LIB_OBJ)
 	@ar rcs $@ $^
 
 # One program per service folder: every .c in services/<name>/ links into rapport-<name>.
-service_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard services/$(1)/*.c))
+# The gateway also links every service's HTTP routes (services/<s>/routes.c:
+# rows of data, libshared route.h), which it finds in the rp_routes section.
+ROUTE_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(filter-out services/gateway/%,$(wildcard services/*/routes.c)))
+service_objs = $(patsubst %.c,$(B)/obj/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter gateway,$(1)),$(ROUTE_OBJS))
 .SECONDEXPANSION:
 $(B)/bin/rapport-%: $$(call service_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
-	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@$(CC) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) $(LDLIBS) -o $@
 
 # A unit test test_<service>_<module> links that service's objects, all but
 # main.o (so it runs the module's self-test from the code the program runs);
@@ -75,9 +79,23 @@ unit_objs = $(if $(filter $(firstword $(subst _, ,$(1))),$(SERVICES)),$(filter-o
 $(B)/test/test_%: $(B)/obj/tests/unit/test_%.o $$(call unit_objs,$$*) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
-	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	@$(CC) $(LDFLAGS) $(filter-out $(LIB),$^) $(LIB) $(LDLIBS) -o $@
 
 $(B)/test/%: $(B)/obj/tests/system/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The gateway folds user.* events with the users service's own apply, on a
+# replica of its store (services/gateway/directory.h): it links the users
+# objects that apply needs, not the program, its ops and their handlers.
+USERS_FOLD := $(patsubst %,$(B)/obj/services/users/%.o,apply user apikey preferences)
+$(B)/bin/rapport-gateway: $(USERS_FOLD)
+$(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
+
+# TEST ONLY: the gateway with the tally demo's routes too (tests/system/tally_routes.c);
+# the production gateway does not answer /api/v1/tally.
+$(B)/test/rapport-gateway-tally: $(filter-out %/main.o,$(call service_objs,gateway)) $(B)/obj/services/gateway/main.o $(B)/obj/tests/system/tally_routes.o $(USERS_FOLD) $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

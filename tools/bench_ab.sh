@@ -1,5 +1,6 @@
 #!/bin/sh
 # tools/bench_ab.sh REV [ROUNDS] — is this tree's POST faster than REV's?
+# (BENCH_AB=get: its two GETs, cached and uncached, instead.)
 #
 # This VM's capacity drifts by ±20 % within minutes (docs/decisions.md,
 # "Fourth pass"), so two `make bench` runs some minutes apart do not
@@ -14,6 +15,7 @@
 set -e
 REV=${1:?usage: tools/bench_ab.sh REV [ROUNDS]}
 ROUNDS=${2:-4}
+ONLY=${BENCH_AB:-post} # post, or get (cached and uncached GET)
 SHA=$(git rev-parse --short "$REV")
 TREE=build/ab/$SHA
 make --no-print-directory build >/dev/null
@@ -24,27 +26,32 @@ fi
 make --no-print-directory -C "$TREE" build >/dev/null
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
-echo "POST A/B: base $SHA ($TREE/build) against this tree (build), $ROUNDS rounds"
+echo "$ONLY A/B: base $SHA ($TREE/build) against this tree (build), $ROUNDS rounds"
 i=0
 while [ $i -lt "$ROUNDS" ]; do
     for side in base new; do
         dir=build
         [ $side = base ] && dir=$TREE/build
-        line=$(BENCH_HTTP_ONLY=post tools/bench_http.sh "$dir" | grep '^POST ' || true)
-        [ -n "$line" ] || { echo "bench_ab: the $side run failed"; exit 1; }
-        echo "$side $line" >>"$OUT"
-        echo "$side $line" | awk '{ printf "  %-4s %6d req/s  p50 %5.1f ms  p99 %5.1f ms  CPU %4d us%s\n",
-            $1, $3, $4 / 1000, $5 / 1000, $7 + $8 + $9, $6 ? "  [errors: invalid]" : "" }'
+        lines=$(BENCH_HTTP_ONLY=$ONLY tools/bench_http.sh "$dir" | grep -E '^(POST|GET|GET_UNCACHED) ' || true)
+        [ -n "$lines" ] || { echo "bench_ab: the $side run failed"; exit 1; }
+        echo "$lines" | while read -r line; do
+            echo "$side $line" >>"$OUT"
+            echo "$side $line" | awk '{ printf "  %-4s %-12s %6d req/s  p50 %5.1f ms  p99 %5.1f ms  CPU %4d us%s\n",
+                $1, $2, $3, $4 / 1000, $5 / 1000, $7 + $8 + $9, $6 ? "  [errors: invalid]" : "" }'
+        done
     done
     i=$((i + 1))
 done
-awk '{ n[$1]++; r[$1] += $3; p50[$1] += $4; p99[$1] += $5; cpu[$1] += $7 + $8 + $9 }
+awk '{ k = $1 " " $2; kinds[$2] = 1; n[k]++; r[k] += $3; p50[k] += $4; p99[k] += $5; cpu[k] += $7 + $8 + $9 }
 END {
-    for (k = 1; k <= 2; k++) {
-        s = k == 1 ? "base" : "new"
-        printf "  %-4s mean %6d req/s  p50 %5.1f ms  p99 %5.1f ms  CPU %4d us\n", s,
-            r[s] / n[s], p50[s] / n[s] / 1000, p99[s] / n[s] / 1000, cpu[s] / n[s]
+    for (kind in kinds) {
+        for (j = 1; j <= 2; j++) {
+            k = (j == 1 ? "base" : "new") " " kind
+            printf "  %-17s mean %6d req/s  p50 %5.1f ms  p99 %5.1f ms  CPU %4d us\n", k,
+                r[k] / n[k], p50[k] / n[k] / 1000, p99[k] / n[k] / 1000, cpu[k] / n[k]
+        }
+        b = "base " kind; w = "new " kind
+        printf "  %s new / base: %.2f x req/s, %.2f x CPU per request\n", kind, r[w] / r[b],
+            cpu[w] / cpu[b]
     }
-    printf "  new / base: %.2f x req/s, %.2f x CPU per POST\n", r["new"] / r["base"],
-        cpu["new"] / cpu["base"]
 }' "$OUT"

@@ -21,8 +21,9 @@
 # Usage: tools/bench_http.sh [BUILD_DIR]   (BENCH_HTTP_SECONDS, default 5)
 # BENCH_IDEM=1 gives every POST its own Idempotency-Key (bench/http.lua).
 # BENCH_HTTP_ONLY=post runs the POST alone and prints one line,
-# "POST req/s p50_us p99_us errors gateway_us customers_us broker_us"
-# (for tools/bench_ab.sh, which compares two builds).
+# "POST req/s p50_us p99_us errors gateway_us customers_us broker_us";
+# BENCH_HTTP_ONLY=get the two GETs alone, as lines "GET …" (cached) and
+# "GET_UNCACHED …" (for tools/bench_ab.sh, which compares two builds).
 set -e
 B=${1:-build}
 ONLY=${BENCH_HTTP_ONLY:-all}
@@ -189,6 +190,11 @@ CACHED_GATEWAY=$GATEWAY
 GATEWAY=$GATEWAY2
 run get_uncached get "http://127.0.0.1:$GW2_PORT/api/v1/customers/$ID" -H "$AUTH"
 GATEWAY=$CACHED_GATEWAY
+if [ "$ONLY" = get ]; then
+    echo "GET $(cat "$SCRATCH/result.get")"
+    echo "GET_UNCACHED $(cat "$SCRATCH/result.get_uncached")"
+    exit 0
+fi
 kill $GATEWAY2 && wait $GATEWAY2 2>/dev/null || true # one feed subscriber less for the POST run
 run post post "$BASE/api/v1/customers" -H "$AUTH"
 AFTER=$(curl -sf -H "$AUTH" "$BASE/api/v1/customers?limit=1" >/dev/null && echo ok || echo "?")

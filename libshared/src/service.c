@@ -921,6 +921,7 @@ int rp_service_main(const rp_service_def_t *def, int argc, char **argv)
 //  Self-test: a "demo" service against rp_testbroker, run in a thread.
 
 #include <rapport/testbroker.h>
+#include <rapport/testservice.h>
 
 typedef struct {
     rp_service_t *service;
@@ -1034,10 +1035,7 @@ typedef struct {
 static void s_test_actor(zsock_t *pipe, void *arg)
 {
     test_env_t *env = (test_env_t *)arg;
-    setenv("RAPPORT_BROKER_ENDPOINT", rp_testbroker_endpoint(env->broker), 1);
-    setenv("RAPPORT_FEED_ENDPOINT", rp_testbroker_feed(env->broker), 1);
-    setenv("RAPPORT_DATA_DIR", env->dir, 1);
-    rp_config_t *config = rp_config_new("demo-test-none");
+    rp_testservice_env(env->broker, env->dir);
     const char *dbs[] = {"things", NULL};
     rp_service_def_t def = {.name = "demo",
                             .writer = true,
@@ -1045,14 +1043,7 @@ static void s_test_actor(zsock_t *pipe, void *arg)
                             .apply = s_test_apply,
                             .ops = s_test_ops,
                             .min_seq_wait_ms = 200};
-    rp_service_t *service = rp_service_new(&def, config);
-    assert(service);
-    rp_service_set_pipe(service, pipe);
-    zsock_signal(pipe, 0);
-    int rc = rp_service_run(service);
-    assert(rc == 0);
-    rp_service_destroy(&service);
-    rp_config_destroy(&config);
+    rp_testservice_serve(pipe, &def);
 }
 
 //  Send {id, op, min_seq?} (or {id} if op is NULL) to a service; return the reply.

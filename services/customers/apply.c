@@ -12,7 +12,7 @@
 #include "query.h"
 #include "timeline.h"
 
-#include <rapport/log.h>
+#include <rapport/apply.h>
 #include <rapport/outcome.h>
 
 #include <assert.h>
@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const apply_dbnames[] = {"customers",   "codes",        "tax_ids",  "similar",
-                                     RP_OUTCOME_DB, QUERY_DBNAME,   "contacts", "contact_names",
-                                     "activities",  "activity_ids", "timeline", NULL};
+const char *const customers_apply_dbnames[] = {
+    "customers", "codes",         "tax_ids",    "similar",      RP_OUTCOME_DB, QUERY_DBNAME,
+    "contacts",  "contact_names", "activities", "activity_ids", "timeline",    NULL};
 
 //  ---------------------------------------------------------------------
 //  Similarity keys: kind, the normalized value, NUL, then (stored) the id
@@ -117,35 +117,15 @@ int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const ch
 //  One event being applied
 
 typedef struct {
-    rp_store_t *store;
-    MDB_txn *txn;
-    uint64_t seq;
-    const rp_event_t *event;
-    const char *id; //  the customer id from the data
-    size_t id_len;
+    rp_apply_t base; //  first: a row's fn casts it back (apply.h)
     char *old_bytes; //  a private copy of the stored record (LMDB pages move on put)
     rp_doc_t *old_doc;
     rp_record_t record;
-    //  the outcome
-    int status;
-    const char *code;
-    bool unchanged; //  applied, but nothing changed: no timeline entry
+    //  the outcome's details
     const char *conflict_fields[APPLY_MAX_SIMILAR + 2];
     char *conflict_ids[APPLY_MAX_SIMILAR + 2];
     int conflicts;
 } apply_t;
-
-static void s_apply_init(apply_t *self, rp_store_t *store, MDB_txn *txn, uint64_t seq,
-                         const rp_event_t *event)
-{
-    memset(self, 0, sizeof *self);
-    self->store = store;
-    self->txn = txn;
-    self->seq = seq;
-    self->event = event;
-    self->status = 200;
-    customer_init(&self->record);
-}
 
 static void s_apply_fini(apply_t *self)
 {
@@ -156,18 +136,12 @@ static void s_apply_fini(apply_t *self)
         free(self->conflict_ids[i]);
 }
 
-static int s_outcome(apply_t *self, int status, const char *code)
-{
-    self->status = status;
-    self->code = code;
-    return 0;
-}
-
 //  Load the stored record into self->record; MDB_NOTFOUND if there is none.
 static int s_load(apply_t *self)
 {
     MDB_val value;
-    int rc = apply_record_get(self->store, self->txn, self->id, self->id_len, &value);
+    int rc = apply_record_get(self->base.store, self->base.txn, self->base.id, self->base.id_len,
+                              &value);
     if (rc)
         return rc;
     self->old_bytes = malloc(value.mv_size ? value.mv_size : 1);
@@ -178,20 +152,6 @@ static int s_load(apply_t *self)
         return -1; //  a corrupt store: stop the service
     rp_record_from_map(&self->record, rp_doc_root(self->old_doc));
     return 0;
-}
-
-static int s_put(apply_t *self, const char *db, const char *key, size_t key_len, const void *data,
-                 size_t size)
-{
-    MDB_val k = {key_len, (void *)key}, v = {size, (void *)data};
-    return mdb_put(self->txn, rp_store_dbi(self->store, db), &k, &v, 0);
-}
-
-static int s_del(apply_t *self, const char *db, const char *key, size_t key_len)
-{
-    MDB_val k = {key_len, (void *)key};
-    int rc = mdb_del(self->txn, rp_store_dbi(self->store, db), &k, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static void s_conflict(apply_t *self, const char *field, const char *id, size_t id_len)
@@ -218,9 +178,10 @@ static bool s_taken(apply_t *self, int field, const char *index)
     size_t len;
     MDB_val id;
     if (!rp_record_str(&self->record, field, &value, &len) ||
-        apply_index_get(self->store, self->txn, index, value, len, &id))
+        apply_index_get(self->base.store, self->base.txn, index, value, len, &id))
         return false;
-    if (id.mv_size == self->id_len && memcmp(id.mv_data, self->id, self->id_len) == 0)
+    if (id.mv_size == self->base.id_len &&
+        memcmp(id.mv_data, self->base.id, self->base.id_len) == 0)
         return false; //  ours
     s_conflict(self, customer_field_name(field), id.mv_data, id.mv_size);
     return true;
@@ -247,15 +208,16 @@ static bool s_valid(const msgpack_object *fields, bool create, rp_record_t *out)
 //  clients chose themselves.
 static int s_generate_code(apply_t *self)
 {
-    uint64_t counter = rp_store_meta_u64(self->store, self->txn, "code_counter");
+    uint64_t counter = rp_store_meta_u64(self->base.store, self->base.txn, "code_counter");
     char code[32];
     MDB_val id;
     do {
         counter++;
         snprintf(code, sizeof code, "C%06" PRIu64, counter);
-    } while (apply_index_get(self->store, self->txn, "codes", code, strlen(code), &id) == 0);
+    } while (apply_index_get(self->base.store, self->base.txn, "codes", code, strlen(code), &id) ==
+             0);
     rp_record_set_str(&self->record, CUSTOMER_CODE, code, strlen(code));
-    return rp_store_set_meta_u64(self->store, self->txn, "code_counter", counter);
+    return rp_store_set_meta_u64(self->base.store, self->base.txn, "code_counter", counter);
 }
 
 //  Replace old's similarity keys with the record's (each ends with the id).
@@ -271,13 +233,13 @@ static int s_save_similar(apply_t *self, const rp_record_t *old)
     for (size_t i = 0; !rc && i < was.count; i++)
         if (!s_similar_has(&now, was.keys[i], was.lens[i])) {
             memcpy(key, was.keys[i], was.lens[i]);
-            memcpy(key + was.lens[i], self->id, self->id_len);
-            rc = s_del(self, "similar", key, was.lens[i] + self->id_len);
+            memcpy(key + was.lens[i], self->base.id, self->base.id_len);
+            rc = rp_apply_del(&self->base, "similar", key, was.lens[i] + self->base.id_len);
         }
     for (size_t i = 0; !rc && i < now.count; i++) {
         memcpy(key, now.keys[i], now.lens[i]);
-        memcpy(key + now.lens[i], self->id, self->id_len);
-        rc = s_put(self, "similar", key, now.lens[i] + self->id_len, "", 0);
+        memcpy(key + now.lens[i], self->base.id, self->base.id_len);
+        rc = rp_apply_put(&self->base, "similar", key, now.lens[i] + self->base.id_len, "", 0);
     }
     return rc;
 }
@@ -299,20 +261,23 @@ static int s_save(apply_t *self, const rp_record_t *old)
         if (had && has && was_len == now_len && memcmp(was, now, now_len) == 0)
             continue;
         if (had)
-            rc = s_del(self, indexes[i].index, was, was_len);
+            rc = rp_apply_del(&self->base, indexes[i].index, was, was_len);
         if (!rc && has)
-            rc = s_put(self, indexes[i].index, now, now_len, self->id, self->id_len);
+            rc = rp_apply_put(&self->base, indexes[i].index, now, now_len, self->base.id,
+                              self->base.id_len);
     }
     if (!rc)
         rc = s_save_similar(self, old);
     if (!rc) //  the sort index reads the stored version: before the put
-        rc = query_index_save(self->store, self->txn, self->id, self->id_len, &self->record);
+        rc = query_index_save(self->base.store, self->base.txn, self->base.id, self->base.id_len,
+                              &self->record);
     if (rc)
         return rc;
     rp_packer_t packer;
     rp_packer_init(&packer);
     rp_record_pack(&self->record, &packer.pk);
-    rc = s_put(self, "customers", self->id, self->id_len, packer.buffer.data, packer.buffer.size);
+    rc = rp_apply_put(&self->base, "customers", self->base.id, self->base.id_len,
+                      packer.buffer.data, packer.buffer.size);
     rp_packer_destroy(&packer);
     return rc;
 }
@@ -320,68 +285,101 @@ static int s_save(apply_t *self, const rp_record_t *old)
 //  ---------------------------------------------------------------------
 //  The four event types
 
-static int s_created(apply_t *self)
+static int s_created(rp_apply_t *base)
 {
+    apply_t *self = (apply_t *)base; //  its first member
     if (s_load(self) == 0)
-        return s_outcome(self, 409, "exists"); //  an id reused: never by our writer
+        return rp_apply_outcome(&self->base, 409, "exists"); //  an id reused: never by our writer
     rp_record_reset(&self->record);
-    if (!s_valid(rp_obj_get(self->event->data, "record"), true, &self->record))
-        return s_outcome(self, 422, "bad_event");
+    if (!s_valid(rp_obj_get(self->base.event->data, "record"), true, &self->record))
+        return rp_apply_outcome(&self->base, 422, "bad_event");
     if (s_duplicates(self))
-        return s_outcome(self, 409, "duplicate");
+        return rp_apply_outcome(&self->base, 409, "duplicate");
     bool allow = false;
-    rp_obj_bool(rp_obj_get(self->event->data, "allow_duplicate"), &allow);
-    if (!allow && apply_similar(self->store, self->txn, &self->record, APPLY_MAX_SIMILAR,
+    rp_obj_bool(rp_obj_get(self->base.event->data, "allow_duplicate"), &allow);
+    if (!allow && apply_similar(self->base.store, self->base.txn, &self->record, APPLY_MAX_SIMILAR,
                                 s_similar_conflict, self))
-        return s_outcome(self, 409, "possible_duplicate");
+        return rp_apply_outcome(&self->base, 409, "possible_duplicate");
     int rc = 0;
     if (self->record.values[CUSTOMER_CODE].type == MSGPACK_OBJECT_NIL)
         rc = s_generate_code(self);
     if (rc)
         return rc;
-    rp_record_set_str(&self->record, CUSTOMER_ID, self->id, self->id_len);
-    rp_record_stamp(&self->record, self->event); //  version 1, created now
+    rp_record_set_str(&self->record, CUSTOMER_ID, self->base.id, self->base.id_len);
+    rp_record_stamp(&self->record, self->base.event); //  version 1, created now
     rp_record_set_bool(&self->record, CUSTOMER_ARCHIVED, false);
     return s_save(self, NULL);
 }
 
-static int s_updated(apply_t *self)
+static int s_updated(rp_apply_t *base)
 {
+    apply_t *self = (apply_t *)base; //  its first member
     int rc = s_load(self);
     if (rc)
-        return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
-    if (rp_record_stale(&self->record, self->event->data))
-        return s_outcome(self, 412, "version_mismatch");
+        return rc == MDB_NOTFOUND ? rp_apply_outcome(&self->base, 404, "not_found") : rc;
+    if (rp_record_stale(&self->record, self->base.event->data))
+        return rp_apply_outcome(&self->base, 412, "version_mismatch");
     rp_record_t changes;
     customer_init(&changes);
-    bool valid = s_valid(rp_obj_get(self->event->data, "changes"), false, &changes);
+    bool valid = s_valid(rp_obj_get(self->base.event->data, "changes"), false, &changes);
     rp_record_t old = self->record; //  borrowed values only: old_doc owns them
     if (valid)
         rp_record_overlay(&self->record, &changes); //  copies what changes owns
     rp_record_reset(&changes);
     if (!valid)
-        return s_outcome(self, 422, "bad_event");
+        return rp_apply_outcome(&self->base, 422, "bad_event");
     if (s_duplicates(self))
-        return s_outcome(self, 409, "duplicate");
-    rp_record_stamp(&self->record, self->event);
+        return rp_apply_outcome(&self->base, 409, "duplicate");
+    rp_record_stamp(&self->record, self->base.event);
     return s_save(self, &old);
 }
 
-static int s_archived(apply_t *self, bool archived)
+static int s_archive(apply_t *self, bool archived)
 {
     int rc = s_load(self);
     if (rc)
-        return rc == MDB_NOTFOUND ? s_outcome(self, 404, "not_found") : rc;
-    if (rp_record_stale(&self->record, self->event->data))
-        return s_outcome(self, 412, "version_mismatch");
+        return rc == MDB_NOTFOUND ? rp_apply_outcome(&self->base, 404, "not_found") : rc;
+    if (rp_record_stale(&self->record, self->base.event->data))
+        return rp_apply_outcome(&self->base, 412, "version_mismatch");
     bool was = false;
     rp_obj_bool(&self->record.values[CUSTOMER_ARCHIVED], &was);
-    self->unchanged = was == archived;
-    if (self->unchanged)
+    self->base.unchanged = was == archived;
+    if (self->base.unchanged)
         return 0; //  already so: no new version
     rp_record_set_bool(&self->record, CUSTOMER_ARCHIVED, archived);
-    rp_record_stamp(&self->record, self->event);
+    rp_record_stamp(&self->record, self->base.event);
     return s_save(self, &self->record); //  indexes unchanged
+}
+
+static int s_archived(rp_apply_t *base)
+{
+    return s_archive((apply_t *)base, true);
+}
+
+static int s_restored(rp_apply_t *base)
+{
+    return s_archive((apply_t *)base, false);
+}
+
+//  The relation events, applied by their modules.
+static int s_contact(rp_apply_t *base)
+{
+    return contact_apply(base->store, base->txn, base->event, &base->status, &base->code);
+}
+
+static int s_activity(rp_apply_t *base)
+{
+    return activity_apply(base->store, base->txn, base->event, &base->status, &base->code);
+}
+
+static int s_assigned(rp_apply_t *base)
+{
+    return assign_apply(base->store, base->txn, base->event, &base->status, &base->code);
+}
+
+static int s_merged(rp_apply_t *base)
+{
+    return merge_apply(base->store, base->txn, base->event, &base->status, &base->code);
 }
 
 //  ---------------------------------------------------------------------
@@ -412,78 +410,62 @@ int apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old, const rp
 {
     apply_t self;
     memset(&self, 0, sizeof self);
-    self.store = store;
-    self.txn = txn;
+    self.base.store = store;
+    self.base.txn = txn;
     self.record = *record; //  borrowed: s_save only reads it, and it is not reset here
-    if (!rp_record_str(record, CUSTOMER_ID, &self.id, &self.id_len) || self.id_len == 0 ||
-        self.id_len > APPLY_MAX_ID)
+    if (!rp_record_str(record, CUSTOMER_ID, &self.base.id, &self.base.id_len) ||
+        self.base.id_len == 0 || self.base.id_len > APPLY_MAX_ID)
         return -1;
     return s_save(&self, old);
 }
 
-static int s_save_outcome(apply_t *self)
+//  Every event applied with outcome 200 leaves a timeline entry, unless
+//  it changed nothing; a refusal's details are {fields, ids} of the
+//  conflicting records (empty lists when there are none).
+static int s_finish(rp_apply_t *base)
 {
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    msgpack_pack_map(&packer.pk, self->code ? 4 : 2);
-    rp_pack_kv_u64(&packer.pk, "status", (uint64_t)self->status);
-    rp_pack_cstr(&packer.pk, "id");
-    rp_pack_strn(&packer.pk, self->id, self->id_len);
-    if (self->code) {
-        rp_pack_kv_cstr(&packer.pk, "code", self->code);
-        rp_pack_cstr(&packer.pk, "details");
-        msgpack_pack_map(&packer.pk, 2);
-        rp_pack_cstr(&packer.pk, "fields");
-        msgpack_pack_array(&packer.pk, (size_t)self->conflicts);
-        for (int i = 0; i < self->conflicts; i++)
-            rp_pack_cstr(&packer.pk, self->conflict_fields[i]);
-        rp_pack_cstr(&packer.pk, "ids");
-        msgpack_pack_array(&packer.pk, (size_t)self->conflicts);
-        for (int i = 0; i < self->conflicts; i++)
-            rp_pack_cstr(&packer.pk, self->conflict_ids[i]);
-    }
-    int rc = rp_outcome_put(self->store, self->txn, self->seq, self->event, packer.buffer.data,
-                            packer.buffer.size);
-    rp_packer_destroy(&packer);
-    return rc;
+    apply_t *self = (apply_t *)base;
+    if (base->status == 200 && !base->unchanged)
+        return timeline_apply(base->store, base->txn, base->seq, base->event);
+    if (!base->code)
+        return 0;
+    msgpack_packer *pk = &base->details.pk;
+    msgpack_pack_map(pk, 2);
+    rp_pack_cstr(pk, "fields");
+    msgpack_pack_array(pk, (size_t)self->conflicts);
+    for (int i = 0; i < self->conflicts; i++)
+        rp_pack_cstr(pk, self->conflict_fields[i]);
+    rp_pack_cstr(pk, "ids");
+    msgpack_pack_array(pk, (size_t)self->conflicts);
+    for (int i = 0; i < self->conflicts; i++)
+        rp_pack_cstr(pk, self->conflict_ids[i]);
+    return 0;
 }
 
-int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
+static const rp_apply_type_t s_types[] = {
+    {"customer.created", s_created},
+    {"customer.updated", s_updated},
+    {"customer.archived", s_archived},
+    {"customer.restored", s_restored},
+    {"customer.contact_added", s_contact},
+    {"customer.contact_updated", s_contact},
+    {"customer.contact_removed", s_contact},
+    {"customer.activity_logged", s_activity},
+    {"customer.assigned", s_assigned},
+    {"customer.merged", s_merged},
+    {NULL},
+};
+
+static const rp_apply_def_t s_def = {"customers", "customer.", APPLY_MAX_ID, s_types, s_finish};
+
+int customers_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                          const rp_event_t *event)
 {
     (void)arg;
-    if (!rp_event_has_prefix(event, "customer."))
-        return 0; //  another service's event
     apply_t self;
-    s_apply_init(&self, store, txn, seq, event);
-    int rc = 0;
-    if (!rp_obj_str(rp_obj_get(event->data, "id"), &self.id, &self.id_len) || self.id_len == 0 ||
-        self.id_len > APPLY_MAX_ID) {
-        rp_warn("customers: event %" PRIu64 " has no valid id, ignored", seq);
-        s_apply_fini(&self);
-        return 0;
-    }
-    if (rp_event_is(event, "customer.created"))
-        rc = s_created(&self);
-    else if (rp_event_is(event, "customer.updated"))
-        rc = s_updated(&self);
-    else if (rp_event_is(event, "customer.archived"))
-        rc = s_archived(&self, true);
-    else if (rp_event_is(event, "customer.restored"))
-        rc = s_archived(&self, false);
-    else if (contact_event(event))
-        rc = contact_apply(store, txn, event, &self.status, &self.code);
-    else if (activity_event(event))
-        rc = activity_apply(store, txn, event, &self.status, &self.code);
-    else if (assign_event(event))
-        rc = assign_apply(store, txn, event, &self.status, &self.code);
-    else if (merge_event(event))
-        rc = merge_apply(store, txn, event, &self.status, &self.code);
-    else
-        rc = s_outcome(&self, 422, "unknown_type");
-    if (rc == 0 && self.status == 200 && !self.unchanged)
-        rc = timeline_apply(store, txn, seq, event);
-    if (rc == 0)
-        rc = s_save_outcome(&self);
+    memset(&self, 0, sizeof self);
+    customer_init(&self.record);
+    int rc = rp_apply_run(&s_def, &self.base, store, txn, seq, event);
     s_apply_fini(&self);
     return rc;
 }
@@ -492,55 +474,16 @@ int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const 
 //  Self-test: the same events on two stores give byte-identical stores, and
 //  every conflict is an outcome, not an error.
 
-typedef struct {
-    uint64_t seq;
-    const void *data;
-    size_t size;
-} test_event_t;
-
-static int s_test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
+void customers_apply_test_event(rp_store_t *store, uint64_t seq, const char *type, const char *user,
+                                rp_packer_t *data)
 {
-    test_event_t *te = (test_event_t *)arg;
-    rp_doc_t *doc = rp_doc_new(te->data, te->size, NULL);
-    assert(doc);
-    rp_event_t event;
-    assert(rp_event_parse(rp_doc_root(doc), &event) == NULL);
-    int rc = apply_event(NULL, store, txn, te->seq, &event);
-    if (rc == 0)
-        rc = rp_store_set_cursor(store, txn, te->seq);
-    rp_doc_destroy(&doc);
-    return rc;
-}
-
-void apply_test_event(rp_store_t *store, uint64_t seq, const char *type, const char *user,
-                      rp_packer_t *data)
-{
-    rp_packer_t event;
-    rp_packer_init(&event);
-    msgpack_pack_map(&event.pk, user ? 6 : 5);
-    rp_pack_kv_cstr(&event.pk, "type", type);
-    rp_pack_kv_cstr(&event.pk, "id", "test");
-    rp_pack_kv_cstr(&event.pk, "source", "customers");
-    char time[32];
-    snprintf(time, sizeof time, "2026-11-23T08:00:%02u.000Z", (unsigned)(seq % 60));
-    rp_pack_kv_cstr(&event.pk, "time", time);
-    if (user) {
-        rp_pack_cstr(&event.pk, "actor");
-        msgpack_pack_map(&event.pk, 1);
-        rp_pack_kv_cstr(&event.pk, "user", user);
-    }
-    rp_pack_cstr(&event.pk, "data");
-    msgpack_sbuffer_write(&event.buffer, data->buffer.data, data->buffer.size);
-    test_event_t te = {seq, event.buffer.data, event.buffer.size};
-    assert(rp_store_write(store, s_test_apply, &te) == 0);
-    rp_packer_destroy(&event);
-    rp_packer_reset(data);
+    rp_apply_test_event(store, customers_apply_event, seq, type, "customers", user, data);
 }
 
 //  Apply one event given as (type, data packed by the caller) at seq.
 static void s_test_event(rp_store_t *store, uint64_t seq, const char *type, rp_packer_t *data)
 {
-    apply_test_event(store, seq, type, NULL, data);
+    customers_apply_test_event(store, seq, type, NULL, data);
 }
 
 //  {id, record: {name, [k: v]…}} from NULL-terminated key/value strings.
@@ -767,52 +710,7 @@ static void s_test_journal(rp_store_t *store)
     rp_packer_destroy(&data);
 }
 
-//  Every key and value of every database, in order, into one buffer.
-static int s_test_dump(rp_store_t *store, MDB_txn *txn, void *arg)
+void customers_apply_test(void)
 {
-    rp_packer_t *dump = (rp_packer_t *)arg;
-    for (const char *const *db = apply_dbnames; *db; db++) {
-        MDB_cursor *cursor;
-        assert(mdb_cursor_open(txn, rp_store_dbi(store, *db), &cursor) == 0);
-        MDB_val k, v;
-        for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-            msgpack_pack_bin(&dump->pk, k.mv_size);
-            msgpack_pack_bin_body(&dump->pk, k.mv_data, k.mv_size);
-            msgpack_pack_bin(&dump->pk, v.mv_size);
-            msgpack_pack_bin_body(&dump->pk, v.mv_data, v.mv_size);
-        }
-        mdb_cursor_close(cursor);
-    }
-    return 0;
-}
-
-void apply_test_replay(const char *name, void (*journal)(rp_store_t *store))
-{
-    char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/rp-%s-XXXXXX", name);
-    assert(mkdtemp(dir));
-    rp_packer_t dumps[2];
-    for (int i = 0; i < 2; i++) {
-        char path[96];
-        snprintf(path, sizeof path, "%s/%d", dir, i);
-        rp_store_t *store = rp_store_new(path, apply_dbnames);
-        assert(store);
-        journal(store);
-        rp_packer_init(&dumps[i]);
-        rp_store_read(store, s_test_dump, &dumps[i]);
-        rp_store_destroy(&store);
-    }
-    assert(dumps[0].buffer.size > 0 && dumps[0].buffer.size == dumps[1].buffer.size);
-    assert(memcmp(dumps[0].buffer.data, dumps[1].buffer.data, dumps[0].buffer.size) == 0);
-    for (int i = 0; i < 2; i++)
-        rp_packer_destroy(&dumps[i]);
-    char cmd[100];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert(system(cmd) == 0);
-}
-
-void apply_test(void)
-{
-    apply_test_replay("customers", s_test_journal);
+    rp_apply_test_replay("customers", customers_apply_dbnames, s_test_journal);
 }

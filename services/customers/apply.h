@@ -35,10 +35,12 @@
 #define APPLY_MAX_ID      64
 #define APPLY_MAX_SIMILAR 20 //  likely duplicates listed in an outcome
 
-extern const char *const apply_dbnames[];
+extern const char *const customers_apply_dbnames[];
 
-//  rp_service_def_t.apply: arg is unused.
-int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
+//  rp_service_def_t.apply (a table of event types over rapport/apply.h):
+//  arg is unused.
+int customers_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                          const rp_event_t *event);
 
 //  The stored record of id, as raw MessagePack valid until txn ends
 //  (outcomes: rp_outcome_get, rapport/outcome.h). 0, MDB_NOTFOUND or an LMDB error.
@@ -73,12 +75,11 @@ int apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old, const rp
 
 //  Self-test support, for apply.c and the relation events' tests (merge.c):
 //  apply (type, data packed by the caller, then reset) as event seq, with
-//  actor {user} when user is not NULL; run journal on two fresh stores
-//  and assert they end byte-identical (replay is deterministic).
-void apply_test_event(rp_store_t *store, uint64_t seq, const char *type, const char *user,
-                      rp_packer_t *data);
-void apply_test_replay(const char *name, void (*journal)(rp_store_t *store));
+//  actor {user} when user is not NULL (rp_apply_test_event). Replays are
+//  checked with rp_apply_test_replay and customers_apply_dbnames.
+void customers_apply_test_event(rp_store_t *store, uint64_t seq, const char *type, const char *user,
+                                rp_packer_t *data);
 
-void apply_test(void);
+void customers_apply_test(void);
 
 #endif

@@ -5,11 +5,6 @@
 
 #include <string.h>
 
-bool assign_event(const rp_event_t *event)
-{
-    return rp_event_is(event, "customer.assigned");
-}
-
 //  A name as the record keeps it: 1..max bytes, no control characters.
 static bool s_assign_name(const msgpack_object *o, const char **str, size_t *len)
 {

@@ -14,8 +14,6 @@
 
 #define ASSIGN_MAX_NAME 100 //  bytes of owner and team, as in the record
 
-bool assign_event(const rp_event_t *event);
-
 //  0 with *status and *code set, or an LMDB error.
 int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
                  const char **code);

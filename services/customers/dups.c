@@ -59,7 +59,7 @@ typedef struct {
 } entry_t;
 
 static bool s_entry_load(entry_t *self, rp_store_t *store, MDB_txn *txn, const char *id,
-                         size_t id_len, const scope_t *scope)
+                         size_t id_len, const rp_scope_t *scope)
 {
     MDB_val value;
     memset(self, 0, sizeof *self);
@@ -84,7 +84,7 @@ static void s_entry_reset(entry_t *self)
 }
 
 typedef struct {
-    const scope_t *scope;
+    const rp_scope_t *scope;
     uint64_t limit;
     uint8_t cursor[CURSOR_RAW];
     size_t cursor_len;
@@ -265,9 +265,9 @@ static int s_dups_read(rp_store_t *store, MDB_txn *txn, void *arg)
 void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     (void)arg;
-    scope_t scope;
-    scope_parse(&scope, req);
-    if (scope.role == SCOPE_NONE) {
+    rp_scope_t scope;
+    rp_scope_parse(&scope, req);
+    if (!rp_scope_may_read(&scope)) {
         rp_service_reply_error(service, &origin, 403, "forbidden",
                                "this role cannot list customers");
         return;
@@ -278,7 +278,9 @@ void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_r
     const char *str;
     size_t len;
     if (limit && (!rp_obj_u64(limit, &self.limit) || self.limit < 1 || self.limit > LIMIT_MAX)) {
-        rp_service_reply_error(service, &origin, 422, "invalid", "limit must be 1..200");
+        rp_field_error_t error = {"limit", "out_of_range", "limit must be 1..200"};
+        rp_service_reply_invalid(service, &origin, "some query parameters are not valid", &error,
+                                 1);
         return;
     }
     if (cursor && cursor->type != MSGPACK_OBJECT_NIL &&
@@ -286,7 +288,9 @@ void dups_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_r
           sodium_base642bin(self.cursor, sizeof self.cursor, str, len, NULL, &self.cursor_len, NULL,
                             sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
           self.cursor_len > 1u + self.cursor[0])) {
-        rp_service_reply_error(service, &origin, 422, "invalid", "not a cursor this list gave");
+        rp_field_error_t error = {"cursor", "invalid", "not a cursor this list gave"};
+        rp_service_reply_invalid(service, &origin, "some query parameters are not valid", &error,
+                                 1);
         return;
     }
     rp_packer_init(&self.items);

@@ -3,7 +3,8 @@
 #include "apply.h"
 #include "customer.h"
 #include "dups.h"
-#include "event.h"
+#include <rapport/event.h>
+#include <rapport/random.h>
 #include "import.h"
 #include <rapport/normalize.h>
 #include "pending.h"
@@ -13,6 +14,7 @@
 #include "scope.h"
 
 #include <rapport/log.h>
+#include <rapport/testservice.h>
 
 #include <assert.h>
 #include <ctype.h>
@@ -97,7 +99,7 @@ import_t *customers_handlers_import(void *self)
 typedef struct {
     const char *id;
     size_t id_len;
-    const scope_t *actor; //  NULL: no scope check (the writer's own answer)
+    const rp_scope_t *actor; //  NULL: no scope check (the writer's own answer)
     rp_packer_t *packer;
     const msgpack_object *reply_id;
     uint64_t seq;
@@ -133,7 +135,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const scope_t *actor,
+static void s_reply_record(rp_service_t *service, rp_origin_t **origin_p, const rp_scope_t *actor,
                            const char *id, size_t id_len, uint64_t seq)
 {
     rp_packer_t packer;
@@ -279,7 +281,7 @@ static bool s_no_similar(rp_service_t *service, rp_origin_t **origin_p, const rp
 }
 
 static bool s_validate(customers_handlers_t *self, rp_service_t *service, rp_origin_t **origin_p,
-                       const rp_request_t *req, const scope_t *actor, rp_record_t *changes,
+                       const rp_request_t *req, const rp_scope_t *actor, rp_record_t *changes,
                        bool create)
 {
     static const char *const skip_update[] = {"id", "version", NULL};
@@ -300,8 +302,8 @@ static bool s_validate(customers_handlers_t *self, rp_service_t *service, rp_ori
 static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     customers_handlers_t *self = (customers_handlers_t *)arg;
-    scope_t scope, *actor = &scope;
-    scope_parse(actor, req);
+    rp_scope_t scope, *actor = &scope;
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     if (!pending_write_allowed(service, &origin, req, actor, idem))
         return;
@@ -323,7 +325,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
                              (allow || s_no_similar(service, &origin, &record))))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        event_open(&event.pk, "customer.created", id, strlen(id), actor);
+        rp_event_open(&event.pk, "customer.created", "customers", id, strlen(id), actor);
         msgpack_pack_map(&event.pk, allow ? 3 : 2);
         rp_pack_kv_cstr(&event.pk, "id", id);
         if (allow)
@@ -341,7 +343,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 typedef struct {
     const char *id;
     size_t id_len;
-    const scope_t *actor;
+    const rp_scope_t *actor;
     bool found;
     uint64_t version;
     bool archived;
@@ -397,8 +399,8 @@ static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_re
 static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     customers_handlers_t *self = (customers_handlers_t *)arg;
-    scope_t actor;
-    scope_parse(&actor, req);
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = &actor};
     if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
@@ -414,7 +416,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         (req->idem || s_no_duplicates(service, &origin, &changes, target.id, target.id_len))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        event_open(&event.pk, "customer.updated", target.id, target.id_len, &actor);
+        rp_event_open(&event.pk, "customer.updated", "customers", target.id, target.id_len, &actor);
         msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
         rp_pack_cstr(&event.pk, "id");
         rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -430,8 +432,8 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 static void s_archive(customers_handlers_t *self, rp_service_t *service, rp_origin_t *origin,
                       const rp_request_t *req, bool archive)
 {
-    scope_t actor;
-    scope_parse(&actor, req);
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {.actor = &actor};
     if (!pending_write_allowed(service, &origin, req, &actor, idem) ||
@@ -445,8 +447,8 @@ static void s_archive(customers_handlers_t *self, rp_service_t *service, rp_orig
         return;
     rp_packer_t event;
     rp_packer_init(&event);
-    event_open(&event.pk, archive ? "customer.archived" : "customer.restored", target.id,
-               target.id_len, &actor);
+    rp_event_open(&event.pk, archive ? "customer.archived" : "customer.restored", "customers",
+                  target.id, target.id_len, &actor);
     msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -473,8 +475,8 @@ static void s_restore_op(void *arg, rp_service_t *service, rp_origin_t *origin,
 static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     (void)arg;
-    scope_t actor;
-    scope_parse(&actor, req);
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
@@ -509,3 +511,112 @@ const rp_service_op_t customers_handlers_ops[] = {
     {"customers.merge", RP_OP_WRITE, relations_merge},
     {NULL},
 };
+
+//  ---------------------------------------------------------------------
+//  Self-test: requests through the runtime and the test broker, and the
+//  replies the system tests (tests/system/test_customers.py) expect (the
+//  test broker keeps no idem keys: retries are the system tests').
+
+void customers_handlers_test(void)
+{
+    static const rp_service_def_t def = {.name = "customers",
+                                         .writer = true,
+                                         .dbnames = customers_apply_dbnames,
+                                         .apply = customers_apply_event,
+                                         .ops = customers_handlers_ops,
+                                         .init = customers_handlers_init,
+                                         .fini = customers_handlers_fini};
+    rp_testservice_t *service = rp_testservice_new(&def);
+    const rp_testservice_actor_t ann = {"ann", "sales", "east"}, bob = {"bob", "sales", "east"},
+                                 rex = {"rex", "readonly", "east"},
+                                 erp = {"erp", "integrator", NULL}, none = {NULL, NULL, NULL};
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_reply_t reply;
+
+    //  Created with the actor as owner and team.
+    rp_testservice_args(&args,
+                        (const char *[]){"name", "杭州云帆科技", "phone", "0571 8888 6666", NULL});
+    rp_doc_t *doc =
+        rp_testservice_call(service, true, "customers.create", &ann, "c-1", &args, &reply);
+    assert(reply.status == 200 && reply.seq > 0);
+    assert(rp_obj_streq(rp_obj_get(reply.data, "owner"), "ann"));
+    assert(rp_obj_streq(rp_obj_get(reply.data, "team"), "east"));
+    assert(rp_obj_streq(rp_obj_get(reply.data, "phone"), "+8657188886666"));
+    char id[APPLY_MAX_ID + 1];
+    const char *str;
+    size_t len;
+    assert(rp_obj_str(rp_obj_get(reply.data, "id"), &str, &len) && len <= APPLY_MAX_ID);
+    memcpy(id, str, len);
+    id[len] = 0;
+    rp_doc_destroy(&doc);
+
+    //  Reads in scope; out of scope, or without an actor, nothing.
+    rp_testservice_args(&args, (const char *[]){"id", id, NULL});
+    doc = rp_testservice_call(service, false, "customers.get", &ann, NULL, &args, &reply);
+    assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.get", &rex, NULL, &args, &reply);
+    assert(reply.status == 200);
+    rp_doc_destroy(&doc);
+    const rp_testservice_actor_t *unseen[] = {&bob, &erp, &none};
+    for (size_t i = 0; i < 3; i++) {
+        doc = rp_testservice_call(service, false, "customers.get", unseen[i], NULL, &args, &reply);
+        assert(rp_testservice_error_is(&reply, 404, "not_found"));
+        rp_doc_destroy(&doc);
+        doc = rp_testservice_call(service, false, "customers.contacts.list", unseen[i], NULL, &args,
+                                  &reply);
+        assert(rp_testservice_error_is(&reply, 404, "not_found"));
+        rp_doc_destroy(&doc);
+    }
+    doc = rp_testservice_call(service, false, "customers.list", &none, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.list", &erp, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.list", &ann, NULL, NULL, &reply);
+    assert(reply.status == 200 && rp_obj_get(reply.data, "items")->via.array.size == 1);
+    rp_doc_destroy(&doc);
+
+    //  Updates: a nil version is absent, a mistyped one 400, a stale one 412.
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "~", "grade", "B", NULL});
+    doc = rp_testservice_call(service, true, "customers.update", &ann, NULL, &args, &reply);
+    uint64_t version = 0;
+    assert(reply.status == 200 && rp_obj_u64(rp_obj_get(reply.data, "version"), &version) &&
+           version == 2);
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "two", NULL});
+    doc = rp_testservice_call(service, true, "customers.update", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "bad_args"));
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "#1", "grade", "C", NULL});
+    doc = rp_testservice_call(service, true, "customers.archive", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 412, "version_mismatch"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "customers.update", &bob, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 404, "not_found"));
+    rp_doc_destroy(&doc);
+
+    //  The runtime's refusals and the writes' checks, alike for every op.
+    rp_testservice_args(&args, (const char *[]){"name", "x", NULL});
+    doc = rp_testservice_call(service, true, "customers.nope", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "unknown_op"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "customers.create", &ann, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "writer_only"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "customers.import", &ann, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "bad_args"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "customers.create", &rex, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc =
+        rp_testservice_call(service, true, "customers.contacts.create", &none, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+
+    rp_packer_destroy(&args);
+    rp_testservice_destroy(&service);
+}

@@ -44,4 +44,6 @@ import_t *customers_handlers_import(void *self);
 //  The op table.
 extern const rp_service_op_t customers_handlers_ops[];
 
+void customers_handlers_test(void);
+
 #endif

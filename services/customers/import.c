@@ -2,7 +2,8 @@
 #include "import.h"
 #include "apply.h"
 #include "customer.h"
-#include "event.h"
+#include <rapport/event.h>
+#include <rapport/random.h>
 #include "handlers.h"
 #include <rapport/normalize.h>
 #include "scope.h"
@@ -175,7 +176,7 @@ static void s_batch_finish(batch_t *batch)
 typedef struct {
     import_t *import;
     const rp_request_t *req;
-    scope_t scope;
+    rp_scope_t scope;
     session_t *session;
     bool upsert, dry_run;
     const msgpack_object *rows;
@@ -383,7 +384,7 @@ static bool s_obj_equal(const msgpack_object *a, const msgpack_object *b)
 
 static void s_event_open(run_t *run, const char *type, const char *subject)
 {
-    event_open(&run->batch->events.pk, type, subject, strlen(subject), &run->scope);
+    rp_event_open(&run->batch->events.pk, type, "customers", subject, strlen(subject), &run->scope);
 }
 
 static void s_event_close(run_t *run, uint32_t line, bool update)
@@ -674,7 +675,7 @@ static bool s_args_check(rp_service_t *service, rp_origin_t **origin_p, const rp
         return false;
     }
     run->upsert = rp_obj_streq(mode, "upsert");
-    if (!scope_may_write(&run->scope)) {
+    if (!rp_scope_may_write(&run->scope)) {
         rp_service_reply_error(service, origin_p, 403, "forbidden",
                                "this role cannot change customers");
         return false;
@@ -690,7 +691,7 @@ void import_request(void *arg, rp_service_t *service, rp_origin_t *origin, const
 {
     import_t *self = customers_handlers_import(arg);
     run_t run = {.import = self, .req = req};
-    scope_parse(&run.scope, req);
+    rp_scope_parse(&run.scope, req);
     if (!s_args_check(service, &origin, req, &run) ||
         !(run.session = s_session(self, service, &origin, req)))
         return;

@@ -14,8 +14,8 @@ int main(int argc, char **argv)
     static const rp_service_def_t def = {.name = "customers",
                                          .writer = true,
                                          .owns = owns,
-                                         .dbnames = apply_dbnames,
-                                         .apply = apply_event,
+                                         .dbnames = customers_apply_dbnames,
+                                         .apply = customers_apply_event,
                                          .ops = customers_handlers_ops,
                                          .init = customers_handlers_init,
                                          .fini = customers_handlers_fini};

@@ -5,17 +5,13 @@
 #include "contact.h"
 #include "page.h"
 
+#include <rapport/apply.h>
 #include <rapport/outcome.h>
 
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-bool merge_event(const rp_event_t *event)
-{
-    return rp_event_is(event, "customer.merged");
-}
 
 //  from: 1..MERGE_MAX_FROM distinct ids, none of them id. NULL or a code.
 static const char *s_merge_check(const msgpack_object *from, const char *id, size_t id_len)
@@ -152,7 +148,7 @@ static int s_merge_test_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
 static merge_test_outcome_t s_merge_test_event(rp_store_t *store, uint64_t seq, const char *type,
                                                rp_packer_t *data)
 {
-    apply_test_event(store, seq, type, "ann", data);
+    customers_apply_test_event(store, seq, type, "ann", data);
     merge_test_outcome_t o = {seq, 0, ""};
     rp_store_read(store, s_merge_test_outcome_read, &o);
     return o;
@@ -420,5 +416,5 @@ static void s_merge_test_journal(rp_store_t *store)
 
 void merge_test(void)
 {
-    apply_test_replay("merge", s_merge_test_journal);
+    rp_apply_test_replay("merge", customers_apply_dbnames, s_merge_test_journal);
 }

@@ -19,13 +19,11 @@
 
 #define MERGE_MAX_FROM 50
 
-bool merge_event(const rp_event_t *event);
-
 //  0 with *status and *code set, or an LMDB error.
 int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
                 const char **code);
 
-//  Self-test of the relation events through apply_event: contacts,
+//  Self-test of the relation events through customers_apply_event: contacts,
 //  activities, last_contacted_at, assignment, merge and the timeline, on
 //  two stores that must end byte-identical.
 void merge_test(void);

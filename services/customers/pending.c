@@ -93,9 +93,9 @@ static void s_pending_applied(void *arg, rp_service_t *service, rp_origin_t **or
 }
 
 bool pending_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                           const scope_t *actor, char idem[RP_MAX_IDEM + 1])
+                           const rp_scope_t *actor, char idem[RP_MAX_IDEM + 1])
 {
-    return rp_writes_admit(service, origin_p, req, scope_may_write(actor),
+    return rp_writes_admit(service, origin_p, req, rp_scope_may_write(actor),
                            "this role cannot change customers", idem);
 }
 

@@ -47,7 +47,7 @@ typedef void(pending_done_fn)(rp_service_t *service, rp_origin_t **origin_p, uin
 //  none), and a lease held. On failure replies (origin freed) and returns
 //  false.
 bool pending_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                           const scope_t *actor, char idem[RP_MAX_IDEM + 1]);
+                           const rp_scope_t *actor, char idem[RP_MAX_IDEM + 1]);
 
 //  Append events (each one packed map) and answer as above; the origin is
 //  taken over. idem: the journal key ("customers/<idem>") or "" for none.

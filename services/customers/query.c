@@ -58,6 +58,26 @@ static int s_text(const msgpack_object *args, const char *name, size_t max, quer
                          "must be text of 1..200 bytes without control characters");
 }
 
+//  A filter on an enumerated field is one of the field's values (the
+//  customer record's table), else an error: the gateway passes the query
+//  on unchecked.
+static int s_enum(const query_text_t *value, int field, const char *message,
+                  rp_field_error_t *errors, int count, int max_errors)
+{
+    if (!value->ptr)
+        return count;
+    rp_record_t record;
+    customer_init(&record);
+    const rp_field_t *def = &record.fields[field];
+    bool found = false;
+    for (size_t i = 0; def->values && def->values[i] && !found; i++)
+        found = strlen(def->values[i]) == value->len &&
+                memcmp(def->values[i], value->ptr, value->len) == 0;
+    int n = found ? count : s_query_error(errors, count, max_errors, def->name, "invalid", message);
+    rp_record_reset(&record);
+    return n;
+}
+
 bool query_time(const char *in, size_t len, char out[QUERY_TIME_MAX])
 {
     //  A date as it is ("2026-01-02" is a prefix of that day's stored
@@ -148,8 +168,17 @@ int query_parse(query_t *self, const msgpack_object *args, rp_field_error_t *err
         n = s_query_error(errors, n, max_errors, "archived", "invalid",
                           "archived must be a boolean");
     n = s_text(args, "q", QUERY_MAX_TEXT, &self->q, errors, n, max_errors);
+    int before = n;
     n = s_text(args, "grade", 16, &self->grade, errors, n, max_errors);
+    if (n == before)
+        n = s_enum(&self->grade, CUSTOMER_GRADE, "grade is one of A, B, C, D, E", errors, n,
+                   max_errors);
+    before = n;
     n = s_text(args, "tier", 16, &self->tier, errors, n, max_errors);
+    if (n == before)
+        n = s_enum(&self->tier, CUSTOMER_TIER,
+                   "tier is one of lead, prospect, transacting, key, strategic", errors, n,
+                   max_errors);
     n = s_text(args, "owner", 100, &self->owner, errors, n, max_errors);
     n = s_text(args, "team", 100, &self->team, errors, n, max_errors);
     n = s_text(args, "region", 100, &self->region, errors, n, max_errors);
@@ -244,7 +273,7 @@ static bool s_times_match(const query_t *self, const rp_record_t *record)
     return true;
 }
 
-bool query_match(const query_t *self, const scope_t *scope, const rp_record_t *record)
+bool query_match(const query_t *self, const rp_scope_t *scope, const rp_record_t *record)
 {
     bool archived = false;
     rp_obj_bool(&record->values[CUSTOMER_ARCHIVED], &archived);
@@ -381,7 +410,7 @@ static bool s_q_in_name(void *arg, const char *name, size_t len)
 }
 
 static bool s_match_with_contacts(rp_store_t *store, MDB_txn *txn, const query_t *query,
-                                  const scope_t *scope, const rp_record_t *record)
+                                  const rp_scope_t *scope, const rp_record_t *record)
 {
     if (query_match(query, scope, record))
         return true;
@@ -396,7 +425,7 @@ static bool s_match_with_contacts(rp_store_t *store, MDB_txn *txn, const query_t
            contact_name_any(store, txn, id, id_len, s_q_in_name, (void *)&query->q);
 }
 
-int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const scope_t *scope,
+int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const rp_scope_t *scope,
                size_t max_scan, query_visit_fn *fn, void *arg, char *next, size_t next_size)
 {
     MDB_cursor *c;
@@ -453,7 +482,7 @@ int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const scop
 
 typedef struct {
     const query_t *query;
-    const scope_t *scope;
+    const rp_scope_t *scope;
     rp_packer_t items;
     size_t count;
     char next[CURSOR_B64];
@@ -477,9 +506,9 @@ static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
 void query_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
 {
     (void)arg;
-    scope_t scope;
-    scope_parse(&scope, req);
-    if (scope.role == SCOPE_NONE) {
+    rp_scope_t scope;
+    rp_scope_parse(&scope, req);
+    if (!rp_scope_may_read(&scope)) {
         rp_service_reply_error(service, &origin, 403, "forbidden",
                                "this role cannot list customers");
         return;
@@ -587,7 +616,7 @@ static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
 
 typedef struct {
     query_t *query;
-    scope_t *scope;
+    rp_scope_t *scope;
     char ids[TEST_RECORDS * 2][8];
     char values[TEST_RECORDS * 2][40];
     size_t count, page;
@@ -623,7 +652,7 @@ static int s_test_walk_read(rp_store_t *store, MDB_txn *txn, void *arg)
 static void s_test_sort(rp_store_t *store, const char *sort, const char *filter_key,
                         const char *filter_value, size_t expected)
 {
-    scope_t admin = {SCOPE_ADMIN, "root", 4, NULL, 0};
+    rp_scope_t admin = {RP_ROLE_ADMIN, "root", 4, NULL, 0};
     test_walk_t w = {.scope = &admin};
     char cursor[CURSOR_B64] = "";
     do {
@@ -689,12 +718,15 @@ void query_test(void)
     assert(strcmp(errors[0].field, "created_after") == 0);
     assert(strcmp(errors[1].field, "sort") == 0);
     assert(strcmp(errors[2].field, "cursor") == 0);
+    assert(s_test_parse(&query, (const char *[]){"grade", "Z", "tier", "vip", NULL}, errors) == 2);
+    assert(strcmp(errors[0].field, "grade") == 0 && strcmp(errors[1].field, "tier") == 0);
+    assert(s_test_parse(&query, (const char *[]){"grade", "E", "tier", "key", NULL}, errors) == 0);
 
     //  Matching: scope, archived, filters, never contacted.
     rp_record_t r;
     s_test_record(&r, "x1", "上海华联", "2026-02-10T08:00:00.000Z", "A", NULL);
     rp_record_set_str(&r, CUSTOMER_OWNER, "ann", 3);
-    scope_t ann = {SCOPE_SALES, "ann", 3, NULL, 0}, bob = {SCOPE_SALES, "bob", 3, NULL, 0};
+    rp_scope_t ann = {RP_ROLE_SALES, "ann", 3, NULL, 0}, bob = {RP_ROLE_SALES, "bob", 3, NULL, 0};
     assert(
         s_test_parse(&query,
                      (const char *[]){"q", "华联", "created_after", "2026-02-10", "created_before",

@@ -70,7 +70,7 @@ int query_parse(query_t *self, const msgpack_object *args, rp_field_error_t *err
                 int max_errors);
 
 //  Does the record pass every filter, and may the actor see it?
-bool query_match(const query_t *self, const scope_t *scope, const rp_record_t *record);
+bool query_match(const query_t *self, const rp_scope_t *scope, const rp_record_t *record);
 
 //  A time filter's comparable form: a date stays "YYYY-MM-DD", a time
 //  becomes "YYYY-MM-DDTHH:MM:SS.fffZ" (stored times have that form, so
@@ -91,7 +91,7 @@ void query_list(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_
 //  most max_scan are looked at. next gets the cursor to go on from ("" at
 //  the end). Returns 0 or an LMDB error.
 typedef bool(query_visit_fn)(void *arg, const MDB_val *value, const rp_record_t *record);
-int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const scope_t *scope,
+int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const rp_scope_t *scope,
                size_t max_scan, query_visit_fn *fn, void *arg, char *next, size_t next_size);
 
 void query_test(void);

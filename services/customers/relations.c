@@ -5,7 +5,8 @@
 #include "assign.h"
 #include "contact.h"
 #include "handlers.h"
-#include "event.h"
+#include <rapport/event.h>
+#include <rapport/random.h>
 #include "merge.h"
 #include "page.h"
 #include "pending.h"
@@ -65,7 +66,7 @@ typedef struct {
     rp_service_t *service;
     rp_origin_t *origin; //  NULL once answered
     const rp_request_t *req;
-    scope_t scope;
+    rp_scope_t scope;
     char idem[RP_MAX_IDEM + 1];
 } call_t;
 
@@ -76,7 +77,7 @@ static call_t s_call(void *arg, rp_service_t *service, rp_origin_t *origin, cons
                    .service = service,
                    .origin = origin,
                    .req = req};
-    scope_parse(&call.scope, req);
+    rp_scope_parse(&call.scope, req);
     return call;
 }
 
@@ -106,7 +107,7 @@ static void s_error(call_t *call, int status, const char *code, const char *mess
 //  The customer a call is about: args.id, in the caller's scope
 
 typedef struct {
-    const scope_t *scope;
+    const rp_scope_t *scope;
     bool write;
     const char *id;
     size_t id_len;
@@ -356,7 +357,7 @@ static bool s_write_allowed(call_t *call)
 static void s_event_open(call_t *call, rp_packer_t *event, const char *type, const target_t *target,
                          size_t data_pairs)
 {
-    event_open(&event->pk, type, target->id, target->id_len, &call->scope);
+    rp_event_open(&event->pk, type, "customers", target->id, target->id_len, &call->scope);
     msgpack_pack_map(&event->pk, 1 + data_pairs);
     rp_pack_cstr(&event->pk, "id");
     rp_pack_strn(&event->pk, target->id, target->id_len);
@@ -513,13 +514,13 @@ void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
                       const rp_request_t *req)
 {
     call_t one = s_call(arg, service, origin, req), *call = &one;
-    const scope_t *scope = &call->scope;
+    const rp_scope_t *scope = &call->scope;
     target_t target;
     const msgpack_object *version_obj;
     uint64_t version;
     if (!s_write_allowed(call))
         return;
-    if (scope->role != SCOPE_ADMIN && scope->role != SCOPE_MANAGER) {
+    if (scope->role != RP_ROLE_ADMIN && scope->role != RP_ROLE_MANAGER) {
         s_error(call, 403, "forbidden", "only managers and admins assign customers");
         return;
     }
@@ -535,7 +536,7 @@ void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
     if (team_obj && team_obj->type != MSGPACK_OBJECT_NIL &&
         (err = s_name_check(team_obj, &team, &team_len)) != NULL)
         rp_field_error_set(&errors[count++], "team", 4, err);
-    else if (team && scope->role == SCOPE_MANAGER &&
+    else if (team && scope->role == RP_ROLE_MANAGER &&
              !(team_len == scope->team_len && memcmp(team, scope->team, team_len) == 0)) {
         rp_field_error_set(&errors[count], "team", 4, "out_of_scope");
         errors[count++].message = "a manager assigns within their own team";

@@ -23,7 +23,7 @@ typedef struct {
 
 typedef struct {
     int field;
-    const scope_t *scope;
+    const rp_scope_t *scope;
     zhashx_t *groups; //  value ("\x01" for none) → group_t
     uint64_t total;
 } tally_t;
@@ -130,9 +130,9 @@ void report_composition(void *arg, rp_service_t *service, rp_origin_t *origin,
                         const rp_request_t *req)
 {
     (void)arg;
-    scope_t scope;
-    scope_parse(&scope, req);
-    if (scope.role == SCOPE_NONE) {
+    rp_scope_t scope;
+    rp_scope_parse(&scope, req);
+    if (!rp_scope_may_read(&scope)) {
         rp_service_reply_error(service, &origin, 403, "forbidden", "this role cannot read reports");
         return;
     }
@@ -145,8 +145,10 @@ void report_composition(void *arg, rp_service_t *service, rp_origin_t *origin,
             name = s_bys[i].name;
         }
     if (field < 0) {
-        rp_service_reply_error(service, &origin, 422, "invalid",
-                               "by must be grade, tier, region, industry or owner");
+        rp_field_error_t error = {"by", "invalid",
+                                  "by is one of grade, tier, region, industry, owner"};
+        rp_service_reply_invalid(service, &origin, "some query parameters are not valid", &error,
+                                 1);
         return;
     }
     tally_t tally = {field, &scope, zhashx_new(), 0};

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <czmq.h>
 #include <rapport/pack.h>
+#include <rapport/scope.h>
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
@@ -77,7 +78,8 @@ gw_auth_result_t gw_auth_check(gw_auth_t *self, const char *authorization, gw_ca
         self->has_admin && sodium_memcmp(digest, self->admin_hash, sizeof digest) == 0;
     if (caller->bootstrap) {
         snprintf(caller->member.user, sizeof caller->member.user, "admin");
-        snprintf(caller->member.role, sizeof caller->member.role, "admin");
+        snprintf(caller->member.role, sizeof caller->member.role, "%s",
+                 rp_role_name(RP_ROLE_ADMIN));
         caller->member.team[0] = 0;
         return GW_AUTH_OK;
     }
@@ -99,7 +101,11 @@ static void s_test_user(gw_directory_t *dir, uint64_t seq, const char *id, const
     snprintf(email, sizeof email, "%s@example.cn", id);
     rp_packer_t packer;
     rp_packer_init(&packer);
-    msgpack_pack_map(&packer.pk, 1);
+    msgpack_pack_map(&packer.pk, 5); //  a journal event, as the directory folds it
+    rp_pack_kv_cstr(&packer.pk, "id", id);
+    rp_pack_kv_cstr(&packer.pk, "source", "users");
+    rp_pack_kv_cstr(&packer.pk, "type", "user.created");
+    rp_pack_kv_cstr(&packer.pk, "time", "2026-12-02T08:00:00.000Z");
     rp_pack_cstr(&packer.pk, "data");
     msgpack_pack_map(&packer.pk, 3);
     rp_pack_kv_cstr(&packer.pk, "id", id);
@@ -146,7 +152,7 @@ void gw_auth_test(void)
     //  User keys through the directory; unknown user-shaped keys wait for it.
     const char *key_a = "rpk_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     const char *key_b = "rpk_ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
-    gw_directory_t *dir = gw_directory_new();
+    gw_directory_t *dir = gw_directory_new(NULL);
     auth = gw_auth_new("", dir); //  no admin key: only user keys pass
     char header[128];
     snprintf(header, sizeof header, "Bearer %s", key_a);

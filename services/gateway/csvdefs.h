@@ -20,7 +20,7 @@ extern const gw_columns_t gw_customer_columns;
 extern const gw_import_def_t gw_customers_import;
 
 //  GET /api/v1/customers/export → customers.list on customers, with the
-//  list's query (listquery.h), as customers.csv.
+//  the export row's query (services/customers/routes.c), as customers.csv.
 extern const gw_export_def_t gw_customers_export;
 
 #endif

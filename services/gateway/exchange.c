@@ -10,6 +10,7 @@ struct _gw_exchange_t {
     struct evhttp_request *req;
     gw_metrics_t *metrics;
     const char *route;
+    const rp_route_t *row;
     int64_t started_us;
     gw_actor_t actor;
     char user[128], role[16], team[128]; //  what actor points to, once set
@@ -46,6 +47,16 @@ struct evhttp_request *gw_exchange_req(gw_exchange_t *self)
     return self->req;
 }
 
+void gw_exchange_set_row(gw_exchange_t *self, const rp_route_t *row)
+{
+    self->row = row;
+}
+
+const rp_route_t *gw_exchange_row(gw_exchange_t *self)
+{
+    return self->row;
+}
+
 gw_actor_t *gw_exchange_actor(gw_exchange_t *self)
 {
     return &self->actor;
@@ -75,10 +86,16 @@ void gw_exchange_send(gw_exchange_t **self_p, int status, const char *content_ty
 {
     gw_exchange_t *self = *self_p;
     struct evbuffer *out = evbuffer_new();
-    if (body && size)
-        evbuffer_add(out, body, size);
     if (content_type)
         gw_exchange_add_header(self, "Content-Type", content_type);
+    if (evhttp_request_get_command(self->req) == EVHTTP_REQ_HEAD) {
+        //  evhttp would write the body after a HEAD's headers, where a
+        //  keep-alive client reads it as the start of the next answer.
+        char length[24];
+        snprintf(length, sizeof length, "%zu", body ? size : 0);
+        gw_exchange_add_header(self, "Content-Length", length);
+    } else if (body && size)
+        evbuffer_add(out, body, size);
     evhttp_send_reply(self->req, status, gw_status_phrase(status), out);
     evbuffer_free(out);
     double seconds = (double)(zclock_usecs() - self->started_us) / 1e6;

@@ -12,6 +12,7 @@
 
 #include <event2/http.h>
 #include <jansson.h>
+#include <rapport/route.h>
 #include <stdint.h>
 
 //  Who is calling, as services see it (request envelope `actor`).
@@ -29,6 +30,10 @@ gw_exchange_t *gw_exchange_new(struct evhttp_request *req, gw_metrics_t *metrics
 void gw_exchange_set_route(gw_exchange_t *self, const char *route);
 
 struct evhttp_request *gw_exchange_req(gw_exchange_t *self);
+
+//  The route row the request runs (route.h), NULL before it is matched.
+void gw_exchange_set_row(gw_exchange_t *self, const rp_route_t *row);
+const rp_route_t *gw_exchange_row(gw_exchange_t *self);
 
 //  The authenticated caller (set by the auth check; user NULL before).
 gw_actor_t *gw_exchange_actor(gw_exchange_t *self);
@@ -50,6 +55,7 @@ const char *gw_exchange_header(gw_exchange_t *self, const char *name);
 void gw_exchange_add_header(gw_exchange_t *self, const char *name, const char *value);
 
 //  Answer with a body of a content type, count it, free the exchange.
+//  The answer to a HEAD is the headers alone (Content-Length the body's).
 void gw_exchange_send(gw_exchange_t **self_p, int status, const char *content_type,
                       const char *body, size_t size);
 

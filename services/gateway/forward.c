@@ -262,3 +262,92 @@ void gw_forward_json(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
                         packer.buffer.size, on_success, arg);
     rp_packer_destroy(&packer);
 }
+
+//  ---------------------------------------------------------------------
+//  Self-test: through rp_testbroker to an echo worker and back (testkit.h).
+
+#include "testkit.h"
+
+//  The handler: the path names the service and op ("/t.writer/t.echo");
+//  arg is where the forwarder is (made after the kit, whose upstream it takes).
+static void s_test_handler(void *arg, gw_exchange_t **ex_p)
+{
+    gw_forwarder_t *self = *(gw_forwarder_t **)arg;
+    const char *path = evhttp_request_get_uri(gw_exchange_req(*ex_p));
+    char service[64] = "", op[64] = "";
+    sscanf(path, "/%63[^/]/%63s", service, op);
+    json_t *args = streq(op, "none") ? NULL : json_pack("{s:i, s:s}", "a", 1, "b", "北京");
+    bool write = strchr(service, '.') != NULL;
+    gw_forward_json(self, ex_p, service, op, write ? "ana:k1" : NULL, args, NULL, NULL);
+}
+
+//  GET path: the answer's status, content type and problem code as expected.
+static json_t *s_test_get(gw_testkit_t *kit, const char *path, int status, const char *code,
+                          gw_testkit_answer_t *answer)
+{
+    gw_testkit_request(kit, "GET", path, NULL, NULL, answer);
+    char type[64] = "";
+    gw_testkit_header(answer, "Content-Type", type, sizeof type);
+    if (answer->status != status || !answer->json) {
+        fprintf(stderr, "forward test: %s: %d %s\n", path, answer->status, answer->body);
+        assert(false);
+    }
+    assert(streq(type, code ? "application/problem+json" : "application/json"));
+    if (code)
+        assert(streq(json_string_value(json_object_get(answer->json, "code")), code));
+    return answer->json;
+}
+
+void gw_forwarder_test(void)
+{
+    gw_forwarder_t *self = NULL;
+    gw_testkit_t *kit = gw_testkit_new(s_test_handler, &self);
+    self = gw_forwarder_new(gw_testkit_upstream(kit), gw_testkit_seqs(kit), 5000);
+    gw_testkit_answer_t answer;
+    char seq[24];
+
+    //  A read: the envelope's op and args, no seq, min_seq 0 (nothing seen).
+    json_t *data = s_test_get(kit, "/t/t.echo", 200, NULL, &answer);
+    assert(streq(json_string_value(json_object_get(data, "op")), "t.echo"));
+    assert(json_integer_value(json_object_get(json_object_get(data, "args"), "a")) == 1);
+    assert(streq(json_string_value(json_object_get(json_object_get(data, "args"), "b")), "北京"));
+    assert(json_is_null(json_object_get(data, "idem")) &&
+           !gw_testkit_header(&answer, "X-Rapport-Seq", seq, sizeof seq));
+    assert(json_integer_value(json_object_get(data, "min_seq")) == 0);
+    gw_testkit_answer_free(&answer);
+
+    //  A write: its idem goes along, its seq comes back, and the caller's
+    //  next request asks for that seq (read your writes).
+    data = s_test_get(kit, "/t.writer/t.echo", 200, NULL, &answer);
+    assert(streq(json_string_value(json_object_get(data, "idem")), "ana:k1"));
+    assert(gw_testkit_header(&answer, "X-Rapport-Seq", seq, sizeof seq) && streq(seq, "7"));
+    gw_testkit_answer_free(&answer);
+    data = s_test_get(kit, "/t/t.echo", 200, NULL, &answer);
+    assert(json_integer_value(json_object_get(data, "min_seq")) == 7);
+    assert(gw_seqs_get(gw_testkit_seqs(kit), "ana") == 7);
+    gw_testkit_answer_free(&answer);
+
+    //  Errors: field errors, a conflict's fields and matches, a bad status.
+    data = s_test_get(kit, "/t/t.fail", 422, "invalid", &answer);
+    assert(json_array_size(json_object_get(data, "errors")) == 1);
+    assert(streq(json_string_value(
+                     json_object_get(json_array_get(json_object_get(data, "errors"), 0), "field")),
+                 "f"));
+    gw_testkit_answer_free(&answer);
+    data = s_test_get(kit, "/t/t.conflict", 409, "duplicate", &answer);
+    assert(streq(json_string_value(json_array_get(json_object_get(data, "fields"), 0)), "tax_id"));
+    assert(streq(json_string_value(json_array_get(json_object_get(data, "matches"), 0)), "c1"));
+    gw_testkit_answer_free(&answer);
+    s_test_get(kit, "/t/t.status", 502, "bad_upstream", &answer);
+    gw_testkit_answer_free(&answer);
+    s_test_get(kit, "/t/none", 400, "bad_args", &answer);
+    gw_testkit_answer_free(&answer);
+
+    //  A read whose instance was lost is sent once more; a write is not.
+    data = s_test_get(kit, "/t/t.lost", 200, NULL, &answer);
+    assert(streq(json_string_value(json_object_get(data, "op")), "t.lost"));
+    gw_testkit_answer_free(&answer);
+
+    gw_forwarder_destroy(&self);
+    gw_testkit_destroy(&kit);
+}

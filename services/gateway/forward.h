@@ -64,4 +64,6 @@ void gw_forward_json(gw_forwarder_t *self, gw_exchange_t **ex_p, const char *ser
                      const char *op, const char *idem, json_t *args, gw_forward_fn *on_success,
                      void *arg);
 
+void gw_forwarder_test(void);
+
 #endif

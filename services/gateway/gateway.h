@@ -29,12 +29,13 @@
                                       the fleet (fleet.h): journal head, each
                                       instance's cursor and lag, writers
         GET  /openapi.json            the OpenAPI 3.1 document (openapi.h)
-        GET  /api/v1/tally/{key}      DEMO of the forwarding path (tally.get)
-        POST /api/v1/tally/{key} {n}  DEMO of the forwarding path (tally.add)
-        /api/v1/customers[/{id}[/restore]]   the customers routes (customers.h)
-        /api/v1/customers/{id}/contacts[/{contact_id}], …/activities,
-            …/timeline, …/assign, …/merge    the routes under a customer (relations.h)
-        /api/v1/users[/me|/{id}[/key]]       the users routes (users.h)
+        /api/v1/…                     every service's routes, rows of data in
+                                      services/<service>/routes.c (libshared
+                                      route.h) linked into this program and
+                                      run by the route engine (route.h)
+    The test build build/test/rapport-gateway-tally adds the rows of
+    tests/system/tally_routes.c (/api/v1/tally/{key}, the demo of the
+    forwarding path); this program does not answer them.
     Everything under /api needs `Authorization: Bearer <key>` (auth.h) and is
     rate limited per key (ratelimit.h; not the bootstrap admin key). /ready
     also waits for the key directory's first replay of the journal. The
@@ -42,6 +43,8 @@
 */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
+
+#include "route.h"
 
 #include <event2/event.h>
 #include <rapport/config.h>
@@ -64,16 +67,10 @@ void gw_gateway_destroy(gw_gateway_t **self_p);
 //  The port listened on (useful when configured as 0).
 int gw_gateway_port(gw_gateway_t *self);
 
-//  One route of the routing table, read-only: its label (the path pattern,
-//  "/api/v1/customers/{id}", also the metrics label and the OpenAPI path)
-//  and the methods it answers (get also answers HEAD).
-typedef struct {
-    const char *label;
-    bool needs_key;
-    bool get, post, patch, del;
-} gw_route_info_t;
-
-//  Copy up to max routes into routes; returns how many there are.
+//  The routing table of this program, read-only (route.h's gw_route_info_t:
+//  the template, "/api/v1/customers/{id}", also the metrics label and the
+//  OpenAPI path, and the methods it answers; get also answers HEAD). Copy
+//  up to max routes into routes; returns how many there are.
 size_t gw_gateway_routes(gw_route_info_t *routes, size_t max);
 
 #endif

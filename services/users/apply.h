@@ -6,6 +6,7 @@
       emails     e-mail → id        (active users only: unique among them)
       keys       key hash → id      (active users' current keys)
       user_keys  id → key hash      (the same, the other way round)
+      preferences id → the user's settings (preferences.h)
       outcomes   seq (8 bytes BE) → {status, id, code?, details?, key_hash?}
       meta       applied cursor
 
@@ -26,26 +27,29 @@
 #include <rapport/envelope.h>
 #include <rapport/store.h>
 
-extern const char *const apply_dbnames[];
+extern const char *const users_apply_dbnames[];
 
 //  rp_service_def_t.apply: arg is unused.
-int apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
+int users_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                      const rp_event_t *event);
 
 //  The stored record of id, as raw MessagePack valid until txn ends
 //  (outcomes: rp_outcome_get, rapport/outcome.h). 0, MDB_NOTFOUND or an LMDB error.
-int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value);
+int users_apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len,
+                           MDB_val *value);
 
 //  The active user holding an e-mail (normalized) / a key hash. 0 or
 //  MDB_NOTFOUND.
-int apply_email_get(rp_store_t *store, MDB_txn *txn, const char *email, size_t len, MDB_val *id);
-int apply_key_get(rp_store_t *store, MDB_txn *txn, const char *hash, size_t len, MDB_val *id);
+int users_apply_email_get(rp_store_t *store, MDB_txn *txn, const char *email, size_t len,
+                          MDB_val *id);
+int users_apply_key_get(rp_store_t *store, MDB_txn *txn, const char *hash, size_t len, MDB_val *id);
 
 //  May manager_id be the manager of user self_id (self_id NULL on create)?
 //  NULL if it names another active user with role manager or admin, else
 //  the error code: "self", "not_found" or "not_manager".
-const char *apply_manager_check(rp_store_t *store, MDB_txn *txn, const char *manager_id, size_t len,
-                                const char *self_id, size_t self_len);
+const char *users_apply_manager_check(rp_store_t *store, MDB_txn *txn, const char *manager_id,
+                                      size_t len, const char *self_id, size_t self_len);
 
-void apply_test(void);
+void users_apply_test(void);
 
 #endif

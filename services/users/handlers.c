@@ -2,11 +2,15 @@
 #include "handlers.h"
 #include "apikey.h"
 #include "apply.h"
+#include "preferences.h"
 #include "user.h"
 
+#include <rapport/event.h>
 #include <rapport/log.h>
 #include <rapport/outcome.h>
 #include <rapport/random.h>
+#include <rapport/scope.h>
+#include <rapport/testservice.h>
 #include <rapport/write.h>
 
 #include <sodium.h>
@@ -34,13 +38,8 @@ typedef struct {
     char key_hash[APIKEY_HASH_LEN + 1];
 } write_t;
 
-typedef struct {
-    user_role_t role;
-    const char *user; //  NULL when absent or not sane: no rights at all
-    size_t user_len;
-    const char *team;
-    size_t team_len;
-} actor_t;
+//  The caller (rapport/scope.h): no sane user has no rights at all.
+typedef rp_scope_t actor_t;
 
 users_handlers_t *users_handlers_new(void)
 {
@@ -48,6 +47,11 @@ users_handlers_t *users_handlers_new(void)
     assert(self);
     self->writes = rp_writes_new();
     return self;
+}
+
+rp_writes_t *users_handlers_writes(users_handlers_t *self)
+{
+    return self->writes;
 }
 
 int users_handlers_init(rp_config_t *config, void **arg)
@@ -93,22 +97,9 @@ static bool s_bytes_eq(const char *a, size_t a_len, const char *b, size_t b_len)
     return a && b && a_len == b_len && memcmp(a, b, a_len) == 0;
 }
 
-static void s_actor_parse(const rp_request_t *req, actor_t *actor)
-{
-    rp_actor_t sent;
-    rp_actor_parse(req, &sent);
-    memset(actor, 0, sizeof *actor);
-    if (!sent.user)
-        return; //  no (sane) user: no rights
-    actor->user = sent.user, actor->user_len = sent.user_len;
-    actor->team = sent.team, actor->team_len = sent.team_len;
-    if (sent.role)
-        actor->role = user_role_parse(sent.role, sent.role_len);
-}
-
 static bool s_is_self(const actor_t *actor, const char *id, size_t id_len)
 {
-    return s_bytes_eq(actor->user, actor->user_len, id, id_len);
+    return rp_scope_is_user(actor, id, id_len);
 }
 
 //  Reads: admin everyone; a manager the users of their team; everyone
@@ -121,10 +112,9 @@ static bool s_visible(const actor_t *actor, const rp_record_t *record)
     rp_record_str(record, USER_TEAM, &team, &team_len);
     if (!actor->user)
         return false;
-    if (actor->role == USER_ROLE_ADMIN || s_is_self(actor, id, id_len))
+    if (actor->role == RP_ROLE_ADMIN || s_is_self(actor, id, id_len))
         return true;
-    return actor->role == USER_ROLE_MANAGER && actor->team_len > 0 &&
-           s_bytes_eq(team, team_len, actor->team, actor->team_len);
+    return actor->role == RP_ROLE_MANAGER && rp_scope_is_team(actor, team, team_len);
 }
 
 static bool s_record_decode(const MDB_val *value, rp_doc_t **doc, rp_record_t *record)
@@ -181,7 +171,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     record_read_t *read = (record_read_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, read->id, read->id_len, &value))
+    if (users_apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
     rp_record_t record;
@@ -278,7 +268,7 @@ static int s_answer(rp_store_t *store, MDB_txn *txn, void *arg)
     size_t id_len = 0;
     rp_obj_u64(rp_obj_get(root, "status"), &status);
     rp_obj_str(rp_obj_get(root, "id"), &id, &id_len);
-    if (status == 200 && apply_record_get(store, txn, id, id_len, &record) == 0) {
+    if (status == 200 && users_apply_record_get(store, txn, id, id_len, &record) == 0) {
         s_answer_success(answer, root, &record);
         answer->status = 200;
     } else if (status >= 400 && status < 600) {
@@ -302,33 +292,6 @@ static void s_write_applied(void *arg, rp_service_t *service, rp_origin_t **orig
     //  The reply may have held the clear key: wipe it before freeing.
     sodium_memzero(answer.packer.buffer.data, answer.packer.buffer.size);
     rp_packer_destroy(&answer.packer);
-}
-
-//  Open an event map {type, id, source, subject, actor, data: …}; the
-//  caller packs data's value. The actor is rebuilt from the checked fields,
-//  not copied: only {user, role, team} reach the journal.
-static void s_event_open(rp_packer_t *event, const char *type, const char *subject,
-                         size_t subject_len, const actor_t *actor)
-{
-    msgpack_pack_map(&event->pk, 6);
-    rp_pack_kv_cstr(&event->pk, "type", type);
-    char id[RP_UUID_SIZE];
-    rp_uuid_format(id);
-    rp_pack_kv_cstr(&event->pk, "id", id);
-    rp_pack_kv_cstr(&event->pk, "source", "users");
-    rp_pack_cstr(&event->pk, "subject");
-    rp_pack_strn(&event->pk, subject, subject_len);
-    rp_pack_cstr(&event->pk, "actor");
-    msgpack_pack_map(&event->pk, 3);
-    rp_pack_cstr(&event->pk, "user");
-    rp_pack_strn(&event->pk, actor->user, actor->user_len);
-    rp_pack_kv_cstr(&event->pk, "role", user_role_name(actor->role));
-    rp_pack_cstr(&event->pk, "team");
-    if (actor->team)
-        rp_pack_strn(&event->pk, actor->team, actor->team_len);
-    else
-        msgpack_pack_nil(&event->pk);
-    rp_pack_cstr(&event->pk, "data");
 }
 
 //  Append the event and answer once it is applied (frees event; a keyed
@@ -357,7 +320,7 @@ static bool s_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const
                             const actor_t *actor, bool admin_only, char idem[RP_MAX_IDEM + 1])
 {
     return rp_writes_admit(service, origin_p, req,
-                           actor->user && (!admin_only || actor->role == USER_ROLE_ADMIN),
+                           actor->user && (!admin_only || actor->role == RP_ROLE_ADMIN),
                            "only an admin changes users", idem);
 }
 
@@ -379,14 +342,14 @@ static int s_store_check(rp_store_t *store, MDB_txn *txn, void *arg)
     size_t len;
     MDB_val id;
     if (rp_record_str(check->record, USER_EMAIL, &str, &len) &&
-        apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
+        users_apply_email_get(store, txn, str, len, &id) == 0 && id.mv_size <= USER_MAX_ID &&
         !s_bytes_eq(id.mv_data, id.mv_size, check->self_id, check->self_id_len)) {
         memcpy(check->holder, id.mv_data, id.mv_size);
         check->holder[id.mv_size] = 0;
     }
     if (rp_record_str(check->record, USER_MANAGER_ID, &str, &len))
         check->manager_error =
-            apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
+            users_apply_manager_check(store, txn, str, len, check->self_id, check->self_id_len);
     return 0;
 }
 
@@ -420,7 +383,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     if (!s_write_allowed(service, &origin, req, actor, true, idem))
         return;
@@ -437,7 +400,7 @@ static void s_create(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         apikey_hash(key, APIKEY_LEN, hash);
         rp_packer_t event;
         rp_packer_init(&event);
-        s_event_open(&event, "user.created", id, strlen(id), actor);
+        rp_event_open(&event.pk, "user.created", "users", id, strlen(id), actor);
         msgpack_pack_map(&event.pk, 3);
         rp_pack_kv_cstr(&event.pk, "id", id);
         rp_pack_kv_cstr(&event.pk, "key_hash", hash);
@@ -462,7 +425,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     target_t *target = (target_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, target->id, target->id_len, &value))
+    if (users_apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
     rp_record_t record;
@@ -522,7 +485,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
@@ -548,7 +511,7 @@ static void s_update(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         (req->idem || s_store_ok(service, &origin, &changes, target.id, target.id_len))) {
         rp_packer_t event;
         rp_packer_init(&event);
-        s_event_open(&event, "user.updated", target.id, target.id_len, actor);
+        rp_event_open(&event.pk, "user.updated", "users", target.id, target.id_len, actor);
         msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
         rp_pack_cstr(&event.pk, "id");
         rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -566,13 +529,13 @@ static void s_rotate_key(void *arg, rp_service_t *service, rp_origin_t *origin,
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     if (!s_write_allowed(service, &origin, req, actor, false, idem) ||
         !s_target_id(service, &origin, req, &target))
         return;
-    if (actor->role != USER_ROLE_ADMIN && !s_is_self(actor, target.id, target.id_len)) {
+    if (actor->role != RP_ROLE_ADMIN && !s_is_self(actor, target.id, target.id_len)) {
         rp_service_reply_error(service, &origin, 403, "forbidden",
                                "only an admin rotates another user's key");
         return;
@@ -584,7 +547,7 @@ static void s_rotate_key(void *arg, rp_service_t *service, rp_origin_t *origin,
     apikey_hash(key, APIKEY_LEN, hash);
     rp_packer_t event;
     rp_packer_init(&event);
-    s_event_open(&event, "user.key_rotated", target.id, target.id_len, actor);
+    rp_event_open(&event.pk, "user.key_rotated", "users", target.id, target.id_len, actor);
     msgpack_pack_map(&event.pk, 2);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -596,7 +559,7 @@ static void s_revoke(void *arg, rp_service_t *service, rp_origin_t *origin, cons
 {
     users_handlers_t *self = (users_handlers_t *)arg;
     actor_t parsed, *actor = &parsed;
-    s_actor_parse(req, actor);
+    rp_scope_parse(actor, req);
     char idem[RP_MAX_IDEM + 1];
     target_t target = {0};
     const msgpack_object *version_obj;
@@ -609,7 +572,7 @@ static void s_revoke(void *arg, rp_service_t *service, rp_origin_t *origin, cons
         return;
     rp_packer_t event;
     rp_packer_init(&event);
-    s_event_open(&event, "user.revoked", target.id, target.id_len, actor);
+    rp_event_open(&event.pk, "user.revoked", "users", target.id, target.id_len, actor);
     msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
     rp_pack_cstr(&event.pk, "id");
     rp_pack_strn(&event.pk, target.id, target.id_len);
@@ -625,7 +588,7 @@ static void s_get(void *arg, rp_service_t *service, rp_origin_t *origin, const r
 {
     (void)arg;
     actor_t actor;
-    s_actor_parse(req, &actor);
+    rp_scope_parse(&actor, req);
     const char *id;
     size_t len;
     if (!rp_obj_str(rp_obj_get(req->args, "id"), &id, &len))
@@ -644,7 +607,7 @@ static int s_key_lookup(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     key_lookup_t *lookup = (key_lookup_t *)arg;
     MDB_val id;
-    if (apply_key_get(store, txn, lookup->hash, lookup->len, &id) == 0 &&
+    if (users_apply_key_get(store, txn, lookup->hash, lookup->len, &id) == 0 &&
         id.mv_size <= USER_MAX_ID) {
         memcpy(lookup->id, id.mv_data, id.mv_size);
         lookup->id[id.mv_size] = 0;
@@ -675,7 +638,7 @@ typedef struct {
     uint64_t limit;
     const char *cursor, *team;
     size_t cursor_len, team_len;
-    user_role_t role; //  NONE: any
+    rp_role_t role; //  NONE: any
     bool include_revoked;
     rp_packer_t items; //  the records, concatenated
     size_t count;
@@ -693,8 +656,8 @@ static bool s_list_match(const list_t *list, const rp_record_t *record)
     if (list->team && !(rp_record_str(record, USER_TEAM, &str, &len) &&
                         s_bytes_eq(str, len, list->team, list->team_len)))
         return false;
-    return list->role == USER_ROLE_NONE || (rp_record_str(record, USER_ROLE, &str, &len) &&
-                                            user_role_parse(str, len) == list->role);
+    return list->role == RP_ROLE_NONE ||
+           (rp_record_str(record, USER_ROLE, &str, &len) && rp_role_parse(str, len) == list->role);
 }
 
 //  Walk ids in order from just after the cursor; stop at limit matches or
@@ -775,10 +738,9 @@ static bool s_list_options(rp_service_t *service, rp_origin_t **origin_p, const 
     size_t role_len;
     if (!s_list_arg(service, origin_p, req, "role", 1, 32, &role, &role_len))
         return false;
-    list->role = role ? user_role_parse(role, role_len) : USER_ROLE_NONE;
-    if (role && list->role == USER_ROLE_NONE) {
-        s_reply_field_error(service, origin_p, "role", "invalid",
-                            "role is one of admin, manager, sales, readonly, integrator");
+    list->role = role ? rp_role_parse(role, role_len) : RP_ROLE_NONE;
+    if (role && list->role == RP_ROLE_NONE) {
+        s_reply_field_error(service, origin_p, "role", "invalid", "role is one of " RP_ROLES);
         return false;
     }
     return true;
@@ -788,7 +750,7 @@ static void s_list(void *arg, rp_service_t *service, rp_origin_t *origin, const 
 {
     (void)arg;
     actor_t actor;
-    s_actor_parse(req, &actor);
+    rp_scope_parse(&actor, req);
     if (!actor.user) {
         rp_service_reply_error(service, &origin, 403, "forbidden", "no actor");
         return;
@@ -811,12 +773,141 @@ static void s_list(void *arg, rp_service_t *service, rp_origin_t *origin, const 
 //  ---------------------------------------------------------------------
 
 const rp_service_op_t users_handlers_ops[] = {
-    {"users.get", RP_OP_READ, s_get},                //  one user, in the caller's scope
-    {"users.list", RP_OP_READ, s_list},              //  a page of them
-    {"users.by_key", RP_OP_READ, s_by_key},          //  the gateway's key lookup
-    {"users.create", RP_OP_WRITE, s_create},         //  user.created, with a new key
-    {"users.update", RP_OP_WRITE, s_update},         //  user.updated
-    {"users.rotate_key", RP_OP_WRITE, s_rotate_key}, //  user.key_rotated, a new key
-    {"users.revoke", RP_OP_WRITE, s_revoke},         //  user.revoked
+    {"users.get", RP_OP_READ, s_get},                        //  one user, in the caller's scope
+    {"users.list", RP_OP_READ, s_list},                      //  a page of them
+    {"users.by_key", RP_OP_READ, s_by_key},                  //  the gateway's key lookup
+    {"users.create", RP_OP_WRITE, s_create},                 //  user.created, with a new key
+    {"users.update", RP_OP_WRITE, s_update},                 //  user.updated
+    {"users.rotate_key", RP_OP_WRITE, s_rotate_key},         //  user.key_rotated, a new key
+    {"users.revoke", RP_OP_WRITE, s_revoke},                 //  user.revoked
+    {"users.preferences", RP_OP_READ, preferences_get},      //  the caller's settings
+    {"users.set_preferences", RP_OP_WRITE, preferences_set}, //  user.preferences_set
     {NULL},
 };
+
+//  ---------------------------------------------------------------------
+//  Self-test: requests through the runtime and the test broker, and the
+//  replies the system tests (tests/system/test_users.py) expect.
+
+//  users.create by actor; the new user's id into id (when 200).
+static rp_doc_t *s_test_create(rp_testservice_t *service, const rp_testservice_actor_t *actor,
+                               const char *email, const char *role, rp_reply_t *reply,
+                               char id[USER_MAX_ID + 1])
+{
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_testservice_args(&args, (const char *[]){"name", "李雷", "email", email, "role", role,
+                                                "team", "east", NULL});
+    rp_doc_t *doc = rp_testservice_call(service, true, "users.create", actor, NULL, &args, reply);
+    rp_packer_destroy(&args);
+    const char *str;
+    size_t len;
+    if (reply->status == 200 &&
+        rp_obj_str(rp_obj_get(rp_obj_get(reply->data, "user"), "id"), &str, &len) &&
+        len <= USER_MAX_ID) {
+        memcpy(id, str, len);
+        id[len] = 0;
+    }
+    return doc;
+}
+
+void users_handlers_test(void)
+{
+    static const rp_service_def_t def = {.name = "users",
+                                         .writer = true,
+                                         .dbnames = users_apply_dbnames,
+                                         .apply = users_apply_event,
+                                         .ops = users_handlers_ops,
+                                         .init = users_handlers_init,
+                                         .fini = users_handlers_fini};
+    rp_testservice_t *service = rp_testservice_new(&def);
+    const rp_testservice_actor_t admin = {"admin", "admin", NULL}, max = {"max", "manager", "east"},
+                                 none = {NULL, NULL, NULL};
+    rp_reply_t reply;
+    char id[USER_MAX_ID + 1] = "", other[USER_MAX_ID + 1] = "";
+
+    //  Created by an admin, with a key answered once; by anyone else 403.
+    rp_doc_t *doc = s_test_create(service, &admin, "Li.Lei@Example.CN", "sales", &reply, id);
+    assert(reply.status == 200 && id[0]);
+    const msgpack_object *user = rp_obj_get(reply.data, "user");
+    assert(rp_obj_streq(rp_obj_get(user, "email"), "li.lei@example.cn"));
+    const char *key;
+    size_t key_len;
+    assert(rp_obj_str(rp_obj_get(reply.data, "key"), &key, &key_len) && key_len == APIKEY_LEN);
+    char hash[APIKEY_HASH_LEN + 1];
+    apikey_hash(key, key_len, hash);
+    rp_doc_destroy(&doc);
+    doc = s_test_create(service, &max, "x@example.cn", "sales", &reply, other);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden") && !other[0]);
+    rp_doc_destroy(&doc);
+    doc = s_test_create(service, &admin, "LI.LEI@example.cn", "sales", &reply, other);
+    assert(rp_testservice_error_is(&reply, 409, "duplicate"));
+    rp_doc_destroy(&doc);
+
+    //  Reads: themselves, their team's manager; no actor: 404 on get,
+    //  403 on list; by_key needs none.
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_testservice_args(&args, (const char *[]){"id", id, NULL});
+    const rp_testservice_actor_t self = {id, "sales", "east"};
+    const rp_testservice_actor_t *seeing[] = {&self, &max, &admin};
+    for (size_t i = 0; i < 3; i++) {
+        doc = rp_testservice_call(service, false, "users.get", seeing[i], NULL, &args, &reply);
+        assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
+        rp_doc_destroy(&doc);
+    }
+    doc = rp_testservice_call(service, false, "users.get", &none, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 404, "not_found"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "users.list", &none, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "users.list", &max, NULL, NULL, &reply);
+    assert(reply.status == 200 && rp_obj_get(reply.data, "items")->via.array.size == 1);
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"key_hash", hash, NULL});
+    doc = rp_testservice_call(service, false, "users.by_key", &none, NULL, &args, &reply);
+    assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
+    rp_doc_destroy(&doc);
+
+    //  Updates: a nil version is absent, a stale one 412; rotating another
+    //  user's key is an admin's; a role filter outside the five is 422.
+    rp_packer_reset(&args);
+    msgpack_pack_map(&args.pk, 3);
+    rp_pack_kv_cstr(&args.pk, "id", id);
+    rp_pack_cstr(&args.pk, "version");
+    msgpack_pack_nil(&args.pk);
+    rp_pack_cstr(&args.pk, "changes");
+    msgpack_pack_map(&args.pk, 1);
+    rp_pack_kv_cstr(&args.pk, "team", "west");
+    doc = rp_testservice_call(service, true, "users.update", &admin, NULL, &args, &reply);
+    uint64_t version = 0;
+    assert(reply.status == 200 && rp_obj_u64(rp_obj_get(reply.data, "version"), &version) &&
+           version == 2 && rp_obj_streq(rp_obj_get(reply.data, "team"), "west"));
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"id", id, "version", "#1", NULL});
+    doc = rp_testservice_call(service, true, "users.revoke", &admin, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 412, "version_mismatch"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "users.rotate_key", &max, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"role", "root", NULL});
+    doc = rp_testservice_call(service, false, "users.list", &admin, NULL, &args, &reply);
+    assert(reply.status == 422);
+    rp_doc_destroy(&doc);
+
+    //  The runtime's refusals.
+    doc = rp_testservice_call(service, false, "users.create", &admin, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "writer_only"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, true, "users.revoke", &admin, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "bad_args"));
+    rp_doc_destroy(&doc);
+    doc = rp_testservice_call(service, false, "users.nope", &admin, NULL, &args, &reply);
+    assert(rp_testservice_error_is(&reply, 400, "unknown_op"));
+    rp_doc_destroy(&doc);
+
+    rp_packer_destroy(&args);
+    rp_testservice_destroy(&service);
+}

@@ -15,8 +15,8 @@ int main(int argc, char **argv)
     static const rp_service_def_t def = {.name = "users",
                                          .writer = true,
                                          .owns = owns,
-                                         .dbnames = apply_dbnames,
-                                         .apply = apply_event,
+                                         .dbnames = users_apply_dbnames,
+                                         .apply = users_apply_event,
                                          .ops = users_handlers_ops,
                                          .init = users_handlers_init,
                                          .fini = users_handlers_fini};

@@ -1,20 +1,17 @@
-/*  user.c — the user record's field table (an rp_record, rapport/record.h)
-    and the roles. */
+/*  user.c — the user record's field table (an rp_record, rapport/record.h);
+    the roles are rapport/scope.h's. */
 #include "user.h"
+
+#include <rapport/scope.h>
 
 #include <assert.h>
 #include <string.h>
-
-//  The role names by user_role_t, NULL-terminated (the enum values of role).
-static const char *const s_roles[] = {"",         "admin",      "manager", "sales",
-                                      "readonly", "integrator", NULL};
-#define ROLES (sizeof s_roles / sizeof s_roles[0] - 1)
 
 static const rp_field_t s_fields[USER_FIELDS] = {
     [USER_ID] = {"id", RP_FIELD_SYSTEM},
     [USER_NAME] = {"name", RP_FIELD_TEXT, .max = USER_MAX_NAME, .flags = RP_FIELD_REQUIRED},
     [USER_EMAIL] = {"email", RP_FIELD_EMAIL, .flags = RP_FIELD_REQUIRED},
-    [USER_ROLE] = {"role", RP_FIELD_ENUM, .values = s_roles + 1, .flags = RP_FIELD_REQUIRED},
+    [USER_ROLE] = {"role", RP_FIELD_ENUM, .values = rp_role_names, .flags = RP_FIELD_REQUIRED},
     [USER_TEAM] = {"team", RP_FIELD_TEXT, .max = USER_MAX_TEAM, .flags = RP_FIELD_BLANK},
     [USER_MANAGER_ID] = {"manager_id", RP_FIELD_CODE, .max = USER_MAX_ID},
     [USER_ACTIVE] = {"active", RP_FIELD_SYSTEM},
@@ -26,19 +23,6 @@ static const rp_field_t s_fields[USER_FIELDS] = {
 void user_init(rp_record_t *self)
 {
     rp_record_init(self, s_fields, USER_FIELDS);
-}
-
-user_role_t user_role_parse(const char *name, size_t len)
-{
-    for (size_t i = 1; name && i < ROLES; i++)
-        if (strlen(s_roles[i]) == len && memcmp(s_roles[i], name, len) == 0)
-            return (user_role_t)i;
-    return USER_ROLE_NONE;
-}
-
-const char *user_role_name(user_role_t role)
-{
-    return (size_t)role < ROLES ? s_roles[role] : "";
 }
 
 void user_manager_error(rp_field_error_t *error, const char *code)
@@ -69,9 +53,6 @@ void user_test(void)
     assert(s_fields[USER_VERSION].kind == RP_FIELD_SYSTEM &&
            s_fields[USER_ACTIVE].kind == RP_FIELD_SYSTEM);
     assert(s_fields[USER_TEAM].kind != RP_FIELD_SYSTEM);
-    assert(user_role_parse("integrator", 10) == USER_ROLE_INTEGRATOR);
-    assert(user_role_parse("root", 4) == USER_ROLE_NONE);
-    assert(strcmp(user_role_name(USER_ROLE_MANAGER), "manager") == 0);
 
     //  A create with every kind of mistake, all reported at once.
     rp_packer_t packer;

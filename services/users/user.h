@@ -1,5 +1,5 @@
 /*  user.h — the user record (issue 3: people who hold API keys): its
-    field table, an rp_record (rapport/record.h), and the roles.
+    field table, an rp_record (rapport/record.h); the roles are rapport/scope.h's.
 
     A record is stored as one MessagePack map with every field of the table
     below, in table order (absent values are nil):
@@ -42,22 +42,8 @@ typedef enum {
 #define USER_MAX_TEAM   100 //  bytes
 #define USER_MAX_ERRORS 16
 
-//  The roles of DESIGN.md §4, in this order.
-typedef enum {
-    USER_ROLE_NONE,
-    USER_ROLE_ADMIN,
-    USER_ROLE_MANAGER,
-    USER_ROLE_SALES,
-    USER_ROLE_READONLY,
-    USER_ROLE_INTEGRATOR
-} user_role_t;
-
 //  An empty user record (an rp_record of the table above, rapport/record.h).
 void user_init(rp_record_t *self);
-
-//  A role by name (USER_ROLE_NONE when unknown) and its name ("" for NONE).
-user_role_t user_role_parse(const char *name, size_t len);
-const char *user_role_name(user_role_t role);
 
 //  An error for manager_id with code "not_found", "not_manager" or "self"
 //  (apply_manager_check) and its message.

@@ -4,7 +4,9 @@ Each test starts the real broker (fixture), the real rapport-gateway on a
 free loopback port, and where needed tally_service (tests/system), and talks
 HTTP with http.client only. The /api/v1/tally/{key} routes are the gateway's
 DEMO of its forwarding path: GET → "tally" tally.get, POST → "tally.writer"
-tally.add. Teardown asserts the gateway exits 0 on SIGTERM (under ASan: no
+tally.add. They are test rows (tests/system/tally_routes.c) that only the test
+build rapport-gateway-tally has; the production gateway answers them 404.
+Teardown asserts the gateway exits 0 on SIGTERM (under ASan: no
 leaks).
 """
 
@@ -20,6 +22,7 @@ from conftest import ROOT, SLOW, build_path, free_port, wait_until
 from process import ServiceProcess
 
 GATEWAY = build_path("bin", "rapport-gateway")
+GATEWAY_TALLY = build_path("test", "rapport-gateway-tally")  # with the tally rows
 TALLY = build_path("test", "tally_service")
 ADMIN_KEY = "test-admin-key-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -29,11 +32,12 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
 class Gateway(ServiceProcess):
     """One rapport-gateway process on a free port, with its own data dir
-    (path), log and extra settings (env)."""
+    (path), log and extra settings (env); binary: the production gateway, or
+    GATEWAY_TALLY."""
 
-    def __init__(self, broker, path, env=None):
+    def __init__(self, broker, path, env=None, binary=GATEWAY):
         self.port = free_port()
-        super().__init__("gateway", GATEWAY, broker, path, cwd=ROOT,
+        super().__init__("gateway", binary, broker, path, cwd=ROOT,
                          env={"RAPPORT_HTTP_PORT": str(self.port),
                               "RAPPORT_ADMIN_KEY": ADMIN_KEY, **(env or {})})
 
@@ -86,7 +90,7 @@ def quick_broker(broker_factory):
 
 @pytest.fixture
 def gateway(quick_broker, tmp_path):
-    gw = Gateway(quick_broker, tmp_path / "gateway").wait_ready()
+    gw = Gateway(quick_broker, tmp_path / "gateway", binary=GATEWAY_TALLY).wait_ready()
     yield gw
     code = gw.stop()
     assert code == 0, f"gateway exited with {code} on SIGTERM\n" + gw.log_tail()
@@ -369,7 +373,7 @@ def test_timeout_hangup_and_stop_in_flight(quick_broker, tmp_path):
     silent = quick_broker.worker("tally", lambda body: None, credit=100).start()
     quick_broker.env["RAPPORT_HTTP_TIMEOUT_MS"] = "500"
     try:
-        gw = Gateway(quick_broker, tmp_path / "gateway").wait_ready()
+        gw = Gateway(quick_broker, tmp_path / "gateway", binary=GATEWAY_TALLY).wait_ready()
     finally:
         del quick_broker.env["RAPPORT_HTTP_TIMEOUT_MS"]
     try:
@@ -393,3 +397,45 @@ def test_timeout_hangup_and_stop_in_flight(quick_broker, tmp_path):
         code = gw.stop()
         silent.stop()
     assert code == 0, f"gateway exited with {code}\n" + gw.log_tail()
+
+
+# -- HEAD, and the production routing table ------------------------------------------
+
+
+def test_head_then_get_on_one_keepalive_connection(quick_broker, tmp_path):
+    """A HEAD answer is its headers alone (Content-Length that of the GET's
+    body): the next answer on the same keep-alive connection parses."""
+    gw = Gateway(quick_broker, tmp_path / "gateway").wait_ready()
+    try:
+        status, h, body = gw.request("GET", "/openapi.json")
+        assert status == 200 and len(body) > 1000
+        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=5 * SLOW)
+        try:
+            for path in ("/openapi.json", "/health"):
+                conn.request("HEAD", path)
+                head = conn.getresponse()
+                assert head.status == 200 and head.read() == b""
+                if path == "/openapi.json":
+                    assert int(head.getheader("Content-Length")) == len(body)
+                conn.request("GET", path)
+                got = conn.getresponse()
+                text = got.read()
+                assert got.status == 200 and got.getheader("Content-Type") == "application/json"
+                assert text == body if path == "/openapi.json" else json.loads(text) == {
+                    "status": "ok"}
+            # And under /api: a 404 problem's HEAD too.
+            conn.request("HEAD", "/api/v1/nope", headers=AUTH)
+            head = conn.getresponse()
+            assert head.status == 404 and head.read() == b""
+            conn.request("GET", "/health")
+            got = conn.getresponse()
+            assert got.status == 200 and json.loads(got.read()) == {"status": "ok"}
+        finally:
+            conn.close()
+        # The demo rows are the test build's: production answers them 404.
+        status, h, body = gw.request("GET", tally_path("k"), headers=AUTH)
+        assert_problem(status, h, body, 404, "not_found")
+        status, h, body = gw.request("POST", tally_path("k"), b'{"n": 1}', {**AUTH, **JSON})
+        assert_problem(status, h, body, 404, "not_found")
+    finally:
+        assert gw.stop() == 0, gw.log_tail()

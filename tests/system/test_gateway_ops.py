@@ -20,7 +20,8 @@ import pytest
 import mdp
 from conftest import SLOW, wait_until
 from test_customers import BINARY as CUSTOMERS_BINARY
-from test_gateway import AUTH, JSON, PROBLEM_KEYS, Gateway, assert_problem, tally_path
+from test_gateway import (AUTH, GATEWAY, GATEWAY_TALLY, JSON, PROBLEM_KEYS, Gateway,
+                          assert_problem, tally_path)
 from test_gateway_users import Users, bearer
 from process import ServiceProcess
 
@@ -56,8 +57,8 @@ class Ops:
         self.procs.append(u)
         return u
 
-    def gateway(self):
-        self.gw = Gateway(self.broker, self.tmp_path / "gateway", self.gateway_env)
+    def gateway(self, binary=GATEWAY):
+        self.gw = Gateway(self.broker, self.tmp_path / "gateway", self.gateway_env, binary)
         self.procs.append(self.gw)
         return self.gw.wait_ready()
 
@@ -236,7 +237,7 @@ def test_ready_remembers_writers_across_a_broker_restart(ops):
 def test_a_lagging_instance_is_503_with_retry_after(ops):
     """A service's 503 (here min_seq_timeout: the instance had not caught up
     in time) goes out as problem+json with Retry-After."""
-    gw = ops.gateway()
+    gw = ops.gateway(GATEWAY_TALLY)
 
     def lagging(body):
         return mdp.pack({"id": mdp.unpack(body)["id"], "status": 503,

@@ -1,7 +1,7 @@
 """Issue 3: GET /openapi.json — the OpenAPI 3.1 document (docs/openapi.json,
 embedded in the gateway at build time) — and every request example in it,
-sent to a live gateway in front of the real broker, users, customers and
-the tally demo service: each must be accepted (2xx), and every JSON answer
+sent to a live gateway in front of the real broker, users and customers:
+each must be accepted (2xx), and every JSON answer
 must match the schema documented for its status (python3-jsonschema,
 draft 2020-12, as OpenAPI 3.1 uses); request examples must match theirs.
 
@@ -21,9 +21,8 @@ import jsonschema
 import pytest
 
 from conftest import ROOT, SLOW, wait_until
-from process import ServiceProcess
 from test_customers import Customers
-from test_gateway import AUTH, JSON, TALLY, Gateway
+from test_gateway import AUTH, JSON, Gateway
 from test_gateway_users import Users
 
 DOC_PATH = os.path.join(ROOT, "docs", "openapi.json")
@@ -33,17 +32,16 @@ METHODS = ("get", "post", "patch", "delete")
 @pytest.fixture
 def live(broker_factory, tmp_path):
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "1000"})
-    procs = [Users(broker, tmp_path / "users"), Customers(broker, tmp_path / "customers"),
-             ServiceProcess("tally", TALLY, broker, tmp_path / "tally")]
+    procs = [Users(broker, tmp_path / "users"), Customers(broker, tmp_path / "customers")]
     gw = Gateway(broker, tmp_path / "gateway")
     procs.append(gw)
     gw.wait_ready()
-    for path in ("/api/v1/users", "/api/v1/customers", "/api/v1/tally/warmup"):
+    for path in ("/api/v1/users", "/api/v1/customers"):
         wait_until(lambda: gw.request("GET", path, headers=AUTH)[0] == 200, 15 * SLOW,
                    interval=0.05, what=f"{path} through the gateway")
     with broker.client() as client:
         wait_until(lambda: all(client.status()["leases"].get(s, {}).get("holder")
-                               for s in ("users", "customers", "tally")),
+                               for s in ("users", "customers")),
                    15 * SLOW, interval=0.05, what="every writer lease held")
     yield gw
     failures = []

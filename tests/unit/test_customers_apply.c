@@ -1,4 +1,4 @@
-//  Runs apply_test(): a unit test test_customers_* links
+//  Runs customers_apply_test(): a unit test test_customers_* links
 //  the customers objects (all but main.o), so it tests the code the program runs.
 #include "../../services/customers/apply.h"
 
@@ -6,7 +6,7 @@
 
 int main(void)
 {
-    apply_test();
+    customers_apply_test();
     printf("apply: OK\n");
     return 0;
 }

@@ -29,9 +29,9 @@ static void s_check_route(json_t *paths, const gw_route_info_t *route)
         s_fail("route missing", route->label, "");
         return;
     }
-    const char *methods[] = {"get", "post", "patch", "delete"};
-    bool has[] = {route->get, route->post, route->patch, route->del};
-    for (int i = 0; i < 4; i++) {
+    const char *methods[] = {"get", "post", "put", "patch", "delete"};
+    bool has[] = {route->get, route->post, route->put, route->patch, route->del};
+    for (int i = 0; i < 5; i++) {
         json_t *op = json_object_get(item, methods[i]);
         if (has[i] && !json_is_object(op))
             s_fail("method missing", route->label, methods[i]);

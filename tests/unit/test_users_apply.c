@@ -1,4 +1,4 @@
-//  Runs apply_test(): a unit test test_users_* links
+//  Runs users_apply_test(): a unit test test_users_* links
 //  the users objects (all but main.o), so it tests the code the program runs.
 #include "../../services/users/apply.h"
 
@@ -6,7 +6,7 @@
 
 int main(void)
 {
-    apply_test();
+    users_apply_test();
     printf("users apply: OK\n");
     return 0;
 }

@@ -1,40 +1,38 @@
 /*  event.c — see event.h. */
-#include "event.h"
-
-#include <rapport/envelope.h>
+#include <rapport/event.h>
+#include <rapport/pack.h>
+#include <rapport/random.h>
 
 #include <assert.h>
-#include <czmq.h>
-#include <stdio.h>
 #include <string.h>
 
-void event_open(msgpack_packer *pk, const char *type, const char *subject, size_t subject_len,
-                const scope_t *scope)
+void rp_event_open(msgpack_packer *pk, const char *type, const char *source, const char *subject,
+                   size_t subject_len, const rp_scope_t *actor)
 {
     msgpack_pack_map(pk, 6);
     rp_pack_kv_cstr(pk, "type", type);
     char id[RP_UUID_SIZE];
     rp_uuid_format(id);
     rp_pack_kv_cstr(pk, "id", id);
-    rp_pack_kv_cstr(pk, "source", "customers");
+    rp_pack_kv_cstr(pk, "source", source);
     rp_pack_cstr(pk, "subject");
     rp_pack_strn(pk, subject, subject_len);
     rp_pack_cstr(pk, "actor");
-    scope_pack(scope, pk);
+    rp_scope_pack(actor, pk);
     rp_pack_cstr(pk, "data");
 }
 
 //  ---------------------------------------------------------------------
 
-void event_test(void)
+void rp_event_test(void)
 {
     char a[RP_ID_SIZE];
     rp_id_format(a);
 
-    scope_t scope = {SCOPE_SALES, "ann", 3, NULL, 0};
+    rp_scope_t scope = {RP_ROLE_SALES, "ann", 3, NULL, 0};
     rp_packer_t packer;
     rp_packer_init(&packer);
-    event_open(&packer.pk, "customer.archived", a, strlen(a), &scope);
+    rp_event_open(&packer.pk, "customer.archived", "customers", a, strlen(a), &scope);
     msgpack_pack_map(&packer.pk, 1);
     rp_pack_kv_cstr(&packer.pk, "id", a);
     rp_doc_t *doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);

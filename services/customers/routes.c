@@ -1,0 +1,178 @@
+/*  routes.c — the customers service's HTTP routes, as rows for the gateway
+    (libshared route.h). The ops they name: docs/customers.md; the HTTP
+    reference: docs/api.md. Values are checked by the service, not here:
+    these rows only say where each part of a request goes.
+*/
+#include <rapport/route.h>
+
+#define CUSTOMERS "/api/v1/customers"
+
+//  GET /api/v1/customers, and the export (the same filters, no paging).
+#define LIST_FILTERS                                                                               \
+    RP_TEXT("q"), RP_TEXT("grade"), RP_TEXT("tier"), RP_TEXT("owner"), RP_TEXT("team"),            \
+        RP_TEXT("region"), RP_TEXT("industry"), RP_TEXT("tag"), RP_TEXT("sort"),                   \
+        RP_TEXT("created_after"), RP_TEXT("created_before"), RP_TEXT("last_contacted_before"),     \
+        RP_BOOL("archived")
+static const rp_route_arg_t s_list_query[] = {LIST_FILTERS, RP_INT("limit"), RP_TEXT("cursor"),
+                                              RP_END};
+static const rp_route_arg_t s_export_query[] = {LIST_FILTERS, RP_END};
+static const rp_route_arg_t s_page_query[] = {RP_INT("limit"), RP_TEXT("cursor"), RP_END};
+static const rp_route_arg_t s_by_query[] = {RP_TEXT("by"), RP_END};
+
+//  If-Match → args.version: the service checks it in the same step as the
+//  change (412 version_mismatch).
+static const rp_route_arg_t s_if_match[] = {RP_IF_MATCH("version"), RP_END};
+//  Only the header may allow a likely duplicate: a body field is dropped.
+static const rp_route_arg_t s_allow_duplicate[] = {
+    RP_BOOL_AS("X-Rapport-Allow-Duplicate", "allow_duplicate"), RP_END};
+
+static const rp_route_t s_rows[] = {
+    {.method = "GET",
+     .path = CUSTOMERS,
+     .service = "customers",
+     .op = "customers.list",
+     .query = s_list_query},
+    {.method = "POST",
+     .path = CUSTOMERS,
+     .service = "customers",
+     .op = "customers.create",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .headers = s_allow_duplicate,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD,
+     .status = 201,
+     .location = CUSTOMERS "/{id}"},
+    //  Streamed both ways: the gateway's import.c and export.c.
+    {.method = "POST",
+     .path = CUSTOMERS "/import",
+     .service = "customers",
+     .op = "customers.import",
+     .write = true,
+     .special = "import"},
+    {.method = "GET",
+     .path = CUSTOMERS "/export",
+     .service = "customers",
+     .op = "customers.list",
+     .special = "export",
+     .query = s_export_query},
+    {.method = "GET",
+     .path = CUSTOMERS "/duplicates",
+     .service = "customers",
+     .op = "customers.duplicates",
+     .query = s_page_query},
+    {.method = "GET",
+     .path = "/api/v1/reports/customers/composition",
+     .service = "customers",
+     .op = "customers.composition",
+     .query = s_by_query},
+
+    //  One customer. A GET is kept by the gateway until a customer.* event
+    //  names it (data.id, or data.from of a merge).
+    {.method = "GET",
+     .path = CUSTOMERS "/{id}",
+     .service = "customers",
+     .op = "customers.get",
+     .answer = RP_ANSWER_RECORD,
+     .events = "customer.",
+     .flags = RP_ROUTE_CACHED},
+    {.method = "PATCH",
+     .path = CUSTOMERS "/{id}",
+     .service = "customers",
+     .op = "customers.update",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .headers = s_if_match,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+    {.method = "DELETE",
+     .path = CUSTOMERS "/{id}",
+     .service = "customers",
+     .op = "customers.archive",
+     .write = true,
+     .headers = s_if_match,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+    {.method = "POST",
+     .path = CUSTOMERS "/{id}/restore",
+     .service = "customers",
+     .op = "customers.restore",
+     .write = true,
+     .headers = s_if_match,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+
+    //  Under a customer: the path names the customer (and the contact).
+    {.method = "GET",
+     .path = CUSTOMERS "/{id}/contacts",
+     .service = "customers",
+     .op = "customers.contacts.list",
+     .query = s_page_query},
+    {.method = "POST",
+     .path = CUSTOMERS "/{id}/contacts",
+     .service = "customers",
+     .op = "customers.contacts.create",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD,
+     .status = 201,
+     .location = CUSTOMERS "/{customer_id}/contacts/{id}"},
+    {.method = "GET",
+     .path = CUSTOMERS "/{id}/contacts/{contact_id}",
+     .service = "customers",
+     .op = "customers.contacts.get",
+     .answer = RP_ANSWER_RECORD},
+    {.method = "PATCH",
+     .path = CUSTOMERS "/{id}/contacts/{contact_id}",
+     .service = "customers",
+     .op = "customers.contacts.update",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .headers = s_if_match,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+    {.method = "DELETE",
+     .path = CUSTOMERS "/{id}/contacts/{contact_id}",
+     .service = "customers",
+     .op = "customers.contacts.delete",
+     .write = true,
+     .headers = s_if_match,
+     .idem = true},
+    {.method = "GET",
+     .path = CUSTOMERS "/{id}/activities",
+     .service = "customers",
+     .op = "customers.activities.list",
+     .query = s_page_query},
+    {.method = "POST",
+     .path = CUSTOMERS "/{id}/activities",
+     .service = "customers",
+     .op = "customers.activities.create",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .idem = true,
+     .status = 201},
+    {.method = "GET",
+     .path = CUSTOMERS "/{id}/timeline",
+     .service = "customers",
+     .op = "customers.timeline",
+     .query = s_page_query},
+    {.method = "POST",
+     .path = CUSTOMERS "/{id}/assign",
+     .service = "customers",
+     .op = "customers.assign",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .headers = s_if_match,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+    {.method = "POST",
+     .path = CUSTOMERS "/{id}/merge",
+     .service = "customers",
+     .op = "customers.merge",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+};
+RP_ROUTES(customers, s_rows);
