@@ -42,7 +42,7 @@ void rp_config_destroy(rp_config_t **self_p)
 }
 
 //  "broker/endpoint" → "RAPPORT_BROKER_ENDPOINT"
-static void env_name(const char *path, char *out, size_t size)
+static void s_env_name(const char *path, char *out, size_t size)
 {
     size_t n = (size_t)snprintf(out, size, "RAPPORT_");
     for (; *path && n + 1 < size; path++)
@@ -53,7 +53,7 @@ static void env_name(const char *path, char *out, size_t size)
 const char *rp_config_get(rp_config_t *self, const char *path, const char *fallback)
 {
     char name[256];
-    env_name(path, name, sizeof name);
+    s_env_name(path, name, sizeof name);
     const char *value = getenv(name);
     if (value && *value)
         return value;

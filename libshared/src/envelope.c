@@ -9,8 +9,8 @@
 
 //  Read an optional bounded string field. Returns NULL if fine (absent or a
 //  str of 1..max bytes), else the message to report.
-static const char *opt_str(const msgpack_object *map, const char *key, size_t max, const char **str,
-                           size_t *len, const char *message)
+static const char *s_opt_str(const msgpack_object *map, const char *key, size_t max,
+                             const char **str, size_t *len, const char *message)
 {
     const msgpack_object *o = rp_obj_get(map, key);
     *str = NULL, *len = 0;
@@ -34,14 +34,14 @@ const char *rp_request_parse(const msgpack_object *root, rp_request_t *req)
     req->id = rp_obj_get(root, "id");
     if (req->id && !is_scalar(req->id))
         return "id must be a scalar";
-    const char *err = opt_str(root, "op", RP_MAX_OP, &req->op, &req->op_len,
-                              "op must be a string of 1..64 bytes");
+    const char *err = s_opt_str(root, "op", RP_MAX_OP, &req->op, &req->op_len,
+                                "op must be a string of 1..64 bytes");
     if (err)
         return err;
     if (!req->op)
         return "op is required";
-    err = opt_str(root, "idem", RP_MAX_IDEM, &req->idem, &req->idem_len,
-                  "idem must be a string of 1..200 bytes");
+    err = s_opt_str(root, "idem", RP_MAX_IDEM, &req->idem, &req->idem_len,
+                    "idem must be a string of 1..200 bytes");
     if (err)
         return err;
     const msgpack_object *o = rp_obj_get(root, "min_seq");
@@ -108,8 +108,8 @@ const char *rp_reply_parse(const msgpack_object *root, rp_reply_t *reply)
     o = rp_obj_get(root, "cursor");
     if (o && o->type != MSGPACK_OBJECT_NIL && !rp_obj_u64(o, &reply->cursor))
         return "cursor must be a non-negative integer";
-    return opt_str(root, "instance", RP_MAX_INSTANCE, &reply->instance, &reply->instance_len,
-                   "instance must be a string of 1..96 bytes");
+    return s_opt_str(root, "instance", RP_MAX_INSTANCE, &reply->instance, &reply->instance_len,
+                     "instance must be a string of 1..96 bytes");
 }
 
 void rp_request_pack(msgpack_packer *pk, uint64_t id, const char *op, uint64_t min_seq,
@@ -208,27 +208,27 @@ const char *rp_event_parse(const msgpack_object *root, rp_event_t *event)
     if (!rp_obj_str(rp_obj_get(root, "type"), &event->type, &event->type_len) ||
         !rp_event_type_valid(event->type, event->type_len))
         return "event type must be 1..128 characters of [a-z0-9_.-]";
-    const char *err = opt_str(root, "id", RP_MAX_EVENTID, &event->id, &event->id_len,
-                              "event id must be a string of 1..200 bytes");
+    const char *err = s_opt_str(root, "id", RP_MAX_EVENTID, &event->id, &event->id_len,
+                                "event id must be a string of 1..200 bytes");
     if (!err && !event->id)
         err = "event id is required";
     if (!err)
-        err = opt_str(root, "source", RP_MAX_SOURCE, &event->source, &event->source_len,
-                      "event source must be a string of 1..256 bytes");
+        err = s_opt_str(root, "source", RP_MAX_SOURCE, &event->source, &event->source_len,
+                        "event source must be a string of 1..256 bytes");
     if (!err && !event->source)
         err = "event source is required";
     if (!err)
-        err = opt_str(root, "specversion", 8, &event->specversion, &event->specversion_len,
-                      "specversion must be \"1.0\"");
+        err = s_opt_str(root, "specversion", 8, &event->specversion, &event->specversion_len,
+                        "specversion must be \"1.0\"");
     if (!err && event->specversion &&
         !(event->specversion_len == 3 && memcmp(event->specversion, "1.0", 3) == 0))
         err = "specversion must be \"1.0\"";
     if (!err)
-        err = opt_str(root, "time", RP_MAX_TIME, &event->time, &event->time_len,
-                      "event time must be an RFC 3339 string");
+        err = s_opt_str(root, "time", RP_MAX_TIME, &event->time, &event->time_len,
+                        "event time must be an RFC 3339 string");
     if (!err)
-        err = opt_str(root, "subject", RP_MAX_SUBJECT, &event->subject, &event->subject_len,
-                      "event subject must be a string of 1..256 bytes");
+        err = s_opt_str(root, "subject", RP_MAX_SUBJECT, &event->subject, &event->subject_len,
+                        "event subject must be a string of 1..256 bytes");
     if (err)
         return err;
     const msgpack_object *seq = rp_obj_get(root, "seq");

@@ -18,7 +18,7 @@ static rp_log_level_t s_level = RP_LOG_INFO;
 
 static const char *s_names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
 
-static rp_log_level_t level_parse(const char *level)
+static rp_log_level_t s_level_parse(const char *level)
 {
     if (strcmp(level, "debug") == 0)
         return RP_LOG_DEBUG;
@@ -42,7 +42,7 @@ void rp_log_init(const char *service, const char *instance, const char *level)
         snprintf(s_instance, sizeof s_instance, "%s-%d", host, (int)getpid());
     }
     if (level)
-        s_level = level_parse(level);
+        s_level = s_level_parse(level);
 }
 
 const char *rp_log_instance(void)

@@ -56,7 +56,7 @@ bool rp_utf8_valid(const char *str, size_t len)
 //  ---------------------------------------------------------------------
 //  Structural check
 
-static uint64_t be_read(const uint8_t *p, size_t n)
+static uint64_t s_be_read(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -69,7 +69,7 @@ static uint64_t be_read(const uint8_t *p, size_t n)
 //  it is a str (payload must be UTF-8) or a container (children).
 typedef enum { K_FIXED, K_STR, K_BIN, K_ARRAY, K_MAP, K_BAD } kind_t;
 
-static kind_t classify(uint8_t b, size_t *hdr, uint64_t *count, size_t *fixed)
+static kind_t s_classify(uint8_t b, size_t *hdr, uint64_t *count, size_t *fixed)
 {
     *hdr = 0, *count = 0, *fixed = 0;
     if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3 && b != 0xc1))
@@ -154,13 +154,13 @@ const char *rp_pack_check(const void *data, size_t size)
             return "truncated MessagePack";
         size_t hdr, fixed;
         uint64_t count;
-        kind_t kind = classify(*p++, &hdr, &count, &fixed);
+        kind_t kind = s_classify(*p++, &hdr, &count, &fixed);
         if (kind == K_BAD)
             return "invalid MessagePack type byte";
         if ((size_t)(end - p) < hdr)
             return "truncated MessagePack";
         if (hdr)
-            count = be_read(p, hdr);
+            count = s_be_read(p, hdr);
         p += hdr;
         if (kind == K_ARRAY || kind == K_MAP) {
             if (kind == K_MAP)
@@ -383,13 +383,13 @@ void rp_seq_put(uint8_t out[8], uint64_t seq)
 
 uint64_t rp_seq_get(const uint8_t in[8])
 {
-    return be_read(in, 8);
+    return s_be_read(in, 8);
 }
 
 //  ---------------------------------------------------------------------
 //  Self-test
 
-static void check_bad(const char *bytes, size_t size)
+static void s_check_bad(const char *bytes, size_t size)
 {
     const char *err = NULL;
     rp_doc_t *doc = rp_doc_new(bytes, size, &err);
@@ -431,32 +431,32 @@ void rp_pack_test(void)
 
     //  Every strict prefix of a valid document is truncated, never accepted.
     for (size_t n = 0; n < packer.buffer.size; n++)
-        check_bad(packer.buffer.data, n);
+        s_check_bad(packer.buffer.data, n);
 
     //  Trailing bytes are an error.
     char extra[256];
     memcpy(extra, packer.buffer.data, packer.buffer.size);
     extra[packer.buffer.size] = 0x01;
-    check_bad(extra, packer.buffer.size + 1);
+    s_check_bad(extra, packer.buffer.size + 1);
 
     //  A map header declaring 2^31 entries is refused before any allocation.
-    check_bad("\xdf\x80\x00\x00\x00", 5);
-    check_bad("\xdd\xff\xff\xff\xff\x01\x02", 7);
-    check_bad("\xdb\x7f\xff\xff\xff"
-              "abc",
-              8);
+    s_check_bad("\xdf\x80\x00\x00\x00", 5);
+    s_check_bad("\xdd\xff\xff\xff\xff\x01\x02", 7);
+    s_check_bad("\xdb\x7f\xff\xff\xff"
+                "abc",
+                8);
     //  Unused type byte, invalid UTF-8, overlong and surrogate forms.
-    check_bad("\xc1", 1);
-    check_bad("\xa2\xc3\x28", 3);
-    check_bad("\xa2\xc0\xaf", 3);
-    check_bad("\xa3\xed\xa0\x80", 4);
+    s_check_bad("\xc1", 1);
+    s_check_bad("\xa2\xc3\x28", 3);
+    s_check_bad("\xa2\xc0\xaf", 3);
+    s_check_bad("\xa3\xed\xa0\x80", 4);
     assert(rp_utf8_valid("\xf0\x9f\x98\x80", 4));
     assert(!rp_utf8_valid("\xf4\x90\x80\x80", 4));
     //  Nesting deeper than the limit.
     char deep[RP_PACK_MAX_DEPTH + 2];
     memset(deep, 0x91, sizeof deep);
     deep[sizeof deep - 1] = 0x00;
-    check_bad(deep, sizeof deep);
+    s_check_bad(deep, sizeof deep);
     //  Just at the limit is fine.
     assert(rp_pack_check(deep + 1, sizeof deep - 1) == NULL);
 

@@ -33,7 +33,7 @@ struct _rp_store_t {
 #define STORE_BOOT_ID "/proc/sys/kernel/random/boot_id"
 
 //  mkdir -p: the data directory may not exist on a new machine.
-static int make_dirs(const char *path)
+static int s_make_dirs(const char *path)
 {
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -48,7 +48,7 @@ static int make_dirs(const char *path)
     return (mkdir(buf, 0755) && errno != EEXIST) ? -1 : 0;
 }
 
-static int open_dbs(rp_store_t *self, const char *const *dbnames)
+static int s_open_dbs(rp_store_t *self, const char *const *dbnames)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
@@ -130,7 +130,7 @@ static void s_go_unsynced(rp_store_t *self, const char *boot)
 
 static rp_store_t *s_open(const char *dir, const char *const *dbnames, bool cache)
 {
-    if (make_dirs(dir)) {
+    if (s_make_dirs(dir)) {
         rp_error("store: cannot create %s: %s", dir, strerror(errno));
         return NULL;
     }
@@ -174,7 +174,7 @@ static rp_store_t *s_open(const char *dir, const char *const *dbnames, bool cach
     MDB_envinfo info;
     mdb_env_info(self->env, &info);
     self->map_size = info.me_mapsize;
-    rc = open_dbs(self, dbnames);
+    rc = s_open_dbs(self, dbnames);
     if (rc) {
         rp_error("store: cannot open databases in %s: %s", dir, mdb_strerror(rc));
         rp_store_destroy(&self);
@@ -241,7 +241,7 @@ MDB_dbi rp_store_dbi(rp_store_t *self, const char *name)
     abort();
 }
 
-static int grow(rp_store_t *self)
+static int s_grow(rp_store_t *self)
 {
     size_t size = self->map_size * 2;
     int rc = mdb_env_set_mapsize(self->env, size);
@@ -267,7 +267,7 @@ int rp_store_write(rp_store_t *self, rp_store_fn *fn, void *arg)
         }
         if (rc != MDB_MAP_FULL)
             return rc;
-        rc = grow(self);
+        rc = s_grow(self);
         if (rc)
             return rc;
     }
@@ -353,7 +353,7 @@ typedef struct {
 } apply_t;
 
 //  An "apply": one record keyed by seq and the cursor, in one transaction.
-static int test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
+static int s_test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     apply_t *a = arg;
     uint8_t key[8];
@@ -367,7 +367,7 @@ static int test_apply(rp_store_t *store, MDB_txn *txn, void *arg)
     return rc ? rc : (a->fail ? -1 : 0);
 }
 
-static int test_count(rp_store_t *store, MDB_txn *txn, void *arg)
+static int s_test_count(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     MDB_stat stat;
     int rc = mdb_stat(txn, rp_store_dbi(store, "items"), &stat);
@@ -376,13 +376,13 @@ static int test_count(rp_store_t *store, MDB_txn *txn, void *arg)
     return rc;
 }
 
-static int test_cursor(rp_store_t *store, MDB_txn *txn, void *arg)
+static int s_test_cursor(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     *(uint64_t *)arg = rp_store_cursor(store, txn);
     return 0;
 }
 
-static void test_mark(const char *path, const char *content)
+static void s_test_mark(const char *path, const char *content)
 {
     char mark[600];
     snprintf(mark, sizeof mark, "%s/" STORE_MARK, path);
@@ -392,19 +392,19 @@ static void test_mark(const char *path, const char *content)
     fclose(file);
 }
 
-static uint64_t test_reopen_cursor(const char *path, const char *const *dbs)
+static uint64_t s_test_reopen_cursor(const char *path, const char *const *dbs)
 {
     rp_store_t *store = rp_store_new_cache(path, dbs);
     assert(store);
     uint64_t cursor = UINT64_MAX;
-    rp_store_read(store, test_cursor, &cursor);
+    rp_store_read(store, s_test_cursor, &cursor);
     rp_store_destroy(&store);
     return cursor;
 }
 
 //  A cache store: kept after a clean close or a process's death in this
 //  boot, thrown away when left unsynced in another boot.
-static void test_cache(const char *dir)
+static void s_test_cache(const char *dir)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/cache", dir);
@@ -412,38 +412,38 @@ static void test_cache(const char *dir)
     rp_store_t *store = rp_store_new_cache(path, dbs);
     assert(store && store->unsynced);
     apply_t a = {5, 100, 0};
-    assert(rp_store_write(store, test_apply, &a) == 0);
+    assert(rp_store_write(store, s_test_apply, &a) == 0);
     char mark[600];
     snprintf(mark, sizeof mark, "%s/" STORE_MARK, path);
     assert(access(mark, F_OK) == 0);
     rp_store_destroy(&store);
     assert(access(mark, F_OK) != 0); //  closed cleanly: no mark
-    assert(test_reopen_cursor(path, dbs) == 5);
+    assert(s_test_reopen_cursor(path, dbs) == 5);
 
     //  The process died in this boot (the mark names it): kept.
     char boot[64];
     s_first_line(STORE_BOOT_ID, boot); //  this boot's id; "" if unreadable
     assert(*boot);
-    test_mark(path, boot);
-    assert(test_reopen_cursor(path, dbs) == 5);
+    s_test_mark(path, boot);
+    assert(s_test_reopen_cursor(path, dbs) == 5);
 
     //  Left unsynced in another boot: rebuilt from nothing.
-    test_mark(path, "00000000-0000-0000-0000-000000000000\n");
-    assert(test_reopen_cursor(path, dbs) == 0);
+    s_test_mark(path, "00000000-0000-0000-0000-000000000000\n");
+    assert(s_test_reopen_cursor(path, dbs) == 0);
 }
 
-static int test_set_journal(rp_store_t *store, MDB_txn *txn, void *arg)
+static int s_test_set_journal(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     return rp_store_set_journal(store, txn, arg);
 }
 
-static int test_journal(rp_store_t *store, MDB_txn *txn, void *arg)
+static int s_test_journal(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     rp_store_journal(store, txn, arg);
     return 0;
 }
 
-static int test_clear(rp_store_t *store, MDB_txn *txn, void *arg)
+static int s_test_clear(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     (void)arg;
     return rp_store_clear(store, txn);
@@ -462,55 +462,55 @@ void rp_store_test(void)
     assert(rp_store_new(path, dbs) == NULL);
 
     apply_t a = {1, 100, 0};
-    assert(rp_store_write(store, test_apply, &a) == 0);
+    assert(rp_store_write(store, s_test_apply, &a) == 0);
     uint64_t cursor;
-    rp_store_read(store, test_cursor, &cursor);
+    rp_store_read(store, s_test_cursor, &cursor);
     assert(cursor == 1);
 
     //  A failing apply leaves neither the record nor the cursor behind.
     a = (apply_t){2, 100, 1};
-    assert(rp_store_write(store, test_apply, &a) == -1);
+    assert(rp_store_write(store, s_test_apply, &a) == -1);
     size_t count;
-    rp_store_read(store, test_count, &count);
+    rp_store_read(store, s_test_count, &count);
     assert(count == 1);
-    rp_store_read(store, test_cursor, &cursor);
+    rp_store_read(store, s_test_cursor, &cursor);
     assert(cursor == 1);
 
     //  The journal's identity, kept beside the cursor; cleared with it.
     char id[RP_STORE_JOURNAL_MAX + 1];
-    rp_store_read(store, test_journal, id);
+    rp_store_read(store, s_test_journal, id);
     assert(strcmp(id, "") == 0);
-    assert(rp_store_write(store, test_set_journal, "j-1") == 0);
-    rp_store_read(store, test_journal, id);
+    assert(rp_store_write(store, s_test_set_journal, "j-1") == 0);
+    rp_store_read(store, s_test_journal, id);
     assert(strcmp(id, "j-1") == 0);
-    assert(rp_store_write(store, test_set_journal, "") == EINVAL);
+    assert(rp_store_write(store, s_test_set_journal, "") == EINVAL);
 
     //  Fill past the initial map: MDB_MAP_FULL grows it and retries.
     size_t before = rp_store_map_size(store);
     for (uint64_t seq = 2; seq < 2 + 70; seq++) {
         a = (apply_t){seq, 1 << 20, 0};
-        assert(rp_store_write(store, test_apply, &a) == 0);
+        assert(rp_store_write(store, s_test_apply, &a) == 0);
     }
     assert(rp_store_map_size(store) > before);
-    rp_store_read(store, test_count, &count);
+    rp_store_read(store, s_test_count, &count);
     assert(count == 71);
 
     //  Reopen: the data and the cursor are there.
     rp_store_destroy(&store);
     store = rp_store_new(path, dbs);
     assert(store);
-    rp_store_read(store, test_cursor, &cursor);
+    rp_store_read(store, s_test_cursor, &cursor);
     assert(cursor == 71);
-    rp_store_read(store, test_journal, id);
+    rp_store_read(store, s_test_journal, id);
     assert(strcmp(id, "j-1") == 0);
     //  Cleared: no data, cursor 0, no journal.
-    assert(rp_store_write(store, test_clear, NULL) == 0);
-    rp_store_read(store, test_count, &count);
-    rp_store_read(store, test_cursor, &cursor);
-    rp_store_read(store, test_journal, id);
+    assert(rp_store_write(store, s_test_clear, NULL) == 0);
+    rp_store_read(store, s_test_count, &count);
+    rp_store_read(store, s_test_cursor, &cursor);
+    rp_store_read(store, s_test_journal, id);
     assert(count == 0 && cursor == 0 && id[0] == 0);
     rp_store_destroy(&store);
-    test_cache(dir);
+    s_test_cache(dir);
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -91,7 +91,7 @@ struct _router_t {
 //  Requests
 
 //  The id of a request body, packed, so any error reply can echo it.
-static zframe_t *request_id(zframe_t *body, rp_packer_t *packer)
+static zframe_t *s_request_id(zframe_t *body, rp_packer_t *packer)
 {
     rp_packer_reset(packer);
     rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), NULL);
@@ -106,7 +106,7 @@ static zframe_t *request_id(zframe_t *body, rp_packer_t *packer)
     return zframe_new(packer->buffer.data, packer->buffer.size);
 }
 
-static void request_destroy(request_t **self_p)
+static void s_request_destroy(request_t **self_p)
 {
     request_t *self = *self_p;
     if (!self)
@@ -120,8 +120,8 @@ static void request_destroy(request_t **self_p)
 
 //  Send a reply to a client: [client, "", "MDPC01", service, body]. The
 //  body frame is taken (no copy of what may be megabytes).
-static void send_frame_to_client(router_t *self, zframe_t *client, const char *service,
-                                 zframe_t **body_p)
+static void s_send_frame_to_client(router_t *self, zframe_t *client, const char *service,
+                                   zframe_t **body_p)
 {
     zmsg_t *msg = zmsg_new();
     zmsg_append(msg, &(zframe_t *){zframe_dup(client)});
@@ -132,15 +132,15 @@ static void send_frame_to_client(router_t *self, zframe_t *client, const char *s
     zmsg_send(&msg, self->socket);
 }
 
-static void send_to_client(router_t *self, zframe_t *client, const char *service, const void *body,
-                           size_t size)
+static void s_send_to_client(router_t *self, zframe_t *client, const char *service,
+                             const void *body, size_t size)
 {
-    send_frame_to_client(self, client, service, &(zframe_t *){zframe_new(body, size)});
+    s_send_frame_to_client(self, client, service, &(zframe_t *){zframe_new(body, size)});
 }
 
 //  Answer a request with an error body {id, status, error:{code, message}}.
-static void reply_error(router_t *self, zframe_t *client, zframe_t *id, const char *service,
-                        int status, const char *code, const char *message)
+static void s_reply_error(router_t *self, zframe_t *client, zframe_t *id, const char *service,
+                          int status, const char *code, const char *message)
 {
     msgpack_object idobj = {.type = MSGPACK_OBJECT_NIL};
     rp_doc_t *doc = id ? rp_doc_new(zframe_data(id), zframe_size(id), NULL) : NULL;
@@ -148,7 +148,7 @@ static void reply_error(router_t *self, zframe_t *client, zframe_t *id, const ch
         idobj = *rp_doc_root(doc);
     rp_packer_reset(&self->packer);
     rp_reply_pack_error(&self->packer.pk, &idobj, status, code, message);
-    send_to_client(self, client, service, self->packer.buffer.data, self->packer.buffer.size);
+    s_send_to_client(self, client, service, self->packer.buffer.data, self->packer.buffer.size);
     rp_doc_destroy(&doc);
 }
 
@@ -157,7 +157,7 @@ static void reply_error(router_t *self, zframe_t *client, zframe_t *id, const ch
 
 //  Send one message without blocking. Only the first frame can meet a full
 //  pipe: libzmq queues a multipart message whole once its first part is in.
-static bool pipe_try(router_t *self, zmsg_t *msg)
+static bool s_pipe_try(router_t *self, zmsg_t *msg)
 {
     zsock_t *pipe = zactor_sock(self->journal);
     zframe_t *frame = zmsg_first(msg);
@@ -174,10 +174,10 @@ static bool pipe_try(router_t *self, zmsg_t *msg)
 }
 
 //  Pass queued messages to the journal while it takes them.
-static void pipe_flush(router_t *self)
+static void s_pipe_flush(router_t *self)
 {
     zmsg_t *msg;
-    while ((msg = zlist_first(self->outbox)) && pipe_try(self, msg)) {
+    while ((msg = zlist_first(self->outbox)) && s_pipe_try(self, msg)) {
         zlist_pop(self->outbox);
         zmsg_destroy(&msg);
     }
@@ -186,9 +186,9 @@ static void pipe_flush(router_t *self)
 //  Send to the journal in order with everything sent before. A lease
 //  change is never refused (there is at most one per worker event); a
 //  request is, when the outbox is full: returns false and leaves *msg_p.
-static bool pipe_send(router_t *self, zmsg_t **msg_p, bool lease_change)
+static bool s_pipe_send(router_t *self, zmsg_t **msg_p, bool lease_change)
 {
-    if (zlist_size(self->outbox) == 0 && pipe_try(self, *msg_p)) {
+    if (zlist_size(self->outbox) == 0 && s_pipe_try(self, *msg_p)) {
         zmsg_destroy(msg_p);
         return true;
     }
@@ -204,7 +204,7 @@ static bool pipe_send(router_t *self, zmsg_t **msg_p, bool lease_change)
 
 //  A service name: 1..MDP_SERVICE_MAX bytes, no control characters (so no
 //  NUL either: names are C strings and hash keys).
-static char *name_pop(zmsg_t *msg)
+static char *s_name_pop(zmsg_t *msg)
 {
     zframe_t *frame = zmsg_pop(msg);
     size_t size = frame ? zframe_size(frame) : 0;
@@ -227,7 +227,7 @@ static bool is_broker_service(const char *name)
     return strncmp(name, "mmi.", 4) == 0 || streq(name, "journal") || streq(name, "broker.status");
 }
 
-static service_t *service_require(router_t *self, const char *name)
+static service_t *s_service_require(router_t *self, const char *name)
 {
     service_t *service = zhash_lookup(self->services, name);
     if (service || zhash_size(self->services) >= SERVICES_MAX)
@@ -244,7 +244,7 @@ static service_t *service_require(router_t *self, const char *name)
 }
 
 //  Free a service and whatever it still holds (at shutdown, or once idle).
-static void service_destroy(router_t *self, service_t *service)
+static void s_service_destroy(router_t *self, service_t *service)
 {
     zhash_delete(self->services, service->name);
     lease_destroy(&service->lease);
@@ -258,18 +258,18 @@ static void service_destroy(router_t *self, service_t *service)
 //  Forget a service that has nothing left: no workers, nothing queued. A
 //  lease that was granted once stays, vacant, so broker.status shows that
 //  the service has lost its writer (the gateway's /ready depends on it).
-static void service_release(router_t *self, service_t *service)
+static void s_service_release(router_t *self, service_t *service)
 {
     if (zlist_size(service->workers) || zlist_size(service->queue) ||
         (service->lease && lease_epoch(service->lease) > 0))
         return;
-    service_destroy(self, service);
+    s_service_destroy(self, service);
 }
 
 //  ---------------------------------------------------------------------
 //  Workers
 
-static void send_command(router_t *self, zframe_t *address, int command, zmsg_t **body_p)
+static void s_send_command(router_t *self, zframe_t *address, int command, zmsg_t **body_p)
 {
     zmsg_t *msg = body_p && *body_p ? *body_p : zmsg_new();
     if (body_p)
@@ -284,7 +284,7 @@ static void send_command(router_t *self, zframe_t *address, int command, zmsg_t 
 //  Ask the journal for the next epoch for the (pending) holder. The ticket
 //  is unique per GRANT, so a late answer for a holder that left (even one
 //  that came back under the same identity) cannot be taken for this one.
-static void lease_ask(router_t *self, service_t *service)
+static void s_lease_ask(router_t *self, service_t *service)
 {
     worker_t *holder = lease_holder(service->lease);
     zstr_free(&service->grant);
@@ -298,41 +298,41 @@ static void lease_ask(router_t *self, service_t *service)
     for (char *prefix = holder->owns ? zlist_first(holder->owns) : NULL; prefix;
          prefix = zlist_next(holder->owns))
         zmsg_addstr(msg, prefix);
-    pipe_send(self, &msg, true);
+    s_pipe_send(self, &msg, true);
 }
 
 //  The holder left: the journal refuses its epoch from now on (REVOKE goes
 //  down the same ordered path as appends), then the oldest standby is asked
 //  to take over.
-static void lease_vacate(router_t *self, service_t *service)
+static void s_lease_vacate(router_t *self, service_t *service)
 {
     if (self->stopping)
         return;
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, "REVOKE");
     zmsg_addstr(msg, service->name);
-    pipe_send(self, &msg, true);
+    s_pipe_send(self, &msg, true);
     rp_info("router: writer of %s gone, lease vacant", service->name);
-    lease_ask(self, service);
+    s_lease_ask(self, service);
 }
 
-static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
+static void s_worker_delete(router_t *self, worker_t *worker, bool disconnect)
 {
     if (disconnect)
-        send_command(self, worker->address, MDPW_DISCONNECT, NULL);
+        s_send_command(self, worker->address, MDPW_DISCONNECT, NULL);
     service_t *service = worker->service;
     //  Its clients learn at once that their requests are lost; they retry
     //  with the same idem key if they want (we never resend on our own).
     request_t *request;
     while ((request = zlist_pop(worker->pending))) {
-        reply_error(self, request->client, request->id, service->name, 503, "worker_lost",
-                    "the worker died with the request in flight; retry");
-        request_destroy(&request);
+        s_reply_error(self, request->client, request->id, service->name, 503, "worker_lost",
+                      "the worker died with the request in flight; retry");
+        s_request_destroy(&request);
     }
     zlist_destroy(&worker->pending);
     zlist_remove(service->workers, worker);
     if (service->lease && lease_leave(service->lease, worker))
-        lease_vacate(self, service);
+        s_lease_vacate(self, service);
     rp_info("router: worker %s of %s removed", worker->identity, service->name);
     zhash_delete(self->workers, worker->identity);
     zframe_destroy(&worker->address);
@@ -340,13 +340,13 @@ static void worker_delete(router_t *self, worker_t *worker, bool disconnect)
     free(worker->instance);
     zlist_destroy(&worker->owns);
     free(worker);
-    service_release(self, service);
+    s_service_release(self, service);
 }
 
 //  A writer's claims, {owns: ["customer.", …]} (fence.h): at most
 //  FENCE_MAX_CLAIMS valid prefixes, else false (the READY is refused).
 //  The journal decides them when it grants the lease.
-static bool ready_owns(worker_t *worker, const msgpack_object *owns)
+static bool s_ready_owns(worker_t *worker, const msgpack_object *owns)
 {
     if (!owns || owns->type == MSGPACK_OBJECT_NIL)
         return true;
@@ -373,7 +373,7 @@ static bool ready_owns(worker_t *worker, const msgpack_object *owns)
 //  UTF-8, as in its log lines; else NULL), which only broker.status
 //  reports, so an operator can tell the workers apart, and a writer's
 //  claims (ready_owns). Returns false if the claims are malformed.
-static bool ready_options(worker_t *worker, zframe_t *options, const char *identity)
+static bool s_ready_options(worker_t *worker, zframe_t *options, const char *identity)
 {
     bool ok = true;
     uint64_t credit = 1;
@@ -392,7 +392,7 @@ static bool ready_options(worker_t *worker, zframe_t *options, const char *ident
                 credit = 1;
             if (rp_obj_str(rp_obj_get(root, "instance"), &str, &len) && len > 0 && len <= 96)
                 worker->instance = strndup(str, len);
-            ok = ready_owns(worker, rp_obj_get(root, "owns"));
+            ok = s_ready_owns(worker, rp_obj_get(root, "owns"));
         }
         rp_doc_destroy(&doc);
     }
@@ -403,7 +403,7 @@ static bool ready_options(worker_t *worker, zframe_t *options, const char *ident
 //  The worker that should take the next request of a service: a granted
 //  lease holder for "<S>.writer", else the one with the most free credit
 //  (on ties, the one that has gone longest without work).
-static worker_t *service_pick(service_t *service)
+static worker_t *s_service_pick(service_t *service)
 {
     if (service->lease) {
         worker_t *holder = lease_holder(service->lease);
@@ -421,17 +421,17 @@ static worker_t *service_pick(service_t *service)
 }
 
 //  Send queued requests to workers with free credit.
-static void service_dispatch(router_t *self, service_t *service)
+static void s_service_dispatch(router_t *self, service_t *service)
 {
     worker_t *worker;
-    while (zlist_size(service->queue) && (worker = service_pick(service))) {
+    while (zlist_size(service->queue) && (worker = s_service_pick(service))) {
         request_t *request = zlist_pop(service->queue);
         self->queued--;
         zmsg_t *msg = zmsg_new();
         zmsg_append(msg, &(zframe_t *){zframe_dup(request->client)});
         zmsg_addmem(msg, "", 0);
         zmsg_append(msg, &request->body);
-        send_command(self, worker->address, MDPW_REQUEST, &msg);
+        s_send_command(self, worker->address, MDPW_REQUEST, &msg);
         worker->in_flight++;
         worker->worked = ++self->ticks;
         worker->served++;
@@ -440,15 +440,15 @@ static void service_dispatch(router_t *self, service_t *service)
     }
 }
 
-static void worker_ready(router_t *self, zframe_t *address, const char *identity, const char *name,
-                         zframe_t *options)
+static void s_worker_ready(router_t *self, zframe_t *address, const char *identity,
+                           const char *name, zframe_t *options)
 {
     service_t *service = NULL;
     if (!is_broker_service(name) && zhash_size(self->workers) < WORKERS_MAX)
-        service = service_require(self, name);
+        service = s_service_require(self, name);
     if (!service) {
         rp_warn("router: refused READY for '%s' from %s", name, identity);
-        send_command(self, address, MDPW_DISCONNECT, NULL);
+        s_send_command(self, address, MDPW_DISCONNECT, NULL);
         return;
     }
     worker_t *worker = calloc(1, sizeof *worker);
@@ -457,16 +457,16 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     worker->address = zframe_dup(address);
     worker->service = service;
     worker->pending = zlist_new();
-    if (!ready_options(worker, options, identity)) {
+    if (!s_ready_options(worker, options, identity)) {
         rp_warn("router: refused READY for '%s' from %s: malformed owns", name, identity);
-        send_command(self, address, MDPW_DISCONNECT, NULL);
+        s_send_command(self, address, MDPW_DISCONNECT, NULL);
         free(worker->instance);
         zlist_destroy(&worker->owns);
         zlist_destroy(&worker->pending);
         zframe_destroy(&worker->address);
         free(worker->identity);
         free(worker);
-        service_release(self, service);
+        s_service_release(self, service);
         return;
     }
     worker->worked = ++self->ticks;
@@ -475,13 +475,13 @@ static void worker_ready(router_t *self, zframe_t *address, const char *identity
     zlist_append(service->workers, worker);
     rp_info("router: worker %s ready for %s (credit %d)", identity, name, worker->credit);
     if (service->lease && lease_join(service->lease, worker))
-        lease_ask(self, service);
-    service_dispatch(self, service);
+        s_lease_ask(self, service);
+    s_service_dispatch(self, service);
 }
 
 //  A REPLY [client, "", body]: pass it to the client and free one credit.
 //  Returns false if the message is malformed.
-static bool worker_reply(router_t *self, worker_t *worker, zmsg_t *msg)
+static bool s_worker_reply(router_t *self, worker_t *worker, zmsg_t *msg)
 {
     zframe_t *client = zmsg_first(msg), *empty = zmsg_next(msg), *body = zmsg_next(msg);
     if (zmsg_size(msg) != 3 || zframe_size(empty) != 0)
@@ -502,29 +502,29 @@ static bool worker_reply(router_t *self, worker_t *worker, zmsg_t *msg)
         return true;
     }
     zlist_remove(worker->pending, r);
-    request_destroy(&r);
+    s_request_destroy(&r);
     worker->in_flight--;
     zmsg_remove(msg, body);
-    send_frame_to_client(self, client, worker->service->name, &body);
-    service_dispatch(self, worker->service);
+    s_send_frame_to_client(self, client, worker->service->name, &body);
+    s_service_dispatch(self, worker->service);
     return true;
 }
 
 //  MDP: a peer that breaks the protocol, or that we do not know, is told
 //  DISCONNECT and forgotten.
-static void worker_refuse(router_t *self, zframe_t *address, worker_t *worker, const char *why,
-                          int cmd, const char *identity)
+static void s_worker_refuse(router_t *self, zframe_t *address, worker_t *worker, const char *why,
+                            int cmd, const char *identity)
 {
     rp_warn("router: %s (command %d) from %s worker %s, disconnecting", why, cmd,
             worker ? "registered" : "unknown", identity);
     if (worker)
-        worker_delete(self, worker, true);
+        s_worker_delete(self, worker, true);
     else
-        send_command(self, address, MDPW_DISCONNECT, NULL);
+        s_send_command(self, address, MDPW_DISCONNECT, NULL);
 }
 
 //  A worker message: ["MDPW01" popped] command, ...
-static void on_worker(router_t *self, zframe_t *address, zmsg_t *msg)
+static void s_on_worker(router_t *self, zframe_t *address, zmsg_t *msg)
 {
     char *identity = zframe_strhex(address);
     worker_t *worker = zhash_lookup(self->workers, identity);
@@ -535,27 +535,27 @@ static void on_worker(router_t *self, zframe_t *address, zmsg_t *msg)
         worker->expiry = zclock_mono() + EXPIRY_MS; //  any message is a sign of life
 
     if (cmd == MDPW_READY && !worker) {
-        char *name = zmsg_size(msg) >= 1 && zmsg_size(msg) <= 2 ? name_pop(msg) : NULL;
+        char *name = zmsg_size(msg) >= 1 && zmsg_size(msg) <= 2 ? s_name_pop(msg) : NULL;
         if (name) {
             zframe_t *options = zmsg_pop(msg);
-            worker_ready(self, address, identity, name, options);
+            s_worker_ready(self, address, identity, name, options);
             zframe_destroy(&options);
             zstr_free(&name);
         } else
-            worker_refuse(self, address, NULL, "malformed READY", cmd, identity);
+            s_worker_refuse(self, address, NULL, "malformed READY", cmd, identity);
     } else if (!worker) {
         if (cmd != MDPW_DISCONNECT)
-            worker_refuse(self, address, NULL, "message before READY", cmd, identity);
+            s_worker_refuse(self, address, NULL, "message before READY", cmd, identity);
     } else if (cmd == MDPW_REPLY) {
-        if (!worker_reply(self, worker, msg))
-            worker_refuse(self, address, worker, "malformed REPLY", cmd, identity);
+        if (!s_worker_reply(self, worker, msg))
+            s_worker_refuse(self, address, worker, "malformed REPLY", cmd, identity);
     } else if (cmd == MDPW_HEARTBEAT && zmsg_size(msg) == 0) {
         //  expiry refreshed above
     } else if (cmd == MDPW_DISCONNECT && zmsg_size(msg) == 0) {
         rp_info("router: worker %s of %s disconnects", identity, worker->service->name);
-        worker_delete(self, worker, false);
+        s_worker_delete(self, worker, false);
     } else
-        worker_refuse(self, address, worker, "unexpected or malformed command", cmd, identity);
+        s_worker_refuse(self, address, worker, "unexpected or malformed command", cmd, identity);
     free(identity);
 }
 
@@ -564,7 +564,7 @@ static void on_worker(router_t *self, zframe_t *address, zmsg_t *msg)
 
 //  RFC 8: the body names a service; "200" if it has a worker (or is one of
 //  the broker's own), else "404". Other mmi.* services answer "501".
-static void on_mmi(router_t *self, zframe_t *client, const char *service, zframe_t *body)
+static void s_on_mmi(router_t *self, zframe_t *client, const char *service, zframe_t *body)
 {
     const char *code = "501";
     if (streq(service, "mmi.service")) {
@@ -575,7 +575,7 @@ static void on_mmi(router_t *self, zframe_t *client, const char *service, zframe
         code = own || (target && zlist_size(target->workers)) ? "200" : "404";
         free(name);
     }
-    send_to_client(self, client, service, code, strlen(code));
+    s_send_to_client(self, client, service, code, strlen(code));
 }
 
 //  One worker in broker.status: {instance (nil if it gave none), served,
@@ -641,14 +641,14 @@ static void status_pack(router_t *self, msgpack_packer *pk)
     rp_pack_kv_u64(pk, "queued", self->queued);
 }
 
-static void on_status(router_t *self, zframe_t *client, zframe_t *body)
+static void s_on_status(router_t *self, zframe_t *client, zframe_t *body)
 {
     rp_doc_t *doc = rp_doc_new(zframe_data(body), zframe_size(body), NULL);
     rp_request_t request;
     if (!doc || rp_request_parse(rp_doc_root(doc), &request)) {
-        zframe_t *id = request_id(body, &self->packer);
-        reply_error(self, client, id, "broker.status", 400, "bad_request",
-                    "the body is not a request envelope");
+        zframe_t *id = s_request_id(body, &self->packer);
+        s_reply_error(self, client, id, "broker.status", 400, "bad_request",
+                      "the body is not a request envelope");
         zframe_destroy(&id);
     } else {
         rp_packer_t *p = &self->packer;
@@ -656,38 +656,38 @@ static void on_status(router_t *self, zframe_t *client, zframe_t *body)
         rp_reply_pack(&p->pk, request.id, 200, 0, 1);
         rp_pack_cstr(&p->pk, "data");
         status_pack(self, &p->pk);
-        send_to_client(self, client, "broker.status", p->buffer.data, p->buffer.size);
+        s_send_to_client(self, client, "broker.status", p->buffer.data, p->buffer.size);
     }
     rp_doc_destroy(&doc);
 }
 
 //  Forward to the journal actor: ["REQ", client, body]. If even the outbox
 //  is full the client gets a 503 now rather than the broker stalling.
-static void on_journal(router_t *self, zframe_t *client, zframe_t **body_p)
+static void s_on_journal(router_t *self, zframe_t *client, zframe_t **body_p)
 {
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, "REQ");
     zmsg_append(msg, &(zframe_t *){zframe_dup(client)});
     zmsg_append(msg, body_p);
-    if (pipe_send(self, &msg, false))
+    if (s_pipe_send(self, &msg, false))
         return;
-    zframe_t *id = request_id(zmsg_last(msg), &self->packer);
-    reply_error(self, client, id, "journal", 503, "journal_busy",
-                "the journal is saturated; retry");
+    zframe_t *id = s_request_id(zmsg_last(msg), &self->packer);
+    s_reply_error(self, client, id, "journal", 503, "journal_busy",
+                  "the journal is saturated; retry");
     zframe_destroy(&id);
     zmsg_destroy(&msg);
 }
 
 //  Queue a request for a worker service, and dispatch what can be.
-static void on_request(router_t *self, zframe_t *client, const char *name, zframe_t **body_p)
+static void s_on_request(router_t *self, zframe_t *client, const char *name, zframe_t **body_p)
 {
-    zframe_t *id = request_id(*body_p, &self->packer);
-    service_t *service = service_require(self, name);
+    zframe_t *id = s_request_id(*body_p, &self->packer);
+    service_t *service = s_service_require(self, name);
     if (!service)
-        reply_error(self, client, id, name, 503, "queue_full", "too many services; retry later");
+        s_reply_error(self, client, id, name, 503, "queue_full", "too many services; retry later");
     else if (zlist_size(service->queue) >= self->queue_max || self->queued >= self->queue_total)
-        reply_error(self, client, id, name, 503, "queue_full",
-                    "too many requests waiting for this service; retry later");
+        s_reply_error(self, client, id, name, 503, "queue_full",
+                      "too many requests waiting for this service; retry later");
     else {
         request_t *request = calloc(1, sizeof *request);
         assert(request);
@@ -699,44 +699,44 @@ static void on_request(router_t *self, zframe_t *client, const char *name, zfram
         request->deadline = zclock_mono() + self->request_timeout;
         zlist_append(service->queue, request);
         self->queued++;
-        service_dispatch(self, service);
+        s_service_dispatch(self, service);
     }
     zframe_destroy(&id);
     if (service)
-        service_release(self, service);
+        s_service_release(self, service);
 }
 
 //  A client request: ["MDPC01" popped] service, body.
-static void on_client(router_t *self, zframe_t *client, zmsg_t *msg)
+static void s_on_client(router_t *self, zframe_t *client, zmsg_t *msg)
 {
-    char *name = zmsg_size(msg) == 2 ? name_pop(msg) : NULL;
+    char *name = zmsg_size(msg) == 2 ? s_name_pop(msg) : NULL;
     zframe_t *body = name ? zmsg_pop(msg) : NULL;
     if (!name)
         rp_warn("router: malformed client request (%zu frames or bad service name), dropped",
                 zmsg_size(msg) + 1);
     else if (strncmp(name, "mmi.", 4) == 0)
-        on_mmi(self, client, name, body);
+        s_on_mmi(self, client, name, body);
     else if (streq(name, "broker.status"))
-        on_status(self, client, body);
+        s_on_status(self, client, body);
     else if (streq(name, "journal"))
-        on_journal(self, client, &body);
+        s_on_journal(self, client, &body);
     else
-        on_request(self, client, name, &body);
+        s_on_request(self, client, name, &body);
     zstr_free(&name);
     zframe_destroy(&body);
 }
 
 //  One message on the ROUTER: [address, "", header, ...].
-static void on_socket(router_t *self, zmsg_t *msg)
+static void s_on_socket(router_t *self, zmsg_t *msg)
 {
     size_t frames = zmsg_size(msg);
     zframe_t *address = zmsg_pop(msg), *empty = zmsg_pop(msg), *header = zmsg_pop(msg);
     if (!header || zframe_size(empty))
         rp_warn("router: malformed message (%zu frames), dropped", frames);
     else if (zframe_streq(header, MDPC_CLIENT))
-        on_client(self, address, msg);
+        s_on_client(self, address, msg);
     else if (zframe_streq(header, MDPW_WORKER))
-        on_worker(self, address, msg);
+        s_on_worker(self, address, msg);
     else
         rp_warn("router: unknown protocol header (%zu bytes), dropped", zframe_size(header));
     zframe_destroy(&header);
@@ -753,7 +753,7 @@ static void on_socket(router_t *self, zmsg_t *msg)
 //  token with the documented REQUEST (empty client address, op
 //  lease.granted) over its own worker connection, the only place the token
 //  ever goes, and then gets work.
-static void on_granted(router_t *self, zmsg_t *msg)
+static void s_on_granted(router_t *self, zmsg_t *msg)
 {
     char *name = zmsg_popstr(msg), *ticket = zmsg_popstr(msg);
     zframe_t *epoch_frame = zmsg_pop(msg);
@@ -781,16 +781,16 @@ static void on_granted(router_t *self, zmsg_t *msg)
             zmsg_addmem(out, "", 0);
             zmsg_addmem(out, self->packer.buffer.data, self->packer.buffer.size);
             sodium_memzero(self->packer.buffer.data, self->packer.buffer.size);
-            send_command(self, holder->address, MDPW_REQUEST, &out);
+            s_send_command(self, holder->address, MDPW_REQUEST, &out);
             rp_info("router: lease %s granted to %s, epoch %" PRIu64, name, holder->identity,
                     epoch);
-            service_dispatch(self, service);
+            s_service_dispatch(self, service);
         } else if (holder && refusal && *refusal) {
             //  Its claims overlap another service's prefixes: that is no
             //  writer we want, and it is not asked again.
             rp_error("router: journal refused lease %s to %s: %s; disconnecting it", name,
                      holder->identity, refusal);
-            worker_delete(self, holder, true);
+            s_worker_delete(self, holder, true);
         } else
             //  Asked again on the next heartbeat (heartbeat() below).
             rp_error("router: journal refused lease %s (epoch %" PRIu64 ")", name, epoch);
@@ -807,7 +807,7 @@ static void on_granted(router_t *self, zmsg_t *msg)
 //  ["LEASES", (service, epoch)…]: the leases granted before this start.
 //  Each is listed, vacant, until a worker takes it, so broker.status (and
 //  the gateway's /ready) shows a service whose writer never came back.
-static void on_leases(router_t *self, zmsg_t *msg)
+static void s_on_leases(router_t *self, zmsg_t *msg)
 {
     while (zmsg_size(msg) >= 2) {
         char *name = zmsg_popstr(msg);
@@ -816,7 +816,7 @@ static void on_leases(router_t *self, zmsg_t *msg)
         if (name && zframe_size(epoch) == 8 &&
             strlen(name) + strlen(MDP_WRITER_SUFFIX) <= MDP_SERVICE_MAX) {
             snprintf(writer, sizeof writer, "%s" MDP_WRITER_SUFFIX, name);
-            service_t *service = service_require(self, writer);
+            service_t *service = s_service_require(self, writer);
             if (service && service->lease)
                 lease_restore(service->lease, rp_seq_get(zframe_data(epoch)));
         }
@@ -825,18 +825,18 @@ static void on_leases(router_t *self, zmsg_t *msg)
     }
 }
 
-static void on_pipe(router_t *self, zmsg_t *msg)
+static void s_on_pipe(router_t *self, zmsg_t *msg)
 {
     char *kind = zmsg_popstr(msg);
     if (kind && streq(kind, "REP") && zmsg_size(msg) == 2) {
         zframe_t *client = zmsg_pop(msg), *body = zmsg_pop(msg);
-        send_frame_to_client(self, client, "journal", &body);
+        s_send_frame_to_client(self, client, "journal", &body);
         zframe_destroy(&client);
         zframe_destroy(&body);
     } else if (kind && streq(kind, "GRANTED") && zmsg_size(msg) == 5)
-        on_granted(self, msg);
+        s_on_granted(self, msg);
     else if (kind && streq(kind, "LEASES") && zmsg_size(msg) % 2 == 0)
-        on_leases(self, msg);
+        s_on_leases(self, msg);
     else
         rp_error("router: unexpected message from the journal, dropped");
     zstr_free(&kind);
@@ -862,7 +862,7 @@ static bool s_instance_dead(const worker_t *w, zlist_t *dead)
 //  in one process, and a read sent to the reader of a process whose
 //  writer expired would only come back worker_lost. Ask again for leases
 //  the journal refused.
-static void heartbeat(router_t *self, int64_t now)
+static void s_heartbeat(router_t *self, int64_t now)
 {
     zlist_t *dead = zlist_new();
     bool beat = now >= self->heartbeat_at;
@@ -875,10 +875,10 @@ static void heartbeat(router_t *self, int64_t now)
                 zlist_append(dead, w);
     for (worker_t *w = zhash_first(self->workers); w && beat; w = zhash_next(self->workers))
         if (!zlist_exists(dead, w))
-            send_command(self, w->address, MDPW_HEARTBEAT, NULL);
+            s_send_command(self, w->address, MDPW_HEARTBEAT, NULL);
     for (worker_t *w = zlist_first(dead); w; w = zlist_next(dead)) {
         rp_warn("router: worker %s of %s expired", w->identity, w->service->name);
-        worker_delete(self, w, true);
+        s_worker_delete(self, w, true);
     }
     zlist_destroy(&dead);
     if (!beat)
@@ -886,12 +886,12 @@ static void heartbeat(router_t *self, int64_t now)
     self->heartbeat_at = now + MDP_HEARTBEAT_INTERVAL;
     for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services))
         if (s->lease && lease_holder(s->lease) && !lease_granted(s->lease) && !s->grant)
-            lease_ask(self, s);
+            s_lease_ask(self, s);
 }
 
 //  Answer requests that waited too long for a worker. Queues are in
 //  arrival order and share one timeout, so only their heads need looking at.
-static void expire_requests(router_t *self, int64_t now)
+static void s_expire_requests(router_t *self, int64_t now)
 {
     zlist_t *idle = zlist_new();
     for (service_t *s = zhash_first(self->services); s; s = zhash_next(self->services)) {
@@ -899,16 +899,16 @@ static void expire_requests(router_t *self, int64_t now)
         while ((request = zlist_first(s->queue)) && request->deadline <= now) {
             zlist_pop(s->queue);
             self->queued--;
-            reply_error(self, request->client, request->id, s->name, 503, "no_worker",
-                        s->lease ? "no writer holds the lease for this service"
-                                 : "no worker is available for this service");
-            request_destroy(&request);
+            s_reply_error(self, request->client, request->id, s->name, 503, "no_worker",
+                          s->lease ? "no writer holds the lease for this service"
+                                   : "no worker is available for this service");
+            s_request_destroy(&request);
         }
         if (!zlist_size(s->queue) && !zlist_size(s->workers))
             zlist_append(idle, s);
     }
     for (service_t *s = zlist_first(idle); s; s = zlist_next(idle))
-        service_release(self, s);
+        s_service_release(self, s);
     zlist_destroy(&idle);
 }
 
@@ -958,7 +958,7 @@ router_t *router_new(rp_config_t *config, zactor_t *journal)
     self->drain = true;
     zmsg_t *leases = zmsg_new(); //  which services had writers before (on_leases)
     zmsg_addstr(leases, "LEASES");
-    pipe_send(self, &leases, true);
+    s_pipe_send(self, &leases, true);
     rp_info("router: requests on %s (max message %" PRId64 " B, queue %zu/%zu, timeout %" PRId64
             " ms)",
             bind, max_message, self->queue_max, self->queue_total, self->request_timeout);
@@ -975,7 +975,7 @@ void router_destroy(router_t **self_p)
     self->stopping = true;
     zlist_t *workers = zhash_keys(self->workers);
     for (char *id = zlist_first(workers); id; id = zlist_next(workers))
-        worker_delete(self, zhash_lookup(self->workers, id), true);
+        s_worker_delete(self, zhash_lookup(self->workers, id), true);
     zlist_destroy(&workers);
     //  Requests still queued are dropped with the services.
     zlist_t *names = zhash_keys(self->services);
@@ -983,8 +983,8 @@ void router_destroy(router_t **self_p)
         service_t *service = zhash_lookup(self->services, name);
         request_t *request;
         while ((request = zlist_pop(service->queue)))
-            request_destroy(&request);
-        service_destroy(self, service);
+            s_request_destroy(&request);
+        s_service_destroy(self, service);
     }
     zlist_destroy(&names);
     zmsg_t *msg;
@@ -1020,17 +1020,17 @@ void router_turn(router_t *self)
     zmsg_t *msg;
     int taken = 0;
     for (; taken < 1000 && (msg = zmsg_recv(self->socket)); taken++)
-        on_socket(self, msg);
+        s_on_socket(self, msg);
     while ((msg = zmsg_recv(self->journal))) {
-        on_pipe(self, msg);
+        s_on_pipe(self, msg);
         taken++;
     }
     self->drain = taken > 0 || zlist_size(self->outbox); //  what was taken was sent on
-    pipe_flush(self);
+    s_pipe_flush(self);
     now = zclock_mono();
     if (now >= self->tick_at) {
-        expire_requests(self, now);
-        heartbeat(self, now);
+        s_expire_requests(self, now);
+        s_heartbeat(self, now);
         self->tick_at = now + TICK_MS;
         self->drain = true; //  heartbeats and expiries were sends
     }
