@@ -48,6 +48,7 @@ struct _gw_intake_conn_t {
     size_t trailer_lines;
     struct evhttp_request *dispatched; //  until answered
     bool answered, released, paused, ended, close_pending;
+    bool held_back; //  this body was paused: its peer may be backing off (s_rearm)
     uint64_t discarded;
     int64_t armed_ms;
     const gw_intake_sink_t *sink;
@@ -116,15 +117,32 @@ static void s_read(conn_t *c, bool on)
 }
 
 //  evhttp's read timeout is reset only when bytes pass to it; a body read
-//  here passes none, so its reading keeps the timer alive itself.
+//  here passes none, so its reading keeps the timer alive itself. Once
+//  the body has been paused, the read timeout also covers the peer's
+//  zero-window probe backoff (GW_INTAKE_PROBE_MAX_S): under load a long
+//  pause left a peer that had all its bytes queued waiting for its next
+//  probe, and the plain idle timeout dropped an import we were slowing.
 static void s_rearm(conn_t *c)
 {
     int64_t now = zclock_mono();
     if (!c->bev || now - c->armed_ms < 1000)
         return;
+    struct timeval read = {GW_INTAKE_IDLE_S + (c->held_back ? GW_INTAKE_PROBE_MAX_S : 0), 0};
+    struct timeval write = {GW_INTAKE_IDLE_S, 0};
+    bufferevent_set_timeouts(c->bev, &read, &write);
+    c->armed_ms = now;
+}
+
+//  The body is done with: evhttp's own timeouts again (gateway.c's
+//  evhttp_set_timeout is GW_INTAKE_IDLE_S).
+static void s_disarm(conn_t *c)
+{
+    if (!c->bev || !c->held_back)
+        return;
+    c->held_back = false;
     struct timeval tv = {GW_INTAKE_IDLE_S, 0};
     bufferevent_set_timeouts(c->bev, &tv, &tv);
-    c->armed_ms = now;
+    c->armed_ms = 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -380,6 +398,7 @@ static bool s_deliver(conn_t *c, struct evbuffer *src, size_t n)
     c->remaining -= done;
     if (!more && c->sink) {
         c->paused = true;
+        c->held_back = true;
         s_read(c, false);
         return false;
     }
@@ -451,6 +470,7 @@ static bool s_body(conn_t *c, struct evbuffer *src)
         c->sink->end(c->arg, true); //  it may release (and answer) here
     }
     c->state = S_HEAD;
+    s_disarm(c);
     if (!c->answered) {
         s_read(c, false); //  as evhttp left it while it answers
         return false;
@@ -781,8 +801,11 @@ void gw_intake_resume(gw_intake_conn_t *c)
     if (!c->paused)
         return;
     c->paused = false;
-    if (c->state == S_TAKEN)
+    if (c->state == S_TAKEN) {
         s_read(c, true);
+        c->armed_ms = 0; //  the timeout with the peer's backoff, from now
+        s_rearm(c);
+    }
     s_kick_later(c);
 }
 

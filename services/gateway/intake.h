@@ -57,6 +57,11 @@
 #define GW_INTAKE_HEAD_MAX  (64 * 1024) //  as evhttp_set_max_headers_size in gateway.c
 #define GW_INTAKE_PATHS_MAX 16
 #define GW_INTAKE_IDLE_S    60 //  a claimed body that stops this long drops the connection
+//  A peer we held back (a paused body: our receive window closed) is
+//  given this much more: its TCP probes the zero window with exponential
+//  backoff, capped at TCP_RTO_MAX (120 s), so after our pause its next
+//  bytes may come that much later, through no silence of its own.
+#define GW_INTAKE_PROBE_MAX_S 120
 
 typedef struct _gw_intake_t gw_intake_t;
 typedef struct _gw_intake_conn_t gw_intake_conn_t;
