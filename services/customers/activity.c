@@ -74,8 +74,8 @@ static int s_activity_put(rp_store_t *store, MDB_txn *txn, const rp_record_t *re
 static int s_activity_contacted(rp_store_t *store, MDB_txn *txn, const char *customer_id,
                                 size_t customer_id_len, const char *at)
 {
-    apply_held_t held;
-    int rc = apply_hold(store, txn, customer_id, customer_id_len, &held);
+    customers_apply_held_t held;
+    int rc = customers_apply_hold(store, txn, customer_id, customer_id_len, &held);
     if (rc)
         return rc;
     const char *last;
@@ -83,9 +83,9 @@ static int s_activity_contacted(rp_store_t *store, MDB_txn *txn, const char *cus
     if (!rp_record_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) ||
         last_len != RP_NORMALIZE_TIME_MAX - 1 || memcmp(at, last, last_len) > 0) {
         rp_record_set_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, at, RP_NORMALIZE_TIME_MAX - 1);
-        rc = apply_save(store, txn, &held.record, &held.record);
+        rc = customers_apply_save(store, txn, &held.record, &held.record);
     }
-    apply_release(&held);
+    customers_apply_release(&held);
     return rc;
 }
 
@@ -109,7 +109,7 @@ int activity_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int
     if (!rp_obj_str(rp_obj_get(event->data, "activity_id"), &id, &id_len) || id_len == 0 ||
         id_len > ACTIVITY_MAX_ID || memchr(id, 0, id_len) || !rp_obj_is_map(given))
         return s_activity_refuse(status, code, 422, "bad_event");
-    if (apply_record_get(store, txn, customer_id, customer_id_len, &value))
+    if (customers_apply_record_get(store, txn, customer_id, customer_id_len, &value))
         return s_activity_refuse(status, code, 404, "not_found");
     if (activity_get(store, txn, id, id_len, &value) == 0)
         return s_activity_refuse(status, code, 409, "exists"); //  never by our writer

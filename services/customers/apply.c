@@ -72,8 +72,8 @@ static bool s_similar_has(const similar_t *self, const char *key, size_t len)
     return false;
 }
 
-size_t apply_similar(rp_store_t *store, MDB_txn *txn, const rp_record_t *record, size_t max,
-                     apply_similar_fn *fn, void *arg)
+size_t customers_apply_similar(rp_store_t *store, MDB_txn *txn, const rp_record_t *record,
+                               size_t max, customers_apply_similar_fn *fn, void *arg)
 {
     similar_t keys;
     s_similar_keys(record, &keys);
@@ -96,7 +96,8 @@ size_t apply_similar(rp_store_t *store, MDB_txn *txn, const rp_record_t *record,
     return calls;
 }
 
-int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value)
+int customers_apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len,
+                               MDB_val *value)
 {
     if (len == 0 || len > APPLY_MAX_ID)
         return MDB_NOTFOUND;
@@ -104,8 +105,8 @@ int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len
     return mdb_get(txn, rp_store_dbi(store, "customers"), &key, value);
 }
 
-int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const char *key, size_t len,
-                    MDB_val *id)
+int customers_apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const char *key,
+                              size_t len, MDB_val *id)
 {
     if (len == 0 || len > 511) //  LMDB's default key limit
         return MDB_NOTFOUND;
@@ -140,8 +141,8 @@ static void s_apply_fini(apply_t *self)
 static int s_load(apply_t *self)
 {
     MDB_val value;
-    int rc = apply_record_get(self->base.store, self->base.txn, self->base.id, self->base.id_len,
-                              &value);
+    int rc = customers_apply_record_get(self->base.store, self->base.txn, self->base.id,
+                                        self->base.id_len, &value);
     if (rc)
         return rc;
     self->old_bytes = malloc(value.mv_size ? value.mv_size : 1);
@@ -178,7 +179,7 @@ static bool s_taken(apply_t *self, int field, const char *index)
     size_t len;
     MDB_val id;
     if (!rp_record_str(&self->record, field, &value, &len) ||
-        apply_index_get(self->base.store, self->base.txn, index, value, len, &id))
+        customers_apply_index_get(self->base.store, self->base.txn, index, value, len, &id))
         return false;
     if (id.mv_size == self->base.id_len &&
         memcmp(id.mv_data, self->base.id, self->base.id_len) == 0)
@@ -214,8 +215,8 @@ static int s_generate_code(apply_t *self)
     do {
         counter++;
         snprintf(code, sizeof code, "C%06" PRIu64, counter);
-    } while (apply_index_get(self->base.store, self->base.txn, "codes", code, strlen(code), &id) ==
-             0);
+    } while (customers_apply_index_get(self->base.store, self->base.txn, "codes", code,
+                                       strlen(code), &id) == 0);
     rp_record_set_str(&self->record, CUSTOMER_CODE, code, strlen(code));
     return rp_store_set_meta_u64(self->base.store, self->base.txn, "code_counter", counter);
 }
@@ -297,8 +298,8 @@ static int s_created(rp_apply_t *base)
         return rp_apply_outcome(&self->base, 409, "duplicate");
     bool allow = false;
     rp_obj_bool(rp_obj_get(self->base.event->data, "allow_duplicate"), &allow);
-    if (!allow && apply_similar(self->base.store, self->base.txn, &self->record, APPLY_MAX_SIMILAR,
-                                s_similar_conflict, self))
+    if (!allow && customers_apply_similar(self->base.store, self->base.txn, &self->record,
+                                          APPLY_MAX_SIMILAR, s_similar_conflict, self))
         return rp_apply_outcome(&self->base, 409, "possible_duplicate");
     int rc = 0;
     if (self->record.values[CUSTOMER_CODE].type == MSGPACK_OBJECT_NIL)
@@ -385,12 +386,13 @@ static int s_merged(rp_apply_t *base)
 //  ---------------------------------------------------------------------
 //  For the relation events
 
-int apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, apply_held_t *held)
+int customers_apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len,
+                         customers_apply_held_t *held)
 {
     held->doc = NULL;
     customer_init(&held->record);
     MDB_val value;
-    int rc = apply_record_get(store, txn, id, len, &value);
+    int rc = customers_apply_record_get(store, txn, id, len, &value);
     if (rc)
         return rc;
     held->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
@@ -400,13 +402,14 @@ int apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, appl
     return 0;
 }
 
-void apply_release(apply_held_t *held)
+void customers_apply_release(customers_apply_held_t *held)
 {
     rp_record_reset(&held->record);
     rp_doc_destroy(&held->doc);
 }
 
-int apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old, const rp_record_t *record)
+int customers_apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old,
+                         const rp_record_t *record)
 {
     apply_t self;
     memset(&self, 0, sizeof self);
@@ -550,7 +553,7 @@ static int s_test_field_read(rp_store_t *store, MDB_txn *txn, void *arg)
     test_field_t *f = (test_field_t *)arg;
     MDB_val value;
     f->out[0] = 0;
-    if (apply_record_get(store, txn, f->id, strlen(f->id), &value))
+    if (customers_apply_record_get(store, txn, f->id, strlen(f->id), &value))
         return 0;
     rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     assert(doc);
@@ -580,7 +583,7 @@ static int s_test_index_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     const char **kv = (const char **)arg; //  {index, key, expected id or NULL}
     MDB_val id;
-    int rc = apply_index_get(store, txn, kv[0], kv[1], strlen(kv[1]), &id);
+    int rc = customers_apply_index_get(store, txn, kv[0], kv[1], strlen(kv[1]), &id);
     if (kv[2])
         assert(rc == 0 && id.mv_size == strlen(kv[2]) &&
                memcmp(id.mv_data, kv[2], id.mv_size) == 0);

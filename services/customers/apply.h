@@ -44,34 +44,38 @@ int customers_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t s
 
 //  The stored record of id, as raw MessagePack valid until txn ends
 //  (outcomes: rp_outcome_get, rapport/outcome.h). 0, MDB_NOTFOUND or an LMDB error.
-int apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, MDB_val *value);
+int customers_apply_record_get(rp_store_t *store, MDB_txn *txn, const char *id, size_t len,
+                               MDB_val *value);
 
 //  The id a unique index (codes or tax_ids) maps key to. 0 or MDB_NOTFOUND.
-int apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const char *key, size_t len,
-                    MDB_val *id);
+int customers_apply_index_get(rp_store_t *store, MDB_txn *txn, const char *index, const char *key,
+                              size_t len, MDB_val *id);
 
 //  Calls fn for each stored record that shares a normalized name, phone or
 //  e-mail with record (field: the record's field that matched; each id once
 //  per field), stopping after max calls. Returns the number of calls.
-typedef void(apply_similar_fn)(void *arg, const char *field, const char *id, size_t id_len);
-size_t apply_similar(rp_store_t *store, MDB_txn *txn, const rp_record_t *record, size_t max,
-                     apply_similar_fn *fn, void *arg);
+typedef void(customers_apply_similar_fn)(void *arg, const char *field, const char *id,
+                                         size_t id_len);
+size_t customers_apply_similar(rp_store_t *store, MDB_txn *txn, const rp_record_t *record,
+                               size_t max, customers_apply_similar_fn *fn, void *arg);
 
 //  A stored record held for a change by the relation events (activity.h,
 //  merge.h): record borrows from doc, a private copy of the stored bytes
-//  (LMDB pages move on put). apply_hold answers 0, MDB_NOTFOUND, or -1
+//  (LMDB pages move on put). customers_apply_hold answers 0, MDB_NOTFOUND, or -1
 //  for a record that does not decode.
 typedef struct {
     rp_doc_t *doc;
     rp_record_t record;
-} apply_held_t;
+} customers_apply_held_t;
 
-int apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len, apply_held_t *held);
-void apply_release(apply_held_t *held);
+int customers_apply_hold(rp_store_t *store, MDB_txn *txn, const char *id, size_t len,
+                         customers_apply_held_t *held);
+void customers_apply_release(customers_apply_held_t *held);
 
 //  Store record (its id from CUSTOMER_ID) with its index entries moved
 //  from old's (pass the record itself when no indexed field changed).
-int apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old, const rp_record_t *record);
+int customers_apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old,
+                         const rp_record_t *record);
 
 //  Self-test support, for apply.c and the relation events' tests (merge.c):
 //  apply (type, data packed by the caller, then reset) as event seq, with

@@ -28,8 +28,8 @@ int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *
         *code = "bad_event";
         return 0;
     }
-    apply_held_t held;
-    int rc = apply_hold(store, txn, id, id_len, &held);
+    customers_apply_held_t held;
+    int rc = customers_apply_hold(store, txn, id, id_len, &held);
     if (rc == MDB_NOTFOUND) {
         *status = 404;
         *code = "not_found";
@@ -42,8 +42,9 @@ int assign_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *
         if (team)
             rp_record_set_str(&held.record, CUSTOMER_TEAM, team, team_len);
         rp_record_stamp(&held.record, event);
-        rc = apply_save(store, txn, &held.record, &held.record); //  no index on owner, team
+        rc = customers_apply_save(store, txn, &held.record,
+                                  &held.record); //  no index on owner, team
     }
-    apply_release(&held);
+    customers_apply_release(&held);
     return rc;
 }

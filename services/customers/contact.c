@@ -193,7 +193,7 @@ int contact_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int 
         *code = "bad_event";
         return 0;
     }
-    if (apply_record_get(store, txn, self.customer_id, self.customer_id_len, &customer)) {
+    if (customers_apply_record_get(store, txn, self.customer_id, self.customer_id_len, &customer)) {
         *status = 404;
         *code = "not_found";
         return 0;

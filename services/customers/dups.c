@@ -64,7 +64,7 @@ static bool s_entry_load(entry_t *self, rp_store_t *store, MDB_txn *txn, const c
     MDB_val value;
     memset(self, 0, sizeof *self);
     customer_init(&self->record);
-    if (apply_record_get(store, txn, id, id_len, &value))
+    if (customers_apply_record_get(store, txn, id, id_len, &value))
         return false;
     self->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!self->doc)

@@ -118,7 +118,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     record_read_t *read = (record_read_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, read->id, read->id_len, &value))
+    if (customers_apply_record_get(store, txn, read->id, read->id_len, &value))
         return 0;
     rp_doc_t *doc;
     rp_record_t record;
@@ -191,7 +191,7 @@ static int s_dup_check(rp_store_t *store, MDB_txn *txn, void *arg)
         size_t len;
         MDB_val id;
         if (!rp_record_str(check->record, indexes[i].field, &value, &len) ||
-            apply_index_get(store, txn, indexes[i].index, value, len, &id) ||
+            customers_apply_index_get(store, txn, indexes[i].index, value, len, &id) ||
             id.mv_size > APPLY_MAX_ID ||
             (id.mv_size == check->self_id_len &&
              memcmp(id.mv_data, check->self_id, id.mv_size) == 0))
@@ -249,7 +249,7 @@ static void s_similar_found(void *arg, const char *field, const char *id, size_t
 static int s_similar_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     similar_check_t *check = (similar_check_t *)arg;
-    apply_similar(store, txn, check->record, SIMILAR_REPORTED, s_similar_found, check);
+    customers_apply_similar(store, txn, check->record, SIMILAR_REPORTED, s_similar_found, check);
     return 0;
 }
 
@@ -353,7 +353,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     target_t *target = (target_t *)arg;
     MDB_val value;
-    if (apply_record_get(store, txn, target->id, target->id_len, &value))
+    if (customers_apply_record_get(store, txn, target->id, target->id_len, &value))
         return 0;
     rp_doc_t *doc;
     rp_record_t record;

@@ -253,7 +253,7 @@ static bool s_target_load(rp_store_t *store, MDB_txn *txn, const char *id, size_
                           target_t *target)
 {
     MDB_val value;
-    if (len > APPLY_MAX_ID || apply_record_get(store, txn, id, len, &value))
+    if (len > APPLY_MAX_ID || customers_apply_record_get(store, txn, id, len, &value))
         return false;
     target->doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
     if (!target->doc)
@@ -302,7 +302,7 @@ static void s_find(rp_store_t *store, MDB_txn *txn, const rp_record_t *row, targ
     for (size_t i = 0; i < 2 && !target->found; i++) {
         MDB_val id;
         if (rp_record_str(row, unique[i].field, &str, &len) &&
-            apply_index_get(store, txn, unique[i].index, str, len, &id) == 0)
+            customers_apply_index_get(store, txn, unique[i].index, str, len, &id) == 0)
             s_target_load(store, txn, id.mv_data, id.mv_size, target);
     }
     if (!target->found && rp_record_str(row, CUSTOMER_EMAIL, &str, &len)) {
@@ -310,7 +310,7 @@ static void s_find(rp_store_t *store, MDB_txn *txn, const rp_record_t *row, targ
         customer_init(&probe);
         rp_record_set_str(&probe, CUSTOMER_EMAIL, str, len);
         similar_hit_t hit = {NULL, "", NULL};
-        apply_similar(store, txn, &probe, 1, s_similar_hit, &hit);
+        customers_apply_similar(store, txn, &probe, 1, s_similar_hit, &hit);
         rp_record_reset(&probe);
         if (hit.field)
             s_target_load(store, txn, hit.id, strlen(hit.id), target);
@@ -348,7 +348,7 @@ static const char *s_store_clash(rp_store_t *store, MDB_txn *txn, const rp_recor
     for (size_t i = 0; i < 2; i++) {
         MDB_val id;
         if (rp_record_str(row, unique[i].field, &str, &len) &&
-            apply_index_get(store, txn, unique[i].index, str, len, &id) == 0 &&
+            customers_apply_index_get(store, txn, unique[i].index, str, len, &id) == 0 &&
             !(target->found && strlen(target->id) == id.mv_size &&
               memcmp(target->id, id.mv_data, id.mv_size) == 0)) {
             s_code_of(store, txn, id.mv_data, id.mv_size, code, sizeof code);
@@ -360,7 +360,7 @@ static const char *s_store_clash(rp_store_t *store, MDB_txn *txn, const rp_recor
     if (target->found)
         return NULL; //  an update: likely duplicates are not refused (as PATCH)
     similar_hit_t hit = {NULL, "", NULL};
-    apply_similar(store, txn, row, 1, s_similar_hit, &hit);
+    customers_apply_similar(store, txn, row, 1, s_similar_hit, &hit);
     if (!hit.field)
         return NULL;
     s_code_of(store, txn, hit.id, strlen(hit.id), code, sizeof code);

@@ -43,7 +43,7 @@ static bool s_merge_archived(const rp_record_t *record)
 
 //  Move one source's entries onto the target and archive it.
 static int s_merge_source(rp_store_t *store, MDB_txn *txn, const rp_event_t *event,
-                          apply_held_t *source, const char *id, size_t id_len)
+                          customers_apply_held_t *source, const char *id, size_t id_len)
 {
     const char *from;
     size_t from_len;
@@ -56,7 +56,7 @@ static int s_merge_source(rp_store_t *store, MDB_txn *txn, const rp_event_t *eve
         return rc;
     rp_record_set_bool(&source->record, CUSTOMER_ARCHIVED, true);
     rp_record_stamp(&source->record, event);
-    return apply_save(store, txn, &source->record, &source->record);
+    return customers_apply_save(store, txn, &source->record, &source->record);
 }
 
 int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *status,
@@ -73,13 +73,14 @@ int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *s
         return 0;
     }
     uint32_t count = from->via.array.size, held = 0;
-    apply_held_t target, sources[MERGE_MAX_FROM];
-    int rc = apply_hold(store, txn, id, id_len, &target);
+    customers_apply_held_t target, sources[MERGE_MAX_FROM];
+    int rc = customers_apply_hold(store, txn, id, id_len, &target);
     for (; rc == 0 && held < count; held++) {
         const msgpack_object *source = &from->via.array.ptr[held];
-        rc = apply_hold(store, txn, source->via.str.ptr, source->via.str.size, &sources[held]);
+        rc = customers_apply_hold(store, txn, source->via.str.ptr, source->via.str.size,
+                                  &sources[held]);
         if (rc) {
-            apply_release(&sources[held]);
+            customers_apply_release(&sources[held]);
             break;
         }
     }
@@ -110,11 +111,11 @@ int merge_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int *s
             rp_record_set_str(&target.record, CUSTOMER_LAST_CONTACTED_AT, latest, latest_len);
         rp_record_stamp(&target.record, event);
         if (rc == 0)
-            rc = apply_save(store, txn, &target.record, &target.record);
+            rc = customers_apply_save(store, txn, &target.record, &target.record);
     }
     for (uint32_t i = 0; i < held && i < count; i++)
-        apply_release(&sources[i]);
-    apply_release(&target);
+        customers_apply_release(&sources[i]);
+    customers_apply_release(&target);
     return rc;
 }
 
@@ -185,8 +186,8 @@ static size_t s_merge_test_count(MDB_txn *txn, MDB_dbi dbi, const char *id, rp_p
 static int s_merge_test_view_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     merge_test_view_t *v = (merge_test_view_t *)arg;
-    apply_held_t held;
-    assert(apply_hold(store, txn, v->id, strlen(v->id), &held) == 0);
+    customers_apply_held_t held;
+    assert(customers_apply_hold(store, txn, v->id, strlen(v->id), &held) == 0);
     const char *str;
     size_t len;
     if (rp_record_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &str, &len) && len < 32)
@@ -195,7 +196,7 @@ static int s_merge_test_view_read(rp_store_t *store, MDB_txn *txn, void *arg)
         memcpy(v->owner, str, len);
     v->version = rp_record_version(&held.record);
     rp_obj_bool(&held.record.values[CUSTOMER_ARCHIVED], &v->archived);
-    apply_release(&held);
+    customers_apply_release(&held);
     rp_packer_t items;
     rp_packer_init(&items);
     v->contacts = s_merge_test_count(txn, rp_store_dbi(store, "contacts"), v->id, &items, false);

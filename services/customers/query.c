@@ -330,7 +330,7 @@ int query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_
     rp_doc_t *doc = NULL;
     rp_record_t old;
     customer_init(&old);
-    bool had = apply_record_get(store, txn, id, id_len, &stored) == 0;
+    bool had = customers_apply_record_get(store, txn, id, id_len, &stored) == 0;
     if (had) {
         //  LMDB pages move on put: decode a private copy.
         doc = rp_doc_new(stored.mv_data, stored.mv_size, NULL);
@@ -456,7 +456,8 @@ int query_walk(rp_store_t *store, MDB_txn *txn, const query_t *query, const rp_s
             const char *key = (const char *)k.mv_data;
             const char *nul = memchr(key + 1, 0, k.mv_size - 1);
             size_t at = nul ? (size_t)(nul - key) + 1 : 0; //  where the id begins
-            if (!at || apply_record_get(store, txn, key + at, k.mv_size - at, &record_value))
+            if (!at ||
+                customers_apply_record_get(store, txn, key + at, k.mv_size - at, &record_value))
                 continue; //  a stale entry: cannot happen, tolerate it
         }
         rp_doc_t *doc = rp_doc_new(record_value.mv_data, record_value.mv_size, NULL);

@@ -120,8 +120,8 @@ typedef struct {
 static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     target_t *target = (target_t *)arg;
-    apply_held_t held;
-    if (apply_hold(store, txn, target->id, target->id_len, &held) == 0 &&
+    customers_apply_held_t held;
+    if (customers_apply_hold(store, txn, target->id, target->id_len, &held) == 0 &&
         scope_allows(target->scope, &held.record, target->write)) {
         const char *team;
         size_t team_len;
@@ -134,7 +134,7 @@ static int s_target_read(rp_store_t *store, MDB_txn *txn, void *arg)
             target->team[team_len] = 0;
         }
     }
-    apply_release(&held);
+    customers_apply_release(&held);
     return 0;
 }
 
@@ -256,7 +256,7 @@ static int s_entry_read(rp_store_t *store, MDB_txn *txn, void *arg)
                                            read->ref_key, first, sizeof first))
         read->ref = first;
     MDB_val value;
-    int rc = !read->ref       ? apply_record_get(store, txn, read->id, strlen(read->id), &value)
+    int rc = !read->ref ? customers_apply_record_get(store, txn, read->id, strlen(read->id), &value)
              : read->activity ? activity_get(store, txn, read->ref, strlen(read->ref), &value)
                               : contact_get(store, txn, read->id, strlen(read->id), read->ref,
                                             strlen(read->ref), &value);

@@ -101,7 +101,7 @@ static void s_timeline_created(timeline_entry_t *self, const char *id, size_t id
     MDB_val value;
     rp_doc_t *doc = NULL;
     const msgpack_object *record = NULL;
-    if (apply_record_get(self->store, self->txn, id, id_len, &value) == 0 &&
+    if (customers_apply_record_get(self->store, self->txn, id, id_len, &value) == 0 &&
         (doc = rp_doc_new(value.mv_data, value.mv_size, NULL)) != NULL)
         record = rp_doc_root(doc);
     size_t name_len;

@@ -171,6 +171,12 @@ void gw_cache_event(gw_cache_t *self, uint64_t seq, const char *type, size_t typ
     }
 }
 
+void gw_cache_restart(gw_cache_t *self)
+{
+    zhashx_purge(self->records);
+    self->cursor = 0;
+}
+
 void gw_cache_set_synced(gw_cache_t *self, bool synced)
 {
     self->synced = synced;

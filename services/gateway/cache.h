@@ -60,6 +60,9 @@ void gw_cache_watch(gw_cache_t *self, const char *kind);
 //  Every feed event, in seq order (the follower's rp_feed_fn arguments).
 void gw_cache_event(gw_cache_t *self, uint64_t seq, const char *type, size_t type_len,
                     const uint8_t *event, size_t size);
+//  The feed starts over in another journal: nothing kept counts in it.
+void gw_cache_restart(gw_cache_t *self);
+
 //  Whether the feed has caught up with the journal (hits only then).
 void gw_cache_set_synced(gw_cache_t *self, bool synced);
 //  The answer kept for record id of kind and caller, valid for a caller

@@ -147,6 +147,23 @@ int gw_directory_apply(void *arg, uint64_t seq, const char *type, size_t type_le
     return 0;
 }
 
+static int s_clear(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    return rp_store_clear(store, txn);
+}
+
+void gw_directory_clear(gw_directory_t *self)
+{
+    zhashx_purge(self->cache);
+    self->cursor = 0;
+    int rc = rp_store_write(self->store, s_clear, NULL);
+    if (rc) { //  fail closed, as for an event that could not be folded
+        rp_error("directory: emptying the replica failed (%d): user keys refused", rc);
+        self->failed = true;
+    }
+}
+
 //  ---------------------------------------------------------------------
 //  Reading the replica: the record format of services/users/user.h, read
 //  by field name.
@@ -526,6 +543,12 @@ void gw_directory_test(void)
     assert(gw_directory_apply(t.dir, t.seq, "user.created", 12, (const uint8_t *)"\xc1", 1) == 0);
     assert(gw_directory_cursor(t.dir) == t.seq && gw_directory_size(t.dir) == 4);
     s_test_agree(dir);
+
+    //  Another journal: every key of this one stops working at once.
+    assert(gw_directory_lookup(t.dir, H4, &member)); //  in the hot path's cache too
+    gw_directory_clear(t.dir);
+    assert(gw_directory_cursor(t.dir) == 0 && gw_directory_size(t.dir) == 0);
+    assert(!gw_directory_lookup(t.dir, H4, &member) && !gw_directory_member(t.dir, "s3", &member));
 
     gw_directory_destroy(&t.dir);
     assert(t.dir == NULL);

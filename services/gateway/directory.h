@@ -56,6 +56,11 @@ void gw_directory_destroy(gw_directory_t **self_p);
 int gw_directory_apply(void *self, uint64_t seq, const char *type, size_t type_len,
                        const uint8_t *event, size_t size);
 
+//  Empty the replica: the journal it was folded from is gone (another
+//  answers now), so no key of it may work; the new one is folded from
+//  seq 1. If the replica cannot be emptied, every user key is refused.
+void gw_directory_clear(gw_directory_t *self);
+
 //  The member holding the key whose hash is key_hash (64 lowercase hex),
 //  copied into *member; false if no active user holds it.
 bool gw_directory_lookup(gw_directory_t *self, const char *key_hash, gw_member_t *member);

@@ -63,6 +63,11 @@ void gw_fleet_head(gw_fleet_t *self, uint64_t seq)
         self->head = seq;
 }
 
+void gw_fleet_restart(gw_fleet_t *self)
+{
+    self->head = 0;
+}
+
 //  The entry of an instance, created if new (NULL when the table is full).
 static instance_t *s_instance(gw_fleet_t *self, const char *service, size_t service_len,
                               const char *instance, size_t instance_len, int64_t now_ms)
@@ -407,6 +412,11 @@ void gw_fleet_test(void)
     //  The broker stops answering: nothing is known to be vacant any more.
     gw_fleet_status(fleet, NULL, 3100);
     assert(!gw_fleet_writer_vacant(fleet, "customers", 3100));
+    //  A new journal: its head starts again from 0.
+    gw_fleet_restart(fleet);
+    text = s_test_render(fleet, 3100);
+    assert(strstr(text, "rapport_journal_head 0\n"));
+    free(text);
     gw_fleet_destroy(&fleet);
     assert(fleet == NULL);
 }

@@ -41,6 +41,9 @@ void gw_fleet_destroy(gw_fleet_t **self_p);
 //  The journal's head is at least seq (it only grows).
 void gw_fleet_head(gw_fleet_t *self, uint64_t seq);
 
+//  The journal was replaced: its head starts again from 0.
+void gw_fleet_restart(gw_fleet_t *self);
+
 //  An instance of service ("customers", or "customers.writer": the suffix
 //  is dropped) answered, having applied cursor.
 void gw_fleet_saw(gw_fleet_t *self, const char *service, const char *instance, size_t instance_len,

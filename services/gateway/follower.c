@@ -16,6 +16,7 @@ struct _gw_follower_t {
     bool tried; //  a first replay was attempted
     bool signs; //  the feed delivered something since the last attempt
     gw_follower_progress_fn *progress;
+    gw_follower_restart_fn *restart;
     void *arg;
 };
 
@@ -23,6 +24,21 @@ static void s_progress(gw_follower_t *self)
 {
     if (self->progress)
         self->progress(self->arg, rp_feed_cursor(self->feed));
+}
+
+//  Another journal answers: start over in it from seq 1, as a restarted
+//  gateway would (follower.h).
+static void s_restart(gw_follower_t *self)
+{
+    rp_warn("gateway: %s; starting over: user keys, cached reads and callers' seqs are "
+            "folded again from the new journal's seq 1",
+            rp_feed_foreign(self->feed));
+    rp_feed_reset(self->feed, 0);
+    self->synced = self->tried = self->signs = false;
+    if (self->restart)
+        self->restart(self->arg);
+    s_progress(self);                        //  not synced: keys wait for the replay
+    event_active(self->tick, EV_TIMEOUT, 0); //  which runs at once
 }
 
 //  Take what the feed holds, up to a batch; come back for the rest.
@@ -43,6 +59,10 @@ static void s_drain(gw_follower_t *self)
         int rc = rp_feed_recv(self->feed);
         if (rp_feed_drained(self->feed))
             break;
+        if (rc == RP_FEED_FOREIGN) {
+            s_restart(self);
+            return;
+        }
         if (rc)
             rp_warn("gateway: feed delivery stopped at %" PRIu64 " (%d)",
                     rp_feed_cursor(self->feed), rc);
@@ -75,7 +95,10 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
             return;
         self->tried = true;
         self->signs = false;
-        if (rp_feed_sync(self->feed) != 0)
+        int rc = rp_feed_sync(self->feed);
+        if (rc == RP_FEED_FOREIGN)
+            s_restart(self);
+        if (rc)
             return; //  logged by rp_feed; again at a later tick
         self->synced = true;
         rp_info("gateway: journal replayed to seq %" PRIu64 ", following the feed",
@@ -93,6 +116,7 @@ gw_follower_t *gw_follower_new(struct event_base *base, const char *feed_endpoin
     if (!feed)
         return NULL;
     rp_feed_set_timing(feed, RP_FEED_LAG_MS, GW_FOLLOWER_READ_MS);
+    rp_feed_set_journal(feed, ""); //  the first journal that answers
     gw_follower_t *self = (gw_follower_t *)zmalloc(sizeof *self);
     self->feed = feed;
     self->progress = progress;
@@ -120,6 +144,11 @@ void gw_follower_destroy(gw_follower_t **self_p)
     *self_p = NULL;
 }
 
+void gw_follower_on_restart(gw_follower_t *self, gw_follower_restart_fn *restart)
+{
+    self->restart = restart;
+}
+
 bool gw_follower_synced(gw_follower_t *self)
 {
     return self->synced;
@@ -139,6 +168,7 @@ typedef struct {
     uint64_t seqs[64];
     size_t count;
     uint64_t progress;
+    int restarts;
 } test_log_t;
 
 static int s_test_fn(void *arg, uint64_t seq, const char *type, size_t type_len,
@@ -156,6 +186,14 @@ static void s_test_progress(void *arg, uint64_t cursor)
     ((test_log_t *)arg)->progress = cursor;
 }
 
+static void s_test_restart(void *arg)
+{
+    test_log_t *log = (test_log_t *)arg;
+    assert(log->progress == 6); //  before the cursor goes back
+    log->restarts++;
+    log->count = 0;
+}
+
 //  Run the loop until the follower reaches seq (or 5 s pass: the tick
 //  wakes the loop every second, so each turn is bounded).
 static void s_test_until(struct event_base *base, gw_follower_t *self, uint64_t seq)
@@ -168,6 +206,7 @@ static void s_test_until(struct event_base *base, gw_follower_t *self, uint64_t 
 void gw_follower_test(void)
 {
     rp_testbroker_t *broker = rp_testbroker_new();
+    rp_testbroker_set_journal(broker, "j1");
     for (int i = 0; i < 3; i++) //  in the journal before the gateway starts
         rp_testbroker_append(broker, "user.created", false);
     struct event_base *base = event_base_new();
@@ -176,6 +215,7 @@ void gw_follower_test(void)
         gw_follower_new(base, rp_testbroker_feed(broker), rp_testbroker_endpoint(broker), s_test_fn,
                         log, s_test_progress);
     assert(follower && !gw_follower_synced(follower));
+    gw_follower_on_restart(follower, s_test_restart);
 
     //  The replay from seq 1, at the first turn of the loop.
     s_test_until(base, follower, 3);
@@ -190,6 +230,20 @@ void gw_follower_test(void)
     rp_testbroker_publish(broker, 4); //  a duplicate
     s_test_until(base, follower, 6);
     assert(log->count == 6 && log->progress == 6);
+    for (size_t i = 0; i < log->count; i++)
+        assert(log->seqs[i] == i + 1);
+
+    //  Another journal answers the replay a gap makes: the follower starts
+    //  over from seq 1 in it, and is synced again once it has replayed.
+    rp_testbroker_set_journal(broker, "j2");
+    rp_testbroker_append(broker, "user.created", false); //  7, lost: 8 makes a gap
+    rp_testbroker_append(broker, "user.created", true);
+    int64_t end = zclock_mono() + 5000;
+    while (!log->restarts && zclock_mono() < end)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert(log->restarts == 1);
+    s_test_until(base, follower, 8);
+    assert(gw_follower_synced(follower) && log->count == 8 && log->progress == 8);
     for (size_t i = 0; i < log->count; i++)
         assert(log->seqs[i] == i + 1);
 

@@ -11,6 +11,16 @@
     requests are not starved by a burst of events; a one-second tick also
     drains, in case an edge was consumed elsewhere.
 
+    The journal's identity is checked (rp_feed_set_journal): when the feed
+    finds another journal, or a head behind its cursor (the broker came back
+    with a lost journal replaced), everything folded from the old one means
+    nothing in the new one. The follower does not refuse, as a service store
+    does: the gateway keeps nothing that is not derived from the journal (it
+    replays from seq 1 at every start anyway), so it starts over as a
+    restart would: restart(arg) empties what was folded, the cursor goes
+    back to 0, and the replay from seq 1 runs (not synced until it is done:
+    user keys answer 503 not_ready meanwhile, /ready too).
+
     Replays (the first one, and after a gap or a lost tail) are synchronous
     journal.read calls: they hold the loop for a round trip per page of up
     to 1,000 events, bounded by GW_FOLLOWER_READ_MS each.
@@ -35,6 +45,11 @@ gw_follower_t *gw_follower_new(struct event_base *base, const char *feed_endpoin
                                const char *broker_endpoint, rp_feed_fn *fn, void *arg,
                                gw_follower_progress_fn *progress);
 void gw_follower_destroy(gw_follower_t **self_p);
+
+//  Called when the feed found another journal, before starting over from
+//  seq 1 (with the arg given to gw_follower_new).
+typedef void(gw_follower_restart_fn)(void *arg);
+void gw_follower_on_restart(gw_follower_t *self, gw_follower_restart_fn *restart);
 
 //  True once the first replay has reached the journal's head.
 bool gw_follower_synced(gw_follower_t *self);

@@ -295,6 +295,20 @@ static void s_on_progress(void *arg, uint64_t cursor)
     gw_fleet_head(self->fleet, cursor); //  the head as the feed shows it, live
 }
 
+//  The broker answers with another journal (follower.h): what the gateway
+//  folded and remembered counts in the old one. Its users' keys must stop
+//  working (the new journal has not made them), its cached reads and the
+//  callers' seqs (min_seq) mean nothing there; all is derived, so it is
+//  emptied and folded again from seq 1, as a restarted gateway would.
+static void s_on_restart(void *arg)
+{
+    gw_gateway_t *self = (gw_gateway_t *)arg;
+    gw_directory_clear(self->directory);
+    gw_cache_restart(self->cache);
+    gw_seqs_clear(self->seqs);
+    gw_fleet_restart(self->fleet);
+}
+
 //  ---------------------------------------------------------------------
 //  Life cycle
 
@@ -394,6 +408,7 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     self->exporter = gw_exporter_new(self->upstream, self->seqs, (int)timeout_ms);
     self->follower = gw_follower_new(base, feed, endpoint, s_on_event, self, s_on_progress);
     assert(self->follower); //  only a malformed endpoint fails, and the upstream took it
+    gw_follower_on_restart(self->follower, s_on_restart);
     gw_upstream_observe(self->upstream, gw_monitor_observe, self->fleet);
     gw_forwarder_set_fleet(self->forwarder, self->fleet);
     self->monitor = gw_monitor_new(base, self->upstream, self->fleet);

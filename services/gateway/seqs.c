@@ -45,6 +45,11 @@ void gw_seqs_saw(gw_seqs_t *self, const char *user, uint64_t seq)
         *last = seq;
 }
 
+void gw_seqs_clear(gw_seqs_t *self)
+{
+    zhashx_purge(self->by_user);
+}
+
 void gw_seqs_test(void)
 {
     gw_seqs_t *seqs = gw_seqs_new();
@@ -54,6 +59,8 @@ void gw_seqs_test(void)
     gw_seqs_saw(seqs, "bob", 3);
     assert(gw_seqs_get(seqs, "ann") == 7);
     assert(gw_seqs_get(seqs, "bob") == 3);
+    gw_seqs_clear(seqs); //  a new journal: nobody has seen anything of it
+    assert(gw_seqs_get(seqs, "ann") == 0);
     gw_seqs_destroy(&seqs);
     assert(seqs == NULL);
 }

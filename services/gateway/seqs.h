@@ -25,6 +25,9 @@ uint64_t gw_seqs_get(gw_seqs_t *self, const char *user);
 //  Raise the caller's last seq to seq (never lowers it).
 void gw_seqs_saw(gw_seqs_t *self, const char *user, uint64_t seq);
 
+//  Forget every caller's seq (they counted in a journal that is gone).
+void gw_seqs_clear(gw_seqs_t *self);
+
 void gw_seqs_test(void);
 
 #endif
