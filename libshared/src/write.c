@@ -1,5 +1,6 @@
 /*  write.c — see write.h. */
 #include <rapport/envelope.h>
+#include <rapport/outcome.h>
 #include <rapport/write.h>
 
 #include <assert.h>
@@ -165,6 +166,50 @@ void rp_writes_refusal(rp_packer_t *packer, const msgpack_object *reply_id, uint
     rp_pack_kv_cstr(&packer->pk, "message", message(status, code, code_len));
     if (details)
         rp_pack_kv_obj(&packer->pk, "details", details);
+}
+
+typedef struct {
+    uint64_t seq;
+    const msgpack_object *reply_id;
+    rp_write_message_fn *message;
+    rp_write_outcome_t *outcome;
+} outcome_read_t;
+
+static int s_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    outcome_read_t *read = (outcome_read_t *)arg;
+    rp_write_outcome_t *out = read->outcome;
+    MDB_val value;
+    rp_doc_t *doc = NULL;
+    if (rp_outcome_get(store, txn, read->seq, &value) == 0)
+        doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!doc)
+        return 0;
+    const msgpack_object *root = rp_doc_root(doc);
+    uint64_t status = 0;
+    const char *id;
+    size_t id_len;
+    rp_obj_u64(rp_obj_get(root, "status"), &status);
+    if (rp_obj_str(rp_obj_get(root, "id"), &id, &id_len) && id_len <= RP_WRITE_MAX_ID) {
+        memcpy(out->id, id, id_len);
+        out->id[id_len] = 0;
+    }
+    out->status = status >= 200 && status <= 599 ? (int)status : 500;
+    if (out->status != 200)
+        rp_writes_refusal(&out->refusal, read->reply_id, read->seq, out->status, root,
+                          read->message);
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+void rp_writes_outcome(rp_store_t *store, uint64_t seq, const msgpack_object *reply_id,
+                       rp_write_message_fn *message, rp_write_outcome_t *outcome)
+{
+    outcome->status = 0;
+    outcome->id[0] = 0;
+    rp_packer_init(&outcome->refusal);
+    outcome_read_t read = {seq, reply_id, message, outcome};
+    rp_store_read(store, s_outcome_read, &read);
 }
 
 //  ---------------------------------------------------------------------

@@ -2,8 +2,6 @@
 #include "pending.h"
 #include "apply.h"
 
-#include <rapport/outcome.h>
-
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,56 +38,21 @@ void pending_destroy(pending_t **self_p)
     *self_p = NULL;
 }
 
-typedef struct {
-    uint64_t seq;
-    const msgpack_object *reply_id;
-    pending_message_fn *message;
-    rp_packer_t *refusal; //  the whole error reply, when not 200
-    int status;
-    char id[APPLY_MAX_ID + 1];
-} pending_outcome_t;
-
-static int s_pending_outcome_read(rp_store_t *store, MDB_txn *txn, void *arg)
-{
-    pending_outcome_t *read = (pending_outcome_t *)arg;
-    MDB_val value;
-    rp_doc_t *doc = NULL;
-    if (rp_outcome_get(store, txn, read->seq, &value) == 0)
-        doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-    if (!doc)
-        return 0;
-    const msgpack_object *root = rp_doc_root(doc);
-    uint64_t status = 0;
-    const char *id;
-    size_t id_len;
-    rp_obj_u64(rp_obj_get(root, "status"), &status);
-    if (rp_obj_str(rp_obj_get(root, "id"), &id, &id_len) && id_len <= APPLY_MAX_ID) {
-        memcpy(read->id, id, id_len);
-        read->id[id_len] = 0;
-    }
-    read->status = status >= 200 && status <= 599 ? (int)status : 500;
-    if (read->status != 200)
-        rp_writes_refusal(read->refusal, read->reply_id, read->seq, read->status, root,
-                          read->message);
-    rp_doc_destroy(&doc);
-    return 0;
-}
-
 static void s_pending_applied(void *arg, rp_service_t *service, rp_origin_t **origin_p,
                               uint64_t seq)
 {
     pending_write_t *write = (pending_write_t *)arg;
-    rp_packer_t refusal;
-    rp_packer_init(&refusal);
-    pending_outcome_t read = {seq, rp_origin_id(*origin_p), write->owner->message, &refusal, 0, ""};
-    rp_store_read(rp_service_store(service), s_pending_outcome_read, &read);
-    if (read.status == 200)
-        write->done(service, origin_p, seq, read.id, write->ref);
-    else if (read.status)
-        rp_service_reply(service, origin_p, refusal.buffer.data, refusal.buffer.size);
+    rp_write_outcome_t outcome;
+    rp_writes_outcome(rp_service_store(service), seq, rp_origin_id(*origin_p),
+                      write->owner->message, &outcome);
+    if (outcome.status == 200)
+        write->done(service, origin_p, seq, outcome.id, write->ref);
+    else if (outcome.status)
+        rp_service_reply(service, origin_p, outcome.refusal.buffer.data,
+                         outcome.refusal.buffer.size);
     else
         rp_service_reply_error(service, origin_p, 500, "no_outcome", "the event left no outcome");
-    rp_packer_destroy(&refusal);
+    rp_packer_destroy(&outcome.refusal);
 }
 
 bool pending_write_allowed(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,

@@ -8,7 +8,6 @@
 #include "user.h"
 
 #include <rapport/event.h>
-#include <rapport/outcome.h>
 #include <rapport/scope.h>
 #include <rapport/write.h>
 
@@ -91,54 +90,19 @@ static const char *s_message(int status, const char *code, size_t code_len)
     return status == 412 ? "the preferences changed since that version" : "the change was refused";
 }
 
-typedef struct {
-    const msgpack_object *reply_id;
-    uint64_t seq;
-    rp_packer_t packer;
-    int status; //  of the outcome; 0: none
-    char id[USER_MAX_ID + 1];
-} answer_t;
-
-static int s_outcome(rp_store_t *store, MDB_txn *txn, void *arg)
-{
-    answer_t *answer = (answer_t *)arg;
-    MDB_val value;
-    if (rp_outcome_get(store, txn, answer->seq, &value))
-        return 0;
-    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-    if (!doc)
-        return 0;
-    const msgpack_object *root = rp_doc_root(doc);
-    uint64_t status = 0;
-    const char *id;
-    size_t len;
-    rp_obj_u64(rp_obj_get(root, "status"), &status);
-    if (status == 200 && rp_obj_str(rp_obj_get(root, "id"), &id, &len) && len <= USER_MAX_ID) {
-        memcpy(answer->id, id, len);
-        answer->id[len] = 0;
-        answer->status = 200;
-    } else if (status >= 400 && status < 600) {
-        rp_writes_refusal(&answer->packer, answer->reply_id, answer->seq, (int)status, root,
-                          s_message);
-        answer->status = (int)status;
-    }
-    rp_doc_destroy(&doc);
-    return 0;
-}
-
 static void s_applied(void *arg, rp_service_t *service, rp_origin_t **origin_p, uint64_t seq)
 {
     (void)arg;
-    answer_t answer = {.reply_id = rp_origin_id(*origin_p), .seq = seq};
-    rp_packer_init(&answer.packer);
-    rp_store_read(rp_service_store(service), s_outcome, &answer);
-    if (answer.status == 200)
-        s_reply(service, origin_p, answer.id, strlen(answer.id), seq);
-    else if (answer.status)
-        rp_service_reply(service, origin_p, answer.packer.buffer.data, answer.packer.buffer.size);
+    rp_write_outcome_t outcome;
+    rp_writes_outcome(rp_service_store(service), seq, rp_origin_id(*origin_p), s_message, &outcome);
+    if (outcome.status == 200)
+        s_reply(service, origin_p, outcome.id, strlen(outcome.id), seq);
+    else if (outcome.status)
+        rp_service_reply(service, origin_p, outcome.refusal.buffer.data,
+                         outcome.refusal.buffer.size);
     else
         rp_service_reply_error(service, origin_p, 500, "no_outcome", "the event left no outcome");
-    rp_packer_destroy(&answer.packer);
+    rp_packer_destroy(&outcome.refusal);
 }
 
 typedef struct {

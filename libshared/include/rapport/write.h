@@ -84,6 +84,21 @@ bool rp_writes_version_arg(rp_service_t *service, rp_origin_t **origin_p, const 
 void rp_writes_refusal(rp_packer_t *packer, const msgpack_object *reply_id, uint64_t seq,
                        int status, const msgpack_object *outcome, rp_write_message_fn *message);
 
+//  The outcome apply recorded for seq, read in one snapshot of store:
+//  status 0 when there is none (answer 500 no_outcome), a status outside
+//  200..599 read as 500; the record id it names ("" when absent or longer
+//  than RP_WRITE_MAX_ID); for a refusal, the whole error reply packed in
+//  refusal (rp_writes_refusal with message). The caller frees refusal
+//  with rp_packer_destroy.
+#define RP_WRITE_MAX_ID 64 //  the longest data.id of the services (customers, users)
+typedef struct {
+    int status;
+    char id[RP_WRITE_MAX_ID + 1];
+    rp_packer_t refusal;
+} rp_write_outcome_t;
+void rp_writes_outcome(rp_store_t *store, uint64_t seq, const msgpack_object *reply_id,
+                       rp_write_message_fn *message, rp_write_outcome_t *outcome);
+
 void rp_writes_test(void);
 
 #endif
