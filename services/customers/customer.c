@@ -129,16 +129,6 @@ void customer_test(void)
     assert(n == 2 && strcmp(errors[0].field, "name") == 0 &&
            strcmp(errors[1].field, "tax_id") == 0);
     rp_record_reset(&c);
-
-    //  Unknown keys are named, cut on a character boundary.
-    rp_field_error_t error;
-    const char *long_key =
-        "字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段字段"
-        "字段字段";
-    rp_field_error_set(&error, long_key, strlen(long_key), "unknown");
-    assert(strlen(error.field) == 63 && rp_utf8_valid(error.field, 63));
-    assert(strcmp(error.message, "no such field") == 0);
-    rp_record_reset(&c);
     rp_doc_destroy(&doc);
     rp_packer_destroy(&packer);
 }
