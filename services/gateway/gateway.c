@@ -10,6 +10,7 @@
 #include "fleet.h"
 #include "follower.h"
 #include "forward.h"
+#include "intake.h"
 #include "json.h"
 #include "metrics.h"
 #include "monitor.h"
@@ -362,7 +363,7 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     //  bodies up to 4x body_max get our problem+json 413.
     evhttp_set_max_body_size(self->http, (ev_ssize_t)self->body_max * 4);
     evhttp_set_max_headers_size(self->http, 64 * 1024);
-    evhttp_set_timeout(self->http, 60);
+    evhttp_set_timeout(self->http, GW_INTAKE_IDLE_S); //  the intake restores it after a body
     evhttp_set_gencb(self->http, s_on_request, self);
     self->listener = evhttp_bind_socket_with_handle(self->http, bind, (uint16_t)port);
     if (!self->listener) {
