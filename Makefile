@@ -93,6 +93,13 @@ USERS_FOLD := $(patsubst %,$(B)/obj/services/users/%.o,apply user apikey prefere
 $(B)/bin/rapport-gateway: $(USERS_FOLD)
 $(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
 
+# The opportunities service folds customer.* events with the customers
+# service's own apply into its store (docs/opportunities.md): it links the
+# customers objects that apply needs, not the program, its ops and handlers.
+CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer activity assign contact merge query timeline page scope)
+$(B)/bin/rapport-opportunities: $(CUSTOMERS_FOLD)
+$(filter $(B)/test/test_opportunities_%,$(UNITS)): $(CUSTOMERS_FOLD)
+
 # TEST ONLY: the gateway with the tally demo's routes too (tests/system/tally_routes.c);
 # the production gateway does not answer /api/v1/tally.
 $(B)/test/rapport-gateway-tally: $(filter-out %/main.o,$(call service_objs,gateway)) $(B)/obj/services/gateway/main.o $(B)/obj/tests/system/tally_routes.o $(USERS_FOLD) $(LIB)

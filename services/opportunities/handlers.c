@@ -1,0 +1,59 @@
+/*  handlers.c — the opportunities op table and the service's own state. */
+#include "handlers.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+struct _opportunities_handlers_t {
+    rp_writes_t *writes; //  writes in flight
+};
+
+opportunities_handlers_t *opportunities_handlers_new(void)
+{
+    opportunities_handlers_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->writes = rp_writes_new();
+    return self;
+}
+
+void opportunities_handlers_destroy(opportunities_handlers_t **self_p)
+{
+    opportunities_handlers_t *self = *self_p;
+    if (!self)
+        return;
+    rp_writes_destroy(&self->writes);
+    free(self);
+    *self_p = NULL;
+}
+
+rp_writes_t *opportunities_handlers_writes(void *self)
+{
+    return ((opportunities_handlers_t *)self)->writes;
+}
+
+int opportunities_handlers_init(rp_config_t *config, void **arg)
+{
+    (void)config;
+    *arg = opportunities_handlers_new();
+    return 0;
+}
+
+void opportunities_handlers_fini(void *arg)
+{
+    opportunities_handlers_t *self = (opportunities_handlers_t *)arg;
+    opportunities_handlers_destroy(&self);
+}
+
+void opportunities_handlers_tick(void *arg, rp_service_t *service)
+{
+    (void)arg;
+    (void)service;
+}
+
+const rp_service_op_t opportunities_handlers_ops[] = {
+    {NULL},
+};
+
+void opportunities_handlers_test(void)
+{
+}
