@@ -15,8 +15,7 @@ const char *const opportunities_apply_dbnames[] = {
     //  the deals'
     "opportunities", "pipelines", "history", "by_customer", "stage_open", "opp_sorted", NULL};
 
-size_t opportunities_apply_pair(char *out, const char *a, size_t a_len, const char *b,
-                                size_t b_len)
+size_t opportunities_apply_pair(char *out, const char *a, size_t a_len, const char *b, size_t b_len)
 {
     if (a_len == 0 || b_len == 0 || a_len > OPPORTUNITIES_MAX_ID || b_len > OPPORTUNITIES_MAX_ID)
         return 0;
@@ -33,8 +32,8 @@ static const rp_apply_type_t s_types[] = {
     {NULL},
 };
 
-static const rp_apply_def_t s_def = {"opportunities", "opportunity.", OPPORTUNITIES_MAX_ID,
-                                     s_types, NULL};
+static const rp_apply_def_t s_def = {"opportunities", "opportunity.", OPPORTUNITIES_MAX_ID, s_types,
+                                     NULL};
 
 int opportunities_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
                               const rp_event_t *event)

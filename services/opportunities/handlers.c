@@ -54,6 +54,4 @@ const rp_service_op_t opportunities_handlers_ops[] = {
     {NULL},
 };
 
-void opportunities_handlers_test(void)
-{
-}
+void opportunities_handlers_test(void) {}
