@@ -214,7 +214,7 @@ def deployment(request):
     compose("down", "-v", "--remove-orphans", check=False)  # leftovers of a killed run
     try:
         compose("up", "-d", timeout=600)
-        services = ["broker", "customers", "gateway"]
+        services = ["broker", "customers", "opportunities", "gateway"]
         if image_has("rapport-users"):
             services.append("users")
         for service in services:
