@@ -526,7 +526,7 @@ void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
     }
     if (!s_target(call, true, &target) || !s_version_arg(call, &version_obj, &version))
         return;
-    rp_field_error_t errors[4];
+    rp_field_error_t errors[5];
     int count = 0;
     const char *owner = NULL, *team = NULL, *err;
     size_t owner_len = 0, team_len = 0;
@@ -541,10 +541,20 @@ void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
         rp_field_error_set(&errors[count], "team", 4, "out_of_scope");
         errors[count++].message = "a manager assigns within their own team";
     }
-    for (uint32_t i = 0; i < call->req->args->via.map.size && count < 4; i++) {
+    //  with_opportunities: the opportunities service gives the customer's
+    //  open deals the new owner too (customers' apply ignores it).
+    const msgpack_object *with_obj = rp_obj_get(call->req->args, "with_opportunities");
+    bool with_opportunities = false;
+    if (with_obj && with_obj->type != MSGPACK_OBJECT_NIL) {
+        if (with_obj->type != MSGPACK_OBJECT_BOOLEAN)
+            rp_field_error_set(&errors[count++], "with_opportunities", 18, "type");
+        else
+            with_opportunities = with_obj->via.boolean;
+    }
+    for (uint32_t i = 0; i < call->req->args->via.map.size && count < 5; i++) {
         const msgpack_object *key = &call->req->args->via.map.ptr[i].key;
         if (!rp_obj_streq(key, "id") && !rp_obj_streq(key, "owner") && !rp_obj_streq(key, "team") &&
-            !rp_obj_streq(key, "version"))
+            !rp_obj_streq(key, "version") && !rp_obj_streq(key, "with_opportunities"))
             rp_field_error_set(&errors[count++],
                                key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : "?",
                                key->type == MSGPACK_OBJECT_STR ? key->via.str.size : 1, "unknown");
@@ -560,12 +570,16 @@ void relations_assign(void *arg, rp_service_t *service, rp_origin_t *origin,
     rp_packer_t event;
     rp_packer_init(&event);
     s_event_open(call, &event, "customer.assigned", &target,
-                 1 + (team != NULL) + (version_obj != NULL));
+                 1 + (team != NULL) + (version_obj != NULL) + with_opportunities);
     rp_pack_cstr(&event.pk, "owner");
     rp_pack_strn(&event.pk, owner, owner_len);
     if (team) {
         rp_pack_cstr(&event.pk, "team");
         rp_pack_strn(&event.pk, team, team_len);
+    }
+    if (with_opportunities) {
+        rp_pack_cstr(&event.pk, "with_opportunities");
+        msgpack_pack_true(&event.pk);
     }
     if (version_obj)
         rp_pack_kv_u64(&event.pk, "expected_version", version);

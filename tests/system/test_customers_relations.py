@@ -254,6 +254,32 @@ def test_activities_timeline_and_conditional_archive(gateway):
 # -- assign and merge ----------------------------------------------------------------
 
 
+def test_assign_with_opportunities_in_the_event(gateway):
+    a = customer(gateway, "宁波东海物流")
+    # with_opportunities: a boolean, carried in the event for the
+    # opportunities service (customers' own record ignores it).
+    status, headers, raw = gateway.request("POST", f"{BASE}/{a['id']}/assign",
+                                           json.dumps({"owner": "mei",
+                                                       "with_opportunities": "yes"}).encode(), HDRS)
+    problem = assert_problem(status, headers, raw, 422, "invalid")
+    assert problem["errors"][0]["field"] == "with_opportunities"
+    assert problem["errors"][0]["code"] == "type"
+    with gateway.broker.client() as client:
+        before = client.head()
+    status, _, got = post(gateway, f"{BASE}/{a['id']}/assign",
+                          {"owner": "mei", "team": "east", "with_opportunities": True})
+    assert status == 200 and got["version"] == 2 and "with_opportunities" not in got, got
+    status, _, got = post(gateway, f"{BASE}/{a['id']}/assign",
+                          {"owner": "mei", "team": "east", "with_opportunities": False})
+    assert status == 200 and got["version"] == 3, got
+    with gateway.broker.client() as client:
+        events, _ = client.read_all()
+    assigned = [e["data"] for e in events if e["seq"] > before]
+    assert assigned == [{"id": a["id"], "owner": "mei", "team": "east",
+                         "with_opportunities": True},
+                        {"id": a["id"], "owner": "mei", "team": "east"}], assigned
+
+
 def test_assign_and_merge(gateway):
     a = customer(gateway, "深圳南山科技")
     b = customer(gateway, "深圳南山科技有限公司")  # the duplicate
