@@ -1,5 +1,6 @@
 /*  handlers.c — the opportunities op table and the service's own state. */
 #include "handlers.h"
+#include "query.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@ void opportunities_handlers_tick(void *arg, rp_service_t *service)
 }
 
 const rp_service_op_t opportunities_handlers_ops[] = {
+    //  opportunities.list lives in query.c (filters, sort orders, cursors).
+    {"opportunities.list", RP_OP_READ, deals_query_list},
     {NULL},
 };
 
