@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <rapport/envelope.h>
+#include <rapport/normalize.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,23 @@ static int s_bool(const msgpack_object *args, const char *name, bool *out, rp_fi
     return s_error(errors, count, max, name, "invalid", "must be a boolean");
 }
 
+static int s_as_of(deals_query_t *self, const msgpack_object *args, rp_field_error_t *errors,
+                   int count, int max)
+{
+    const msgpack_object *o = rp_obj_get(args, "as_of");
+    const char *str;
+    size_t len;
+    char date[RP_NORMALIZE_DATE_MAX];
+    self->as_of[0] = 0;
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return count;
+    if (rp_obj_str(o, &str, &len) && len == 10 && !rp_normalize_date(str, len, date)) {
+        snprintf(self->as_of, sizeof self->as_of, "%.10sT23:59:59.999Z", date);
+        return count;
+    }
+    return s_error(errors, count, max, "as_of", "invalid", "as_of must be a date YYYY-MM-DD");
+}
+
 int deals_query_parse(deals_query_t *self, const msgpack_object *args, rp_field_error_t *errors,
                       int max)
 {
@@ -222,9 +240,7 @@ int deals_query_parse(deals_query_t *self, const msgpack_object *args, rp_field_
         n = s_time(args, i, self, errors, n, max);
     n = s_money(args, "amount_min", &self->has_min, &self->amount_min, errors, n, max);
     n = s_money(args, "amount_max", &self->has_max, &self->amount_max, errors, n, max);
-    if (rp_obj_get(args, "as_of"))
-        n = s_error(errors, n, max, "as_of", "unsupported",
-                    "as_of is not available yet (needs the deals' history)");
+    n = s_as_of(self, args, errors, n, max);
     n = s_sort(self, args, errors, n, max);
     n = s_cursor(self, args, errors, n, max);
     return n < max ? n : max;
@@ -299,33 +315,51 @@ static bool s_time_ok(const msgpack_object *deal, const char *field, const char 
     return lower ? c >= 0 : c < 0;
 }
 
-//  The rot_days of the deal's stage, read from the stored pipeline map.
-static unsigned s_rot_days(rp_store_t *store, MDB_txn *txn, const msgpack_object *deal)
+//  The stage's kind (stored text) and rot_days, from the stored pipeline
+//  map: false when the pipeline or the stage is not there.
+static bool s_stage_find(rp_store_t *store, MDB_txn *txn, const msgpack_object *deal,
+                         const char *stage, size_t stage_len, char kind[8], unsigned *rot_days)
 {
-    const char *pid, *stage;
-    size_t pid_len, stage_len;
+    const char *pid, *str;
+    size_t pid_len, len;
     MDB_val k, v;
-    if (!s_str(deal, "pipeline_id", &pid, &pid_len) || !s_str(deal, "stage", &stage, &stage_len))
-        return 0;
+    kind[0] = 0;
+    *rot_days = 0;
+    if (!s_str(deal, "pipeline_id", &pid, &pid_len))
+        return false;
     k.mv_size = pid_len;
     k.mv_data = (void *)pid;
     if (mdb_get(txn, rp_store_dbi(store, "pipelines"), &k, &v))
-        return 0;
+        return false;
     rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
     const msgpack_object *stages = doc ? rp_obj_get(rp_doc_root(doc), "stages") : NULL;
-    uint64_t days = 0;
-    for (uint32_t i = 0; rp_obj_is_array(stages) && i < stages->via.array.size; i++) {
-        const char *key;
-        size_t key_len;
-        const msgpack_object *s = &stages->via.array.ptr[i];
-        if (rp_obj_str(rp_obj_get(s, "key"), &key, &key_len) &&
-            s_same(key, key_len, stage, stage_len)) {
-            rp_obj_u64(rp_obj_get(s, "rot_days"), &days);
-            break;
+    bool found = false;
+    for (uint32_t i = 0; !found && rp_obj_is_array(stages) && i < stages->via.array.size; i++) {
+        const msgpack_object *one = &stages->via.array.ptr[i];
+        uint64_t days = 0;
+        if (rp_obj_str(rp_obj_get(one, "key"), &str, &len) && s_same(str, len, stage, stage_len)) {
+            found = true;
+            rp_obj_u64(rp_obj_get(one, "rot_days"), &days);
+            *rot_days = days > 3650 ? 3650 : (unsigned)days;
+            if (rp_obj_str(rp_obj_get(one, "kind"), &str, &len) && len < 8) {
+                memcpy(kind, str, len);
+                kind[len] = 0;
+            }
         }
     }
     rp_doc_destroy(&doc);
-    return days > 3650 ? 3650 : (unsigned)days;
+    return found;
+}
+
+static unsigned s_rot_days(rp_store_t *store, MDB_txn *txn, const msgpack_object *deal)
+{
+    const char *stage;
+    size_t stage_len;
+    char kind[8];
+    unsigned days = 0;
+    if (s_str(deal, "stage", &stage, &stage_len))
+        s_stage_find(store, txn, deal, stage, stage_len, kind, &days);
+    return days;
 }
 
 static bool s_stale(const deals_query_t *self, rp_store_t *store, MDB_txn *txn,
@@ -467,6 +501,107 @@ int deals_query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size
 }
 
 //  ---------------------------------------------------------------------
+//  As of a date
+
+//  The last history entry of deal id with at <= until: a copy, or NULL.
+//  History keys are "<id> NUL <seq as 16 hex digits>" (history.h).
+//  TODO: history_as_of (history.h) once history.c is merged here.
+static rp_doc_t *s_history_last(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_len,
+                                const char *until)
+{
+    uint8_t prefix[OPPORTUNITIES_MAX_ID + 1];
+    if (id_len == 0 || id_len > OPPORTUNITIES_MAX_ID)
+        return NULL;
+    memcpy(prefix, id, id_len);
+    prefix[id_len] = 0;
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, rp_store_dbi(store, "history"), &c))
+        return NULL;
+    MDB_val k = {id_len + 1, prefix}, v, best = {0, NULL};
+    size_t until_len = strlen(until);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size > id_len + 1 && memcmp(k.mv_data, prefix, id_len + 1) == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
+        const char *at;
+        size_t at_len;
+        if (doc && s_str(rp_doc_root(doc), "at", &at, &at_len)) {
+            int cmp = memcmp(at, until, at_len < until_len ? at_len : until_len);
+            if (cmp < 0 || (cmp == 0 && at_len <= until_len))
+                best = v;
+        }
+        rp_doc_destroy(&doc);
+    }
+    rp_doc_t *out = best.mv_data ? rp_doc_new(best.mv_data, best.mv_size, NULL) : NULL;
+    mdb_cursor_close(c);
+    return out;
+}
+
+static bool s_as_of_key(const msgpack_object *key)
+{
+    static const char *const replaced[] = {"stage",       "status",         "amount", "currency",
+                                           "probability", "expected_close", NULL};
+    for (size_t i = 0; replaced[i]; i++)
+        if (rp_obj_streq(key, replaced[i]))
+            return true;
+    return false;
+}
+
+//  The entry's values packed as {stage, status, amount, currency,
+//  probability, expected_close} pairs (6 of them) into pk.
+static void s_pack_as_of_pairs(rp_store_t *store, MDB_txn *txn, const msgpack_object *deal,
+                               const msgpack_object *entry, msgpack_packer *pk)
+{
+    const char *to;
+    size_t to_len;
+    char kind[8] = "";
+    unsigned days;
+    static const msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
+    const msgpack_object *to_obj = rp_obj_get(entry, "to");
+    rp_pack_kv_obj(pk, "stage", to_obj ? to_obj : &nil);
+    if (rp_obj_str(to_obj, &to, &to_len))
+        s_stage_find(store, txn, deal, to, to_len, kind, &days);
+    rp_pack_cstr(pk, "status");
+    if (kind[0])
+        rp_pack_cstr(pk, kind);
+    else
+        msgpack_pack_nil(pk);
+    static const char *const copied[] = {"amount", "currency", "probability", "expected_close"};
+    for (size_t i = 0; i < 4; i++) {
+        const msgpack_object *o = rp_obj_get(entry, copied[i]);
+        rp_pack_kv_obj(pk, copied[i], o ? o : &nil);
+    }
+}
+
+rp_doc_t *deals_query_as_of(rp_store_t *store, MDB_txn *txn, const char *until,
+                            const msgpack_object *deal)
+{
+    const char *id;
+    size_t id_len;
+    if (!rp_obj_is_map(deal) || !s_str(deal, "id", &id, &id_len))
+        return NULL;
+    rp_doc_t *entry = s_history_last(store, txn, id, id_len, until);
+    if (!entry)
+        return NULL;
+    rp_packer_t p;
+    rp_packer_init(&p);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < deal->via.map.size; i++)
+        kept += !s_as_of_key(&deal->via.map.ptr[i].key);
+    msgpack_pack_map(&p.pk, kept + 6);
+    for (uint32_t i = 0; i < deal->via.map.size; i++)
+        if (!s_as_of_key(&deal->via.map.ptr[i].key)) {
+            msgpack_pack_object(&p.pk, deal->via.map.ptr[i].key);
+            msgpack_pack_object(&p.pk, deal->via.map.ptr[i].val);
+        }
+    s_pack_as_of_pairs(store, txn, deal, rp_doc_root(entry), &p.pk);
+    rp_doc_t *view = rp_doc_new(p.buffer.data, p.buffer.size, NULL);
+    rp_packer_destroy(&p);
+    rp_doc_destroy(&entry);
+    return view;
+}
+
+//  ---------------------------------------------------------------------
 //  Walking
 
 static void s_cursor_encode(const deals_query_t *self, const void *key, size_t len, char *out,
@@ -543,6 +678,11 @@ int deals_query_walk(rp_store_t *store, MDB_txn *txn, const deals_query_t *query
                 continue; //  a stale entry: cannot happen, tolerate it
         }
         rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+        if (doc && query->as_of[0]) {
+            rp_doc_t *view = deals_query_as_of(store, txn, query->as_of, rp_doc_root(doc));
+            rp_doc_destroy(&doc);
+            doc = view; //  NULL: it did not exist yet
+        }
         if (doc && deals_query_match(query, scope, store, txn, rp_doc_root(doc)) &&
             !fn(arg, &value, rp_doc_root(doc)))
             stop = true;
@@ -565,11 +705,37 @@ typedef struct {
     char next[CURSOR_B64];
 } list_t;
 
+//  With as_of: the deal as stored, plus "as_of": {those values then}.
+static void s_pack_with_as_of(list_t *list, const MDB_val *value, const msgpack_object *view)
+{
+    rp_doc_t *doc = rp_doc_new(value->mv_data, value->mv_size, NULL);
+    const msgpack_object *deal = doc ? rp_doc_root(doc) : NULL;
+    msgpack_packer *pk = &list->items.pk;
+    uint32_t size = rp_obj_is_map(deal) ? deal->via.map.size : 0;
+    msgpack_pack_map(pk, size + 1);
+    for (uint32_t i = 0; i < size; i++) {
+        msgpack_pack_object(pk, deal->via.map.ptr[i].key);
+        msgpack_pack_object(pk, deal->via.map.ptr[i].val);
+    }
+    rp_pack_cstr(pk, "as_of");
+    msgpack_pack_map(pk, 6);
+    static const char *const keys[] = {"stage",    "status",      "amount",
+                                       "currency", "probability", "expected_close"};
+    static const msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
+    for (size_t i = 0; i < 6; i++) {
+        const msgpack_object *o = rp_obj_get(view, keys[i]);
+        rp_pack_kv_obj(pk, keys[i], o ? o : &nil);
+    }
+    rp_doc_destroy(&doc);
+}
+
 static bool s_list_visit(void *arg, const MDB_val *value, const msgpack_object *deal)
 {
-    (void)deal;
     list_t *list = (list_t *)arg;
-    msgpack_sbuffer_write(&list->items.buffer, value->mv_data, value->mv_size);
+    if (list->query->as_of[0])
+        s_pack_with_as_of(list, value, deal);
+    else
+        msgpack_sbuffer_write(&list->items.buffer, value->mv_data, value->mv_size);
     return ++list->count < list->query->limit;
 }
 
@@ -647,6 +813,9 @@ static rp_doc_t *s_test_map(const char *const *kv)
 static void s_test_put(rp_store_t *store, MDB_txn *txn, const char *db, const char *id,
                        const char *const *kv)
 {
+    size_t id_len = strlen(id);
+    if (strcmp(db, "history") == 0)
+        id_len += 1 + strlen(id + id_len + 1); //  "<deal id> NUL <seq>"
     rp_doc_t *doc = s_test_map(kv);
     const msgpack_object *root = rp_doc_root(doc);
     if (strcmp(db, DEALS_QUERY_DEALS) == 0)
@@ -654,7 +823,7 @@ static void s_test_put(rp_store_t *store, MDB_txn *txn, const char *db, const ch
     rp_packer_t p;
     rp_packer_init(&p);
     msgpack_pack_object(&p.pk, *root);
-    MDB_val k = {strlen(id), (void *)id}, v = {p.buffer.size, p.buffer.data};
+    MDB_val k = {id_len, (void *)id}, v = {p.buffer.size, p.buffer.data};
     assert(mdb_put(txn, rp_store_dbi(store, db), &k, &v, 0) == 0);
     rp_packer_destroy(&p);
     rp_doc_destroy(&doc);
@@ -670,10 +839,15 @@ static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
     msgpack_pack_map(&p.pk, 2);
     rp_pack_kv_cstr(&p.pk, "id", "default");
     rp_pack_cstr(&p.pk, "stages");
-    msgpack_pack_array(&p.pk, 1);
-    msgpack_pack_map(&p.pk, 2);
+    msgpack_pack_array(&p.pk, 2);
+    msgpack_pack_map(&p.pk, 3);
     rp_pack_kv_cstr(&p.pk, "key", "lead");
+    rp_pack_kv_cstr(&p.pk, "kind", "open");
     rp_pack_kv_u64(&p.pk, "rot_days", 30);
+    msgpack_pack_map(&p.pk, 3);
+    rp_pack_kv_cstr(&p.pk, "key", "won");
+    rp_pack_kv_cstr(&p.pk, "kind", "won");
+    rp_pack_kv_u64(&p.pk, "rot_days", 0);
     MDB_val k = {7, (void *)"default"}, v = {p.buffer.size, p.buffer.data};
     assert(mdb_put(txn, rp_store_dbi(store, "pipelines"), &k, &v, 0) == 0);
     rp_packer_destroy(&p);
@@ -715,6 +889,23 @@ static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
                                     "0",
                                     NULL});
     }
+    //  History: d01 entered lead with 100 on 5 January, won with 500 on 10
+    //  February; d03 appeared on 1 March.
+    s_test_put(store, txn, "history",
+               "d01\0"
+               "0000000000000001",
+               (const char *[]){"at", "2026-01-05T08:00:00.000Z", "to", "lead", "#amount", "100",
+                                "currency", "CNY", "#probability", "10", NULL});
+    s_test_put(store, txn, "history",
+               "d01\0"
+               "0000000000000007",
+               (const char *[]){"at", "2026-02-10T08:00:00.000Z", "to", "won", "#amount", "500",
+                                "currency", "CNY", "#probability", "100", "expected_close",
+                                "2026-02-10", NULL});
+    s_test_put(store, txn, "history",
+               "d03\0"
+               "0000000000000009",
+               (const char *[]){"at", "2026-03-01T00:00:00.000Z", "to", "lead", NULL});
     //  Retitle one: its old title key goes, the new one sorts first.
     s_test_put(store, txn, DEALS_QUERY_DEALS, "d00",
                (const char *[]){"id",
@@ -813,6 +1004,44 @@ static size_t s_test_sort(rp_store_t *store, const rp_scope_t *scope, const char
     return w.count;
 }
 
+//  One page of up to 200 deals for these args; the count.
+static size_t s_test_count(rp_store_t *store, const char *const *kv)
+{
+    rp_doc_t *doc = s_test_map(kv);
+    deals_query_t query;
+    rp_field_error_t errors[DEALS_QUERY_MAX_ERRORS];
+    assert(deals_query_parse(&query, rp_doc_root(doc), errors, DEALS_QUERY_MAX_ERRORS) == 0);
+    query.limit = DEALS_QUERY_LIMIT_MAX;
+    rp_time_now(query.now);
+    rp_scope_t admin = {RP_ROLE_ADMIN, "root", 4, NULL, 0};
+    test_walk_t w = {.query = &query, .scope = &admin};
+    assert(rp_store_read(store, s_test_walk_read, &w) == 0);
+    rp_doc_destroy(&doc);
+    return w.count;
+}
+
+//  d01 as of the end of 10 February: won, 500.
+static int s_test_as_of_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    MDB_val k = {3, (void *)"d01"}, v;
+    assert(mdb_get(txn, rp_store_dbi(store, DEALS_QUERY_DEALS), &k, &v) == 0);
+    rp_doc_t *deal = rp_doc_new(v.mv_data, v.mv_size, NULL);
+    rp_doc_t *view = deals_query_as_of(store, txn, "2026-02-10T23:59:59.999Z", rp_doc_root(deal));
+    assert(view);
+    const msgpack_object *o = rp_doc_root(view);
+    uint64_t amount = 0;
+    assert(rp_obj_streq(rp_obj_get(o, "stage"), "won"));
+    assert(rp_obj_streq(rp_obj_get(o, "status"), "won"));
+    assert(rp_obj_u64(rp_obj_get(o, "amount"), &amount) && amount == 500);
+    assert(rp_obj_streq(rp_obj_get(o, "expected_close"), "2026-02-10"));
+    assert(rp_obj_streq(rp_obj_get(o, "title"), "商机07"));
+    rp_doc_destroy(&view);
+    assert(!deals_query_as_of(store, txn, "2026-01-04T23:59:59.999Z", rp_doc_root(deal)));
+    rp_doc_destroy(&deal);
+    return 0;
+}
+
 static int s_test_errors(const char *const *kv, const char *field)
 {
     rp_doc_t *doc = s_test_map(kv);
@@ -863,6 +1092,20 @@ void deals_query_test(void)
     rp_time_now(now);
     if (strcmp(now, "2026-03-01") > 0)
         assert(s_test_sort(store, &admin, "", "?stale", "1") == 20);
+    //  as_of: only deals with history by then, filtered on the values then.
+    assert(s_test_errors((const char *[]){"as_of", "2026-02-30", NULL}, "as_of") == 1);
+    assert(s_test_count(store, (const char *[]){"as_of", "2026-01-04", NULL}) == 0);
+    assert(s_test_count(store, (const char *[]){"as_of", "2026-01-31", NULL}) == 1);
+    assert(s_test_count(store, (const char *[]){"as_of", "2026-01-31", "status", "open", NULL}) ==
+           1);
+    assert(s_test_count(store, (const char *[]){"as_of", "2026-02-10", "status", "open", NULL}) ==
+           0);
+    assert(s_test_count(store, (const char *[]){"as_of", "2026-02-10", "stage", "won", "amount_min",
+                                                "200", NULL}) == 1);
+    assert(s_test_count(store, (const char *[]){"as_of", "2026-03-01", NULL}) == 2);
+    assert(s_test_count(store, (const char *[]){"as_of", "2026-03-01", "sort", "-amount", NULL}) ==
+           2);
+    assert(rp_store_read(store, s_test_as_of_read, NULL) == 0);
     rp_store_destroy(&store);
     char cmd[100];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

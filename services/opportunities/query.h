@@ -19,6 +19,12 @@
         amount_min / amount_max            amount ≥ / ≤ (money, compared
                                            in integer hundredths)
         archived                           false (default) or true
+    as_of=<date>: the deals as they stood at the end of that day (UTC), read
+    from their history: a deal without an entry by then is left out; stage,
+    status, amount, expected_close filters (and currency, probability) see
+    the as_of values; each item gets "as_of": {stage, status, amount,
+    currency, probability, expected_close}. The order is the current
+    values' (the index holds those).
     Scoped with rp_scope_allows (read reach) on the deal's owner and team.
 
     Sort: "" (id order), created_at, updated_at, amount, expected_close,
@@ -85,7 +91,8 @@ typedef struct {
     deals_query_text_t q, competitor, tag;
     char times[DEALS_Q_TIMES][DEALS_QUERY_TIME_MAX]; //  "" when absent
     bool stale;
-    char now[32]; //  the reading's time (stale), set by the op
+    char now[32];   //  the reading's time (stale), set by the op
+    char as_of[32]; //  "" or the end of the as_of day, "YYYY-MM-DDT23:59:59.999Z"
     bool has_min, has_max;
     int64_t amount_min, amount_max; //  hundredths
     bool archived;
@@ -116,7 +123,15 @@ bool deals_query_match(const deals_query_t *self, const rp_scope_t *scope, rp_st
 int deals_query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_len,
                            const msgpack_object *deal);
 
-//  Walk the deals of a query in its order from its cursor (as query_walk).
+//  The deal (stored map) as it stood at query->as_of: a new document, the
+//  map with stage, status, amount, currency, probability and
+//  expected_close replaced by its last history entry's by then (status
+//  from the stage's kind in the pipeline); NULL when it had no entry yet.
+rp_doc_t *deals_query_as_of(rp_store_t *store, MDB_txn *txn, const char *until,
+                            const msgpack_object *deal);
+
+//  Walk the deals of a query in its order from its cursor (as query_walk);
+//  with as_of, fn sees the deal as of then.
 typedef bool(deals_query_visit_fn)(void *arg, const MDB_val *value, const msgpack_object *deal);
 int deals_query_walk(rp_store_t *store, MDB_txn *txn, const deals_query_t *query,
                      const rp_scope_t *scope, size_t max_scan, deals_query_visit_fn *fn, void *arg,

@@ -64,6 +64,7 @@ def test_list_routes_page_and_checks(stack):
                                 "limit": "200"})
     assert page(gw, f"{OPPS}?{q}")["items"] == []
     assert page(gw, f"/api/v1/customers/{c['id']}/opportunities?sort=title")["items"] == []
+    assert page(gw, f"{OPPS}?as_of=2026-06-30&status=won")["items"] == []
 
     # Bad values: 422 naming the field.
     for query, field in [("limit=0", "limit"), ("limit=201", "limit"), ("sort=colour", "sort"),
@@ -71,7 +72,7 @@ def test_list_routes_page_and_checks(stack):
                          ("created_after=yesterday", "created_after"),
                          ("expected_close_before=2026-13-01", "expected_close_before"),
                          ("cursor=AAAA", "cursor"), ("sort=title&cursor=bm9wZQ", "cursor"),
-                         ("as_of=2026-06-30", "as_of")]:
+                         ("as_of=2026-02-30", "as_of"), ("as_of=yesterday", "as_of")]:
         for path in (OPPS, f"/api/v1/customers/{c['id']}/opportunities"):
             status, headers, raw = gw.request("GET", f"{path}?{query}", headers=AUTH)
             problem = assert_problem(status, headers, raw, 422, "invalid")
