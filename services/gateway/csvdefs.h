@@ -23,4 +23,14 @@ extern const gw_import_def_t gw_customers_import;
 //  the export row's query (services/customers/routes.c), as customers.csv.
 extern const gw_export_def_t gw_customers_export;
 
+//  Opportunities: the writable deal fields of docs/opportunities.md.
+extern const gw_columns_t gw_opportunity_columns;
+
+//  GET /api/v1/opportunities/export → opportunities.list on opportunities,
+//  with the export row's query (services/opportunities/routes.c).
+extern const gw_export_def_t gw_opportunities_export;
+
+//  The export definition whose list op is op (an export row's), or NULL.
+const gw_export_def_t *gw_csvdefs_export(const char *op);
+
 #endif

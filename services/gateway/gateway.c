@@ -134,9 +134,12 @@ static void s_import(gw_gateway_t *self, gw_exchange_t **ex_p)
     gw_import_finish(self->importer, ex_p);
 }
 
+//  The definition is the export row's list op's (csvdefs.h).
 static void s_export(gw_gateway_t *self, gw_exchange_t **ex_p)
 {
-    gw_export(self->exporter, &gw_customers_export, ex_p);
+    const rp_route_t *row = gw_exchange_row(*ex_p);
+    const gw_export_def_t *def = gw_csvdefs_export(row ? row->op : NULL);
+    gw_export(self->exporter, def ? def : &gw_customers_export, ex_p);
 }
 
 //  GET /api/v1/users/me: the bootstrap admin (actor "admin", which no

@@ -13,9 +13,13 @@
         RP_TEXT("tag"), RP_TEXT("expected_close_before"), RP_TEXT("expected_close_after"),         \
         RP_TEXT("closed_after"), RP_TEXT("closed_before"), RP_TEXT("created_after"),               \
         RP_TEXT("created_before"), RP_BOOL("stale"), RP_TEXT("amount_min"), RP_TEXT("amount_max"), \
-        RP_BOOL("archived"), RP_TEXT("sort"), RP_TEXT("as_of"), RP_INT("limit"), RP_TEXT("cursor")
-static const rp_route_arg_t s_list_query[] = {RP_TEXT("customer_id"), LIST_FILTERS, RP_END};
-static const rp_route_arg_t s_customer_query[] = {LIST_FILTERS, RP_END};
+        RP_BOOL("archived"), RP_TEXT("sort"), RP_TEXT("as_of")
+static const rp_route_arg_t s_list_query[] = {RP_TEXT("customer_id"), LIST_FILTERS, RP_INT("limit"),
+                                              RP_TEXT("cursor"), RP_END};
+static const rp_route_arg_t s_customer_query[] = {LIST_FILTERS, RP_INT("limit"), RP_TEXT("cursor"),
+                                                  RP_END};
+//  The export: the same filters, no paging (export.c pages itself).
+static const rp_route_arg_t s_export_query[] = {RP_TEXT("customer_id"), LIST_FILTERS, RP_END};
 //  /customers/{id}/opportunities: the path's id is the list's customer_id.
 static const rp_route_arg_t s_customer_params[] = {RP_AS("id", "customer_id"), RP_END};
 
@@ -25,6 +29,13 @@ static const rp_route_t s_rows[] = {
      .service = "opportunities",
      .op = "opportunities.list",
      .query = s_list_query},
+    //  Streamed by the gateway's export.c (csvdefs.c: the columns).
+    {.method = "GET",
+     .path = OPPORTUNITIES "/export",
+     .service = "opportunities",
+     .op = "opportunities.list",
+     .special = "export",
+     .query = s_export_query},
     {.method = "GET",
      .path = "/api/v1/customers/{id}/opportunities",
      .service = "opportunities",

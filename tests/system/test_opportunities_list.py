@@ -78,6 +78,20 @@ def test_list_routes_page_and_checks(stack):
             problem = assert_problem(status, headers, raw, 422, "invalid")
             assert problem["errors"][0]["field"] == field, (query, problem)
 
+    # Export: the header row of the deal columns, no rows yet; the list's
+    # checks; the customers export still answers its own columns.
+    status, headers, body = gw.request("GET", f"{OPPS}/export?status=open", headers=AUTH)
+    assert status == 200 and headers["content-type"].startswith("text/csv"), body
+    assert "opportunities.csv" in headers.get("content-disposition", "")
+    assert body.decode().split("\r\n")[0] == (
+        "customer_id,title,pipeline_id,stage,amount,currency,probability,expected_close,budget,"
+        "quote_no,competitors,source,owner,team,lost_reason,tags,custom"), body
+    assert body.decode().split("\r\n")[1:] == [""], body
+    status, headers, raw = gw.request("GET", f"{OPPS}/export?sort=colour", headers=AUTH)
+    assert_problem(status, headers, raw, 422, "invalid")
+    status, headers, body = gw.request("GET", "/api/v1/customers/export", headers=AUTH)
+    assert status == 200 and body.decode().startswith("code,name,"), body
+
     # Who may list: sales, managers, readonly (their reach); integrators not.
     for role in ("sales", "manager", "readonly"):
         u = create_user(gw, name=f"{role} 用户", email=f"{role}@example.cn", role=role,
