@@ -24,6 +24,7 @@ from conftest import ROOT, SLOW, wait_until
 from test_customers import Customers
 from test_gateway import AUTH, JSON, Gateway
 from test_gateway_users import Users
+from test_opportunities_list import Opportunities
 
 DOC_PATH = os.path.join(ROOT, "docs", "openapi.json")
 METHODS = ("get", "post", "patch", "delete")
@@ -32,11 +33,12 @@ METHODS = ("get", "post", "patch", "delete")
 @pytest.fixture
 def live(broker_factory, tmp_path):
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "1000"})
-    procs = [Users(broker, tmp_path / "users"), Customers(broker, tmp_path / "customers")]
+    procs = [Users(broker, tmp_path / "users"), Customers(broker, tmp_path / "customers"),
+             Opportunities(broker, tmp_path / "opportunities")]
     gw = Gateway(broker, tmp_path / "gateway")
     procs.append(gw)
     gw.wait_ready()
-    for path in ("/api/v1/users", "/api/v1/customers"):
+    for path in ("/api/v1/users", "/api/v1/customers", "/api/v1/opportunities"):
         wait_until(lambda: gw.request("GET", path, headers=AUTH)[0] == 200, 15 * SLOW,
                    interval=0.05, what=f"{path} through the gateway")
     with broker.client() as client:
