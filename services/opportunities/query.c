@@ -851,13 +851,13 @@ static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
     MDB_val k = {7, (void *)"default"}, v = {p.buffer.size, p.buffer.data};
     assert(mdb_put(txn, rp_store_dbi(store, "pipelines"), &k, &v, 0) == 0);
     rp_packer_destroy(&p);
-    for (int i = 0; i < TEST_DEALS; i++) {
-        char id[8], title[32], created[40], amount[16], close[16];
-        snprintf(id, sizeof id, "d%02d", i);
-        snprintf(title, sizeof title, "商机%02d", (i * 7) % TEST_DEALS);
-        snprintf(created, sizeof created, "2026-01-%02dT00:00:00.000Z", 1 + (i * 11) % 28);
-        snprintf(amount, sizeof amount, "%d", (i * 13) % 17 * 1000);
-        snprintf(close, sizeof close, "2026-%02d-15", 1 + (i * 5) % 12);
+    for (unsigned i = 0; i < TEST_DEALS; i++) {
+        char id[16], title[32], created[40], amount[24], close[24];
+        snprintf(id, sizeof id, "d%02u", i);
+        snprintf(title, sizeof title, "商机%02u", (i * 7) % TEST_DEALS);
+        snprintf(created, sizeof created, "2026-01-%02uT00:00:00.000Z", 1 + (i * 11) % 28);
+        snprintf(amount, sizeof amount, "%u", (i * 13) % 17 * 1000);
+        snprintf(close, sizeof close, "2026-%02u-15", 1 + (i * 5) % 12);
         s_test_put(store, txn, DEALS_QUERY_DEALS, id,
                    (const char *[]){"id",
                                     id,
