@@ -1,6 +1,7 @@
 /*  apply.c — the opportunities store's fold: customer.* through the
     customers service's apply, then opportunity.* through the table. */
 #include "apply.h"
+#include "pipelines.h"
 
 #include "../customers/apply.h"
 
@@ -29,6 +30,9 @@ size_t opportunities_apply_pair(char *out, const char *a, size_t a_len, const ch
 //  opportunity.* events
 
 static const rp_apply_type_t s_types[] = {
+    {"opportunity.pipeline_created", pipelines_apply_created},
+    {"opportunity.pipeline_updated", pipelines_apply_updated},
+    {"opportunity.lost_reasons_set", pipelines_apply_reasons},
     {NULL},
 };
 
