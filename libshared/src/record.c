@@ -1,5 +1,6 @@
 /*  record.c — see record.h. */
 #include <rapport/record.h>
+#include <rapport/money.h>
 
 #include <assert.h>
 #include <stdio.h>
@@ -397,6 +398,17 @@ static const char *s_amount(const msgpack_object *o)
     return "type";
 }
 
+static const char *s_int(const rp_field_t *def, const msgpack_object *o)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return o->via.u64 <= def->max ? NULL : "out_of_range";
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return "out_of_range";
+    if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
+        return "invalid"; //  a number, but not a whole one
+    return "type";
+}
+
 //  nil: refused for a required field (and a kept one on update), "" for a
 //  blank-allowed text, else it clears the field.
 static const char *s_nil(rp_record_t *self, int field, bool create)
@@ -454,9 +466,13 @@ static const char *s_check(rp_record_t *self, int field, const msgpack_object *v
     if (def->kind == RP_FIELD_PHONES)
         return s_phones(self, field, value, region);
     if (def->kind == RP_FIELD_TAGS || def->kind == RP_FIELD_CUSTOM ||
-        def->kind == RP_FIELD_AMOUNT) {
+        def->kind == RP_FIELD_AMOUNT || def->kind == RP_FIELD_MONEY || def->kind == RP_FIELD_INT ||
+        def->kind == RP_FIELD_VALUE) {
         const char *err = def->kind == RP_FIELD_TAGS     ? s_tags(def, value)
                           : def->kind == RP_FIELD_CUSTOM ? s_custom(def, value)
+                          : def->kind == RP_FIELD_MONEY  ? rp_money_check(value)
+                          : def->kind == RP_FIELD_INT    ? s_int(def, value)
+                          : def->kind == RP_FIELD_VALUE  ? def->check(value)
                                                          : s_amount(value);
         if (!err)
             rp_record_set_obj(self, field, value);
@@ -853,8 +869,56 @@ static void s_test_versions(void)
     rp_record_reset(&r);
 }
 
+//  The number kinds: money (two decimals), bounded integers, and a
+//  field with its own check.
+static const char *s_test_pair(const msgpack_object *o)
+{
+    return rp_obj_is_array(o) && o->via.array.size == 2 ? NULL : "invalid";
+}
+
+static void s_test_numbers(void)
+{
+    static const rp_field_t fields[] = {
+        {.name = "price", .kind = RP_FIELD_MONEY},
+        {.name = "share", .kind = RP_FIELD_INT, .max = 100},
+        {.name = "pair", .kind = RP_FIELD_VALUE, .check = s_test_pair}};
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_record_t r;
+    rp_record_init(&r, fields, 3);
+    rp_field_error_t errors[4];
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_cstr(&packer.pk, "price");
+    msgpack_pack_double(&packer.pk, 12.5);
+    rp_pack_kv_u64(&packer.pk, "share", 100);
+    rp_pack_cstr(&packer.pk, "pair");
+    msgpack_pack_array(&packer.pk, 2);
+    msgpack_pack_int(&packer.pk, 1);
+    msgpack_pack_int(&packer.pk, 2);
+    rp_doc_t *doc = s_test_doc(&packer);
+    assert(rp_record_validate(&r, rp_doc_root(doc), NULL, true, NULL, errors, 4) == 0);
+    assert(r.values[0].via.f64 == 12.5 && r.values[1].via.u64 == 100);
+    assert(r.values[2].via.array.size == 2);
+    rp_doc_destroy(&doc);
+    rp_record_reset(&r);
+    msgpack_pack_map(&packer.pk, 3);
+    rp_pack_cstr(&packer.pk, "price");
+    msgpack_pack_double(&packer.pk, 0.125);
+    rp_pack_kv_u64(&packer.pk, "share", 101);
+    rp_pack_kv_cstr(&packer.pk, "pair", "x");
+    doc = s_test_doc(&packer);
+    assert(rp_record_validate(&r, rp_doc_root(doc), NULL, true, NULL, errors, 4) == 3);
+    s_test_errors(errors, 3,
+                  (const char *const[][2]){
+                      {"price", "invalid"}, {"share", "out_of_range"}, {"pair", "invalid"}});
+    rp_doc_destroy(&doc);
+    rp_record_reset(&r);
+    rp_packer_destroy(&packer);
+}
+
 void rp_record_test(void)
 {
+    s_test_numbers();
     assert(rp_fields_index(s_test_fields, T_FIELDS, "custom", 6) == T_CUSTOM);
     assert(rp_fields_index(s_test_fields, T_FIELDS, "nope", 4) == -1);
     s_test_kinds_valid();

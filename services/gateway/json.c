@@ -164,9 +164,12 @@ json_t *gw_json_from_msgpack(const msgpack_object *obj)
     }
 }
 
+//  Reals with 15 significant digits: every decimal a person types (an
+//  amount of 0.1, up to 10^13 with cents) comes back as typed, where 17
+//  digits would answer 0.10000000000000001 (docs/decisions.md § Money).
 char *gw_json_dump(const json_t *json, size_t *size)
 {
-    char *text = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (text && size)
         *size = strlen(text);
     return text;
@@ -227,6 +230,10 @@ void gw_json_test(void)
     assert(strstr(out, "上海贸易有限公司"));
     json_decref(a);
     json_decref(b);
+    free(out);
+    //  Amounts come back as typed.
+    out = s_round_trip("[0.1,1234.57,9999999999999.99]");
+    assert(strcmp(out, "[0.1,1234.57,9999999999999.99]") == 0);
     free(out);
 
     //  Strictness: invalid UTF-8, NUL escapes, duplicate keys, trailing

@@ -13,9 +13,11 @@
 #include <rapport/apply.h>
 #include <rapport/record.h>
 
-//  One entry, decoded (strings borrow from the stored value: valid until
-//  the transaction ends or the database changes).
+//  One entry, decoded: its strings borrow from doc, which history_as_of
+//  hands to the caller (free it with history_entry_release) and
+//  history_each frees after each call.
 typedef struct {
+    rp_doc_t *doc;
     uint64_t seq;
     const char *at; //  RFC 3339 UTC with milliseconds
     size_t at_len;
@@ -23,7 +25,7 @@ typedef struct {
     size_t from_len;
     const char *to;
     size_t to_len;
-    const msgpack_object *amount; //  nil or a number
+    msgpack_object amount; //  nil or a number (a copy: numbers borrow nothing)
     const char *currency;
     size_t currency_len;
     uint64_t probability;
@@ -44,10 +46,11 @@ int history_each(MDB_txn *txn, MDB_dbi dbi, const char *id, size_t len, history_
                  void *arg);
 
 //  The last entry of deal id with at ≤ until (a time of the same form,
-//  compared as bytes): true and *out, or false when the deal had no entry
-//  by then (it did not exist yet).
+//  compared as bytes): true and *out (release it), or false when the deal
+//  had no entry by then (it did not exist yet).
 bool history_as_of(MDB_txn *txn, MDB_dbi dbi, const char *id, size_t len, const char *until,
                    history_entry_t *out);
+void history_entry_release(history_entry_t *self);
 
 void history_test(void);
 

@@ -1,5 +1,6 @@
 /*  query.c — see query.h. */
 #include "query.h"
+#include "history.h"
 
 #include "../customers/apply.h"
 #include "../customers/query.h" //  query_time: the customers' time filters' form
@@ -503,38 +504,15 @@ int deals_query_index_save(rp_store_t *store, MDB_txn *txn, const char *id, size
 //  ---------------------------------------------------------------------
 //  As of a date
 
-//  The last history entry of deal id with at <= until: a copy, or NULL.
-//  History keys are "<id> NUL <seq as 16 hex digits>" (history.h).
-//  TODO: history_as_of (history.h) once history.c is merged here.
+//  The last history entry of deal id with at <= until: its decoded map
+//  (the caller's to destroy), or NULL.
 static rp_doc_t *s_history_last(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_len,
                                 const char *until)
 {
-    uint8_t prefix[OPPORTUNITIES_MAX_ID + 1];
-    if (id_len == 0 || id_len > OPPORTUNITIES_MAX_ID)
+    history_entry_t entry;
+    if (!history_as_of(txn, rp_store_dbi(store, "history"), id, id_len, until, &entry))
         return NULL;
-    memcpy(prefix, id, id_len);
-    prefix[id_len] = 0;
-    MDB_cursor *c;
-    if (mdb_cursor_open(txn, rp_store_dbi(store, "history"), &c))
-        return NULL;
-    MDB_val k = {id_len + 1, prefix}, v, best = {0, NULL};
-    size_t until_len = strlen(until);
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size > id_len + 1 && memcmp(k.mv_data, prefix, id_len + 1) == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
-        const char *at;
-        size_t at_len;
-        if (doc && s_str(rp_doc_root(doc), "at", &at, &at_len)) {
-            int cmp = memcmp(at, until, at_len < until_len ? at_len : until_len);
-            if (cmp < 0 || (cmp == 0 && at_len <= until_len))
-                best = v;
-        }
-        rp_doc_destroy(&doc);
-    }
-    rp_doc_t *out = best.mv_data ? rp_doc_new(best.mv_data, best.mv_size, NULL) : NULL;
-    mdb_cursor_close(c);
-    return out;
+    return entry.doc; //  taken over from the entry
 }
 
 static bool s_as_of_key(const msgpack_object *key)

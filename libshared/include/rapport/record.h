@@ -55,7 +55,10 @@ typedef enum {
     RP_FIELD_TAGS,   //  an array of up to items texts of 1..max bytes
     RP_FIELD_CUSTOM, //  a map of up to items keys (codes of 1..64 bytes) to
                      //  str (0..max bytes), int, float, bool or nil
-    RP_FIELD_AMOUNT  //  a number 0..2^53
+    RP_FIELD_AMOUNT, //  a number 0..2^53
+    RP_FIELD_MONEY,  //  money: a number 0..10^13, two decimals at most (rapport/money.h)
+    RP_FIELD_INT,    //  an integer 0..max
+    RP_FIELD_VALUE   //  any value its check accepts (lists of maps…)
 } rp_field_kind_t;
 
 //  Flags of a field.
@@ -70,14 +73,20 @@ typedef enum {
 //  code.
 typedef const char *(rp_field_normalize_fn)(const char *in, size_t len, char *out);
 
+//  RP_FIELD_VALUE's check: NULL if value is acceptable (then stored as
+//  given), else an error code.
+typedef const char *(rp_field_check_fn)(const msgpack_object *value);
+
 typedef struct {
     const char *name;
     rp_field_kind_t kind;
-    size_t max;                       //  bytes of a value (of an item for TAGS, CUSTOM)
+    size_t max;                       //  bytes of a value (of an item for TAGS, CUSTOM);
+                                      //  INT: the largest value
     size_t items;                     //  PHONES, TAGS, CUSTOM: the most items
     const char *const *values;        //  ENUM: NULL-terminated
     int flags;                        //  RP_FIELD_*
     rp_field_normalize_fn *normalize; //  NULL: the kind's alone
+    rp_field_check_fn *check;         //  RP_FIELD_VALUE: the whole check
 } rp_field_t;
 
 typedef struct {
