@@ -2,6 +2,7 @@
     customers service's apply, then opportunity.* through the table. */
 #include "apply.h"
 #include "deal.h"
+#include "pipelines.h"
 
 #include "../customers/apply.h"
 
@@ -36,6 +37,9 @@ size_t opportunities_apply_pair(char *out, const char *a, size_t a_len, const ch
 //  opportunity.* events
 
 static const rp_apply_type_t s_types[] = {
+    {"opportunity.pipeline_created", pipelines_apply_created},
+    {"opportunity.pipeline_updated", pipelines_apply_updated},
+    {"opportunity.lost_reasons_set", pipelines_apply_reasons},
     {"opportunity.created", deal_apply_created},
     {"opportunity.updated", deal_apply_updated},
     {"opportunity.stage_changed", deal_apply_stage_changed},
