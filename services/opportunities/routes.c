@@ -21,13 +21,10 @@ static const rp_route_arg_t s_customer_query[] = {LIST_FILTERS, RP_INT("limit"),
                                                   RP_END};
 //  The export: the same filters, no paging (export.c pages itself).
 static const rp_route_arg_t s_export_query[] = {RP_TEXT("customer_id"), LIST_FILTERS, RP_END};
-//  If-Match → args.version: apply checks it with the change (412).
-static const rp_route_arg_t s_if_match[] = {RP_IF_MATCH("version"), RP_END};
-static const rp_route_arg_t s_page_query[] = {RP_INT("limit"), RP_TEXT("cursor"), RP_END};
 //  /customers/{id}/opportunities: the path's id is the list's customer_id.
 static const rp_route_arg_t s_customer_params[] = {RP_AS("id", "customer_id"), RP_END};
 
-//  The pipelines' list pages; If-Match → args.version (checked in the
+//  Pages (pipelines, a deal's history); If-Match → args.version (checked in the
 //  same step as the change: 412 version_mismatch).
 static const rp_route_arg_t s_page_query[] = {RP_INT("limit"), RP_TEXT("cursor"), RP_END};
 static const rp_route_arg_t s_if_match[] = {RP_IF_MATCH("version"), RP_END};
