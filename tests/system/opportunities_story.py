@@ -182,7 +182,9 @@ def iso(d):
 # -- history and the reports' expected cells -----------------------------------
 
 
-def history(gw, key, deal_id):
+def history(gw, key, deal):
+    """Every history entry of a deal (a deal or its id), oldest first."""
+    deal_id = deal["id"] if isinstance(deal, dict) else deal
     items, cursor = [], None
     while True:
         page = ok(call(gw, key, "GET", q(f"{OPPS}/{deal_id}/history", limit=200,
