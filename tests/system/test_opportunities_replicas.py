@@ -5,9 +5,9 @@ rapport-opportunities (each its own data dir, one writer by lease) and
 rapport-gateway; HTTP only. Which instance answered is read from
 broker.status, as tests/system/test_replicas.py does for customers.
 
-- reads (lists and reports: the gateway does not cache them) are served by
-  all three instances, and a write is visible on the next read whichever
-  instance answers;
+- reads (lists and histories; the reports apart) are served by all three
+  instances, and a write is visible on the next read whichever instance
+  answers (the gateway sends the caller's last seq as min_seq);
 - kill -9 of the writer under a write load (deal creates and stage moves,
   each with its own Idempotency-Key, retried on 503/504 until acknowledged)
   loses no acknowledged write: after the failover every acknowledged deal
@@ -15,7 +15,8 @@ broker.status, as tests/system/test_replicas.py does for customers.
   its history;
 - a fourth instance started later catches up (its ready file, the probe's
   readiness, names a cursor at the journal's head) and answers the same
-  reports: the funnel it serves is the funnel the others serve.
+  lists and the same reports (funnel, forecast, win-loss, horizon,
+  stage-durations) as the others answered before it started.
 """
 
 import http.client
@@ -75,12 +76,12 @@ def test_reads_spread_over_all_three_and_read_your_writes(cluster):
     before = opp_pids(broker)
     reads = 30
     for i in range(reads):
-        path = f"{OPPS}?limit=5" if i % 2 else f"{REPORTS}/funnel"
-        body = ok(call(gw, ADMIN_KEY, "GET", path))
         if i % 2:
+            body = ok(call(gw, ADMIN_KEY, "GET", f"{OPPS}?limit=5"))
             assert d["id"] in ids(body["items"]), body
         else:
-            assert body["stages"][0]["current"]["count"] == 1, body
+            (entry,) = history(gw, ADMIN_KEY, d)
+            assert entry["to"] == "lead", entry
     after = opp_pids(broker)
     delta = {pid: after[pid] - before[pid] for pid in before}
     assert sum(delta.values()) >= reads, delta
@@ -92,10 +93,25 @@ def test_reads_spread_over_all_three_and_read_your_writes(cluster):
         d = ok(call(gw, ADMIN_KEY, "POST", f"{OPPS}/{d['id']}/stage", {"stage": stage}))
         (item,) = ok(call(gw, ADMIN_KEY, "GET", f"{OPPS}?customer_id={c['id']}"))["items"]
         assert item["stage"] == stage and item["version"] == d["version"], (stage, item)
-        f = ok(call(gw, ADMIN_KEY, "GET", f"{REPORTS}/funnel"))
-        assert {s["key"]: s["current"]["count"] for s in f["stages"]}[stage] == 1, f
+        assert history(gw, ADMIN_KEY, d)[-1]["to"] == stage
     after = opp_pids(broker)
     assert len([p for p in before if after[p] > before[p]]) >= 2, (before, after)
+
+
+def test_reports_served_by_all_three(cluster):
+    gw, broker = cluster.gateways[0], cluster.broker
+    c = a_customer(gw)
+    d = ok(call(gw, ADMIN_KEY, "POST", OPPS, {"customer_id": c["id"], "title": "两江仓储",
+                                              "amount": 1000}), 201)
+    before = opp_pids(broker)
+    for stage in MOVES + ["won"]:
+        d = ok(call(gw, ADMIN_KEY, "POST", f"{OPPS}/{d['id']}/stage", {"stage": stage}))
+        for _ in range(6):
+            f = ok(call(gw, ADMIN_KEY, "GET", f"{REPORTS}/funnel"))
+            current = {s["key"]: s["current"]["count"] for s in f["stages"]}
+            assert current[stage] == 1 and sum(current.values()) == 1, (stage, f)
+    after = opp_pids(broker)
+    assert all(after[p] > before[p] for p in before), (before, after)
 
 
 class DealLoad(threading.Thread):
@@ -206,14 +222,10 @@ def test_writer_kill9_under_deal_load_loses_no_acknowledged_write(cluster):
         assert d["title"] == title and d["stage"] == stages[-1], (d, stages)
         moves = [e["to"] for e in history(gw, ADMIN_KEY, deal_id) if e["from"] != e["to"]]
         assert moves == stages, (deal_id, moves, stages)
-    f = ok(call(gw, ADMIN_KEY, "GET", f"{REPORTS}/funnel?customer_id={c['id']}"))
-    current = {s["key"]: s["current"]["count"] for s in f["stages"]}
-    assert sum(current.values()) == len(listed), f
-    for stage in ["lead"] + MOVES:
-        assert current[stage] == sum(1 for d in listed if d["stage"] == stage), (stage, f)
 
 
-def test_new_instance_catches_up_and_answers_the_same_reports(cluster, tmp_path):
+@pytest.mark.parametrize("reads", ["lists", "reports"])
+def test_new_instance_catches_up_and_answers_the_same(cluster, tmp_path, reads):
     gw, broker = cluster.gateways[0], cluster.broker
     c = a_customer(gw)
     made = []
@@ -230,9 +242,13 @@ def test_new_instance_catches_up_and_answers_the_same_reports(cluster, tmp_path)
         elif i % 7 == 5:
             d = ok(call(gw, ADMIN_KEY, "POST", f"{OPPS}/{d['id']}/stage", {"stage": "won"}))
         made.append(d)
-    reports = ["funnel", "forecast?from=2027-01-01&to=2027-12-31", "win-loss?by=source",
-               "horizon", "stage-durations"]
-    before = {r: ok(call(gw, ADMIN_KEY, "GET", f"{REPORTS}/{r}")) for r in reports}
+    if reads == "reports":
+        paths = [f"{REPORTS}/{r}" for r in ("funnel", "forecast?from=2027-01-01&to=2027-12-31",
+                                            "win-loss?by=source", "horizon", "stage-durations")]
+    else:
+        paths = [f"{OPPS}?customer_id={c['id']}&limit=200", f"{OPPS}?status=open&sort=-amount",
+                 f"{OPPS}?stage=proposal", f"{OPPS}/{made[7]['id']}/history"]
+    before = {r: ok(call(gw, ADMIN_KEY, "GET", r)) for r in paths}
     with broker.client() as client:
         head = client.head()
 
@@ -249,13 +265,13 @@ def test_new_instance_catches_up_and_answers_the_same_reports(cluster, tmp_path)
     wait_until(caught_up, 30 * SLOW, interval=0.05, what="the late instance caught up")
     wait_until(lambda: late.pid in opp_pids(broker), 10 * SLOW, what="the late instance serving")
 
-    # Ask until the late instance has served each report a few times: every
+    # Ask until the late instance has served each read a few times: every
     # answer, whoever gave it, is the one from before it started.
-    for r in reports:
+    for r in paths:
         start = opp_pids(broker).get(late.pid, 0)
         deadline = time.monotonic() + 20 * SLOW
         while opp_pids(broker).get(late.pid, 0) < start + 2:
             assert time.monotonic() < deadline, f"the late instance never served {r}"
-            got = ok(call(gw, ADMIN_KEY, "GET", f"{REPORTS}/{r}"))
+            got = ok(call(gw, ADMIN_KEY, "GET", r))
             assert got == before[r], (r, got, before[r])
     assert ids(list_all(gw, ADMIN_KEY, customer_id=c["id"])) == ids(made)
