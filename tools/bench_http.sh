@@ -332,7 +332,7 @@ case $OPP in
 ok)
     report "POST /api/v1/opportunities" opp_post 0 0 opportunities
     if [ -s "$SCRATCH/result.opp_stage" ]; then
-        report "  stage moves (.../{id}/stage)" opp_stage 0 0 opportunities
+        report "  POST .../{id}/stage" opp_stage 0 0 opportunities
         echo "      (each a move of one of $N_IDS deals to its next open stage)"
     else
         echo "  stage moves (POST /api/v1/opportunities/{id}/stage): not run (only $N_IDS deals listed)"
