@@ -216,6 +216,22 @@ def walk_story(stack):
     d4 = deal(gw, a, customer_id=c2["id"], title="旧系统维护续约", amount=30000,
               expected_close=iso(day - datetime.timedelta(days=5)), source="官网")
 
+    # A stale If-Match is 412; an archived deal leaves the lists (and so the
+    # reports, which must add up to them), a restored one comes back.
+    status, headers, body = call(gw, a, "PATCH", f"{OPPS}/{d4['id']}", {"amount": 1},
+                                 **{"If-Match": '"99"'})
+    problem((status, headers, body), 412, "version_mismatch")
+    gone = deal(gw, a, customer_id=c2["id"], title="临时询价", amount=777.77,
+                expected_close=iso(day + datetime.timedelta(days=12)))
+    gone = move(gw, a, gone, "proposal")
+    archived = ok(call(gw, a, "DELETE", f"{OPPS}/{gone['id']}"))
+    assert archived["archived"] is True and archived["version"] == gone["version"] + 1, archived
+    assert gone["id"] not in ids(list_all(gw, a))
+    assert ids(list_all(gw, a, archived=True)) == [gone["id"]]
+    restored = ok(call(gw, a, "POST", f"{OPPS}/{gone['id']}/restore"))
+    assert restored["archived"] is False and gone["id"] in ids(list_all(gw, a)), restored
+    assert ok(call(gw, a, "DELETE", f"{OPPS}/{gone['id']}"))["archived"] is True
+
     # The Odoo case: 100 at 99 % and 200 at 0 %, alone in their month.
     odoo_month = add_months(day, 5)
     d5 = deal(gw, a, customer_id=c2["id"], title="试点项目A", amount=100, probability=99,
