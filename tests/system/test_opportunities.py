@@ -18,11 +18,13 @@ were all made today, so as of yesterday none exists (every count 0), and
 as of today the reports are the current ones. The Odoo weighted case: 100
 at 99 % and 200 at 0 % weigh 99, exactly.
 
-Staleness: a stale deal needs a stage entered `rot_days` (whole days) ago,
-which a test cannot make without waiting or faking the clock; so the stale
-side checked is the other one: fresh deals are not stale (rot_days 30 in
-the default pipeline, 0 = never in the second), and the stale report
-equals the list's stale=true (both empty).
+Staleness: a deal goes stale when its stage was entered `rot_days` (whole
+days) ago, which a test cannot make happen today without waiting or faking
+the clock. So the story checks that fresh deals are not stale (the stale
+report equals the list's stale=true, both empty), and a true stale case is
+read as_of a later day (the stale report's `now` is then the end of that
+day): the report and the list with the same stale=true&as_of filters must
+both name the deals whose stage_entered_at + rot_days is before then.
 """
 
 import datetime
@@ -408,6 +410,48 @@ def test_every_report_as_of_yesterday_and_today(stack):
         status, _, body = call(gw, ADMIN, "GET", f"/api/v1/reports/opportunities/{name}"
                                                  "?as_of=2026-02-30")
         assert status == 422 and body["errors"][0]["field"] == "as_of", (name, body)
+
+
+def test_stale_deals_as_of_a_later_day(stack):
+    """A true stale case without waiting days: as_of a later day (40 days
+    on, past the default pipeline's rot_days 30; 8 days on, past the second
+    pipeline's tender stage, 7). With as_of, the stale report's `now` is the
+    end of that day (docs/opportunities.md § Reports, Stale), and its cells
+    are the list's stale=true with the same filters (as_of included).
+    Both are checked against the deals' own stage_entered_at and their
+    stage's rot_days (0: never stale)."""
+    story = walk_story(stack)
+    gw, day, pipelines = story["gw"], story["day"], story["pipelines"]
+    rot = {(pid, s["key"]): s["rot_days"] for pid, p in pipelines.items() for s in p["stages"]}
+    for key, who in story["keys"][::2]:  # the admin and sales A
+        deals = list_all(gw, key)
+        for days in (8, 40):
+            at = day + datetime.timedelta(days=days)
+            now = datetime.datetime.combine(at + datetime.timedelta(days=1), datetime.time(),
+                                            datetime.timezone.utc)
+            expected = [d for d in deals if d["status"] == "open"
+                        and rot[(d["pipeline_id"], d["stage"])] > 0
+                        and entered(d) + datetime.timedelta(days=rot[(d["pipeline_id"],
+                                                                      d["stage"])]) < now]
+            assert expected or days == 8, (who, deals)
+            st = report(gw, key, "stale", as_of=iso(at))
+            assert st["totals"]["count"] == len(expected), (who, days, st, ids(expected))
+            assert norm(st["totals"]["amounts"]) == amounts_of(expected), (who, days, st)
+            cells = {(s["pipeline_id"], s["key"]): s for s in st["stages"]}
+            assert set(cells) == {(d["pipeline_id"], d["stage"]) for d in expected}, (who, st)
+            for (pid, stage), cell in cells.items():
+                mine = [d for d in expected if (d["pipeline_id"], d["stage"]) == (pid, stage)]
+                assert cell["count"] == len(mine) and cell["rot_days"] == rot[(pid, stage)]
+                assert norm(cell["amounts"]) == amounts_of(mine), (who, cell)
+                listed = list_all(gw, key, stale=True, as_of=iso(at), pipeline_id=pid,
+                                  stage=stage)
+                assert ids(listed) == ids(mine), (who, days, pid, stage, ids(listed))
+            listed = list_all(gw, key, stale=True, as_of=iso(at))
+            assert ids(listed) == ids(expected), (who, days, ids(listed), ids(expected))
+
+
+def entered(d):
+    return datetime.datetime.fromisoformat(d["stage_entered_at"].replace("Z", "+00:00"))
 
 
 def all_counts(obj):
