@@ -517,28 +517,16 @@ static int s_outcomes_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     batch_t *batch = (batch_t *)arg;
     for (size_t i = 0; i < batch->event_count; i++) {
-        MDB_val value;
-        if (rp_outcome_get(store, txn, batch->first + i, &value))
-            continue;
-        rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-        uint64_t status = 200;
-        const char *code = "conflict";
-        size_t code_len = 8;
-        if (doc) {
-            rp_obj_u64(rp_obj_get(rp_doc_root(doc), "status"), &status);
-            rp_obj_str(rp_obj_get(rp_doc_root(doc), "code"), &code, &code_len);
-        }
-        if (status != 200) {
-            char copy[40];
-            snprintf(copy, sizeof copy, "%.*s", (int)code_len, code);
+        char code[40];
+        int status = rp_outcome_status(store, txn, batch->first + i, code, sizeof code);
+        if (status && status != 200) {
             if (batch->event_updates[i])
                 batch->report.updated--;
             else
                 batch->report.created--;
-            s_reject_one(batch, batch->event_lines[i], "", copy,
+            s_reject_one(batch, batch->event_lines[i], "", code[0] ? code : "conflict",
                          "refused when written: another change got there first");
         }
-        rp_doc_destroy(&doc);
     }
     return 0;
 }

@@ -114,25 +114,15 @@ static int s_outcomes_read(rp_store_t *store, MDB_txn *txn, void *arg)
     outcomes_t *read = (outcomes_t *)arg;
     batch_t *batch = read->batch;
     for (size_t i = 0; i < batch->event_count; i++) {
-        MDB_val value;
-        if (rp_outcome_get(store, txn, read->first + i, &value))
+        char code[40];
+        int status = rp_outcome_status(store, txn, read->first + i, code, sizeof code);
+        if (status == 200)
             continue;
-        rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-        uint64_t status = 500;
-        const char *code = "no_outcome";
-        size_t code_len = 10;
-        if (doc) {
-            rp_obj_u64(rp_obj_get(rp_doc_root(doc), "status"), &status);
-            rp_obj_str(rp_obj_get(rp_doc_root(doc), "code"), &code, &code_len);
-        }
-        if (status != 200) {
-            char copy[40];
-            snprintf(copy, sizeof copy, "%.*s", (int)code_len, code);
-            batch->report.created--;
-            rp_import_reject_one(&batch->report, batch->event_lines[i], s_code_field(copy), copy,
-                                 deals_refusal_message((int)status, copy, strlen(copy)));
-        }
-        rp_doc_destroy(&doc);
+        if (!status) //  cannot happen: the write waited until applied
+            snprintf(code, sizeof code, "no_outcome");
+        batch->report.created--;
+        rp_import_reject_one(&batch->report, batch->event_lines[i], s_code_field(code), code,
+                             deals_refusal_message(status, code, strlen(code)));
     }
     return 0;
 }
