@@ -1,5 +1,6 @@
 /*  handlers.c — the opportunities op table and the service's own state. */
 #include "handlers.h"
+#include "deals.h"
 #include "pipelines.h"
 #include "query.h"
 
@@ -56,6 +57,13 @@ void opportunities_handlers_tick(void *arg, rp_service_t *service)
 const rp_service_op_t opportunities_handlers_ops[] = {
     //  opportunities.list lives in query.c (filters, sort orders, cursors).
     {"opportunities.list", RP_OP_READ, deals_query_list},
+    {"opportunities.get", RP_OP_READ, deals_get},
+    {"opportunities.history", RP_OP_READ, deals_history},
+    {"opportunities.create", RP_OP_WRITE, deals_create},
+    {"opportunities.update", RP_OP_WRITE, deals_update},
+    {"opportunities.stage", RP_OP_WRITE, deals_stage},
+    {"opportunities.archive", RP_OP_WRITE, deals_archive},
+    {"opportunities.restore", RP_OP_WRITE, deals_restore},
     //  Pipelines and their lost reasons: pipelines.c.
     {"opportunities.pipelines.list", RP_OP_READ, pipelines_list},
     {"opportunities.pipelines.get", RP_OP_READ, pipelines_get},

@@ -80,6 +80,9 @@ def seed(gw):
                                    {"key": "contract", "name": "合同", "kind": "open"},
                                    {"key": "won", "name": "成交", "kind": "won"},
                                    {"key": "lost", "name": "输单", "kind": "lost"}]})
+    ids["opportunity"] = post(gw, "/api/v1/opportunities", {
+        "customer_id": ids["customer"], "title": "种子商机", "pipeline_id": ids["pipeline"],
+        "amount": 1000})
     return ids
 
 
