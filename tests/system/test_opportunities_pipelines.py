@@ -271,3 +271,49 @@ def test_writer_failover_seeds_once(stack):
     seeds = [e for e in events if e["type"] == "opportunity.pipeline_created"
              and e["data"]["id"] == "default"]
     assert len(seeds) == 1, seeds
+
+
+def test_stage_in_use_with_open_deals(stack):
+    gw = stack.gateways[0]
+    status, _, p = write(gw, "POST", PIPELINES, {"name": "项目制销售", "stages": [
+        {"key": "lead", "name": "线索", "kind": "open"},
+        {"key": "demo", "name": "演示", "kind": "open"},
+        {"key": "won", "name": "成交", "kind": "won"},
+        {"key": "lost", "name": "输单", "kind": "lost"}]})
+    assert status == 201, p
+    path = f"{PIPELINES}/{p['id']}"
+    status, _, c = write(gw, "POST", "/api/v1/customers", {"name": "无锡精密仪器有限公司"})
+    assert status == 201, c
+    deals = []
+    for title in ("一期", "二期"):
+        status, _, d = write(gw, "POST", "/api/v1/opportunities", {
+            "customer_id": c["id"], "title": title, "pipeline_id": p["id"], "stage": "demo"})
+        assert status == 201 and d["stage"] == "demo", d
+        deals.append(d)
+    without_demo = [s for s in p["stages"] if s["key"] != "demo"]
+
+    # Dropping "demo" while it has open deals: 409, early on the writer and,
+    # with an Idempotency-Key (no early check), from apply; nothing changes.
+    for extra in ({}, {"Idempotency-Key": "drop-demo-1"}):
+        status, headers, raw = gw.request("PATCH", path, {"stages": without_demo},
+                                          {**AUTH, **JSON, **extra})
+        problem = assert_problem(status, headers, raw, 409, "stage_in_use")
+        assert problem["stage"] == "demo" and problem["open"] == 2, problem
+    # Renaming and reordering it is fine.
+    renamed = [dict(s, name="方案演示") if s["key"] == "demo" else s for s in p["stages"]]
+    status, _, q = write(gw, "PATCH", path, {"stages": renamed[::-1]})
+    assert status == 200 and q["version"] == 2 and q["stages"][2]["name"] == "方案演示", q
+
+    # Once both deals are won, then lost (closed), "demo" may go.
+    status, _, d = write(gw, "POST", f"/api/v1/opportunities/{deals[0]['id']}/stage",
+                         {"stage": "won"})
+    assert status == 200 and d["status"] == "won", d
+    status, headers, raw = gw.request("PATCH", path, {"stages": without_demo}, {**AUTH, **JSON})
+    assert assert_problem(status, headers, raw, 409, "stage_in_use")["open"] == 1
+    status, _, lr = write(gw, "PUT", f"{path}/lost-reasons", {"lost_reasons": ["价格"]})
+    assert status == 200, lr
+    status, _, d = write(gw, "POST", f"/api/v1/opportunities/{deals[1]['id']}/stage",
+                         {"stage": "lost", "lost_reason": "价格"})
+    assert status == 200 and d["status"] == "lost", d
+    status, _, q = write(gw, "PATCH", path, {"stages": without_demo})
+    assert status == 200 and [s["key"] for s in q["stages"]] == ["lead", "won", "lost"], q
