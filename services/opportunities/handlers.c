@@ -1,6 +1,7 @@
 /*  handlers.c — the opportunities op table and the service's own state. */
 #include "handlers.h"
 #include "query.h"
+#include "report.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -54,6 +55,13 @@ void opportunities_handlers_tick(void *arg, rp_service_t *service)
 const rp_service_op_t opportunities_handlers_ops[] = {
     //  opportunities.list lives in query.c (filters, sort orders, cursors).
     {"opportunities.list", RP_OP_READ, deals_query_list},
+    //  The reports live in report.c (docs/opportunities.md § Reports).
+    {"opportunities.report.funnel", RP_OP_READ, report_funnel},
+    {"opportunities.report.forecast", RP_OP_READ, report_forecast},
+    {"opportunities.report.horizon", RP_OP_READ, report_horizon},
+    {"opportunities.report.win_loss", RP_OP_READ, report_win_loss},
+    {"opportunities.report.stage_durations", RP_OP_READ, report_stage_durations},
+    {"opportunities.report.stale", RP_OP_READ, report_stale},
     {NULL},
 };
 
