@@ -218,9 +218,11 @@ typedef struct {
     char limits[4][RP_NORMALIZE_DATE_MAX]; //  horizon: today + 1, 3, 6, 12 months
     int by;
     bool unknown_pipeline;
-    pipeline_t *pipeline; //  funnel, stage-durations
-    size_t last_open;     //  funnel: the last non-lost stage (SIZE_MAX: none)
-    size_t far;           //  funnel: the deal's furthest non-lost stage
+    bool default_pipeline; //  pipeline_id not given: "default"
+    bool no_pipeline;      //  the default one is not there yet
+    pipeline_t *pipeline;  //  funnel, stage-durations
+    size_t last_open;      //  funnel: the last non-lost stage (SIZE_MAX: none)
+    size_t far;            //  funnel: the deal's furthest non-lost stage
     cell_t current[PIPELINE_MAX_STAGES], furthest[PIPELINE_MAX_STAGES];
     cell_t totals, totals_b, buckets[4];
     int64_t ms_sum;
@@ -268,6 +270,16 @@ static void s_report_free(report_t *self)
         s_cell_free(&self->stales[i].cell);
     free(self->stales);
     free(self);
+}
+
+//  "as_of": the date or nil.
+static void s_pack_as_of(msgpack_packer *pk, const report_t *self)
+{
+    rp_pack_cstr(pk, "as_of");
+    if (self->query.as_of[0])
+        rp_pack_strn(pk, self->query.as_of, 10);
+    else
+        msgpack_pack_nil(pk);
 }
 
 //  ---------------------------------------------------------------------
@@ -393,11 +405,7 @@ static void s_funnel_pack(report_t *self, msgpack_packer *pk)
     msgpack_pack_map(pk, 3);
     rp_pack_cstr(pk, "pipeline_id");
     rp_pack_strn(pk, pipeline->id, pipeline->id_len);
-    rp_pack_cstr(pk, "as_of");
-    if (self->query.as_of[0])
-        rp_pack_strn(pk, self->query.as_of, 10);
-    else
-        msgpack_pack_nil(pk);
+    s_pack_as_of(pk, self);
     rp_pack_cstr(pk, "stages");
     msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n; i++) {
@@ -472,15 +480,6 @@ static void s_pack_date(msgpack_packer *pk, const char *name, const char *date)
     rp_pack_cstr(pk, name);
     if (date[0])
         rp_pack_cstr(pk, date);
-    else
-        msgpack_pack_nil(pk);
-}
-
-static void s_pack_as_of(msgpack_packer *pk, const report_t *self)
-{
-    rp_pack_cstr(pk, "as_of");
-    if (self->query.as_of[0])
-        rp_pack_strn(pk, self->query.as_of, 10);
     else
         msgpack_pack_nil(pk);
 }
@@ -857,7 +856,10 @@ static int s_read(rp_store_t *store, MDB_txn *txn, void *arg)
         assert(self->pipeline);
         int rc = pipeline_load(store, txn, id->ptr, id->len, self->pipeline);
         if (rc == MDB_NOTFOUND) {
-            self->unknown_pipeline = true;
+            //  The default pipeline not seeded yet (no writer has run):
+            //  no stages and no deals, an empty report; any other is 422.
+            self->unknown_pipeline = !self->default_pipeline;
+            self->no_pipeline = self->default_pipeline;
             return 0;
         }
         if (rc)
@@ -938,6 +940,7 @@ static int s_parse(report_t *self, const msgpack_object *args, const char *now,
         self->query.stale = true;
     deals_query_text_t *pipeline = &self->query.exact[DEALS_Q_PIPELINE_ID];
     if ((self->kind == REPORT_FUNNEL || self->kind == REPORT_STAGE_DURATIONS) && !pipeline->ptr) {
+        self->default_pipeline = true;
         pipeline->ptr = PIPELINE_DEFAULT_ID;
         pipeline->len = strlen(PIPELINE_DEFAULT_ID);
     }
@@ -977,6 +980,13 @@ int report_build(report_kind_t kind, rp_store_t *store, const rp_scope_t *scope,
         status = 422;
         error->code = "unknown_pipeline";
         error->message = "no pipeline with this pipeline_id";
+    } else if (self->no_pipeline) {
+        msgpack_packer *pk = &out->pk;
+        msgpack_pack_map(pk, 3);
+        rp_pack_kv_cstr(pk, "pipeline_id", PIPELINE_DEFAULT_ID);
+        s_pack_as_of(pk, self);
+        rp_pack_cstr(pk, "stages");
+        msgpack_pack_array(pk, 0);
     } else {
         msgpack_packer *pk = &out->pk;
         switch (kind) {
@@ -1721,8 +1731,16 @@ void report_test(void)
     assert(mkdtemp(dir));
     rp_store_t *store = rp_store_new(dir, opportunities_apply_dbnames);
     assert(store);
-    assert(rp_store_write(store, s_test_fill, NULL) == 0);
     rp_scope_t admin = {RP_ROLE_ADMIN, "root", 4, NULL, 0};
+    //  Before the default pipeline is seeded: empty, unless named.
+    rp_doc_t *doc = s_test_ok(store, REPORT_FUNNEL, &admin, NULL);
+    assert(s_test_size(rp_doc_root(doc), "stages") == 0);
+    rp_doc_destroy(&doc);
+    int status;
+    assert(!s_test_run(store, REPORT_STAGE_DURATIONS, &admin,
+                       (const char *[]){"pipeline_id", "default", NULL}, &status));
+    assert(status == 422);
+    assert(rp_store_write(store, s_test_fill, NULL) == 0);
     rp_scope_t ann = {RP_ROLE_SALES, "ann", 3, "east", 4};
     s_test_funnel(store, &admin, &ann);
     s_test_forecast(store, &admin, &ann);
