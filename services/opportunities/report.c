@@ -356,7 +356,7 @@ static bool s_funnel_entry(void *arg, const history_entry_t *entry)
         pipeline_stage(self->pipeline, entry->to, entry->to_len, &index);
     if (stage && stage->kind != PIPELINE_LOST && (self->far == SIZE_MAX || index > self->far))
         self->far = index;
-    return true;
+    return self->far != self->last_open; //  none further: stop there
 }
 
 //  Has the deal changed stage since its creation? (true when unsure)
@@ -1239,14 +1239,17 @@ static void s_test_amount(msgpack_packer *pk, const test_deal_t *d)
     rp_pack_kv_u64(pk, "probability", d->probability);
 }
 
-static void s_test_store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t len,
-                             const rp_packer_t *p)
+//  0 or an LMDB error (MDB_MAP_FULL: the store grows its map and retries).
+static int s_test_store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t len,
+                            const rp_packer_t *p)
 {
     MDB_val k = {len, (void *)key}, v = {p->buffer.size, p->buffer.data};
-    assert(mdb_put(txn, dbi, &k, &v, 0) == 0);
+    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    assert(rc == 0 || rc == MDB_MAP_FULL);
+    return rc;
 }
 
-static void s_test_deal(rp_store_t *store, MDB_txn *txn, const test_deal_t *d)
+static int s_test_deal(rp_store_t *store, MDB_txn *txn, const test_deal_t *d)
 {
     rp_packer_t p;
     rp_packer_init(&p);
@@ -1276,11 +1279,12 @@ static void s_test_deal(rp_store_t *store, MDB_txn *txn, const test_deal_t *d)
     s_test_kv(&p.pk, "created_at", d->created);
     rp_doc_t *doc = rp_doc_new(p.buffer.data, p.buffer.size, NULL);
     assert(doc);
-    assert(deals_query_index_save(store, txn, d->id, strlen(d->id), rp_doc_root(doc)) == 0);
+    int rc = deals_query_index_save(store, txn, d->id, strlen(d->id), rp_doc_root(doc));
     rp_doc_destroy(&doc);
-    s_test_store_put(txn, rp_store_dbi(store, "opportunities"), d->id, strlen(d->id), &p);
+    if (rc == 0)
+        rc = s_test_store_put(txn, rp_store_dbi(store, "opportunities"), d->id, strlen(d->id), &p);
     const char *from = NULL;
-    for (size_t i = 0; i < 8 && d->history[i][0]; i++) {
+    for (size_t i = 0; rc == 0 && i < 8 && d->history[i][0]; i++) {
         rp_packer_reset(&p);
         msgpack_pack_map(&p.pk, 8);
         rp_pack_kv_u64(&p.pk, "seq", 100 + i);
@@ -1294,9 +1298,10 @@ static void s_test_deal(rp_store_t *store, MDB_txn *txn, const test_deal_t *d)
         size_t len = strlen(d->id);
         memcpy(key, d->id, len + 1);
         snprintf(key + len + 1, 17, "%016zx", 100 + i);
-        s_test_store_put(txn, rp_store_dbi(store, "history"), key, len + 17, &p);
+        rc = s_test_store_put(txn, rp_store_dbi(store, "history"), key, len + 17, &p);
     }
     rp_packer_destroy(&p);
+    return rc;
 }
 
 //  A pipeline of stages "key:name:kind:probability:rot_days".
@@ -1343,9 +1348,10 @@ static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
     s_test_pipeline(
         txn, pipelines, "p2",
         (const char *[]){"s1:初步接触:open:20:10", "s2:成交:won:100:0", "s3:输单:lost:0:0", NULL});
-    for (size_t i = 0; i < TEST_DEAL_COUNT; i++)
-        s_test_deal(store, txn, &s_test_deals[i]);
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < TEST_DEAL_COUNT; i++)
+        rc = s_test_deal(store, txn, &s_test_deals[i]);
+    return rc;
 }
 
 //  An object of the answer by a dotted path ("stages.2.reached.count").
