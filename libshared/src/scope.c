@@ -89,6 +89,21 @@ bool rp_scope_is_team(const rp_scope_t *self, const char *team, size_t team_len)
     return self->team_len > 0 && s_eq(self->team, self->team_len, team, team_len);
 }
 
+const char *rp_scope_assign_check(const rp_scope_t *self, bool owner_given, const char *owner,
+                                  size_t owner_len, bool team_given, const char *team,
+                                  size_t team_len)
+{
+    if (self->role == RP_ROLE_ADMIN)
+        return NULL;
+    if (owner_given && self->role == RP_ROLE_SALES &&
+        !(owner && rp_scope_is_user(self, owner, owner_len)))
+        return "owner";
+    if (team_given && !(team && self->team && self->team_len == team_len &&
+                        memcmp(self->team, team, team_len) == 0))
+        return "team";
+    return NULL;
+}
+
 void rp_scope_pack(const rp_scope_t *self, msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 3);

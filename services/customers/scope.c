@@ -15,18 +15,12 @@ bool scope_allows(const rp_scope_t *self, const rp_record_t *record, bool write)
 
 const char *scope_assign_check(const rp_scope_t *self, const rp_record_t *changes)
 {
-    const char *str;
-    size_t len;
-    if (self->role == RP_ROLE_ADMIN)
-        return NULL;
-    if (changes->given[CUSTOMER_OWNER] && self->role == RP_ROLE_SALES &&
-        !(rp_record_str(changes, CUSTOMER_OWNER, &str, &len) && rp_scope_is_user(self, str, len)))
-        return "owner";
-    if (changes->given[CUSTOMER_TEAM] &&
-        !(rp_record_str(changes, CUSTOMER_TEAM, &str, &len) && self->team &&
-          self->team_len == len && memcmp(self->team, str, len) == 0))
-        return "team";
-    return NULL;
+    const char *owner = NULL, *team = NULL;
+    size_t owner_len = 0, team_len = 0;
+    rp_record_str(changes, CUSTOMER_OWNER, &owner, &owner_len);
+    rp_record_str(changes, CUSTOMER_TEAM, &team, &team_len);
+    return rp_scope_assign_check(self, changes->given[CUSTOMER_OWNER], owner, owner_len,
+                                 changes->given[CUSTOMER_TEAM], team, team_len);
 }
 
 //  ---------------------------------------------------------------------

@@ -1,5 +1,7 @@
 /*  handlers.c — the opportunities op table and the service's own state. */
 #include "handlers.h"
+#include "deals.h"
+#include "pipelines.h"
 #include "query.h"
 #include "report.h"
 
@@ -7,7 +9,8 @@
 #include <stdlib.h>
 
 struct _opportunities_handlers_t {
-    rp_writes_t *writes; //  writes in flight
+    rp_writes_t *writes;   //  writes in flight
+    pipelines_seed_t seed; //  the default pipeline's append
 };
 
 opportunities_handlers_t *opportunities_handlers_new(void)
@@ -48,13 +51,27 @@ void opportunities_handlers_fini(void *arg)
 
 void opportunities_handlers_tick(void *arg, rp_service_t *service)
 {
-    (void)arg;
-    (void)service;
+    opportunities_handlers_t *self = (opportunities_handlers_t *)arg;
+    pipelines_seed(&self->seed, service);
 }
 
 const rp_service_op_t opportunities_handlers_ops[] = {
     //  opportunities.list lives in query.c (filters, sort orders, cursors).
     {"opportunities.list", RP_OP_READ, deals_query_list},
+    {"opportunities.get", RP_OP_READ, deals_get},
+    {"opportunities.history", RP_OP_READ, deals_history},
+    {"opportunities.create", RP_OP_WRITE, deals_create},
+    {"opportunities.update", RP_OP_WRITE, deals_update},
+    {"opportunities.stage", RP_OP_WRITE, deals_stage},
+    {"opportunities.archive", RP_OP_WRITE, deals_archive},
+    {"opportunities.restore", RP_OP_WRITE, deals_restore},
+    //  Pipelines and their lost reasons: pipelines.c.
+    {"opportunities.pipelines.list", RP_OP_READ, pipelines_list},
+    {"opportunities.pipelines.get", RP_OP_READ, pipelines_get},
+    {"opportunities.lost_reasons.get", RP_OP_READ, pipelines_reasons_get},
+    {"opportunities.pipelines.create", RP_OP_WRITE, pipelines_create},
+    {"opportunities.pipelines.update", RP_OP_WRITE, pipelines_update},
+    {"opportunities.lost_reasons.set", RP_OP_WRITE, pipelines_reasons_set},
     //  The reports live in report.c (docs/opportunities.md § Reports).
     {"opportunities.report.funnel", RP_OP_READ, report_funnel},
     {"opportunities.report.forecast", RP_OP_READ, report_forecast},

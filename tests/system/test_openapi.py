@@ -27,7 +27,7 @@ from test_gateway_users import Users
 from test_opportunities_list import Opportunities
 
 DOC_PATH = os.path.join(ROOT, "docs", "openapi.json")
-METHODS = ("get", "post", "patch", "delete")
+METHODS = ("get", "post", "put", "patch", "delete")
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def live(broker_factory, tmp_path):
                    interval=0.05, what=f"{path} through the gateway")
     with broker.client() as client:
         wait_until(lambda: all(client.status()["leases"].get(s, {}).get("holder")
-                               for s in ("users", "customers")),
+                               for s in ("users", "customers", "opportunities")),
                    15 * SLOW, interval=0.05, what="every writer lease held")
     yield gw
     failures = []
@@ -75,6 +75,14 @@ def seed(gw):
     assert status == 200 and body["archived"] is True, body
     ids["customer_merged"] = post(gw, "/api/v1/customers", {"name": "种子客户丙有限公司"})
     ids["contact"] = post(gw, f"/api/v1/customers/{ids['customer']}/contacts", {"name": "种子联系人"})
+    ids["pipeline"] = post(gw, "/api/v1/pipelines", {
+        "name": "种子流程", "stages": [{"key": "lead", "name": "线索", "kind": "open"},
+                                   {"key": "contract", "name": "合同", "kind": "open"},
+                                   {"key": "won", "name": "成交", "kind": "won"},
+                                   {"key": "lost", "name": "输单", "kind": "lost"}]})
+    ids["opportunity"] = post(gw, "/api/v1/opportunities", {
+        "customer_id": ids["customer"], "title": "种子商机", "pipeline_id": ids["pipeline"],
+        "amount": 1000})
     return ids
 
 

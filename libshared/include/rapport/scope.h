@@ -80,6 +80,14 @@ bool rp_scope_is_user(const rp_scope_t *self, const char *user, size_t user_len)
 //  Is team the actor's own (a team, not empty)?
 bool rp_scope_is_team(const rp_scope_t *self, const char *team, size_t team_len);
 
+//  May the actor give a record this owner and team (each checked when
+//  given; a NULL value is none)? Admins give any; sales only themselves
+//  as owner; everyone else only their own team. NULL when allowed, else
+//  the field refused ("owner" or "team", answered as out_of_scope).
+const char *rp_scope_assign_check(const rp_scope_t *self, bool owner_given, const char *owner,
+                                  size_t owner_len, bool team_given, const char *team,
+                                  size_t team_len);
+
 //  Pack the actor as an event's {user, role, team} (team nil when absent):
 //  rebuilt from the checked fields, so only these reach the journal.
 void rp_scope_pack(const rp_scope_t *self, msgpack_packer *pk);
