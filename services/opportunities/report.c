@@ -700,7 +700,8 @@ static void s_durations_pack(report_t *self, msgpack_packer *pk)
     for (size_t i = 0; i < pipeline->stage_count; i++) {
         durations_t *d = &self->durations[i];
         const pipeline_stage_t *stage = &pipeline->stages[i];
-        qsort(d->seconds, d->size, sizeof *d->seconds, s_seconds_order);
+        if (d->size > 1)
+            qsort(d->seconds, d->size, sizeof *d->seconds, s_seconds_order);
         msgpack_pack_map(pk, 7);
         rp_pack_cstr(pk, "key");
         rp_pack_strn(pk, stage->key, stage->key_len);
@@ -796,7 +797,8 @@ static int s_stale_order(const void *a, const void *b)
 static void s_stale_pack(report_t *self, msgpack_packer *pk)
 {
     s_stale_sorting = self;
-    qsort(self->stales, self->stale_count, sizeof *self->stales, s_stale_order);
+    if (self->stale_count > 1)
+        qsort(self->stales, self->stale_count, sizeof *self->stales, s_stale_order);
     msgpack_pack_map(pk, 4);
     rp_pack_kv_cstr(pk, "now", self->query.now);
     s_pack_as_of(pk, self);
