@@ -4,6 +4,7 @@
 #include "import.h"
 #include "pipelines.h"
 #include "query.h"
+#include "report.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -73,6 +74,13 @@ const rp_service_op_t opportunities_handlers_ops[] = {
     {"opportunities.pipelines.create", RP_OP_WRITE, pipelines_create},
     {"opportunities.pipelines.update", RP_OP_WRITE, pipelines_update},
     {"opportunities.lost_reasons.set", RP_OP_WRITE, pipelines_reasons_set},
+    //  The reports live in report.c (docs/opportunities.md § Reports).
+    {"opportunities.report.funnel", RP_OP_READ, report_funnel},
+    {"opportunities.report.forecast", RP_OP_READ, report_forecast},
+    {"opportunities.report.horizon", RP_OP_READ, report_horizon},
+    {"opportunities.report.win_loss", RP_OP_READ, report_win_loss},
+    {"opportunities.report.stage_durations", RP_OP_READ, report_stage_durations},
+    {"opportunities.report.stale", RP_OP_READ, report_stale},
     {NULL},
 };
 
