@@ -9,7 +9,7 @@ import datetime
 import json
 import os
 import urllib.parse
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -145,7 +145,9 @@ def weighted_of(items):
             cur = d.get("currency") or "CNY"
             w = money(d["amount"]) * d["probability"] / 100
             out[cur] = out.get(cur, Decimal(0)) + w
-    return {k: v.quantize(Decimal("0.01")) for k, v in out.items() if v != 0}
+    # Rounded half up once, at the end (docs/decisions.md § Money).
+    return {k: v.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for k, v in out.items()
+            if v != 0}
 
 
 def norm(amounts):
