@@ -3,6 +3,7 @@
 #include "history.h"
 #include "opportunity.h"
 #include "pipeline.h"
+#include "pipelines.h"
 
 #include <czmq.h>
 #include <assert.h>
@@ -866,6 +867,10 @@ static int s_read(rp_store_t *store, MDB_txn *txn, void *arg)
         }
         if (rc)
             return rc;
+        if (!pipelines_visible(self->scope, rp_obj_get(rp_doc_root(self->pipeline->doc), "team"))) {
+            self->unknown_pipeline = true; //  another team's: as if it did not exist
+            return 0;
+        }
         self->last_open = SIZE_MAX;
         for (size_t i = 0; i < self->pipeline->stage_count; i++)
             if (self->pipeline->stages[i].kind != PIPELINE_LOST)
@@ -1307,7 +1312,8 @@ static int s_test_deal(rp_store_t *store, MDB_txn *txn, const test_deal_t *d)
 }
 
 //  A pipeline of stages "key:name:kind:probability:rot_days".
-static void s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const char *const *stages)
+static int s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const char *team,
+                           const char *const *stages)
 {
     rp_packer_t p;
     rp_packer_init(&p);
@@ -1317,7 +1323,7 @@ static void s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const cha
     msgpack_pack_map(&p.pk, 6);
     s_test_kv(&p.pk, "id", id);
     s_test_kv(&p.pk, "name", id);
-    s_test_kv(&p.pk, "team", NULL);
+    s_test_kv(&p.pk, "team", team);
     rp_pack_kv_u64(&p.pk, "version", 1);
     rp_pack_cstr(&p.pk, "lost_reasons");
     msgpack_pack_array(&p.pk, 0);
@@ -1335,22 +1341,28 @@ static void s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const cha
         rp_pack_kv_u64(&p.pk, "probability", strtoull(probability, NULL, 10));
         rp_pack_kv_u64(&p.pk, "rot_days", strtoull(rot, NULL, 10));
     }
-    s_test_store_put(txn, dbi, id, strlen(id), &p);
+    int rc = s_test_store_put(txn, dbi, id, strlen(id), &p);
     rp_packer_destroy(&p);
+    return rc;
 }
 
 static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     (void)arg;
     MDB_dbi pipelines = rp_store_dbi(store, "pipelines");
-    s_test_pipeline(txn, pipelines, "default",
-                    (const char *[]){"lead:线索:open:10:30", "contacted:初步沟通:open:20:30",
-                                     "proposal:方案提交:open:60:30", "won:成交:won:100:0",
-                                     "lost:输单:lost:0:0", NULL});
-    s_test_pipeline(
-        txn, pipelines, "p2",
-        (const char *[]){"s1:初步接触:open:20:10", "s2:成交:won:100:0", "s3:输单:lost:0:0", NULL});
-    int rc = 0;
+    int rc =
+        s_test_pipeline(txn, pipelines, "default", NULL,
+                        (const char *[]){"lead:线索:open:10:30", "contacted:初步沟通:open:20:30",
+                                         "proposal:方案提交:open:60:30", "won:成交:won:100:0",
+                                         "lost:输单:lost:0:0", NULL});
+    if (rc == 0)
+        rc = s_test_pipeline(txn, pipelines, "p2", NULL,
+                             (const char *[]){"s1:初步接触:open:20:10", "s2:成交:won:100:0",
+                                              "s3:输单:lost:0:0", NULL});
+    //  A team's pipeline: only its team (and admins) see it.
+    if (rc == 0)
+        rc = s_test_pipeline(txn, pipelines, "west", "west",
+                             (const char *[]){"w1:西:open:10:0", "w2:成交:won:100:0", NULL});
     for (size_t i = 0; rc == 0 && i < TEST_DEAL_COUNT; i++)
         rc = s_test_deal(store, txn, &s_test_deals[i]);
     return rc;
@@ -1552,6 +1564,13 @@ static void s_test_funnel(rp_store_t *store, const rp_scope_t *admin, const rp_s
     assert(!s_test_run(store, REPORT_FUNNEL, admin, (const char *[]){"pipeline_id", "nope", NULL},
                        &status));
     assert(status == 422);
+    //  Another team's pipeline: as if it did not exist (admin sees it).
+    assert(!s_test_run(store, REPORT_FUNNEL, ann, (const char *[]){"pipeline_id", "west", NULL},
+                       &status));
+    assert(status == 422);
+    doc = s_test_ok(store, REPORT_FUNNEL, admin, (const char *[]){"pipeline_id", "west", NULL});
+    assert(s_test_size(rp_doc_root(doc), "stages") == 2);
+    rp_doc_destroy(&doc);
     assert(!s_test_run(store, REPORT_FUNNEL, admin, (const char *[]){"from", "2026-13-01", NULL},
                        &status));
     assert(status == 422);
