@@ -198,7 +198,8 @@ static group_t **s_groups_sorted(zhashx_t *groups, size_t *count)
 //  A report's state
 
 typedef struct {
-    size_t pipeline, stage; //  indexes into the pipeline cache and its stages
+    const pipeline_t *pipeline; //  one of the report's pipelines
+    size_t stage;               //  its index there
     cell_t cell;
 } stale_t;
 
@@ -761,7 +762,7 @@ static bool s_stale_visit(report_t *self, const msgpack_object *deal)
         return true;
     stale_t *cell = NULL;
     for (size_t i = 0; i < self->stale_count && !cell; i++)
-        if (self->stales[i].pipeline == p && self->stales[i].stage == stage)
+        if (self->stales[i].pipeline == self->pipelines[p] && self->stales[i].stage == stage)
             cell = &self->stales[i];
     if (!cell) {
         if (self->stale_count == self->stale_cap) {
@@ -771,7 +772,7 @@ static bool s_stale_visit(report_t *self, const msgpack_object *deal)
         }
         cell = &self->stales[self->stale_count++];
         memset(cell, 0, sizeof *cell);
-        cell->pipeline = p;
+        cell->pipeline = self->pipelines[p];
         cell->stage = stage;
     }
     s_cell_add(&cell->cell, deal);
@@ -779,15 +780,12 @@ static bool s_stale_visit(report_t *self, const msgpack_object *deal)
     return true;
 }
 
-static const report_t *s_stale_sorting; //  qsort has no argument
-
 //  By pipeline id, then stage order.
 static int s_stale_order(const void *a, const void *b)
 {
     const stale_t *x = (const stale_t *)a, *y = (const stale_t *)b;
-    const pipeline_t *px = s_stale_sorting->pipelines[x->pipeline];
-    const pipeline_t *py = s_stale_sorting->pipelines[y->pipeline];
-    if (x->pipeline != y->pipeline) {
+    const pipeline_t *px = x->pipeline, *py = y->pipeline;
+    if (px != py) {
         size_t n = px->id_len < py->id_len ? px->id_len : py->id_len;
         int c = memcmp(px->id, py->id, n);
         return c ? c : px->id_len < py->id_len ? -1 : 1;
@@ -797,7 +795,6 @@ static int s_stale_order(const void *a, const void *b)
 
 static void s_stale_pack(report_t *self, msgpack_packer *pk)
 {
-    s_stale_sorting = self;
     if (self->stale_count > 1)
         qsort(self->stales, self->stale_count, sizeof *self->stales, s_stale_order);
     msgpack_pack_map(pk, 4);
@@ -806,7 +803,7 @@ static void s_stale_pack(report_t *self, msgpack_packer *pk)
     rp_pack_cstr(pk, "stages");
     msgpack_pack_array(pk, self->stale_count);
     for (size_t i = 0; i < self->stale_count; i++) {
-        const pipeline_t *pipeline = self->pipelines[self->stales[i].pipeline];
+        const pipeline_t *pipeline = self->stales[i].pipeline;
         const pipeline_stage_t *stage = &pipeline->stages[self->stales[i].stage];
         msgpack_pack_map(pk, 6);
         rp_pack_cstr(pk, "pipeline_id");
