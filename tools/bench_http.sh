@@ -18,6 +18,11 @@
 # A benchmark reports; it does not fail the build (exit 0 unless the setup
 # itself fails).
 #
+#   POST /api/v1/opportunities, POST /api/v1/opportunities/{id}/stage (issue 14)
+#        beside them, and the funnel report over BENCH_DEALS deals (default
+#        100000, made by wrk) timed beside a list page of 200
+#        (BENCH_REPORT_REPEAT times each, default 5; the median printed)
+#
 # Usage: tools/bench_http.sh [BUILD_DIR]   (BENCH_HTTP_SECONDS, default 5)
 # BENCH_IDEM=1 gives every POST its own Idempotency-Key (bench/http.lua).
 # BENCH_HTTP_ONLY=post runs the POST alone and prints one line,
@@ -226,6 +231,77 @@ run floor post "http://127.0.0.1:$FLOOR_PORT/api/v1/customers"
 set -- $REAL
 GATEWAY=$1 CUSTOMERS=$2 BROKER=$3
 
+# Opportunities (issue 14): one rapport-opportunities instance, started only
+# now - it folds every customer event, so the customer figures above are
+# those of the customers stack alone; it catches up on them before its first
+# answer. Deals POSTed on the sample customer (a distinct deal each), then
+# stage moves of those deals, with the same wrk settings; CPU per request is
+# the opportunities instance's. Then the deals are filled up to BENCH_DEALS
+# (default 100000; 0 skips all of this) by wrk as fast as it can, and one
+# funnel over all of them is timed beside one list page of 200.
+OPP=skipped
+WANT_DEALS=${BENCH_DEALS:-100000}
+OPP_BIN="$B/bin/rapport-opportunities"
+if [ -x "$OPP_BIN" ] && [ "$WANT_DEALS" -gt 0 ]; then
+    RAPPORT_DATA_DIR="$SCRATCH/opportunities" "$OPP_BIN" 2>"$SCRATCH/opportunities.log" &
+    OPPORTUNITIES=$!
+    PIDS="$PIDS $OPPORTUNITIES"
+    OPP=unavailable
+    i=0
+    while [ $i -lt 600 ] && alive $OPPORTUNITIES; do
+        code=$(curl -s -o "$SCRATCH/deal.json" -w '%{http_code}' -H "$AUTH" \
+            -H 'Content-Type: application/json' \
+            -d "{\"customer_id\":\"$ID\",\"title\":\"预热商机\"}" "$BASE/api/v1/opportunities" || true)
+        [ "$code" = 201 ] && { OPP=ok; break; }
+        case $code in 404 | 405) break ;; esac # no such route in this build
+        i=$((i + 1))
+        sleep 0.1
+    done
+fi
+if [ $OPP = ok ]; then
+    SAVED_CUSTOMERS=$CUSTOMERS
+    CUSTOMERS=$OPPORTUNITIES
+    export BENCH_CUSTOMER=$ID BENCH_THREADS=2 BENCH_IDS="$SCRATCH/deal_ids"
+    run opp_post opp_post "$BASE/api/v1/opportunities" -H "$AUTH"
+    N_IDS=$(/usr/bin/python3 tools/bench_deals.py ids "$BASE" "$RAPPORT_ADMIN_KEY" "$BENCH_IDS" 20000 || echo 0)
+    if [ "$N_IDS" -ge 256 ]; then
+        run opp_stage opp_stage "$BASE/api/v1/opportunities" -H "$AUTH"
+    fi
+    CUSTOMERS=$SAVED_CUSTOMERS
+    # The deals so far: the warm-up one and the POST run's 2xx answers.
+    HAVE=$(awk '/^RESULT/ { print $2 - $6 + 1 }' "$SCRATCH/opp_post.out")
+    FILL_S=0
+    FILLED=0
+    if [ "${HAVE:-0}" -lt "$WANT_DEALS" ]; then
+        PER_THREAD=$(((WANT_DEALS - HAVE + 1) / 2))
+        rm -f "$SCRATCH"/fill.done.*
+        FILL_START=$(date +%s.%N)
+        BENCH_MODE=opp_post BENCH_LIMIT=$PER_THREAD BENCH_DONE="$SCRATCH/fill.done" \
+            wrk -t2 -c$CONNS -d3600s -s bench/http.lua -H "$AUTH" "$BASE/api/v1/opportunities" \
+            >"$SCRATCH/fill.out" 2>&1 &
+        FILL=$!
+        PIDS="$PIDS $FILL"
+        until [ -e "$SCRATCH/fill.done.0" ] && [ -e "$SCRATCH/fill.done.1" ]; do
+            alive $FILL || break
+            sleep 0.2
+        done
+        kill -INT $FILL 2>/dev/null || true
+        wait $FILL 2>/dev/null || true
+        FILL_S=$(awk -v s="$FILL_START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+        FILLED=$(awk '/^RESULT/ { print $2 - $6 }' "$SCRATCH/fill.out")
+    fi
+    DEALS=$(/usr/bin/python3 tools/bench_deals.py count "$BASE" "$RAPPORT_ADMIN_KEY" || echo "?")
+    REPEAT=${BENCH_REPORT_REPEAT:-5}
+    read -r FUNNEL_MS FUNNEL_MIN FUNNEL_STATUS FUNNEL_BYTES <<END
+$(/usr/bin/python3 tools/bench_deals.py time "$BASE" "$RAPPORT_ADMIN_KEY" \
+    "/api/v1/reports/opportunities/funnel" "$REPEAT" || echo "0 0 failed 0")
+END
+    read -r LIST_MS LIST_MIN LIST_STATUS LIST_BYTES <<END
+$(/usr/bin/python3 tools/bench_deals.py time "$BASE" "$RAPPORT_ADMIN_KEY" \
+    "/api/v1/opportunities?limit=200" "$REPEAT" || echo "0 0 failed 0")
+END
+fi
+
 read -r NGX NGX50 NGX99 NGXBAD <"$SCRATCH/result.nginx"
 report() {
     label=$1 file=$2 goal=$3 p99goal=$4
@@ -252,4 +328,31 @@ report "  same, gateway cache off" get_uncached 0 0
 report "POST /api/v1/customers" post 0.2 10
 report "  the floor (bench_floor)" floor 0 0 writer
 echo "      (the design's write path with no work in it: the same hops and syncs)"
+case $OPP in
+ok)
+    report "POST /api/v1/opportunities" opp_post 0 0 opportunities
+    if [ -s "$SCRATCH/result.opp_stage" ]; then
+        report "  stage moves (.../{id}/stage)" opp_stage 0 0 opportunities
+        echo "      (each a move of one of $N_IDS deals to its next open stage)"
+    else
+        echo "  stage moves (POST /api/v1/opportunities/{id}/stage): not run (only $N_IDS deals listed)"
+    fi
+    awk -v f="$FUNNEL_MS" -v fmin="$FUNNEL_MIN" -v fs="$FUNNEL_STATUS" -v l="$LIST_MS" \
+        -v lmin="$LIST_MIN" -v ls="$LIST_STATUS" -v n="$DEALS" -v fill="$FILL_S" \
+        -v made="$FILLED" 'BEGIN {
+        if (fs == 200) {
+            printf "  %-28s %8.1f ms per report (min %.1f) over %s deals  %.1f x the list of 200\n", \
+                "funnel (default pipeline)", f, fmin, n, (l > 0 ? f / l : 0)
+        } else
+            printf "  %-28s not answered (HTTP %s): not measured\n", "funnel (default pipeline)", fs
+        printf "  %-28s %8.1f ms per page (min %.1f, HTTP %s)  (reference)\n", \
+            "list of 200 deals", l, lmin, ls
+        if (fill > 0)
+            printf "      (%d deals made by wrk for it in %s s)\n", made, fill
+    }'
+    ;;
+unavailable)
+    echo "  opportunities: no deal could be created (POST /api/v1/opportunities); not measured"
+    ;;
+esac
 [ "$AFTER" = ok ] || echo "  (the gateway did not answer after the run)"

@@ -1,6 +1,7 @@
 /*  handlers.c — the opportunities op table and the service's own state. */
 #include "handlers.h"
 #include "deals.h"
+#include "import.h"
 #include "pipelines.h"
 #include "query.h"
 #include "report.h"
@@ -65,6 +66,7 @@ const rp_service_op_t opportunities_handlers_ops[] = {
     {"opportunities.stage", RP_OP_WRITE, deals_stage},
     {"opportunities.archive", RP_OP_WRITE, deals_archive},
     {"opportunities.restore", RP_OP_WRITE, deals_restore},
+    {"opportunities.import", RP_OP_WRITE, deals_import_request},
     //  Pipelines and their lost reasons: pipelines.c.
     {"opportunities.pipelines.list", RP_OP_READ, pipelines_list},
     {"opportunities.pipelines.get", RP_OP_READ, pipelines_get},

@@ -44,7 +44,13 @@ static const rp_route_t s_rows[] = {
      .service = "opportunities",
      .op = "opportunities.list",
      .query = s_list_query},
-    //  Streamed by the gateway's export.c (csvdefs.c: the columns).
+    //  Streamed by the gateway's import.c and export.c (csvdefs.c: the columns).
+    {.method = "POST",
+     .path = OPPORTUNITIES "/import",
+     .service = "opportunities",
+     .op = "opportunities.import",
+     .write = true,
+     .special = "import"},
     {.method = "GET",
      .path = OPPORTUNITIES "/export",
      .service = "opportunities",

@@ -6,7 +6,8 @@ Run by tests/docker/run.sh (`make docker-test`), which provides the engine
 project name of its own, with the API published on a free loopback port.
 The tests run in order, on one deployment:
 
-  1. the customers story through the published gateway port (Chinese names);
+  1. the customers story through the published gateway port (Chinese names),
+     and a deal made, moved and counted in the funnel (opportunities);
   2. customers scaled to 3: all three catch up, register, hold the same
      store, and each serves reads (with min_seq) on its own;
   3. the writer's container killed under a write load: no acknowledged
@@ -284,6 +285,29 @@ def test_customers_story(deployment):
         assert code == 401 and problem["code"], problem
         names = {x["name"] for x in list_all()}
         assert {name, "北京燕莎商城"} <= names
+
+
+def test_opportunities_step(deployment):
+    """A deal on a customer (the opportunities container learns it from the
+    feed), moved once, in the history and in the funnel."""
+    with timed("opportunities step"):
+        code, _, c = api("POST", BASE, {"name": "广州白云电器有限公司"})
+        assert code == 201, c
+        code, headers, d = api("POST", "/api/v1/opportunities",
+                               {"customer_id": c["id"], "title": "白云电器年度采购",
+                                "amount": 250000, "expected_close": "2027-03-31"})
+        assert code == 201 and d["stage"] == "lead" and d["probability"] == 10, d
+        code, _, moved = api("POST", f"/api/v1/opportunities/{d['id']}/stage",
+                             {"stage": "proposal", "note": "已报价"})
+        assert code == 200 and moved["stage"] == "proposal" and moved["probability"] == 60, moved
+        code, _, h = api("GET", f"/api/v1/opportunities/{d['id']}/history")
+        assert code == 200, h
+        moves = [(e["from"], e["to"]) for e in sorted(h["items"], key=lambda e: e["seq"])]
+        assert moves == [(None, "lead"), ("lead", "proposal")], h
+        code, _, f = api("GET", "/api/v1/reports/opportunities/funnel")
+        assert code == 200, f
+        current = {s["key"]: s["current"]["count"] for s in f["stages"]}
+        assert current["proposal"] == 1 and sum(current.values()) == 1, f
 
 
 def test_scale_customers_to_three(deployment):
