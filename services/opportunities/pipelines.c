@@ -600,6 +600,11 @@ static bool s_visible(const rp_scope_t *actor, const msgpack_object *team)
            rp_scope_is_team(actor, str, len);
 }
 
+bool pipelines_visible(const rp_scope_t *actor, const msgpack_object *team)
+{
+    return actor && s_visible(actor, team);
+}
+
 //  Pack {id, lost_reasons, version} of a stored pipeline.
 static void s_pack_reasons(msgpack_packer *pk, const msgpack_object *root)
 {

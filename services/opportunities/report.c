@@ -3,6 +3,7 @@
 #include "history.h"
 #include "opportunity.h"
 #include "pipeline.h"
+#include "pipelines.h"
 
 #include <czmq.h>
 #include <assert.h>
@@ -197,7 +198,8 @@ static group_t **s_groups_sorted(zhashx_t *groups, size_t *count)
 //  A report's state
 
 typedef struct {
-    size_t pipeline, stage; //  indexes into the pipeline cache and its stages
+    const pipeline_t *pipeline; //  one of the report's pipelines
+    size_t stage;               //  its index there
     cell_t cell;
 } stale_t;
 
@@ -760,7 +762,7 @@ static bool s_stale_visit(report_t *self, const msgpack_object *deal)
         return true;
     stale_t *cell = NULL;
     for (size_t i = 0; i < self->stale_count && !cell; i++)
-        if (self->stales[i].pipeline == p && self->stales[i].stage == stage)
+        if (self->stales[i].pipeline == self->pipelines[p] && self->stales[i].stage == stage)
             cell = &self->stales[i];
     if (!cell) {
         if (self->stale_count == self->stale_cap) {
@@ -770,7 +772,7 @@ static bool s_stale_visit(report_t *self, const msgpack_object *deal)
         }
         cell = &self->stales[self->stale_count++];
         memset(cell, 0, sizeof *cell);
-        cell->pipeline = p;
+        cell->pipeline = self->pipelines[p];
         cell->stage = stage;
     }
     s_cell_add(&cell->cell, deal);
@@ -778,15 +780,12 @@ static bool s_stale_visit(report_t *self, const msgpack_object *deal)
     return true;
 }
 
-static const report_t *s_stale_sorting; //  qsort has no argument
-
 //  By pipeline id, then stage order.
 static int s_stale_order(const void *a, const void *b)
 {
     const stale_t *x = (const stale_t *)a, *y = (const stale_t *)b;
-    const pipeline_t *px = s_stale_sorting->pipelines[x->pipeline];
-    const pipeline_t *py = s_stale_sorting->pipelines[y->pipeline];
-    if (x->pipeline != y->pipeline) {
+    const pipeline_t *px = x->pipeline, *py = y->pipeline;
+    if (px != py) {
         size_t n = px->id_len < py->id_len ? px->id_len : py->id_len;
         int c = memcmp(px->id, py->id, n);
         return c ? c : px->id_len < py->id_len ? -1 : 1;
@@ -796,7 +795,6 @@ static int s_stale_order(const void *a, const void *b)
 
 static void s_stale_pack(report_t *self, msgpack_packer *pk)
 {
-    s_stale_sorting = self;
     if (self->stale_count > 1)
         qsort(self->stales, self->stale_count, sizeof *self->stales, s_stale_order);
     msgpack_pack_map(pk, 4);
@@ -805,7 +803,7 @@ static void s_stale_pack(report_t *self, msgpack_packer *pk)
     rp_pack_cstr(pk, "stages");
     msgpack_pack_array(pk, self->stale_count);
     for (size_t i = 0; i < self->stale_count; i++) {
-        const pipeline_t *pipeline = self->pipelines[self->stales[i].pipeline];
+        const pipeline_t *pipeline = self->stales[i].pipeline;
         const pipeline_stage_t *stage = &pipeline->stages[self->stales[i].stage];
         msgpack_pack_map(pk, 6);
         rp_pack_cstr(pk, "pipeline_id");
@@ -866,6 +864,10 @@ static int s_read(rp_store_t *store, MDB_txn *txn, void *arg)
         }
         if (rc)
             return rc;
+        if (!pipelines_visible(self->scope, rp_obj_get(rp_doc_root(self->pipeline->doc), "team"))) {
+            self->unknown_pipeline = true; //  another team's: as if it did not exist
+            return 0;
+        }
         self->last_open = SIZE_MAX;
         for (size_t i = 0; i < self->pipeline->stage_count; i++)
             if (self->pipeline->stages[i].kind != PIPELINE_LOST)
@@ -1307,7 +1309,8 @@ static int s_test_deal(rp_store_t *store, MDB_txn *txn, const test_deal_t *d)
 }
 
 //  A pipeline of stages "key:name:kind:probability:rot_days".
-static void s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const char *const *stages)
+static int s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const char *team,
+                           const char *const *stages)
 {
     rp_packer_t p;
     rp_packer_init(&p);
@@ -1317,7 +1320,7 @@ static void s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const cha
     msgpack_pack_map(&p.pk, 6);
     s_test_kv(&p.pk, "id", id);
     s_test_kv(&p.pk, "name", id);
-    s_test_kv(&p.pk, "team", NULL);
+    s_test_kv(&p.pk, "team", team);
     rp_pack_kv_u64(&p.pk, "version", 1);
     rp_pack_cstr(&p.pk, "lost_reasons");
     msgpack_pack_array(&p.pk, 0);
@@ -1335,22 +1338,28 @@ static void s_test_pipeline(MDB_txn *txn, MDB_dbi dbi, const char *id, const cha
         rp_pack_kv_u64(&p.pk, "probability", strtoull(probability, NULL, 10));
         rp_pack_kv_u64(&p.pk, "rot_days", strtoull(rot, NULL, 10));
     }
-    s_test_store_put(txn, dbi, id, strlen(id), &p);
+    int rc = s_test_store_put(txn, dbi, id, strlen(id), &p);
     rp_packer_destroy(&p);
+    return rc;
 }
 
 static int s_test_fill(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     (void)arg;
     MDB_dbi pipelines = rp_store_dbi(store, "pipelines");
-    s_test_pipeline(txn, pipelines, "default",
-                    (const char *[]){"lead:线索:open:10:30", "contacted:初步沟通:open:20:30",
-                                     "proposal:方案提交:open:60:30", "won:成交:won:100:0",
-                                     "lost:输单:lost:0:0", NULL});
-    s_test_pipeline(
-        txn, pipelines, "p2",
-        (const char *[]){"s1:初步接触:open:20:10", "s2:成交:won:100:0", "s3:输单:lost:0:0", NULL});
-    int rc = 0;
+    int rc =
+        s_test_pipeline(txn, pipelines, "default", NULL,
+                        (const char *[]){"lead:线索:open:10:30", "contacted:初步沟通:open:20:30",
+                                         "proposal:方案提交:open:60:30", "won:成交:won:100:0",
+                                         "lost:输单:lost:0:0", NULL});
+    if (rc == 0)
+        rc = s_test_pipeline(txn, pipelines, "p2", NULL,
+                             (const char *[]){"s1:初步接触:open:20:10", "s2:成交:won:100:0",
+                                              "s3:输单:lost:0:0", NULL});
+    //  A team's pipeline: only its team (and admins) see it.
+    if (rc == 0)
+        rc = s_test_pipeline(txn, pipelines, "west", "west",
+                             (const char *[]){"w1:西:open:10:0", "w2:成交:won:100:0", NULL});
     for (size_t i = 0; rc == 0 && i < TEST_DEAL_COUNT; i++)
         rc = s_test_deal(store, txn, &s_test_deals[i]);
     return rc;
@@ -1552,6 +1561,13 @@ static void s_test_funnel(rp_store_t *store, const rp_scope_t *admin, const rp_s
     assert(!s_test_run(store, REPORT_FUNNEL, admin, (const char *[]){"pipeline_id", "nope", NULL},
                        &status));
     assert(status == 422);
+    //  Another team's pipeline: as if it did not exist (admin sees it).
+    assert(!s_test_run(store, REPORT_FUNNEL, ann, (const char *[]){"pipeline_id", "west", NULL},
+                       &status));
+    assert(status == 422);
+    doc = s_test_ok(store, REPORT_FUNNEL, admin, (const char *[]){"pipeline_id", "west", NULL});
+    assert(s_test_size(rp_doc_root(doc), "stages") == 2);
+    rp_doc_destroy(&doc);
     assert(!s_test_run(store, REPORT_FUNNEL, admin, (const char *[]){"from", "2026-13-01", NULL},
                        &status));
     assert(status == 422);
