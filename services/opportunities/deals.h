@@ -44,5 +44,4 @@ void deals_stage(void *arg, rp_service_t *service, rp_origin_t *origin, const rp
 void deals_archive(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
 void deals_restore(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req);
 
-
 #endif
