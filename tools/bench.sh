@@ -18,4 +18,6 @@ trap 'kill $BROKER 2>/dev/null; wait $BROKER 2>/dev/null; rm -rf "$SCRATCH"' EXI
 echo
 "$B/bench/bench_router" "$RAPPORT_BROKER_ENDPOINT" "${BENCH_REQUESTS:-200000}"
 echo
+"$B/bench/bench_reports" "$SCRATCH" "${BENCH_DEALS:-100000}"
+echo
 tools/bench_http.sh "$B"

@@ -99,6 +99,25 @@ int rp_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value
     return rc;
 }
 
+int rp_outcome_status(rp_store_t *store, MDB_txn *txn, uint64_t seq, char *code, size_t code_size)
+{
+    MDB_val value;
+    code[0] = 0;
+    if (rp_outcome_get(store, txn, seq, &value))
+        return 0;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    uint64_t status = 500; //  an outcome that does not decode: the service's error
+    const char *str;
+    size_t len;
+    if (doc) {
+        rp_obj_u64(rp_obj_get(rp_doc_root(doc), "status"), &status);
+        if (rp_obj_str(rp_obj_get(rp_doc_root(doc), "code"), &str, &len))
+            snprintf(code, code_size, "%.*s", (int)len, str);
+    }
+    rp_doc_destroy(&doc);
+    return status > 999 ? 500 : (int)status;
+}
+
 //  ---------------------------------------------------------------------
 //  Self-test
 
@@ -182,6 +201,16 @@ static size_t s_test_count(rp_store_t *store)
     return count;
 }
 
+static int s_test_status(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    (void)arg;
+    char code[8];
+    assert(rp_outcome_status(store, txn, 5001, code, sizeof code) == 422 && strcmp(code, "x") == 0);
+    assert(rp_outcome_status(store, txn, 5002, code, sizeof code) == 200 && code[0] == 0);
+    assert(rp_outcome_status(store, txn, 5003, code, sizeof code) == 0);
+    return 0;
+}
+
 void rp_outcome_test(void)
 {
     char dir[] = "/tmp/rp-outcome-XXXXXX";
@@ -244,6 +273,14 @@ void rp_outcome_test(void)
     //  An event without a readable time purges nothing.
     s_test_record(store, far + RP_OUTCOME_KEEP_SEQS + RP_OUTCOME_PURGE_EVERY, "soon", "w");
     assert(s_test_count(store) == 3);
+
+    //  Status and code, read back: {status: 422, code: "x"}; a map with a
+    //  status alone has code ""; a seq with no outcome is 0.
+    s_test_record(store, 5001, "2026-11-20T00:00:00Z",
+                  "\x82\xa6status\xcd\x01\xa6\xa4"
+                  "code\xa1x");
+    s_test_record(store, 5002, "2026-11-20T00:00:00Z", "\x81\xa6status\xcc\xc8");
+    assert(rp_store_read(store, s_test_status, NULL) == 0);
 
     rp_store_destroy(&store);
     char cmd[64];

@@ -1,5 +1,6 @@
 /*  import.c — see import.h. */
 #include "import.h"
+#include <rapport/import.h>
 #include "apply.h"
 #include "customer.h"
 #include <rapport/event.h>
@@ -114,9 +115,7 @@ typedef struct {
     import_t *import;
     rp_origin_t *origin;
     void *handle;
-    uint64_t created, updated, skipped;
-    rp_packer_t rejected; //  the rejected rows, packed one after another
-    size_t rejected_count;
+    rp_import_report_t report;
     rp_packer_t events; //  the events, packed one after another
     size_t event_count;
     size_t *event_ends;    //  end offset of each event in events
@@ -140,7 +139,7 @@ static void s_batch_destroy(batch_t **batch_p)
 {
     batch_t *batch = *batch_p;
     rp_origin_destroy(&batch->origin);
-    rp_packer_destroy(&batch->rejected);
+    rp_import_report_destroy(&batch->report);
     rp_packer_destroy(&batch->events);
     free(batch->event_ends);
     free(batch->event_lines);
@@ -185,27 +184,13 @@ typedef struct {
 
 static void s_reject(batch_t *batch, uint32_t line, const rp_field_error_t *errors, int count)
 {
-    msgpack_packer *pk = &batch->rejected.pk;
-    msgpack_pack_map(pk, 2);
-    rp_pack_kv_u64(pk, "line", line);
-    rp_pack_cstr(pk, "errors");
-    msgpack_pack_array(pk, (size_t)count);
-    for (int i = 0; i < count; i++) {
-        msgpack_pack_map(pk, 3);
-        rp_pack_kv_cstr(pk, "field", errors[i].field);
-        rp_pack_kv_cstr(pk, "code", errors[i].code);
-        rp_pack_kv_cstr(pk, "message", errors[i].message);
-    }
-    batch->rejected_count++;
+    rp_import_reject(&batch->report, line, errors, count);
 }
 
 static void s_reject_one(batch_t *batch, uint32_t line, const char *field, const char *code,
                          const char *message)
 {
-    rp_field_error_t error;
-    rp_field_error_set(&error, field, strlen(field), code);
-    error.message = message;
-    s_reject(batch, line, &error, 1);
+    rp_import_reject_one(&batch->report, line, field, code, message);
 }
 
 //  The row's keys for the session: kind, field, value.
@@ -402,7 +387,7 @@ static void s_accept_create(run_t *run, uint32_t line, rp_record_t *row)
         rp_record_set_str(row, CUSTOMER_OWNER, run->scope.user, run->scope.user_len);
     if (!row->given[CUSTOMER_TEAM] && run->scope.team_len)
         rp_record_set_str(row, CUSTOMER_TEAM, run->scope.team, run->scope.team_len);
-    run->batch->created++;
+    run->batch->report.created++;
     if (run->dry_run)
         return;
     char id[RP_ID_SIZE];
@@ -430,9 +415,9 @@ static void s_accept_update(run_t *run, uint32_t line, const rp_record_t *row,
             changed = true;
         }
     if (!changed)
-        run->batch->skipped++;
+        run->batch->report.skipped++;
     else
-        run->batch->updated++;
+        run->batch->report.updated++;
     if (changed && !run->dry_run) {
         s_event_open(run, "customer.updated", target->id);
         msgpack_packer *pk = &run->batch->events.pk;
@@ -524,19 +509,7 @@ static int s_rows_read(rp_store_t *store, MDB_txn *txn, void *arg)
 
 static void s_reply(rp_service_t *service, batch_t *batch, uint64_t seq)
 {
-    rp_packer_t packer;
-    rp_packer_init(&packer);
-    rp_reply_pack(&packer.pk, rp_origin_id(batch->origin), 200, seq, 1);
-    rp_pack_cstr(&packer.pk, "data");
-    msgpack_pack_map(&packer.pk, 4);
-    rp_pack_kv_u64(&packer.pk, "created", batch->created);
-    rp_pack_kv_u64(&packer.pk, "updated", batch->updated);
-    rp_pack_kv_u64(&packer.pk, "skipped", batch->skipped);
-    rp_pack_cstr(&packer.pk, "rejected");
-    msgpack_pack_array(&packer.pk, batch->rejected_count);
-    msgpack_sbuffer_write(&packer.buffer, batch->rejected.buffer.data, batch->rejected.buffer.size);
-    rp_service_reply(service, &batch->origin, packer.buffer.data, packer.buffer.size);
-    rp_packer_destroy(&packer);
+    rp_import_report_reply(&batch->report, service, &batch->origin, seq);
 }
 
 //  Rows whose event apply refused (a race): rejected with the outcome.
@@ -544,28 +517,16 @@ static int s_outcomes_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     batch_t *batch = (batch_t *)arg;
     for (size_t i = 0; i < batch->event_count; i++) {
-        MDB_val value;
-        if (rp_outcome_get(store, txn, batch->first + i, &value))
-            continue;
-        rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-        uint64_t status = 200;
-        const char *code = "conflict";
-        size_t code_len = 8;
-        if (doc) {
-            rp_obj_u64(rp_obj_get(rp_doc_root(doc), "status"), &status);
-            rp_obj_str(rp_obj_get(rp_doc_root(doc), "code"), &code, &code_len);
-        }
-        if (status != 200) {
-            char copy[40];
-            snprintf(copy, sizeof copy, "%.*s", (int)code_len, code);
+        char code[40];
+        int status = rp_outcome_status(store, txn, batch->first + i, code, sizeof code);
+        if (status && status != 200) {
             if (batch->event_updates[i])
-                batch->updated--;
+                batch->report.updated--;
             else
-                batch->created--;
-            s_reject_one(batch, batch->event_lines[i], "", copy,
+                batch->report.created--;
+            s_reject_one(batch, batch->event_lines[i], "", code[0] ? code : "conflict",
                          "refused when written: another change got there first");
         }
-        rp_doc_destroy(&doc);
     }
     return 0;
 }
@@ -699,7 +660,7 @@ void import_request(void *arg, rp_service_t *service, rp_origin_t *origin, const
     assert(batch);
     batch->import = self;
     batch->origin = origin;
-    rp_packer_init(&batch->rejected);
+    rp_import_report_init(&batch->report);
     rp_packer_init(&batch->events);
     size_t rows = run.rows->via.array.size;
     batch->event_ends = (size_t *)calloc(rows, sizeof *batch->event_ends);

@@ -61,6 +61,16 @@ const gw_export_def_t gw_opportunities_export = {
     .query = s_customers_query, //  the export row's query, as for customers
 };
 
+const gw_import_def_t gw_opportunities_import = {
+    .path = "/api/v1/opportunities/import",
+    .service = "opportunities.writer",
+    .op = "opportunities.import",
+    .columns = &gw_opportunity_columns,
+};
+
+const gw_import_def_t *const gw_csvdefs_imports[] = {&gw_customers_import, &gw_opportunities_import,
+                                                     NULL};
+
 const gw_export_def_t *gw_csvdefs_export(const char *op)
 {
     static const gw_export_def_t *const defs[] = {&gw_customers_export, &gw_opportunities_export,

@@ -30,6 +30,13 @@ extern const gw_columns_t gw_opportunity_columns;
 //  with the export row's query (services/opportunities/routes.c).
 extern const gw_export_def_t gw_opportunities_export;
 
+//  POST /api/v1/opportunities/import → opportunities.import on
+//  opportunities.writer (mode create only: services/opportunities/import.h).
+extern const gw_import_def_t gw_opportunities_import;
+
+//  Every import, NULL-terminated (the gateway streams each one's path).
+extern const gw_import_def_t *const gw_csvdefs_imports[];
+
 //  The export definition whose list op is op (an export row's), or NULL.
 const gw_export_def_t *gw_csvdefs_export(const char *op);
 

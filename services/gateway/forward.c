@@ -78,28 +78,36 @@ static char *s_strndup(const char *str, size_t len, size_t max)
     return strndup(str ? str : "", str ? (len < max ? len : max) : 0);
 }
 
-//  A conflict names what clashed: `fields` and the clashing records' ids.
-static void s_answer_conflict(gw_exchange_t **ex_p, const char *code, const char *message,
-                              const msgpack_object *fields, const msgpack_object *ids)
+//  A 409 with extension members (extra, a JSON object taken over, or NULL
+//  when it could not be made), never over the standard ones.
+static void s_answer_extended(gw_exchange_t **ex_p, const char *code, const char *message,
+                              json_t *extra)
 {
     json_t *problem = gw_problem_new(409, code, message, NULL);
-    json_t *fields_json = gw_json_from_msgpack(fields);
-    json_t *ids_json = gw_json_from_msgpack(ids);
     size_t size = 0;
     char *text = NULL;
-    if (problem && fields_json && ids_json) {
-        json_object_set(problem, "fields", fields_json);
-        json_object_set(problem, "matches", ids_json);
+    if (problem && json_is_object(extra) && json_object_update_missing(problem, extra) == 0)
         text = gw_json_dump(problem, &size);
-    }
     json_decref(problem);
-    json_decref(fields_json);
-    json_decref(ids_json);
+    json_decref(extra);
     if (text)
         gw_exchange_send(ex_p, 409, "application/problem+json", text, size);
     else
         gw_problem_send(ex_p, 409, code, message);
     free(text);
+}
+
+//  A conflict names what clashed: `fields` and the clashing records' ids.
+static void s_answer_conflict(gw_exchange_t **ex_p, const char *code, const char *message,
+                              const msgpack_object *fields, const msgpack_object *ids)
+{
+    json_t *fields_json = gw_json_from_msgpack(fields), *ids_json = gw_json_from_msgpack(ids);
+    json_t *extra = fields_json && ids_json
+                        ? json_pack("{s:O, s:O}", "fields", fields_json, "matches", ids_json)
+                        : NULL;
+    json_decref(fields_json);
+    json_decref(ids_json);
+    s_answer_extended(ex_p, code, message, extra);
 }
 
 static void s_answer_error(gw_exchange_t **ex_p, const rp_reply_t *reply,
@@ -122,6 +130,10 @@ static void s_answer_error(gw_exchange_t **ex_p, const rp_reply_t *reply,
     if (reply->status == 409 && rp_obj_is_array(fields) && rp_obj_is_array(ids)) {
         json_decref(errors);
         s_answer_conflict(ex_p, code, message, fields, ids);
+    } else if (reply->status == 409 && !errors && rp_obj_is_map(details)) {
+        //  Any other map of details (stage_in_use's {stage, open}): its
+        //  members as they are.
+        s_answer_extended(ex_p, code, message, gw_json_from_msgpack(details));
     } else
         gw_problem_send_errors(ex_p, reply->status, code, message, errors);
     free(code);
@@ -327,7 +339,8 @@ void gw_forwarder_test(void)
     assert(gw_seqs_get(gw_testkit_seqs(kit), "ana") == 7);
     gw_testkit_answer_free(&answer);
 
-    //  Errors: field errors, a conflict's fields and matches, a bad status.
+    //  Errors: field errors, a conflict's fields and matches, other details
+    //  of a conflict, a bad status.
     data = s_test_get(kit, "/t/t.fail", 422, "invalid", &answer);
     assert(json_array_size(json_object_get(data, "errors")) == 1);
     assert(streq(json_string_value(
@@ -337,6 +350,10 @@ void gw_forwarder_test(void)
     data = s_test_get(kit, "/t/t.conflict", 409, "duplicate", &answer);
     assert(streq(json_string_value(json_array_get(json_object_get(data, "fields"), 0)), "tax_id"));
     assert(streq(json_string_value(json_array_get(json_object_get(data, "matches"), 0)), "c1"));
+    gw_testkit_answer_free(&answer);
+    data = s_test_get(kit, "/t/t.in_use", 409, "stage_in_use", &answer);
+    assert(streq(json_string_value(json_object_get(data, "stage")), "demo"));
+    assert(json_integer_value(json_object_get(data, "open")) == 2);
     gw_testkit_answer_free(&answer);
     s_test_get(kit, "/t/t.status", 502, "bad_upstream", &answer);
     gw_testkit_answer_free(&answer);

@@ -423,7 +423,8 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
         gw_gateway_destroy(&self);
         return NULL;
     }
-    gw_importer_add(self->importer, &gw_customers_import);
+    for (size_t i = 0; gw_csvdefs_imports[i]; i++)
+        gw_importer_add(self->importer, gw_csvdefs_imports[i]);
     rp_info("gateway: listening on http://%s:%d, broker %s", bind, self->port, endpoint);
     return self;
 }

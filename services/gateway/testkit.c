@@ -68,6 +68,12 @@ static void s_echo(msgpack_packer *pk, const rp_request_t *req, bool write, int 
         rp_pack_cstr(pk, "ids");
         msgpack_pack_array(pk, 1);
         rp_pack_cstr(pk, "c1");
+    } else if (rp_request_is(req, "t.in_use")) {
+        rp_reply_pack_error_details(pk, req->id, 409, "stage_in_use", "open deals");
+        msgpack_pack_map(pk, 3);
+        rp_pack_kv_cstr(pk, "stage", "demo");
+        rp_pack_kv_u64(pk, "open", 2);
+        rp_pack_kv_cstr(pk, "code", "not_this"); //  never over the problem's own
     } else if (rp_request_is(req, "t.lost") && (*lost)++ == 0)
         rp_reply_pack_error(pk, req->id, 503, "worker_lost", "the worker went away");
     else if (rp_request_is(req, "t.status")) {

@@ -8,6 +8,8 @@
         min_seq}, or, by op:
             t.fail      422 invalid, details.errors [{field: "f", …}]
             t.conflict  409 duplicate, details {fields: ["tax_id"], ids: ["c1"]}
+            t.in_use    409 stage_in_use, details {stage: "demo", open: 2,
+                        code: "not_this"}
             t.lost      503 worker_lost the first time it is asked, then as above
             t.status    a status of 700
             t.user      {user: {id: "u1", version: 2}, key: "rpk_x"}

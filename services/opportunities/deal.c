@@ -412,15 +412,8 @@ DEAL_ROW(deal_apply_restored, s_archive(&self, false))
 //  Did the customers apply accept the event at seq (outcome status 200)?
 static bool s_accepted(rp_store_t *store, MDB_txn *txn, uint64_t seq)
 {
-    MDB_val value;
-    if (rp_outcome_get(store, txn, seq, &value))
-        return false;
-    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-    uint64_t status = 0;
-    if (doc)
-        rp_obj_u64(rp_obj_get(rp_doc_root(doc), "status"), &status);
-    rp_doc_destroy(&doc);
-    return status == 200;
+    char code[2];
+    return rp_outcome_status(store, txn, seq, code, sizeof code) == 200;
 }
 
 //  The ids of a customer's deals (a list of heap strings; free with

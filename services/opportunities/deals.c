@@ -26,7 +26,7 @@
 #define DEALS_NOTE_MAX 1000
 
 //  What people read for a refusal apply recorded.
-static const char *s_refusal_message(int status, const char *code, size_t len)
+const char *deals_refusal_message(int status, const char *code, size_t len)
 {
     static const struct {
         const char *code, *message;
@@ -145,8 +145,8 @@ static void s_applied(void *arg, rp_service_t *service, rp_origin_t **origin_p, 
 {
     (void)arg;
     rp_write_outcome_t outcome;
-    rp_writes_outcome(rp_service_store(service), seq, rp_origin_id(*origin_p), s_refusal_message,
-                      &outcome);
+    rp_writes_outcome(rp_service_store(service), seq, rp_origin_id(*origin_p),
+                      deals_refusal_message, &outcome);
     if (outcome.status == 200)
         s_reply_deal(service, origin_p, NULL, outcome.id, strlen(outcome.id), seq);
     else if (outcome.status)
@@ -191,50 +191,54 @@ static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_re
     return true;
 }
 
-//  Is the customer one the actor may see, held and not archived?
-typedef struct {
+bool deals_customer_visible(rp_store_t *store, MDB_txn *txn, const rp_scope_t *actor,
+                            const rp_record_t *deal)
+{
     const char *id;
     size_t len;
+    if (!rp_record_str(deal, OPPORTUNITY_CUSTOMER_ID, &id, &len) ||
+        !deal_customer_ok(store, txn, id, len))
+        return false;
+    customers_apply_held_t held;
+    bool ok = false;
+    if (customers_apply_hold(store, txn, id, len, &held) == 0) {
+        const char *owner = NULL, *team = NULL;
+        size_t owner_len = 0, team_len = 0;
+        rp_record_str(&held.record, CUSTOMER_OWNER, &owner, &owner_len);
+        rp_record_str(&held.record, CUSTOMER_TEAM, &team, &team_len);
+        ok = rp_scope_allows(actor, owner, owner_len, team, team_len, false);
+    }
+    customers_apply_release(&held);
+    return ok;
+}
+
+typedef struct {
     const rp_scope_t *actor;
+    const rp_record_t *deal;
     bool ok;
 } customer_check_t;
 
 static int s_customer_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     customer_check_t *check = (customer_check_t *)arg;
-    if (!deal_customer_ok(store, txn, check->id, check->len))
-        return 0;
-    customers_apply_held_t held;
-    if (customers_apply_hold(store, txn, check->id, check->len, &held) == 0) {
-        const char *owner = NULL, *team = NULL;
-        size_t owner_len = 0, team_len = 0;
-        rp_record_str(&held.record, CUSTOMER_OWNER, &owner, &owner_len);
-        rp_record_str(&held.record, CUSTOMER_TEAM, &team, &team_len);
-        check->ok = rp_scope_allows(check->actor, owner, owner_len, team, team_len, false);
-    }
-    customers_apply_release(&held);
+    check->ok = deals_customer_visible(store, txn, check->actor, check->deal);
     return 0;
 }
 
 static bool s_customer_visible(rp_service_t *service, const rp_scope_t *actor,
                                const rp_record_t *deal)
 {
-    customer_check_t check = {.actor = actor};
-    if (!rp_record_str(deal, OPPORTUNITY_CUSTOMER_ID, &check.id, &check.len))
-        return false;
+    customer_check_t check = {actor, deal, false};
     rp_store_read(rp_service_store(service), s_customer_read, &check);
     return check.ok;
 }
 
-//  The client's fields into deal; replies 422 and returns false when some
-//  are not valid or the owner / team are beyond what the actor may give.
-static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                       const rp_scope_t *actor, rp_record_t *deal, bool create)
+int deals_check(const rp_scope_t *actor, const msgpack_object *fields, bool create,
+                rp_record_t *deal, rp_field_error_t *errors, int max)
 {
     static const char *const skip_update[] = {"id", "version", NULL};
-    rp_field_error_t errors[OPPORTUNITY_MAX_ERRORS];
-    int count = rp_record_validate(deal, req->args, create ? NULL : skip_update, create, NULL,
-                                   errors, OPPORTUNITY_MAX_ERRORS - 1);
+    int count = rp_record_validate(deal, fields, create ? NULL : skip_update, create, NULL, errors,
+                                   max - 1);
     const char *owner = NULL, *team = NULL;
     size_t owner_len = 0, team_len = 0;
     rp_record_str(deal, OPPORTUNITY_OWNER, &owner, &owner_len);
@@ -247,6 +251,20 @@ static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const rp_r
         rp_field_error_set(&errors[count], field, strlen(field), "out_of_scope");
         errors[count++].message = "outside what this role may assign";
     }
+    if (count == 0 && create && !deal->given[OPPORTUNITY_OWNER])
+        rp_record_set_str(deal, OPPORTUNITY_OWNER, actor->user, actor->user_len);
+    if (count == 0 && create && !deal->given[OPPORTUNITY_TEAM] && actor->team_len)
+        rp_record_set_str(deal, OPPORTUNITY_TEAM, actor->team, actor->team_len);
+    return count;
+}
+
+//  The client's fields into deal; replies 422 and returns false when some
+//  are not valid.
+static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                       const rp_scope_t *actor, rp_record_t *deal, bool create)
+{
+    rp_field_error_t errors[OPPORTUNITY_MAX_ERRORS];
+    int count = deals_check(actor, req->args, create, deal, errors, OPPORTUNITY_MAX_ERRORS);
     if (count)
         rp_service_reply_invalid(service, origin_p, "some fields are not valid", errors, count);
     return count == 0;
@@ -255,7 +273,7 @@ static bool s_validate(rp_service_t *service, rp_origin_t **origin_p, const rp_r
 static void s_refuse_customer(rp_service_t *service, rp_origin_t **origin_p)
 {
     rp_service_reply_error(service, origin_p, 422, "unknown_customer",
-                           s_refusal_message(422, "unknown_customer", 16));
+                           deals_refusal_message(422, "unknown_customer", 16));
 }
 
 void deals_create(void *arg, rp_service_t *service, rp_origin_t *origin, const rp_request_t *req)
@@ -268,10 +286,6 @@ void deals_create(void *arg, rp_service_t *service, rp_origin_t *origin, const r
     rp_record_t deal;
     opportunity_init(&deal);
     if (s_validate(service, &origin, req, &actor, &deal, true)) {
-        if (!deal.given[OPPORTUNITY_OWNER])
-            rp_record_set_str(&deal, OPPORTUNITY_OWNER, actor.user, actor.user_len);
-        if (!deal.given[OPPORTUNITY_TEAM] && actor.team_len)
-            rp_record_set_str(&deal, OPPORTUNITY_TEAM, actor.team, actor.team_len);
         if (!s_customer_visible(service, &actor, &deal))
             s_refuse_customer(service, &origin);
         else {

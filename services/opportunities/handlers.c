@@ -1,8 +1,10 @@
 /*  handlers.c — the opportunities op table and the service's own state. */
 #include "handlers.h"
 #include "deals.h"
+#include "import.h"
 #include "pipelines.h"
 #include "query.h"
+#include "report.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -64,6 +66,7 @@ const rp_service_op_t opportunities_handlers_ops[] = {
     {"opportunities.stage", RP_OP_WRITE, deals_stage},
     {"opportunities.archive", RP_OP_WRITE, deals_archive},
     {"opportunities.restore", RP_OP_WRITE, deals_restore},
+    {"opportunities.import", RP_OP_WRITE, deals_import_request},
     //  Pipelines and their lost reasons: pipelines.c.
     {"opportunities.pipelines.list", RP_OP_READ, pipelines_list},
     {"opportunities.pipelines.get", RP_OP_READ, pipelines_get},
@@ -71,6 +74,13 @@ const rp_service_op_t opportunities_handlers_ops[] = {
     {"opportunities.pipelines.create", RP_OP_WRITE, pipelines_create},
     {"opportunities.pipelines.update", RP_OP_WRITE, pipelines_update},
     {"opportunities.lost_reasons.set", RP_OP_WRITE, pipelines_reasons_set},
+    //  The reports live in report.c (docs/opportunities.md § Reports).
+    {"opportunities.report.funnel", RP_OP_READ, report_funnel},
+    {"opportunities.report.forecast", RP_OP_READ, report_forecast},
+    {"opportunities.report.horizon", RP_OP_READ, report_horizon},
+    {"opportunities.report.win_loss", RP_OP_READ, report_win_loss},
+    {"opportunities.report.stage_durations", RP_OP_READ, report_stage_durations},
+    {"opportunities.report.stale", RP_OP_READ, report_stale},
     {NULL},
 };
 

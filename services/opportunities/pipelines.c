@@ -600,6 +600,11 @@ static bool s_visible(const rp_scope_t *actor, const msgpack_object *team)
            rp_scope_is_team(actor, str, len);
 }
 
+bool pipelines_visible(const rp_scope_t *actor, const msgpack_object *team)
+{
+    return actor && s_visible(actor, team);
+}
+
 //  Pack {id, lost_reasons, version} of a stored pipeline.
 static void s_pack_reasons(msgpack_packer *pk, const msgpack_object *root)
 {
@@ -1239,13 +1244,68 @@ static int s_test_stored_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static int s_test_open_put(rp_store_t *store, MDB_txn *txn, void *arg)
+//  A customer c1, then deal id on it in p1's stage a (deal.c keeps
+//  stage_open), or a move of deal id to stage.
+static void s_test_deal(rp_store_t *store, uint64_t seq, const char *id, const char *stage)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    if (stage)
+        rp_pack_kv_cstr(&data.pk, "stage", stage);
+    else {
+        rp_pack_cstr(&data.pk, "record");
+        msgpack_pack_map(&data.pk, strcmp(id, "c1") ? 6 : 3);
+        if (strcmp(id, "c1")) {
+            rp_pack_kv_cstr(&data.pk, "customer_id", "c1");
+            rp_pack_kv_cstr(&data.pk, "title", "年度框架协议");
+            rp_pack_kv_cstr(&data.pk, "pipeline_id", "p1");
+            rp_pack_kv_cstr(&data.pk, "stage", "a");
+        } else
+            rp_pack_kv_cstr(&data.pk, "name", "甲公司");
+        rp_pack_kv_cstr(&data.pk, "owner", "ann");
+        rp_pack_kv_cstr(&data.pk, "team", "east");
+    }
+    const char *type = stage                   ? "opportunity.stage_changed"
+                       : strcmp(id, "c1") == 0 ? "customer.created"
+                                               : "opportunity.created";
+    opportunities_apply_test_event(store, seq, type, "ann", &data);
+    test_outcome_t o = {.seq = seq};
+    assert(rp_store_read(store, s_test_outcome_read, &o) == 0 && o.status == 200);
+    rp_packer_destroy(&data);
+}
+
+//  p1 as deal.c reads it (pipeline.h).
+static int s_test_load_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     (void)arg;
-    uint8_t count[8];
-    rp_seq_put(count, 2);
-    MDB_val key = {4, "p1\0a"}, value = {8, count};
-    return mdb_put(txn, rp_store_dbi(store, "stage_open"), &key, &value, 0);
+    pipeline_t p1;
+    assert(pipeline_load(store, txn, "p1", 2, &p1) == 0);
+    assert(p1.stage_count == 3 && p1.team && p1.team_len == 4 && p1.version == 4);
+    assert(pipeline_first_open(&p1) == &p1.stages[0] && p1.stages[2].kind == PIPELINE_LOST);
+    assert(p1.stages[1].probability == 100 && p1.stages[1].rot_days == 0);
+    assert(pipeline_has_reason(&p1, "无回应", strlen("无回应")));
+    assert(!pipeline_has_reason(&p1, "价", strlen("价")));
+    pipeline_release(&p1);
+    return 0;
+}
+
+//  {stages: [a (open), won, lost]}, or without a.
+static void s_test_with_a(rp_packer_t *value, bool a)
+{
+    static const char *const stages[][3] = {
+        {"a", "甲", "open"}, {"won", "成交", "won"}, {"lost", "输单", "lost"}};
+    rp_packer_reset(value);
+    msgpack_pack_map(&value->pk, 1);
+    rp_pack_cstr(&value->pk, "stages");
+    msgpack_pack_array(&value->pk, a ? 3 : 2);
+    for (size_t i = a ? 0 : 1; i < 3; i++) {
+        msgpack_pack_map(&value->pk, 3);
+        rp_pack_kv_cstr(&value->pk, "key", stages[i][0]);
+        rp_pack_kv_cstr(&value->pk, "name", stages[i][1]);
+        rp_pack_kv_cstr(&value->pk, "kind", stages[i][2]);
+    }
 }
 
 //  The events, with their outcomes (run on two stores by the replay).
@@ -1347,32 +1407,14 @@ static void s_test_journal(rp_store_t *store)
     rp_doc_destroy(&doc);
 
     //  Two open deals in stage "a" of a p1 that has it: removing it is 409.
-    rp_packer_reset(&value);
-    msgpack_pack_map(&value.pk, 1);
-    rp_pack_cstr(&value.pk, "stages");
-    msgpack_pack_array(&value.pk, 3);
-    const char *const with_a[][3] = {
-        {"a", "甲", "open"}, {"won", "成交", "won"}, {"lost", "输单", "lost"}};
-    for (size_t i = 0; i < 3; i++) {
-        msgpack_pack_map(&value.pk, 3);
-        rp_pack_kv_cstr(&value.pk, "key", with_a[i][0]);
-        rp_pack_kv_cstr(&value.pk, "name", with_a[i][1]);
-        rp_pack_kv_cstr(&value.pk, "kind", with_a[i][2]);
-    }
+    s_test_with_a(&value, true);
     s_test_data(&data, "p1", 0, "changes", &value);
     s_test_expect(store, seq++, "opportunity.pipeline_updated", &data, 200,
-                  NULL); //  s0 had no deals: removed
-    assert(rp_store_write(store, s_test_open_put, NULL) == 0);
-    rp_packer_reset(&value);
-    msgpack_pack_map(&value.pk, 1);
-    rp_pack_cstr(&value.pk, "stages");
-    msgpack_pack_array(&value.pk, 2);
-    for (size_t i = 1; i < 3; i++) {
-        msgpack_pack_map(&value.pk, 3);
-        rp_pack_kv_cstr(&value.pk, "key", with_a[i][0]);
-        rp_pack_kv_cstr(&value.pk, "name", with_a[i][1]);
-        rp_pack_kv_cstr(&value.pk, "kind", with_a[i][2]);
-    }
+                  NULL); //  s0 had no deals: removed (version 3)
+    s_test_deal(store, seq++, "c1", NULL);
+    s_test_deal(store, seq++, "d1", NULL);
+    s_test_deal(store, seq++, "d2", NULL);
+    s_test_with_a(&value, false);
     s_test_data(&data, "p1", 0, "changes", &value);
     o = s_test_apply(store, seq, "opportunity.pipeline_updated", &data);
     seq++;
@@ -1402,6 +1444,19 @@ static void s_test_journal(rp_store_t *store)
     assert(rp_obj_streq(rp_obj_get(root, "team"), "east"));
     assert(rp_obj_streq(rp_obj_get(root, "created_at"), "2026-11-23T08:00:04.000Z"));
     rp_doc_destroy(&doc);
+    assert(rp_store_read(store, s_test_load_read, NULL) == 0);
+
+    //  Once one deal is won, one is still open; once both are, a goes.
+    s_test_deal(store, seq++, "d1", "won");
+    s_test_with_a(&value, false);
+    s_test_data(&data, "p1", 0, "changes", &value);
+    o = s_test_apply(store, seq, "opportunity.pipeline_updated", &data);
+    seq++;
+    assert(s_test_is(o, 409, "stage_in_use") && o.open == 1);
+    s_test_deal(store, seq++, "d2", "won");
+    s_test_with_a(&value, false);
+    s_test_data(&data, "p1", 4, "changes", &value);
+    s_test_expect(store, seq++, "opportunity.pipeline_updated", &data, 200, NULL);
 
     //  The default pipeline checks as any other.
     rp_packer_reset(&value);

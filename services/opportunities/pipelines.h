@@ -55,6 +55,7 @@
 #include "pipeline.h"
 
 #include <rapport/apply.h>
+#include <rapport/scope.h>
 #include <rapport/service.h>
 
 #define PIPELINES_MAX_TEXT     100 //  bytes of a name, a team, a lost reason
@@ -103,6 +104,12 @@ void pipelines_seed(pipelines_seed_t *self, rp_service_t *service);
 
 //  Pack the default pipeline's fields {name, team, stages, lost_reasons}.
 void pipelines_default_pack(msgpack_packer *pk);
+
+//  May the actor see a pipeline of team (its stored value: nil for
+//  everyone's)? Admin all; readers those of no team and of their own
+//  team; integrators and no role none (the rule of pipelines.get, which
+//  the reports share).
+bool pipelines_visible(const rp_scope_t *actor, const msgpack_object *team);
 
 void pipelines_test(void);
 

@@ -316,6 +316,39 @@ static bool s_time_ok(const msgpack_object *deal, const char *field, const char 
     return lower ? c >= 0 : c < 0;
 }
 
+//  The last pipeline decoded, per thread: a report or a list reads the
+//  same few pipelines for every deal, and decoding one (its UTF-8 check
+//  above all) costs more than the deal itself. The key is the stored
+//  value's address and size in this transaction (LMDB's pages do not move
+//  while it reads), with the transaction's id: a later write gets another.
+typedef struct {
+    const MDB_txn *txn;
+    size_t txn_id;
+    const void *data;
+    size_t size;
+    rp_doc_t *doc;
+} pipeline_cache_t;
+
+static _Thread_local pipeline_cache_t s_cache;
+
+static void s_cache_drop(void)
+{
+    rp_doc_destroy(&s_cache.doc);
+    memset(&s_cache, 0, sizeof s_cache);
+}
+
+static const msgpack_object *s_pipeline_stages(MDB_txn *txn, const MDB_val *v)
+{
+    size_t id = mdb_txn_id(txn);
+    if (!s_cache.doc || s_cache.txn != txn || s_cache.txn_id != id || s_cache.data != v->mv_data ||
+        s_cache.size != v->mv_size) {
+        s_cache_drop();
+        s_cache.doc = rp_doc_new(v->mv_data, v->mv_size, NULL);
+        s_cache = (pipeline_cache_t){txn, id, v->mv_data, v->mv_size, s_cache.doc};
+    }
+    return s_cache.doc ? rp_obj_get(rp_doc_root(s_cache.doc), "stages") : NULL;
+}
+
 //  The stage's kind (stored text) and rot_days, from the stored pipeline
 //  map: false when the pipeline or the stage is not there.
 static bool s_stage_find(rp_store_t *store, MDB_txn *txn, const msgpack_object *deal,
@@ -332,8 +365,7 @@ static bool s_stage_find(rp_store_t *store, MDB_txn *txn, const msgpack_object *
     k.mv_data = (void *)pid;
     if (mdb_get(txn, rp_store_dbi(store, "pipelines"), &k, &v))
         return false;
-    rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
-    const msgpack_object *stages = doc ? rp_obj_get(rp_doc_root(doc), "stages") : NULL;
+    const msgpack_object *stages = s_pipeline_stages(txn, &v);
     bool found = false;
     for (uint32_t i = 0; !found && rp_obj_is_array(stages) && i < stages->via.array.size; i++) {
         const msgpack_object *one = &stages->via.array.ptr[i];
@@ -348,7 +380,6 @@ static bool s_stage_find(rp_store_t *store, MDB_txn *txn, const msgpack_object *
             }
         }
     }
-    rp_doc_destroy(&doc);
     return found;
 }
 
@@ -669,6 +700,7 @@ int deals_query_walk(rp_store_t *store, MDB_txn *txn, const deals_query_t *query
     if (rc == 0 && last_len)
         s_cursor_encode(query, last, last_len, next, next_size);
     mdb_cursor_close(c);
+    s_cache_drop(); //  the transaction ends with the walk
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

@@ -24,6 +24,15 @@ static const rp_route_arg_t s_export_query[] = {RP_TEXT("customer_id"), LIST_FIL
 //  /customers/{id}/opportunities: the path's id is the list's customer_id.
 static const rp_route_arg_t s_customer_params[] = {RP_AS("id", "customer_id"), RP_END};
 
+//  The reports: the list's filters, and the reports' own from, to, by.
+static const rp_route_arg_t s_report_query[] = {
+    RP_TEXT("customer_id"), LIST_FILTERS, RP_TEXT("from"), RP_TEXT("to"), RP_TEXT("by"), RP_END};
+#define REPORT(route, name)                                                                        \
+    {                                                                                              \
+        .method = "GET", .path = "/api/v1/reports/opportunities/" route,                           \
+        .service = "opportunities", .op = "opportunities.report." name, .query = s_report_query    \
+    }
+
 //  Pages (pipelines, a deal's history); If-Match → args.version (checked in the
 //  same step as the change: 412 version_mismatch).
 static const rp_route_arg_t s_page_query[] = {RP_INT("limit"), RP_TEXT("cursor"), RP_END};
@@ -35,7 +44,13 @@ static const rp_route_t s_rows[] = {
      .service = "opportunities",
      .op = "opportunities.list",
      .query = s_list_query},
-    //  Streamed by the gateway's export.c (csvdefs.c: the columns).
+    //  Streamed by the gateway's import.c and export.c (csvdefs.c: the columns).
+    {.method = "POST",
+     .path = OPPORTUNITIES "/import",
+     .service = "opportunities",
+     .op = "opportunities.import",
+     .write = true,
+     .special = "import"},
     {.method = "GET",
      .path = OPPORTUNITIES "/export",
      .service = "opportunities",
@@ -149,6 +164,12 @@ static const rp_route_t s_rows[] = {
      .headers = s_if_match,
      .idem = true,
      .answer = RP_ANSWER_RECORD},
+    REPORT("funnel", "funnel"),
+    REPORT("forecast", "forecast"),
+    REPORT("horizon", "horizon"),
+    REPORT("win-loss", "win_loss"),
+    REPORT("stage-durations", "stage_durations"),
+    REPORT("stale", "stale"),
 };
 
 RP_ROUTES(opportunities, s_rows);

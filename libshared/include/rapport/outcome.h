@@ -50,6 +50,10 @@ int rp_outcome_put(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event
 //  pages). Returns 0, MDB_NOTFOUND, or another MDB error.
 int rp_outcome_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value);
 
+//  The status and code recorded for seq: 0 (NOT_FOUND: none recorded);
+//  the code, cut to code_size - 1 bytes, is "" when the outcome has none.
+int rp_outcome_status(rp_store_t *store, MDB_txn *txn, uint64_t seq, char *code, size_t code_size);
+
 void rp_outcome_test(void);
 
 #endif
