@@ -776,6 +776,8 @@ void deals_query_list(void *arg, rp_service_t *service, rp_origin_t *origin,
         return;
     }
     rp_time_now(query.now); //  reads may use the clock (stale)
+    if (query.as_of[0])     //  as of a day, the clock is its end (as the stale report's)
+        snprintf(query.now, sizeof query.now, "%s", query.as_of);
     list_t list = {.query = &query, .scope = &scope};
     rp_packer_init(&list.items);
     if (rp_store_read(rp_service_store(service), s_list_read, &list))
