@@ -66,6 +66,7 @@ const gw_import_def_t gw_opportunities_import = {
     .service = "opportunities.writer",
     .op = "opportunities.import",
     .columns = &gw_opportunity_columns,
+    .create_only = true,
 };
 
 const gw_import_def_t *const gw_csvdefs_imports[] = {&gw_customers_import, &gw_opportunities_import,

@@ -492,17 +492,19 @@ static void s_setup(job_t *job, struct evhttp_request *req)
             bool ok = true;
             if (strcmp(kv->key, "mode") == 0) {
                 job->upsert = strcmp(kv->value, "upsert") == 0;
-                ok = job->upsert || strcmp(kv->value, "create") == 0;
+                ok = (job->upsert && !job->def->create_only) || strcmp(kv->value, "create") == 0;
             } else if (strcmp(kv->key, "dry_run") == 0)
                 ok = s_query_flag(kv->value, &job->dry_run);
             else
                 ok = false;
             if (!ok)
-                json_array_append_new(errors,
-                                      json_pack("{s:s, s:s, s:s}", "field", kv->key, "code",
-                                                "invalid", "message",
-                                                "mode is create or upsert; dry_run true or false; "
-                                                "nothing else is asked"));
+                json_array_append_new(
+                    errors,
+                    json_pack("{s:s, s:s, s:s}", "field", kv->key, "code", "invalid", "message",
+                              job->def->create_only ? "mode is create (these records have no "
+                                                      "key to upsert by); dry_run true or false"
+                                                    : "mode is create or upsert; dry_run true or "
+                                                      "false; nothing else is asked"));
         }
     } else if (raw)
         json_array_append_new(errors, json_pack("{s:s, s:s, s:s}", "field", "", "code", "invalid",

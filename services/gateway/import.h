@@ -46,6 +46,7 @@ typedef struct {
     const char *service; //  "customers.writer"
     const char *op;      //  "customers.import"
     const gw_columns_t *columns;
+    bool create_only; //  mode=upsert is 422 (records with no natural key)
 } gw_import_def_t;
 
 typedef struct _gw_importer_t gw_importer_t;
