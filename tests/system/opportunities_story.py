@@ -65,6 +65,14 @@ class OppStack(Stack):
 # -- HTTP ----------------------------------------------------------------------
 
 
+@pytest.fixture
+def stack(broker_factory, tmp_path):
+    """One of each process (OppStack), stopped after the test."""
+    s = OppStack(broker_factory, tmp_path)
+    yield s
+    s.stop()
+
+
 def loads(raw):
     """JSON with every non-integer number as a Decimal (money compared exactly)."""
     return json.loads(raw, parse_float=Decimal) if raw else None

@@ -36,7 +36,7 @@ from conftest import SLOW, wait_until
 from opportunities_story import (CUSTOMERS, OPPS, PIPELINES, OppStack, add_months, amounts_of,
                                  call, completed_stays, expected_funnel, history, ids, iso,
                                  list_all, month_end, month_start, norm, ok, problem, report,
-                                 today, weighted_of)
+                                 stack, today, weighted_of)  # noqa: F401 (stack: a fixture)
 from test_gateway import ADMIN_KEY
 from test_gateway_users import create_user
 
@@ -59,13 +59,6 @@ DEFAULT_STAGES = [("lead", "线索", "open", 10), ("contacted", "初步沟通", 
                   ("negotiation", "谈判", "open", 80), ("won", "成交", "won", 100),
                   ("lost", "输单", "lost", 0)]
 REPORT_NAMES = ["funnel", "forecast", "horizon", "win-loss", "stage-durations", "stale"]
-
-
-@pytest.fixture
-def stack(broker_factory, tmp_path):
-    s = OppStack(broker_factory, tmp_path)
-    yield s
-    s.stop()
 
 
 def team(gw):

@@ -17,16 +17,9 @@ import io
 
 import pytest
 
-from opportunities_story import CUSTOMERS, OPPS, OppStack, call, ok, problem
+from opportunities_story import CUSTOMERS, OPPS, call, ok, problem, stack  # noqa: F401
 from test_gateway import ADMIN_KEY
 from test_gateway_users import bearer, create_user
-
-
-@pytest.fixture
-def stack(broker_factory, tmp_path):
-    s = OppStack(broker_factory, tmp_path)
-    yield s
-    s.stop()
 
 
 def users(gw):
