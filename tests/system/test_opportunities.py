@@ -33,7 +33,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import SLOW, wait_until
-from opportunities_story import (CUSTOMERS, OPPS, PIPELINES, OppStack, add_months, amounts_of,
+from opportunities_story import (CUSTOMERS, OPPS, PIPELINES, add_months, amounts_of,
                                  call, completed_stays, expected_funnel, history, ids, iso,
                                  list_all, month_end, month_start, norm, ok, problem, report,
                                  stack, today, weighted_of)  # noqa: F401 (stack: a fixture)
