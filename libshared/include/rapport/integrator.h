@@ -1,0 +1,67 @@
+/*  integrator.h — the events integrators publish (an ERP's orders, a web
+    site's leads, a phone system's calls) and the check of their data,
+    once for every way in (docs/integrators.md, docs/events.md).
+
+    An integrator event is any event whose type no service owns; the
+    broker's journal.append refuses one whose type is not listed here or
+    whose data does not follow its schema, so HTTP (POST /api/v1/events)
+    and ZeroMQ (journal.append) validate alike. The types and their data:
+
+      order.placed      {order_no, customer, amount, currency, quantity,
+                         product, spec?, placed_at, cost?}
+      order.cancelled   {order_no, cancelled_at, reason?}
+      payment.received  {order_no?, customer, amount, currency, received_at}
+      lead.captured     {name, company?, phone?, email?, source, campaign?,
+                         note?, captured_at}
+      activity.logged   {customer? | phone? | email? (one at least),
+                         kind: call|email|visit|meeting|note, at, summary,
+                         by?, duration_s?}
+
+    customer is a reference {id} | {code} | {tax_id} (exactly one key).
+    Money (amount, cost) follows rapport/money.h: a number ≥ 0, at most two
+    decimals, at most 10^13; currency is an ISO 4217 code ("CNY"); times
+    are RFC 3339 (placed_at, cancelled_at, received_at, captured_at, at);
+    texts are one line of bounded bytes (notes, summaries and reasons may
+    have newlines). Unknown data keys are refused; a key given as nil
+    counts as absent. The data's strings must be UTF-8 (rp_doc_new checks
+    that on the way in; the check here refuses invalid bytes too).
+
+    Errors are record field errors (rapport/record.h codes) named from the
+    event: "data.amount", "data.customer.code", "data" (not a map), "type"
+    (code unknown_type).
+*/
+#ifndef RAPPORT_INTEGRATOR_H
+#define RAPPORT_INTEGRATOR_H
+
+#include <rapport/pack.h>
+#include <rapport/service.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+//  The most field errors one event's check reports.
+#define RP_INTEGRATOR_MAX_ERRORS 16
+
+//  Bounds of the data's texts, in bytes.
+#define RP_INTEGRATOR_MAX_ORDER_NO 64   //  order_no
+#define RP_INTEGRATOR_MAX_REF      64   //  customer.id, .code, .tax_id
+#define RP_INTEGRATOR_MAX_TEXT     200  //  names, product, spec, company, campaign, source, by
+#define RP_INTEGRATOR_MAX_NOTE     4000 //  note, summary, reason
+#define RP_INTEGRATOR_MAX_PHONE    64
+#define RP_INTEGRATOR_MAX_DURATION 604800 //  duration_s: a week at most
+
+//  The integrator event types, NULL-terminated, in the order above.
+extern const char *const rp_integrator_types[];
+
+//  Is type (len bytes, not NUL-terminated) an integrator event type?
+bool rp_integrator_known(const char *type, size_t len);
+
+//  Check the data of an event of type against its schema. Writes up to
+//  max errors and returns how many there are (0: valid; at most max). An
+//  unknown type is one error {field "type", code "unknown_type"}.
+int rp_integrator_check(const char *type, size_t type_len, const msgpack_object *data,
+                        rp_field_error_t *errors, int max);
+
+void rp_integrator_test(void);
+
+#endif
