@@ -353,6 +353,20 @@ static void s_test_case(const char *type, const char *pairs[][2], size_t n,
     rp_packer_destroy(&packer);
 }
 
+void rp_integrator_test_order(msgpack_packer *pk, const char *order_no, uint64_t amount)
+{
+    msgpack_pack_map(pk, 7);
+    rp_pack_kv_cstr(pk, "order_no", order_no);
+    rp_pack_cstr(pk, "customer");
+    msgpack_pack_map(pk, 1);
+    rp_pack_kv_cstr(pk, "code", "K3-001");
+    rp_pack_kv_u64(pk, "amount", amount);
+    rp_pack_kv_cstr(pk, "currency", "CNY");
+    rp_pack_kv_u64(pk, "quantity", 1);
+    rp_pack_kv_cstr(pk, "product", "电缆");
+    rp_pack_kv_cstr(pk, "placed_at", "2026-11-23T08:00:00Z");
+}
+
 #define CASE(type, pairs, want) s_test_case(type, pairs, sizeof pairs / sizeof pairs[0], want)
 
 void rp_integrator_test(void)

@@ -27,6 +27,7 @@
 
 #include <rapport/append.h>
 #include <rapport/envelope.h>
+#include <rapport/integrator.h>
 #include <rapport/log.h>
 #include <rapport/mdp.h>
 #include <rapport/outcome.h>
@@ -35,6 +36,7 @@
 #include <rapport/store.h>
 
 #include <assert.h>
+#include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -107,6 +109,12 @@ struct _item_t {
     uint64_t epoch;                        //  GRANT: the epoch granted (0: refused)
     char lease_token[FENCE_TOKEN_LEN + 1]; //  GRANT: the token of that epoch
     bool deferred;                         //  GRANT, REVOKE: to be retried, no reply yet
+    //  append with integrator events (types no service owns): each event's
+    //  seq and whether it repeats an earlier one (NULL: first..count)
+    uint64_t *seqs;
+    bool *dups;
+    rp_field_error_t errors[4]; //  bad_event: the event's field errors
+    int error_count;
 };
 
 //  An accepted event, packed in the batch buffer.
@@ -115,6 +123,7 @@ typedef struct {
     size_t offset, size;
     const char *type; //  points into its request's doc
     size_t type_len;
+    char *key; //  an integrator event's dedup key (heap), or NULL
 } stored_t;
 
 typedef struct {
@@ -134,6 +143,7 @@ typedef struct {
     rp_packer_t events; //  the packed stored events of the batch
     rp_packer_t reply;
     zlist_t *pending; //  GRANT and REVOKE messages to retry: their commit failed
+    zhashx_t *seen;   //  dedup keys of integrator events stored in this batch → seq
     bool terminated;
 } journal_t;
 
@@ -246,6 +256,7 @@ static void s_journal_destroy(journal_t **self_p)
     }
     rp_packer_destroy(&self->events);
     rp_packer_destroy(&self->reply);
+    zhashx_destroy(&self->seen);
     free(self->stored);
     free(self->items);
     free(self);
@@ -260,6 +271,7 @@ static journal_t *s_journal_new(zsock_t *pipe, settings_t *settings)
     self->settings = settings;
     //  The last message of a batch may bring up to PARTS_MAX items.
     self->items = calloc(BATCH_MAX_MSGS + PARTS_MAX, sizeof *self->items);
+    self->seen = zhashx_new();
     assert(self->items);
     self->pending = zlist_new();
     self->fence = fence_new();
@@ -558,8 +570,8 @@ static void s_pack_event(msgpack_packer *pk, const msgpack_object *map, const rp
         rp_pack_kv_cstr(pk, "time", now);
 }
 
-static void s_store_event(journal_t *self, const msgpack_object *map, const rp_event_t *event,
-                          uint64_t seq, const char *now)
+static stored_t *s_store_event(journal_t *self, const msgpack_object *map, const rp_event_t *event,
+                               uint64_t seq, const char *now)
 {
     if (self->stored_n == self->stored_max) {
         self->stored_max = self->stored_max ? self->stored_max * 2 : 1024;
@@ -573,6 +585,78 @@ static void s_store_event(journal_t *self, const msgpack_object *map, const rp_e
     stored->size = self->events.buffer.size - stored->offset;
     stored->type = event->type;
     stored->type_len = event->type_len;
+    stored->key = NULL;
+    return stored;
+}
+
+//  ---------------------------------------------------------------------
+//  Integrator events: the types no service owns (rapport/integrator.h)
+
+#define INTEGRATOR_MAX_ID 200 //  bytes of an integrator event's id
+#define DEDUP_KEY_MAX     (IDEM_MAX_KEY - 1)
+
+//  The dedup key of an event: "e<source bytes>:<source><id>", a C string
+//  (both are NUL-free), kept in the idem tables beside request keys. 0 if
+//  it does not fit.
+static size_t s_dedup_key(const rp_event_t *event, char *out)
+{
+    int len = snprintf(out, DEDUP_KEY_MAX + 1, "e%zu:%.*s%.*s", event->source_len,
+                       (int)event->source_len, event->source, (int)event->id_len, event->id);
+    return len > 0 && len <= DEDUP_KEY_MAX ? (size_t)len : 0;
+}
+
+//  The checks of an integrator event: a known type, its data's schema,
+//  an id of 1..INTEGRATOR_MAX_ID bytes, no NUL in id and source. On a
+//  refusal the item fails 422 naming event i.
+static bool s_integrator_check(item_t *item, size_t i, const rp_event_t *event)
+{
+    const char *code = NULL;
+    char key[DEDUP_KEY_MAX + 1];
+    if (!rp_integrator_known(event->type, event->type_len)) {
+        code = "unknown_type";
+        snprintf(item->text, sizeof item->text,
+                 "event %zu: %.*s is no event type integrators publish (docs/events.md)", i,
+                 (int)(event->type_len > 64 ? 64 : event->type_len), event->type);
+    } else if (event->id_len > INTEGRATOR_MAX_ID || memchr(event->id, 0, event->id_len) ||
+               memchr(event->source, 0, event->source_len) || !s_dedup_key(event, key)) {
+        code = "bad_event";
+        snprintf(item->text, sizeof item->text,
+                 "event %zu: id is 1..200 bytes and id and source have no NUL", i);
+    } else {
+        item->error_count =
+            rp_integrator_check(event->type, event->type_len, event->data, item->errors, 4);
+        if (item->error_count) {
+            code = "bad_event";
+            snprintf(item->text, sizeof item->text, "event %zu: its data does not follow %.*s", i,
+                     (int)event->type_len, event->type);
+        }
+    }
+    if (!code)
+        return true;
+    item->index = (int64_t)i;
+    s_fail(item, 422, code, item->text);
+    return false;
+}
+
+//  The seq an integrator event already has: stored earlier in this batch,
+//  or within the idem window. 0 if it is new.
+static uint64_t s_dedup_seq(journal_t *self, MDB_txn *txn, const char *key, size_t len)
+{
+    uint64_t seq = (uint64_t)(uintptr_t)zhashx_lookup(self->seen, key), first, count;
+    if (!seq && idem_lookup(self->store, txn, key, len, self->now, self->settings->idem_window_s,
+                            &first, &count))
+        seq = first;
+    return seq;
+}
+
+//  The highest seq an append's answer names.
+static uint64_t s_last_seq(const item_t *item)
+{
+    uint64_t last = item->count ? item->first + item->count - 1 : 0;
+    for (size_t i = 0; item->seqs && i < item->events_n; i++)
+        if (item->seqs[i] > last)
+            last = item->seqs[i];
+    return last;
 }
 
 //  The earlier append of this batch with the same idem key, if any.
@@ -642,15 +726,50 @@ static void s_decide_append(journal_t *self, MDB_txn *txn, item_t *item)
     int status = fence_check(self->fence, &claim, &writer, &item->code, &item->message);
     if (status)
         return s_fail(item, status, item->code, item->message);
+    bool integrator = false;
+    for (size_t i = 0; i < count; i++) {
+        rp_event_t event;
+        rp_event_parse(&array[i], &event);
+        if (fence_owner(self->fence, event.type, event.type_len))
+            continue;
+        if (!s_integrator_check(item, i, &event))
+            return;
+        integrator = true;
+    }
+    if (integrator) {
+        item->seqs = calloc(count, sizeof *item->seqs);
+        item->dups = calloc(count, sizeof *item->dups);
+        assert(item->seqs && item->dups);
+    }
 
     char now[32];
     rp_time_now(now);
     item->first = self->next_seq;
-    item->count = count;
+    item->count = 0;
     for (size_t i = 0; i < count; i++) {
         rp_event_t event;
         rp_event_parse(&array[i], &event);
-        s_store_event(self, &array[i], &event, self->next_seq++, now);
+        char key[DEDUP_KEY_MAX + 1];
+        size_t key_len = 0;
+        if (integrator && !fence_owner(self->fence, event.type, event.type_len)) {
+            key_len = s_dedup_key(&event, key);
+            uint64_t seq = s_dedup_seq(self, txn, key, key_len);
+            if (seq) { //  sent before: its first seq, nothing appended
+                item->seqs[i] = seq;
+                item->dups[i] = true;
+                continue;
+            }
+        }
+        uint64_t seq = self->next_seq++;
+        stored_t *stored = s_store_event(self, &array[i], &event, seq, now);
+        item->count++;
+        if (item->seqs)
+            item->seqs[i] = seq;
+        if (key_len) {
+            stored->key = strdup(key);
+            assert(stored->key);
+            zhashx_insert(self->seen, key, (void *)(uintptr_t)seq);
+        }
     }
 }
 
@@ -731,10 +850,14 @@ static int s_commit(rp_store_t *store, MDB_txn *txn, void *arg)
         rp_seq_put(key, stored->seq);
         MDB_val k = {8, key}, v = {stored->size, self->events.buffer.data + stored->offset};
         rc = mdb_put(txn, events, &k, &v, MDB_APPEND);
+        if (!rc && stored->key)
+            rc = idem_put(store, txn, stored->key, strlen(stored->key), stored->seq, 1, self->now);
     }
     for (size_t i = 0; i < self->items_n && !rc; i++) {
         item_t *item = &self->items[i];
-        if (s_appends(item) && item->req.idem)
+        //  An append whose events were all sent before appended nothing: a
+        //  retry is answered event by event (each one's key) again.
+        if (s_appends(item) && item->req.idem && item->count > 0)
             rc = idem_put(store, txn, item->req.idem, item->req.idem_len, item->first, item->count,
                           self->now);
         else if (item->kind == ITEM_GRANT && item->epoch) {
@@ -833,8 +956,21 @@ static void s_pack_error_map(msgpack_packer *pk, const item_t *item)
 {
     rp_error_pack(pk, item->code, item->message, item->index >= 0);
     if (item->index >= 0) {
-        msgpack_pack_map(pk, 1);
+        msgpack_pack_map(pk, item->error_count ? 2 : 1);
         rp_pack_kv_i64(pk, "index", item->index);
+    }
+    if (item->index >= 0 && item->error_count) {
+        rp_pack_cstr(pk, "errors");
+        msgpack_pack_array(pk, (size_t)item->error_count);
+        for (int i = 0; i < item->error_count; i++) {
+            char field[RP_MAX_FIELD + 32]; //  named from the request: events[3].data.amount
+            snprintf(field, sizeof field, "events[%" PRId64 "].%s", item->index,
+                     item->errors[i].field);
+            msgpack_pack_map(pk, 3);
+            rp_pack_kv_cstr(pk, "field", field);
+            rp_pack_kv_cstr(pk, "code", item->errors[i].code);
+            rp_pack_kv_cstr(pk, "message", item->errors[i].message);
+        }
     }
 }
 
@@ -845,20 +981,39 @@ static void s_pack_error(msgpack_packer *pk, const item_t *item)
     s_pack_error_map(pk, item);
 }
 
+//  {seqs, duplicate, items}: seqs the append's own (each event's, in
+//  order, when it had integrator events: a duplicate's is the seq it got
+//  the first time); items [{id, seq, status: accepted | duplicate}].
 static void s_pack_seqs(msgpack_packer *pk, const item_t *item)
 {
+    size_t n = item->seqs ? item->events_n : item->count;
     rp_pack_cstr(pk, "seqs");
-    msgpack_pack_array(pk, item->count);
-    for (uint64_t i = 0; i < item->count; i++)
-        msgpack_pack_uint64(pk, item->first + i);
-    rp_pack_kv_bool(pk, "duplicate", item->duplicate);
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        msgpack_pack_uint64(pk, item->seqs ? item->seqs[i] : item->first + i);
+    rp_pack_kv_bool(pk, "duplicate", item->duplicate || (item->seqs && item->count == 0));
+    rp_pack_cstr(pk, "items");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        rp_event_t event;
+        bool parsed = i < item->events_n && !rp_event_parse(&item->events[i], &event);
+        bool dup = item->duplicate || (item->dups && item->dups[i]);
+        msgpack_pack_map(pk, 3);
+        rp_pack_cstr(pk, "id");
+        if (parsed)
+            rp_pack_strn(pk, event.id, event.id_len);
+        else
+            msgpack_pack_nil(pk);
+        rp_pack_kv_u64(pk, "seq", item->seqs ? item->seqs[i] : item->first + i);
+        rp_pack_kv_cstr(pk, "status", dup ? "duplicate" : "accepted");
+    }
 }
 
 static void s_pack_append(msgpack_packer *pk, const item_t *item, const char *journal)
 {
-    rp_reply_pack(pk, item->req.id, 200, item->first + item->count - 1, 1);
+    rp_reply_pack(pk, item->req.id, 200, s_last_seq(item), 1);
     rp_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 4);
     s_pack_seqs(pk, item);
     rp_pack_kv_cstr(pk, "journal", journal);
 }
@@ -870,8 +1025,8 @@ static void s_pack_parts(msgpack_packer *pk, const item_t *item, const char *jou
 {
     uint64_t seq = 0;
     for (size_t i = 0; i < item->parts; i++)
-        if (item[i].status == 200 && item[i].first + item[i].count - 1 > seq)
-            seq = item[i].first + item[i].count - 1;
+        if (item[i].status == 200 && s_last_seq(&item[i]) > seq)
+            seq = s_last_seq(&item[i]);
     rp_reply_pack(pk, item->req.id, 200, seq, 1);
     rp_pack_cstr(pk, "data");
     msgpack_pack_map(pk, 2);
@@ -880,7 +1035,7 @@ static void s_pack_parts(msgpack_packer *pk, const item_t *item, const char *jou
     msgpack_pack_array(pk, item->parts);
     for (size_t i = 0; i < item->parts; i++) {
         const item_t *part = &item[i];
-        msgpack_pack_map(pk, part->status == 200 ? 3 : 2);
+        msgpack_pack_map(pk, part->status == 200 ? 4 : 2);
         rp_pack_kv_i64(pk, "status", part->status);
         if (part->status == 200) {
             s_pack_seqs(pk, part);
@@ -991,7 +1146,12 @@ static void s_batch_reset(journal_t *self)
         zframe_destroy(&item->ticket);
         zmsg_destroy(&item->claims);
         rp_doc_destroy(&item->doc);
+        free(item->seqs);
+        free(item->dups);
     }
+    for (size_t i = 0; i < self->stored_n; i++)
+        free(self->stored[i].key);
+    zhashx_purge(self->seen);
     self->items_n = self->bytes = self->stored_n = 0;
     rp_packer_reset(&self->events);
 }
@@ -1139,7 +1299,8 @@ typedef struct {
     const char *forge; //  if set, the token every append carries instead
 } tester_t;
 
-//  {type, id, source, data: {n}} with extra attributes given as key/value.
+//  {type, id "e-<n>", source, data: an order's} with an extra attribute
+//  given as key/value.
 static void s_test_event(msgpack_packer *pk, const char *type, uint64_t n, const char *extra_key,
                          const char *extra_value)
 {
@@ -1150,8 +1311,7 @@ static void s_test_event(msgpack_packer *pk, const char *type, uint64_t n, const
     rp_pack_kv_cstr(pk, "id", id);
     rp_pack_kv_cstr(pk, "source", "journal-test");
     rp_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 1);
-    rp_pack_kv_u64(pk, "n", n);
+    rp_integrator_test_order(pk, id, n % 100000); //  the owned types take it too
     if (extra_key)
         rp_pack_kv_cstr(pk, extra_key, extra_value);
 }
@@ -1494,6 +1654,89 @@ static void s_test_bad_input(tester_t *t)
     assert(s_test_granted(t, "", "ticket-1") == 0); //  refused
 }
 
+//  Send journal.append of the events packed by fill (count of them) and
+//  return the reply (the caller destroys the doc).
+static rp_doc_t *s_test_integrator_append(tester_t *t, size_t count,
+                                          void (*fill)(msgpack_packer *pk, size_t i),
+                                          rp_reply_t *reply)
+{
+    rp_packer_reset(&t->packer);
+    rp_request_pack(&t->packer.pk, ++t->next_id, "journal.append", 0, NULL, 1);
+    rp_pack_cstr(&t->packer.pk, "args");
+    msgpack_pack_map(&t->packer.pk, 1);
+    rp_pack_cstr(&t->packer.pk, "events");
+    msgpack_pack_array(&t->packer.pk, count);
+    for (size_t i = 0; i < count; i++)
+        fill(&t->packer.pk, i);
+    s_test_send_packed(t);
+    return s_test_recv(t, reply);
+}
+
+//  Events 0 and 2 are orders o-0 and o-2 of the ERP; 1 repeats event 0.
+static void s_test_fill_dups(msgpack_packer *pk, size_t i)
+{
+    s_test_event(pk, "order.placed", i == 1 ? 900000000000 : 900000000000 + i, NULL, NULL);
+}
+
+//  Event 1 has an amount of three decimals.
+static void s_test_fill_bad(msgpack_packer *pk, size_t i)
+{
+    if (i != 1)
+        return s_test_event(pk, "order.placed", 910000000000 + i, NULL, NULL);
+    msgpack_pack_map(pk, 4);
+    rp_pack_kv_cstr(pk, "type", "payment.received");
+    rp_pack_kv_cstr(pk, "id", "pay-1");
+    rp_pack_kv_cstr(pk, "source", "erp");
+    rp_pack_cstr(pk, "data");
+    msgpack_pack_map(pk, 4);
+    rp_pack_cstr(pk, "customer");
+    msgpack_pack_map(pk, 1);
+    rp_pack_kv_cstr(pk, "tax_id", "91310000MA1FL0001X");
+    rp_pack_cstr(pk, "amount");
+    msgpack_pack_double(pk, 1.005);
+    rp_pack_kv_cstr(pk, "currency", "CNY");
+    rp_pack_kv_cstr(pk, "received_at", "2026-11-25T00:00:00Z");
+}
+
+//  Integrator events: checked (a bad one refuses the whole append, named
+//  by index and field), and sent once per (source, id) — in one append,
+//  and across appends.
+static void s_test_integrators(tester_t *t)
+{
+    uint64_t head = s_test_head(t);
+    rp_reply_t reply;
+    rp_doc_t *doc = s_test_integrator_append(t, 3, s_test_fill_bad, &reply);
+    assert(reply.status == 422 && s_test_head(t) == head);
+    assert(reply.error_code_len == 9 && memcmp(reply.error_code, "bad_event", 9) == 0);
+    rp_doc_destroy(&doc);
+
+    doc = s_test_integrator_append(t, 3, s_test_fill_dups, &reply);
+    assert(reply.status == 200 && s_test_head(t) == head + 2);
+    const msgpack_object *items = rp_obj_get(reply.data, "items");
+    assert(rp_obj_is_array(items) && items->via.array.size == 3);
+    uint64_t seq[3];
+    for (size_t i = 0; i < 3; i++)
+        assert(rp_obj_u64(rp_obj_get(&items->via.array.ptr[i], "seq"), &seq[i]));
+    assert(seq[0] == head + 1 && seq[1] == head + 1 && seq[2] == head + 2);
+    assert(rp_obj_streq(rp_obj_get(&items->via.array.ptr[0], "status"), "accepted"));
+    assert(rp_obj_streq(rp_obj_get(&items->via.array.ptr[1], "status"), "duplicate"));
+    assert(rp_obj_streq(rp_obj_get(&items->via.array.ptr[0], "id"), "e-900000000000"));
+    rp_doc_destroy(&doc);
+
+    //  Sent again: nothing appended, the first seqs answered.
+    doc = s_test_integrator_append(t, 3, s_test_fill_dups, &reply);
+    assert(reply.status == 200 && s_test_head(t) == head + 2 && reply.seq == head + 2);
+    items = rp_obj_get(reply.data, "items");
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t again;
+        assert(rp_obj_u64(rp_obj_get(&items->via.array.ptr[i], "seq"), &again) && again == seq[i]);
+        assert(rp_obj_streq(rp_obj_get(&items->via.array.ptr[i], "status"), "duplicate"));
+    }
+    bool duplicate = false;
+    assert(rp_obj_bool(rp_obj_get(reply.data, "duplicate"), &duplicate) && duplicate);
+    rp_doc_destroy(&doc);
+}
+
 static void s_test_fencing(tester_t *t)
 {
     uint64_t last;
@@ -1550,7 +1793,9 @@ static void s_test_fencing(tester_t *t)
     assert(s_test_append(t, "customer.updated", 1, NULL, "customers", epoch + 1, NULL) == 409);
 
     //  A service known by its lease owns "S."; "x.writer" names lease x.
-    assert(s_test_append(t, "x.thing", 1, NULL, NULL, 0, NULL) == 200); //  nobody owns x. yet
+    //  Nobody owns x. yet: an integrator's event, of no type integrators
+    //  publish.
+    assert(s_test_append(t, "x.thing", 1, NULL, NULL, 0, NULL) == 422);
     uint64_t x = s_test_grant(t, "x.writer");
     assert(s_test_append(t, "x.thing", 1, NULL, NULL, 0, NULL) == 403);
     assert(s_test_append(t, "x.thing", 1, NULL, "x", x, NULL) == 200);
@@ -1558,7 +1803,7 @@ static void s_test_fencing(tester_t *t)
 
     //  Ownership from registration: the holder's claims come with its
     //  GRANT. A new service owns what it claims, no broker change needed.
-    assert(s_test_append(t, "deal.won", 1, NULL, NULL, 0, NULL) == 200);
+    assert(s_test_append(t, "deal.won", 1, NULL, NULL, 0, NULL) == 422);
     uint64_t deals = s_test_grant_claims(t, "deals", (const char *[]){"deal.", "quote.", NULL});
     assert(deals == 1);
     assert(s_test_append(t, "deal.won", 1, NULL, NULL, 0, NULL) == 403);
@@ -1570,7 +1815,8 @@ static void s_test_fencing(tester_t *t)
         {"ok.", "customer.", NULL}, {"customer.vip.", NULL}, {"x.", NULL}, {"Bad", NULL}};
     for (size_t i = 0; i < 4; i++)
         assert(s_test_grant_claims(t, "rogue", stolen[i]) == 0);
-    assert(s_test_append(t, "ok.thing", 1, NULL, NULL, 0, NULL) == 200); //  all or nothing
+    //  All or nothing: ok. is still nobody's (unknown_type, not 403).
+    assert(s_test_append(t, "ok.thing", 1, NULL, NULL, 0, NULL) == 422);
     assert(s_test_grant_claims(t, "rogue", (const char *[]){"rogue.x.", NULL}) == 1);
     //  Claims already held are no change; the grant goes on.
     assert(s_test_grant_claims(t, "deals", (const char *[]){"deal.", NULL}) == 2);
@@ -1725,7 +1971,7 @@ static void s_test_map_full(tester_t *t)
         rp_pack_cstr(&t->packer.pk, "events");
         msgpack_pack_array(&t->packer.pk, events);
         for (size_t i = 0; i < events; i++)
-            s_test_event(&t->packer.pk, "order.placed", i, "blob", blob);
+            s_test_event(&t->packer.pk, "order.placed", t->next_id * 10000 + i, "blob", blob);
         s_test_send_packed(t);
     }
     for (size_t a = 0; a < appends; a++) {
@@ -1958,6 +2204,7 @@ void journal_test(void)
 
     s_test_bad_input(&t);
     assert(s_test_head(&t) == 5);
+    s_test_integrators(&t);
     s_test_fencing(&t);
     s_test_parts(&t);
     s_test_group_commit(&t, 500);

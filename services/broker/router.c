@@ -19,6 +19,7 @@
     fencing safe (journal.h).
 */
 #include "router.h"
+#include <rapport/integrator.h>
 #include "fence.h"
 #include "journal.h"
 #include "lease.h"
@@ -1162,7 +1163,8 @@ static int s_test_append(router_t *router, zsock_t *client, const char *type, co
     rp_pack_kv_cstr(&p.pk, "type", type);
     rp_pack_kv_cstr(&p.pk, "id", "router-test");
     rp_pack_kv_cstr(&p.pk, "source", "router-test");
-    rp_pack_kv_cstr(&p.pk, "data", "");
+    rp_pack_cstr(&p.pk, "data");
+    rp_integrator_test_order(&p.pk, "router-test", 1); //  an order, valid from anyone
     if (writer) {
         rp_pack_kv_cstr(&p.pk, "writer", writer);
         rp_pack_kv_u64(&p.pk, "epoch", epoch);

@@ -120,7 +120,7 @@ static const char *s_row_invalid(const rp_route_t *row)
         return "unknown method";
     if (!row->special && (!row->service || !row->op))
         return "no service or op";
-    if (row->body == RP_BODY_WRAPPED && !row->body_key)
+    if ((row->body == RP_BODY_WRAPPED || row->body == RP_BODY_LIST) && !row->body_key)
         return "a wrapped body without body_key";
     if (s_args_count(row->headers) > HEADERS_MAX || s_args_count(row->query) > QUERY_MAX)
         return "too many headers or query parameters";
@@ -460,6 +460,9 @@ static json_t *s_args(gw_routes_t *self, gw_exchange_t **ex_p, const rp_route_t 
         json_t *body = gw_request_body(ex_p, self->env.body_max);
         if (body && row->body == RP_BODY_WRAPPED)
             args = json_pack("{s:o}", row->body_key, body);
+        else if (body && row->body == RP_BODY_LIST &&
+                 !json_is_array(json_object_get(body, row->body_key)))
+            args = json_pack("{s:[o]}", row->body_key, body);
         else
             args = body;
     }
@@ -494,6 +497,19 @@ static void s_caller(gw_exchange_t *ex, char *caller, size_t size)
 
 static void s_on_success(void *arg, gw_exchange_t **ex_p, int status, json_t *data);
 
+//  Is role one of the space-separated names of roles?
+static bool s_role_allowed(const char *roles, const char *role)
+{
+    size_t len = role ? strlen(role) : 0;
+    for (const char *p = roles; len && *p;) {
+        size_t n = strcspn(p, " ");
+        if (n == len && memcmp(p, role, len) == 0)
+            return true;
+        p += n + (p[n] == ' ');
+    }
+    return false;
+}
+
 void gw_routes_forward(gw_routes_t *self, gw_exchange_t **ex_p, const gw_route_params_t *params)
 {
     const rp_route_t *row = gw_exchange_row(*ex_p);
@@ -508,6 +524,10 @@ void gw_routes_forward(gw_routes_t *self, gw_exchange_t **ex_p, const gw_route_p
             gw_exchange_send(ex_p, 200, "application/json", kept->body, kept->size);
             return;
         }
+    }
+    if (row->roles && !s_role_allowed(row->roles, gw_exchange_actor(*ex_p)->role)) {
+        gw_problem_send(ex_p, 403, "forbidden", "this route is not for this key's role");
+        return;
     }
     char idem[GW_IDEM_MAX + 160] = "";
     json_t *args = s_args(self, ex_p, row, params);

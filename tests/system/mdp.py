@@ -46,6 +46,17 @@ HEARTBEAT_INTERVAL = 2.5  # seconds, both directions
 HEARTBEAT_LIVENESS = 3  # a peer silent this many intervals is dead
 
 
+def order_data(order_no, amount=1, **extra):
+    """The data of a valid order.placed (an integrator event the journal
+    checks against its schema, docs/events.md), with extra keys merged in
+    only where the schema has them (spec, cost)."""
+    data = {"order_no": str(order_no), "customer": {"code": "K3-001"}, "amount": amount,
+            "currency": "CNY", "quantity": 1, "product": "电缆 YJV 3x95",
+            "placed_at": "2026-11-23T08:00:00Z"}
+    data.update(extra)
+    return data
+
+
 def pack(obj):
     return msgpack.packb(obj, use_bin_type=True)
 

@@ -25,7 +25,8 @@ def head_of(rid, op, args_key):
 
 
 def good_event(n=0, **over):
-    e = {"type": "order.placed", "id": f"bad-input-{n}", "source": "tests/bad", "data": {"n": n}}
+    e = {"type": "order.placed", "id": f"bad-input-{n}", "source": "tests/bad",
+         "data": mdp.order_data(f"bad-input-{n}")}
     e.update(over)
     return e
 
@@ -342,14 +343,14 @@ def oversized(ctx, endpoint):
 def test_oversized_message_is_refused_and_others_served(broker):
     ctx = zmq.Context.instance()
     big_body = P({"id": 1, "op": "journal.append",
-                  "args": {"events": [good_event(0, data={"blob": b"\x00" * (5 << 20)})]}})
+                  "args": {"events": [good_event(0, blob=b"\x00" * (5 << 20))]}})
     s = ctx.socket(zmq.DEALER)
     s.linger = 0
     s.connect(broker.endpoint)
     s.send_multipart([b"", b"MDPC01", b"journal", big_body])
     with broker.client() as client:
         # A just-under-limit request still works.
-        ok = client.append([good_event(1, data={"blob": b"\x01" * (2 << 20)})],
+        ok = client.append([good_event(1, blob=b"\x01" * (2 << 20))],
                            timeout=20 * SLOW)
         assert ok["status"] == 200, {k: ok[k] for k in ok if k != "data"}
         assert client.head() == 1, "the oversized append was written"

@@ -30,9 +30,14 @@ LINE = re.compile(rb"^(\d+) (\S+)$")
 
 
 def event(n, type_=None):
+    """Integrator events (checked by the journal): orders, every third a
+    payment; the number and a memo ride as extension attributes."""
     type_ = type_ or ("order.placed" if n % 3 else "payment.received")
-    return {"type": type_, "id": f"feed-{n}", "source": "tests/feed",
-            "data": {"n": n, "memo": f"回款 {n}"}}
+    data = (mdp.order_data(f"feed-{n}", amount=n) if type_ == "order.placed" else
+            {"customer": {"code": "K3-001"}, "amount": n, "currency": "CNY",
+             "received_at": "2026-11-25T00:00:00Z"})
+    return {"type": type_, "id": f"feed-{n}", "source": "tests/feed", "n": n,
+            "memo": f"回款 {n}", "data": data}
 
 
 def type_of(n):
@@ -278,8 +283,8 @@ def test_a_subscriber_that_never_reads_costs_a_bounded_queue(broker_factory):
     memo = "x" * (15 << 10)  # each event a little under 16 KiB
 
     def big_batch(first, count, size=memo):
-        return [{"type": "doc.stored", "id": f"big-{n}", "source": "tests/feed",
-                 "data": {"n": n, "memo": size}} for n in range(first, first + count)]
+        return [{"type": "order.placed", "id": f"big-{n}", "source": "tests/feed", "memo": size,
+                 "data": mdp.order_data(f"big-{n}")} for n in range(first, first + count)]
 
     try:
         wait_until(lambda: sub.poll(100) and sub.recv_multipart()[0] == b"$head",
@@ -325,11 +330,11 @@ def test_a_subscriber_that_never_reads_costs_a_bounded_queue(broker_factory):
                 frames = sub.recv_multipart() if sub.poll(100) else None
                 return frames if frames and frames[0] != b"$head" else None
             frames = wait_until(reference, 5 * SLOW, what="the large event's reference")
-            assert frames == [b"doc.stored", struct.pack(">Q", n + 1)], frames[:2]
+            assert frames == [b"order.placed", struct.pack(">Q", n + 1)], frames[:2]
 
             # The journal serves everything, the gap and the large events too.
             events, head = client.read_all(page=50)
             assert [e["seq"] for e in events] == list(range(1, n + 2))
-            assert len(events[-2]["data"]["memo"]) == 1 << 20
+            assert len(events[-2]["memo"]) == 1 << 20
     finally:
         sub.close(0)

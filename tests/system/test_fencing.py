@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import mdp
 import test_customers as tc
 import test_users as tu
 from conftest import SLOW, wait_until
@@ -20,7 +21,11 @@ MDP_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mdp.py")
 
 
 def thing(n, type_="x.thing"):
-    return {"type": type_, "id": f"thing-{n}", "source": "tests/fencing", "data": {"n": n}}
+    """An event of type_; an order.placed gets an order's data (the journal
+    checks integrator events), the owned types the same (their owners'
+    business)."""
+    return {"type": type_, "id": f"thing-{n}", "source": "tests/fencing",
+            "data": mdp.order_data(f"thing-{n}")}
 
 
 class WorkerProcess:

@@ -1,5 +1,6 @@
 """Issue 2: broker.status reports workers per service, leases with epochs, journal head."""
 
+import mdp
 from conftest import SLOW, wait_until
 
 
@@ -13,7 +14,7 @@ def test_broker_status(broker):
         with broker.client() as client:
             for i in range(3):
                 r = client.append([{"type": "order.placed", "id": f"st-{i}", "source": "t",
-                                    "data": {}}])
+                                    "data": mdp.order_data(f"st-{i}")}])
                 assert r["status"] == 200, r
 
             def complete():

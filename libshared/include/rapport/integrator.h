@@ -62,6 +62,10 @@ bool rp_integrator_known(const char *type, size_t len);
 int rp_integrator_check(const char *type, size_t type_len, const msgpack_object *data,
                         rp_field_error_t *errors, int max);
 
+//  Self-test support: pack the data of a valid order.placed (order_no,
+//  customer {code "K3-001"}, amount, CNY, quantity 1, a product, a time).
+void rp_integrator_test_order(msgpack_packer *pk, const char *order_no, uint64_t amount);
+
 void rp_integrator_test(void);
 
 #endif

@@ -12,7 +12,9 @@
         {op, actor, idem?, args}
     with args built in this order, later steps overriding earlier ones:
       1. body       RP_BODY_NONE: not read; RP_BODY_MERGED: the JSON object
-                    body is args; RP_BODY_WRAPPED: args[body_key] = body
+                    body is args; RP_BODY_WRAPPED: args[body_key] = body;
+                    RP_BODY_LIST: a body {body_key: [...]} is args, any
+                    other object one item: args[body_key] = [body]
                     (the body is checked as JSON, not as a record: the
                     service checks fields and answers 422 with errors)
       2. query      only the names in `query` are accepted (else 400
@@ -36,6 +38,8 @@
                         data, or data[record_key] when that is an object,
                         plus `adds` (data[name] copied into record[arg]);
                         ETag from its version
+    A row with `roles` answers 403 forbidden to a key of any other role,
+    before anything is forwarded. The answer is sent
     with `status` (0: the service's; 204 sends no body), `location` (a
     template filled from the record's fields, each percent-encoded) and
     the flags below.
@@ -46,7 +50,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum { RP_BODY_NONE = 0, RP_BODY_MERGED, RP_BODY_WRAPPED } rp_route_body_t;
+typedef enum { RP_BODY_NONE = 0, RP_BODY_MERGED, RP_BODY_WRAPPED, RP_BODY_LIST } rp_route_body_t;
 
 typedef enum {
     RP_ARG_TEXT = 0, //  as given (decoded)
@@ -123,6 +127,7 @@ typedef struct {
     const rp_route_arg_t *adds; //  data[name] into record[arg], RP_END-terminated; NULL: none
     const char *events;         //  RP_ROUTE_CACHED: the event types (a prefix, "customer.")
     unsigned flags;             //  RP_ROUTE_*
+    const char *roles;          //  the roles that may call it ("admin integrator"); NULL: all
 } rp_route_t;
 
 //  A service's rows, as the gateway finds them.

@@ -1,0 +1,23 @@
+/*  routes.c — the journal's HTTP routes, as rows for the gateway
+    (libshared route.h): integrators publish events over HTTP as over
+    ZeroMQ, through journal.append (docs/integrators.md, docs/protocol.md
+    § Journal). The journal checks the events; these rows only say who may
+    call and where the body goes.
+*/
+#include <rapport/route.h>
+
+static const rp_route_t s_rows[] = {
+    //  One event, or {events: [...]} (1..500): 202 {items: [{id, seq,
+    //  status}], seqs, duplicate, journal} once the commit is durable.
+    {.method = "POST",
+     .path = "/api/v1/events",
+     .service = "journal",
+     .op = "journal.append",
+     .body = RP_BODY_LIST,
+     .body_key = "events",
+     .idem = true,
+     .status = 202,
+     .roles = "admin integrator"},
+};
+
+RP_ROUTES(journal, s_rows);
