@@ -96,7 +96,7 @@ $(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
 # The opportunities service folds customer.* events with the customers
 # service's own apply into its store (docs/opportunities.md): it links the
 # customers objects that apply needs, not the program, its ops and handlers.
-CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer activity assign contact merge query timeline page scope)
+CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer activity assign contact merge query timeline page scope order stats grading)
 $(B)/bin/rapport-opportunities: $(CUSTOMERS_FOLD)
 $(filter $(B)/test/test_opportunities_%,$(UNITS)): $(CUSTOMERS_FOLD)
 

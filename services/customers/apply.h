@@ -10,6 +10,9 @@
                  'e' the e-mail (not unique: two firms may share a switchboard)
       outcomes   seq (8 bytes BE) → {status, id, code?, fields?, ids?}
       meta       applied cursor; "code_counter" for generated codes
+      orders, customer_orders, unmatched, stats: integrators' orders and
+                 payments and a customer's figures (order.h, stats.h);
+                 settings: the grading (grading.h)
       contacts, contact_names, activities, activity_ids, timeline: a
                  customer's relations (contact.h, activity.h, timeline.h);
                  customer.contact_*, activity_logged, assigned and merged
@@ -28,12 +31,22 @@
 #define CUSTOMERS_APPLY_H
 
 #include "customer.h"
+#include "query.h"
+
+#include <rapport/outcome.h>
 
 #include <rapport/envelope.h>
 #include <rapport/store.h>
 
 #define APPLY_MAX_ID      64
 #define APPLY_MAX_SIMILAR 20 //  likely duplicates listed in an outcome
+
+//  The customers fold's databases, for every store that folds customer.*
+//  (the opportunities service's too).
+#define CUSTOMERS_APPLY_DBNAMES                                                                    \
+    "customers", "codes", "tax_ids", "similar", RP_OUTCOME_DB, QUERY_DBNAME, "contacts",           \
+        "contact_names", "activities", "activity_ids", "timeline", "orders", "customer_orders",    \
+        "unmatched", "stats", "settings"
 
 extern const char *const customers_apply_dbnames[];
 

@@ -176,8 +176,11 @@ static const char *s_add(gw_routes_t *self, const rp_route_t *row)
     if (t->open != ((row->flags & RP_ROUTE_OPEN) != 0))
         return "open and keyed rows under one template";
     t->rows[m] = row;
-    if (self->env.cache && (row->flags & RP_ROUTE_CACHED))
+    if (self->env.cache && (row->flags & RP_ROUTE_CACHED)) {
         gw_cache_watch(self->env.cache, row->events);
+        for (size_t i = 0; row->also && row->also[i]; i++)
+            gw_cache_also(self->env.cache, row->events, row->also[i]);
+    }
     s_allow_build(t);
     return NULL;
 }

@@ -17,9 +17,8 @@
 #include <string.h>
 
 const char *const opportunities_apply_dbnames[] = {
-    //  the customers fold's (customers_apply_dbnames, outcomes among them)
-    "customers", "codes", "tax_ids", "similar", RP_OUTCOME_DB, "sorted", "contacts",
-    "contact_names", "activities", "activity_ids", "timeline",
+    //  the customers fold's (outcomes among them)
+    CUSTOMERS_APPLY_DBNAMES,
     //  the deals'
     "opportunities", "pipelines", "history", "by_customer", "stage_open", "opp_sorted", NULL};
 

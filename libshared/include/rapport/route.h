@@ -126,6 +126,9 @@ typedef struct {
     const char *record_key;     //  the record under data[record_key], or NULL
     const rp_route_arg_t *adds; //  data[name] into record[arg], RP_END-terminated; NULL: none
     const char *events;         //  RP_ROUTE_CACHED: the event types (a prefix, "customer.")
+    const char *const *also;    //  RP_ROUTE_CACHED: more prefixes (NULL-terminated) whose
+                                //  events change these records too, naming one by
+                                //  data.customer.id or none ({"order.", NULL})
     unsigned flags;             //  RP_ROUTE_*
     const char *roles;          //  the roles that may call it ("admin integrator"); NULL: all
 } rp_route_t;

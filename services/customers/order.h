@@ -1,0 +1,85 @@
+/*  order.h — integrators' orders and payments folded into the customers
+    store (docs/integrators.md, docs/customers.md § Orders): order.placed,
+    order.cancelled and payment.received, whose data the journal checked
+    (rapport/integrator.h), and customer.order_matched, an admin's link of
+    an unmatched order or payment to a customer.
+
+    Databases (the customers fold):
+        orders           order_no → the order {order_no, customer_id,
+                         status: placed | cancelled | unmatched, amount,
+                         currency, quantity, product, spec, placed_at, cost,
+                         cancelled_at, reason, seq, source, event_id}
+        customer_orders  <customer id> NUL <placed_at><order_no> → the same
+                         order: a customer's orders by time (page.h)
+        unmatched        <seq, 16 hex> → {id, seq, type, source, event_id,
+                         time, reference, order_no, amount, currency,
+                         reason, data}: what names no customer, until matched
+        stats            a customer's figures (stats.h)
+
+    The rules, the same on every instance:
+      - an order_no counts once: a second order.placed of it (another
+        event id, a resend) changes nothing;
+      - the customer reference {id | code | tax_id} is resolved when the
+        event is applied; one that names nobody (or a customer with orders
+        in STATS_MAX_CURRENCIES other currencies already) puts the order or
+        payment in the unmatched queue, never drops it;
+      - a cancel takes an order's figures back; a cancel that comes before
+        its order is kept, and the order then counts as cancelled;
+      - after each order won or lost, the customer's grade and tier follow
+        the grading (grading.h), and its timeline has the order's entry
+        with the moves it caused.
+*/
+#ifndef CUSTOMERS_ORDER_H
+#define CUSTOMERS_ORDER_H
+
+#include <rapport/apply.h>
+#include <rapport/envelope.h>
+#include <rapport/store.h>
+
+//  True for order.placed, order.cancelled and payment.received.
+bool order_event(const rp_event_t *event);
+
+//  Apply one of them at seq: 0 or an LMDB error (bad data is logged and
+//  skipped: the journal refuses it, so only a foreign journal has it).
+int order_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
+
+//  customer.order_matched {id: customer id, unmatched: seq}: the queued
+//  order or payment applied to that customer now. Outcomes 404 not_found
+//  (no such entry), 404 unknown_customer, 422 archived.
+rp_apply_fn order_apply_matched;
+
+//  The grade and tier of customer id again from its figures, at the
+//  event's time (a hand-set value cleared, a merge). 0 or an LMDB error.
+int order_regrade(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
+                  size_t len);
+
+//  customer.merged: the orders and figures of customer from move to to.
+int order_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_len, const char *to,
+               size_t to_len);
+
+//  Pack a stored customer record (a map) with its `stats` added (year:
+//  the current UTC year).
+void order_pack_customer(rp_store_t *store, MDB_txn *txn, const msgpack_object *record, int year,
+                         msgpack_packer *pk);
+
+//  The current UTC year.
+int order_year(void);
+
+//  A stored order (raw, valid until txn ends). 0 or MDB_NOTFOUND.
+int order_get(rp_store_t *store, MDB_txn *txn, const char *order_no, size_t len, MDB_val *value);
+
+//  A page of the unmatched queue, oldest first, after cursor (an entry's
+//  id; NULL for the first page): up to limit entries packed into items,
+//  *count of them, next the id to continue after ("" at the end).
+int order_unmatched_page(rp_store_t *store, MDB_txn *txn, const char *after, size_t after_len,
+                         size_t limit, rp_packer_t *items, size_t *count, char next[17]);
+
+//  The entries in the queue now.
+size_t order_unmatched_count(rp_store_t *store, MDB_txn *txn);
+
+//  An unmatched entry's id (16 hex digits) as its seq; false when it is not one.
+bool order_unmatched_id(const char *id, size_t len, uint64_t *seq);
+
+void order_test(void);
+
+#endif
