@@ -18,6 +18,10 @@
                                        (RAPPORT_CACHE_RECORDS; 0: none; cache.h)
         cache/bytes          67108864  memory those answers may take
                                        (RAPPORT_CACHE_BYTES, 64 KiB..16 GiB)
+        events/heartbeat_ms  15000     between an event stream's heartbeats
+                                       (RAPPORT_EVENTS_HEARTBEAT_MS; feedout.h)
+        events/streams_max   256       event streams open at once
+        events/buffer_max    1048576   a stream's unwritten bytes before it is closed
 
     Routes:
         GET  /health                  200 {status: "ok"} while the process runs

@@ -341,6 +341,8 @@ static const special_t *s_special(gw_routes_t *self, const char *name)
     return NULL;
 }
 
+static bool s_role_allowed(const char *roles, const char *role);
+
 void gw_routes_run(gw_routes_t *self, gw_exchange_t **ex_p, const gw_route_match_t *match)
 {
     const rp_route_t *row = match->row;
@@ -356,7 +358,10 @@ void gw_routes_run(gw_routes_t *self, gw_exchange_t **ex_p, const gw_route_match
             break;
         }
     }
-    if (*ex_p && row->special) {
+    if (*ex_p && row->special && row->roles &&
+        !s_role_allowed(row->roles, gw_exchange_actor(*ex_p)->role))
+        gw_problem_send(ex_p, 403, "forbidden", "this route is not for this key's role");
+    else if (*ex_p && row->special) {
         const special_t *special = s_special(self, row->special);
         if (special)
             special->fn(special->arg, self, ex_p, &params);
