@@ -21,7 +21,8 @@ struct _gw_feedout_t {
     struct event *heartbeat;
     stream_t **streams; //  open ones, config.streams at most
     size_t count;
-    uint64_t cursor; //  the last seq the follower took
+    uint64_t cursor;  //  the last seq the follower took
+    uint64_t dropped; //  streams closed for a client that did not read
     bool stopped;
 };
 
@@ -201,13 +202,16 @@ static size_t s_pending(stream_t *stream)
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
-//  Write out (buffer drained); a client that does not read is dropped.
-//  False if the stream was closed.
+//  Write out (buffer drained). A catch-up page waits for its written
+//  callback before the next is read, so it is bounded by the page; what
+//  is pushed (live events, heartbeats) is not, so when the client leaves
+//  more than buffer_max unwritten it is dropped. False if closed.
 static bool s_write(stream_t *stream, struct evbuffer *buffer,
                     void (*written)(struct evhttp_connection *, void *))
 {
     evhttp_send_reply_chunk_with_cb(stream->req, buffer, written, written ? stream : NULL);
-    if (s_pending(stream) > stream->owner->config.buffer_max) {
+    if (stream->live && s_pending(stream) > stream->owner->config.buffer_max) {
+        stream->owner->dropped++;
         rp_info("gateway: an event stream's client is not reading (%zu bytes waiting); "
                 "closed, it resumes with Last-Event-ID",
                 s_pending(stream));
@@ -281,16 +285,14 @@ static void s_on_catch_up(void *arg, const rp_reply_t *reply, const msgpack_obje
         s_stream_close(stream, false);
         return;
     }
-    stream->live = stream->cursor >= followed || events->via.array.size == 0;
-    bool wait = !stream->live && evbuffer_get_length(buffer) > 0;
-    bool open = true;
-    if (evbuffer_get_length(buffer)) {
-        stream->writing = wait;
-        open = s_write(stream, buffer, wait ? s_on_written : NULL);
-    }
-    evbuffer_free(buffer);
-    if (open && !stream->live && !wait)
+    if (evbuffer_get_length(buffer)) { //  once written, the next page (perhaps empty)
+        stream->writing = true;
+        s_write(stream, buffer, s_on_written);
+    } else if (stream->cursor >= followed)
+        stream->live = true; //  from now on the follower's events come to it
+    else
         s_catch_up(stream); //  a page of nothing taken: the next at once
+    evbuffer_free(buffer);
 }
 
 //  Read the journal's next page for the stream.
@@ -462,4 +464,9 @@ void gw_feedout_stop(gw_feedout_t *self)
 size_t gw_feedout_streams(gw_feedout_t *self)
 {
     return self->count;
+}
+
+uint64_t gw_feedout_dropped(gw_feedout_t *self)
+{
+    return self->dropped;
 }

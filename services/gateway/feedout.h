@@ -75,7 +75,8 @@ void gw_feedout_restart(gw_feedout_t *self);
 //  End every stream (the terminating chunk) and refuse new ones (503).
 void gw_feedout_stop(gw_feedout_t *self);
 
-//  Streams open now.
+//  Streams open now; streams closed so far for a client that did not read.
 size_t gw_feedout_streams(gw_feedout_t *self);
+uint64_t gw_feedout_dropped(gw_feedout_t *self);
 
 #endif

@@ -116,6 +116,15 @@ static void s_metrics(gw_gateway_t *self, gw_exchange_t **ex_p)
     free(requests);
     gw_fleet_render(self->fleet, out, zclock_mono());
     gw_cache_render(self->cache, out);
+    fprintf(out,
+            "# HELP rapport_gateway_event_streams Event streams open (GET /api/v1/events).\n"
+            "# TYPE rapport_gateway_event_streams gauge\n"
+            "rapport_gateway_event_streams %zu\n"
+            "# HELP rapport_gateway_event_streams_dropped_total Event streams closed because "
+            "their client did not read.\n"
+            "# TYPE rapport_gateway_event_streams_dropped_total counter\n"
+            "rapport_gateway_event_streams_dropped_total %" PRIu64 "\n",
+            gw_feedout_streams(self->feedout), gw_feedout_dropped(self->feedout));
     fclose(out);
     gw_exchange_send(ex_p, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
     free(text);

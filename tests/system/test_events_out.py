@@ -13,6 +13,8 @@ number of open streams is bounded.
 
 import http.client
 import json
+import re
+import socket
 import urllib.parse
 
 import pytest
@@ -285,3 +287,66 @@ def test_open_streams_are_bounded(stack):
     wait_until(another, 5 * SLOW, interval=0.05, what="a stream once one closed")
     for s in streams:
         s.close()
+
+
+def metric(gw, name):
+    status, _, raw = gw.request("GET", "/metrics")
+    assert status == 200
+    for line in raw.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+@pytest.fixture
+def tight(broker_factory, tmp_path):
+    """A gateway that keeps at most 4 KiB unwritten for a stream."""
+    s = Stack(broker_factory, tmp_path, customers=False, gateways=1,
+              env={"RAPPORT_EVENTS_BUFFER_MAX": "4096"})
+    yield s
+    s.stop()
+
+
+def test_a_client_that_does_not_read_is_dropped_and_resumes(tight):
+    gw = tight.gateways[0]
+    publish(gw, [order(0)])
+    # A client with a tiny receive window that reads the headers, one
+    # event, then nothing more.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10 * SLOW)
+    sock.connect(("127.0.0.1", gw.port))
+    sock.sendall(f"GET {EVENTS}?types=order.* HTTP/1.1\r\nHost: x\r\n"
+                 f"Authorization: {AUTH['Authorization']}\r\n"
+                 "Accept: text/event-stream\r\n\r\n".encode())
+    received = b""
+    while b"\n\n" not in received.partition(b"\r\n\r\n")[2]:
+        chunk = sock.recv(4096)
+        assert chunk, received
+        received += chunk
+    assert received.startswith(b"HTTP/1.1 200"), received
+    wait_until(lambda: metric(gw, "rapport_gateway_event_streams") == 1, 5 * SLOW)
+    # Orders go on coming; the gateway gives up on it once 4 KiB wait.
+    n = 1
+    while metric(gw, "rapport_gateway_event_streams") == 1:
+        assert n < 20000, "the stream was never dropped"
+        publish(gw, [order(i) for i in range(n, n + 500)])
+        n += 500
+    assert metric(gw, "rapport_gateway_event_streams_dropped_total") == 1
+    # What it had is cut short: no terminating chunk, then the end.
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    sock.close()
+    assert not received.endswith(b"0\r\n\r\n")
+    body = b"".join(re.findall(rb"id: \d+\nevent: [a-z.]+\ndata: [^\n]*\n\n", received))
+    ids = [int(i) for i in re.findall(rb"id: (\d+)\n", body)]
+    assert ids, received[:300]
+    # Resumed from the last whole event it read: the rest, once, in order.
+    stream = Stream(gw, last_event_id=ids[-1], types="order.*")
+    journal = [e["seq"] for e in journal_events(tight)]
+    rest = [s[0] for s in stream.events(len(journal) - len(ids))]
+    stream.close()
+    assert ids + rest == journal
