@@ -470,3 +470,159 @@ uint64_t gw_feedout_dropped(gw_feedout_t *self)
 {
     return self->dropped;
 }
+
+//  ---------------------------------------------------------------------
+//  Self-test: through rp_testbroker's journal (testkit.h).
+
+#include "testkit.h"
+
+static const rp_route_arg_t s_test_query[] = {RP_INT("after"), RP_TEXT("types"), RP_INT("limit"),
+                                              RP_END};
+static const rp_route_t s_test_row = {
+    .method = "GET", .path = "/events", .special = "events", .query = s_test_query};
+
+typedef struct {
+    gw_feedout_t *feedout;
+    gw_testkit_t *kit;
+    struct event *later;
+    int step;
+} test_t;
+
+static void s_test_handler(void *arg, gw_exchange_t **ex_p)
+{
+    test_t *test = (test_t *)arg;
+    gw_exchange_set_row(*ex_p, &s_test_row);
+    gw_exchange_set_actor(*ex_p, "k3", "integrator", "");
+    gw_feedout_answer(test->feedout, ex_p);
+}
+
+//  What the follower would do while a stream is open: take a new event
+//  (appended to the journal too), then let the heartbeats come, then stop.
+static void s_test_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    test_t *test = (test_t *)arg;
+    if (test->step++ == 0) {
+        assert(gw_feedout_streams(test->feedout) == 1);
+        uint64_t seq = rp_testbroker_append(gw_testkit_broker(test->kit), "a.v", false);
+        rp_packer_t packer;
+        rp_packer_init(&packer);
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_kv_cstr(&packer.pk, "type", "a.v");
+        rp_pack_kv_u64(&packer.pk, "seq", seq);
+        rp_pack_cstr(&packer.pk, "data");
+        msgpack_pack_map(&packer.pk, 1);
+        rp_pack_kv_cstr(&packer.pk, "key_hash", "secret");
+        gw_feedout_event(test->feedout, seq, "a.v", 3, (const uint8_t *)packer.buffer.data,
+                         packer.buffer.size);
+        rp_packer_destroy(&packer);
+        struct timeval again = {0, 300 * 1000};
+        evtimer_add(test->later, &again);
+    } else
+        gw_feedout_stop(test->feedout); //  ends the stream: the request is answered
+}
+
+static json_t *s_test_page(gw_testkit_t *kit, const char *path, int status)
+{
+    gw_testkit_answer_t answer;
+    gw_testkit_request(kit, "GET", path, NULL, NULL, &answer);
+    if (answer.status != status || !answer.json) {
+        fprintf(stderr, "feedout test: %s: %d %s\n", path, answer.status, answer.body);
+        assert(false);
+    }
+    json_t *json = json_incref(answer.json);
+    gw_testkit_answer_free(&answer);
+    return json;
+}
+
+//  The seqs of a page's items, as "1,3".
+static void s_test_seqs(json_t *page, char *seqs, size_t size)
+{
+    seqs[0] = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(page, "items"), i, item)
+    {
+        size_t len = strlen(seqs);
+        snprintf(seqs + len, size - len, "%s%" JSON_INTEGER_FORMAT, i ? "," : "",
+                 json_integer_value(json_object_get(item, "seq")));
+    }
+}
+
+static void s_test_expect(gw_testkit_t *kit, const char *path, const char *seqs, int next_after)
+{
+    json_t *page = s_test_page(kit, path, 200);
+    char found[256];
+    s_test_seqs(page, found, sizeof found);
+    if (!streq(found, seqs) ||
+        json_integer_value(json_object_get(page, "next_after")) != next_after) {
+        fprintf(stderr, "feedout test: %s: [%s] next_after %" JSON_INTEGER_FORMAT "\n", path, found,
+                json_integer_value(json_object_get(page, "next_after")));
+        assert(false);
+    }
+    json_decref(page);
+}
+
+void gw_feedout_test(void)
+{
+    test_t *test = (test_t *)zmalloc(sizeof *test);
+    test->kit = gw_testkit_new(s_test_handler, test);
+    gw_feedout_config_t config = {
+        .timeout_ms = 5000, .heartbeat_ms = 100, .streams = 4, .buffer_max = 1024 * 1024};
+    test->feedout =
+        gw_feedout_new(gw_testkit_base(test->kit), gw_testkit_upstream(test->kit), &config);
+    rp_testbroker_t *broker = gw_testkit_broker(test->kit);
+    const char *types[] = {"a.x", "b.y", "a.z", "b.y", "a.w"};
+    for (size_t i = 0; i < 5; i++) //  seqs 1..5, followed by the gateway
+        assert(rp_testbroker_append(broker, types[i], false) == i + 1);
+
+    //  Pages: filtered, chained by next_after, which moves over what was
+    //  scanned even when nothing was taken; the head answers after itself.
+    s_test_expect(test->kit, "/events?types=a.*&limit=2", "1,3", 3);
+    s_test_expect(test->kit, "/events?types=a.*&limit=2&after=3", "5", 5);
+    s_test_expect(test->kit, "/events?types=a.*&after=5", "", 5);
+    s_test_expect(test->kit, "/events?types=c.x,b.y&after=2", "4", 5);
+    s_test_expect(test->kit, "/events?types=c.x", "", 5);
+    s_test_expect(test->kit, "/events?limit=3", "1,2,3", 3);
+    json_t *problem = s_test_page(test->kit, "/events?limit=0&types=A", 422);
+    assert(json_array_size(json_object_get(problem, "errors")) == 2);
+    json_decref(problem);
+    problem = s_test_page(test->kit, "/events?color=red", 400);
+    json_decref(problem);
+
+    //  A stream from Last-Event-ID 1: the journal's a.* after it, then a
+    //  new event as the follower takes it (its key hash gone), heartbeats,
+    //  and the end when the gateway stops.
+    test->later = evtimer_new(gw_testkit_base(test->kit), s_test_later, test);
+    struct timeval soon = {0, 300 * 1000};
+    evtimer_add(test->later, &soon);
+    gw_testkit_answer_t answer;
+    gw_testkit_request(test->kit, "GET", "/events?types=a.*&after=4",
+                       "Accept: text/event-stream\nLast-Event-ID: 1\n", NULL, &answer);
+    assert(answer.status == 200 && test->step == 2);
+    char value[64];
+    assert(strstr(gw_testkit_header(&answer, "Content-Type", value, sizeof value),
+                  "text/event-stream"));
+    const char *three = strstr(answer.body, "id: 3\nevent: a.z\ndata: {");
+    const char *five = strstr(answer.body, "id: 5\nevent: a.w\ndata: {");
+    const char *six = strstr(answer.body, "id: 6\nevent: a.v\ndata: {");
+    assert(three && five && six && three < five && five < six);
+    assert(!strstr(answer.body, "id: 1\n") && !strstr(answer.body, "id: 2\n"));
+    assert(!strstr(answer.body, "id: 4\n") && !strstr(answer.body, "secret"));
+    assert(strstr(six, "\n\n: heartbeat\n\n"));
+    assert(gw_feedout_streams(test->feedout) == 0);
+    gw_testkit_answer_free(&answer);
+
+    //  Stopped: no more streams.
+    problem = s_test_page(test->kit, "/events", 200);
+    json_decref(problem);
+    gw_testkit_request(test->kit, "GET", "/events", "Accept: text/event-stream\n", NULL, &answer);
+    assert(answer.status == 503);
+    gw_testkit_answer_free(&answer);
+
+    event_free(test->later);
+    gw_feedout_destroy(&test->feedout); //  its heartbeat lives in the kit's base
+    gw_testkit_destroy(&test->kit);
+    free(test);
+}

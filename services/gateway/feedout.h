@@ -79,4 +79,6 @@ void gw_feedout_stop(gw_feedout_t *self);
 size_t gw_feedout_streams(gw_feedout_t *self);
 uint64_t gw_feedout_dropped(gw_feedout_t *self);
 
+void gw_feedout_test(void);
+
 #endif
