@@ -434,7 +434,8 @@ void gw_feedout_answer(gw_feedout_t *self, gw_exchange_t **ex_p)
     if (!args)
         return;
     const char *accept = gw_exchange_header(*ex_p, "Accept");
-    bool stream = accept && strstr(accept, "text/event-stream");
+    bool stream = accept && strstr(accept, "text/event-stream") &&
+                  evhttp_request_get_command(gw_exchange_req(*ex_p)) != EVHTTP_REQ_HEAD;
     gw_feedview_t view;
     json_t *errors =
         gw_feedview_parse(&view, args, stream ? gw_exchange_header(*ex_p, "Last-Event-ID") : NULL);

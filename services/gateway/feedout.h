@@ -15,7 +15,8 @@
     client that asks again with after=next_after neither loops nor misses
     an event. Errors of the journal are problem+json (503, 504).
 
-    A stream (Accept: text/event-stream): 200 text/event-stream, then each
+    A stream (Accept: text/event-stream, not HEAD; limit does not apply):
+    200 text/event-stream, then each
     event the view takes as
         id: <seq>\nevent: <type>\ndata: <item, JSON on one line>\n\n
     from after (or Last-Event-ID) on: first the journal's events, read in

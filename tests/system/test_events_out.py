@@ -259,6 +259,11 @@ def test_heartbeats_and_secrets_on_a_stream(stack):
     # Nothing more happens: heartbeats come, about one a second here.
     stream.heartbeat()
     stream.heartbeat()
+    # A gateway that stops ends its streams: the body's end, not a cut.
+    assert gw.stop() == 0
+    while stream.resp.readline():
+        pass
+    assert stream.resp.isclosed()
     stream.close()
 
 
