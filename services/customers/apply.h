@@ -49,8 +49,8 @@
 #define CUSTOMERS_APPLY_DBNAMES                                                                    \
     "customers", "codes", "tax_ids", "similar", RP_OUTCOME_DB, QUERY_DBNAME, "contacts",           \
         "contact_names", "activities", "activity_ids", "timeline", "orders", "customer_orders",    \
-        "unmatched", "stats", "settings", "leads", "users", "emails", "keys", "user_keys",         \
-        "preferences"
+        "unmatched", "stats", "settings", "leads", "contact_keys", "users", "emails", "keys",      \
+        "user_keys", "preferences"
 
 extern const char *const customers_apply_dbnames[];
 

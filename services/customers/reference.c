@@ -28,9 +28,10 @@ size_t reference_customer(rp_store_t *store, MDB_txn *txn, const msgpack_object 
     return id.mv_size;
 }
 
-//  The first id under kind + value + NUL in the likely-duplicates index.
-static size_t s_similar(rp_store_t *store, MDB_txn *txn, char kind, const char *value, size_t len,
-                        char *out)
+//  The first id under kind + value + NUL in db (the likely-duplicates
+//  index, or contact_keys, whose ids are <customer id> NUL <contact id>).
+static size_t s_similar_in(rp_store_t *store, MDB_txn *txn, const char *db, char kind,
+                           const char *value, size_t len, char *out)
 {
     char prefix[RP_NORMALIZE_MAX + 2];
     if (len == 0 || len > RP_NORMALIZE_MAX)
@@ -40,16 +41,30 @@ static size_t s_similar(rp_store_t *store, MDB_txn *txn, char kind, const char *
     prefix[len + 1] = 0;
     size_t prefix_len = len + 2, found = 0;
     MDB_cursor *cursor;
-    if (mdb_cursor_open(txn, rp_store_dbi(store, "similar"), &cursor))
+    if (mdb_cursor_open(txn, rp_store_dbi(store, db), &cursor))
         return 0;
     MDB_val k = {prefix_len, prefix}, v;
     if (mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size > prefix_len &&
-        k.mv_size - prefix_len <= APPLY_MAX_ID && memcmp(k.mv_data, prefix, prefix_len) == 0) {
-        found = k.mv_size - prefix_len;
-        memcpy(out, (const char *)k.mv_data + prefix_len, found);
+        memcmp(k.mv_data, prefix, prefix_len) == 0) {
+        const char *id = (const char *)k.mv_data + prefix_len;
+        const char *end = memchr(id, 0, k.mv_size - prefix_len); //  a contact's key
+        found = end ? (size_t)(end - id) : k.mv_size - prefix_len;
+        if (found > APPLY_MAX_ID)
+            found = 0;
+        memcpy(out, id, found);
         out[found] = 0;
     }
     mdb_cursor_close(cursor);
+    return found;
+}
+
+//  A customer's own value first, then one of its contacts'.
+static size_t s_similar(rp_store_t *store, MDB_txn *txn, char kind, const char *value, size_t len,
+                        char *out)
+{
+    size_t found = s_similar_in(store, txn, "similar", kind, value, len, out);
+    if (!found && kind != 'n')
+        found = s_similar_in(store, txn, "contact_keys", kind, value, len, out);
     return found;
 }
 

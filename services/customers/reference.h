@@ -4,9 +4,10 @@
 
     Phones are read as E.164 (a national number in the grading's
     phone_region, grading.h, so every instance reads it alike) and matched
-    against customers' phone and mobile; e-mails, normalized, against
-    customers' e-mail (the likely-duplicates index, apply.h "similar").
-    When several customers share one, the first by id is taken.
+    against customers' phone and mobile, then their contacts' phones;
+    e-mails, normalized, against customers' e-mail, then their contacts'
+    (the likely-duplicates index, apply.h "similar", and contact.h
+    contact_keys). When several share one, the first by id is taken.
 */
 #ifndef CUSTOMERS_REFERENCE_H
 #define CUSTOMERS_REFERENCE_H

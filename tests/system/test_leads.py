@@ -118,3 +118,28 @@ def test_a_lead_matching_a_customer_attaches_to_it(stack):
     status, _, deals = gw.json("GET", f"/api/v1/customers/{known['id']}/opportunities",
                                headers=AUTH)
     assert len(deals["items"]) == 2, deals
+
+
+def test_a_lead_matching_a_contact_attaches_to_its_customer(stack):
+    gw = stack.gateways[0]
+    status, _, known = gw.json("POST", "/api/v1/customers", {"name": "己公司", "owner": "o1"},
+                               {**AUTH, **JSON})
+    assert status == 201, known
+    status, _, contact = gw.json("POST", f"/api/v1/customers/{known['id']}/contacts",
+                                 {"name": "王采购", "email": "Wang.Buyer@ji.example.cn",
+                                  "phones": ["+8613700137000"]}, {**AUTH, **JSON})
+    assert status == 201, contact
+    publish(gw, [lead(5, phone=None, company=None, email="wang.buyer@JI.example.cn")])
+    status, _, deals = gw.json("GET", f"/api/v1/customers/{known['id']}/opportunities",
+                               headers=AUTH)
+    assert status == 200 and len(deals["items"]) == 1, deals
+    # Its phone changes: the old number no longer matches, the new one does.
+    status, _, body = gw.json("PATCH", f"/api/v1/customers/{known['id']}/contacts/{contact['id']}",
+                              {"phones": ["+8613700137001"], "email": None}, {**AUTH, **JSON})
+    assert status == 200, body
+    publish(gw, [lead(6, phone="+8613700137000", company=None)])
+    publish(gw, [lead(7, phone="13700137001", company=None)])
+    status, _, deals = gw.json("GET", f"/api/v1/customers/{known['id']}/opportunities",
+                               headers=AUTH)
+    assert len(deals["items"]) == 2, deals
+    assert len(all_pages(gw, "/api/v1/customers?tier=lead")) == 1
