@@ -30,6 +30,7 @@ amount and quantity are summed in hundredths. Then:
 - a third instance started afterwards on a fresh data dir answers the same.
 """
 
+import ast
 import json
 import os
 import signal
@@ -48,7 +49,7 @@ PLACED = 10_000
 # The integrator's pace: publishing must outlast two kills and takeovers
 # (each a lease expiry, about 8 s); the test fails if it does not.
 PUBLISH_S = 30.0 * SLOW
-TAKEOVER_S = 12.0 + (8.0 if UNDER_ASAN else 0.0)
+TAKEOVER_S = 15.0 + (5.0 if UNDER_ASAN else 0.0)
 
 
 def instance_pid(name):
@@ -159,6 +160,19 @@ def all_orders(client, cid, pids, head, timeout):
             return pages
 
 
+def test_the_integrator_is_an_outsider():
+    """It imports the standard library, pyzmq and msgpack: nothing of ours."""
+    with open(INTEGRATOR, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or ".").split(".")[0])
+    assert imported <= {"argparse", "json", "random", "sys", "time", "msgpack", "zmq"}, imported
+
+
 @pytest.fixture
 def instances(broker):
     started = []
@@ -217,6 +231,11 @@ def test_ten_thousand_orders_through_two_writer_kills(broker, instances, tmp_pat
                     + integrator.stdout.read().decode())
                 _, holder, _ = registered(client)
                 victim = next(c for c in instances if c.pid == holder and c.alive())
+                # Right after an acknowledgement: the instances are folding that batch.
+                acked = log.count()
+                wait_until(lambda: log.count() > acked or integrator.poll() is not None,
+                           PUBLISH_S, interval=0.001, what="the next acknowledgement")
+                assert integrator.poll() is None, f"the integrator ended before kill {round_ + 1}"
                 victim.kill9()
                 kills.append((holder, log.count(), round(time.monotonic() - began, 1)))
                 instances.append(Customers(broker, victim.data_dir))
@@ -225,8 +244,6 @@ def test_ten_thousand_orders_through_two_writer_kills(broker, instances, tmp_pat
                            interval=0.05, what=f"a writer after kill {round_ + 1}")
                 wait_until(lambda: serving(client), TAKEOVER_S * SLOW, interval=0.05,
                            what=f"both instances serving after kill {round_ + 1}")
-            # Both kills happened while the integrator was publishing.
-            assert integrator.poll() is None, "the integrator finished before the second kill"
             out, _ = integrator.communicate(timeout=PUBLISH_S + 30 * SLOW)
         finally:
             if integrator.poll() is None:
