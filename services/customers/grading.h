@@ -20,9 +20,13 @@
     customers/grades, customers/tiers; defaults below). Apply must give the
     same answer on every instance, so it reads them from the store: the
     writer appends customer.grading_set {id: "grading", grading: {currency,
-    grades: [A, B, C, D], key, strategic}} whenever its config differs from
+    grades: [A, B, C, D], key, strategic, phone_region, lead_team}} whenever its config differs from
     what the store holds (grading_seed), and the rule applies from that
-    event on (grades already given are not recomputed).
+    event on (grades already given are not recomputed). The same event
+    carries customers/phone_region, the region integrators' national phone
+    numbers are read in when apply matches them (reference.h), and
+    customers/lead_team, the team whose active sales users new leads go to
+    in turn (lead.h).
 
     Database (the customers fold): settings  "grading" → the grading map.
 */
@@ -31,6 +35,7 @@
 
 #include <rapport/apply.h>
 #include <rapport/config.h>
+#include <rapport/scope.h>
 #include <rapport/service.h>
 
 #include <stdbool.h>
@@ -46,6 +51,8 @@ typedef struct {
     char currency[4];
     int64_t grades[4]; //  hundredths: the least amount for A, B, C, D
     int64_t key, strategic;
+    char region[3]; //  integrators' national phone numbers are read in it (reference.h)
+    char lead_team[RP_MAX_ACTOR + 1]; //  whose sales users new leads go to; "" any team (lead.h)
 } grading_t;
 
 //  The built-in defaults.

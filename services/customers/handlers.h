@@ -40,6 +40,11 @@ rp_service_fini_fn customers_handlers_fini;
 //  the store holds another (grading.h: customers/currency, /grades, /tiers).
 void customers_handlers_tick(void *arg, rp_service_t *service);
 
+//  rp_service_def_t.gauges: {unmatched_events: the entries of the
+//  unmatched queue} (the gateway's /metrics:
+//  rapport_customers_unmatched_events{instance}).
+void customers_handlers_gauges(void *arg, rp_service_t *service, msgpack_packer *pk);
+
 //  The parts that serve their own ops, for those ops (self: the
 //  customers_handlers_t the runtime passes as arg).
 relations_t *customers_handlers_relations(void *self);
