@@ -13,9 +13,9 @@ to the customers named by --codes:
 
 - some events are sent again with the same id (in a later batch, or twice
   in one batch): the journal must answer "duplicate" with the first seq;
-- some orders are sent again under a new id with other figures (a
-  corrected copy): the first order.placed of an order_no is the one that
-  counts;
+- some orders are sent again under a new id with other figures, half of
+  them naming another customer (a corrected copy): the first order.placed
+  of an order_no is the one that counts;
 - some orders are cancelled (once or twice, some before they are placed,
   some order numbers never placed at all);
 - every --lose-every-th batch's reply is "lost" (the request is sent, the
@@ -137,8 +137,10 @@ def plan(args, rng):
             if r < 0.04 and sent:
                 batch.append(rng.choice(sent))  # the same event again, same id
             elif r < 0.08 and orders:
-                order_no, code = rng.choice(orders)  # a corrected copy under a new id
-                copies += 1
+                order_no, code = rng.choice(orders)  # a corrected copy under a new id,
+                copies += 1                          # sometimes naming another customer
+                if rng.random() < 0.5:
+                    code = rng.choice(codes)
                 batch.append(placed_event(order_no, f"K3-{run}-{order_no}-r{copies}", code))
             else:
                 n = next_order

@@ -25,8 +25,11 @@ amount and quantity are summed in hundredths. Then:
   is their count plus the services' own events;
 - every instance (each reply names its instance; reads are sent with
   min_seq = the journal's head until each instance has answered) gives each
-  customer those stats, lists exactly its counted orders as placed, and has
-  an empty unmatched queue; all instances answer the same records;
+  customer those stats, lists exactly its counted orders as placed (every
+  order once, on the customer its first copy named, at its first figures,
+  cancelled when a cancel was acknowledged), and has an empty unmatched
+  queue; all instances answer the same records, and so does
+  GET /api/v1/customers/{id} through a gateway;
 - a third instance started afterwards on a fresh data dir answers the same.
 """
 
@@ -292,7 +295,7 @@ def test_ten_thousand_orders_through_two_writer_kills(broker, instances, tmp_pat
         pids = live()
         assert len(pids) == 3 and fresh.pid in pids
         read_s = 60 * SLOW
-        records = {}
+        records, listed = {}, {pid: 0 for pid in pids}
         for code in CODES:
             got = read_until(client, "customers", "customers.get", {"id": ids[code]}, pids,
                              read_s, min_seq=head)
@@ -318,12 +321,15 @@ def test_ten_thousand_orders_through_two_writer_kills(broker, instances, tmp_pat
                     f"extra {sorted(placed - w['order_nos'])[:5]}, "
                     f"missing {sorted(w['order_nos'] - placed)[:5]}")
                 assert len(items) == len({o["order_no"] for o in items}), f"{code} on {pid}"
+                listed[pid] += len(items)
                 for o in items:
                     d = first_placed[o["order_no"]]
-                    assert (cents(o["amount"]), o["customer_id"]) == (
-                        cents(d["amount"]), ids[code]), (o, d)
+                    assert (cents(o["amount"]), o["customer_id"], d["customer"]["code"]) == (
+                        cents(d["amount"]), ids[code], code), (o, d)
                     assert (o["status"] == "cancelled") == (o["order_no"] in cancelled), o
         assert sum(w["orders"] for w in want.values()) == len(set(first_placed) - cancelled)
+        # Every order placed is listed once, on the customer its first copy named.
+        assert set(listed.values()) == {len(first_placed)}, (listed, len(first_placed))
 
         # Nothing waits unmatched: every code exists.
         for pid, data in read_until(client, "customers", "customers.unmatched.list", {}, pids,
