@@ -60,7 +60,7 @@ def instance_pid(name):
 
 
 def registered(client):
-    """{pid of each customers worker}, and the writer's pid (None when none)."""
+    """({pid of each customers worker}, the writer's pid or None, its standbys)."""
     st = client.status()
     pids = {instance_pid(w["instance"])
             for w in st["services"].get("customers", {}).get("instances", [])}
