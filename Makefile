@@ -96,9 +96,13 @@ $(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
 # The opportunities service folds customer.* events with the customers
 # service's own apply into its store (docs/opportunities.md): it links the
 # customers objects that apply needs, not the program, its ops and handlers.
-CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer activity assign contact merge query timeline page scope)
+# The customers fold takes user.* with the users service's apply too (leads
+# go round-robin to a team's active sales users: services/customers/lead.h).
+CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer activity assign contact merge query timeline page scope order stats grading unmatched reference lead) $(USERS_FOLD)
 $(B)/bin/rapport-opportunities: $(CUSTOMERS_FOLD)
 $(filter $(B)/test/test_opportunities_%,$(UNITS)): $(CUSTOMERS_FOLD)
+$(B)/bin/rapport-customers: $(USERS_FOLD)
+$(filter $(B)/test/test_customers_%,$(UNITS)): $(USERS_FOLD)
 
 # TEST ONLY: the gateway with the tally demo's routes too (tests/system/tally_routes.c);
 # the production gateway does not answer /api/v1/tally.

@@ -270,6 +270,32 @@ int rp_integrator_check(const char *type, size_t type_len, const msgpack_object 
     return out.count < max ? out.count : max;
 }
 
+bool rp_integrator_read(const char *type, size_t type_len, const msgpack_object *data,
+                        rp_record_t *record)
+{
+    const schema_t *schema = type ? s_schema(type, type_len) : NULL;
+    rp_record_init(record, schema ? schema->fields : NULL, schema ? schema->count : 0);
+    rp_field_error_t errors[1];
+    if (!schema || rp_integrator_check(type, type_len, data, errors, 1))
+        return false;
+    static const char *const skip[] = {"customer", NULL};
+    return rp_record_validate(record, data, schema->customer == CUSTOMER_NONE ? NULL : skip, true,
+                              NULL, errors, 1) == 0;
+}
+
+bool rp_integrator_customer(const msgpack_object *data, const char **key, const char **value,
+                            size_t *len)
+{
+    static const char *const keys[] = {"id", "code", "tax_id", NULL};
+    const msgpack_object *customer = rp_obj_get(data, "customer");
+    for (int k = 0; keys[k]; k++)
+        if (rp_obj_str(rp_obj_get(customer, keys[k]), value, len) && *len > 0) {
+            *key = keys[k];
+            return true;
+        }
+    return false;
+}
+
 //  ---------------------------------------------------------------------
 //  Self-test
 
@@ -355,11 +381,17 @@ static void s_test_case(const char *type, const char *pairs[][2], size_t n,
 
 void rp_integrator_test_order(msgpack_packer *pk, const char *order_no, uint64_t amount)
 {
+    rp_integrator_test_order_of(pk, order_no, "K3-001", amount);
+}
+
+void rp_integrator_test_order_of(msgpack_packer *pk, const char *order_no, const char *code,
+                                 uint64_t amount)
+{
     msgpack_pack_map(pk, 7);
     rp_pack_kv_cstr(pk, "order_no", order_no);
     rp_pack_cstr(pk, "customer");
     msgpack_pack_map(pk, 1);
-    rp_pack_kv_cstr(pk, "code", "K3-001");
+    rp_pack_kv_cstr(pk, "code", code);
     rp_pack_kv_u64(pk, "amount", amount);
     rp_pack_kv_cstr(pk, "currency", "CNY");
     rp_pack_kv_u64(pk, "quantity", 1);
@@ -414,6 +446,25 @@ void rp_integrator_test(void)
                               {"at", "s:2026-11-23T08:00:00Z"},
                               {"summary", "s:plant visit"}};
     CASE("activity.logged", visit, none);
+
+    //  Read back normalized: the time in UTC, the reference's key.
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    rp_doc_t *doc = s_test_json(placed, sizeof placed / sizeof placed[0], &packer);
+    rp_record_t record;
+    assert(rp_integrator_read("order.placed", 12, rp_doc_root(doc), &record));
+    const char *str, *key;
+    size_t len;
+    assert(rp_record_str(&record, RP_ORDER_PLACED_AT, &str, &len));
+    assert(len == 24 && memcmp(str, "2026-11-23T08:05:00.000Z", len) == 0);
+    assert(rp_record_str(&record, RP_ORDER_NO, &str, &len) && len == 12);
+    assert(rp_integrator_customer(rp_doc_root(doc), &key, &str, &len));
+    assert(strcmp(key, "code") == 0 && len == 6 && memcmp(str, "K3-001", 6) == 0);
+    rp_record_reset(&record);
+    assert(!rp_integrator_read("order.cancelled", 15, rp_doc_root(doc), &record));
+    rp_record_reset(&record);
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&packer);
 
     //  Unknown type; data not a map.
     static const char *const unknown_type[][2] = {{"type", "unknown_type"}, {NULL, NULL}};
@@ -501,9 +552,8 @@ void rp_integrator_test(void)
     CASE("order.placed", long_product, long_want);
 
     //  At most max errors are written.
-    rp_packer_t packer;
     rp_packer_init(&packer);
-    rp_doc_t *doc = s_test_json(nothing, 1, &packer);
+    doc = s_test_json(nothing, 1, &packer);
     rp_field_error_t two[2];
     int n = rp_integrator_check("order.placed", 12, rp_doc_root(doc), two, 2);
     assert(n == 2);

@@ -84,6 +84,23 @@ void rp_money_pack(msgpack_packer *pk, int64_t cents)
         msgpack_pack_double(pk, (double)cents / 100.0);
 }
 
+void rp_money_pack_ratio(msgpack_packer *pk, int64_t num, int64_t den, unsigned decimals)
+{
+    uint64_t scale = 1;
+    for (unsigned i = 0; i < decimals && i < 6; i++)
+        scale *= 10;
+    if (den == 0) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    bool negative = (num < 0) != (den < 0);
+    unsigned __int128 n = num < 0 ? (unsigned __int128)(-(__int128)num) : (unsigned __int128)num;
+    unsigned __int128 d = den < 0 ? (unsigned __int128)(-(__int128)den) : (unsigned __int128)den;
+    unsigned __int128 q = (n * scale * 2 + d) / (d * 2);
+    double ratio = (double)(uint64_t)q / (double)scale;
+    msgpack_pack_double(pk, negative ? -ratio : ratio);
+}
+
 void rp_money_weighted_add(rp_money_weighted_t *self, int64_t cents, unsigned percent)
 {
     self->sum += (__int128)cents * percent;
@@ -106,8 +123,27 @@ bool rp_money_currency_valid(const char *code, size_t len)
 
 //  ---------------------------------------------------------------------
 
+static double s_test_ratio(int64_t num, int64_t den, unsigned decimals)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init(&buffer);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buffer, msgpack_sbuffer_write);
+    rp_money_pack_ratio(&pk, num, den, decimals);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert(msgpack_unpack_next(&u, buffer.data, buffer.size, NULL) == MSGPACK_UNPACK_SUCCESS);
+    double value = u.data.type == MSGPACK_OBJECT_NIL ? -999 : u.data.via.f64;
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&buffer);
+    return value;
+}
+
 void rp_money_test(void)
 {
+    assert(s_test_ratio(2, 3, 4) == 0.6667 && s_test_ratio(-2, 3, 4) == -0.6667);
+    assert(s_test_ratio(1, 8, 2) == 0.13 && s_test_ratio(5, 0, 4) == -999);
+    assert(s_test_ratio(3, 2, 0) == 2);
     msgpack_object o = {.type = MSGPACK_OBJECT_FLOAT64};
     int64_t c;
     o.via.f64 = 0.1;

@@ -7,7 +7,8 @@
 #include <rapport/route.h>
 
 static const rp_route_t s_rows[] = {
-    //  One event, or {events: [...]} (1..500): 202 {items: [{id, seq,
+    //  One event, or {events: [...]} (1..500 over HTTP; the journal takes
+    //  up to 1,000 from ZeroMQ clients): 202 {items: [{id, seq,
     //  status}], seqs, duplicate, journal} once the commit is durable.
     {.method = "POST",
      .path = "/api/v1/events",
@@ -17,7 +18,8 @@ static const rp_route_t s_rows[] = {
      .body_key = "events",
      .idem = true,
      .status = 202,
-     .roles = "admin integrator"},
+     .roles = "admin integrator",
+     .max_items = 500},
 };
 
 RP_ROUTES(journal, s_rows);

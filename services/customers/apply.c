@@ -7,10 +7,16 @@
 #include "activity.h"
 #include "assign.h"
 #include "contact.h"
+#include "grading.h"
+#include "lead.h"
 #include "merge.h"
+#include "order.h"
+#include "unmatched.h"
 #include <rapport/normalize.h>
 #include "query.h"
 #include "timeline.h"
+
+#include "../users/apply.h"
 
 #include <rapport/apply.h>
 #include <rapport/outcome.h>
@@ -21,9 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const customers_apply_dbnames[] = {
-    "customers", "codes",         "tax_ids",    "similar",      RP_OUTCOME_DB, QUERY_DBNAME,
-    "contacts",  "contact_names", "activities", "activity_ids", "timeline",    NULL};
+const char *const customers_apply_dbnames[] = {CUSTOMERS_APPLY_DBNAMES, NULL};
 
 //  ---------------------------------------------------------------------
 //  Similarity keys: kind, the normalized value, NUL, then (stored) the id
@@ -286,6 +290,27 @@ static int s_save(apply_t *self, const rp_record_t *old)
 //  ---------------------------------------------------------------------
 //  The four event types
 
+static bool s_is(const msgpack_object *o, const char *want)
+{
+    const char *str;
+    size_t len;
+    return rp_obj_str(o, &str, &len) && len == strlen(want) && memcmp(str, want, len) == 0;
+}
+
+//  A grade given by hand is kept; so is a tier of a buying customer
+//  (grading.h). A null clears the flag: orders decide again.
+static void s_manual(rp_record_t *record, const rp_record_t *changes)
+{
+    if (changes->given[CUSTOMER_GRADE])
+        rp_record_set_bool(record, CUSTOMER_GRADE_MANUAL,
+                           changes->values[CUSTOMER_GRADE].type != MSGPACK_OBJECT_NIL);
+    const msgpack_object *tier = &changes->values[CUSTOMER_TIER];
+    if (changes->given[CUSTOMER_TIER])
+        rp_record_set_bool(record, CUSTOMER_TIER_MANUAL,
+                           s_is(tier, "transacting") || s_is(tier, "key") ||
+                               s_is(tier, "strategic"));
+}
+
 static int s_created(rp_apply_t *base)
 {
     apply_t *self = (apply_t *)base; //  its first member
@@ -307,6 +332,7 @@ static int s_created(rp_apply_t *base)
     if (rc)
         return rc;
     rp_record_set_str(&self->record, CUSTOMER_ID, self->base.id, self->base.id_len);
+    s_manual(&self->record, &self->record);
     rp_record_stamp(&self->record, self->base.event); //  version 1, created now
     rp_record_set_bool(&self->record, CUSTOMER_ARCHIVED, false);
     return s_save(self, NULL);
@@ -324,15 +350,25 @@ static int s_updated(rp_apply_t *base)
     customer_init(&changes);
     bool valid = s_valid(rp_obj_get(self->base.event->data, "changes"), false, &changes);
     rp_record_t old = self->record; //  borrowed values only: old_doc owns them
-    if (valid)
+    bool regrade = valid && ((changes.given[CUSTOMER_GRADE] &&
+                              changes.values[CUSTOMER_GRADE].type == MSGPACK_OBJECT_NIL) ||
+                             (changes.given[CUSTOMER_TIER] &&
+                              changes.values[CUSTOMER_TIER].type == MSGPACK_OBJECT_NIL));
+    if (valid) {
         rp_record_overlay(&self->record, &changes); //  copies what changes owns
+        s_manual(&self->record, &changes);
+    }
     rp_record_reset(&changes);
     if (!valid)
         return rp_apply_outcome(&self->base, 422, "bad_event");
     if (s_duplicates(self))
         return rp_apply_outcome(&self->base, 409, "duplicate");
     rp_record_stamp(&self->record, self->base.event);
-    return s_save(self, &old);
+    rc = s_save(self, &old);
+    if (rc == 0 && regrade) //  cleared by hand: the orders say again
+        rc = order_regrade(self->base.store, self->base.txn, self->base.event, self->base.id,
+                           self->base.id_len);
+    return rc;
 }
 
 static int s_archive(apply_t *self, bool archived)
@@ -380,7 +416,10 @@ static int s_assigned(rp_apply_t *base)
 
 static int s_merged(rp_apply_t *base)
 {
-    return merge_apply(base->store, base->txn, base->event, &base->status, &base->code);
+    int rc = merge_apply(base->store, base->txn, base->event, &base->status, &base->code);
+    if (rc == 0 && base->status == 200) //  the sources' orders counted on the target now
+        rc = order_regrade(base->store, base->txn, base->event, base->id, base->id_len);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -422,6 +461,29 @@ int customers_apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old
     return s_save(&self, old);
 }
 
+int customers_apply_insert(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
+                           size_t len, rp_record_t *record)
+{
+    apply_t self;
+    memset(&self, 0, sizeof self);
+    self.base.store = store;
+    self.base.txn = txn;
+    self.base.event = event;
+    self.base.id = id;
+    self.base.id_len = len;
+    self.record = *record; //  taken: given back below, with what it came to own
+    int rc = 0;
+    if (self.record.values[CUSTOMER_CODE].type == MSGPACK_OBJECT_NIL)
+        rc = s_generate_code(&self);
+    rp_record_set_str(&self.record, CUSTOMER_ID, id, len);
+    rp_record_stamp(&self.record, event); //  version 1, created now
+    rp_record_set_bool(&self.record, CUSTOMER_ARCHIVED, false);
+    if (rc == 0)
+        rc = s_save(&self, NULL);
+    *record = self.record;
+    return rc;
+}
+
 //  Every event applied with outcome 200 leaves a timeline entry, unless
 //  it changed nothing; a refusal's details are {fields, ids} of the
 //  conflicting records (empty lists when there are none).
@@ -456,6 +518,9 @@ static const rp_apply_type_t s_types[] = {
     {"customer.activity_logged", s_activity},
     {"customer.assigned", s_assigned},
     {"customer.merged", s_merged},
+    {"customer.event_matched", unmatched_apply_matched},
+    {"customer.grading_set", grading_apply_set},
+    {"customer.regraded", order_apply_regraded},
     {NULL},
 };
 
@@ -465,6 +530,14 @@ int customers_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t s
                           const rp_event_t *event)
 {
     (void)arg;
+    if (order_event(event))
+        return order_apply(store, txn, seq, event);
+    if (rp_event_is(event, "activity.logged"))
+        return activity_apply_logged(store, txn, seq, event);
+    if (rp_event_is(event, "lead.captured"))
+        return lead_apply(store, txn, seq, event);
+    if (event->type_len > 5 && memcmp(event->type, "user.", 5) == 0)
+        return users_apply_event(NULL, store, txn, seq, event);
     apply_t self;
     memset(&self, 0, sizeof self);
     customer_init(&self.record);

@@ -40,6 +40,8 @@ static const rp_field_t s_fields[CUSTOMER_FIELDS] = {
     [CUSTOMER_UPDATED_AT] = {"updated_at", RP_FIELD_SYSTEM},
     [CUSTOMER_ARCHIVED] = {"archived", RP_FIELD_SYSTEM},
     [CUSTOMER_LAST_CONTACTED_AT] = {"last_contacted_at", RP_FIELD_SYSTEM},
+    [CUSTOMER_GRADE_MANUAL] = {"grade_manual", RP_FIELD_SYSTEM},
+    [CUSTOMER_TIER_MANUAL] = {"tier_manual", RP_FIELD_SYSTEM},
 };
 
 void customer_init(rp_record_t *self)

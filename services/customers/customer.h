@@ -10,8 +10,9 @@
     [A-Za-z0-9_-], generated when absent on create, never cleared once
     given; phones to E.164 in the default region (customers/phone_region);
     e-mail and dates normalized; tags ≤ 50 texts of ≤ 50 bytes; custom ≤ 50
-    keys; credit_limit 0..2^53; id, version, times, archived and
-    last_contacted_at are the service's.
+    keys; credit_limit 0..2^53 (in the grading currency, grading.h); id,
+    version, times, archived, last_contacted_at, grade_manual and
+    tier_manual are the service's.
 */
 #ifndef CUSTOMERS_CUSTOMER_H
 #define CUSTOMERS_CUSTOMER_H
@@ -51,6 +52,8 @@ typedef enum {
     CUSTOMER_UPDATED_AT,
     CUSTOMER_ARCHIVED,
     CUSTOMER_LAST_CONTACTED_AT, //  the latest activity's time (activity.h)
+    CUSTOMER_GRADE_MANUAL,      //  the grade was set by hand: orders leave it (grading.h)
+    CUSTOMER_TIER_MANUAL,       //  the tier was set by hand: orders leave it
     CUSTOMER_FIELDS
 } customer_field_t;
 

@@ -1,5 +1,8 @@
 /*  handlers.c — the customers ops: checks, scoping, events, replies. */
 #include "handlers.h"
+#include "grading.h"
+#include "order.h"
+#include "unmatched.h"
 #include "apply.h"
 #include "customer.h"
 #include "dups.h"
@@ -22,12 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct _customers_handlers_t {
     char region[8];
     pending_t *pending;     //  writes in flight
     import_t *import;       //  customers.import sessions and batches
     relations_t *relations; //  contacts, activities, timeline, assign, merge
+    grading_seed_t grading; //  the configured grading, appended when the store differs
 };
 
 //  What people read for a refusal apply recorded.
@@ -50,6 +55,7 @@ customers_handlers_t *customers_handlers_new(const char *region)
     self->pending = pending_new(s_refusal_message);
     self->import = import_new(region);
     self->relations = relations_new(region);
+    grading_default(&self->grading.configured);
     return self;
 }
 
@@ -72,8 +78,34 @@ int customers_handlers_init(rp_config_t *config, void **arg)
         rp_error("customers: unsupported customers/phone_region \"%s\"", region);
         return 2;
     }
-    *arg = customers_handlers_new(region);
+    grading_t grading;
+    if (grading_from_config(&grading, config))
+        return 2;
+    customers_handlers_t *self = customers_handlers_new(region);
+    self->grading.configured = grading;
+    *arg = self;
     return 0;
+}
+
+static int s_count_unmatched(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    *(size_t *)arg = unmatched_count(store, txn);
+    return 0;
+}
+
+void customers_handlers_gauges(void *arg, rp_service_t *service, msgpack_packer *pk)
+{
+    (void)arg;
+    size_t unmatched = 0;
+    rp_store_read(rp_service_store(service), s_count_unmatched, &unmatched);
+    msgpack_pack_map(pk, 1);
+    rp_pack_kv_u64(pk, "unmatched_events", unmatched);
+}
+
+void customers_handlers_tick(void *arg, rp_service_t *service)
+{
+    customers_handlers_t *self = (customers_handlers_t *)arg;
+    grading_seed(&self->grading, service);
 }
 
 void customers_handlers_fini(void *arg)
@@ -128,7 +160,7 @@ static int s_record_read(rp_store_t *store, MDB_txn *txn, void *arg)
         read->found = true;
         rp_reply_pack(&read->packer->pk, read->reply_id, 200, read->seq, 1);
         rp_pack_cstr(&read->packer->pk, "data");
-        msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
+        order_pack_customer(store, txn, rp_doc_root(doc), order_year(), &read->packer->pk);
     }
     rp_record_reset(&record);
     rp_doc_destroy(&doc);
@@ -498,6 +530,8 @@ const rp_service_op_t customers_handlers_ops[] = {
     {"customers.contacts.get", RP_OP_READ, relations_contacts_get},
     {"customers.activities.list", RP_OP_READ, relations_activities_list},
     {"customers.timeline", RP_OP_READ, relations_timeline},
+    {"customers.orders", RP_OP_READ, relations_orders_list},
+    {"customers.unmatched.list", RP_OP_READ, relations_unmatched_list},
     {"customers.create", RP_OP_WRITE, s_create},
     {"customers.update", RP_OP_WRITE, s_update},
     {"customers.archive", RP_OP_WRITE, s_archive_op},
@@ -509,6 +543,7 @@ const rp_service_op_t customers_handlers_ops[] = {
     {"customers.activities.create", RP_OP_WRITE, relations_activities_create},
     {"customers.assign", RP_OP_WRITE, relations_assign},
     {"customers.merge", RP_OP_WRITE, relations_merge},
+    {"customers.unmatched.match", RP_OP_WRITE, relations_unmatched_match},
     {NULL},
 };
 

@@ -36,6 +36,15 @@ void customers_handlers_destroy(customers_handlers_t **self_p);
 rp_service_init_fn customers_handlers_init;
 rp_service_fini_fn customers_handlers_fini;
 
+//  rp_service_def_t.tick: the writer appends the configured grading when
+//  the store holds another (grading.h: customers/currency, /grades, /tiers).
+void customers_handlers_tick(void *arg, rp_service_t *service);
+
+//  rp_service_def_t.gauges: {unmatched_events: the entries of the
+//  unmatched queue} (the gateway's /metrics:
+//  rapport_customers_unmatched_events{instance}).
+void customers_handlers_gauges(void *arg, rp_service_t *service, msgpack_packer *pk);
+
 //  The parts that serve their own ops, for those ops (self: the
 //  customers_handlers_t the runtime passes as arg).
 relations_t *customers_handlers_relations(void *self);

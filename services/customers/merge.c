@@ -1,5 +1,6 @@
 /*  merge.c — see merge.h. */
 #include "merge.h"
+#include "order.h"
 #include "activity.h"
 #include "apply.h"
 #include "contact.h"
@@ -52,6 +53,8 @@ static int s_merge_source(rp_store_t *store, MDB_txn *txn, const rp_event_t *eve
                           event->time ? event->time_len : 0);
     if (!rc)
         rc = activity_move(store, txn, from, from_len, id, id_len);
+    if (!rc)
+        rc = order_move(store, txn, from, from_len, id, id_len);
     if (rc)
         return rc;
     rp_record_set_bool(&source->record, CUSTOMER_ARCHIVED, true);

@@ -1,5 +1,7 @@
 /*  relations.c — see relations.h. */
 #include "relations.h"
+#include "order.h"
+#include "unmatched.h"
 #include "activity.h"
 #include "apply.h"
 #include "assign.h"
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct _relations_t {
     char region[8];
@@ -261,11 +264,16 @@ static int s_entry_read(rp_store_t *store, MDB_txn *txn, void *arg)
                               : contact_get(store, txn, read->id, strlen(read->id), read->ref,
                                             strlen(read->ref), &value);
     read->found = rc == 0;
-    if (read->found) {
-        rp_reply_pack(&read->packer->pk, read->reply_id, 200, read->seq, 1);
-        rp_pack_cstr(&read->packer->pk, "data");
+    if (!read->found)
+        return 0;
+    rp_reply_pack(&read->packer->pk, read->reply_id, 200, read->seq, 1);
+    rp_pack_cstr(&read->packer->pk, "data");
+    rp_doc_t *doc = read->ref ? NULL : rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (doc) //  a customer: with its stats, as customers.get answers
+        order_pack_customer(store, txn, rp_doc_root(doc), order_year(), &read->packer->pk);
+    else
         msgpack_sbuffer_write(&read->packer->buffer, value.mv_data, value.mv_size);
-    }
+    rp_doc_destroy(&doc);
     return 0;
 }
 
@@ -659,6 +667,108 @@ void relations_timeline(void *arg, rp_service_t *service, rp_origin_t *origin,
 {
     call_t call = s_call(arg, service, origin, req);
     s_list(&call, "timeline", true);
+}
+
+void relations_orders_list(void *arg, rp_service_t *service, rp_origin_t *origin,
+                           const rp_request_t *req)
+{
+    call_t call = s_call(arg, service, origin, req);
+    s_list(&call, "customer_orders", true);
+}
+
+//  ---------------------------------------------------------------------
+//  The unmatched queue (admins)
+
+static bool s_admin(call_t *call)
+{
+    if (call->scope.role == RP_ROLE_ADMIN)
+        return true;
+    s_error(call, 403, "forbidden", "only admins see and match unmatched orders");
+    return false;
+}
+
+typedef struct {
+    const char *after;
+    size_t after_len, limit, count;
+    rp_packer_t *items;
+    char next[17];
+} unmatched_read_t;
+
+static int s_unmatched_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    unmatched_read_t *read = (unmatched_read_t *)arg;
+    return unmatched_page(store, txn, read->after, read->after_len, read->limit, read->items,
+                          &read->count, read->next);
+}
+
+void relations_unmatched_list(void *arg, rp_service_t *service, rp_origin_t *origin,
+                              const rp_request_t *req)
+{
+    call_t one = s_call(arg, service, origin, req), *call = &one;
+    if (!s_admin(call))
+        return;
+    unmatched_read_t read = {.limit = PAGE_LIMIT_DEFAULT};
+    const msgpack_object *limit = rp_obj_get(req->args, "limit");
+    if (limit && (!rp_obj_u64(limit, &read.limit) || read.limit < 1 || read.limit > PAGE_LIMIT_MAX))
+        return s_field_error(call, "limit", "out_of_range", "limit must be 1..200");
+    const msgpack_object *cursor = rp_obj_get(req->args, "cursor");
+    uint64_t seq;
+    if (cursor && cursor->type != MSGPACK_OBJECT_NIL &&
+        (!rp_obj_str(cursor, &read.after, &read.after_len) ||
+         !unmatched_id_seq(read.after, read.after_len, &seq)))
+        return s_field_error(call, "cursor", "invalid",
+                             "cursor must be a next_cursor given before");
+    rp_packer_t items;
+    rp_packer_init(&items);
+    read.items = &items;
+    if (rp_store_read(rp_service_store(service), s_unmatched_read, &read))
+        s_error(call, 500, "store_error", "the store failed");
+    else
+        rp_service_reply_page(service, &call->origin, &items, read.count, read.next);
+    rp_packer_destroy(&items);
+}
+
+typedef struct {
+    uint64_t seq;
+    bool found;
+} queued_read_t;
+
+static int s_queued_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    queued_read_t *read = (queued_read_t *)arg;
+    char id[17];
+    unmatched_id(id, read->seq);
+    MDB_val key = {16, id}, value;
+    read->found = mdb_get(txn, rp_store_dbi(store, "unmatched"), &key, &value) == 0;
+    return 0;
+}
+
+void relations_unmatched_match(void *arg, rp_service_t *service, rp_origin_t *origin,
+                               const rp_request_t *req)
+{
+    call_t one = s_call(arg, service, origin, req), *call = &one;
+    const char *id, *customer_id;
+    size_t id_len, customer_id_len;
+    target_t target;
+    queued_read_t queued = {0, false};
+    if (!s_write_allowed(call) || !s_admin(call) || !s_id_arg(call, "id", 16, &id, &id_len) ||
+        !s_id_arg(call, "customer_id", APPLY_MAX_ID, &customer_id, &customer_id_len))
+        return;
+    if (!unmatched_id_seq(id, id_len, &queued.seq))
+        return s_error(call, 404, "not_found", "no such unmatched entry");
+    rp_store_read(rp_service_store(service), s_queued_read, &queued);
+    if (!queued.found && !call->req->idem)
+        return s_error(call, 404, "not_found", "no such unmatched entry");
+    if (!s_lookup(call, customer_id, customer_id_len, true, &target))
+        return s_field_error(call, "customer_id", "unknown_customer", "no such customer");
+    if (target.archived)
+        return s_field_error(call, "customer_id", "archived", "the customer is archived");
+    rp_packer_t event;
+    rp_packer_init(&event);
+    s_event_open(call, &event, "customer.event_matched", &target, 1);
+    rp_pack_kv_u64(&event.pk, "unmatched", queued.seq);
+    s_append(call, &event, NULL, s_done_customer);
+    rp_packer_destroy(&event);
 }
 
 void relations_contacts_update(void *arg, rp_service_t *service, rp_origin_t *origin,

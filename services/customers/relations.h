@@ -8,6 +8,8 @@
         customers.contacts.get     {id, contact_id}
         customers.activities.list  {id, limit?, cursor?}     newest first
         customers.timeline         {id, limit?, cursor?}     newest first
+        customers.orders           {id, limit?, cursor?}     newest first (order.h)
+        customers.unmatched.list   {limit?, cursor?}         admins: the unmatched queue
     Writes, on "customers.writer" (one event each, idem honoured):
         customers.contacts.create  {id, field…}                customer.contact_added
         customers.contacts.update  {id, contact_id, version?, field…}   …contact_updated
@@ -15,6 +17,7 @@
         customers.activities.create {id, field…}               customer.activity_logged
         customers.assign           {id, owner, team?, version?}  customer.assigned
         customers.merge            {id, from: [ids]}            customer.merged
+        customers.unmatched.match  {id, customer_id}  admins: customer.event_matched
 
     Scope is the customer's (scope.h): a customer outside the caller's
     scope is 404 not_found, for reads and writes alike; writes need a role
@@ -36,6 +39,7 @@ void relations_destroy(relations_t **self_p);
 //  customers_handlers_t.
 rp_service_op_fn relations_contacts_list, relations_contacts_get, relations_activities_list,
     relations_timeline, relations_contacts_create, relations_contacts_update,
-    relations_contacts_delete, relations_activities_create, relations_assign, relations_merge;
+    relations_contacts_delete, relations_activities_create, relations_assign, relations_merge,
+    relations_orders_list, relations_unmatched_list, relations_unmatched_match;
 
 #endif

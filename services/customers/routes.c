@@ -26,6 +26,12 @@ static const rp_route_arg_t s_if_match[] = {RP_IF_MATCH("version"), RP_END};
 static const rp_route_arg_t s_allow_duplicate[] = {
     RP_BOOL_AS("X-Rapport-Allow-Duplicate", "allow_duplicate"), RP_END};
 
+//  Events that change customers without naming them by data.id: orders and
+//  payments (stats, grade, tier), logged activities (last_contacted_at),
+//  a month's regrade.
+static const char *const s_stats_events[] = {"order.", "payment.", "activity.",
+                                             "customer.regraded", NULL};
+
 static const rp_route_t s_rows[] = {
     {.method = "GET",
      .path = CUSTOMERS,
@@ -68,13 +74,15 @@ static const rp_route_t s_rows[] = {
      .query = s_by_query},
 
     //  One customer. A GET is kept by the gateway until a customer.* event
-    //  names it (data.id, or data.from of a merge).
+    //  names it (data.id, or data.from of a merge), or an order or payment
+    //  may have changed it.
     {.method = "GET",
      .path = CUSTOMERS "/{id}",
      .service = "customers",
      .op = "customers.get",
      .answer = RP_ANSWER_RECORD,
      .events = "customer.",
+     .also = s_stats_events,
      .flags = RP_ROUTE_CACHED},
     {.method = "PATCH",
      .path = CUSTOMERS "/{id}",
@@ -170,6 +178,27 @@ static const rp_route_t s_rows[] = {
      .path = CUSTOMERS "/{id}/merge",
      .service = "customers",
      .op = "customers.merge",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+
+    //  Integrators' orders: a customer's, and those that named nobody
+    //  (admins: the service checks the role).
+    {.method = "GET",
+     .path = CUSTOMERS "/{id}/orders",
+     .service = "customers",
+     .op = "customers.orders",
+     .query = s_page_query},
+    {.method = "GET",
+     .path = "/api/v1/events/unmatched",
+     .service = "customers",
+     .op = "customers.unmatched.list",
+     .query = s_page_query},
+    {.method = "POST",
+     .path = "/api/v1/events/unmatched/{id}/match",
+     .service = "customers",
+     .op = "customers.unmatched.match",
      .write = true,
      .body = RP_BODY_MERGED,
      .idem = true,

@@ -251,6 +251,15 @@ int timeline_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event
     return rc;
 }
 
+int timeline_add(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                 const char *id, size_t id_len, const char *summary, const rp_packer_t *data)
+{
+    timeline_entry_t self = {.store = store, .txn = txn, .seq = seq, .event = event};
+    snprintf(self.summary, sizeof self.summary, "%s", summary);
+    self.data = *data; //  borrowed: s_timeline_put only reads it
+    return s_timeline_put(&self, id, id_len);
+}
+
 bool timeline_data_str(rp_store_t *store, MDB_txn *txn, const char *id, size_t id_len, uint64_t seq,
                        const char *key, char *out, size_t size)
 {

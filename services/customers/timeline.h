@@ -20,6 +20,11 @@
         customer.contact_updated   {contact_id, name, fields: [names]}
         customer.contact_removed   {contact_id}
         customer.activity_logged   {activity_id, kind, at}
+        order.placed, order.cancelled, payment.received and
+        customer.event_matched     {order_no, amount, currency, product?,
+                                   reason?, grade?: {from, to}, tier?:
+                                   {from, to}}: the grade and tier moves
+                                   the order caused are on its entry
     The cursor of a page is the seq's 16 hex digits.
 */
 #ifndef CUSTOMERS_TIMELINE_H
@@ -32,6 +37,12 @@
 
 //  Add the entries of an applied event (outcome 200). 0 or an LMDB error.
 int timeline_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
+
+//  Add one entry on customer id for an event the customers fold applies
+//  outside the customer.* table (orders, payments, grade and tier moves:
+//  order.h): summary one line, data a packed map. 0 or an LMDB error.
+int timeline_add(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                 const char *id, size_t id_len, const char *summary, const rp_packer_t *data);
 
 //  The 16 hex digits of seq (the <rest> of a timeline key) into out.
 void timeline_rest(char out[17], uint64_t seq);

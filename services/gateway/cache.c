@@ -30,6 +30,8 @@ struct _gw_cache_t {
     zhashx_t *records; //  key (s_key) → record_t
     const char *kinds[GW_CACHE_KINDS];
     size_t kinds_count;
+    const char *also[GW_CACHE_KINDS][2]; //  {prefix, kind}
+    size_t also_count;
     zlistx_t *order; //  the same record_t, least recently used first
     size_t max_records;
     size_t max_bytes, bytes; //  bodies kept: the bound, and now
@@ -82,6 +84,16 @@ void gw_cache_watch(gw_cache_t *self, const char *kind)
             return;
     assert(self->kinds_count < GW_CACHE_KINDS && strlen(kind) < CACHE_KEY_MAX - CACHE_ID_MAX - 1);
     self->kinds[self->kinds_count++] = kind;
+}
+
+void gw_cache_also(gw_cache_t *self, const char *kind, const char *prefix)
+{
+    for (size_t i = 0; i < self->also_count; i++)
+        if (streq(self->also[i][0], prefix) && streq(self->also[i][1], kind))
+            return;
+    assert(self->also_count < GW_CACHE_KINDS);
+    self->also[self->also_count][0] = prefix;
+    self->also[self->also_count++][1] = kind;
 }
 
 //  The table's key of a record: false if it cannot be one (too long, or
@@ -156,9 +168,28 @@ static bool s_drop_named(gw_cache_t *self, const char *kind, uint64_t seq, const
     return named;
 }
 
+//  An event of an `also` prefix: drop what data.customer.id names, or all.
+static void s_drop_also(gw_cache_t *self, const char *kind, uint64_t seq, const uint8_t *event,
+                        size_t size)
+{
+    rp_doc_t *doc = rp_doc_new(event, size, NULL);
+    const msgpack_object *data = doc ? rp_obj_get(rp_doc_root(doc), "data") : NULL;
+    const msgpack_object *id = rp_obj_get(rp_obj_get(data, "customer"), "id");
+    if (id && id->type == MSGPACK_OBJECT_STR)
+        s_drop(self, kind, id, seq);
+    else
+        zhashx_purge(self->records);
+    rp_doc_destroy(&doc);
+}
+
 void gw_cache_event(gw_cache_t *self, uint64_t seq, const char *type, size_t type_len,
                     const uint8_t *event, size_t size)
 {
+    for (size_t i = 0; i < self->also_count && zhashx_size(self->records); i++) {
+        size_t len = strlen(self->also[i][0]);
+        if (type_len >= len && memcmp(type, self->also[i][0], len) == 0)
+            s_drop_also(self, self->also[i][1], seq, event, size);
+    }
     if (seq <= self->cursor) //  the journal went back: nothing kept can be trusted
         zhashx_purge(self->records);
     self->cursor = seq;
@@ -426,6 +457,16 @@ void gw_cache_test(void)
            gw_cache_find(self, KIND, "k3", "u4", 0));
     gw_cache_keep(self, "order.", "k3", "ana", 11, "\"1\"", "o", 1); //  not watched: not kept
     assert(!gw_cache_find(self, "order.", "k3", "ana", 0));
+
+    //  An `also` prefix: an order naming no customer id drops every answer.
+    gw_cache_also(self, KIND, "order.");
+    gw_cache_also(self, KIND, "order."); //  twice: harmless
+    assert(gw_cache_find(self, KIND, "k3", "u4", 0));
+    s_test_event(self, 12, "order.placed", "x", NULL);
+    assert(!gw_cache_find(self, KIND, "k3", "u4", 0) && gw_cache_records(self) == 0);
+    gw_cache_keep(self, KIND, "k3", "ana", 12, "\"1\"", "c", 1);
+    s_test_event(self, 13, "order.cancelled", "x", NULL);
+    assert(!gw_cache_find(self, KIND, "k3", "ana", 0));
 
     //  A journal that starts again (seq going back) empties the cache.
     s_test_event(self, 1, "user.created", "u1", NULL);

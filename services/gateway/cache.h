@@ -57,6 +57,12 @@ void gw_cache_destroy(gw_cache_t **self_p);
 //  string) whose events name their record by data.id. A kind not watched
 //  is never kept. At most GW_CACHE_KINDS; watching one twice is harmless.
 void gw_cache_watch(gw_cache_t *self, const char *kind);
+//  Events of prefix (a static string) change records of kind too: an
+//  event naming one by data.customer.id drops its answers; any other event
+//  of prefix drops every answer (integrators' orders name customers by
+//  code or tax id, which the gateway cannot resolve). At most
+//  GW_CACHE_KINDS prefixes.
+void gw_cache_also(gw_cache_t *self, const char *kind, const char *prefix);
 //  Every feed event, in seq order (the follower's rp_feed_fn arguments).
 void gw_cache_event(gw_cache_t *self, uint64_t seq, const char *type, size_t type_len,
                     const uint8_t *event, size_t size);

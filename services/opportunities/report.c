@@ -117,17 +117,6 @@ static void s_pack_cell(msgpack_packer *pk, const char *name, const cell_t *cell
     s_pack_amounts(pk, cell, false);
 }
 
-//  num / den rounded half up to `scale` (10^decimals), or nil when den is 0.
-static void s_pack_ratio(msgpack_packer *pk, uint64_t num, uint64_t den, uint64_t scale)
-{
-    if (den == 0) {
-        msgpack_pack_nil(pk);
-        return;
-    }
-    unsigned __int128 q = ((unsigned __int128)num * scale * 2 + den) / ((unsigned __int128)den * 2);
-    msgpack_pack_double(pk, (double)(uint64_t)q / (double)scale);
-}
-
 static void s_pack_key(msgpack_packer *pk, const char *key)
 {
     rp_pack_cstr(pk, "key");
@@ -427,7 +416,7 @@ static void s_funnel_pack(report_t *self, msgpack_packer *pk)
         if (stage->kind == PIPELINE_LOST || next == n)
             msgpack_pack_nil(pk);
         else
-            s_pack_ratio(pk, reached[next].count, reached[i].count, 10000);
+            rp_money_pack_ratio(pk, (int64_t)reached[next].count, (int64_t)reached[i].count, 4);
     }
     for (size_t i = 0; i < n; i++)
         s_cell_free(&reached[i]);
@@ -610,9 +599,9 @@ static void s_win_loss_cells(msgpack_packer *pk, const cell_t *won, const cell_t
     s_pack_cell(pk, "won", won);
     s_pack_cell(pk, "lost", lost);
     rp_pack_cstr(pk, "win_rate");
-    s_pack_ratio(pk, won->count, won->count + lost->count, 10000);
+    rp_money_pack_ratio(pk, (int64_t)won->count, (int64_t)(won->count + lost->count), 4);
     rp_pack_cstr(pk, "avg_days_to_close");
-    s_pack_ratio(pk, (uint64_t)ms_sum, ms_count * (uint64_t)DAY_MS, 100);
+    rp_money_pack_ratio(pk, (int64_t)ms_sum, (int64_t)(ms_count * (uint64_t)DAY_MS), 2);
 }
 
 static void s_win_loss_pack(report_t *self, msgpack_packer *pk)
@@ -723,9 +712,10 @@ static void s_durations_pack(report_t *self, msgpack_packer *pk)
         else
             msgpack_pack_nil(pk);
         rp_pack_cstr(pk, "median_days");
-        s_pack_ratio(pk, d->size ? (uint64_t)d->seconds[median - 1] : 0, d->size ? 86400 : 0, 100);
+        rp_money_pack_ratio(pk, d->size ? (int64_t)d->seconds[median - 1] : 0, d->size ? 86400 : 0,
+                            2);
         rp_pack_cstr(pk, "p90_days");
-        s_pack_ratio(pk, d->size ? (uint64_t)d->seconds[p90 - 1] : 0, d->size ? 86400 : 0, 100);
+        rp_money_pack_ratio(pk, d->size ? (int64_t)d->seconds[p90 - 1] : 0, d->size ? 86400 : 0, 2);
     }
 }
 

@@ -26,8 +26,8 @@ SALES_B = {"user": "bob", "role": "sales", "team": "east"}
 class Customers(ServiceProcess):
     """One rapport-customers process with its own data dir and log."""
 
-    def __init__(self, broker, path):
-        super().__init__("customers", BINARY, broker, path)
+    def __init__(self, broker, path, env=None):
+        super().__init__("customers", BINARY, broker, path, env=env)
 
 
 @pytest.fixture

@@ -83,6 +83,16 @@ def seed(gw):
     ids["opportunity"] = post(gw, "/api/v1/opportunities", {
         "customer_id": ids["customer"], "title": "种子商机", "pipeline_id": ids["pipeline"],
         "amount": 1000})
+    # An integrator's order naming nobody: the unmatched queue's entry.
+    status, _, answer = gw.json("POST", "/api/v1/events", {
+        "type": "order.placed", "id": "seed-unmatched", "source": "seed",
+        "data": {"order_no": "SEED-1", "customer": {"code": "NOBODY"}, "amount": 10,
+                 "currency": "CNY", "quantity": 1, "product": "种子",
+                 "placed_at": "2026-11-23T08:00:00Z"}}, {**AUTH, **JSON})
+    assert status == 202, answer
+    status, _, queue = gw.json("GET", "/api/v1/events/unmatched", headers=AUTH)
+    assert status == 200 and len(queue["items"]) == 1, queue
+    ids["unmatched"] = queue["items"][0]["id"]
     return ids
 
 

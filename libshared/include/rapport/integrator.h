@@ -34,6 +34,7 @@
 #define RAPPORT_INTEGRATOR_H
 
 #include <rapport/pack.h>
+#include <rapport/record.h>
 #include <rapport/service.h>
 
 #include <stdbool.h>
@@ -62,9 +63,59 @@ bool rp_integrator_known(const char *type, size_t len);
 int rp_integrator_check(const char *type, size_t type_len, const msgpack_object *data,
                         rp_field_error_t *errors, int max);
 
+//  The data's fields, in each type's schema order (rp_integrator_read).
+enum {
+    RP_ORDER_NO,
+    RP_ORDER_AMOUNT,
+    RP_ORDER_CURRENCY,
+    RP_ORDER_QUANTITY,
+    RP_ORDER_PRODUCT,
+    RP_ORDER_SPEC,
+    RP_ORDER_PLACED_AT,
+    RP_ORDER_COST
+};
+enum { RP_CANCEL_ORDER_NO, RP_CANCEL_AT, RP_CANCEL_REASON };
+enum { RP_PAYMENT_ORDER_NO, RP_PAYMENT_AMOUNT, RP_PAYMENT_CURRENCY, RP_PAYMENT_AT };
+enum {
+    RP_LEAD_NAME,
+    RP_LEAD_COMPANY,
+    RP_LEAD_PHONE,
+    RP_LEAD_EMAIL,
+    RP_LEAD_SOURCE,
+    RP_LEAD_CAMPAIGN,
+    RP_LEAD_NOTE,
+    RP_LEAD_AT
+};
+enum {
+    RP_LOGGED_PHONE,
+    RP_LOGGED_EMAIL,
+    RP_LOGGED_KIND,
+    RP_LOGGED_AT,
+    RP_LOGGED_SUMMARY,
+    RP_LOGGED_BY,
+    RP_LOGGED_DURATION
+};
+
+//  For the services that fold these events: read data of type into
+//  record (initialized here with the type's table; reset it after),
+//  normalized as the journal checked it (times in UTC with milliseconds,
+//  e-mails lower-cased). False when the type is unknown or the data does
+//  not check (an event that reached the journal some other way): the
+//  record is then empty.
+bool rp_integrator_read(const char *type, size_t type_len, const msgpack_object *data,
+                        rp_record_t *record);
+
+//  The customer reference of data ({id} | {code} | {tax_id}): which key
+//  ("id", "code", "tax_id") and its value. False when there is none.
+bool rp_integrator_customer(const msgpack_object *data, const char **key, const char **value,
+                            size_t *len);
+
 //  Self-test support: pack the data of a valid order.placed (order_no,
 //  customer {code "K3-001"}, amount, CNY, quantity 1, a product, a time).
 void rp_integrator_test_order(msgpack_packer *pk, const char *order_no, uint64_t amount);
+//  The same for the customer of another code.
+void rp_integrator_test_order_of(msgpack_packer *pk, const char *order_no, const char *code,
+                                 uint64_t amount);
 
 void rp_integrator_test(void);
 

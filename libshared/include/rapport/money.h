@@ -36,6 +36,10 @@ const char *rp_money_check(const msgpack_object *o);
 //  Pack hundredths as a number (an integer when whole).
 void rp_money_pack(msgpack_packer *pk, int64_t cents);
 
+//  Pack num / den rounded half away from zero to decimals (0..6) as a
+//  number (rates, conversions, growth, days), or nil when den is 0.
+void rp_money_pack_ratio(msgpack_packer *pk, int64_t num, int64_t den, unsigned decimals);
+
 //  A weighted sum: add cents × percent; the result in hundredths, rounded
 //  half up (sums of non-negative terms).
 typedef struct {

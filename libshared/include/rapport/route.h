@@ -126,8 +126,13 @@ typedef struct {
     const char *record_key;     //  the record under data[record_key], or NULL
     const rp_route_arg_t *adds; //  data[name] into record[arg], RP_END-terminated; NULL: none
     const char *events;         //  RP_ROUTE_CACHED: the event types (a prefix, "customer.")
+    const char *const *also;    //  RP_ROUTE_CACHED: more prefixes (NULL-terminated) whose
+                                //  events change these records too, naming one by
+                                //  data.customer.id or none ({"order.", NULL})
     unsigned flags;             //  RP_ROUTE_*
     const char *roles;          //  the roles that may call it ("admin integrator"); NULL: all
+    size_t max_items;           //  RP_BODY_LIST: the most items a request may hold (0: the
+                                //  service's bound alone); more is 422 too_many
 } rp_route_t;
 
 //  A service's rows, as the gateway finds them.
