@@ -8,7 +8,8 @@
 -- /api/v1/events of BENCH_BATCH (default 100) valid order.placed events,
 -- each with a new id (BENCH_RUN, a random prefix, + wrk thread + counter),
 -- so the journal appends every one (a seen (source, id) would answer
--- duplicate); done() adds "EVENTS <batch> <events answered duplicate>".
+-- duplicate), each naming customer {id: BENCH_CUSTOMER} when set (else
+-- {code: "K3-001"}, which matches nobody); done() adds "EVENTS <batch> <events answered duplicate>".
 -- Any other mode sends wrk's request unchanged (GET).
 -- done() prints one machine-readable line for the shell script:
 --   RESULT <requests> <seconds> <p50 us> <p99 us> <non-2xx> <socket errors>
@@ -103,6 +104,9 @@ local batch = tonumber(os.getenv("BENCH_BATCH") or "100")
 if mode == "events" then
   local run = os.getenv("BENCH_RUN") or tostring(os.time())
   local products = {"电力电缆 YJV22 3x95", "控制电缆 KVV 4x1.5", "架空绝缘导线 JKLYJ 1x120"}
+  local customer = os.getenv("BENCH_CUSTOMER")
+  customer = customer and string.format('{"id":"%s"}', customer) or '{"code":"K3-001"}'
+
   duplicates = 0
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
@@ -114,11 +118,11 @@ if mode == "events" then
       local n = counter * batch + i
       events[i] = string.format(
         '{"type":"order.placed","id":"%s","source":"bench-http","data":' ..
-        '{"order_no":"SO-%s","customer":{"code":"K3-001"},"amount":%d.%02d,' ..
+        '{"order_no":"SO-%s","customer":%s,"amount":%d.%02d,' ..
         '"currency":"CNY","quantity":%d,"product":"%s",' ..
         '"spec":"8.7/15kV, 500 m a drum, the sample order\'s credit terms",' ..
         '"placed_at":"2026-11-23T16:05:00+08:00"}}',
-        id, id, n % 100000, n % 100, 1 + n % 7, products[1 + n % #products])
+        id, id, customer, n % 100000, n % 100, 1 + n % 7, products[1 + n % #products])
     end
     return wrk.format(nil, nil, nil, '{"events":[' .. table.concat(events, ",") .. ']}')
   end

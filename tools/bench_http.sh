@@ -135,18 +135,19 @@ fi
 # Events in (issue 15): over HTTP (wrk, BENCH_MODE=events) and over ZeroMQ
 # (bench_journal --integrator, the same order.placed events packed as the
 # journal bench's) to this stack's broker, in batches of 100; every event
-# id new, so each is appended. Prints the block, each figure as a ratio to
+# id new, so each is appended; every order names the sample customer (by
+# id), so the customers service folds each into its stats. Prints the block, each figure as a ratio to
 # the journal's reference (one LMDB commit per event on this disk).
 EVENT_BATCH=100
 events_in() {
     saved_conns=$CONNS
     CONNS=${BENCH_EVENT_CONNS:-8}
     BENCH_RUN=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n') BENCH_BATCH=$EVENT_BATCH \
-        run events events "$BASE/api/v1/events" -H "$AUTH"
+        BENCH_CUSTOMER=$ID run events events "$BASE/api/v1/events" -H "$AUTH"
     CONNS=$saved_conns
     EV_DUPS=$(awk '/^EVENTS/ { print $3 }' "$SCRATCH/events.out")
     before="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
-    "$B/bench/bench_journal" --integrator "$RAPPORT_BROKER_ENDPOINT" "$SECONDS_EACH" \
+    BENCH_CUSTOMER=$ID "$B/bench/bench_journal" --integrator "$RAPPORT_BROKER_ENDPOINT" "$SECONDS_EACH" \
         $EVENT_BATCH 4 >"$SCRATCH/zmq.out" 2>&1 || true
     after="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
     # "events/s req/s p50 p99 failed duplicates", then CPU us per event of
