@@ -21,7 +21,8 @@
         journal.append batches of BATCH (default 100) order.placed events,
         IN_FLIGHT (default 4) requests in flight, the orders naming customer
         {id: BENCH_CUSTOMER} when set (else {code: "K3-001"}); prints "RESULT <events/s>
-        <requests/s> <p50 us> <p99 us> <failed requests> <duplicate events>"
+        <requests/s> <p50 us> <p99 us> <failed requests> <duplicate events>
+        <events acknowledged>"
 */
 #include <rapport/client.h>
 #include <rapport/envelope.h>
@@ -254,8 +255,8 @@ static int bench_integrator(int batch, int window)
     qsort(lat, lat_n, sizeof *lat, s_cmp_i64);
     int64_t p50 = lat_n ? lat[lat_n / 2] : 0;
     int64_t p99 = lat_n ? lat[lat_n * 99 / 100] : 0;
-    printf("RESULT %.0f %.0f %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 "\n",
-           acked * batch / seconds, acked / seconds, p50, p99, failed, dups);
+    printf("RESULT %.0f %.0f %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+           acked * batch / seconds, acked / seconds, p50, p99, failed, dups, acked * batch);
     free(lat);
     rp_packer_destroy(&packer);
     rp_client_destroy(&client);

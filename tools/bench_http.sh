@@ -151,14 +151,14 @@ events_in() {
         $EVENT_BATCH 4 >"$SCRATCH/zmq.out" 2>&1 || true
     after="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
     # "events/s req/s p50 p99 failed duplicates", then CPU us per event of
-    # the gateway (idle here), customers and broker.
+    # the gateway (idle here), customers and broker, then events acked.
     ZMQ=$(awk -v before="$before" -v after="$after" -v hz="$(getconf CLK_TCK)" \
         -v secs="$SECONDS_EACH" '/^RESULT/ {
         split(before, b); split(after, a)
         printf "%s %s %s %s %s %s", $2, $3, $4, $5, $6, $7
         for (i = 1; i <= 3; i++)
             printf " %.1f", ($2 > 0 ? (a[i] - b[i]) * 1e6 / hz / ($2 * secs) : 0)
-        printf "\n" }' "$SCRATCH/zmq.out")
+        printf " %s\n", $8 }' "$SCRATCH/zmq.out")
     REF_FROM="measured by bench_journal earlier in this run"
     REF=${BENCH_JOURNAL_REFERENCE:-}
     if [ -z "$REF" ]; then
@@ -191,6 +191,31 @@ events_in() {
         echo "  journal.append over ZeroMQ: bench_journal --integrator failed"
         cat "$SCRATCH/zmq.out"
     fi
+    # Every acknowledged order names the sample customer: its stats count
+    # them all once the customers service has folded them (up to 30 s).
+    ACKED=$(awk '/^RESULT/ { print ($2 - $6) * '"$EVENT_BATCH"' }' "$SCRATCH/events.out")
+    ACKED=$((${ACKED:-0} + $(echo "$ZMQ" | awk '{ print $10 + 0 }')))
+    start=$(date +%s.%N)
+    i=0
+    while :; do
+        FOLDED=$(curl -s -H "$AUTH" "$BASE/api/v1/customers/$ID" | /usr/bin/python3 -c \
+            'import json,sys; print((json.load(sys.stdin).get("stats") or {}).get("orders", 0))' \
+            2>/dev/null || echo 0)
+        [ "$FOLDED" -ge "$ACKED" ] 2>/dev/null && break
+        i=$((i + 1))
+        [ $i -lt 300 ] || break
+        sleep 0.1
+    done
+    # wrk does not count the requests still in flight when it stops (up to
+    # one a connection), which the journal appends all the same.
+    awk -v f="$FOLDED" -v a="$ACKED" -v s="$start" -v e="$(date +%s.%N)" \
+        -v slack="$((${BENCH_EVENT_CONNS:-8} * EVENT_BATCH))" 'BEGIN {
+        printf "  folded by customers: %s orders on the sample customer, %d acknowledged" \
+            " (%.1f s after the last)%s\n", f, a, e - s,
+            (f >= a && f <= a + slack ? "" : "  [MISMATCH]")
+        if (f > a && f <= a + slack)
+            printf "      (+%d: requests wrk left in flight when it stopped, appended all the same)\n", f - a
+    }'
 }
 if [ "$ONLY" = events ]; then
     events_in
