@@ -310,7 +310,7 @@ int main(int argc, char *argv[])
             fclose(file);
         }
     }
-    printf("journal append, durable events/s (%.0f s each, ~200-byte events)\n", s_seconds);
+    printf("journal append, durable events/s (%.0f s each, ~250-byte events)\n", s_seconds);
     printf("  %-44s %10.0f   1.00x\n", "reference: one LMDB commit per event", reference);
     struct {
         int count, window;
