@@ -520,6 +520,7 @@ static const rp_apply_type_t s_types[] = {
     {"customer.merged", s_merged},
     {"customer.event_matched", unmatched_apply_matched},
     {"customer.grading_set", grading_apply_set},
+    {"customer.regraded", order_apply_regraded},
     {NULL},
 };
 

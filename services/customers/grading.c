@@ -7,9 +7,11 @@
 #include <rapport/random.h>
 
 #include <assert.h>
+#include <czmq.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define GRADING_KEY "grading"
 #define WAIT_MS     5000
@@ -217,6 +219,55 @@ static void s_seeded(void *arg, rp_service_t *service, const rp_reply_t *reply, 
         rp_warn("customers: the grading could not be appended (%d); next tick", reply->status);
 }
 
+//  The month that has begun, if the store graded an earlier one last.
+static int s_month_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    *(uint64_t *)arg = rp_store_meta_u64(store, txn, GRADING_MONTH_KEY);
+    return 0;
+}
+
+static void s_append(grading_seed_t *self, rp_service_t *service, rp_packer_t *event,
+                     const char *idem)
+{
+    rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
+    if (rp_service_append(service, events, 1, idem, WAIT_MS, s_seeded, self) == 0)
+        self->in_flight = true;
+}
+
+//  customer.regraded when a month began since the last one graded.
+static void s_regrade(grading_seed_t *self, rp_service_t *service)
+{
+    int64_t now = zclock_time();
+    if (now - self->checked_ms < 60000)
+        return;
+    self->checked_ms = now;
+    time_t seconds = (time_t)(now / 1000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    uint32_t month = (uint32_t)((tm.tm_year + 1900) * 12 + tm.tm_mon);
+    uint64_t graded = 0;
+    rp_store_read(rp_service_store(service), s_month_read, &graded);
+    if (graded == 0 || graded >= month)
+        return; //  nothing graded yet, or this month already
+    char text[24], idem[64];
+    snprintf(text, sizeof text, "%04u-%02u", (month / 12) % 10000, month % 12 + 1);
+    snprintf(idem, sizeof idem, "customers/regrade/%s", text);
+    rp_packer_t event;
+    rp_packer_init(&event);
+    msgpack_pack_map(&event.pk, 4);
+    rp_pack_kv_cstr(&event.pk, "type", "customer.regraded");
+    char id[RP_UUID_SIZE];
+    rp_uuid_format(id);
+    rp_pack_kv_cstr(&event.pk, "id", id);
+    rp_pack_kv_cstr(&event.pk, "source", "customers");
+    rp_pack_cstr(&event.pk, "data");
+    msgpack_pack_map(&event.pk, 2);
+    rp_pack_kv_cstr(&event.pk, "id", GRADING_KEY);
+    rp_pack_kv_cstr(&event.pk, "month", text);
+    s_append(self, service, &event, idem);
+    rp_packer_destroy(&event);
+}
+
 void grading_seed(grading_seed_t *self, rp_service_t *service)
 {
     if (self->in_flight || rp_service_epoch(service) == 0 ||
@@ -224,8 +275,10 @@ void grading_seed(grading_seed_t *self, rp_service_t *service)
         return;
     seed_read_t read;
     rp_store_read(rp_service_store(service), s_seed_read, &read);
-    if (grading_equal(&read.stored, &self->configured))
+    if (grading_equal(&read.stored, &self->configured)) {
+        s_regrade(self, service);
         return;
+    }
     rp_packer_t event;
     rp_packer_init(&event);
     msgpack_pack_map(&event.pk, 4);
@@ -250,9 +303,7 @@ void grading_seed(grading_seed_t *self, rp_service_t *service)
     rp_packer_destroy(&packed);
     char idem[64];
     snprintf(idem, sizeof idem, GRADING_SEED_IDEM "%016" PRIx64, hash);
-    rp_journal_event_t events[1] = {{event.buffer.data, event.buffer.size}};
-    if (rp_service_append(service, events, 1, idem, WAIT_MS, s_seeded, self) == 0)
-        self->in_flight = true;
+    s_append(self, service, &event, idem);
     rp_packer_destroy(&event);
 }
 

@@ -28,6 +28,12 @@
     customers/lead_team, the team whose active sales users new leads go to
     in turn (lead.h).
 
+    Months pass without orders, and old orders leave the twelve months: the
+    writer appends customer.regraded {id: "grading", month: "YYYY-MM"} once
+    a month has begun after the latest month anything was graded at
+    (meta graded_month), and apply grades every customer with figures again
+    at that month (order.h).
+
     Database (the customers fold): settings  "grading" → the grading map.
 */
 #ifndef CUSTOMERS_GRADING_H
@@ -46,6 +52,7 @@
 #define GRADING_GRADES    "A=1000000 B=300000 C=100000 D=10000"
 #define GRADING_TIERS     "key=500000 strategic=2000000"
 #define GRADING_SEED_IDEM "customers/grading/"
+#define GRADING_MONTH_KEY "graded_month" //  meta: the latest month orders were graded at
 
 typedef struct {
     char currency[4];
@@ -80,7 +87,8 @@ rp_apply_fn grading_apply_set;
 typedef struct {
     grading_t configured;
     bool in_flight;
-    uint64_t seq; //  the last one appended, until applied here
+    uint64_t seq;       //  the last one appended, until applied here
+    int64_t checked_ms; //  the last look at the month (once a minute)
 } grading_seed_t;
 
 void grading_seed(grading_seed_t *self, rp_service_t *service);

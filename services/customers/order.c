@@ -251,7 +251,7 @@ static bool s_move(fold_t *self, rp_record_t *record, int field, const char *nam
 }
 
 //  The customer's grade and tier after its figures changed.
-static int s_regrade(fold_t *self, const stats_t *stats)
+static int s_regrade_at(fold_t *self, const stats_t *stats, uint32_t month)
 {
     customers_apply_held_t held;
     int rc =
@@ -260,8 +260,6 @@ static int s_regrade(fold_t *self, const stats_t *stats)
         return rc == MDB_NOTFOUND ? 0 : rc;
     grading_t grading;
     grading_load(&grading, self->store, self->txn);
-    const char *time = self->event->time ? self->event->time : "";
-    uint32_t month = stats_month(time, self->event->time ? self->event->time_len : 0);
     int64_t amount = stats_trailing(stats, grading.currency, month);
     bool live = stats_orders(stats) > 0, changed = false;
     if (live && !rp_record_bool(&held.record, CUSTOMER_GRADE_MANUAL))
@@ -277,6 +275,18 @@ static int s_regrade(fold_t *self, const stats_t *stats)
         rc = customers_apply_save(self->store, self->txn, &held.record, &held.record);
     customers_apply_release(&held);
     return rc;
+}
+
+//  At the event's month; the store remembers the latest month graded
+//  (grading.h: the writer regrades everyone when a month begins).
+static int s_regrade(fold_t *self, const stats_t *stats)
+{
+    const char *time = self->event->time ? self->event->time : "";
+    uint32_t month = stats_month(time, self->event->time ? self->event->time_len : 0);
+    int rc = 0;
+    if (month > rp_store_meta_u64(self->store, self->txn, GRADING_MONTH_KEY))
+        rc = rp_store_set_meta_u64(self->store, self->txn, GRADING_MONTH_KEY, month);
+    return rc ? rc : s_regrade_at(self, stats, month);
 }
 
 int order_regrade(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
@@ -344,6 +354,47 @@ static void s_line_order(fold_t *self, const char *verb)
     snprintf(self->summary, sizeof self->summary, "order %.*s %s: %" PRId64 ".%02" PRId64 " %.*s",
              (int)rp_normalize_cut(str, len, 64), str, verb, cents / 100, cents % 100, (int)cur_len,
              cur);
+}
+
+int order_apply_regraded(rp_apply_t *base)
+{
+    const char *text;
+    size_t len;
+    uint32_t month = rp_obj_str(rp_obj_get(base->event->data, "month"), &text, &len) && len == 7
+                         ? stats_month(text, len)
+                         : 0;
+    if (month == 0)
+        return rp_apply_outcome(base, 422, "bad_event");
+    base->unchanged = true; //  each customer moved has its own entry
+    int rc = 0;
+    if (month > rp_store_meta_u64(base->store, base->txn, GRADING_MONTH_KEY))
+        rc = rp_store_set_meta_u64(base->store, base->txn, GRADING_MONTH_KEY, month);
+    MDB_cursor *cursor;
+    if (rc || (rc = mdb_cursor_open(base->txn, rp_store_dbi(base->store, "stats"), &cursor)))
+        return rc;
+    MDB_val k, v;
+    for (int got = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0 && got == 0;
+         got = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 0 || k.mv_size > APPLY_MAX_ID)
+            continue;
+        fold_t self;
+        s_fold_init(&self, base->store, base->txn, base->seq, base->event);
+        memcpy(self.customer, k.mv_data, k.mv_size);
+        self.customer[k.mv_size] = 0;
+        self.customer_len = k.mv_size;
+        snprintf(self.summary, sizeof self.summary, "regraded for %.7s", text);
+        stats_t stats;
+        stats_init(&stats);
+        rc = stats_load(&stats, base->store, base->txn, self.customer, self.customer_len);
+        if (rc == 0)
+            rc = s_regrade_at(&self, &stats, month);
+        if (rc == 0 && self.pairs)
+            rc = s_line(&self);
+        stats_reset(&stats);
+        s_fold_fini(&self);
+    }
+    mdb_cursor_close(cursor);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -816,6 +867,19 @@ static void s_test_journal(rp_store_t *store)
     customers_apply_test_event(store, 15, "customer.grading_set", NULL, &data);
     s_test_order(store, 16, "SO-6", "K3-001", 1);
     assert(strcmp(s_test_view(store, "c1").grade, "C") == 0);
+    //  A year on, with no order since: the orders left the twelve months.
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", "grading");
+    rp_pack_kv_cstr(&data.pk, "month", "2027-10");
+    customers_apply_test_event(store, 17, "customer.regraded", NULL, &data);
+    v = s_test_view(store, "c1");
+    assert(strcmp(v.grade, "C") == 0); //  2027-10 still holds 2026-11
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", "grading");
+    rp_pack_kv_cstr(&data.pk, "month", "2027-11");
+    customers_apply_test_event(store, 18, "customer.regraded", NULL, &data);
+    v = s_test_view(store, "c1");
+    assert(strcmp(v.grade, "E") == 0 && strcmp(v.tier, "transacting") == 0 && v.orders == 4);
     rp_packer_destroy(&data);
 }
 

@@ -52,6 +52,12 @@ int order_apply_to(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event
 int order_regrade(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
                   size_t len);
 
+//  customer.regraded {id: "grading", month: "YYYY-MM"}: every customer
+//  with figures graded again over the twelve months ending with month (the
+//  months that passed took old orders out of the window), with a timeline
+//  entry on each that moved. Outcome 422 bad_event for a bad month.
+rp_apply_fn order_apply_regraded;
+
 //  customer.merged: the orders and figures of customer from move to to.
 int order_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_len, const char *to,
                size_t to_len);

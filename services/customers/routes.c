@@ -32,7 +32,11 @@ static const rp_route_arg_t s_if_match[] = {RP_IF_MATCH("version"), RP_END};
 static const rp_route_arg_t s_allow_duplicate[] = {
     RP_BOOL_AS("X-Rapport-Allow-Duplicate", "allow_duplicate"), RP_END};
 
-static const char *const s_stats_events[] = {"order.", "payment.", NULL};
+//  Events that change customers without naming them by data.id: orders and
+//  payments (stats, grade, tier), logged activities (last_contacted_at),
+//  a month's regrade.
+static const char *const s_stats_events[] = {"order.", "payment.", "activity.",
+                                             "customer.regraded", NULL};
 
 static const rp_route_t s_rows[] = {
     {.method = "GET",
@@ -94,7 +98,6 @@ static const rp_route_t s_rows[] = {
      .op = "customers.get",
      .answer = RP_ANSWER_RECORD,
      .events = "customer.",
-     //  orders and payments change its stats, grade and tier
      .also = s_stats_events,
      .flags = RP_ROUTE_CACHED},
     {.method = "PATCH",
