@@ -3,6 +3,7 @@
 #include "apply.h"
 #include "customer.h"
 #include "grading.h"
+#include "handlers.h"
 #include "order.h"
 #include "scope.h"
 #include "stats.h"
@@ -1121,9 +1122,59 @@ static void s_test_buyers(void)
     assert(strcmp(product.top[2].id, "f") == 0 && product.top[2].amount == 7);
 }
 
+//  Through the runtime: the ops' refusals and an empty store's answers.
+static void s_test_ops(void)
+{
+    static const rp_service_def_t def = {.name = "customers",
+                                         .writer = true,
+                                         .dbnames = customers_apply_dbnames,
+                                         .apply = customers_apply_event,
+                                         .ops = customers_handlers_ops,
+                                         .init = customers_handlers_init,
+                                         .fini = customers_handlers_fini};
+    rp_testservice_t *service = rp_testservice_new(&def);
+    const rp_testservice_actor_t ann = {"ann", "sales", "east"}, erp = {"erp", "integrator", NULL};
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_reply_t reply;
+    static const char *const ops[] = {"customers.report.top", "customers.report.products",
+                                      "customers.composition"};
+    for (size_t i = 0; i < 3; i++) {
+        rp_testservice_args(&args, (const char *[]){"by", "grade", NULL});
+        rp_doc_t *doc = rp_testservice_call(service, false, ops[i], &erp, NULL, &args, &reply);
+        assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+        rp_doc_destroy(&doc);
+        rp_testservice_args(&args, (const char *[]){"year", "#99999", "currency", "XX", NULL});
+        doc = rp_testservice_call(service, false, ops[i], &ann, NULL, &args, &reply);
+        assert(rp_testservice_error_is(&reply, 422, "invalid"));
+        rp_doc_destroy(&doc);
+    }
+    //  Defaults: the current year, the grading currency; nothing sold.
+    rp_doc_t *doc =
+        rp_testservice_call(service, false, "customers.report.top", &ann, NULL, NULL, &reply);
+    int64_t year = 0;
+    assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "by"), "amount"));
+    assert(rp_obj_i64(rp_obj_get(reply.data, "year"), &year) && year == order_year());
+    assert(rp_obj_streq(rp_obj_get(reply.data, "currency"), GRADING_CURRENCY));
+    assert(s_test_size(reply.data, "items") == 0);
+    rp_doc_destroy(&doc);
+    doc =
+        rp_testservice_call(service, false, "customers.report.products", &ann, NULL, NULL, &reply);
+    assert(reply.status == 200 && s_test_size(reply.data, "items") == 0);
+    rp_doc_destroy(&doc);
+    rp_testservice_args(&args, (const char *[]){"by", "product", "measure", "amount", NULL});
+    doc = rp_testservice_call(service, false, "customers.composition", &ann, NULL, &args, &reply);
+    assert(reply.status == 200 && s_test_size(reply.data, "groups") == 0);
+    assert(rp_obj_streq(rp_obj_get(reply.data, "measure"), "amount"));
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&args);
+    rp_testservice_destroy(&service);
+}
+
 void report_test(void)
 {
     s_test_parse();
+    s_test_ops();
     s_test_buyers();
     char dir[] = "/tmp/rp-report-XXXXXX";
     assert(mkdtemp(dir));

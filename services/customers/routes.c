@@ -35,8 +35,8 @@ static const rp_route_arg_t s_allow_duplicate[] = {
 //  Events that change customers without naming them by data.id: orders and
 //  payments (stats, grade, tier), logged activities (last_contacted_at),
 //  a month's regrade.
-static const char *const s_stats_events[] = {"order.", "payment.", "activity.",
-                                             "customer.regraded", NULL};
+static const char *const s_stats_events[] = {"order.", "payment.", "activity.", "customer.regraded",
+                                             NULL};
 
 static const rp_route_t s_rows[] = {
     {.method = "GET",
