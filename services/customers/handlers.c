@@ -526,6 +526,8 @@ const rp_service_op_t customers_handlers_ops[] = {
     {"customers.list", RP_OP_READ, query_list},
     {"customers.duplicates", RP_OP_READ, dups_list},
     {"customers.composition", RP_OP_READ, report_composition},
+    {"customers.report.top", RP_OP_READ, report_top},
+    {"customers.report.products", RP_OP_READ, report_products},
     {"customers.contacts.list", RP_OP_READ, relations_contacts_list},
     {"customers.contacts.get", RP_OP_READ, relations_contacts_get},
     {"customers.activities.list", RP_OP_READ, relations_activities_list},

@@ -9,7 +9,8 @@
     ("customers/<idem>"), wait until applied here, answer the outcome.
     On "customers" (any instance, min_seq honoured): customers.get,
     customers.list (query.h), customers.duplicates (dups.h),
-    customers.composition (report.h).
+    customers.composition, customers.report.top and
+    customers.report.products (report.h).
     The ops on a customer's contacts, activities, timeline, assignment and
     merges are served by relations.h, customers.import by import.h.
 */
