@@ -17,7 +17,7 @@ SAN     ?=
 PYTHON  := /usr/bin/python3
 
 MSGPACK := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS    := libczmq libzmq $(MSGPACK) lmdb libevent jansson libsodium
+PKGS    := libczmq libzmq $(MSGPACK) lmdb libevent jansson libsodium libical
 CC      ?= cc
 CFLAGS  := -std=c11 -D_GNU_SOURCE -UNDEBUG -Wall -Wextra -Werror -O2 -g \
            -Ilibshared/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -96,9 +96,13 @@ $(filter $(B)/test/test_gateway_%,$(UNITS)): $(USERS_FOLD)
 # The opportunities service folds customer.* events with the customers
 # service's own apply into its store (docs/opportunities.md): it links the
 # customers objects that apply needs, not the program, its ops and handlers.
-CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer activity assign contact merge query timeline page scope order stats grading)
+# The customers fold takes user.* with the users service's apply too (leads
+# go round-robin to a team's active sales users: services/customers/lead.h).
+CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer activity assign contact merge query timeline page scope order stats grading unmatched reference lead) $(USERS_FOLD)
 $(B)/bin/rapport-opportunities: $(CUSTOMERS_FOLD)
 $(filter $(B)/test/test_opportunities_%,$(UNITS)): $(CUSTOMERS_FOLD)
+$(B)/bin/rapport-customers: $(USERS_FOLD)
+$(filter $(B)/test/test_customers_%,$(UNITS)): $(USERS_FOLD)
 
 # TEST ONLY: the gateway with the tally demo's routes too (tests/system/tally_routes.c);
 # the production gateway does not answer /api/v1/tally.

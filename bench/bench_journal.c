@@ -6,11 +6,27 @@
       reference   one LMDB transaction (one fsync) per event, no network
       1 x 1       one appender, one append in flight
       16 x 1      sixteen appenders, one append in flight each
-      16 x 32     sixteen appenders, 32 pipelined appends in flight each
+      16 x 64     sixteen appenders, 64 pipelined appends in flight each
     each as events/s and as a ratio to the reference. Every append carries
-    one event of about 200 bytes and is acknowledged only once on disk.
+    one event of about 250 bytes and is acknowledged only once on disk.
+    With BENCH_REFERENCE_FILE set, the reference's events/s is also written
+    to that file (tools/bench.sh hands it to the events-in figures).
+
+    Two more modes, for tools/bench_http.sh (issue 15, events in):
+
+    bench_journal --reference SCRATCH_DIR [SECONDS]
+        the reference alone: prints "REFERENCE <events/s>"
+    bench_journal --integrator BROKER_ENDPOINT [SECONDS [BATCH [IN_FLIGHT]]]
+        an integrator over ZeroMQ: one MDP client (rapport/client.h) sending
+        journal.append batches of BATCH (default 100) order.placed events,
+        IN_FLIGHT (default 4) requests in flight, the orders naming customer
+        {id: BENCH_CUSTOMER} when set (else {code: "K3-001"}); prints "RESULT <events/s>
+        <requests/s> <p50 us> <p99 us> <failed requests> <duplicate events>
+        <events acknowledged>"
 */
+#include <rapport/client.h>
 #include <rapport/envelope.h>
+#include <rapport/journal.h>
 #include <rapport/log.h>
 #include <rapport/store.h>
 
@@ -19,6 +35,7 @@
 
 static const char *s_endpoint;
 static double s_seconds = 3;
+static const char *s_customer_id; //  BENCH_CUSTOMER, else the orders name code K3-001
 
 //  One event, about 250 bytes packed: an integrator's order (the journal
 //  checks its data and its id against the dedup keys, as for every one).
@@ -35,7 +52,10 @@ static void pack_event(msgpack_packer *pk, int appender, uint64_t n)
     rp_pack_kv_cstr(pk, "order_no", id);
     rp_pack_cstr(pk, "customer");
     msgpack_pack_map(pk, 1);
-    rp_pack_kv_cstr(pk, "code", "K3-001");
+    if (s_customer_id)
+        rp_pack_kv_cstr(pk, "id", s_customer_id);
+    else
+        rp_pack_kv_cstr(pk, "code", "K3-001");
     rp_pack_kv_u64(pk, "amount", n % 100000);
     rp_pack_kv_cstr(pk, "currency", "CNY");
     rp_pack_kv_u64(pk, "quantity", 1 + n % 7);
@@ -157,22 +177,140 @@ static double bench_appenders(int count, int window, uint64_t *failed)
     return acked / ((zclock_usecs() - start) / 1e6);
 }
 
+//  ---------------------------------------------------------------------
+//  An integrator over ZeroMQ: batches of order.placed through journal.append
+
+#define SENT_RING 1024 //  > any window: send times by request id
+
+static int s_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+//  Events the reply's items answer "duplicate" (none in a run of fresh ids).
+static uint64_t s_duplicates(const msgpack_object *data)
+{
+    const msgpack_object *items = rp_obj_get(data, "items");
+    uint64_t dups = 0;
+    if (items && rp_obj_is_array(items))
+        for (uint32_t i = 0; i < items->via.array.size; i++)
+            dups += rp_obj_streq(rp_obj_get(&items->via.array.ptr[i], "status"), "duplicate");
+    return dups;
+}
+
+static int bench_integrator(int batch, int window)
+{
+    rp_client_t *client = rp_client_new(s_endpoint);
+    assert(client);
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    int64_t sent_at[SENT_RING];
+    size_t lat_n = 0, lat_cap = 4096;
+    int64_t *lat = malloc(lat_cap * sizeof *lat);
+    assert(lat);
+    uint64_t n = 0, acked = 0, failed = 0, dups = 0;
+    int64_t start = zclock_usecs(), deadline = start + (int64_t)(s_seconds * 1e6);
+    while (true) {
+        bool open = zclock_usecs() < deadline;
+        while (open && rp_client_pending(client) < (size_t)window) {
+            uint64_t id = rp_client_next_id(client);
+            rp_packer_reset(&packer);
+            rp_request_pack(&packer.pk, id, "journal.append", 0, NULL, 1);
+            rp_pack_cstr(&packer.pk, "args");
+            msgpack_pack_map(&packer.pk, 1);
+            rp_pack_cstr(&packer.pk, "events");
+            msgpack_pack_array(&packer.pk, batch);
+            for (int i = 0; i < batch; i++)
+                pack_event(&packer.pk, 1000, ++n);
+            sent_at[id % SENT_RING] = zclock_usecs();
+            if (rp_client_send(client, RP_JOURNAL_SERVICE, id, packer.buffer.data,
+                               packer.buffer.size, 10000)) {
+                failed++;
+                break;
+            }
+        }
+        if (rp_client_pending(client) == 0)
+            break;
+        rp_reply_t reply;
+        rp_doc_t *doc = rp_client_recv(client, &reply, 1000);
+        if (!doc)
+            continue; //  the client makes up a 504 once a deadline passes
+        uint64_t id = 0;
+        if (reply.status == 200 && rp_obj_u64(reply.id, &id)) {
+            acked++;
+            dups += s_duplicates(reply.data);
+            if (lat_n == lat_cap) {
+                lat_cap *= 2;
+                int64_t *grown = realloc(lat, lat_cap * sizeof *lat);
+                assert(grown);
+                lat = grown;
+            }
+            lat[lat_n++] = zclock_usecs() - sent_at[id % SENT_RING];
+        } else
+            failed++;
+        rp_doc_destroy(&doc);
+    }
+    double seconds = (zclock_usecs() - start) / 1e6;
+    qsort(lat, lat_n, sizeof *lat, s_cmp_i64);
+    int64_t p50 = lat_n ? lat[lat_n / 2] : 0;
+    int64_t p99 = lat_n ? lat[lat_n * 99 / 100] : 0;
+    printf("RESULT %.0f %.0f %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+           acked * batch / seconds, acked / seconds, p50, p99, failed, dups, acked * batch);
+    free(lat);
+    rp_packer_destroy(&packer);
+    rp_client_destroy(&client);
+    return failed || dups ? 1 : 0;
+}
+
 int main(int argc, char *argv[])
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_journal BROKER_ENDPOINT SCRATCH_DIR [SECONDS]\n");
+        fprintf(stderr, "usage: bench_journal BROKER_ENDPOINT SCRATCH_DIR [SECONDS]\n"
+                        "       bench_journal --reference SCRATCH_DIR [SECONDS]\n"
+                        "       bench_journal --integrator BROKER_ENDPOINT [SECONDS [BATCH "
+                        "[IN_FLIGHT]]]\n");
         return 2;
     }
-    s_endpoint = argv[1];
-    if (argc > 3)
-        s_seconds = atof(argv[3]);
     zsys_init();
     zsys_set_linger(0);
     rp_log_init("bench", NULL, "warn");
     char dir[1024];
+    if (streq(argv[1], "--integrator")) {
+        s_endpoint = argv[2];
+        if (argc > 3)
+            s_seconds = atof(argv[3]);
+        int batch = argc > 4 ? atoi(argv[4]) : 100;
+        int window = argc > 5 ? atoi(argv[5]) : 4;
+        s_customer_id = getenv("BENCH_CUSTOMER");
+        if (batch < 1 || batch > RP_JOURNAL_APPEND_MAX || window < 1 || window >= SENT_RING) {
+            fprintf(stderr, "bench_journal: BATCH 1..%d, IN_FLIGHT 1..%d\n", RP_JOURNAL_APPEND_MAX,
+                    SENT_RING - 1);
+            return 2;
+        }
+        return bench_integrator(batch, window);
+    }
+    if (streq(argv[1], "--reference")) {
+        if (argc > 3)
+            s_seconds = atof(argv[3]);
+        snprintf(dir, sizeof dir, "%s/reference", argv[2]);
+        printf("REFERENCE %.0f\n", bench_reference(dir));
+        return 0;
+    }
+    s_endpoint = argv[1];
+    if (argc > 3)
+        s_seconds = atof(argv[3]);
     snprintf(dir, sizeof dir, "%s/reference", argv[2]);
     double reference = bench_reference(dir);
-    printf("journal append, durable events/s (%.0f s each, ~200-byte events)\n", s_seconds);
+    const char *reference_file = getenv("BENCH_REFERENCE_FILE");
+    if (reference_file) {
+        FILE *file = fopen(reference_file, "w");
+        if (file) {
+            fprintf(file, "%.0f\n", reference);
+            fclose(file);
+        }
+    }
+    printf("journal append, durable events/s (%.0f s each, ~250-byte events)\n", s_seconds);
     printf("  %-44s %10.0f   1.00x\n", "reference: one LMDB commit per event", reference);
     struct {
         int count, window;

@@ -14,7 +14,12 @@ export RAPPORT_LOG_LEVEL=warn
 BROKER=$!
 trap 'kill $BROKER 2>/dev/null; wait $BROKER 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 /usr/bin/python3 tools/wait_broker.py "$RAPPORT_BROKER_ENDPOINT"
-"$B/bench/bench_journal" "$RAPPORT_BROKER_ENDPOINT" "$SCRATCH" "${BENCH_SECONDS:-3}"
+# The journal's reference (one LMDB commit per event) is kept for the
+# events-in figures at the end of bench_http.sh: ratios against it.
+BENCH_REFERENCE_FILE="$SCRATCH/reference.rate" \
+    "$B/bench/bench_journal" "$RAPPORT_BROKER_ENDPOINT" "$SCRATCH" "${BENCH_SECONDS:-3}"
+BENCH_JOURNAL_REFERENCE=$(cat "$SCRATCH/reference.rate" 2>/dev/null || true)
+export BENCH_JOURNAL_REFERENCE
 echo
 "$B/bench/bench_router" "$RAPPORT_BROKER_ENDPOINT" "${BENCH_REQUESTS:-200000}"
 echo

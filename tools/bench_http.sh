@@ -23,12 +23,23 @@
 #        100000, made by wrk) timed beside a list page of 200
 #        (BENCH_REPORT_REPEAT times each, default 5; the median printed)
 #
+#   events in (issue 15), last: POST /api/v1/events with batches of 100
+#        valid order.placed events, each with a new id (bench/http.lua,
+#        BENCH_MODE=events; 8 connections, BENCH_EVENT_CONNS), then the same
+#        batches over ZeroMQ as an integrator sends them (MDP journal.append
+#        through rapport/client.h, 4 in flight: bench_journal --integrator)
+#        to the same broker; events/s, requests/s, p50/p99, each as a ratio
+#        to the journal's reference (one LMDB commit per event), the one
+#        bench_journal printed earlier in this make bench run
+#        (BENCH_JOURNAL_REFERENCE, from tools/bench.sh), else measured here
+#
 # Usage: tools/bench_http.sh [BUILD_DIR]   (BENCH_HTTP_SECONDS, default 5)
 # BENCH_IDEM=1 gives every POST its own Idempotency-Key (bench/http.lua).
 # BENCH_HTTP_ONLY=post runs the POST alone and prints one line,
 # "POST req/s p50_us p99_us errors gateway_us customers_us broker_us";
 # BENCH_HTTP_ONLY=get the two GETs alone, as lines "GET …" (cached) and
 # "GET_UNCACHED …" (for tools/bench_ab.sh, which compares two builds).
+# BENCH_HTTP_ONLY=events runs the events-in part alone.
 set -e
 B=${1:-build}
 ONLY=${BENCH_HTTP_ONLY:-all}
@@ -118,6 +129,96 @@ run() {
 if [ "$ONLY" = post ]; then
     run post post "$BASE/api/v1/customers" -H "$AUTH"
     echo "POST $(cat "$SCRATCH/result.post")"
+    exit 0
+fi
+
+# Events in (issue 15): over HTTP (wrk, BENCH_MODE=events) and over ZeroMQ
+# (bench_journal --integrator, the same order.placed events packed as the
+# journal bench's) to this stack's broker, in batches of 100; every event
+# id new, so each is appended; every order names the sample customer (by
+# id), so the customers service folds each into its stats. Prints the block, each figure as a ratio to
+# the journal's reference (one LMDB commit per event on this disk).
+EVENT_BATCH=100
+events_in() {
+    saved_conns=$CONNS
+    CONNS=${BENCH_EVENT_CONNS:-8}
+    BENCH_RUN=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n') BENCH_BATCH=$EVENT_BATCH \
+        BENCH_CUSTOMER=$ID run events events "$BASE/api/v1/events" -H "$AUTH"
+    CONNS=$saved_conns
+    EV_DUPS=$(awk '/^EVENTS/ { print $3 }' "$SCRATCH/events.out")
+    before="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
+    BENCH_CUSTOMER=$ID "$B/bench/bench_journal" --integrator "$RAPPORT_BROKER_ENDPOINT" "$SECONDS_EACH" \
+        $EVENT_BATCH 4 >"$SCRATCH/zmq.out" 2>&1 || true
+    after="$(cpu_ticks $GATEWAY) $(cpu_ticks $CUSTOMERS) $(cpu_ticks $BROKER)"
+    # "events/s req/s p50 p99 failed duplicates", then CPU us per event of
+    # the gateway (idle here), customers and broker, then events acked.
+    ZMQ=$(awk -v before="$before" -v after="$after" -v hz="$(getconf CLK_TCK)" \
+        -v secs="$SECONDS_EACH" '/^RESULT/ {
+        split(before, b); split(after, a)
+        printf "%s %s %s %s %s %s", $2, $3, $4, $5, $6, $7
+        for (i = 1; i <= 3; i++)
+            printf " %.1f", ($2 > 0 ? (a[i] - b[i]) * 1e6 / hz / ($2 * secs) : 0)
+        printf " %s\n", $8 }' "$SCRATCH/zmq.out")
+    REF_FROM="measured by bench_journal earlier in this run"
+    REF=${BENCH_JOURNAL_REFERENCE:-}
+    if [ -z "$REF" ]; then
+        REF=$("$B/bench/bench_journal" --reference "$SCRATCH" 3 | awk '/^REFERENCE/ { print $2 }')
+        REF_FROM="measured just now by bench_journal --reference"
+    fi
+    echo "Events in (issue 15): batches of $EVENT_BATCH valid order.placed, every id new, each" \
+        "acknowledged once durable"
+    echo "  reference: the journal, one LMDB commit per event, $REF events/s ($REF_FROM)"
+    read -r RPS P50 P99 BAD CPU_GW CPU_CU CPU_BR <"$SCRATCH/result.events"
+    awk -v r="$RPS" -v p50="$P50" -v p99="$P99" -v bad="$BAD" -v dups="$EV_DUPS" -v ref="$REF" \
+        -v n="$EVENT_BATCH" -v c="${BENCH_EVENT_CONNS:-8}" -v gw="$CPU_GW" -v cu="$CPU_CU" \
+        -v br="$CPU_BR" 'BEGIN {
+        printf "  %-28s %8d events/s %6d req/s  p50 %6.2f ms  p99 %6.2f ms  %6.2fx the reference", \
+            "POST /api/v1/events", r * n, r, p50 / 1000, p99 / 1000, (ref > 0 ? r * n / ref : 0)
+        if (bad > 0 || dups > 0)
+            printf "  [%d non-2xx or socket errors, %d duplicates: figure invalid]", bad, dups
+        printf "\n      (wrk, %d connections) CPU per event: gateway %.1f us, customers %.1f us," \
+            " broker %.1f us\n", c, gw / n, cu / n, br / n
+    }'
+    if [ -n "$ZMQ" ]; then
+        echo "$ZMQ" | awk -v ref="$REF" '{
+            printf "  %-28s %8d events/s %6d req/s  p50 %6.2f ms  p99 %6.2f ms  %6.2fx the reference", \
+                "journal.append over ZeroMQ", $1, $2, $3 / 1000, $4 / 1000, (ref > 0 ? $1 / ref : 0)
+            if ($5 > 0 || $6 > 0)
+                printf "  [%d failed, %d duplicates: figure invalid]", $5, $6
+            printf "\n      (MDP client, 4 in flight) CPU per event: customers %.1f us, broker %.1f us\n", \
+                $8, $9 }'
+    else
+        echo "  journal.append over ZeroMQ: bench_journal --integrator failed"
+        cat "$SCRATCH/zmq.out"
+    fi
+    # Every acknowledged order names the sample customer: its stats count
+    # them all once the customers service has folded them (up to 30 s).
+    ACKED=$(awk '/^RESULT/ { print ($2 - $6) * '"$EVENT_BATCH"' }' "$SCRATCH/events.out")
+    ACKED=$((${ACKED:-0} + $(echo "$ZMQ" | awk '{ print $10 + 0 }')))
+    start=$(date +%s.%N)
+    i=0
+    while :; do
+        FOLDED=$(curl -s -H "$AUTH" "$BASE/api/v1/customers/$ID" | /usr/bin/python3 -c \
+            'import json,sys; print((json.load(sys.stdin).get("stats") or {}).get("orders", 0))' \
+            2>/dev/null || echo 0)
+        [ "$FOLDED" -ge "$ACKED" ] 2>/dev/null && break
+        i=$((i + 1))
+        [ $i -lt 300 ] || break
+        sleep 0.1
+    done
+    # wrk does not count the requests still in flight when it stops (up to
+    # one a connection), which the journal appends all the same.
+    awk -v f="$FOLDED" -v a="$ACKED" -v s="$start" -v e="$(date +%s.%N)" \
+        -v slack="$((${BENCH_EVENT_CONNS:-8} * EVENT_BATCH))" 'BEGIN {
+        printf "  folded by customers: %s orders on the sample customer, %d acknowledged" \
+            " (%.1f s after the last)%s\n", f, a, e - s,
+            (f >= a && f <= a + slack ? "" : "  [MISMATCH]")
+        if (f > a && f <= a + slack)
+            printf "      (+%d: requests wrk left in flight when it stopped, appended all the same)\n", f - a
+    }'
+}
+if [ "$ONLY" = events ]; then
+    events_in
     exit 0
 fi
 
@@ -356,3 +457,5 @@ unavailable)
     ;;
 esac
 [ "$AFTER" = ok ] || echo "  (the gateway did not answer after the run)"
+echo
+events_in

@@ -213,11 +213,15 @@ static void s_status_reply(rp_service_t *self, rp_origin_t **origin_p)
     rp_packer_init(&packer);
     rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 200, 0, 1);
     rp_pack_cstr(&packer.pk, "data");
-    msgpack_pack_map(&packer.pk, 4);
+    msgpack_pack_map(&packer.pk, self->def.gauges ? 5 : 4);
     rp_pack_kv_cstr(&packer.pk, "service", self->name);
     rp_pack_kv_cstr(&packer.pk, "instance", rp_log_instance());
     rp_pack_kv_u64(&packer.pk, "cursor", self->applied);
     rp_pack_kv_u64(&packer.pk, "epoch", rp_service_epoch(self));
+    if (self->def.gauges) {
+        rp_pack_cstr(&packer.pk, "gauges");
+        self->def.gauges(self->def.arg, self, &packer.pk);
+    }
     rp_service_reply(self, origin_p, packer.buffer.data, packer.buffer.size);
     rp_packer_destroy(&packer);
 }

@@ -10,7 +10,8 @@ static const rp_route_arg_t s_feed_query[] = {RP_INT("after"), RP_TEXT("types"),
                                               RP_END};
 
 static const rp_route_t s_rows[] = {
-    //  One event, or {events: [...]} (1..500): 202 {items: [{id, seq,
+    //  One event, or {events: [...]} (1..500 over HTTP; the journal takes
+    //  up to 1,000 from ZeroMQ clients): 202 {items: [{id, seq,
     //  status}], seqs, duplicate, journal} once the commit is durable.
     {.method = "POST",
      .path = "/api/v1/events",
@@ -20,7 +21,8 @@ static const rp_route_t s_rows[] = {
      .body_key = "events",
      .idem = true,
      .status = 202,
-     .roles = "admin integrator"},
+     .roles = "admin integrator",
+     .max_items = 500},
     //  The journal for integrators, served by the gateway itself
     //  (services/gateway/feedout.h): a page {items, next_after} of the
     //  events after `after` whose types match `types`, or with Accept:

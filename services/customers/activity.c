@@ -2,8 +2,15 @@
 #include "activity.h"
 #include "apply.h"
 #include "page.h"
+#include "reference.h"
+#include "timeline.h"
+#include "unmatched.h"
+
+#include <rapport/integrator.h>
+#include <rapport/normalize.h>
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const s_activity_kinds[] = {"visit", "call", "email", "meeting", "note", NULL};
@@ -20,6 +27,8 @@ static const rp_field_t s_activity_fields[ACTIVITY_FIELDS] = {
     [ACTIVITY_NEXT_STEP_ON] = {"next_step_on", RP_FIELD_DATE},
     [ACTIVITY_CREATED_BY] = {"created_by", RP_FIELD_SYSTEM},
     [ACTIVITY_CREATED_AT] = {"created_at", RP_FIELD_SYSTEM},
+    [ACTIVITY_DURATION_S] = {"duration_s", RP_FIELD_SYSTEM},
+    [ACTIVITY_SOURCE] = {"source", RP_FIELD_SYSTEM},
 };
 
 void activity_init(rp_record_t *self)
@@ -80,11 +89,21 @@ static int s_activity_contacted(rp_store_t *store, MDB_txn *txn, const char *cus
         return rc;
     const char *last;
     size_t last_len;
+    bool changed = false;
     if (!rp_record_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, &last, &last_len) ||
         last_len != RP_NORMALIZE_TIME_MAX - 1 || memcmp(at, last, last_len) > 0) {
         rp_record_set_str(&held.record, CUSTOMER_LAST_CONTACTED_AT, at, RP_NORMALIZE_TIME_MAX - 1);
-        rc = customers_apply_save(store, txn, &held.record, &held.record);
+        changed = true;
     }
+    const char *tier;
+    size_t tier_len;
+    if (rp_record_str(&held.record, CUSTOMER_TIER, &tier, &tier_len) && tier_len == 4 &&
+        memcmp(tier, "lead", 4) == 0) { //  contacted: a prospect now
+        rp_record_set_str(&held.record, CUSTOMER_TIER, "prospect", 8);
+        changed = true;
+    }
+    if (changed)
+        rc = customers_apply_save(store, txn, &held.record, &held.record);
     customers_apply_release(&held);
     return rc;
 }
@@ -146,6 +165,96 @@ int activity_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int
     }
     rp_record_reset(&record);
     return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Integrators' activity.logged
+
+int activity_add(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                 const char *customer, size_t len, rp_record_t *record, const char *prefix,
+                 bool contacted)
+{
+    char id[24], at[RP_NORMALIZE_TIME_MAX];
+    snprintf(id, 8, "%s", prefix);
+    timeline_rest(id + strlen(id), seq);
+    const char *str = "";
+    size_t str_len = 0;
+    rp_record_str(record, ACTIVITY_AT, &str, &str_len);
+    snprintf(at, sizeof at, "%.*s", (int)str_len, str);
+    rp_record_set_str(record, ACTIVITY_ID, id, strlen(id));
+    rp_record_set_str(record, ACTIVITY_CUSTOMER_ID, customer, len);
+    rp_record_set_str(record, ACTIVITY_CREATED_AT, event->time ? event->time : "",
+                      event->time ? event->time_len : 0);
+    rp_record_set_str(record, ACTIVITY_SOURCE, event->source, event->source_len);
+    char key[PAGE_MAX_KEY];
+    size_t key_len = strlen(at) == RP_NORMALIZE_TIME_MAX - 1
+                         ? s_activity_key(key, customer, len, at, id, strlen(id))
+                         : 0;
+    if (!key_len)
+        return 0; //  checked on the way in: not one of ours
+    int rc = s_activity_put(store, txn, record, key, key_len);
+    if (rc == 0 && contacted)
+        rc = s_activity_contacted(store, txn, customer, len, at);
+    if (rc)
+        return rc;
+    //  The timeline's entry, as for customer.activity_logged.
+    rp_packer_t line;
+    rp_packer_init(&line);
+    msgpack_pack_map(&line.pk, 3);
+    rp_pack_kv_cstr(&line.pk, "activity_id", id);
+    rp_pack_kv_obj(&line.pk, "kind", &record->values[ACTIVITY_KIND]);
+    rp_pack_kv_cstr(&line.pk, "at", at);
+    const char *kind = "", *summary = "";
+    size_t kind_len = 0, summary_len = 0;
+    rp_record_str(record, ACTIVITY_KIND, &kind, &kind_len);
+    rp_record_str(record, ACTIVITY_SUMMARY, &summary, &summary_len);
+    char text[256];
+    snprintf(text, sizeof text, "%.*s: %.*s", (int)kind_len, kind,
+             (int)rp_normalize_cut(summary, summary_len, 200), summary);
+    for (char *c = text; *c; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t')
+            *c = ' '; //  one line
+    rc = timeline_add(store, txn, seq, event, customer, len, text, &line);
+    rp_packer_destroy(&line);
+    return rc;
+}
+
+int activity_apply_to(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                      const msgpack_object *data, const char *customer, size_t len)
+{
+    rp_record_t given, record;
+    if (!rp_integrator_read("activity.logged", 15, data, &given)) {
+        rp_record_reset(&given);
+        return 0; //  the journal checked it: not one of ours
+    }
+    activity_init(&record);
+    static const struct {
+        int from, to;
+    } copy[] = {{RP_LOGGED_KIND, ACTIVITY_KIND},
+                {RP_LOGGED_SUMMARY, ACTIVITY_SUMMARY},
+                {RP_LOGGED_AT, ACTIVITY_AT},
+                {RP_LOGGED_BY, ACTIVITY_CREATED_BY},
+                {RP_LOGGED_DURATION, ACTIVITY_DURATION_S}};
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
+        rp_record_set_copy(&record, copy[i].to, &given.values[copy[i].from]);
+    int rc = activity_add(store, txn, seq, event, customer, len, &record, "i", true);
+    rp_record_reset(&record);
+    rp_record_reset(&given);
+    return rc;
+}
+
+int activity_apply_logged(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
+{
+    char customer[APPLY_MAX_ID + 1];
+    const char *str;
+    size_t len = reference_customer(store, txn, event->data, customer), str_len;
+    if (!len && rp_obj_str(rp_obj_get(event->data, "phone"), &str, &str_len))
+        len = reference_phone(store, txn, str, str_len, customer);
+    if (!len && rp_obj_str(rp_obj_get(event->data, "email"), &str, &str_len))
+        len = reference_email(store, txn, str, str_len, customer);
+    if (!len)
+        return unmatched_put(store, txn, seq, event, "unknown_customer");
+    return activity_apply_to(store, txn, seq, event, event->data, customer, len);
 }
 
 int activity_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_len,

@@ -8,11 +8,15 @@
 #include "assign.h"
 #include "contact.h"
 #include "grading.h"
+#include "lead.h"
 #include "merge.h"
 #include "order.h"
+#include "unmatched.h"
 #include <rapport/normalize.h>
 #include "query.h"
 #include "timeline.h"
+
+#include "../users/apply.h"
 
 #include <rapport/apply.h>
 #include <rapport/outcome.h>
@@ -457,6 +461,29 @@ int customers_apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old
     return s_save(&self, old);
 }
 
+int customers_apply_insert(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
+                           size_t len, rp_record_t *record)
+{
+    apply_t self;
+    memset(&self, 0, sizeof self);
+    self.base.store = store;
+    self.base.txn = txn;
+    self.base.event = event;
+    self.base.id = id;
+    self.base.id_len = len;
+    self.record = *record; //  taken: given back below, with what it came to own
+    int rc = 0;
+    if (self.record.values[CUSTOMER_CODE].type == MSGPACK_OBJECT_NIL)
+        rc = s_generate_code(&self);
+    rp_record_set_str(&self.record, CUSTOMER_ID, id, len);
+    rp_record_stamp(&self.record, event); //  version 1, created now
+    rp_record_set_bool(&self.record, CUSTOMER_ARCHIVED, false);
+    if (rc == 0)
+        rc = s_save(&self, NULL);
+    *record = self.record;
+    return rc;
+}
+
 //  Every event applied with outcome 200 leaves a timeline entry, unless
 //  it changed nothing; a refusal's details are {fields, ids} of the
 //  conflicting records (empty lists when there are none).
@@ -491,8 +518,9 @@ static const rp_apply_type_t s_types[] = {
     {"customer.activity_logged", s_activity},
     {"customer.assigned", s_assigned},
     {"customer.merged", s_merged},
-    {"customer.order_matched", order_apply_matched},
+    {"customer.event_matched", unmatched_apply_matched},
     {"customer.grading_set", grading_apply_set},
+    {"customer.regraded", order_apply_regraded},
     {NULL},
 };
 
@@ -504,6 +532,12 @@ int customers_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t s
     (void)arg;
     if (order_event(event))
         return order_apply(store, txn, seq, event);
+    if (rp_event_is(event, "activity.logged"))
+        return activity_apply_logged(store, txn, seq, event);
+    if (rp_event_is(event, "lead.captured"))
+        return lead_apply(store, txn, seq, event);
+    if (event->type_len > 5 && memcmp(event->type, "user.", 5) == 0)
+        return users_apply_event(NULL, store, txn, seq, event);
     apply_t self;
     memset(&self, 0, sizeof self);
     customer_init(&self.record);

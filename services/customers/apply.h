@@ -12,7 +12,10 @@
       meta       applied cursor; "code_counter" for generated codes
       orders, customer_orders, unmatched, stats: integrators' orders and
                  payments and a customer's figures (order.h, stats.h);
-                 settings: the grading (grading.h)
+                 settings: the grading (grading.h); leads (lead.h)
+      users, emails, keys, user_keys, preferences: the users service's
+                 store, folded by its own apply (services/users/apply.h),
+                 so leads go to sales users in turn alike everywhere
       contacts, contact_names, activities, activity_ids, timeline: a
                  customer's relations (contact.h, activity.h, timeline.h);
                  customer.contact_*, activity_logged, assigned and merged
@@ -46,7 +49,8 @@
 #define CUSTOMERS_APPLY_DBNAMES                                                                    \
     "customers", "codes", "tax_ids", "similar", RP_OUTCOME_DB, QUERY_DBNAME, "contacts",           \
         "contact_names", "activities", "activity_ids", "timeline", "orders", "customer_orders",    \
-        "unmatched", "stats", "settings"
+        "unmatched", "stats", "settings", "leads", "contact_keys", "users", "emails", "keys",      \
+        "user_keys", "preferences"
 
 extern const char *const customers_apply_dbnames[];
 
@@ -89,6 +93,13 @@ void customers_apply_release(customers_apply_held_t *held);
 //  from old's (pass the record itself when no indexed field changed).
 int customers_apply_save(rp_store_t *store, MDB_txn *txn, const rp_record_t *old,
                          const rp_record_t *record);
+
+//  Store a new customer made by apply itself (a lead, lead.h) under id,
+//  as customer.created would: its code generated when it has none,
+//  version 1, created at the event's time. record is taken and given back
+//  (reset it after). 0 or an LMDB error.
+int customers_apply_insert(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
+                           size_t len, rp_record_t *record);
 
 //  Self-test support, for apply.c and the relation events' tests (merge.c):
 //  apply (type, data packed by the caller, then reset) as event seq, with

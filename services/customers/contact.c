@@ -3,6 +3,8 @@
 #include "apply.h"
 #include "page.h"
 
+#include <rapport/normalize.h>
+
 #include <assert.h>
 #include <string.h>
 
@@ -60,13 +62,66 @@ typedef struct {
     rp_record_t record;
 } contact_apply_t;
 
+//  Add (or remove) the contact's phones and e-mail in contact_keys:
+//  kind ('p' a phone, 'e' the e-mail) + value + NUL + <customer id> NUL
+//  <contact id> (its key in contacts) → "", for leads' matching
+//  (reference.h).
+static int s_contact_keys(MDB_txn *txn, MDB_dbi dbi, const msgpack_object *contact,
+                          const MDB_val *key, bool add)
+{
+    const msgpack_object *phones = rp_obj_get(contact, "phones");
+    const msgpack_object *email = rp_obj_get(contact, "email");
+    uint32_t count = rp_obj_is_array(phones) ? phones->via.array.size : 0;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i <= count; i++) {
+        const msgpack_object *value = i < count ? &phones->via.array.ptr[i] : email;
+        const char *str;
+        size_t len;
+        char k[1 + RP_NORMALIZE_MAX + 1 + PAGE_MAX_KEY];
+        if (!rp_obj_str(value, &str, &len) || len == 0 || len > RP_NORMALIZE_MAX)
+            continue;
+        k[0] = i < count ? 'p' : 'e';
+        memcpy(k + 1, str, len);
+        k[1 + len] = 0;
+        memcpy(k + 2 + len, key->mv_data, key->mv_size);
+        MDB_val mk = {2 + len + key->mv_size, k}, none = {0, ""};
+        rc = add ? mdb_put(txn, dbi, &mk, &none, 0) : mdb_del(txn, dbi, &mk, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
+//  Remove the keys of the contact stored under key, if any.
+static int s_contact_unkey(MDB_txn *txn, rp_store_t *store, const MDB_val *key)
+{
+    MDB_val value;
+    int rc = mdb_get(txn, rp_store_dbi(store, "contacts"), (MDB_val *)key, &value);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!doc)
+        return -1;
+    rc = s_contact_keys(txn, rp_store_dbi(store, "contact_keys"), rp_doc_root(doc), key, false);
+    rp_doc_destroy(&doc);
+    return rc;
+}
+
 static int s_contact_put(contact_apply_t *self)
 {
     rp_packer_t packer;
     rp_packer_init(&packer);
     rp_record_pack(&self->record, &packer.pk);
     MDB_val k = {self->key_len, self->key}, v = {packer.buffer.size, packer.buffer.data};
-    int rc = mdb_put(self->txn, rp_store_dbi(self->store, "contacts"), &k, &v, 0);
+    int rc = s_contact_unkey(self->txn, self->store, &k);
+    rp_doc_t *packed = rc ? NULL : rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    if (!rc)
+        rc = packed ? s_contact_keys(self->txn, rp_store_dbi(self->store, "contact_keys"),
+                                     rp_doc_root(packed), &k, true)
+                    : -1;
+    rp_doc_destroy(&packed);
+    if (!rc)
+        rc = mdb_put(self->txn, rp_store_dbi(self->store, "contacts"), &k, &v, 0);
     const char *name;
     size_t name_len;
     if (!rc && rp_record_str(&self->record, CONTACT_NAME, &name, &name_len)) {
@@ -170,7 +225,9 @@ static int s_contact_removed(contact_apply_t *self, int *status, const char **co
         return 0;
     }
     MDB_val k = {self->key_len, self->key};
-    rc = mdb_del(self->txn, rp_store_dbi(self->store, "contacts"), &k, NULL);
+    rc = s_contact_unkey(self->txn, self->store, &k);
+    if (!rc)
+        rc = mdb_del(self->txn, rp_store_dbi(self->store, "contacts"), &k, NULL);
     if (!rc)
         rc = mdb_del(self->txn, rp_store_dbi(self->store, "contact_names"), &k, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -260,7 +317,9 @@ int contact_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_
         const char *contact_id = (const char *)keys.keys[i].mv_data + from_len + 1;
         moved.key_len =
             page_key(moved.key, to, to_len, contact_id, keys.keys[i].mv_size - from_len - 1);
-        rc = moved.key_len ? s_contact_put(&moved) : -1;
+        rc = moved.key_len ? s_contact_unkey(txn, store, &keys.keys[i]) : -1;
+        if (!rc)
+            rc = s_contact_put(&moved);
         if (!rc)
             rc = mdb_del(txn, rp_store_dbi(store, "contacts"), &keys.keys[i], NULL);
         if (!rc)

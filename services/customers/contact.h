@@ -16,6 +16,8 @@
         contacts       <customer id> NUL <contact id> → the record
         contact_names  <customer id> NUL <contact id> → the name, for the
                        customer list's q search without decoding records
+        contact_keys   'p' phone | 'e' e-mail, NUL, <customer id> NUL
+                       <contact id> → "": leads matched to contacts (reference.h)
 
     Events (docs/events.md): customer.contact_added {id, contact_id,
     contact: {field…}}, customer.contact_updated {id, contact_id,

@@ -3,11 +3,15 @@
 
 #include <rapport/log.h>
 #include <rapport/money.h>
+#include <rapport/normalize.h>
 #include <rapport/random.h>
 
 #include <assert.h>
+#include <czmq.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define GRADING_KEY "grading"
 #define WAIT_MS     5000
@@ -21,6 +25,7 @@ void grading_default(grading_t *self)
         self->grades[i] = units[i] * 100;
     self->key = 500000LL * 100;
     self->strategic = 2000000LL * 100;
+    memcpy(self->region, "CN", 3);
 }
 
 //  "A=1000000 B=300000 …": each name=amount pair found sets its slot.
@@ -55,7 +60,8 @@ static bool s_valid(const grading_t *self)
         if (self->grades[i] > self->grades[i - 1])
             return false;
     return self->key <= self->strategic &&
-           rp_money_currency_valid(self->currency, strlen(self->currency));
+           rp_money_currency_valid(self->currency, strlen(self->currency)) &&
+           rp_normalize_region_code(self->region);
 }
 
 int grading_from_config(grading_t *self, rp_config_t *config)
@@ -69,8 +75,17 @@ int grading_from_config(grading_t *self, rp_config_t *config)
     int64_t *grade_slots[] = {&self->grades[0], &self->grades[1], &self->grades[2],
                               &self->grades[3]};
     int64_t *tier_slots[] = {&self->key, &self->strategic};
+    const char *region = rp_config_get(config, "customers/phone_region", "CN");
     if (strlen(currency) == 3)
         memcpy(self->currency, currency, 4);
+    if (strlen(region) == 2)
+        memcpy(self->region, region, 3);
+    const char *team = rp_config_get(config, "customers/lead_team", "");
+    if (strlen(team) > RP_MAX_ACTOR) {
+        rp_error("customers: customers/lead_team is over %d bytes", RP_MAX_ACTOR);
+        return -1;
+    }
+    snprintf(self->lead_team, sizeof self->lead_team, "%s", team);
     if (strlen(currency) != 3 || s_parse(grades, grade_names, grade_slots) ||
         s_parse(tiers, tier_names, tier_slots) || !s_valid(self)) {
         rp_error("customers: customers/currency, /grades or /tiers do not parse, or the thresholds"
@@ -83,15 +98,18 @@ int grading_from_config(grading_t *self, rp_config_t *config)
 
 bool grading_equal(const grading_t *a, const grading_t *b)
 {
-    return memcmp(a->currency, b->currency, 4) == 0 &&
+    return memcmp(a->currency, b->currency, 4) == 0 && memcmp(a->region, b->region, 3) == 0 &&
+           strcmp(a->lead_team, b->lead_team) == 0 &&
            memcmp(a->grades, b->grades, sizeof a->grades) == 0 && a->key == b->key &&
            a->strategic == b->strategic;
 }
 
 void grading_pack(const grading_t *self, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 4);
+    msgpack_pack_map(pk, 6);
     rp_pack_kv_cstr(pk, "currency", self->currency);
+    rp_pack_kv_cstr(pk, "phone_region", self->region);
+    rp_pack_kv_cstr(pk, "lead_team", self->lead_team);
     rp_pack_cstr(pk, "grades");
     msgpack_pack_array(pk, 4);
     for (int i = 0; i < 4; i++)
@@ -116,6 +134,14 @@ static bool s_unpack(grading_t *self, const msgpack_object *map)
         !rp_money_cents(rp_obj_get(map, "strategic"), &g.strategic))
         return false;
     memcpy(g.currency, currency, 3);
+    const char *region;
+    if (!rp_obj_str(rp_obj_get(map, "phone_region"), &region, &len) || len != 2)
+        return false;
+    memcpy(g.region, region, 2);
+    const char *team;
+    if (!rp_obj_str(rp_obj_get(map, "lead_team"), &team, &len) || len > RP_MAX_ACTOR)
+        return false;
+    memcpy(g.lead_team, team, len);
     for (int i = 0; i < 4; i++)
         if (!rp_money_cents(&grades->via.array.ptr[i], &g.grades[i]))
             return false;
@@ -193,6 +219,55 @@ static void s_seeded(void *arg, rp_service_t *service, const rp_reply_t *reply, 
         rp_warn("customers: the grading could not be appended (%d); next tick", reply->status);
 }
 
+//  The month that has begun, if the store graded an earlier one last.
+static int s_month_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    *(uint64_t *)arg = rp_store_meta_u64(store, txn, GRADING_MONTH_KEY);
+    return 0;
+}
+
+static void s_append(grading_seed_t *self, rp_service_t *service, rp_packer_t *event,
+                     const char *idem)
+{
+    rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
+    if (rp_service_append(service, events, 1, idem, WAIT_MS, s_seeded, self) == 0)
+        self->in_flight = true;
+}
+
+//  customer.regraded when a month began since the last one graded.
+static void s_regrade(grading_seed_t *self, rp_service_t *service)
+{
+    int64_t now = zclock_time();
+    if (now - self->checked_ms < 60000)
+        return;
+    self->checked_ms = now;
+    time_t seconds = (time_t)(now / 1000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    uint32_t month = (uint32_t)((tm.tm_year + 1900) * 12 + tm.tm_mon);
+    uint64_t graded = 0;
+    rp_store_read(rp_service_store(service), s_month_read, &graded);
+    if (graded == 0 || graded >= month)
+        return; //  nothing graded yet, or this month already
+    char text[24], idem[64];
+    snprintf(text, sizeof text, "%04u-%02u", (month / 12) % 10000, month % 12 + 1);
+    snprintf(idem, sizeof idem, "customers/regrade/%s", text);
+    rp_packer_t event;
+    rp_packer_init(&event);
+    msgpack_pack_map(&event.pk, 4);
+    rp_pack_kv_cstr(&event.pk, "type", "customer.regraded");
+    char id[RP_UUID_SIZE];
+    rp_uuid_format(id);
+    rp_pack_kv_cstr(&event.pk, "id", id);
+    rp_pack_kv_cstr(&event.pk, "source", "customers");
+    rp_pack_cstr(&event.pk, "data");
+    msgpack_pack_map(&event.pk, 2);
+    rp_pack_kv_cstr(&event.pk, "id", GRADING_KEY);
+    rp_pack_kv_cstr(&event.pk, "month", text);
+    s_append(self, service, &event, idem);
+    rp_packer_destroy(&event);
+}
+
 void grading_seed(grading_seed_t *self, rp_service_t *service)
 {
     if (self->in_flight || rp_service_epoch(service) == 0 ||
@@ -200,8 +275,10 @@ void grading_seed(grading_seed_t *self, rp_service_t *service)
         return;
     seed_read_t read;
     rp_store_read(rp_service_store(service), s_seed_read, &read);
-    if (grading_equal(&read.stored, &self->configured))
+    if (grading_equal(&read.stored, &self->configured)) {
+        s_regrade(self, service);
         return;
+    }
     rp_packer_t event;
     rp_packer_init(&event);
     msgpack_pack_map(&event.pk, 4);
@@ -215,16 +292,18 @@ void grading_seed(grading_seed_t *self, rp_service_t *service)
     rp_pack_kv_cstr(&event.pk, "id", GRADING_KEY);
     rp_pack_cstr(&event.pk, "grading");
     grading_pack(&self->configured, &event.pk);
-    //  The idem names the thresholds, so a retried seed is one event and a
-    //  changed config another.
-    char idem[128];
-    const grading_t *g = &self->configured;
-    snprintf(idem, sizeof idem, GRADING_SEED_IDEM "%s/%lld/%lld/%lld/%lld/%lld/%lld", g->currency,
-             (long long)g->grades[0], (long long)g->grades[1], (long long)g->grades[2],
-             (long long)g->grades[3], (long long)g->key, (long long)g->strategic);
-    rp_journal_event_t events[1] = {{event.buffer.data, event.buffer.size}};
-    if (rp_service_append(service, events, 1, idem, WAIT_MS, s_seeded, self) == 0)
-        self->in_flight = true;
+    //  The idem names the settings (a hash of them), so a retried seed is
+    //  one event and a changed config another.
+    rp_packer_t packed;
+    rp_packer_init(&packed);
+    grading_pack(&self->configured, &packed.pk);
+    uint64_t hash = 14695981039346656037ULL; //  FNV-1a
+    for (size_t i = 0; i < packed.buffer.size; i++)
+        hash = (hash ^ (uint8_t)packed.buffer.data[i]) * 1099511628211ULL;
+    rp_packer_destroy(&packed);
+    char idem[64];
+    snprintf(idem, sizeof idem, GRADING_SEED_IDEM "%016" PRIx64, hash);
+    s_append(self, service, &event, idem);
     rp_packer_destroy(&event);
 }
 

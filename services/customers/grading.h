@@ -20,9 +20,19 @@
     customers/grades, customers/tiers; defaults below). Apply must give the
     same answer on every instance, so it reads them from the store: the
     writer appends customer.grading_set {id: "grading", grading: {currency,
-    grades: [A, B, C, D], key, strategic}} whenever its config differs from
+    grades: [A, B, C, D], key, strategic, phone_region, lead_team}} whenever its config differs from
     what the store holds (grading_seed), and the rule applies from that
-    event on (grades already given are not recomputed).
+    event on (grades already given are not recomputed). The same event
+    carries customers/phone_region, the region integrators' national phone
+    numbers are read in when apply matches them (reference.h), and
+    customers/lead_team, the team whose active sales users new leads go to
+    in turn (lead.h).
+
+    Months pass without orders, and old orders leave the twelve months: the
+    writer appends customer.regraded {id: "grading", month: "YYYY-MM"} once
+    a month has begun after the latest month anything was graded at
+    (meta graded_month), and apply grades every customer with figures again
+    at that month (order.h).
 
     Database (the customers fold): settings  "grading" → the grading map.
 */
@@ -31,6 +41,7 @@
 
 #include <rapport/apply.h>
 #include <rapport/config.h>
+#include <rapport/scope.h>
 #include <rapport/service.h>
 
 #include <stdbool.h>
@@ -41,11 +52,14 @@
 #define GRADING_GRADES    "A=1000000 B=300000 C=100000 D=10000"
 #define GRADING_TIERS     "key=500000 strategic=2000000"
 #define GRADING_SEED_IDEM "customers/grading/"
+#define GRADING_MONTH_KEY "graded_month" //  meta: the latest month orders were graded at
 
 typedef struct {
     char currency[4];
     int64_t grades[4]; //  hundredths: the least amount for A, B, C, D
     int64_t key, strategic;
+    char region[3]; //  integrators' national phone numbers are read in it (reference.h)
+    char lead_team[RP_MAX_ACTOR + 1]; //  whose sales users new leads go to; "" any team (lead.h)
 } grading_t;
 
 //  The built-in defaults.
@@ -73,7 +87,8 @@ rp_apply_fn grading_apply_set;
 typedef struct {
     grading_t configured;
     bool in_flight;
-    uint64_t seq; //  the last one appended, until applied here
+    uint64_t seq;       //  the last one appended, until applied here
+    int64_t checked_ms; //  the last look at the month (once a minute)
 } grading_seed_t;
 
 void grading_seed(grading_seed_t *self, rp_service_t *service);

@@ -2,6 +2,7 @@
 #include "handlers.h"
 #include "grading.h"
 #include "order.h"
+#include "unmatched.h"
 #include "apply.h"
 #include "customer.h"
 #include "dups.h"
@@ -84,6 +85,21 @@ int customers_handlers_init(rp_config_t *config, void **arg)
     self->grading.configured = grading;
     *arg = self;
     return 0;
+}
+
+static int s_count_unmatched(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    *(size_t *)arg = unmatched_count(store, txn);
+    return 0;
+}
+
+void customers_handlers_gauges(void *arg, rp_service_t *service, msgpack_packer *pk)
+{
+    (void)arg;
+    size_t unmatched = 0;
+    rp_store_read(rp_service_store(service), s_count_unmatched, &unmatched);
+    msgpack_pack_map(pk, 1);
+    rp_pack_kv_u64(pk, "unmatched_events", unmatched);
 }
 
 void customers_handlers_tick(void *arg, rp_service_t *service)
@@ -510,6 +526,8 @@ const rp_service_op_t customers_handlers_ops[] = {
     {"customers.list", RP_OP_READ, query_list},
     {"customers.duplicates", RP_OP_READ, dups_list},
     {"customers.composition", RP_OP_READ, report_composition},
+    {"customers.report.top", RP_OP_READ, report_top},
+    {"customers.report.products", RP_OP_READ, report_products},
     {"customers.contacts.list", RP_OP_READ, relations_contacts_list},
     {"customers.contacts.get", RP_OP_READ, relations_contacts_get},
     {"customers.activities.list", RP_OP_READ, relations_activities_list},

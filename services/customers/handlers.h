@@ -9,7 +9,8 @@
     ("customers/<idem>"), wait until applied here, answer the outcome.
     On "customers" (any instance, min_seq honoured): customers.get,
     customers.list (query.h), customers.duplicates (dups.h),
-    customers.composition (report.h).
+    customers.composition, customers.report.top and
+    customers.report.products (report.h).
     The ops on a customer's contacts, activities, timeline, assignment and
     merges are served by relations.h, customers.import by import.h.
 */
@@ -39,6 +40,11 @@ rp_service_fini_fn customers_handlers_fini;
 //  rp_service_def_t.tick: the writer appends the configured grading when
 //  the store holds another (grading.h: customers/currency, /grades, /tiers).
 void customers_handlers_tick(void *arg, rp_service_t *service);
+
+//  rp_service_def_t.gauges: {unmatched_events: the entries of the
+//  unmatched queue} (the gateway's /metrics:
+//  rapport_customers_unmatched_events{instance}).
+void customers_handlers_gauges(void *arg, rp_service_t *service, msgpack_packer *pk);
 
 //  The parts that serve their own ops, for those ops (self: the
 //  customers_handlers_t the runtime passes as arg).

@@ -18,6 +18,7 @@ int main(int argc, char **argv)
                                          .apply = customers_apply_event,
                                          .ops = customers_handlers_ops,
                                          .tick = customers_handlers_tick,
+                                         .gauges = customers_handlers_gauges,
                                          .init = customers_handlers_init,
                                          .fini = customers_handlers_fini};
     return rp_service_main(&def, argc, argv);

@@ -4,8 +4,10 @@
 #include "customer.h"
 #include "grading.h"
 #include "page.h"
+#include "reference.h"
 #include "stats.h"
 #include "timeline.h"
+#include "unmatched.h"
 
 #include <rapport/integrator.h>
 #include <rapport/log.h>
@@ -124,22 +126,9 @@ static int64_t s_hundredths(const msgpack_object *o)
 //  Resolve data.customer to a stored customer's id into self->customer.
 static bool s_resolve(fold_t *self)
 {
-    const char *key, *value;
-    size_t len;
-    if (!rp_integrator_customer(self->event->data, &key, &value, &len))
-        return false;
-    MDB_val id = {len, (void *)value}, record;
-    if (strcmp(key, "id") != 0 &&
-        customers_apply_index_get(self->store, self->txn,
-                                  strcmp(key, "code") == 0 ? "codes" : "tax_ids", value, len, &id))
-        return false;
-    if (id.mv_size > APPLY_MAX_ID ||
-        customers_apply_record_get(self->store, self->txn, id.mv_data, id.mv_size, &record))
-        return false;
-    memcpy(self->customer, id.mv_data, id.mv_size);
-    self->customer[id.mv_size] = 0;
-    self->customer_len = id.mv_size;
-    return true;
+    self->customer_len =
+        reference_customer(self->store, self->txn, self->event->data, self->customer);
+    return self->customer_len > 0;
 }
 
 static void s_line_str(fold_t *self, const char *key, const msgpack_object *value)
@@ -262,7 +251,7 @@ static bool s_move(fold_t *self, rp_record_t *record, int field, const char *nam
 }
 
 //  The customer's grade and tier after its figures changed.
-static int s_regrade(fold_t *self, const stats_t *stats)
+static int s_regrade_at(fold_t *self, const stats_t *stats, uint32_t month)
 {
     customers_apply_held_t held;
     int rc =
@@ -271,8 +260,6 @@ static int s_regrade(fold_t *self, const stats_t *stats)
         return rc == MDB_NOTFOUND ? 0 : rc;
     grading_t grading;
     grading_load(&grading, self->store, self->txn);
-    const char *time = self->event->time ? self->event->time : "";
-    uint32_t month = stats_month(time, self->event->time ? self->event->time_len : 0);
     int64_t amount = stats_trailing(stats, grading.currency, month);
     bool live = stats_orders(stats) > 0, changed = false;
     if (live && !rp_record_bool(&held.record, CUSTOMER_GRADE_MANUAL))
@@ -288,6 +275,18 @@ static int s_regrade(fold_t *self, const stats_t *stats)
         rc = customers_apply_save(self->store, self->txn, &held.record, &held.record);
     customers_apply_release(&held);
     return rc;
+}
+
+//  At the event's month; the store remembers the latest month graded
+//  (grading.h: the writer regrades everyone when a month begins).
+static int s_regrade(fold_t *self, const stats_t *stats)
+{
+    const char *time = self->event->time ? self->event->time : "";
+    uint32_t month = stats_month(time, self->event->time ? self->event->time_len : 0);
+    int rc = 0;
+    if (month > rp_store_meta_u64(self->store, self->txn, GRADING_MONTH_KEY))
+        rc = rp_store_set_meta_u64(self->store, self->txn, GRADING_MONTH_KEY, month);
+    return rc ? rc : s_regrade_at(self, stats, month);
 }
 
 int order_regrade(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
@@ -357,103 +356,45 @@ static void s_line_order(fold_t *self, const char *verb)
              cur);
 }
 
-//  ---------------------------------------------------------------------
-//  The unmatched queue
-
-static void s_queue_key(char out[17], uint64_t seq)
+int order_apply_regraded(rp_apply_t *base)
 {
-    timeline_rest(out, seq);
-}
-
-static int s_queue(fold_t *self, const char *reason)
-{
-    rp_packer_t entry;
-    rp_packer_init(&entry);
-    msgpack_packer *pk = &entry.pk;
-    const rp_event_t *event = self->event;
-    char id[17];
-    s_queue_key(id, self->seq);
-    msgpack_pack_map(pk, 12);
-    rp_pack_kv_cstr(pk, "id", id);
-    rp_pack_kv_u64(pk, "seq", self->seq);
-    rp_pack_cstr(pk, "type");
-    rp_pack_strn(pk, event->type, event->type_len);
-    rp_pack_cstr(pk, "source");
-    rp_pack_strn(pk, event->source, event->source_len);
-    rp_pack_cstr(pk, "event_id");
-    rp_pack_strn(pk, event->id, event->id_len);
-    rp_pack_cstr(pk, "time");
-    event->time ? rp_pack_strn(pk, event->time, event->time_len) : msgpack_pack_nil(pk);
-    rp_pack_kv_obj(pk, "reference", rp_obj_get(event->data, "customer"));
-    rp_pack_kv_obj(pk, "order_no", rp_obj_get(event->data, "order_no"));
-    rp_pack_kv_obj(pk, "amount", rp_obj_get(event->data, "amount"));
-    rp_pack_kv_obj(pk, "currency", rp_obj_get(event->data, "currency"));
-    rp_pack_kv_cstr(pk, "reason", reason);
-    rp_pack_kv_obj(pk, "data", event->data);
-    MDB_val key = {16, id}, value = {entry.buffer.size, entry.buffer.data};
-    int rc = mdb_put(self->txn, rp_store_dbi(self->store, "unmatched"), &key, &value, 0);
-    rp_packer_destroy(&entry);
-    return rc;
-}
-
-static int s_unqueue(fold_t *self, uint64_t seq)
-{
-    char id[17];
-    s_queue_key(id, seq);
-    MDB_val key = {16, id};
-    int rc = mdb_del(self->txn, rp_store_dbi(self->store, "unmatched"), &key, NULL);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-int order_unmatched_page(rp_store_t *store, MDB_txn *txn, const char *after, size_t after_len,
-                         size_t limit, rp_packer_t *items, size_t *count, char next[17])
-{
-    *count = 0;
-    next[0] = 0;
+    const char *text;
+    size_t len;
+    uint32_t month = rp_obj_str(rp_obj_get(base->event->data, "month"), &text, &len) && len == 7
+                         ? stats_month(text, len)
+                         : 0;
+    if (month == 0)
+        return rp_apply_outcome(base, 422, "bad_event");
+    base->unchanged = true; //  each customer moved has its own entry
+    int rc = 0;
+    if (month > rp_store_meta_u64(base->store, base->txn, GRADING_MONTH_KEY))
+        rc = rp_store_set_meta_u64(base->store, base->txn, GRADING_MONTH_KEY, month);
     MDB_cursor *cursor;
-    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "unmatched"), &cursor);
-    if (rc)
+    if (rc || (rc = mdb_cursor_open(base->txn, rp_store_dbi(base->store, "stats"), &cursor)))
         return rc;
-    MDB_val k = {after_len, (void *)after}, v;
-    rc = after ? mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
-               : mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-    if (rc == 0 && after && k.mv_size == after_len && memcmp(k.mv_data, after, after_len) == 0)
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
-    char last[17] = "";
-    for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-        if (*count == limit) { //  another follows: continue after the last one given
-            memcpy(next, last, 17);
-            break;
-        }
-        msgpack_sbuffer_write(&items->buffer, v.mv_data, v.mv_size);
-        (*count)++;
-        size_t len = k.mv_size < 16 ? k.mv_size : 16;
-        memcpy(last, k.mv_data, len);
-        last[len] = 0;
+    MDB_val k, v;
+    for (int got = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0 && got == 0;
+         got = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 0 || k.mv_size > APPLY_MAX_ID)
+            continue;
+        fold_t self;
+        s_fold_init(&self, base->store, base->txn, base->seq, base->event);
+        memcpy(self.customer, k.mv_data, k.mv_size);
+        self.customer[k.mv_size] = 0;
+        self.customer_len = k.mv_size;
+        snprintf(self.summary, sizeof self.summary, "regraded for %.7s", text);
+        stats_t stats;
+        stats_init(&stats);
+        rc = stats_load(&stats, base->store, base->txn, self.customer, self.customer_len);
+        if (rc == 0)
+            rc = s_regrade_at(&self, &stats, month);
+        if (rc == 0 && self.pairs)
+            rc = s_line(&self);
+        stats_reset(&stats);
+        s_fold_fini(&self);
     }
     mdb_cursor_close(cursor);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-size_t order_unmatched_count(rp_store_t *store, MDB_txn *txn)
-{
-    MDB_stat st;
-    return mdb_stat(txn, rp_store_dbi(store, "unmatched"), &st) ? 0 : st.ms_entries;
-}
-
-bool order_unmatched_id(const char *id, size_t len, uint64_t *seq)
-{
-    if (len != 16)
-        return false;
-    *seq = 0;
-    for (size_t i = 0; i < 16; i++) {
-        char c = id[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return false;
-        *seq = *seq << 4 | (uint64_t)d;
-    }
-    return true;
+    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -496,7 +437,7 @@ static int s_place(fold_t *self)
         rp_record_set_nil(&self->order, O_CUSTOMER_ID);
         rp_record_set_str(&self->order, O_STATUS, STATUS_UNMATCHED, strlen(STATUS_UNMATCHED));
         self->customer_len = 0;
-        rc = s_queue(self, "too_many_currencies");
+        rc = unmatched_put(self->store, self->txn, self->seq, self->event, "too_many_currencies");
         return rc ? rc : s_order_save(self);
     }
     rc = s_order_save(self);
@@ -530,7 +471,7 @@ static int s_placed(fold_t *self)
         return rc;
     if (!s_resolve(self)) {
         s_order_from_data(self, STATUS_UNMATCHED);
-        rc = s_queue(self, "unknown_customer");
+        rc = unmatched_put(self->store, self->txn, self->seq, self->event, "unknown_customer");
         return rc ? rc : s_order_save(self);
     }
     s_order_from_data(self, STATUS_PLACED);
@@ -558,7 +499,9 @@ static int s_cancelled(fold_t *self)
     rp_record_set_obj(&self->order, O_CANCELLED_AT, &self->data.values[RP_CANCEL_AT]);
     rp_record_set_obj(&self->order, O_REASON, &self->data.values[RP_CANCEL_REASON]);
     if (!was_placed) //  unmatched: it leaves the queue, cancelled
-        return (rc = s_unqueue(self, rp_record_u64(&self->order, O_SEQ))) ? rc : s_order_save(self);
+        return (rc = unmatched_del(self->store, self->txn, rp_record_u64(&self->order, O_SEQ)))
+                   ? rc
+                   : s_order_save(self);
     const char *customer;
     rp_record_str(&self->order, O_CUSTOMER_ID, &customer, &self->customer_len);
     if (self->customer_len > APPLY_MAX_ID)
@@ -590,7 +533,7 @@ static int s_pay(fold_t *self, const msgpack_object *data)
         rc = stats_save(&stats, self->store, self->txn, self->customer, self->customer_len);
     stats_reset(&stats);
     if (!rc && !room)
-        return s_queue(self, "too_many_currencies");
+        return unmatched_put(self->store, self->txn, self->seq, self->event, "too_many_currencies");
     if (rc)
         return rc;
     s_line_str(self, "amount", rp_obj_get(data, "amount"));
@@ -603,7 +546,9 @@ static int s_pay(fold_t *self, const msgpack_object *data)
 
 static int s_paid(fold_t *self)
 {
-    return s_resolve(self) ? s_pay(self, self->event->data) : s_queue(self, "unknown_customer");
+    return s_resolve(self)
+               ? s_pay(self, self->event->data)
+               : unmatched_put(self->store, self->txn, self->seq, self->event, "unknown_customer");
 }
 
 int order_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
@@ -627,39 +572,17 @@ int order_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t 
 //  ---------------------------------------------------------------------
 //  An admin's match
 
-int order_apply_matched(rp_apply_t *base)
+int order_apply_to(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                   const char *type, size_t type_len, const msgpack_object *data,
+                   const char *customer, size_t len)
 {
-    uint64_t seq;
-    if (!rp_obj_u64(rp_obj_get(base->event->data, "unmatched"), &seq))
-        return rp_apply_outcome(base, 422, "bad_event");
-    char id[17];
-    s_queue_key(id, seq);
-    MDB_val value;
-    int rc = rp_apply_get(base, "unmatched", id, 16, &value);
-    if (rc)
-        return rc == MDB_NOTFOUND ? rp_apply_outcome(base, 404, "not_found") : rc;
-    customers_apply_held_t held;
-    rc = customers_apply_hold(base->store, base->txn, base->id, base->id_len, &held);
-    bool archived = rc == 0 && rp_record_bool(&held.record, CUSTOMER_ARCHIVED);
-    customers_apply_release(&held);
-    if (rc)
-        return rc == MDB_NOTFOUND ? rp_apply_outcome(base, 404, "unknown_customer") : rc;
-    if (archived)
-        return rp_apply_outcome(base, 422, "archived");
-    rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-    if (!doc)
-        return -1;
-    const msgpack_object *entry = rp_doc_root(doc), *data = rp_obj_get(entry, "data");
-    const char *type = "";
-    size_t type_len = 0;
-    rp_obj_str(rp_obj_get(entry, "type"), &type, &type_len);
-    base->unchanged = true; //  the entry below is the timeline's
     fold_t self;
-    s_fold_init(&self, base->store, base->txn, base->seq, base->event);
-    memcpy(self.customer, base->id, base->id_len);
-    self.customer_len = base->id_len;
+    s_fold_init(&self, store, txn, seq, event);
+    memcpy(self.customer, customer, len);
+    self.customer_len = len;
+    int rc = 0;
     if (!rp_integrator_read(type, type_len, data, &self.data))
-        rc = rp_apply_outcome(base, 422, "bad_event");
+        rc = 0; //  the journal checked it: not one of ours
     else if (type_len == 12 && memcmp(type, "order.placed", 12) == 0) {
         const char *no;
         size_t no_len;
@@ -671,10 +594,7 @@ int order_apply_matched(rp_apply_t *base)
             rc = 0;
     } else
         rc = s_pay(&self, data);
-    if (rc == 0)
-        rc = rp_apply_del(base, "unmatched", id, 16);
     s_fold_fini(&self);
-    rp_doc_destroy(&doc);
     return rc;
 }
 
@@ -905,7 +825,7 @@ static void s_test_journal(rp_store_t *store)
     msgpack_pack_map(&data.pk, 2);
     rp_pack_kv_cstr(&data.pk, "id", "c1");
     rp_pack_kv_u64(&data.pk, "unmatched", 9);
-    customers_apply_test_event(store, 10, "customer.order_matched", "admin", &data);
+    customers_apply_test_event(store, 10, "customer.event_matched", "admin", &data);
     v = s_test_view(store, "c1");
     assert(v.queued == 0 && v.orders == 2 && v.amount == 1230000);
     //  A payment.
@@ -947,6 +867,19 @@ static void s_test_journal(rp_store_t *store)
     customers_apply_test_event(store, 15, "customer.grading_set", NULL, &data);
     s_test_order(store, 16, "SO-6", "K3-001", 1);
     assert(strcmp(s_test_view(store, "c1").grade, "C") == 0);
+    //  A year on, with no order since: the orders left the twelve months.
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", "grading");
+    rp_pack_kv_cstr(&data.pk, "month", "2027-10");
+    customers_apply_test_event(store, 17, "customer.regraded", NULL, &data);
+    v = s_test_view(store, "c1");
+    assert(strcmp(v.grade, "C") == 0); //  2027-10 still holds 2026-11
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", "grading");
+    rp_pack_kv_cstr(&data.pk, "month", "2027-11");
+    customers_apply_test_event(store, 18, "customer.regraded", NULL, &data);
+    v = s_test_view(store, "c1");
+    assert(strcmp(v.grade, "E") == 0 && strcmp(v.tier, "transacting") == 0 && v.orders == 4);
     rp_packer_destroy(&data);
 }
 

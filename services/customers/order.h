@@ -1,8 +1,8 @@
 /*  order.h — integrators' orders and payments folded into the customers
     store (docs/integrators.md, docs/customers.md § Orders): order.placed,
     order.cancelled and payment.received, whose data the journal checked
-    (rapport/integrator.h), and customer.order_matched, an admin's link of
-    an unmatched order or payment to a customer.
+    (rapport/integrator.h). What names nobody waits in the unmatched
+    queue (unmatched.h) until an admin links it to a customer.
 
     Databases (the customers fold):
         orders           order_no → the order {order_no, customer_id,
@@ -11,9 +11,6 @@
                          cancelled_at, reason, seq, source, event_id}
         customer_orders  <customer id> NUL <placed_at><order_no> → the same
                          order: a customer's orders by time (page.h)
-        unmatched        <seq, 16 hex> → {id, seq, type, source, event_id,
-                         time, reference, order_no, amount, currency,
-                         reason, data}: what names no customer, until matched
         stats            a customer's figures (stats.h)
 
     The rules, the same on every instance:
@@ -43,15 +40,23 @@ bool order_event(const rp_event_t *event);
 //  skipped: the journal refuses it, so only a foreign journal has it).
 int order_apply(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
 
-//  customer.order_matched {id: customer id, unmatched: seq}: the queued
-//  order or payment applied to that customer now. Outcomes 404 not_found
-//  (no such entry), 404 unknown_customer, 422 archived.
-rp_apply_fn order_apply_matched;
+//  A queued order.placed or payment.received (its type and data) applied to
+//  customer now, by the event that matched it (unmatched.h). 0 or an
+//  LMDB error.
+int order_apply_to(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                   const char *type, size_t type_len, const msgpack_object *data,
+                   const char *customer, size_t len);
 
 //  The grade and tier of customer id again from its figures, at the
 //  event's time (a hand-set value cleared, a merge). 0 or an LMDB error.
 int order_regrade(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, const char *id,
                   size_t len);
+
+//  customer.regraded {id: "grading", month: "YYYY-MM"}: every customer
+//  with figures graded again over the twelve months ending with month (the
+//  months that passed took old orders out of the window), with a timeline
+//  entry on each that moved. Outcome 422 bad_event for a bad month.
+rp_apply_fn order_apply_regraded;
 
 //  customer.merged: the orders and figures of customer from move to to.
 int order_move(rp_store_t *store, MDB_txn *txn, const char *from, size_t from_len, const char *to,
@@ -67,18 +72,6 @@ int order_year(void);
 
 //  A stored order (raw, valid until txn ends). 0 or MDB_NOTFOUND.
 int order_get(rp_store_t *store, MDB_txn *txn, const char *order_no, size_t len, MDB_val *value);
-
-//  A page of the unmatched queue, oldest first, after cursor (an entry's
-//  id; NULL for the first page): up to limit entries packed into items,
-//  *count of them, next the id to continue after ("" at the end).
-int order_unmatched_page(rp_store_t *store, MDB_txn *txn, const char *after, size_t after_len,
-                         size_t limit, rp_packer_t *items, size_t *count, char next[17]);
-
-//  The entries in the queue now.
-size_t order_unmatched_count(rp_store_t *store, MDB_txn *txn);
-
-//  An unmatched entry's id (16 hex digits) as its seq; false when it is not one.
-bool order_unmatched_id(const char *id, size_t len, uint64_t *seq);
 
 void order_test(void);
 

@@ -1,6 +1,7 @@
 /*  relations.c — see relations.h. */
 #include "relations.h"
 #include "order.h"
+#include "unmatched.h"
 #include "activity.h"
 #include "apply.h"
 #include "assign.h"
@@ -696,8 +697,8 @@ typedef struct {
 static int s_unmatched_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     unmatched_read_t *read = (unmatched_read_t *)arg;
-    return order_unmatched_page(store, txn, read->after, read->after_len, read->limit, read->items,
-                                &read->count, read->next);
+    return unmatched_page(store, txn, read->after, read->after_len, read->limit, read->items,
+                          &read->count, read->next);
 }
 
 void relations_unmatched_list(void *arg, rp_service_t *service, rp_origin_t *origin,
@@ -714,7 +715,7 @@ void relations_unmatched_list(void *arg, rp_service_t *service, rp_origin_t *ori
     uint64_t seq;
     if (cursor && cursor->type != MSGPACK_OBJECT_NIL &&
         (!rp_obj_str(cursor, &read.after, &read.after_len) ||
-         !order_unmatched_id(read.after, read.after_len, &seq)))
+         !unmatched_id_seq(read.after, read.after_len, &seq)))
         return s_field_error(call, "cursor", "invalid",
                              "cursor must be a next_cursor given before");
     rp_packer_t items;
@@ -736,7 +737,7 @@ static int s_queued_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     queued_read_t *read = (queued_read_t *)arg;
     char id[17];
-    timeline_rest(id, read->seq);
+    unmatched_id(id, read->seq);
     MDB_val key = {16, id}, value;
     read->found = mdb_get(txn, rp_store_dbi(store, "unmatched"), &key, &value) == 0;
     return 0;
@@ -753,7 +754,7 @@ void relations_unmatched_match(void *arg, rp_service_t *service, rp_origin_t *or
     if (!s_write_allowed(call) || !s_admin(call) || !s_id_arg(call, "id", 16, &id, &id_len) ||
         !s_id_arg(call, "customer_id", APPLY_MAX_ID, &customer_id, &customer_id_len))
         return;
-    if (!order_unmatched_id(id, id_len, &queued.seq))
+    if (!unmatched_id_seq(id, id_len, &queued.seq))
         return s_error(call, 404, "not_found", "no such unmatched entry");
     rp_store_read(rp_service_store(service), s_queued_read, &queued);
     if (!queued.found && !call->req->idem)
@@ -764,7 +765,7 @@ void relations_unmatched_match(void *arg, rp_service_t *service, rp_origin_t *or
         return s_field_error(call, "customer_id", "archived", "the customer is archived");
     rp_packer_t event;
     rp_packer_init(&event);
-    s_event_open(call, &event, "customer.order_matched", &target, 1);
+    s_event_open(call, &event, "customer.event_matched", &target, 1);
     rp_pack_kv_u64(&event.pk, "unmatched", queued.seq);
     s_append(call, &event, NULL, s_done_customer);
     rp_packer_destroy(&event);

@@ -17,7 +17,7 @@
         customers.activities.create {id, field…}               customer.activity_logged
         customers.assign           {id, owner, team?, version?}  customer.assigned
         customers.merge            {id, from: [ids]}            customer.merged
-        customers.unmatched.match  {id, customer_id}  admins: customer.order_matched
+        customers.unmatched.match  {id, customer_id}  admins: customer.event_matched
 
     Scope is the customer's (scope.h): a customer outside the caller's
     scope is 404 not_found, for reads and writes alike; writes need a role

@@ -17,7 +17,13 @@ static const rp_route_arg_t s_list_query[] = {LIST_FILTERS, RP_INT("limit"), RP_
                                               RP_END};
 static const rp_route_arg_t s_export_query[] = {LIST_FILTERS, RP_END};
 static const rp_route_arg_t s_page_query[] = {RP_INT("limit"), RP_TEXT("cursor"), RP_END};
-static const rp_route_arg_t s_by_query[] = {RP_TEXT("by"), RP_END};
+//  The reports (report.h): money in one year and currency.
+static const rp_route_arg_t s_composition_query[] = {RP_TEXT("by"), RP_TEXT("measure"),
+                                                     RP_INT("year"), RP_TEXT("currency"), RP_END};
+static const rp_route_arg_t s_top_query[] = {RP_TEXT("by"), RP_INT("year"), RP_TEXT("currency"),
+                                             RP_INT("limit"), RP_END};
+static const rp_route_arg_t s_products_query[] = {RP_INT("year"), RP_TEXT("currency"),
+                                                  RP_INT("limit"), RP_END};
 
 //  If-Match → args.version: the service checks it in the same step as the
 //  change (412 version_mismatch).
@@ -26,7 +32,11 @@ static const rp_route_arg_t s_if_match[] = {RP_IF_MATCH("version"), RP_END};
 static const rp_route_arg_t s_allow_duplicate[] = {
     RP_BOOL_AS("X-Rapport-Allow-Duplicate", "allow_duplicate"), RP_END};
 
-static const char *const s_stats_events[] = {"order.", "payment.", NULL};
+//  Events that change customers without naming them by data.id: orders and
+//  payments (stats, grade, tier), logged activities (last_contacted_at),
+//  a month's regrade.
+static const char *const s_stats_events[] = {"order.", "payment.", "activity.", "customer.regraded",
+                                             NULL};
 
 static const rp_route_t s_rows[] = {
     {.method = "GET",
@@ -67,7 +77,17 @@ static const rp_route_t s_rows[] = {
      .path = "/api/v1/reports/customers/composition",
      .service = "customers",
      .op = "customers.composition",
-     .query = s_by_query},
+     .query = s_composition_query},
+    {.method = "GET",
+     .path = "/api/v1/reports/customers/top",
+     .service = "customers",
+     .op = "customers.report.top",
+     .query = s_top_query},
+    {.method = "GET",
+     .path = "/api/v1/reports/customers/products",
+     .service = "customers",
+     .op = "customers.report.products",
+     .query = s_products_query},
 
     //  One customer. A GET is kept by the gateway until a customer.* event
     //  names it (data.id, or data.from of a merge), or an order or payment
@@ -78,7 +98,6 @@ static const rp_route_t s_rows[] = {
      .op = "customers.get",
      .answer = RP_ANSWER_RECORD,
      .events = "customer.",
-     //  orders and payments change its stats, grade and tier
      .also = s_stats_events,
      .flags = RP_ROUTE_CACHED},
     {.method = "PATCH",

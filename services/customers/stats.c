@@ -410,3 +410,11 @@ void stats_test(void)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert(system(cmd) == 0);
 }
+
+//  ---------------------------------------------------------------------
+//  For the reports (report.c)
+
+void stats_pack_money(msgpack_packer *pk, int64_t cents)
+{
+    s_pack_signed(pk, cents);
+}

@@ -91,6 +91,10 @@ int64_t stats_trailing(const stats_t *self, const char *currency, uint32_t month
 void stats_pack(const stats_t *self, msgpack_packer *pk, const char *first, const char *last,
                 int year, const char *currency, const msgpack_object *credit_limit);
 
+//  Added for the reports (report.c): pack hundredths that may be negative
+//  (a margin) as a number, as the answer's stats do.
+void stats_pack_money(msgpack_packer *pk, int64_t cents);
+
 void stats_test(void);
 
 #endif

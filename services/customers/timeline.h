@@ -21,7 +21,7 @@
         customer.contact_removed   {contact_id}
         customer.activity_logged   {activity_id, kind, at}
         order.placed, order.cancelled, payment.received and
-        customer.order_matched     {order_no, amount, currency, product?,
+        customer.event_matched     {order_no, amount, currency, product?,
                                    reason?, grade?: {from, to}, tier?:
                                    {from, to}}: the grade and tier moves
                                    the order caused are on its entry

@@ -16,6 +16,9 @@ typedef struct {
     bool answered;     //  cursor is known
     int64_t seen_ms;   //  its last answer (or when first listed)
     int64_t listed_ms; //  the last broker.status that listed it
+    size_t gauges;     //  the service's own figures, from its last service.status
+    char gauge_names[GW_FLEET_GAUGES][GW_FLEET_GAUGE_NAME];
+    int64_t gauge_values[GW_FLEET_GAUGES];
 } instance_t;
 
 typedef struct {
@@ -102,6 +105,42 @@ void gw_fleet_saw(gw_fleet_t *self, const char *service, const char *instance, s
         entry->seen_ms = now_ms;
     }
     gw_fleet_head(self, cursor); //  nobody applies past the head
+}
+
+//  A gauge name: 1..GW_FLEET_GAUGE_NAME-1 of [a-z0-9_], starting with a letter.
+static bool s_gauge_name(const char *name, size_t len)
+{
+    if (len == 0 || len >= GW_FLEET_GAUGE_NAME || name[0] < 'a' || name[0] > 'z')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_'))
+            return false;
+    return true;
+}
+
+void gw_fleet_gauges(gw_fleet_t *self, const char *service, const char *instance,
+                     size_t instance_len, const msgpack_object *gauges, int64_t now_ms)
+{
+    if (!instance || !instance_len || !rp_obj_is_map(gauges))
+        return;
+    instance_t *entry = s_instance(self, service, rp_mdp_base_len(service, strlen(service)),
+                                   instance, instance_len, now_ms);
+    if (!entry)
+        return;
+    entry->gauges = 0;
+    for (uint32_t i = 0; i < gauges->via.map.size && entry->gauges < GW_FLEET_GAUGES; i++) {
+        const msgpack_object_kv *kv = &gauges->via.map.ptr[i];
+        const char *name;
+        size_t len;
+        uint64_t value;
+        if (!rp_obj_str(&kv->key, &name, &len) || !s_gauge_name(name, len) ||
+            !rp_obj_u64(&kv->val, &value) || value > INT64_MAX)
+            continue;
+        memcpy(entry->gauge_names[entry->gauges], name, len);
+        entry->gauge_names[entry->gauges][len] = 0;
+        entry->gauge_values[entry->gauges++] = (int64_t)value;
+    }
 }
 
 //  Rebuild the lease table from broker.status `leases`, keeping when
@@ -276,6 +315,24 @@ static void s_render_instances(gw_fleet_t *self, FILE *out, const char *name, co
     zlistx_destroy(&keys);
 }
 
+//  Each instance's own gauges: rapport_<service>_<name>{instance}.
+static void s_render_gauges(gw_fleet_t *self, FILE *out)
+{
+    zlistx_t *keys = s_sorted_keys(self->instances);
+    for (const char *key = (const char *)zlistx_first(keys); key;
+         key = (const char *)zlistx_next(keys)) {
+        instance_t *entry = (instance_t *)zhashx_lookup(self->instances, key);
+        for (size_t i = 0; i < entry->gauges; i++) {
+            fputs("rapport_", out);
+            s_label(out, entry->service);
+            fprintf(out, "_%s{instance=\"", entry->gauge_names[i]);
+            s_label(out, entry->instance);
+            fprintf(out, "\"} %" PRId64 "\n", entry->gauge_values[i]);
+        }
+    }
+    zlistx_destroy(&keys);
+}
+
 void gw_fleet_render(gw_fleet_t *self, FILE *out, int64_t now_ms)
 {
     fprintf(out,
@@ -304,6 +361,7 @@ void gw_fleet_render(gw_fleet_t *self, FILE *out, int64_t now_ms)
                        now_ms);
     s_render_instances(self, out, "rapport_service_seen_seconds",
                        "Seconds since the instance last answered.", 2, now_ms);
+    s_render_gauges(self, out);
 }
 
 //  ---------------------------------------------------------------------
@@ -381,12 +439,24 @@ void gw_fleet_test(void)
     gw_fleet_saw(fleet, "customers.writer", "a", 1, 48, 1100);
     gw_fleet_saw(fleet, "customers", "b\"x", 3, 50, 1200);
     gw_fleet_head(fleet, 40); //  the head never goes back
+    rp_packer_t gauges;
+    rp_packer_init(&gauges);
+    msgpack_pack_map(&gauges.pk, 3);
+    rp_pack_kv_u64(&gauges.pk, "unmatched_events", 7);
+    rp_pack_kv_u64(&gauges.pk, "Bad-Name", 1);
+    rp_pack_kv_cstr(&gauges.pk, "text", "no");
+    rp_doc_t *gdoc = rp_doc_new(gauges.buffer.data, gauges.buffer.size, NULL);
+    gw_fleet_gauges(fleet, "customers", "a", 1, rp_doc_root(gdoc), 1100);
+    rp_doc_destroy(&gdoc);
+    rp_packer_destroy(&gauges);
     gw_fleet_each_service(fleet, s_test_each, NULL);
     assert(s_test_count == 1); //  customers.writer is not probed apart
     text = s_test_render(fleet, 2100);
     assert(strstr(text, "rapport_broker_up 1\n") && strstr(text, "rapport_journal_head 50\n"));
     assert(strstr(text, "rapport_service_writer{service=\"customers\"} 1\n"));
     assert(strstr(text, "rapport_service_cursor{service=\"customers\",instance=\"a\"} 48\n"));
+    assert(strstr(text, "rapport_customers_unmatched_events{instance=\"a\"} 7\n"));
+    assert(!strstr(text, "Bad-Name") && !strstr(text, "_text"));
     assert(strstr(text, "rapport_journal_lag{service=\"customers\",instance=\"a\"} 2\n"));
     assert(strstr(text, "rapport_journal_lag{service=\"customers\",instance=\"b\\\"x\"} 0\n"));
     assert(

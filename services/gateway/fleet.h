@@ -18,6 +18,10 @@
         rapport_service_cursor{service,instance}       seq applied
         rapport_journal_lag{service,instance}          head - cursor
         rapport_service_seen_seconds{service,instance} since its last answer
+        rapport_<service>_<gauge>{instance}            the service's own figures
+                                                       (service.status gauges,
+                                                       e.g. customers'
+                                                       unmatched_events)
 */
 #ifndef GW_FLEET_H
 #define GW_FLEET_H
@@ -28,15 +32,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define GW_FLEET_MAX       1024  //  instances tracked (a bound, not a limit in practice)
-#define GW_FLEET_FRESH_MS  3000  //  a broker.status older than this is not trusted
-#define GW_FLEET_FORGET_MS 30000 //  unlisted and silent this long: forgotten
-#define GW_FLEET_VACANT_MS 1000  //  vacant this long (two polls) before writes fail fast
+#define GW_FLEET_MAX        1024  //  instances tracked (a bound, not a limit in practice)
+#define GW_FLEET_FRESH_MS   3000  //  a broker.status older than this is not trusted
+#define GW_FLEET_FORGET_MS  30000 //  unlisted and silent this long: forgotten
+#define GW_FLEET_VACANT_MS  1000  //  vacant this long (two polls) before writes fail fast
+#define GW_FLEET_GAUGES     8     //  a service's own gauges kept per instance
+#define GW_FLEET_GAUGE_NAME 48    //  bytes of a gauge's name with its NUL
 
 typedef struct _gw_fleet_t gw_fleet_t;
 
 gw_fleet_t *gw_fleet_new(void);
 void gw_fleet_destroy(gw_fleet_t **self_p);
+
+//  An instance's service.status gauges {name: unsigned integer} (names
+//  of [a-z0-9_]; others, and more than GW_FLEET_GAUGES, are dropped).
+void gw_fleet_gauges(gw_fleet_t *self, const char *service, const char *instance,
+                     size_t instance_len, const msgpack_object *gauges, int64_t now_ms);
 
 //  The journal's head is at least seq (it only grows).
 void gw_fleet_head(gw_fleet_t *self, uint64_t seq);

@@ -26,12 +26,22 @@ static int s_ask(gw_monitor_t *self, const char *service, const char *op, gw_ups
     return rc;
 }
 
-//  A probe's reply went through the observer already.
+//  A probe's reply went through the observer already (its cursor); its
+//  gauges go to the fleet.
 static void s_probed(void *arg, const rp_reply_t *reply, const msgpack_object *root)
 {
-    (void)arg;
-    (void)reply;
     (void)root;
+    gw_monitor_t *self = (gw_monitor_t *)arg;
+    const char *service;
+    size_t len;
+    if (reply->status != 200 || !rp_obj_str(rp_obj_get(reply->data, "service"), &service, &len) ||
+        len >= 64)
+        return;
+    char name[64];
+    memcpy(name, service, len);
+    name[len] = 0;
+    gw_fleet_gauges(self->fleet, name, reply->instance, reply->instance_len,
+                    rp_obj_get(reply->data, "gauges"), zclock_mono());
 }
 
 static void s_probe(void *arg, const char *service, size_t workers)

@@ -473,6 +473,18 @@ static json_t *s_args(gw_routes_t *self, gw_exchange_t **ex_p, const rp_route_t 
             args = json_pack("{s:[o]}", row->body_key, body);
         else
             args = body;
+        const json_t *items =
+            args && row->body == RP_BODY_LIST ? json_object_get(args, row->body_key) : NULL;
+        if (row->max_items && json_is_array(items) && json_array_size(items) > row->max_items) {
+            char detail[96];
+            snprintf(detail, sizeof detail, "at most %zu %s in one request", row->max_items,
+                     row->body_key);
+            json_t *errors = json_pack("[{s:s,s:s,s:s}]", "field", row->body_key, "code",
+                                       "too_many", "message", detail);
+            json_decref(args);
+            args = NULL; //  answered; the headers are freed below
+            gw_problem_send_errors(ex_p, 422, "too_many", detail, errors);
+        }
     }
     if (args && row->query && !s_query_into(ex_p, row, args)) {
         json_decref(args);

@@ -17,7 +17,7 @@
 #include <string.h>
 
 const char *const opportunities_apply_dbnames[] = {
-    //  the customers fold's (outcomes among them)
+    //  the customers fold's (outcomes and the users' among them)
     CUSTOMERS_APPLY_DBNAMES,
     //  the deals'
     "opportunities", "pipelines", "history", "by_customer", "stage_open", "opp_sorted", NULL};
@@ -57,6 +57,14 @@ int opportunities_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64
     if (event->type_len > 9 && memcmp(event->type, "customer.", 9) == 0) {
         int rc = customers_apply_event(NULL, store, txn, seq, event);
         return rc ? rc : deal_apply_follow(store, txn, seq, event);
+    }
+    //  Users and leads through the customers fold too: a lead's customer
+    //  and owner are then the customers service's own, and its deal follows.
+    if (event->type_len > 5 && memcmp(event->type, "user.", 5) == 0)
+        return customers_apply_event(NULL, store, txn, seq, event);
+    if (rp_event_is(event, "lead.captured")) {
+        int rc = customers_apply_event(NULL, store, txn, seq, event);
+        return rc ? rc : deal_apply_lead(store, txn, seq, event);
     }
     rp_apply_t self;
     memset(&self, 0, sizeof self);

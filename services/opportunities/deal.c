@@ -1,5 +1,9 @@
 /*  deal.c — see deal.h. */
 #include "deal.h"
+
+#include "../customers/lead.h"
+
+#include <rapport/log.h>
 #include "apply.h"
 #include "history.h"
 #include "opportunity.h"
@@ -528,5 +532,66 @@ int deal_apply_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_ev
     int rc = 0;
     for (uint32_t i = 0; !rc && rp_obj_is_array(from) && i < from->via.array.size; i++)
         rc = s_follow(&ctx, &from->via.array.ptr[i], &follow);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  A lead's first deal
+
+int deal_apply_lead(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
+{
+    MDB_val value;
+    if (lead_get(store, txn, seq, &value))
+        return 0; //  not a lead the customers fold took
+    rp_doc_t *lead = rp_doc_new(value.mv_data, value.mv_size, NULL);
+    if (!lead)
+        return -1;
+    const msgpack_object *root = rp_doc_root(lead);
+    int64_t at_ms = 0;
+    if (!event->time || !rp_time_parse(event->time, event->time_len, &at_ms))
+        at_ms = 0;
+    char id[OPPORTUNITIES_MAX_ID + 1];
+    snprintf(id, sizeof id, "%012" PRIx64 "%08" PRIx64, (uint64_t)at_ms,
+             (seq & 0x7fffffffu) | 0x80000000u); //  not the lead customer's id
+    const msgpack_object *source = rp_obj_get(root, "source");
+    const char *str;
+    size_t len;
+    bool short_source = rp_obj_str(source, &str, &len) && len <= 64;
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    rp_pack_cstr(&data.pk, "record");
+    msgpack_pack_map(&data.pk, 5);
+    rp_pack_kv_obj(&data.pk, "customer_id", rp_obj_get(root, "customer_id"));
+    rp_pack_kv_obj(&data.pk, "title", rp_obj_get(root, "title"));
+    rp_pack_kv_obj(&data.pk, "owner", rp_obj_get(root, "owner"));
+    rp_pack_kv_obj(&data.pk, "team", rp_obj_get(root, "team"));
+    rp_pack_kv_obj(&data.pk, "source", short_source ? source : NULL);
+    rp_doc_t *doc = rp_doc_new(data.buffer.data, data.buffer.size, NULL);
+    rp_event_t created = *event;
+    created.type = "opportunity.created";
+    created.type_len = strlen(created.type);
+    created.data = doc ? rp_doc_root(doc) : NULL;
+    rp_apply_t base;
+    memset(&base, 0, sizeof base);
+    base.store = store;
+    base.txn = txn;
+    base.seq = seq;
+    base.event = &created;
+    base.id = id;
+    base.id_len = strlen(id);
+    base.status = 200;
+    rp_packer_init(&base.details);
+    rp_packer_init(&base.extra);
+    int rc = doc ? deal_apply_created(&base) : -1;
+    if (rc == 0 && base.status != 200)
+        rp_warn("opportunities: the lead at seq %" PRIu64 " made no deal (%d %s)", seq, base.status,
+                base.code ? base.code : "");
+    rp_packer_destroy(&base.details);
+    rp_packer_destroy(&base.extra);
+    rp_doc_destroy(&doc);
+    rp_packer_destroy(&data);
+    rp_doc_destroy(&lead);
     return rc;
 }

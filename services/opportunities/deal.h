@@ -33,6 +33,12 @@ rp_apply_fn deal_apply_restored;
 //  (and team when given). 0 or an error that stops the service.
 int deal_apply_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
 
+//  After a lead.captured the customers fold took (services/customers/lead.h):
+//  a deal in the first open stage of the default pipeline for the customer
+//  it became or matched, owned by the lead's owner (no default pipeline
+//  yet: no deal, and a log line). 0 or an error that stops the service.
+int deal_apply_lead(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
+
 //  Is the customer one a new deal (or a deal moved to it) may name: held
 //  in this store and not archived?
 bool deal_customer_ok(rp_store_t *store, MDB_txn *txn, const char *id, size_t len);

@@ -75,6 +75,13 @@ def test_http_batches_checked_whole_and_kept_once(stack):
         assert [i["seq"] for i in again["items"]] == [i["seq"] for i in first["items"]]
         assert {i["status"] for i in again["items"]} == {"duplicate"}
         assert client.head() == head + 3
+        # Over HTTP a request holds 500 events at most (ZeroMQ: 1,000).
+        raw_status, raw_headers, raw = gw.request(
+            "POST", EVENTS, json.dumps({"events": [order(n) for n in range(10, 511)]}).encode(),
+            {**AUTH, **JSON})
+        problem = assert_problem(raw_status, raw_headers, raw, 422, "too_many")
+        assert problem["errors"][0]["field"] == "events", problem
+        assert client.head() == head + 3
         # The same id from another source is another event.
         status, _, other = post(gw, order(1, source="web-shop"))
         assert status == 202 and other["items"][0]["status"] == "accepted", other

@@ -9,6 +9,7 @@ events go in over HTTP as an integrator sends them.
 """
 
 import json
+import re
 
 import pytest
 
@@ -67,6 +68,13 @@ def get(gw, cid):
     status, _, body = gw.json("GET", f"{CUSTOMERS}/{cid}", headers=AUTH)
     assert status == 200, body
     return body
+
+
+def unmatched_metric(gw):
+    status, _, raw = gw.request("GET", "/metrics")
+    assert status == 200
+    found = re.findall(rb'^rapport_customers_unmatched_events\{instance="[^"]*"\} (\d+)$', raw, re.M)
+    return int(found[0]) if len(found) == 1 else None
 
 
 def test_orders_make_stats_grade_and_tier(stack):
@@ -143,6 +151,9 @@ def test_unmatched_queue_and_match(stack):
     assert status == 200 and len(queue["items"]) == 1, queue
     entry = queue["items"][0]
     assert entry["order_no"] == "SO-20" and entry["reason"] == "unknown_customer"
+    # Counted in /metrics (the gateway probes every instance each second).
+    wait_until(lambda: unmatched_metric(gw) == 1, 5 * SLOW, interval=0.1,
+               what="the unmatched count in /metrics")
     assert entry["reference"] == {"tax_id": "91310000NOBODY"} and entry["data"]["amount"] == 80
     # Only admins see or match it.
     sales = create_user(gw, name="销售", email="s@example.cn", role="sales", team="east")
@@ -163,7 +174,43 @@ def test_unmatched_queue_and_match(stack):
     assert matched["stats"]["orders"] == 1 and matched["grade"] == "D", matched
     status, _, queue = gw.json("GET", f"{EVENTS}/unmatched", headers=AUTH)
     assert queue["items"] == []
+    wait_until(lambda: unmatched_metric(gw) == 0, 5 * SLOW, interval=0.1,
+               what="the unmatched count back to 0")
     status, headers, raw = gw.request("POST", f"{EVENTS}/unmatched/{entry['id']}/match",
                                       json.dumps({"customer_id": c["id"]}).encode(),
                                       {**AUTH, **JSON})
     assert_problem(status, headers, raw, 404, "not_found")
+
+
+def logged(eid, **data):
+    d = {"kind": "call", "at": "2026-11-26T09:30:00+08:00", "summary": "询价: 电缆 3x95",
+         "duration_s": 180, "by": "总机"}
+    d.update(data)
+    return {"type": "activity.logged", "id": eid, "source": "pbx", "data": d}
+
+
+def test_logged_activities_land_on_their_customer(stack):
+    gw = stack.gateways[0]
+    a = customer(gw, name="丁公司", mobile="+8613800138000", tier="lead")
+    b = customer(gw, name="戊公司", email="buyer@wu.example.cn")
+    # A national number (read in the CN region), an e-mail in other case,
+    # and nobody's number: queued.
+    publish(gw, logged("CALL-1", phone="138 0013 8000"),
+            logged("MAIL-1", email="Buyer@WU.example.cn", kind="email", at="2026-11-27T01:00:00Z"),
+            logged("CALL-2", phone="+8613999999999"))
+    got = get(gw, a["id"])
+    assert got["last_contacted_at"] == "2026-11-26T01:30:00.000Z", got
+    assert got["tier"] == "prospect", got  # a lead, contacted
+    status, _, acts = gw.json("GET", f"{CUSTOMERS}/{a['id']}/activities", headers=AUTH)
+    assert status == 200 and len(acts["items"]) == 1, acts
+    act = acts["items"][0]
+    assert (act["kind"], act["summary"], act["duration_s"], act["source"], act["created_by"]) == (
+        "call", "询价: 电缆 3x95", 180, "pbx", "总机"), act
+    assert get(gw, b["id"])["last_contacted_at"] == "2026-11-27T01:00:00.000Z"
+    status, _, queue = gw.json("GET", f"{EVENTS}/unmatched", headers=AUTH)
+    assert [e["type"] for e in queue["items"]] == ["activity.logged"], queue
+    status, _, matched = gw.json("POST", f"{EVENTS}/unmatched/{queue['items'][0]['id']}/match",
+                                 {"customer_id": b["id"]}, {**AUTH, **JSON})
+    assert status == 200, matched
+    status, _, acts = gw.json("GET", f"{CUSTOMERS}/{b['id']}/activities", headers=AUTH)
+    assert len(acts["items"]) == 2, acts

@@ -131,6 +131,8 @@ typedef struct {
                                 //  data.customer.id or none ({"order.", NULL})
     unsigned flags;             //  RP_ROUTE_*
     const char *roles;          //  the roles that may call it ("admin integrator"); NULL: all
+    size_t max_items;           //  RP_BODY_LIST: the most items a request may hold (0: the
+                                //  service's bound alone); more is 422 too_many
 } rp_route_t;
 
 //  A service's rows, as the gateway finds them.

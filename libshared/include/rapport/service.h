@@ -75,6 +75,11 @@ typedef int(rp_service_apply_fn)(void *arg, rp_store_t *store, MDB_txn *txn, uin
 typedef void(rp_service_op_fn)(void *arg, rp_service_t *service, rp_origin_t *origin,
                                const rp_request_t *req);
 typedef void(rp_service_tick_fn)(void *arg, rp_service_t *service);
+
+//  Pack one map {name: unsigned integer} of the service's own figures
+//  (names of [a-z0-9_]), for service.status and so the gateway's /metrics
+//  (rapport_<service>_<name>{instance}).
+typedef void(rp_service_gauges_fn)(void *arg, rp_service_t *service, msgpack_packer *pk);
 //  rp_service_main's hooks for the service's own state: init reads its
 //  settings and makes the arg the callbacks get (*arg), returning 0, or
 //  an exit status with the reason logged (and nothing left to free); it
@@ -94,14 +99,15 @@ typedef struct {
 } rp_service_op_t;
 
 typedef struct {
-    const char *name;           //  "customers": serves "customers"
-    bool writer;                //  also "customers.writer" (the lease)
-    const char *const *owns;    //  event-type prefixes the writer owns besides "<name>."
-                                //  (NULL-terminated; NULL: none), e.g. {"customer.", NULL}
-    const char *const *dbnames; //  the store's named databases, NULL-terminated
-    rp_service_apply_fn *apply; //  required
-    const rp_service_op_t *ops; //  required: the op table, {NULL}-terminated
-    rp_service_tick_fn *tick;   //  optional, every tick_ms (default 1000)
+    const char *name;             //  "customers": serves "customers"
+    bool writer;                  //  also "customers.writer" (the lease)
+    const char *const *owns;      //  event-type prefixes the writer owns besides "<name>."
+                                  //  (NULL-terminated; NULL: none), e.g. {"customer.", NULL}
+    const char *const *dbnames;   //  the store's named databases, NULL-terminated
+    rp_service_apply_fn *apply;   //  required
+    const rp_service_op_t *ops;   //  required: the op table, {NULL}-terminated
+    rp_service_tick_fn *tick;     //  optional, every tick_ms (default 1000)
+    rp_service_gauges_fn *gauges; //  optional: the service's figures in service.status
     int tick_ms;
     int credit;               //  requests in flight per worker (default 64)
     int min_seq_wait_ms;      //  bound on min_seq waits (default 5000)
