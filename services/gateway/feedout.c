@@ -28,7 +28,6 @@ struct _gw_feedout_t {
 
 struct _stream_t {
     gw_feedout_t *owner;
-    gw_exchange_t *ex; //  counted in the metrics when the stream ends
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     gw_feedview_t view;
@@ -37,6 +36,7 @@ struct _stream_t {
     bool inflight;   //  a journal.read is out (its callback frees a closed stream)
     bool writing;    //  a catch-up page is being written (its callback reads on)
     bool closed;     //  the connection is gone or was ended: not in owner->streams
+    int empty;       //  journal.read pages in a row with nothing, the follower ahead
 };
 
 //  Pack {id, op: "journal.read", args: {from_seq, max}} and send it.
@@ -149,8 +149,6 @@ static void s_page(gw_feedout_t *self, gw_exchange_t **ex_p, const gw_feedview_t
 
 static void s_stream_free(stream_t *stream)
 {
-    if (stream->ex)
-        gw_exchange_done(&stream->ex, 200);
     free(stream);
 }
 
@@ -186,11 +184,18 @@ static void s_stream_close(stream_t *stream, bool end)
         s_stream_free(stream);
 }
 
+//  The client went away (or evhttp gave up on it). libevent 2.1 detaches
+//  a request whose answer is still being sent from its failed connection
+//  rather than free it (evhttp_connection_incoming_fail), leaving it to
+//  whoever sends: free it here, or it leaks.
 static void s_on_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
     stream_t *stream = (stream_t *)arg;
+    struct evhttp_request *req = stream->req;
     s_stream_unlist(stream);
+    if (req && !evhttp_request_get_connection(req))
+        evhttp_request_free(req);
     if (!stream->inflight)
         s_stream_free(stream);
 }
@@ -278,9 +283,13 @@ static void s_on_catch_up(void *arg, const rp_reply_t *reply, const msgpack_obje
             s_frame(buffer, event, seq, type, type_len);
     }
     uint64_t followed = stream->owner->cursor;
-    if (events->via.array.size == 0 && stream->cursor < followed) {
-        //  The journal has nothing where the follower has events: another
-        //  journal answered (the follower will restart); the client resumes.
+    bool empty = events->via.array.size == 0 && stream->cursor < followed;
+    stream->empty = empty ? stream->empty + 1 : 0;
+    if (stream->empty > GW_FEEDOUT_EMPTY_MAX) {
+        //  The journal keeps having nothing where the follower has events:
+        //  another journal answers (the follower will restart). (Once or
+        //  twice is a race: the feed brought the follower an event committed
+        //  after this read was answered; the next read has it.)
         evbuffer_free(buffer);
         s_stream_close(stream, false);
         return;
@@ -326,9 +335,7 @@ static void s_stream(gw_feedout_t *self, gw_exchange_t **ex_p, const gw_feedview
     stream->owner = self;
     stream->view = *view;
     stream->cursor = view->after;
-    stream->ex = *ex_p;
-    *ex_p = NULL;
-    stream->req = gw_exchange_req(stream->ex);
+    stream->req = gw_exchange_req(*ex_p);
     stream->evcon = evhttp_request_get_connection(stream->req);
     self->streams[self->count++] = stream;
     evhttp_connection_set_closecb(stream->evcon, s_on_closed, stream);
@@ -337,6 +344,7 @@ static void s_stream(gw_feedout_t *self, gw_exchange_t **ex_p, const gw_feedview
     evhttp_add_header(headers, "Cache-Control", "no-store");
     evhttp_add_header(headers, "X-Accel-Buffering", "no");
     evhttp_send_reply_start(stream->req, 200, "OK");
+    gw_exchange_done(ex_p, 200); //  counted (and timed) as it opens; the request stays evhttp's
     //  A stream is quiet between heartbeats: no read timeout; pending
     //  output that does not move for a minute drops it.
     struct bufferevent *bev = evhttp_connection_get_bufferevent(stream->evcon);

@@ -45,6 +45,7 @@
 #define GW_FEEDOUT_STREAMS_MAX  256
 #define GW_FEEDOUT_BUFFER_MAX   (1024 * 1024)
 #define GW_FEEDOUT_STREAM_PAGE  200 //  events a stream reads at once while catching up
+#define GW_FEEDOUT_EMPTY_MAX    10  //  empty reads in a row behind the follower before giving up
 
 typedef struct {
     int timeout_ms;    //  a journal.read's deadline
