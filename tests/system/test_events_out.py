@@ -7,8 +7,10 @@ chained by next_after see exactly the journal's events, in order, and a page
 that scans only what it filters out still moves next_after on; only admin
 and integrator keys read; a user's key hash never leaves the gateway. An
 event stream (Server-Sent Events) read, dropped and resumed with
-Last-Event-ID sees every event once, in order, with heartbeats between; the
-number of open streams is bounded.
+Last-Event-ID (on the same gateway or another) sees every event once, in
+order, with heartbeats between; the number of open streams is bounded; a
+client that stops reading is dropped and resumes; a stopping gateway ends
+its streams cleanly.
 """
 
 import http.client
@@ -355,3 +357,22 @@ def test_a_client_that_does_not_read_is_dropped_and_resumes(tight):
     rest = [s[0] for s in stream.events(len(journal) - len(ids))]
     stream.close()
     assert ids + rest == journal
+
+
+def test_any_gateway_resumes_a_stream(broker_factory, tmp_path):
+    s = Stack(broker_factory, tmp_path, customers=False, gateways=2)
+    try:
+        first, second = s.gateways
+        with s.broker.client() as client:
+            start = client.head()
+        publish(first, [order(n) for n in range(1, 4)])
+        stream = Stream(first, after=start, types="order.*")
+        seen = stream.events(3)
+        stream.close()
+        publish(first, [order(n) for n in range(4, 7)])
+        again = Stream(second, last_event_id=seen[-1][0], types="order.*")
+        seen += again.events(3)
+        again.close()
+        assert [e[0] for e in seen] == [e["seq"] for e in journal_events(s)]
+    finally:
+        s.stop()
