@@ -37,6 +37,9 @@
                                       services/<service>/routes.c (libshared
                                       route.h) linked into this program and
                                       run by the route engine (route.h)
+        GET  /api/v1/events           the journal for integrators, pages or
+                                      Server-Sent Events (feedout.h; its row is
+                                      the journal's, services/broker/routes.c)
     The test build build/test/rapport-gateway-tally adds the rows of
     tests/system/tally_routes.c (/api/v1/tally/{key}, the demo of the
     forwarding path); this program does not answer them.
