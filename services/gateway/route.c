@@ -772,6 +772,7 @@ static const rp_route_t s_test_rows[] = {
      .write = true,
      .status = 204},
     {.method = "GET", .path = "/r/{id}/fail", .service = "t", .op = "t.fail"},
+    {.method = "GET", .path = "/r/{id}/admins", .special = "me", .roles = "admin integrator"},
 };
 static const rp_route_table_t s_test_table = {"test", s_test_rows,
                                               sizeof s_test_rows / sizeof s_test_rows[0]};
@@ -855,7 +856,7 @@ static void s_test_tables(void)
     assert(!gw_routes_match(self, "r", EVHTTP_REQ_GET, &match) &&
            !gw_routes_match(self, NULL, 0, &match));
     gw_route_info_t infos[16];
-    assert(gw_routes_info(self, infos, 16) == 8);
+    assert(gw_routes_info(self, infos, 16) == 9);
     assert(streq(infos[0].label, "/r") && infos[0].get && infos[0].post && !infos[0].put);
     assert(infos[0].needs_key);
     gw_routes_destroy(&self);
@@ -943,9 +944,12 @@ void gw_routes_test(void)
     gw_testkit_answer_free(&answer);
 
     //  A literal beats a parameter; a special falls back to the forward;
-    //  the actor into args.
+    //  the actor into args. A special row's roles are checked before it runs.
     args = s_test_call(kit, "GET", "/r/me", NULL, NULL, 200, &answer);
     assert(me == 1 && streq(s_test_str(args, "id"), "ana"));
+    gw_testkit_answer_free(&answer);
+    s_test_call(kit, "GET", "/r/x/admins", NULL, NULL, 403, &answer); //  ana is sales
+    assert(me == 1 && streq(s_test_str(answer.json, "code"), "forbidden"));
     gw_testkit_answer_free(&answer);
 
     //  A wrapped body; a record under a key with a field added; no record:
