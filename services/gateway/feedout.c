@@ -119,9 +119,14 @@ static void s_on_page(void *arg, const rp_reply_t *reply, const msgpack_object *
         if (json_array_size(items) == page->view.limit)
             break;
     }
+    json_t *body = json_pack("{s:o, s:I}", "items", items, "next_after", (json_int_t)next);
+    const char *journal;
+    size_t journal_len;
+    if (rp_obj_str(rp_obj_get(reply->data, "journal"), &journal, &journal_len) && journal_len &&
+        journal_len <= 64)
+        json_object_set_new(body, "journal", json_stringn(journal, journal_len));
     gw_exchange_add_header(page->ex, "Cache-Control", "no-store");
-    gw_exchange_send_json(&page->ex, 200,
-                          json_pack("{s:o, s:I}", "items", items, "next_after", (json_int_t)next));
+    gw_exchange_send_json(&page->ex, 200, body);
     free(page);
 }
 

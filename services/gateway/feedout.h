@@ -8,12 +8,14 @@
     from after + 1: `limit` events when every type is asked for, else
     GW_FEEDVIEW_LIMIT_MAX (the journal's page) scanned, of which the first
     `limit` that match are served:
-        200 {items: [event + seq…], next_after}
+        200 {items: [event + seq…], next_after, journal}
     next_after is the seq of the last event served when the page is full,
     else of the last event scanned (after when there were none): a page
     may hold fewer than limit events (even none) while more follow, and a
     client that asks again with after=next_after neither loops nor misses
-    an event. Errors of the journal are problem+json (503, 504).
+    an event. `journal` is the journal's identity (docs/protocol.md): a
+    client that finds another one starts over from after=0. Errors of the
+    journal are problem+json (503, 504).
 
     A stream (Accept: text/event-stream, not HEAD; limit does not apply):
     200 text/event-stream, then each

@@ -168,9 +168,11 @@ def test_pages_follow_next_after_with_types(stack):
     created = [e for e in everything if e["type"] == "user.created"]
     assert created and all("key_hash" not in e["data"] and e["data"]["id"] for e in created)
     assert {e["data"]["record"]["email"] for e in created} >= {"k3@example.cn", "s@example.cn"}
-    # Past the head: nothing, and next_after stays.
+    # Past the head: nothing, and next_after stays; the journal's identity.
     body = page(gw, after=last, types="order.*")
-    assert body == {"items": [], "next_after": last}
+    with stack.broker.client() as client:
+        journal = client.call("journal", "journal.head", {})["data"]["journal"]
+    assert body == {"items": [], "next_after": last, "journal": journal}
 
 
 def test_a_page_of_nothing_taken_still_moves_on(stack):
