@@ -21,10 +21,19 @@ void stats_reset(stats_t *self)
 
 uint32_t stats_month(const char *time, size_t len)
 {
-    if (len < 7)
-        return 0;
-    int year = atoi(time), month = atoi(time + 5);
-    return year > 0 && month >= 1 && month <= 12 ? (uint32_t)(year * 12 + month - 1) : 0;
+    //  "YYYY-MM…": the bytes given, never past them (msgpack strings end
+    //  without a NUL).
+    int year = 0, month = 0;
+    for (size_t i = 0; i < 7 && i < len; i++) {
+        if (i == 4 ? time[i] != '-' : time[i] < '0' || time[i] > '9')
+            return 0;
+        if (i < 4)
+            year = year * 10 + (time[i] - '0');
+        else if (i > 4)
+            month = month * 10 + (time[i] - '0');
+    }
+    return len >= 7 && year > 0 && month >= 1 && month <= 12 ? (uint32_t)(year * 12 + month - 1)
+                                                             : 0;
 }
 
 //  The currency's index, added when new (-1 when there is no room).
@@ -382,6 +391,8 @@ void stats_test(void)
 {
     assert(stats_month("2026-11-23T08:00:00.000Z", 24) == 2026 * 12 + 10);
     assert(stats_month("2026-13", 7) == 0 && stats_month("20", 2) == 0);
+    assert(stats_month("2026-1x", 7) == 0 && stats_month("2026/11", 7) == 0);
+    assert(stats_month("2026-11", 7) == 2026 * 12 + 10);
     stats_t s;
     stats_init(&s);
     uint32_t nov = 2026 * 12 + 10;

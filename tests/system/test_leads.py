@@ -143,3 +143,38 @@ def test_a_lead_matching_a_contact_attaches_to_its_customer(stack):
                                headers=AUTH)
     assert len(deals["items"]) == 2, deals
     assert len(all_pages(gw, "/api/v1/customers?tier=lead")) == 1
+
+
+def test_leads_once_through_kills(stack):
+    """A lead sent twice is one customer and one deal, even when the
+    writers are killed in between: the second sending is a duplicate in
+    the journal, and the folds started again on the same stores (or new
+    ones) make the same customers and deals from it."""
+    gw = stack.gateways[0]
+    sellers = {create_user(gw, name=f"销售{i}", email=f"k{i}@example.cn", role="sales",
+                           team="web")["id"] for i in range(3)}
+    publish(gw, [lead(n) for n in range(0, 100)])
+    for p in [p for p in stack.procs if p.name in ("customers", "opportunities")]:
+        p.kill9()
+        stack.procs.remove(p)
+    tmp = stack.tmp_path
+    stack.procs.append(Customers(stack.broker, tmp / "customers0", env=TEAM))
+    stack.procs.append(Opportunities(stack.broker, tmp / "opportunities0", env=TEAM))
+    # The same leads again, and new ones, while the writers come back.
+    body = publish(gw, [lead(n) for n in range(50, 150)])
+    assert [i["status"] for i in body["items"]] == ["duplicate"] * 50 + ["accepted"] * 50
+    # A fresh instance of each, from the journal alone, answers the same.
+    stack.procs.append(Customers(stack.broker, tmp / "customers-fresh", env=TEAM))
+    stack.procs.append(Opportunities(stack.broker, tmp / "opportunities-fresh", env=TEAM))
+    wait_until(lambda: gw.request("GET", "/api/v1/customers?tier=lead&limit=1",
+                                  headers=AUTH)[0] == 200, 15 * SLOW, interval=0.05,
+               what="customers back")
+    wait_until(lambda: gw.request("GET", "/api/v1/opportunities?limit=1",
+                                  headers=AUTH)[0] == 200, 15 * SLOW, interval=0.05,
+               what="opportunities back")
+    customers = all_pages(gw, "/api/v1/customers?tier=lead")
+    assert len(customers) == 150 and len({c["name"] for c in customers}) == 150
+    owners = collections.Counter(c["owner"] for c in customers)
+    assert set(owners) == sellers and all(n == 50 for n in owners.values()), owners
+    deals = all_pages(gw, "/api/v1/opportunities?source=website")
+    assert len(deals) == 150 and {d["customer_id"] for d in deals} == {c["id"] for c in customers}
