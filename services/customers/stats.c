@@ -23,17 +23,20 @@ uint32_t stats_month(const char *time, size_t len)
 {
     //  "YYYY-MM…": the bytes given, never past them (msgpack strings end
     //  without a NUL).
+    if (len < 7 || time[4] != '-')
+        return 0;
     int year = 0, month = 0;
-    for (size_t i = 0; i < 7 && i < len; i++) {
-        if (i == 4 ? time[i] != '-' : time[i] < '0' || time[i] > '9')
+    for (size_t i = 0; i < 7; i++) {
+        if (i == 4)
+            continue;
+        if (time[i] < '0' || time[i] > '9')
             return 0;
         if (i < 4)
             year = year * 10 + (time[i] - '0');
-        else if (i > 4)
+        else
             month = month * 10 + (time[i] - '0');
     }
-    return len >= 7 && year > 0 && month >= 1 && month <= 12 ? (uint32_t)(year * 12 + month - 1)
-                                                             : 0;
+    return year > 0 && month >= 1 && month <= 12 ? (uint32_t)(year * 12 + month - 1) : 0;
 }
 
 //  The currency's index, added when new (-1 when there is no room).
