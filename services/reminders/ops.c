@@ -211,8 +211,9 @@ static int s_check(void *arg, const rp_scope_t *actor, rp_record_t *changes, rp_
     const char *field =
         rp_scope_assign_check(actor, changes->given[REMINDER_ASSIGNEE], owner, owner_len,
                               changes->given[REMINDER_TEAM], team, team_len);
-    if (field)
-        count = s_error(errors, count, field, "out_of_scope", "outside what this role may assign");
+    if (field) //  the owner of a reminder is its assignee
+        count = s_error(errors, count, strcmp(field, "owner") == 0 ? "assignee" : field,
+                        "out_of_scope", "outside what this role may assign");
     if (create && !changes->given[REMINDER_ASSIGNEE])
         rp_record_set_str(changes, REMINDER_ASSIGNEE, actor->user, actor->user_len);
     if (create && !changes->given[REMINDER_TEAM] && actor->team_len)
