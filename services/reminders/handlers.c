@@ -69,6 +69,8 @@ const rp_service_op_t reminders_handlers_ops[] = {
     {"reminders.create", RP_OP_WRITE, reminders_ops_create},
     {"reminders.update", RP_OP_WRITE, reminders_ops_update},
     {"reminders.delete", RP_OP_WRITE, reminders_ops_delete},
+    {"reminders.snooze", RP_OP_WRITE, reminders_ops_snooze},
+    {"reminders.done", RP_OP_WRITE, reminders_ops_done},
     {NULL},
 };
 

@@ -4,6 +4,7 @@
 #include "handlers.h"
 #include "reminder.h"
 
+#include <rapport/duration.h>
 #include <rapport/event.h>
 #include <rapport/intl.h>
 #include <rapport/random.h>
@@ -25,6 +26,7 @@ static const char *s_message(int status, const char *code, size_t len)
         {"not_found", "no such reminder"},
         {"exists", "a reminder with that id exists"},
         {"bad_event", "the change is not valid"},
+        {"not_active", "the reminder is done or cancelled"},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
         if (strlen(messages[i].code) == len && memcmp(messages[i].code, code, len) == 0)
@@ -347,6 +349,143 @@ void reminders_ops_delete(void *arg, rp_service_t *service, rp_origin_t *origin,
         if (version_obj)
             rp_pack_kv_u64(&event.pk, "expected_version", version);
         s_append(arg, service, &origin, &event, idem, true);
+    }
+    free(target.bytes);
+}
+
+//  Unknown keys of args (beside known) as errors: the count written.
+static int s_unknown(const rp_request_t *req, const char *const *known, rp_field_error_t *errors,
+                     int count, int max)
+{
+    for (uint32_t i = 0; count < max && rp_obj_is_map(req->args) && i < req->args->via.map.size;
+         i++) {
+        const msgpack_object *key = &req->args->via.map.ptr[i].key;
+        bool ok = false;
+        for (size_t k = 0; known[k] && !ok; k++)
+            ok = rp_obj_streq(key, known[k]);
+        if (!ok) {
+            const char *name = "";
+            size_t len = 0;
+            rp_obj_str(key, &name, &len);
+            rp_field_error_set(&errors[count++], name, len, "unknown");
+        }
+    }
+    return count;
+}
+
+//  Open the event of a command on one reminder: {id, expected_version?}
+//  and extra more pairs, packed by the caller.
+static void s_open(rp_packer_t *event, const char *type, const rp_scope_t *actor,
+                   const target_t *target, const msgpack_object *version_obj, uint64_t version,
+                   uint32_t extra)
+{
+    rp_event_open(&event->pk, type, "reminders", target->id, target->id_len, actor);
+    msgpack_pack_map(&event->pk, 1 + (version_obj != NULL) + extra);
+    rp_pack_cstr(&event->pk, "id");
+    rp_pack_strn(&event->pk, target->id, target->id_len);
+    if (version_obj)
+        rp_pack_kv_u64(&event->pk, "expected_version", version);
+}
+
+void reminders_ops_snooze(void *arg, rp_service_t *service, rp_origin_t *origin,
+                          const rp_request_t *req)
+{
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
+    char idem[RP_MAX_IDEM + 1];
+    target_t target;
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_admit(service, &origin, req, &actor, idem) ||
+        !s_target(service, &origin, req, &actor, &target))
+        return;
+    if (!s_version(service, &origin, req, &target, &version_obj, &version)) {
+        free(target.bytes);
+        return;
+    }
+    rp_field_error_t errors[4];
+    static const char *const known[] = {"id", "version", "until", "for", NULL};
+    int count = s_unknown(req, known, errors, 0, 3);
+    const msgpack_object *until_obj = rp_obj_get(req->args, "until");
+    const msgpack_object *for_obj = rp_obj_get(req->args, "for");
+    bool has_until = until_obj && until_obj->type != MSGPACK_OBJECT_NIL;
+    bool has_for = for_obj && for_obj->type != MSGPACK_OBJECT_NIL;
+    const char *str;
+    size_t len;
+    int64_t until = 0, seconds;
+    if (has_until == has_for)
+        count =
+            s_error(errors, count, has_until ? "for" : "until", has_until ? "invalid" : "required",
+                    "one of until (RFC 3339) or for (an ISO 8601 duration)");
+    else if (has_until && (!rp_obj_str(until_obj, &str, &len) || !rp_time_parse(str, len, &until)))
+        count = s_error(errors, count, "until", "invalid", "an RFC 3339 time");
+    else if (has_for && (!rp_obj_str(for_obj, &str, &len) || len > RP_DURATION_TEXT ||
+                         rp_duration_parse(str, len, &seconds)))
+        count = s_error(errors, count, "for", "invalid",
+                        "an ISO 8601 duration in weeks to seconds (PT1H)");
+    else if (has_for) {
+        char now[32];
+        rp_time_now(now);
+        rp_time_parse(now, strlen(now), &until);
+        until += seconds * 1000;
+    }
+    if (count)
+        rp_service_reply_invalid(service, &origin, "some fields are not valid", errors, count);
+    else {
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_open(&event, "reminder.snoozed", &actor, &target, version_obj, version, 1);
+        char text[32];
+        rp_time_format(until, text);
+        rp_pack_kv_cstr(&event.pk, "until", text);
+        s_append(arg, service, &origin, &event, idem, false);
+    }
+    free(target.bytes);
+}
+
+void reminders_ops_done(void *arg, rp_service_t *service, rp_origin_t *origin,
+                        const rp_request_t *req)
+{
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
+    char idem[RP_MAX_IDEM + 1];
+    target_t target;
+    const msgpack_object *version_obj;
+    uint64_t version;
+    if (!s_admit(service, &origin, req, &actor, idem) ||
+        !s_target(service, &origin, req, &actor, &target))
+        return;
+    if (!s_version(service, &origin, req, &target, &version_obj, &version)) {
+        free(target.bytes);
+        return;
+    }
+    rp_field_error_t errors[4];
+    static const char *const known[] = {"id", "version", "occurrence", "all", NULL};
+    int count = s_unknown(req, known, errors, 0, 2);
+    const msgpack_object *occ_obj = rp_obj_get(req->args, "occurrence");
+    const msgpack_object *all_obj = rp_obj_get(req->args, "all");
+    const char *str;
+    size_t len;
+    int64_t occurrence = 0;
+    bool all = false, has_occ = occ_obj && occ_obj->type != MSGPACK_OBJECT_NIL;
+    if (has_occ && (!rp_obj_str(occ_obj, &str, &len) || !rp_time_parse(str, len, &occurrence)))
+        count = s_error(errors, count, "occurrence", "invalid", "an RFC 3339 time");
+    if (all_obj && all_obj->type != MSGPACK_OBJECT_NIL && !rp_obj_bool(all_obj, &all))
+        count = s_error(errors, count, "all", "type", "true or false");
+    if (count)
+        rp_service_reply_invalid(service, &origin, "some fields are not valid", errors, count);
+    else {
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_open(&event, "reminder.done", &actor, &target, version_obj, version,
+               (uint32_t)has_occ + (uint32_t)all);
+        char text[32];
+        rp_time_format(occurrence, text);
+        if (has_occ)
+            rp_pack_kv_cstr(&event.pk, "occurrence", text);
+        if (all)
+            rp_pack_kv_bool(&event.pk, "all", true);
+        s_append(arg, service, &origin, &event, idem, false);
     }
     free(target.bytes);
 }

@@ -32,6 +32,16 @@ void reminders_ops_update(void *arg, rp_service_t *service, rp_origin_t *origin,
                           const rp_request_t *req);
 void reminders_ops_delete(void *arg, rp_service_t *service, rp_origin_t *origin,
                           const rp_request_t *req);
+//  {id, version?, until | for}: the next firing moves to until (or now +
+//  for), the due date does not (reminder.snoozed; 409 not_active when done
+//  or cancelled).
+void reminders_ops_snooze(void *arg, rp_service_t *service, rp_origin_t *origin,
+                          const rp_request_t *req);
+//  {id, version?, occurrence?, all?}: a one-off, or a series with all,
+//  done; occurrence (RFC 3339) of a series: it and those before it
+//  (reminder.done).
+void reminders_ops_done(void *arg, rp_service_t *service, rp_origin_t *origin,
+                        const rp_request_t *req);
 
 void reminders_ops_test(void);
 

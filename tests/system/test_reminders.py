@@ -246,3 +246,43 @@ def test_bad_inputs_named(stack):
     assert errors_of(call(gw, key, "PATCH", f"{REMINDERS}/{r['id']}", {"due_at": None})) \
         == {"due_at": "required"}
     assert ok(call(gw, key, "GET", f"{REMINDERS}/{r['id']}"))["version"] == 1
+
+
+def test_snooze_and_done(stack):
+    gw = stack.gateways[0]
+    _, ann, bob, _ = people(gw)
+    key = ann["api_key"]
+    r = create(gw, key, subject="打电话", due_at="2027-03-01T09:00:00Z", kind="call")
+    path = f"{REMINDERS}/{r['id']}"
+    assert r["next_fire_at"] == "2027-03-01T09:00:00.000Z"
+    s = ok(call(gw, key, "POST", f"{path}/snooze", {"until": "2027-03-01T18:00:00+08:00"},
+                **{"If-Match": '"1"'}))
+    assert (s["state"], s["snoozes"], s["version"]) == ("snoozed", 1, 2), s
+    assert s["snoozed_until"] == s["next_fire_at"] == "2027-03-01T10:00:00.000Z"
+    assert s["due_at"] == r["due_at"]  # the due date does not move
+    problem(call(gw, key, "POST", f"{path}/snooze", {"for": "PT1H"}, **{"If-Match": '"1"'}),
+            412, "version_mismatch")
+    s = ok(call(gw, key, "POST", f"{path}/snooze", {"for": "P1W"}))
+    assert s["snoozes"] == 2 and s["next_fire_at"] == s["snoozed_until"] > "2026-12-01"
+    assert errors_of(call(gw, key, "POST", f"{path}/snooze", {})) == {"until": "required"}
+    assert errors_of(call(gw, key, "POST", f"{path}/snooze",
+                          {"until": "2027-03-01T10:00:00Z", "for": "PT1H"})) == {"for": "invalid"}
+    assert errors_of(call(gw, key, "POST", f"{path}/snooze", {"for": "P1M", "x": 1})) == \
+        {"x": "unknown", "for": "invalid"}
+    problem(call(gw, bob["api_key"], "POST", f"{path}/snooze", {"for": "PT1H"}), 404, "not_found")
+
+    d = ok(call(gw, key, "POST", f"{path}/done", {}))
+    assert d["state"] == "done" and d["next_fire_at"] is None, d
+    problem(call(gw, key, "POST", f"{path}/snooze", {"for": "PT1H"}), 409, "not_active")
+
+    # A series: one occurrence done, the next one is armed.
+    m = create(gw, key, subject="月报", due_at="2027-01-29T10:00:00+08:00",
+               rrule="FREQ=MONTHLY;BYDAY=-1FR")
+    assert m["next_fire_at"] == "2027-01-29T02:00:00.000Z"
+    mpath = f"{REMINDERS}/{m['id']}"
+    d = ok(call(gw, key, "POST", f"{mpath}/done", {"occurrence": "2027-01-29T02:00:00Z"}))
+    assert d["state"] == "pending" and d["next_fire_at"] == "2027-02-26T02:00:00.000Z", d
+    assert errors_of(call(gw, key, "POST", f"{mpath}/done", {"occurrence": "x", "all": 1})) == \
+        {"occurrence": "invalid", "all": "type"}
+    d = ok(call(gw, key, "POST", f"{mpath}/done", {"all": True}))
+    assert d["state"] == "done" and d["next_fire_at"] is None
