@@ -185,6 +185,30 @@ static int s_agenda(change_t *self, bool deleted)
     return rc;
 }
 
+int reminders_apply_due(rp_store_t *store, MDB_txn *txn, int64_t until_ms, size_t max,
+                        reminders_due_fn *fn, void *arg, size_t *count)
+{
+    *count = 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "due"), &c);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && *count < max;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= 8)
+            continue; //  cannot happen: every entry has a key
+        int64_t fire = (int64_t)rp_seq_get(k.mv_data);
+        if (fire > until_ms)
+            break;
+        (*count)++;
+        if (!fn(arg, fire, (const char *)k.mv_data + 8, k.mv_size - 8, v.mv_data, v.mv_size))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 //  Stamp, move the agenda entry and write self->r.
 static int s_save(change_t *self)
 {
@@ -596,6 +620,79 @@ static int s_test_status(rp_store_t *store, uint64_t seq)
     return status;
 }
 
+typedef struct {
+    int64_t last;
+    char ids[8][8];
+    size_t n;
+} test_walk_t;
+
+static bool s_test_walk_entry(void *arg, int64_t fire_ms, const char *key, size_t key_len,
+                              const char *id, size_t id_len)
+{
+    test_walk_t *walk = (test_walk_t *)arg;
+    assert(fire_ms >= walk->last && walk->n < 8 && id_len < 8);
+    assert(key_len > id_len && memcmp(key, id, id_len) == 0 && key[id_len] == '/');
+    walk->last = fire_ms;
+    memcpy(walk->ids[walk->n], id, id_len);
+    walk->ids[walk->n++][id_len] = 0;
+    return true;
+}
+
+//  The agenda walked in order up to until: the ids, comma-separated.
+static int s_test_walk_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    const char **io = (const char **)arg; //  [until as RFC 3339, expected ids]
+    int64_t until;
+    assert(rp_time_parse(io[0], strlen(io[0]), &until));
+    test_walk_t walk = {0};
+    size_t count;
+    assert(reminders_apply_due(store, txn, until, 8, s_test_walk_entry, &walk, &count) == 0);
+    char got[64] = "";
+    for (size_t i = 0; i < walk.n; i++) {
+        strcat(got, i ? "," : "");
+        strcat(got, walk.ids[i]);
+    }
+    if (strcmp(got, io[1]) != 0) {
+        fprintf(stderr, "agenda to %s: %s, want %s\n", io[0], got, io[1]);
+        assert(false);
+    }
+    assert(count == walk.n);
+    return 0;
+}
+
+static void s_test_walk(rp_store_t *store, const char *until, const char *ids)
+{
+    const char *io[2] = {until, ids};
+    assert(rp_store_read(store, s_test_walk_read, io) == 0);
+}
+
+//  The agenda across reminders: one entry each, in fire order.
+static void s_test_agenda(void)
+{
+    char dir[] = "/tmp/rp-reminders-agenda-XXXXXX";
+    assert(mkdtemp(dir));
+    rp_store_t *store = rp_store_new(dir, reminders_apply_dbnames);
+    assert(store);
+    s_test_create(store, 1, "a", "2026-12-10T10:00:00Z", NULL, NULL);
+    s_test_create(store, 2, "b", "2026-12-09T10:00:00Z", NULL, "PT1H");
+    s_test_create(store, 3, "c", "2026-12-07T09:00:00+01:00", "FREQ=DAILY", NULL);
+    s_test_walk(store, "2026-12-31T00:00:00Z", "c,b,a");
+    s_test_walk(store, "2026-12-09T09:00:00Z", "c,b");
+    s_test_walk(store, "2026-12-07T07:59:59Z", "");
+    //  c fired: its next day is after b's; b moved after a.
+    s_test_fire(store, 4, "c", "c/1796630400000/0", "2026-12-07T08:00:00Z", "2026-12-07T08:00:00Z");
+    s_test_walk(store, "2026-12-08T08:00:00Z", "c");
+    s_test_one(store, 5, "reminder.updated", "b", "changes", "2026-12-11T10:00:00Z");
+    s_test_walk(store, "2026-12-11T23:00:00Z", "c,a,b");
+    s_test_one(store, 6, "reminder.deleted", "a", NULL, NULL);
+    s_test_one(store, 7, "reminder.done", "c", "all", NULL);
+    s_test_walk(store, "2027-12-31T00:00:00Z", "b");
+    rp_store_destroy(&store);
+    zdir_t *tree = zdir_new(dir, NULL);
+    zdir_remove(tree, true);
+    zdir_destroy(&tree);
+}
+
 static void s_test_rules(void)
 {
     char dir[] = "/tmp/rp-reminders-rules-XXXXXX";
@@ -652,5 +749,6 @@ static void s_test_rules(void)
 void reminders_apply_test(void)
 {
     s_test_rules();
+    s_test_agenda();
     rp_apply_test_replay("reminders", reminders_apply_dbnames, s_test_journal);
 }

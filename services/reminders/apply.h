@@ -40,6 +40,15 @@ int reminders_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t s
 bool reminders_apply_next(rp_store_t *store, MDB_txn *txn, const rp_record_t *reminder,
                           const char *id, size_t id_len, int64_t *fire_ms, char *key);
 
+//  The agenda in fire order (ties by key), the entries with fire ms ≤
+//  until_ms, at most max of them: fn per entry (false stops the walk).
+//  *count gets how many were given to fn. 0 or an LMDB error. (What the
+//  writer's clock is to read, docs/reminders.md § The clock point 2.)
+typedef bool(reminders_due_fn)(void *arg, int64_t fire_ms, const char *key, size_t key_len,
+                               const char *id, size_t id_len);
+int reminders_apply_due(rp_store_t *store, MDB_txn *txn, int64_t until_ms, size_t max,
+                        reminders_due_fn *fn, void *arg, size_t *count);
+
 void reminders_apply_test(void);
 
 #endif
