@@ -6,6 +6,9 @@
 */
 #include <rapport/route.h>
 
+static const rp_route_arg_t s_feed_query[] = {RP_INT("after"), RP_TEXT("types"), RP_INT("limit"),
+                                              RP_END};
+
 static const rp_route_t s_rows[] = {
     //  One event, or {events: [...]} (1..500 over HTTP; the journal takes
     //  up to 1,000 from ZeroMQ clients): 202 {items: [{id, seq,
@@ -20,6 +23,16 @@ static const rp_route_t s_rows[] = {
      .status = 202,
      .roles = "admin integrator",
      .max_items = 500},
+    //  The journal for integrators, served by the gateway itself
+    //  (services/gateway/feedout.h): a page {items, next_after} of the
+    //  events after `after` whose types match `types`, or with Accept:
+    //  text/event-stream the same as Server-Sent Events, kept open.
+    {.method = "GET",
+     .path = "/api/v1/events",
+     .special = "events",
+     .query = s_feed_query,
+     .flags = RP_ROUTE_NO_STORE,
+     .roles = "admin integrator"},
 };
 
 RP_ROUTES(journal, s_rows);

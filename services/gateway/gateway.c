@@ -7,6 +7,7 @@
 #include "csvdefs.h"
 #include "directory.h"
 #include "exchange.h"
+#include "feedout.h"
 #include "fleet.h"
 #include "follower.h"
 #include "forward.h"
@@ -55,6 +56,7 @@ struct _gw_gateway_t {
     gw_ratelimit_t *ratelimit;
     gw_fleet_t *fleet;     //  head, instance cursors, leases (/metrics, fail-fast 503)
     gw_monitor_t *monitor; //  polls broker.status and probes instances into the fleet
+    gw_feedout_t *feedout; //  GET /api/v1/events: pages and event streams
 };
 
 //  ---------------------------------------------------------------------
@@ -114,6 +116,15 @@ static void s_metrics(gw_gateway_t *self, gw_exchange_t **ex_p)
     free(requests);
     gw_fleet_render(self->fleet, out, zclock_mono());
     gw_cache_render(self->cache, out);
+    fprintf(out,
+            "# HELP rapport_gateway_event_streams Event streams open (GET /api/v1/events).\n"
+            "# TYPE rapport_gateway_event_streams gauge\n"
+            "rapport_gateway_event_streams %zu\n"
+            "# HELP rapport_gateway_event_streams_dropped_total Event streams closed because "
+            "their client did not read.\n"
+            "# TYPE rapport_gateway_event_streams_dropped_total counter\n"
+            "rapport_gateway_event_streams_dropped_total %" PRIu64 "\n",
+            gw_feedout_streams(self->feedout), gw_feedout_dropped(self->feedout));
     fclose(out);
     gw_exchange_send(ex_p, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
     free(text);
@@ -179,6 +190,14 @@ SPECIAL(openapi)
 SPECIAL(import)
 SPECIAL(export)
 
+static void s_special_events(void *arg, gw_routes_t *routes, gw_exchange_t **ex_p,
+                             const gw_route_params_t *params)
+{
+    (void)routes;
+    (void)params;
+    gw_feedout_answer(((gw_gateway_t *)arg)->feedout, ex_p);
+}
+
 static void s_specials(gw_gateway_t *self)
 {
     gw_routes_special(self->routes, "health", s_special_health, self);
@@ -188,6 +207,7 @@ static void s_specials(gw_gateway_t *self)
     gw_routes_special(self->routes, "import", s_special_import, self);
     gw_routes_special(self->routes, "export", s_special_export, self);
     gw_routes_special(self->routes, "me", s_me, self);
+    gw_routes_special(self->routes, "events", s_special_events, self);
 }
 
 //  ---------------------------------------------------------------------
@@ -287,6 +307,7 @@ static int s_on_event(void *arg, uint64_t seq, const char *type, size_t type_len
 {
     gw_gateway_t *self = (gw_gateway_t *)arg;
     gw_cache_event(self->cache, seq, type, type_len, event, size);
+    gw_feedout_event(self->feedout, seq, type, type_len, event, size);
     return gw_directory_apply(self->directory, seq, type, type_len, event, size);
 }
 
@@ -311,10 +332,23 @@ static void s_on_restart(void *arg)
     gw_cache_restart(self->cache);
     gw_seqs_clear(self->seqs);
     gw_fleet_restart(self->fleet);
+    gw_feedout_restart(self->feedout);
 }
 
 //  ---------------------------------------------------------------------
 //  Life cycle
+
+//  A number setting within [min, max], else its default (logged).
+static int64_t s_config_range(rp_config_t *config, const char *path, int64_t fallback, int64_t min,
+                              int64_t max)
+{
+    int64_t value = rp_config_int(config, path, fallback);
+    if (value >= min && value <= max)
+        return value;
+    rp_warn("gateway: %s must be %" PRId64 "..%" PRId64 "; keeping %" PRId64, path, min, max,
+            fallback);
+    return fallback;
+}
 
 static int s_bound_port(struct evhttp_bound_socket *listener)
 {
@@ -391,6 +425,15 @@ gw_gateway_t *gw_gateway_new(struct event_base *base, rp_config_t *config)
     self->upstream = gw_upstream_new(base, endpoint);
     assert(self->upstream);
     self->forwarder = gw_forwarder_new(self->upstream, self->seqs, (int)timeout_ms);
+    gw_feedout_config_t feedout = {
+        .timeout_ms = (int)timeout_ms,
+        .heartbeat_ms = (int)s_config_range(config, "events/heartbeat_ms", GW_FEEDOUT_HEARTBEAT_MS,
+                                            10, 3600 * 1000),
+        .streams =
+            (size_t)s_config_range(config, "events/streams_max", GW_FEEDOUT_STREAMS_MAX, 1, 100000),
+        .buffer_max = (size_t)s_config_range(config, "events/buffer_max", GW_FEEDOUT_BUFFER_MAX,
+                                             4096, 1024 * 1024 * 1024)};
+    self->feedout = gw_feedout_new(base, self->upstream, &feedout);
     int64_t cache_records = rp_config_int(config, "cache/records", GW_CACHE_RECORDS);
     if (cache_records < 0 || cache_records > 10 * 1000 * 1000)
         cache_records = GW_CACHE_RECORDS;
@@ -436,6 +479,8 @@ void gw_gateway_stop(gw_gateway_t *self)
         self->listener = NULL;
     }
     gw_settle_flush(self->settle);
+    if (self->feedout)
+        gw_feedout_stop(self->feedout);
     gw_monitor_stop(self->monitor);
     gw_upstream_close(self->upstream);
 }
@@ -450,6 +495,7 @@ void gw_gateway_destroy(gw_gateway_t **self_p)
     gw_importer_destroy(&self->importer);
     gw_exporter_destroy(&self->exporter);
     gw_upstream_destroy(&self->upstream);
+    gw_feedout_destroy(&self->feedout);
     gw_follower_destroy(&self->follower);
     gw_settle_destroy(&self->settle);
     gw_routes_destroy(&self->routes);

@@ -18,6 +18,10 @@
                                        (RAPPORT_CACHE_RECORDS; 0: none; cache.h)
         cache/bytes          67108864  memory those answers may take
                                        (RAPPORT_CACHE_BYTES, 64 KiB..16 GiB)
+        events/heartbeat_ms  15000     between an event stream's heartbeats
+                                       (RAPPORT_EVENTS_HEARTBEAT_MS; feedout.h)
+        events/streams_max   256       event streams open at once
+        events/buffer_max    1048576   a stream's unwritten bytes before it is closed
 
     Routes:
         GET  /health                  200 {status: "ok"} while the process runs
@@ -33,6 +37,9 @@
                                       services/<service>/routes.c (libshared
                                       route.h) linked into this program and
                                       run by the route engine (route.h)
+        GET  /api/v1/events           the journal for integrators, pages or
+                                      Server-Sent Events (feedout.h; its row is
+                                      the journal's, services/broker/routes.c)
     The test build build/test/rapport-gateway-tally adds the rows of
     tests/system/tally_routes.c (/api/v1/tally/{key}, the demo of the
     forwarding path); this program does not answer them.

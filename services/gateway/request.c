@@ -97,7 +97,9 @@ static bool s_query_pair(json_t *query, const char *pair, size_t len, const char
     size_t value_len = 0;
     char *value = evhttp_uridecode(raw, 1, &value_len);
     free(raw);
-    int max = streq(name, "cursor") ? GW_QUERY_CURSOR_MAX : GW_QUERY_VALUE_MAX;
+    int max = streq(name, "cursor")  ? GW_QUERY_CURSOR_MAX
+              : streq(name, "types") ? GW_QUERY_TYPES_MAX
+                                     : GW_QUERY_VALUE_MAX;
     bool valid = value && value_len <= (size_t)max && !memchr(value, 0, value_len) &&
                  rp_utf8_valid(value, value_len);
     if (valid)

@@ -13,9 +13,10 @@
 #define GW_IDEM_MAX        128 //  Idempotency-Key length; scoped by user it fits RP_MAX_IDEM
 #define GW_QUERY_VALUE_MAX 256 //  one query-string value, decoded, in bytes
 #define GW_QUERY_CURSOR_MAX                                                                        \
-    1024                  //  a `cursor` value: services make them, and one can
-                          //  hold a whole normalized name (duplicates)
-#define GW_QUERY_MAX 4096 //  the whole query string, encoded
+    1024                        //  a `cursor` value: services make them, and one can
+                                //  hold a whole normalized name (duplicates)
+#define GW_QUERY_TYPES_MAX 1300 //  a `types` value: 20 patterns of 64 bytes (feedview.h)
+#define GW_QUERY_MAX       4096 //  the whole query string, encoded
 
 //  The body as a JSON object, or answer 413/415/400 and return NULL.
 json_t *gw_request_body(gw_exchange_t **ex_p, size_t body_max);
@@ -27,7 +28,8 @@ bool gw_request_idem(gw_exchange_t **ex_p, char *idem, size_t size);
 //  The query string as an object of decoded strings. Only names in
 //  `allowed` (NULL-terminated) are accepted, each at most once; values are
 //  percent-decoded ('+' is a space), NUL-free UTF-8 of at most
-//  GW_QUERY_VALUE_MAX bytes (GW_QUERY_CURSOR_MAX for `cursor`). Otherwise
+//  GW_QUERY_VALUE_MAX bytes (GW_QUERY_CURSOR_MAX for `cursor`,
+//  GW_QUERY_TYPES_MAX for `types`). Otherwise
 //  answer 400 and return NULL.
 json_t *gw_request_query(gw_exchange_t **ex_p, const char *const *allowed);
 

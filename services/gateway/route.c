@@ -341,6 +341,8 @@ static const special_t *s_special(gw_routes_t *self, const char *name)
     return NULL;
 }
 
+static bool s_role_allowed(const char *roles, const char *role);
+
 void gw_routes_run(gw_routes_t *self, gw_exchange_t **ex_p, const gw_route_match_t *match)
 {
     const rp_route_t *row = match->row;
@@ -356,7 +358,10 @@ void gw_routes_run(gw_routes_t *self, gw_exchange_t **ex_p, const gw_route_match
             break;
         }
     }
-    if (*ex_p && row->special) {
+    if (*ex_p && row->special && row->roles &&
+        !s_role_allowed(row->roles, gw_exchange_actor(*ex_p)->role))
+        gw_problem_send(ex_p, 403, "forbidden", "this route is not for this key's role");
+    else if (*ex_p && row->special) {
         const special_t *special = s_special(self, row->special);
         if (special)
             special->fn(special->arg, self, ex_p, &params);
@@ -767,6 +772,7 @@ static const rp_route_t s_test_rows[] = {
      .write = true,
      .status = 204},
     {.method = "GET", .path = "/r/{id}/fail", .service = "t", .op = "t.fail"},
+    {.method = "GET", .path = "/r/{id}/admins", .special = "me", .roles = "admin integrator"},
 };
 static const rp_route_table_t s_test_table = {"test", s_test_rows,
                                               sizeof s_test_rows / sizeof s_test_rows[0]};
@@ -850,7 +856,7 @@ static void s_test_tables(void)
     assert(!gw_routes_match(self, "r", EVHTTP_REQ_GET, &match) &&
            !gw_routes_match(self, NULL, 0, &match));
     gw_route_info_t infos[16];
-    assert(gw_routes_info(self, infos, 16) == 8);
+    assert(gw_routes_info(self, infos, 16) == 9);
     assert(streq(infos[0].label, "/r") && infos[0].get && infos[0].post && !infos[0].put);
     assert(infos[0].needs_key);
     gw_routes_destroy(&self);
@@ -938,9 +944,12 @@ void gw_routes_test(void)
     gw_testkit_answer_free(&answer);
 
     //  A literal beats a parameter; a special falls back to the forward;
-    //  the actor into args.
+    //  the actor into args. A special row's roles are checked before it runs.
     args = s_test_call(kit, "GET", "/r/me", NULL, NULL, 200, &answer);
     assert(me == 1 && streq(s_test_str(args, "id"), "ana"));
+    gw_testkit_answer_free(&answer);
+    s_test_call(kit, "GET", "/r/x/admins", NULL, NULL, 403, &answer); //  ana is sales
+    assert(me == 1 && streq(s_test_str(answer.json, "code"), "forbidden"));
     gw_testkit_answer_free(&answer);
 
     //  A wrapped body; a record under a key with a field added; no record:

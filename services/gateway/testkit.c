@@ -209,6 +209,11 @@ gw_seqs_t *gw_testkit_seqs(gw_testkit_t *self)
     return self->seqs;
 }
 
+rp_testbroker_t *gw_testkit_broker(gw_testkit_t *self)
+{
+    return self->broker;
+}
+
 typedef struct {
     gw_testkit_answer_t *answer;
     bool done;

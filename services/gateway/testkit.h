@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <rapport/testbroker.h>
 
 typedef struct _gw_testkit_t gw_testkit_t;
 
@@ -41,6 +42,8 @@ void gw_testkit_destroy(gw_testkit_t **self_p);
 struct event_base *gw_testkit_base(gw_testkit_t *self);
 gw_upstream_t *gw_testkit_upstream(gw_testkit_t *self);
 gw_seqs_t *gw_testkit_seqs(gw_testkit_t *self);
+//  The broker, whose in-memory journal a test appends to.
+rp_testbroker_t *gw_testkit_broker(gw_testkit_t *self);
 
 //  An answer as a client read it.
 typedef struct {

@@ -39,7 +39,7 @@
                         plus `adds` (data[name] copied into record[arg]);
                         ETag from its version
     A row with `roles` answers 403 forbidden to a key of any other role,
-    before anything is forwarded. The answer is sent
+    before anything is forwarded (or a special row's handler runs). The answer is sent
     with `status` (0: the service's; 204 sends no body), `location` (a
     template filled from the record's fields, each percent-encoded) and
     the flags below.
