@@ -22,6 +22,8 @@ typedef struct {
     const rp_scope_t *actor;
     filter_t assignee, state, kind, customer, opportunity, after_id;
     char before[RP_NORMALIZE_TIME_MAX], after[RP_NORMALIZE_TIME_MAX]; //  "" none
+    int overdue;                                                      //  -1: no filter, else 0 or 1
+    char now[RP_NORMALIZE_TIME_MAX];                                  //  for overdue
     uint64_t limit;
     //  out
     rp_packer_t *items;
@@ -34,6 +36,15 @@ static bool s_match(const filter_t *filter, const msgpack_object *value)
     return !filter->str ||
            (value->type == MSGPACK_OBJECT_STR && value->via.str.size == filter->len &&
             memcmp(value->via.str.ptr, filter->str, filter->len) == 0);
+}
+
+//  A one-off not done nor cancelled whose due time is before now (a
+//  series is never overdue: its next occurrence comes).
+static bool s_overdue(const rp_record_t *r, const char *due, const char *now)
+{
+    const msgpack_object *state = &r->values[REMINDER_STATE];
+    return r->values[REMINDER_RRULE].type != MSGPACK_OBJECT_STR && !rp_obj_streq(state, "done") &&
+           !rp_obj_streq(state, "cancelled") && strcmp(due, now) < 0;
 }
 
 static bool s_keep(const list_t *list, const rp_record_t *r)
@@ -50,7 +61,8 @@ static bool s_keep(const list_t *list, const rp_record_t *r)
            s_match(&list->customer, &r->values[REMINDER_CUSTOMER_ID]) &&
            s_match(&list->opportunity, &r->values[REMINDER_OPPORTUNITY_ID]) &&
            (!*list->before || strcmp(text, list->before) < 0) &&
-           (!*list->after || strcmp(text, list->after) >= 0);
+           (!*list->after || strcmp(text, list->after) >= 0) &&
+           (list->overdue < 0 || s_overdue(r, text, list->now) == (list->overdue == 1));
 }
 
 static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
@@ -165,6 +177,17 @@ void reminders_query_list(void *arg, rp_service_t *service, rp_origin_t *origin,
     s_time_filter(req, "due_before", list.before, errors, &count);
     s_time_filter(req, "due_after", list.after, errors, &count);
     s_limit(req, REMINDERS_LIST_DEFAULT, REMINDERS_LIST_MAX, &list.limit, errors, &count);
+    const msgpack_object *overdue = rp_obj_get(req->args, "overdue");
+    bool flag = false;
+    list.overdue = -1;
+    if (overdue && overdue->type != MSGPACK_OBJECT_NIL && !rp_obj_bool(overdue, &flag))
+        rp_field_error_set(&errors[count++], "overdue", 7, "type");
+    else if (overdue && overdue->type != MSGPACK_OBJECT_NIL) {
+        char now[32];
+        rp_time_now(now);
+        list.overdue = flag;
+        snprintf(list.now, sizeof list.now, "%.24s", now);
+    }
     if (count)
         rp_service_reply_invalid(service, &origin, "some parameters are not valid", errors, count);
     else if (!rp_scope_may_read(&actor))
@@ -301,4 +324,17 @@ void reminders_query_test(void)
     msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
     assert(s_match(&f, &ann) && !s_match(&f, &bob) && !s_match(&f, &nil));
     assert(s_match(&none, &nil) && s_match(&none, &bob));
+    //  Overdue: a one-off before now, not done; never a series.
+    rp_record_t r;
+    reminder_init(&r);
+    rp_record_set_str(&r, REMINDER_STATE, "fired", 5);
+    const char *now = "2026-12-03T10:00:00.000Z";
+    assert(s_overdue(&r, "2026-12-03T09:59:59.999Z", now));
+    assert(!s_overdue(&r, "2026-12-03T10:00:00.000Z", now));
+    rp_record_set_str(&r, REMINDER_STATE, "done", 4);
+    assert(!s_overdue(&r, "2026-12-01T00:00:00.000Z", now));
+    rp_record_set_str(&r, REMINDER_STATE, "pending", 7);
+    rp_record_set_str(&r, REMINDER_RRULE, "FREQ=DAILY", 10);
+    assert(!s_overdue(&r, "2026-12-01T00:00:00.000Z", now));
+    rp_record_reset(&r);
 }

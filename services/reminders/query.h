@@ -3,10 +3,10 @@
 
     reminders.list {assignee? ("me": the caller), state?, kind?,
     customer_id?, opportunity_id?, due_before?, due_after? (RFC 3339;
-    due_at < before, ≥ after), limit? (1..200, default 50), cursor?} →
-    {items, next_cursor}: the reminders within the caller's read reach, in
-    id order (ids are time-ordered, so oldest first); the cursor is the
-    last id of the page.
+    due_at < before, ≥ after), overdue? (true: one-offs not done nor
+    cancelled whose due_at is before now; false: the others), limit? (1..200, default 50), cursor?}
+   → {items, next_cursor}: the reminders within the caller's read reach, in id order (ids are
+   time-ordered, so oldest first); the cursor is the last id of the page.
 
     reminders.occurrences {id, from? (RFC 3339, default now), to?
     (default from + 366 days), limit? (1..1000, default 100)} → {items:

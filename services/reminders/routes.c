@@ -6,11 +6,17 @@
 
 #define REMINDERS "/api/v1/reminders"
 
-static const rp_route_arg_t s_list_query[] = {RP_TEXT("assignee"),       RP_TEXT("state"),
-                                              RP_TEXT("kind"),           RP_TEXT("customer_id"),
-                                              RP_TEXT("opportunity_id"), RP_TEXT("due_before"),
-                                              RP_TEXT("due_after"),      RP_INT("limit"),
-                                              RP_TEXT("cursor"),         RP_END};
+static const rp_route_arg_t s_list_query[] = {RP_TEXT("assignee"),
+                                              RP_TEXT("state"),
+                                              RP_TEXT("kind"),
+                                              RP_TEXT("customer_id"),
+                                              RP_TEXT("opportunity_id"),
+                                              RP_TEXT("due_before"),
+                                              RP_TEXT("due_after"),
+                                              RP_BOOL("overdue"),
+                                              RP_INT("limit"),
+                                              RP_TEXT("cursor"),
+                                              RP_END};
 static const rp_route_arg_t s_occurrences_query[] = {RP_TEXT("from"), RP_TEXT("to"),
                                                      RP_INT("limit"), RP_END};
 //  If-Match → args.version (412 version_mismatch).

@@ -164,6 +164,13 @@ def test_scoping(stack):
     assert ids(gw, ADMIN_KEY, state="done") == set()
     assert ids(gw, ADMIN_KEY, due_before="2027-02-02T09:00:00Z") == {a["id"]}
     assert ids(gw, ADMIN_KEY, due_after="2027-02-03T17:00:00+08:00") == {w["id"], m["id"]}
+    # Overdue: one-offs not done whose due time has passed.
+    old = create(gw, ann["api_key"], subject="已过期", due_at="2026-01-05T09:00:00Z")
+    assert ids(gw, ann["api_key"], overdue="true") == {old["id"]}
+    assert ids(gw, ann["api_key"], overdue="false") == {a["id"], m["id"]}
+    ok(call(gw, ann["api_key"], "POST", f"{REMINDERS}/{old['id']}/done", {}))
+    assert ids(gw, ann["api_key"], overdue="true") == set()
+    ok(call(gw, ann["api_key"], "DELETE", f"{REMINDERS}/{old['id']}"))
     page = ok(call(gw, ADMIN_KEY, "GET", q(REMINDERS, limit=3)))
     assert len(page["items"]) == 3 and page["next_cursor"]
     rest = ok(call(gw, ADMIN_KEY, "GET", q(REMINDERS, limit=3, cursor=page["next_cursor"])))
@@ -192,6 +199,19 @@ def test_occurrences_dst_and_last_friday(stack):
     at, _ = occurrences(gw, key, weekly["id"], **{"from": "2026-03-24T00:00:00Z",
                                                   "to": "2026-03-31T00:00:00Z"})
     assert at == ["2026-03-30T07:00:00.000Z"]
+
+    # 09:00 New York every Tuesday: 14:00Z, 13:00Z after 8 March 2026.
+    ny = create(gw, key, subject="Weekly", due_at="2026-03-03T09:00:00-05:00",
+                time_zone="America/New_York", rrule="FREQ=WEEKLY;BYDAY=TU")
+    at, _ = occurrences(gw, key, ny["id"], **{"from": "2026-03-01T00:00:00Z", "limit": 3})
+    assert at == ["2026-03-03T14:00:00.000Z", "2026-03-10T13:00:00.000Z",
+                  "2026-03-17T13:00:00.000Z"]
+    # 02:30 Berlin daily: on 29 March 02:30 does not exist, it moves to 03:30.
+    gap = create(gw, key, subject="夜间", due_at="2026-03-28T02:30:00+01:00",
+                 time_zone="Europe/Berlin", rrule="FREQ=DAILY;COUNT=3")
+    at, _ = occurrences(gw, key, gap["id"], **{"from": "2026-03-01T00:00:00Z"})
+    assert at == ["2026-03-28T01:30:00.000Z", "2026-03-29T01:30:00.000Z",
+                  "2026-03-30T00:30:00.000Z"]
 
     # The last Friday of every month, 10:00 Shanghai, a day's notice.
     monthly = create(gw, key, subject="月度总结", due_at="2027-01-29T10:00:00+08:00",
