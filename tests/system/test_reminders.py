@@ -306,3 +306,39 @@ def test_snooze_and_done(stack):
         {"occurrence": "invalid", "all": "type"}
     d = ok(call(gw, key, "POST", f"{mpath}/done", {"all": True}))
     assert d["state"] == "done" and d["next_fire_at"] is None
+
+
+def wait_reminders(client, readers, standbys):
+    def ready():
+        status = client.status()
+        lease = status["leases"].get("reminders")
+        return (client.mmi("reminders.writer") == "200"
+                and status["services"].get("reminders", {}).get("workers") == readers
+                and lease and lease["holder"] and lease["standbys"] == standbys)
+    wait_until(ready, 15 * SLOW, interval=0.05, what=f"{readers} reminders instances")
+
+
+def test_replica_replays_the_same(stack, tmp_path):
+    """A second instance replays the journal into the same reminders (the
+    agenda's next_fire_at among them) and, alone, takes the writes over."""
+    gw = stack.gateways[0]
+    _, ann, _, _ = people(gw)
+    key = ann["api_key"]
+    r = create(gw, key, subject="复盘", due_at="2027-01-29T10:00:00+08:00",
+               rrule="FREQ=MONTHLY;BYDAY=-1FR", remind_before=["P1D"])
+    fired = ok(call(gw, key, "POST", f"{REMINDERS}/{r['id']}/done",
+                    {"occurrence": "2027-01-29T02:00:00Z"}))
+    first = stack.procs[1]
+    assert first.name == "reminders"
+    replica = Reminders(stack.broker, tmp_path / "reminders1")
+    stack.procs.insert(1, replica)
+    with stack.broker.client() as client:
+        wait_reminders(client, readers=2, standbys=1)
+        assert first.stop() == 0
+        stack.procs.remove(first)
+        wait_reminders(client, readers=1, standbys=0)
+    got = ok(call(gw, key, "GET", f"{REMINDERS}/{r['id']}"))
+    assert got == fired and got["next_fire_at"] == "2027-02-25T02:00:00.000Z"
+    moved = ok(call(gw, key, "PATCH", f"{REMINDERS}/{r['id']}", {"remind_before": ["PT1H"]}))
+    assert moved["version"] == got["version"] + 1
+    assert moved["next_fire_at"] == "2027-02-26T01:00:00.000Z"
