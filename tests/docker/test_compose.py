@@ -218,6 +218,8 @@ def deployment(request):
         services = ["broker", "customers", "opportunities", "gateway"]
         if image_has("rapport-users"):
             services.append("users")
+        if image_has("rapport-reminders"):
+            services.append("reminders")
         for service in services:
             wait_until(lambda: all_healthy(service, 1), 180, f"{service} healthy")
         wait_until(gateway_ready, 60, "gateway /ready")
@@ -308,6 +310,27 @@ def test_opportunities_step(deployment):
         assert code == 200, f
         current = {s["key"]: s["current"]["count"] for s in f["stages"]}
         assert current["proposal"] == 1 and sum(current.values()) == 1, f
+
+
+def test_reminders_step(deployment):
+    """A weekly reminder in Berlin: stored by the reminders container, its
+    occurrences across the 29 March 2026 DST change at the right UTC
+    instants, and its next firing in the agenda."""
+    if not image_has("rapport-reminders"):
+        pytest.skip("the image has no rapport-reminders")
+    with timed("reminders step"):
+        code, headers, r = api("POST", "/api/v1/reminders",
+                               {"subject": "周会", "due_at": "2026-03-23T09:00:00+01:00",
+                                "time_zone": "Europe/Berlin",
+                                "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=2"})
+        assert code == 201 and r["state"] == "pending" and headers["etag"] == '"1"', r
+        code, _, occ = api("GET", f"/api/v1/reminders/{r['id']}/occurrences"
+                                  "?from=2026-03-01T00:00:00Z&to=2026-05-01T00:00:00Z")
+        assert code == 200, occ
+        assert [o["at"] for o in occ["items"]] == ["2026-03-23T08:00:00.000Z",
+                                                   "2026-03-30T07:00:00.000Z"], occ
+        code, _, page = api("GET", "/api/v1/reminders?state=pending")
+        assert code == 200 and r["id"] in {x["id"] for x in page["items"]}, page
 
 
 def test_scale_customers_to_three(deployment):

@@ -25,6 +25,7 @@ from test_customers import Customers
 from test_gateway import AUTH, JSON, Gateway
 from test_gateway_users import Users
 from test_opportunities_list import Opportunities
+from test_reminders import Reminders
 
 DOC_PATH = os.path.join(ROOT, "docs", "openapi.json")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -34,16 +35,18 @@ METHODS = ("get", "post", "put", "patch", "delete")
 def live(broker_factory, tmp_path):
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "1000"})
     procs = [Users(broker, tmp_path / "users"), Customers(broker, tmp_path / "customers"),
-             Opportunities(broker, tmp_path / "opportunities")]
+             Opportunities(broker, tmp_path / "opportunities"),
+             Reminders(broker, tmp_path / "reminders")]
     gw = Gateway(broker, tmp_path / "gateway")
     procs.append(gw)
     gw.wait_ready()
-    for path in ("/api/v1/users", "/api/v1/customers", "/api/v1/opportunities"):
+    for path in ("/api/v1/users", "/api/v1/customers", "/api/v1/opportunities",
+                 "/api/v1/reminders"):
         wait_until(lambda: gw.request("GET", path, headers=AUTH)[0] == 200, 15 * SLOW,
                    interval=0.05, what=f"{path} through the gateway")
     with broker.client() as client:
         wait_until(lambda: all(client.status()["leases"].get(s, {}).get("holder")
-                               for s in ("users", "customers", "opportunities")),
+                               for s in ("users", "customers", "opportunities", "reminders")),
                    15 * SLOW, interval=0.05, what="every writer lease held")
     yield gw
     failures = []
@@ -83,6 +86,8 @@ def seed(gw):
     ids["opportunity"] = post(gw, "/api/v1/opportunities", {
         "customer_id": ids["customer"], "title": "种子商机", "pipeline_id": ids["pipeline"],
         "amount": 1000})
+    ids["reminder"] = post(gw, "/api/v1/reminders", {"subject": "种子提醒",
+                                                     "due_at": "2027-01-11T09:30:00+08:00"})
     # An integrator's order naming nobody: the unmatched queue's entry.
     status, _, answer = gw.json("POST", "/api/v1/events", {
         "type": "order.placed", "id": "seed-unmatched", "source": "seed",

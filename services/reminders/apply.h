@@ -1,0 +1,54 @@
+/*  apply.h — the reminders store and the only code that changes it
+    (DESIGN.md §2; docs/reminders.md § Events, § The clock).
+
+    Databases:
+      reminders   reminder id → the reminder (MessagePack map, reminder.h)
+      due         the agenda: <fire ms 8 bytes BE> <key> → reminder id,
+                  each reminder's next firing only
+      agenda_of   reminder id → its due key (to move it)
+      fired_keys  a firing's key → the seq of the reminder.fired that
+                  recorded it
+      outcomes    seq → outcome (rapport/outcome.h)
+
+    reminder.* events go through the table of rp_apply_run: created,
+    updated, deleted, snoozed, done and fired. After each one the
+    reminder's agenda entry is recomputed (reminders_apply_next): the
+    earliest firing not yet recorded in fired_keys, at or after the later
+    of armed_at (a series: the time it was created or its time last
+    changed) and the last firing recorded, of an occurrence after
+    done_through; a snooze's entry instead while snoozed; none once done
+    or cancelled.
+*/
+#ifndef REMINDERS_APPLY_H
+#define REMINDERS_APPLY_H
+
+#include <rapport/apply.h>
+#include <rapport/envelope.h>
+#include <rapport/record.h>
+#include <rapport/store.h>
+
+#define REMINDERS_MAX_ID 64
+
+extern const char *const reminders_apply_dbnames[];
+
+//  rp_service_def_t.apply: arg is unused.
+int reminders_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                          const rp_event_t *event);
+
+//  The next firing of reminder (id) as the agenda holds it: true with
+//  *fire_ms and its key, false when it has none. Reads fired_keys in txn.
+bool reminders_apply_next(rp_store_t *store, MDB_txn *txn, const rp_record_t *reminder,
+                          const char *id, size_t id_len, int64_t *fire_ms, char *key);
+
+//  The agenda in fire order (ties by key), the entries with fire ms ≤
+//  until_ms, at most max of them: fn per entry (false stops the walk).
+//  *count gets how many were given to fn. 0 or an LMDB error. (What the
+//  writer's clock is to read, docs/reminders.md § The clock point 2.)
+typedef bool(reminders_due_fn)(void *arg, int64_t fire_ms, const char *key, size_t key_len,
+                               const char *id, size_t id_len);
+int reminders_apply_due(rp_store_t *store, MDB_txn *txn, int64_t until_ms, size_t max,
+                        reminders_due_fn *fn, void *arg, size_t *count);
+
+void reminders_apply_test(void);
+
+#endif

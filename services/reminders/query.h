@@ -1,0 +1,35 @@
+/*  query.h — the reminder reads that walk (docs/reminders.md § Lists):
+    the list and a reminder's occurrences.
+
+    reminders.list {assignee? ("me": the caller), state?, kind?,
+    customer_id?, opportunity_id?, due_before?, due_after? (RFC 3339;
+    due_at < before, ≥ after), overdue? (true: one-offs not done nor
+    cancelled whose due_at is before now; false: the others), limit? (1..200, default 50), cursor?}
+   → {items, next_cursor}: the reminders within the caller's read reach, in id order (ids are
+   time-ordered, so oldest first); the cursor is the last id of the page.
+
+    reminders.occurrences {id, from? (RFC 3339, default now), to?
+    (default from + 366 days), limit? (1..1000, default 100)} → {items:
+    [{at, fire_at: [..], fired}]}: the occurrences in [from, to], at and
+    fire_at in RFC 3339 UTC (fire_at: at minus each remind_before), fired:
+    whether one of its firings is recorded.
+*/
+#ifndef REMINDERS_QUERY_H
+#define REMINDERS_QUERY_H
+
+#include <rapport/service.h>
+
+#define REMINDERS_LIST_MAX          200
+#define REMINDERS_LIST_DEFAULT      50
+#define REMINDERS_OCCURRENCES_MAX   1000
+#define REMINDERS_OCCURRENCES_DEF   100
+#define REMINDERS_OCCURRENCES_RANGE (366LL * 86400 * 1000)
+
+void reminders_query_list(void *arg, rp_service_t *service, rp_origin_t *origin,
+                          const rp_request_t *req);
+void reminders_query_occurrences(void *arg, rp_service_t *service, rp_origin_t *origin,
+                                 const rp_request_t *req);
+
+void reminders_query_test(void);
+
+#endif
