@@ -1,5 +1,6 @@
 /*  handlers.c — the reminders op table and the service's own state. */
 #include "handlers.h"
+#include "clock.h"
 #include "ops.h"
 #include "query.h"
 #include "reminder.h"
@@ -16,6 +17,7 @@
 struct _reminders_handlers_t {
     rp_writes_t *writes;        //  writes in flight
     char zone[RP_ZONE_MAX + 1]; //  the default time zone
+    reminders_clock_t clock;    //  the writer's firings (clock.h)
 };
 
 reminders_handlers_t *reminders_handlers_new(const char *zone)
@@ -40,6 +42,11 @@ void reminders_handlers_destroy(reminders_handlers_t **self_p)
 rp_writes_t *reminders_handlers_writes(void *self)
 {
     return ((reminders_handlers_t *)self)->writes;
+}
+
+void reminders_handlers_tick(void *arg, rp_service_t *service)
+{
+    reminders_clock_tick(&((reminders_handlers_t *)arg)->clock, service);
 }
 
 const char *reminders_handlers_zone(void *self)

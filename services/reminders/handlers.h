@@ -32,4 +32,7 @@ extern const rp_service_op_t reminders_handlers_ops[];
 
 void reminders_handlers_test(void);
 
+//  rp_service_def_t.tick: the writer's clock (clock.h).
+void reminders_handlers_tick(void *arg, rp_service_t *service);
+
 #endif

@@ -16,6 +16,8 @@ int main(int argc, char **argv)
                                          .dbnames = reminders_apply_dbnames,
                                          .apply = reminders_apply_event,
                                          .ops = reminders_handlers_ops,
+                                         .tick = reminders_handlers_tick,
+                                         .tick_ms = 200, //  punctual within 1 s
                                          .init = reminders_handlers_init,
                                          .fini = reminders_handlers_fini};
     return rp_service_main(&def, argc, argv);

@@ -9,6 +9,7 @@ list filters, and bad inputs answered 422 naming each field.
 """
 
 import os
+import time
 import urllib.parse
 
 import pytest
@@ -342,3 +343,35 @@ def test_replica_replays_the_same(stack, tmp_path):
     moved = ok(call(gw, key, "PATCH", f"{REMINDERS}/{r['id']}", {"remind_before": ["PT1H"]}))
     assert moved["version"] == got["version"] + 1
     assert moved["next_fire_at"] == "2027-02-26T01:00:00.000Z"
+
+
+def test_the_writer_fires_each_occurrence_once(stack):
+    """A one-off due in two seconds and a daily series already under way:
+    the writer's clock appends one reminder.fired per key, at the due time
+    or after it, and never a second one (apply would refuse it)."""
+    gw = stack.gateways[0]
+    _, ann, _, _ = people(gw)
+    key = ann["api_key"]
+    now = time.time()
+    due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 2))
+    one = create(gw, key, subject="回访客户", kind="call", due_at=due, time_zone="UTC")
+    with stack.broker.client() as client:
+        def fired():
+            return [e for e in client.read_all()[0] if e["type"] == "reminder.fired"]
+        wait_until(lambda: len(fired()) >= 1, 10 * SLOW, interval=0.1, what="the firing")
+        first = fired()
+        assert [e["data"]["id"] for e in first] == [one["id"]], first
+        event = first[0]
+        assert event["data"]["due_at"][:19] == due[:19] and event["data"]["late"] is False
+        fired_ms = time.mktime(time.strptime(event["data"]["fired_at"][:19],
+                                             "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        assert fired_ms >= now + 2 - 1
+        # A later write is applied after several ticks of the clock: still one.
+        create(gw, key, subject="之后", kind="task", due_at="2030-01-01T00:00:00Z",
+               time_zone="UTC")
+        head = client.head()
+        wait_until(lambda: client.call("reminders", "service.status")["data"]["cursor"] >= head,
+                   5 * SLOW, interval=0.05, what="the writer past the later write")
+        assert len(fired()) == 1
+    got = ok(call(gw, key, "GET", f"{REMINDERS}/{one['id']}"))
+    assert got["state"] == "fired" and len(got["fired"]) == 1, got
