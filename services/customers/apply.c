@@ -290,13 +290,6 @@ static int s_save(apply_t *self, const rp_record_t *old)
 //  ---------------------------------------------------------------------
 //  The four event types
 
-static bool s_is(const msgpack_object *o, const char *want)
-{
-    const char *str;
-    size_t len;
-    return rp_obj_str(o, &str, &len) && len == strlen(want) && memcmp(str, want, len) == 0;
-}
-
 //  A grade given by hand is kept; so is a tier of a buying customer
 //  (grading.h). A null clears the flag: orders decide again.
 static void s_manual(rp_record_t *record, const rp_record_t *changes)
@@ -307,8 +300,8 @@ static void s_manual(rp_record_t *record, const rp_record_t *changes)
     const msgpack_object *tier = &changes->values[CUSTOMER_TIER];
     if (changes->given[CUSTOMER_TIER])
         rp_record_set_bool(record, CUSTOMER_TIER_MANUAL,
-                           s_is(tier, "transacting") || s_is(tier, "key") ||
-                               s_is(tier, "strategic"));
+                           rp_obj_streq(tier, "transacting") || rp_obj_streq(tier, "key") ||
+                               rp_obj_streq(tier, "strategic"));
 }
 
 static int s_created(rp_apply_t *base)

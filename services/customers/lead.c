@@ -26,13 +26,6 @@ int lead_get(rp_store_t *store, MDB_txn *txn, uint64_t seq, MDB_val *value)
     return mdb_get(txn, rp_store_dbi(store, "leads"), &key, value);
 }
 
-static bool s_str_is(const msgpack_object *o, const char *want, size_t len)
-{
-    const char *str;
-    size_t str_len;
-    return rp_obj_str(o, &str, &str_len) && str_len == len && memcmp(str, want, len) == 0;
-}
-
 //  The next active sales user of team after the last one, into owner
 //  (RP_MAX_ACTOR + 1 bytes); its length, 0 when the team has none.
 static size_t s_next_owner(rp_store_t *store, MDB_txn *txn, const char *team, char *owner, int *rc)
@@ -60,8 +53,8 @@ static size_t s_next_owner(rp_store_t *store, MDB_txn *txn, const char *team, ch
         const msgpack_object *user = doc ? rp_doc_root(doc) : NULL;
         bool active = false;
         rp_obj_bool(rp_obj_get(user, "active"), &active);
-        bool seller = active && s_str_is(rp_obj_get(user, "role"), "sales", 5) &&
-                      (team_len == 0 || s_str_is(rp_obj_get(user, "team"), team, team_len));
+        bool seller = active && rp_obj_streq(rp_obj_get(user, "role"), "sales") &&
+                      (team_len == 0 || rp_obj_streq(rp_obj_get(user, "team"), team));
         rp_doc_destroy(&doc);
         if (!seller)
             continue;

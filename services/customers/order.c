@@ -164,10 +164,7 @@ static int s_order_load(fold_t *self, const char *order_no, size_t len)
 
 static bool s_status_is(const rp_record_t *order, const char *status)
 {
-    const char *str;
-    size_t len;
-    return rp_record_str(order, O_STATUS, &str, &len) && len == strlen(status) &&
-           memcmp(str, status, len) == 0;
+    return rp_obj_streq(&order->values[O_STATUS], status);
 }
 
 //  "<customer> NUL <placed_at><order_no>" of the order; 0 when it has no customer.
@@ -222,18 +219,11 @@ static stats_order_t s_stats_order(const rp_record_t *order, char currency[4])
 //  ---------------------------------------------------------------------
 //  Grade and tier
 
-static bool s_str_is(const msgpack_object *o, const char *want)
-{
-    const char *str;
-    size_t len;
-    return rp_obj_str(o, &str, &len) && len == strlen(want) && memcmp(str, want, len) == 0;
-}
-
 //  Set field to value unless it is so already; the move goes on the line.
 static bool s_move(fold_t *self, rp_record_t *record, int field, const char *name,
                    const char *value)
 {
-    if (s_str_is(&record->values[field], value))
+    if (rp_obj_streq(&record->values[field], value))
         return false;
     rp_pack_cstr(&self->line.pk, name);
     msgpack_pack_map(&self->line.pk, 2);
@@ -266,8 +256,8 @@ static int s_regrade_at(fold_t *self, const stats_t *stats, uint32_t month)
         changed |=
             s_move(self, &held.record, CUSTOMER_GRADE, "grade", grading_grade(&grading, amount));
     const msgpack_object *tier = &held.record.values[CUSTOMER_TIER];
-    bool bought =
-        s_str_is(tier, "transacting") || s_str_is(tier, "key") || s_str_is(tier, "strategic");
+    bool bought = rp_obj_streq(tier, "transacting") || rp_obj_streq(tier, "key") ||
+                  rp_obj_streq(tier, "strategic");
     if (!rp_record_bool(&held.record, CUSTOMER_TIER_MANUAL) && (live || bought))
         changed |= s_move(self, &held.record, CUSTOMER_TIER, "tier",
                           live ? grading_tier(&grading, amount) : "prospect");
@@ -669,7 +659,7 @@ static bool s_edge(MDB_txn *txn, MDB_dbi dbi, const char *id, size_t len, bool l
         const msgpack_object *root = doc ? rp_doc_root(doc) : NULL;
         const char *at;
         size_t at_len;
-        if (s_str_is(rp_obj_get(root, "status"), STATUS_PLACED) &&
+        if (rp_obj_streq(rp_obj_get(root, "status"), STATUS_PLACED) &&
             rp_obj_str(rp_obj_get(root, "placed_at"), &at, &at_len) && at_len < 32) {
             memcpy(out, at, at_len);
             out[at_len] = 0;
