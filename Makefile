@@ -102,6 +102,13 @@ CUSTOMERS_FOLD := $(patsubst %,$(B)/obj/services/customers/%.o,apply customer ac
 $(B)/bin/rapport-opportunities: $(CUSTOMERS_FOLD)
 $(filter $(B)/test/test_opportunities_%,$(UNITS)): $(CUSTOMERS_FOLD)
 $(B)/bin/rapport-customers: $(USERS_FOLD)
+
+# The reminders service folds customer.*, user.* and opportunity.* events
+# with those services' own applies (docs/reminders.md § Shape): owners,
+# managers, birthdays, activities and stages are the journal's.
+OPPORTUNITIES_FOLD := $(filter-out %/main.o,$(call service_objs,opportunities)) $(CUSTOMERS_FOLD)
+$(B)/bin/rapport-reminders: $(OPPORTUNITIES_FOLD)
+$(filter $(B)/test/test_reminders_%,$(UNITS)): $(OPPORTUNITIES_FOLD)
 $(filter $(B)/test/test_customers_%,$(UNITS)): $(USERS_FOLD)
 
 # TEST ONLY: the gateway with the tally demo's routes too (tests/system/tally_routes.c);
@@ -121,7 +128,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 
 # The reports' benchmark runs the opportunities code in-process (its apply
 # fills the store, report_build answers): the service's objects but main.o.
-$(B)/bench/bench_reports: $(filter-out %/main.o,$(call service_objs,opportunities)) $(CUSTOMERS_FOLD)
+$(B)/bench/bench_reports: $(OPPORTUNITIES_FOLD)
 
 run: deps
 	@$(MAKE) --no-print-directory build

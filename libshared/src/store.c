@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STORE_MAX_DBS   32
+#define STORE_MAX_DBS   64
 #define STORE_MAP_START (64UL << 20) //  64 MiB; sparse, grows by doubling
 
 struct _rp_store_t {

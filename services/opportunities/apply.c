@@ -16,11 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const opportunities_apply_dbnames[] = {
-    //  the customers fold's (outcomes and the users' among them)
-    CUSTOMERS_APPLY_DBNAMES,
-    //  the deals'
-    "opportunities", "pipelines", "history", "by_customer", "stage_open", "opp_sorted", NULL};
+//  the customers fold's (outcomes and the users' among them), the deals'
+const char *const opportunities_apply_dbnames[] = {OPPORTUNITIES_APPLY_DBNAMES, NULL};
 
 size_t opportunities_apply_pair(char *out, const char *a, size_t a_len, const char *b, size_t b_len)
 {

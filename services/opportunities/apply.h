@@ -25,7 +25,15 @@
 #include <rapport/envelope.h>
 #include <rapport/store.h>
 
+#include "../customers/apply.h"
+
 #define OPPORTUNITIES_MAX_ID 64
+
+//  The store's databases, for a service that folds opportunity.* too
+//  (the reminders service: services/reminders/apply.h).
+#define OPPORTUNITIES_APPLY_DBNAMES                                                                \
+    CUSTOMERS_APPLY_DBNAMES, "opportunities", "pipelines", "history", "by_customer", "stage_open", \
+        "opp_sorted"
 
 extern const char *const opportunities_apply_dbnames[];
 

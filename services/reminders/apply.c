@@ -3,6 +3,10 @@
 #include "apply.h"
 #include "reminder.h"
 
+#include "../customers/apply.h"
+#include "../customers/order.h"
+#include "../opportunities/apply.h"
+
 #include <rapport/outcome.h>
 
 #include <assert.h>
@@ -14,8 +18,13 @@
 
 #define NEXT_TRIES 64 //  fired occurrences skipped when looking for the next
 
-const char *const reminders_apply_dbnames[] = {"reminders",  "due",         "agenda_of",
-                                               "fired_keys", RP_OUTCOME_DB, NULL};
+const char *const reminders_apply_dbnames[] = {
+    OPPORTUNITIES_APPLY_DBNAMES, //  the records reminders follow (outcomes among them)
+    "reminders",
+    "due",
+    "agenda_of",
+    "fired_keys",
+    NULL};
 
 //  One reminder being changed by one event.
 typedef struct {
@@ -464,10 +473,36 @@ static const rp_apply_type_t s_types[] = {
 
 static const rp_apply_def_t s_def = {"reminders", "reminder.", REMINDERS_MAX_ID, s_types, NULL};
 
+//  The other domains' events this store folds with their services' own
+//  applies: 1 through opportunities' (customer.*, user.*, lead.captured
+//  go on from there to the customers fold), 2 through customers', 0 not.
+static int s_foreign(const rp_event_t *event)
+{
+    static const char *const prefixes[] = {"opportunity.", "customer.", "user.", NULL};
+    for (size_t i = 0; prefixes[i]; i++) {
+        size_t len = strlen(prefixes[i]);
+        if (event->type_len > len && memcmp(event->type, prefixes[i], len) == 0)
+            return 1;
+    }
+    if (rp_event_is(event, "lead.captured"))
+        return 1;
+    if (rp_event_is(event, "activity.logged") || order_event(event))
+        return 2;
+    return 0;
+}
+
 int reminders_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t seq,
                           const rp_event_t *event)
 {
     (void)arg;
+    switch (s_foreign(event)) {
+    case 1:
+        return opportunities_apply_event(NULL, store, txn, seq, event);
+    case 2:
+        return customers_apply_event(NULL, store, txn, seq, event);
+    default:
+        break;
+    }
     rp_apply_t self;
     memset(&self, 0, sizeof self);
     return rp_apply_run(&s_def, &self, store, txn, seq, event);

@@ -1,15 +1,20 @@
 /*  apply.h — the reminders store and the only code that changes it
     (DESIGN.md §2; docs/reminders.md § Events, § The clock).
 
-    Databases:
+    Databases (besides the opportunities fold's, OPPORTUNITIES_APPLY_DBNAMES,
+    which hold the customers', the users' and the outcomes):
       reminders   reminder id → the reminder (MessagePack map, reminder.h)
       due         the agenda: <fire ms 8 bytes BE> <key> → reminder id,
                   each reminder's next firing only
       agenda_of   reminder id → its due key (to move it)
       fired_keys  a firing's key → the seq of the reminder.fired that
                   recorded it
-      outcomes    seq → outcome (rapport/outcome.h)
 
+    opportunity.*, customer.*, user.*, lead.captured, activity.logged and
+    the integrators' order events are folded with those services' own
+    applies (services/opportunities/apply.h, services/customers/apply.h),
+    so owners, managers, contacts' birthdays, last contacts and stages here
+    are the journal's, alike on every instance.
     reminder.* events go through the table of rp_apply_run: created,
     updated, deleted, snoozed, done and fired. After each one the
     reminder's agenda entry is recomputed (reminders_apply_next): the
