@@ -7,6 +7,7 @@
 #include "../customers/order.h"
 #include "../opportunities/apply.h"
 
+#include <rapport/log.h>
 #include <rapport/outcome.h>
 
 #include <assert.h>
@@ -275,6 +276,36 @@ static int s_created(change_t *self)
     return s_save(self);
 }
 
+//  Overlay changes on self->r; a new time arms it again (fired or
+//  snoozed becomes pending). False when the result makes no series.
+static bool s_overlay(change_t *self, const rp_record_t *changes)
+{
+    static const int timing[] = {REMINDER_DUE_AT,        REMINDER_TIME_ZONE, REMINDER_ALL_DAY,
+                                 REMINDER_REMIND_BEFORE, REMINDER_RRULE,     REMINDER_EXDATES};
+    bool moved = false;
+    for (size_t i = 0; i < sizeof timing / sizeof timing[0]; i++)
+        moved =
+            moved || (changes->given[timing[i]] &&
+                      !msgpack_object_equal(changes->values[timing[i]], self->r.values[timing[i]]));
+    rp_record_overlay(&self->r, changes);
+    const char *field;
+    rp_recurrence_t *series = reminder_series(&self->r, &field);
+    if (!series)
+        return false;
+    rp_recurrence_destroy(&series);
+    if (moved) {
+        int64_t now;
+        s_event_ms(self->base, &now);
+        s_set_time(&self->r, REMINDER_ARMED_AT, now);
+        const msgpack_object *state = &self->r.values[REMINDER_STATE];
+        if (rp_obj_streq(state, "fired") || rp_obj_streq(state, "snoozed")) {
+            rp_record_set_str(&self->r, REMINDER_STATE, "pending", 7);
+            rp_record_set_nil(&self->r, REMINDER_SNOOZED_UNTIL);
+        }
+    }
+    return true;
+}
+
 static int s_updated(change_t *self)
 {
     const msgpack_object *data = self->base->event->data;
@@ -288,35 +319,11 @@ static int s_updated(change_t *self)
     rp_field_error_t errors[4];
     const msgpack_object *fields = rp_obj_get(data, "changes");
     bool valid = rp_obj_is_map(fields) &&
-                 rp_record_validate(&changes, fields, NULL, false, NULL, errors, 4) == 0;
-    static const int timing[] = {REMINDER_DUE_AT,        REMINDER_TIME_ZONE, REMINDER_ALL_DAY,
-                                 REMINDER_REMIND_BEFORE, REMINDER_RRULE,     REMINDER_EXDATES};
-    bool moved = false;
-    for (size_t i = 0; valid && i < sizeof timing / sizeof timing[0]; i++)
-        moved =
-            moved || (changes.given[timing[i]] &&
-                      !msgpack_object_equal(changes.values[timing[i]], self->r.values[timing[i]]));
-    if (valid)
-        rp_record_overlay(&self->r, &changes);
+                 rp_record_validate(&changes, fields, NULL, false, NULL, errors, 4) == 0 &&
+                 s_overlay(self, &changes);
     rp_record_reset(&changes);
     if (!valid)
         return rp_apply_outcome(self->base, 422, "bad_event");
-    const char *field;
-    rp_recurrence_t *series = reminder_series(&self->r, &field);
-    if (!series)
-        return rp_apply_outcome(self->base, 422, "bad_event");
-    rp_recurrence_destroy(&series);
-    if (moved) {
-        //  A new time arms it again: fired (or snoozed) becomes pending.
-        int64_t now;
-        s_event_ms(self->base, &now);
-        s_set_time(&self->r, REMINDER_ARMED_AT, now);
-        const msgpack_object *state = &self->r.values[REMINDER_STATE];
-        if (rp_obj_streq(state, "fired") || rp_obj_streq(state, "snoozed")) {
-            rp_record_set_str(&self->r, REMINDER_STATE, "pending", 7);
-            rp_record_set_nil(&self->r, REMINDER_SNOOZED_UNTIL);
-        }
-    }
     return s_save(self);
 }
 
@@ -442,6 +449,75 @@ static int s_fired_event(change_t *self)
     rp_record_set_str(&self->r, REMINDER_STATE, "fired", 5);
     rp_record_set_nil(&self->r, REMINDER_SNOOZED_UNTIL);
     return s_save(self);
+}
+
+//  ---------------------------------------------------------------------
+//  Derived reminders
+
+static void s_base(rp_apply_t *base, rp_store_t *store, MDB_txn *txn, uint64_t seq,
+                   const rp_event_t *event, const char *id, size_t id_len)
+{
+    memset(base, 0, sizeof *base);
+    base->store = store;
+    base->txn = txn;
+    base->seq = seq;
+    base->event = event;
+    base->id = id;
+    base->id_len = id_len;
+}
+
+int reminders_apply_derive(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                           const char *id, size_t id_len, const rp_record_t *fields)
+{
+    rp_apply_t base;
+    s_base(&base, store, txn, seq, event, id, id_len);
+    change_t self;
+    s_init(&self, &base);
+    int rc = s_load(&self);
+    if (rc == MDB_NOTFOUND) {
+        rp_record_reset(&self.r);
+        rp_record_set_str(&self.r, REMINDER_ID, id, id_len);
+        rp_record_set_str(&self.r, REMINDER_KIND, "task", 4);
+        rp_record_set_bool(&self.r, REMINDER_ALL_DAY, false);
+        rp_record_set_bool(&self.r, REMINDER_SKIP_MISSED, false);
+        rp_record_set_u64(&self.r, REMINDER_SNOOZES, 0);
+        rp_record_set_str(&self.r, REMINDER_STATE, "cancelled", 9); //  opened below
+        rc = 0;
+    }
+    const msgpack_object *state = &self.r.values[REMINDER_STATE];
+    bool closed = rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled");
+    if (rc == 0 && s_overlay(&self, fields)) {
+        if (closed) {
+            int64_t now;
+            s_event_ms(&base, &now);
+            s_set_time(&self.r, REMINDER_ARMED_AT, now);
+            rp_record_set_str(&self.r, REMINDER_STATE, "pending", 7);
+            rp_record_set_nil(&self.r, REMINDER_SNOOZED_UNTIL);
+            rp_record_set_nil(&self.r, REMINDER_DONE_THROUGH);
+        }
+        rc = s_save(&self);
+    } else if (rc == 0)
+        rp_warn("reminders: derived reminder %.*s makes no series; left as it was", (int)id_len,
+                id);
+    s_fini(&self);
+    return rc;
+}
+
+int reminders_apply_close(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                          const char *id, size_t id_len, const char *state)
+{
+    rp_apply_t base;
+    s_base(&base, store, txn, seq, event, id, id_len);
+    change_t self;
+    s_init(&self, &base);
+    int rc = s_load(&self);
+    const msgpack_object *now = &self.r.values[REMINDER_STATE];
+    if (rc == 0 && !rp_obj_streq(now, "done") && !rp_obj_streq(now, "cancelled")) {
+        rp_record_set_str(&self.r, REMINDER_STATE, state, strlen(state));
+        rc = s_save(&self);
+    }
+    s_fini(&self);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 #define CHANGE_ROW(name, call)                                                                     \

@@ -54,6 +54,24 @@ typedef bool(reminders_due_fn)(void *arg, int64_t fire_ms, const char *key, size
 int reminders_apply_due(rp_store_t *store, MDB_txn *txn, int64_t until_ms, size_t max,
                         reminders_due_fn *fn, void *arg, size_t *count);
 
+//  Derived reminders — important dates, follow-ups (docs/reminders.md) —
+//  are kept by apply itself, in the event's transaction, under ids every
+//  instance derives alike (no reminder.* event of their own).
+//
+//  Put reminder id with the given fields of fields (a reminder record,
+//  reminder.h, given[] set for the fields to take): created pending and
+//  armed from the event's time when new or closed (done, cancelled: it
+//  opens again), otherwise the fields overlaid as reminder.updated does (a
+//  moved time arms it again). Fields that make no series are logged and
+//  change nothing. 0 or an LMDB error.
+int reminders_apply_derive(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                           const char *id, size_t id_len, const rp_record_t *fields);
+
+//  Close reminder id with state ("done", "cancelled"): its agenda entry
+//  goes; one absent or closed already is left. 0 or an LMDB error.
+int reminders_apply_close(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
+                          const char *id, size_t id_len, const char *state);
+
 void reminders_apply_test(void);
 
 #endif
