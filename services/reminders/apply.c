@@ -1,6 +1,7 @@
 /*  apply.c — the reminders store's fold: reminder.* through the table,
     each row keeping the reminder's agenda entry in step. */
 #include "apply.h"
+#include "dates.h"
 #include "reminder.h"
 
 #include "../customers/apply.h"
@@ -25,6 +26,7 @@ const char *const reminders_apply_dbnames[] = {
     "due",
     "agenda_of",
     "fired_keys",
+    DATES_DB,
     NULL};
 
 //  One reminder being changed by one event.
@@ -486,7 +488,12 @@ int reminders_apply_derive(rp_store_t *store, MDB_txn *txn, uint64_t seq, const 
     }
     const msgpack_object *state = &self.r.values[REMINDER_STATE];
     bool closed = rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled");
-    if (rc == 0 && s_overlay(&self, fields)) {
+    bool same = !closed;
+    for (int i = 0; same && i < REMINDER_FIELDS; i++)
+        same = !fields->given[i] || msgpack_object_equal(fields->values[i], self.r.values[i]);
+    if (rc == 0 && same)
+        ; //  nothing to change: no new version
+    else if (rc == 0 && s_overlay(&self, fields)) {
         if (closed) {
             int64_t now;
             s_event_ms(&base, &now);
@@ -572,8 +579,10 @@ int reminders_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t s
 {
     (void)arg;
     switch (s_foreign(event)) {
-    case 1:
-        return opportunities_apply_event(NULL, store, txn, seq, event);
+    case 1: {
+        int rc = opportunities_apply_event(NULL, store, txn, seq, event);
+        return rc ? rc : dates_follow(store, txn, seq, event);
+    }
     case 2:
         return customers_apply_event(NULL, store, txn, seq, event);
     default:

@@ -1,6 +1,7 @@
 /*  handlers.c — the reminders op table and the service's own state. */
 #include "handlers.h"
 #include "clock.h"
+#include "dates.h"
 #include "ops.h"
 #include "query.h"
 #include "reminder.h"
@@ -62,6 +63,7 @@ int reminders_handlers_init(rp_config_t *config, void **arg)
         rp_error("reminders: reminders/time_zone \"%s\" is not a time zone", zone);
         return -1;
     }
+    dates_set_zone(canonical); //  before anything is applied
     *arg = reminders_handlers_new(canonical);
     return 0;
 }

@@ -30,10 +30,10 @@ class Reminders(ServiceProcess):
 
 
 class RemStack(Stack):
-    def __init__(self, broker_factory, tmp_path):
+    def __init__(self, broker_factory, tmp_path, customers=False):
         if not os.access(REM_BINARY, os.X_OK):
             pytest.fail(f"{REM_BINARY} is not built (run make build)")
-        super().__init__(broker_factory, tmp_path, customers=False, gateways=1)
+        super().__init__(broker_factory, tmp_path, customers=customers, gateways=1)
         self.procs.insert(1, Reminders(self.broker, tmp_path / "reminders0"))
         with self.broker.client() as client:
             wait_until(lambda: client.mmi("reminders") == "200"
