@@ -254,7 +254,8 @@ static int s_follow(follow_t *self)
     bool live = rc == 0 && !rp_record_bool(&held.record, CUSTOMER_ARCHIVED) &&
                 rp_record_str(&held.record, CUSTOMER_OWNER, &owner, &owner_len);
     if (live) {
-        self->name = &held.record.values[CUSTOMER_NAME];
+        self->name = &held.record.values[CUSTOMER_NAME]; //  cleared below
+
         s_want(self, "registered_on", 13, &held.record.values[CUSTOMER_REGISTERED_ON],
                "Anniversary", self->name, NULL);
         rc = s_each(self, "contacts", s_want_contact);
@@ -267,6 +268,7 @@ static int s_follow(follow_t *self)
         for (size_t i = 0; rc == 0 && i < self->count; i++)
             rc = s_derive(self, &self->wanted[i], &held.record, zone);
     }
+    self->name = NULL;
     customers_apply_release(&held);
     return rc;
 }
