@@ -78,6 +78,7 @@ const rp_service_op_t reminders_handlers_ops[] = {
     {"reminders.list", RP_OP_READ, reminders_query_list},
     {"reminders.get", RP_OP_READ, reminders_ops_get},
     {"reminders.occurrences", RP_OP_READ, reminders_query_occurrences},
+    {"reminders.agenda", RP_OP_READ, reminders_query_agenda},
     {"reminders.create", RP_OP_WRITE, reminders_ops_create},
     {"reminders.update", RP_OP_WRITE, reminders_ops_update},
     {"reminders.delete", RP_OP_WRITE, reminders_ops_delete},

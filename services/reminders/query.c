@@ -315,6 +315,201 @@ void reminders_query_occurrences(void *arg, rp_service_t *service, rp_origin_t *
 }
 
 //  ---------------------------------------------------------------------
+//  The agenda
+
+typedef struct {
+    int64_t at;
+    size_t offset, size; //  its packed item in the agenda's buffer
+    char id[REMINDERS_MAX_ID + 1];
+} slot_t;
+
+typedef struct {
+    list_t list; //  the filters (s_keep)
+    int64_t from, to;
+    uint64_t limit;
+    rp_packer_t packed;
+    slot_t *slots;
+    size_t count;
+    bool truncated;
+} agenda_t;
+
+static int s_slot_cmp(const void *a, const void *b)
+{
+    const slot_t *x = (const slot_t *)a, *y = (const slot_t *)b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void s_pack_str_of(msgpack_packer *pk, const char *key, const rp_record_t *r, int field)
+{
+    rp_pack_cstr(pk, key);
+    msgpack_pack_object(pk, r->values[field]);
+}
+
+//  Keep the earliest limit occurrences: the slots are a bounded set that
+//  is sorted and cut when full, so a busy range costs memory in limit.
+static void s_agenda_add(agenda_t *self, int64_t at, const rp_record_t *r, const char *id,
+                         size_t id_len, bool fired, bool done)
+{
+    size_t cap = 2 * self->limit;
+    if (self->count == cap) {
+        qsort(self->slots, self->count, sizeof *self->slots, s_slot_cmp);
+        self->count = self->limit;
+        self->truncated = true;
+    }
+    if (self->truncated && at > self->slots[self->limit - 1].at)
+        return;
+    slot_t *slot = &self->slots[self->count++];
+    slot->at = at;
+    snprintf(slot->id, sizeof slot->id, "%.*s", (int)id_len, id);
+    slot->offset = self->packed.buffer.size;
+    msgpack_packer *pk = &self->packed.pk;
+    char text[32];
+    rp_time_format(at, text);
+    msgpack_pack_map(pk, 11);
+    rp_pack_kv_cstr(pk, "at", text);
+    rp_pack_cstr(pk, "reminder_id");
+    rp_pack_strn(pk, id, id_len);
+    s_pack_str_of(pk, "subject", r, REMINDER_SUBJECT);
+    s_pack_str_of(pk, "kind", r, REMINDER_KIND);
+    s_pack_str_of(pk, "assignee", r, REMINDER_ASSIGNEE);
+    s_pack_str_of(pk, "customer_id", r, REMINDER_CUSTOMER_ID);
+    s_pack_str_of(pk, "opportunity_id", r, REMINDER_OPPORTUNITY_ID);
+    rp_pack_kv_bool(pk, "all_day", rp_record_bool(r, REMINDER_ALL_DAY));
+    s_pack_str_of(pk, "state", r, REMINDER_STATE);
+    rp_pack_kv_bool(pk, "fired", fired);
+    rp_pack_kv_bool(pk, "done", done);
+    slot->size = self->packed.buffer.size - slot->offset;
+}
+
+//  One reminder's occurrences in the range into the agenda.
+static void s_agenda_expand(agenda_t *self, MDB_txn *txn, MDB_dbi fired, const rp_record_t *r,
+                            const char *id, size_t id_len)
+{
+    const char *field;
+    rp_recurrence_t *series = reminder_series(r, &field);
+    int64_t offsets[REMINDER_MAX_OFFSETS], at, from = self->from, through = INT64_MIN;
+    size_t n = reminder_offsets(r, offsets);
+    const char *str;
+    size_t len;
+    if (rp_record_str(r, REMINDER_DONE_THROUGH, &str, &len))
+        rp_time_parse(str, len, &through);
+    bool all_done = rp_obj_streq(&r->values[REMINDER_STATE], "done");
+    for (uint64_t i = 0;
+         series && i < self->limit && rp_recurrence_next(series, from, &at) && at <= self->to;
+         i++) {
+        bool any = false;
+        for (size_t j = 0; j < n && !any; j++) {
+            char key[REMINDER_KEY_MAX];
+            reminder_key(id, id_len, at, offsets[j], key);
+            MDB_val fk = {strlen(key), key}, fv;
+            any = mdb_get(txn, fired, &fk, &fv) == 0;
+        }
+        s_agenda_add(self, at, r, id, id_len, any, all_done || at <= through);
+        from = at + 1;
+    }
+    rp_recurrence_destroy(&series);
+}
+
+static int s_agenda_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    agenda_t *self = (agenda_t *)arg;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "reminders"), &c);
+    if (rc)
+        return rc;
+    MDB_dbi fired = rp_store_dbi(store, "fired_keys");
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
+        if (!doc)
+            continue;
+        rp_record_t r;
+        reminder_init(&r);
+        rp_record_from_map(&r, rp_doc_root(doc));
+        if (s_keep(&self->list, &r) && !rp_obj_streq(&r.values[REMINDER_STATE], "cancelled"))
+            s_agenda_expand(self, txn, fired, &r, k.mv_data, k.mv_size);
+        rp_record_reset(&r);
+        rp_doc_destroy(&doc);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void s_agenda_reply(rp_service_t *service, rp_origin_t **origin_p, agenda_t *self)
+{
+    qsort(self->slots, self->count, sizeof *self->slots, s_slot_cmp);
+    size_t count = self->count < self->limit ? self->count : self->limit;
+    self->truncated = self->truncated || self->count > self->limit;
+    rp_packer_t out;
+    rp_packer_init(&out);
+    rp_reply_pack(&out.pk, rp_origin_id(*origin_p), 200, 0, 1);
+    rp_pack_cstr(&out.pk, "data");
+    msgpack_pack_map(&out.pk, 3);
+    rp_pack_cstr(&out.pk, "items");
+    msgpack_pack_array(&out.pk, (uint32_t)count);
+    for (size_t i = 0; i < count; i++)
+        msgpack_sbuffer_write(&out.buffer, self->packed.buffer.data + self->slots[i].offset,
+                              self->slots[i].size);
+    rp_pack_cstr(&out.pk, "next_cursor");
+    msgpack_pack_nil(&out.pk);
+    rp_pack_kv_bool(&out.pk, "truncated", self->truncated);
+    rp_service_reply(service, origin_p, out.buffer.data, out.buffer.size);
+    rp_packer_destroy(&out);
+}
+
+void reminders_query_agenda(void *arg, rp_service_t *service, rp_origin_t *origin,
+                            const rp_request_t *req)
+{
+    (void)arg;
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
+    agenda_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->list.actor = &actor;
+    self->list.overdue = -1;
+    rp_field_error_t errors[10];
+    int count = 0;
+    s_filter(req, "assignee", 100, &self->list.assignee, errors, &count);
+    if (self->list.assignee.str && self->list.assignee.len == 2 &&
+        memcmp(self->list.assignee.str, "me", 2) == 0) {
+        self->list.assignee.str = actor.user ? actor.user : "";
+        self->list.assignee.len = actor.user_len;
+    }
+    s_filter(req, "kind", 16, &self->list.kind, errors, &count);
+    s_filter(req, "customer_id", 64, &self->list.customer, errors, &count);
+    s_filter(req, "opportunity_id", 64, &self->list.opportunity, errors, &count);
+    s_limit(req, REMINDERS_AGENDA_DEF, REMINDERS_AGENDA_MAX, &self->limit, errors, &count);
+    bool from = s_time_arg(req, "from", &self->from, errors, &count);
+    bool to = s_time_arg(req, "to", &self->to, errors, &count);
+    if (!from && count < 10)
+        rp_field_error_set(&errors[count++], "from", 4, "required");
+    if (!to && count < 10)
+        rp_field_error_set(&errors[count++], "to", 2, "required");
+    if (count == 0 && (self->to < self->from || self->to - self->from > REMINDERS_AGENDA_RANGE)) {
+        rp_field_error_set(&errors[count], "to", 2, "out_of_range");
+        errors[count++].message = "to must be after from, within 92 days";
+    }
+    if (count)
+        rp_service_reply_invalid(service, &origin, "some parameters are not valid", errors, count);
+    else {
+        rp_packer_init(&self->packed);
+        self->slots = malloc(2 * self->limit * sizeof *self->slots);
+        assert(self->slots);
+        if (rp_scope_may_read(&actor) &&
+            rp_store_read(rp_service_store(service), s_agenda_read, self))
+            rp_service_reply_error(service, &origin, 500, "store", "the store could not be read");
+        else
+            s_agenda_reply(service, &origin, self);
+        free(self->slots);
+        rp_packer_destroy(&self->packed);
+    }
+    free(self);
+}
+
+//  ---------------------------------------------------------------------
 
 void reminders_query_test(void)
 {

@@ -13,6 +13,15 @@
     [{at, fire_at: [..], fired}]}: the occurrences in [from, to], at and
     fire_at in RFC 3339 UTC (fire_at: at minus each remind_before), fired:
     whether one of its firings is recorded.
+
+    reminders.agenda {from, to (RFC 3339, to - from ≤ 92 days), assignee?,
+    kind?, customer_id?, opportunity_id?, limit? (1..1000, default 500)}
+    → {items: [{at, reminder_id, subject, kind, assignee, customer_id,
+    opportunity_id, all_day, state, fired, done}], next_cursor: null,
+    truncated}: every occurrence in [from, to] of the reminders within the
+    caller's read reach (series expanded, cancelled ones left out), in
+    time order (ties by reminder id) — a calendar's view. truncated: more
+    occurrences than limit were in the range (narrow it).
 */
 #ifndef REMINDERS_QUERY_H
 #define REMINDERS_QUERY_H
@@ -29,6 +38,13 @@ void reminders_query_list(void *arg, rp_service_t *service, rp_origin_t *origin,
                           const rp_request_t *req);
 void reminders_query_occurrences(void *arg, rp_service_t *service, rp_origin_t *origin,
                                  const rp_request_t *req);
+
+#define REMINDERS_AGENDA_MAX   1000
+#define REMINDERS_AGENDA_DEF   500
+#define REMINDERS_AGENDA_RANGE (92LL * 86400 * 1000)
+
+void reminders_query_agenda(void *arg, rp_service_t *service, rp_origin_t *origin,
+                            const rp_request_t *req);
 
 void reminders_query_test(void);
 

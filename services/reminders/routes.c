@@ -17,6 +17,10 @@ static const rp_route_arg_t s_list_query[] = {RP_TEXT("assignee"),
                                               RP_INT("limit"),
                                               RP_TEXT("cursor"),
                                               RP_END};
+static const rp_route_arg_t s_agenda_query[] = {RP_TEXT("from"),        RP_TEXT("to"),
+                                                RP_TEXT("assignee"),    RP_TEXT("kind"),
+                                                RP_TEXT("customer_id"), RP_TEXT("opportunity_id"),
+                                                RP_INT("limit"),        RP_END};
 static const rp_route_arg_t s_occurrences_query[] = {RP_TEXT("from"), RP_TEXT("to"),
                                                      RP_INT("limit"), RP_END};
 //  If-Match → args.version (412 version_mismatch).
@@ -38,6 +42,12 @@ static const rp_route_t s_rows[] = {
      .answer = RP_ANSWER_RECORD,
      .status = 201,
      .location = REMINDERS "/{id}"},
+    //  Before /{id}: the calendar's view, series expanded.
+    {.method = "GET",
+     .path = REMINDERS "/agenda",
+     .service = "reminders",
+     .op = "reminders.agenda",
+     .query = s_agenda_query},
     {.method = "GET",
      .path = REMINDERS "/{id}",
      .service = "reminders",

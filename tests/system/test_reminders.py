@@ -375,3 +375,46 @@ def test_the_writer_fires_each_occurrence_once(stack):
         assert len(fired()) == 1
     got = ok(call(gw, key, "GET", f"{REMINDERS}/{one['id']}"))
     assert got["state"] == "fired" and len(got["fired"]) == 1, got
+
+
+def test_agenda_expands_series(stack):
+    gw = stack.gateways[0]
+    mgr, ann, bob, _ = people(gw)
+    weekly = create(gw, ann["api_key"], subject="周会", kind="visit",
+                    due_at="2027-03-01T09:00:00+01:00", time_zone="Europe/Berlin",
+                    rrule="FREQ=WEEKLY;BYDAY=MO")
+    once = create(gw, ann["api_key"], subject="报价", due_at="2027-03-10T12:00:00Z")
+    create(gw, bob["api_key"], subject="bob's", due_at="2027-03-09T12:00:00Z")
+    agenda = "/api/v1/reminders/agenda"
+    body = ok(call(gw, ann["api_key"], "GET", q(agenda, **{"from": "2027-03-01T00:00:00Z",
+                                                           "to": "2027-04-01T00:00:00Z"})))
+    got = [(i["at"], i["reminder_id"]) for i in body["items"]]
+    # Mondays at 09:00 Berlin: 08:00Z until the 28 March change, then 07:00Z.
+    assert got == [("2027-03-01T08:00:00.000Z", weekly["id"]),
+                   ("2027-03-08T08:00:00.000Z", weekly["id"]),
+                   ("2027-03-10T12:00:00.000Z", once["id"]),
+                   ("2027-03-15T08:00:00.000Z", weekly["id"]),
+                   ("2027-03-22T08:00:00.000Z", weekly["id"]),
+                   ("2027-03-29T07:00:00.000Z", weekly["id"])], got
+    assert body["truncated"] is False
+    first = body["items"][0]
+    assert first["subject"] == "周会" and first["kind"] == "visit" and first["fired"] is False
+    assert first["assignee"] == ann["id"] and first["done"] is False
+    # The manager sees the team's; filters and the limit apply.
+    body = ok(call(gw, mgr["api_key"], "GET", q(agenda, kind="task", **{
+        "from": "2027-03-01T00:00:00Z", "to": "2027-04-01T00:00:00Z"})))
+    assert [i["subject"] for i in body["items"]] == ["bob's", "报价"]
+    body = ok(call(gw, ann["api_key"], "GET", q(agenda, limit=2, **{
+        "from": "2027-03-01T00:00:00Z", "to": "2027-04-01T00:00:00Z"})))
+    assert len(body["items"]) == 2 and body["truncated"] is True
+    # Done through the second Monday: those occurrences say so.
+    ok(call(gw, ann["api_key"], "POST", f"{REMINDERS}/{weekly['id']}/done",
+            {"occurrence": "2027-03-08T08:00:00Z"}))
+    body = ok(call(gw, ann["api_key"], "GET", q(agenda, **{"from": "2027-03-01T00:00:00Z",
+                                                           "to": "2027-03-16T00:00:00Z"})))
+    assert [i["done"] for i in body["items"]] == [True, True, False, False]
+    problem(call(gw, ann["api_key"], "GET", q(agenda, to="2027-04-01T00:00:00Z")),
+            422, "invalid")
+    problem(call(gw, ann["api_key"], "GET", q(agenda, **{"from": "2027-01-01T00:00:00Z",
+                                                         "to": "2027-06-01T00:00:00Z"})),
+            422, "invalid")
