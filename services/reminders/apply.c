@@ -7,6 +7,8 @@
 #include "../customers/apply.h"
 #include "../customers/order.h"
 #include "../opportunities/apply.h"
+#include "../users/apply.h"
+#include "../users/preferences.h"
 
 #include <rapport/log.h>
 #include <rapport/outcome.h>
@@ -451,6 +453,43 @@ static int s_fired_event(change_t *self)
     rp_record_set_str(&self->r, REMINDER_STATE, "fired", 5);
     rp_record_set_nil(&self->r, REMINDER_SNOOZED_UNTIL);
     return s_save(self);
+}
+
+//  ---------------------------------------------------------------------
+//  The people reminders are for
+
+//  A string of map into out (size bytes with its NUL); "" when absent.
+static void s_copy_str(const msgpack_object *map, const char *key, char *out, size_t size)
+{
+    const char *str;
+    size_t len;
+    out[0] = 0;
+    if (rp_obj_str(rp_obj_get(map, key), &str, &len) && len < size) {
+        memcpy(out, str, len);
+        out[len] = 0;
+    }
+}
+
+void reminders_apply_person(rp_store_t *store, MDB_txn *txn, const char *user, size_t len,
+                            reminders_person_t *person)
+{
+    memset(person, 0, sizeof *person);
+    MDB_val value;
+    if (users_apply_record_get(store, txn, user, len, &value) == 0) {
+        rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+        if (doc) {
+            s_copy_str(rp_doc_root(doc), "team", person->team, sizeof person->team);
+            s_copy_str(rp_doc_root(doc), "manager_id", person->manager, sizeof person->manager);
+        }
+        rp_doc_destroy(&doc);
+    }
+    MDB_val k = {len, (void *)user};
+    if (len && len <= 511 && mdb_get(txn, rp_store_dbi(store, PREFERENCES_DB), &k, &value) == 0) {
+        rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
+        if (doc)
+            s_copy_str(rp_doc_root(doc), "time_zone", person->zone, sizeof person->zone);
+        rp_doc_destroy(&doc);
+    }
 }
 
 //  ---------------------------------------------------------------------

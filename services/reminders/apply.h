@@ -29,6 +29,7 @@
 
 #include <rapport/apply.h>
 #include <rapport/envelope.h>
+#include <rapport/intl.h>
 #include <rapport/record.h>
 #include <rapport/store.h>
 
@@ -53,6 +54,17 @@ typedef bool(reminders_due_fn)(void *arg, int64_t fire_ms, const char *key, size
                                const char *id, size_t id_len);
 int reminders_apply_due(rp_store_t *store, MDB_txn *txn, int64_t until_ms, size_t max,
                         reminders_due_fn *fn, void *arg, size_t *count);
+
+//  What the users fold holds of a user: team, manager_id and preferred
+//  time zone, each "" when none (or no such user).
+typedef struct {
+    char team[101];
+    char manager[REMINDERS_MAX_ID + 1];
+    char zone[RP_ZONE_MAX + 1];
+} reminders_person_t;
+
+void reminders_apply_person(rp_store_t *store, MDB_txn *txn, const char *user, size_t len,
+                            reminders_person_t *person);
 
 //  Derived reminders — important dates, follow-ups (docs/reminders.md) —
 //  are kept by apply itself, in the event's transaction, under ids every

@@ -5,7 +5,6 @@
 
 #include "../customers/apply.h"
 #include "../customers/customer.h"
-#include "../users/preferences.h"
 
 #include <rapport/intl.h>
 #include <rapport/outcome.h>
@@ -128,26 +127,6 @@ static int s_want_contact(follow_t *self, MDB_cursor *c, const char *source, siz
     return 0;
 }
 
-//  The owner's preferred zone into zone, else the service's.
-static void s_zone_of(follow_t *self, const char *owner, size_t owner_len,
-                      char zone[RP_ZONE_MAX + 1])
-{
-    snprintf(zone, RP_ZONE_MAX + 1, "%s", s_zone);
-    MDB_val k = {owner_len, (void *)owner}, v;
-    if (owner_len == 0 || owner_len > 511 ||
-        mdb_get(self->txn, rp_store_dbi(self->store, PREFERENCES_DB), &k, &v))
-        return;
-    rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
-    const char *str;
-    size_t len;
-    if (doc && rp_obj_str(rp_obj_get(rp_doc_root(doc), "time_zone"), &str, &len) &&
-        len <= RP_ZONE_MAX) {
-        memcpy(zone, str, len);
-        zone[len] = 0;
-    }
-    rp_doc_destroy(&doc);
-}
-
 //  "d-" and 16 hex digits of FNV-1a over (customer id, NUL, source).
 static void s_derived_id(const char *customer, size_t len, const char *source, char out[19])
 {
@@ -263,8 +242,9 @@ static int s_follow(follow_t *self)
     if (rc == 0 || rc == MDB_NOTFOUND)
         rc = s_each(self, DATES_DB, s_cancel_unwanted);
     if (live && rc == 0) {
-        char zone[RP_ZONE_MAX + 1];
-        s_zone_of(self, owner, owner_len, zone);
+        reminders_person_t person; //  the owner's zone, else the service's
+        reminders_apply_person(self->store, self->txn, owner, owner_len, &person);
+        const char *zone = person.zone[0] ? person.zone : s_zone;
         for (size_t i = 0; rc == 0 && i < self->count; i++)
             rc = s_derive(self, &self->wanted[i], &held.record, zone);
     }

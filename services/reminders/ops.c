@@ -198,14 +198,33 @@ static int s_error(rp_field_error_t *errors, int count, const char *field, const
     return count + 1;
 }
 
+typedef struct {
+    const char *user;
+    size_t len;
+    reminders_person_t person;
+} person_read_t;
+
+static int s_person_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    person_read_t *read = (person_read_t *)arg;
+    reminders_apply_person(store, txn, read->user, read->len, &read->person);
+    return 0;
+}
+
 //  The checks of ops.h on changes (the client's fields, validated into
 //  it); whole: the reminder as it would be stored (changes over the stored
 //  one, or changes itself for a create). The number of errors.
-static int s_check(void *arg, const rp_scope_t *actor, rp_record_t *changes, rp_record_t *whole,
-                   bool create, rp_field_error_t *errors, int count, int max)
+static int s_check(void *arg, rp_service_t *service, const rp_scope_t *actor, rp_record_t *changes,
+                   rp_record_t *whole, bool create, rp_field_error_t *errors, int count, int max)
 {
     if (count)
         return count;
+    //  The assignee's team and preferred zone, as the users fold has them.
+    person_read_t assignee = {.user = actor->user, .len = actor->user_len};
+    rp_record_str(changes->given[REMINDER_ASSIGNEE] ? changes : whole, REMINDER_ASSIGNEE,
+                  &assignee.user, &assignee.len);
+    if (assignee.len)
+        rp_store_read(rp_service_store(service), s_person_read, &assignee);
     const char *owner = NULL, *team = NULL, *zone;
     size_t owner_len = 0, team_len = 0, zone_len;
     rp_record_str(changes, REMINDER_ASSIGNEE, &owner, &owner_len);
@@ -218,7 +237,11 @@ static int s_check(void *arg, const rp_scope_t *actor, rp_record_t *changes, rp_
                         "out_of_scope", "outside what this role may assign");
     if (create && !changes->given[REMINDER_ASSIGNEE])
         rp_record_set_str(changes, REMINDER_ASSIGNEE, actor->user, actor->user_len);
-    if (create && !changes->given[REMINDER_TEAM] && actor->team_len)
+    bool moved = changes->given[REMINDER_ASSIGNEE] && !changes->given[REMINDER_TEAM];
+    if (moved && assignee.person.team[0]) //  reassigned: to the assignee's team
+        rp_record_set_str(changes, REMINDER_TEAM, assignee.person.team,
+                          strlen(assignee.person.team));
+    else if (create && !changes->given[REMINDER_TEAM] && actor->team_len)
         rp_record_set_str(changes, REMINDER_TEAM, actor->team, actor->team_len);
     char canonical[RP_ZONE_MAX + 1];
     if (rp_record_str(changes, REMINDER_TIME_ZONE, &zone, &zone_len)) {
@@ -228,7 +251,8 @@ static int s_check(void *arg, const rp_scope_t *actor, rp_record_t *changes, rp_
             count = s_error(errors, count, "time_zone", "invalid",
                             "not a time zone of the tz database (\"Asia/Shanghai\")");
     } else if (create) {
-        const char *def = reminders_handlers_zone(arg);
+        const char *def =
+            assignee.person.zone[0] ? assignee.person.zone : reminders_handlers_zone(arg);
         rp_record_set_str(changes, REMINDER_TIME_ZONE, def, strlen(def));
     }
     if (count)
@@ -261,7 +285,7 @@ void reminders_ops_create(void *arg, rp_service_t *service, rp_origin_t *origin,
     rp_field_error_t errors[REMINDER_MAX_ERRORS];
     int count =
         rp_record_validate(&r, req->args, NULL, true, NULL, errors, REMINDER_MAX_ERRORS - 2);
-    count = s_check(arg, &actor, &r, &r, true, errors, count, REMINDER_MAX_ERRORS);
+    count = s_check(arg, service, &actor, &r, &r, true, errors, count, REMINDER_MAX_ERRORS);
     if (count)
         rp_service_reply_invalid(service, &origin, "some fields are not valid", errors, count);
     else {
@@ -305,7 +329,8 @@ void reminders_ops_update(void *arg, rp_service_t *service, rp_origin_t *origin,
     rp_field_error_t errors[REMINDER_MAX_ERRORS];
     int count =
         rp_record_validate(&changes, req->args, skip, false, NULL, errors, REMINDER_MAX_ERRORS - 2);
-    count = s_check(arg, &actor, &changes, &whole, false, errors, count, REMINDER_MAX_ERRORS);
+    count =
+        s_check(arg, service, &actor, &changes, &whole, false, errors, count, REMINDER_MAX_ERRORS);
     if (count)
         rp_service_reply_invalid(service, &origin, "some fields are not valid", errors, count);
     else {

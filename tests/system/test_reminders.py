@@ -418,3 +418,32 @@ def test_agenda_expands_series(stack):
     problem(call(gw, ann["api_key"], "GET", q(agenda, **{"from": "2027-01-01T00:00:00Z",
                                                          "to": "2027-06-01T00:00:00Z"})),
             422, "invalid")
+
+
+def test_assignee_zone_and_team(stack):
+    gw = stack.gateways[0]
+    mgr, ann, _, west = people(gw)
+    status, _, prefs = call(gw, ann["api_key"], "PUT", "/api/v1/users/me/preferences",
+                            {"time_zone": "Europe/Berlin"})
+    assert status == 200, prefs
+    # Hers, by her own hand (her last write is read first): her zone.
+    r = create(gw, ann["api_key"], subject="周会", due_at="2027-01-05T09:00:00+01:00")
+    assert r["time_zone"] == "Europe/Berlin"
+    # Given to her by the manager: her zone, not the server's nor his.
+    def mine():
+        s, _, body = call(gw, mgr["api_key"], "POST", REMINDERS,
+                          {"subject": "x", "due_at": "2027-01-05T09:00:00Z",
+                           "assignee": ann["id"]})
+        assert s == 201, body
+        return body
+    wait_until(lambda: mine()["time_zone"] == "Europe/Berlin", 10 * SLOW, interval=0.1,
+               what="the preference folded by reminders")
+    explicit = create(gw, ann["api_key"], subject="y", due_at="2027-01-05T09:00:00Z",
+                      time_zone="America/New_York")
+    assert explicit["time_zone"] == "America/New_York"
+    # An admin moves it to a user of another team: the team follows.
+    status, _, moved = call(gw, ADMIN_KEY, "PATCH", f"{REMINDERS}/{r['id']}",
+                            {"assignee": west["id"]})
+    assert status == 200, moved
+    assert moved["assignee"] == west["id"] and moved["team"] == "west"
+    assert r["id"] in ids(gw, west["api_key"]) and r["id"] not in ids(gw, ann["api_key"])
