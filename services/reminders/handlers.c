@@ -4,6 +4,7 @@
 #include "dates.h"
 #include "ops.h"
 #include "query.h"
+#include "report.h"
 #include "reminder.h"
 
 #include "apply.h"
@@ -79,6 +80,7 @@ const rp_service_op_t reminders_handlers_ops[] = {
     {"reminders.get", RP_OP_READ, reminders_ops_get},
     {"reminders.occurrences", RP_OP_READ, reminders_query_occurrences},
     {"reminders.agenda", RP_OP_READ, reminders_query_agenda},
+    {"reminders.report.visits", RP_OP_READ, reminders_report_visits},
     {"reminders.create", RP_OP_WRITE, reminders_ops_create},
     {"reminders.update", RP_OP_WRITE, reminders_ops_update},
     {"reminders.delete", RP_OP_WRITE, reminders_ops_delete},

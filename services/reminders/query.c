@@ -259,8 +259,8 @@ static int s_occurrences_read(rp_store_t *store, MDB_txn *txn, void *arg)
     return 0;
 }
 
-static bool s_time_arg(const rp_request_t *req, const char *name, int64_t *ms,
-                       rp_field_error_t *errors, int *count)
+bool reminders_query_time_arg(const rp_request_t *req, const char *name, int64_t *ms,
+                              rp_field_error_t *errors, int *count)
 {
     const msgpack_object *o = rp_obj_get(req->args, name);
     const char *str;
@@ -289,12 +289,12 @@ void reminders_query_occurrences(void *arg, rp_service_t *service, rp_origin_t *
     q.items = &items;
     rp_field_error_t errors[4];
     int count = 0;
-    if (!s_time_arg(req, "from", &q.from, errors, &count) && count == 0) {
+    if (!reminders_query_time_arg(req, "from", &q.from, errors, &count) && count == 0) {
         char now[32];
         rp_time_now(now);
         rp_time_parse(now, strlen(now), &q.from);
     }
-    if (!s_time_arg(req, "to", &q.to, errors, &count))
+    if (!reminders_query_time_arg(req, "to", &q.to, errors, &count))
         q.to = q.from + REMINDERS_OCCURRENCES_RANGE;
     s_limit(req, REMINDERS_OCCURRENCES_DEF, REMINDERS_OCCURRENCES_MAX, &q.limit, errors, &count);
     if (count == 0 && q.to < q.from) {
@@ -349,9 +349,10 @@ static void s_pack_str_of(msgpack_packer *pk, const char *key, const rp_record_t
 
 //  Keep the earliest limit occurrences: the slots are a bounded set that
 //  is sorted and cut when full, so a busy range costs memory in limit.
-static void s_agenda_add(agenda_t *self, int64_t at, const rp_record_t *r, const char *id,
-                         size_t id_len, bool fired, bool done)
+static void s_agenda_add(void *arg, int64_t at, const rp_record_t *r, const char *id, size_t id_len,
+                         bool fired, bool done)
 {
+    agenda_t *self = (agenda_t *)arg;
     size_t cap = 2 * self->limit;
     if (self->count == cap) {
         qsort(self->slots, self->count, sizeof *self->slots, s_slot_cmp);
@@ -383,21 +384,20 @@ static void s_agenda_add(agenda_t *self, int64_t at, const rp_record_t *r, const
     slot->size = self->packed.buffer.size - slot->offset;
 }
 
-//  One reminder's occurrences in the range into the agenda.
-static void s_agenda_expand(agenda_t *self, MDB_txn *txn, MDB_dbi fired, const rp_record_t *r,
-                            const char *id, size_t id_len)
+void reminders_query_expand(MDB_txn *txn, MDB_dbi fired, const rp_record_t *r, const char *id,
+                            size_t id_len, int64_t from, int64_t to, uint64_t max,
+                            reminders_occurrence_fn *fn, void *arg)
 {
     const char *field;
     rp_recurrence_t *series = reminder_series(r, &field);
-    int64_t offsets[REMINDER_MAX_OFFSETS], at, from = self->from, through = INT64_MIN;
+    int64_t offsets[REMINDER_MAX_OFFSETS], at, through = INT64_MIN;
     size_t n = reminder_offsets(r, offsets);
     const char *str;
     size_t len;
     if (rp_record_str(r, REMINDER_DONE_THROUGH, &str, &len))
         rp_time_parse(str, len, &through);
     bool all_done = rp_obj_streq(&r->values[REMINDER_STATE], "done");
-    for (uint64_t i = 0;
-         series && i < self->limit && rp_recurrence_next(series, from, &at) && at <= self->to;
+    for (uint64_t i = 0; series && i < max && rp_recurrence_next(series, from, &at) && at <= to;
          i++) {
         bool any = false;
         for (size_t j = 0; j < n && !any; j++) {
@@ -406,7 +406,7 @@ static void s_agenda_expand(agenda_t *self, MDB_txn *txn, MDB_dbi fired, const r
             MDB_val fk = {strlen(key), key}, fv;
             any = mdb_get(txn, fired, &fk, &fv) == 0;
         }
-        s_agenda_add(self, at, r, id, id_len, any, all_done || at <= through);
+        fn(arg, at, r, id, id_len, any, all_done || at <= through);
         from = at + 1;
     }
     rp_recurrence_destroy(&series);
@@ -430,7 +430,8 @@ static int s_agenda_read(rp_store_t *store, MDB_txn *txn, void *arg)
         reminder_init(&r);
         rp_record_from_map(&r, rp_doc_root(doc));
         if (s_keep(&self->list, &r) && !rp_obj_streq(&r.values[REMINDER_STATE], "cancelled"))
-            s_agenda_expand(self, txn, fired, &r, k.mv_data, k.mv_size);
+            reminders_query_expand(txn, fired, &r, k.mv_data, k.mv_size, self->from, self->to,
+                                   self->limit, s_agenda_add, self);
         rp_record_reset(&r);
         rp_doc_destroy(&doc);
     }
@@ -482,8 +483,8 @@ void reminders_query_agenda(void *arg, rp_service_t *service, rp_origin_t *origi
     s_filter(req, "customer_id", 64, &self->list.customer, errors, &count);
     s_filter(req, "opportunity_id", 64, &self->list.opportunity, errors, &count);
     s_limit(req, REMINDERS_AGENDA_DEF, REMINDERS_AGENDA_MAX, &self->limit, errors, &count);
-    bool from = s_time_arg(req, "from", &self->from, errors, &count);
-    bool to = s_time_arg(req, "to", &self->to, errors, &count);
+    bool from = reminders_query_time_arg(req, "from", &self->from, errors, &count);
+    bool to = reminders_query_time_arg(req, "to", &self->to, errors, &count);
     if (!from && count < 10)
         rp_field_error_set(&errors[count++], "from", 4, "required");
     if (!to && count < 10)

@@ -26,6 +26,7 @@
 #ifndef REMINDERS_QUERY_H
 #define REMINDERS_QUERY_H
 
+#include <rapport/record.h>
 #include <rapport/service.h>
 
 #define REMINDERS_LIST_MAX          200
@@ -45,6 +46,21 @@ void reminders_query_occurrences(void *arg, rp_service_t *service, rp_origin_t *
 
 void reminders_query_agenda(void *arg, rp_service_t *service, rp_origin_t *origin,
                             const rp_request_t *req);
+
+//  args[name], an RFC 3339 time, into *ms: false when absent, or (with an
+//  error added at errors[*count]) when not a time.
+bool reminders_query_time_arg(const rp_request_t *req, const char *name, int64_t *ms,
+                              rp_field_error_t *errors, int *count);
+
+//  For each occurrence of reminder r (id) in [from, to], at most max of
+//  them: fn with its time, whether a firing of it is recorded (fired, in
+//  txn's fired_keys) and whether it is done (the reminder done, or the
+//  occurrence within its done_through).
+typedef void(reminders_occurrence_fn)(void *arg, int64_t at, const rp_record_t *r, const char *id,
+                                      size_t id_len, bool fired, bool done);
+void reminders_query_expand(MDB_txn *txn, MDB_dbi fired, const rp_record_t *r, const char *id,
+                            size_t id_len, int64_t from, int64_t to, uint64_t max,
+                            reminders_occurrence_fn *fn, void *arg);
 
 void reminders_query_test(void);
 

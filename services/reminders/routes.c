@@ -21,6 +21,8 @@ static const rp_route_arg_t s_agenda_query[] = {RP_TEXT("from"),        RP_TEXT(
                                                 RP_TEXT("assignee"),    RP_TEXT("kind"),
                                                 RP_TEXT("customer_id"), RP_TEXT("opportunity_id"),
                                                 RP_INT("limit"),        RP_END};
+static const rp_route_arg_t s_visits_query[] = {RP_TEXT("from"), RP_TEXT("to"), RP_TEXT("by"),
+                                                RP_END};
 static const rp_route_arg_t s_occurrences_query[] = {RP_TEXT("from"), RP_TEXT("to"),
                                                      RP_INT("limit"), RP_END};
 //  If-Match → args.version (412 version_mismatch).
@@ -93,6 +95,12 @@ static const rp_route_t s_rows[] = {
      .service = "reminders",
      .op = "reminders.occurrences",
      .query = s_occurrences_query},
+    //  Visit plans per salesperson (report.h).
+    {.method = "GET",
+     .path = "/api/v1/reports/reminders/visits",
+     .service = "reminders",
+     .op = "reminders.report.visits",
+     .query = s_visits_query},
 };
 
 RP_ROUTES(reminders, s_rows);

@@ -447,3 +447,38 @@ def test_assignee_zone_and_team(stack):
     assert status == 200, moved
     assert moved["assignee"] == west["id"] and moved["team"] == "west"
     assert r["id"] in ids(gw, west["api_key"]) and r["id"] not in ids(gw, ann["api_key"])
+
+
+def test_visits_report(stack):
+    gw = stack.gateways[0]
+    mgr, ann, bob, west = people(gw)
+    report = "/api/v1/reports/reminders/visits"
+    # Ann: a weekly visit from 1 March (4 Mondays in March), done through
+    # the second; a one-off visit in the past, not done (overdue); a task
+    # (not a visit). Bob: one visit done. West: one, outside the team.
+    weekly = create(gw, ann["api_key"], subject="拜访", kind="visit",
+                    due_at="2027-03-01T10:00:00+08:00", rrule="FREQ=WEEKLY;BYDAY=MO")
+    ok(call(gw, ann["api_key"], "POST", f"{REMINDERS}/{weekly['id']}/done",
+            {"occurrence": "2027-03-08T02:00:00Z"}))
+    create(gw, ann["api_key"], subject="old visit", kind="visit", due_at="2026-11-02T10:00:00Z")
+    create(gw, ann["api_key"], subject="task", due_at="2027-03-03T10:00:00Z")
+    b = create(gw, bob["api_key"], subject="bob visit", kind="visit",
+               due_at="2027-03-05T10:00:00Z")
+    ok(call(gw, bob["api_key"], "POST", f"{REMINDERS}/{b['id']}/done", {}))
+    create(gw, west["api_key"], subject="w", kind="visit", due_at="2027-03-05T10:00:00Z")
+    span = {"from": "2026-11-01T00:00:00Z", "to": "2027-04-01T00:00:00Z"}
+    body = ok(call(gw, mgr["api_key"], "GET", q(report, by="owner", **span)))
+    assert body["by"] == "owner"
+    rows = {r["key"]: r for r in body["items"]}
+    assert set(rows) == {ann["id"], bob["id"]}
+    assert {k: v for k, v in rows[ann["id"]].items() if k != "key"} == \
+        {"planned": 6, "done": 2, "overdue": 1, "upcoming": 3}
+    assert rows[bob["id"]]["planned"] == 1 and rows[bob["id"]]["done"] == 1
+    assert body["total"] == {"planned": 7, "done": 3, "overdue": 1, "upcoming": 3}
+    # Admin by team; ann alone sees her own.
+    body = ok(call(gw, ADMIN_KEY, "GET", q(report, by="team", **span)))
+    assert {r["key"]: r["planned"] for r in body["items"]} == {"east": 7, "west": 1}
+    body = ok(call(gw, ann["api_key"], "GET", q(report, **span)))
+    assert [r["key"] for r in body["items"]] == [ann["id"]]
+    problem(call(gw, ann["api_key"], "GET", q(report, by="color", **span)), 422, "invalid")
+    problem(call(gw, ann["api_key"], "GET", q(report, **{"from": span["from"]})), 422, "invalid")
