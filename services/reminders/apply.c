@@ -391,6 +391,22 @@ static int s_done(change_t *self)
     return s_save(self);
 }
 
+//  {id, reason?}: no more firings; the reminder stays.
+static int s_cancelled(change_t *self)
+{
+    int rc = s_load(self);
+    if (rc)
+        return rc == MDB_NOTFOUND ? rp_apply_outcome(self->base, 404, "not_found") : rc;
+    if (rp_record_stale(&self->r, self->base->event->data))
+        return rp_apply_outcome(self->base, 412, "version_mismatch");
+    const msgpack_object *state = &self->r.values[REMINDER_STATE];
+    if (rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled"))
+        return rp_apply_outcome(self->base, 409, "not_active");
+    rp_record_set_str(&self->r, REMINDER_STATE, "cancelled", 9);
+    rp_record_set_nil(&self->r, REMINDER_SNOOZED_UNTIL);
+    return s_save(self);
+}
+
 //  {id, key, occurrence, offset, due_at, fired_at, late}: once per key.
 static int s_fired_event(change_t *self)
 {
@@ -522,25 +538,35 @@ int reminders_apply_derive(rp_store_t *store, MDB_txn *txn, uint64_t seq, const 
         rp_record_set_bool(&self.r, REMINDER_ALL_DAY, false);
         rp_record_set_bool(&self.r, REMINDER_SKIP_MISSED, false);
         rp_record_set_u64(&self.r, REMINDER_SNOOZES, 0);
-        rp_record_set_str(&self.r, REMINDER_STATE, "cancelled", 9); //  opened below
+        rp_record_set_str(&self.r, REMINDER_STATE, "pending", 7);
+        int64_t now;
+        s_event_ms(&base, &now);
+        s_set_time(&self.r, REMINDER_ARMED_AT, now);
         rc = 0;
     }
+    char state_text[16] = "";
+    const char *str;
+    size_t len;
+    if (rp_record_str(&self.r, REMINDER_STATE, &str, &len) && len < sizeof state_text)
+        memcpy(state_text, str, len);
     const msgpack_object *state = &self.r.values[REMINDER_STATE];
     bool closed = rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled");
-    bool same = !closed;
+    bool reopen = closed && rp_obj_streq(&fields->values[REMINDER_STATE], "pending");
+    bool same = true;
     for (int i = 0; same && i < REMINDER_FIELDS; i++)
-        same = !fields->given[i] || msgpack_object_equal(fields->values[i], self.r.values[i]);
-    if (rc == 0 && same)
+        same = !fields->given[i] || i == REMINDER_STATE ||
+               msgpack_object_equal(fields->values[i], self.r.values[i]);
+    if (rc == 0 && same && !reopen)
         ; //  nothing to change: no new version
     else if (rc == 0 && s_overlay(&self, fields)) {
-        if (closed) {
+        if (reopen) {
             int64_t now;
             s_event_ms(&base, &now);
             s_set_time(&self.r, REMINDER_ARMED_AT, now);
-            rp_record_set_str(&self.r, REMINDER_STATE, "pending", 7);
             rp_record_set_nil(&self.r, REMINDER_SNOOZED_UNTIL);
             rp_record_set_nil(&self.r, REMINDER_DONE_THROUGH);
-        }
+        } else if (closed) //  the state stays what it was
+            rp_record_set_str(&self.r, REMINDER_STATE, state_text, strlen(state_text));
         rc = s_save(&self);
     } else if (rc == 0)
         rp_warn("reminders: derived reminder %.*s makes no series; left as it was", (int)id_len,
@@ -581,16 +607,14 @@ CHANGE_ROW(s_row_updated, s_updated(&self))
 CHANGE_ROW(s_row_deleted, s_deleted(&self))
 CHANGE_ROW(s_row_snoozed, s_snoozed(&self))
 CHANGE_ROW(s_row_done, s_done(&self))
+CHANGE_ROW(s_row_cancelled, s_cancelled(&self))
 CHANGE_ROW(s_row_fired, s_fired_event(&self))
 
 static const rp_apply_type_t s_types[] = {
-    {"reminder.created", s_row_created},
-    {"reminder.updated", s_row_updated},
-    {"reminder.deleted", s_row_deleted},
-    {"reminder.snoozed", s_row_snoozed},
-    {"reminder.done", s_row_done},
-    {"reminder.fired", s_row_fired},
-    {NULL},
+    {"reminder.created", s_row_created}, {"reminder.updated", s_row_updated},
+    {"reminder.deleted", s_row_deleted}, {"reminder.snoozed", s_row_snoozed},
+    {"reminder.done", s_row_done},       {"reminder.cancelled", s_row_cancelled},
+    {"reminder.fired", s_row_fired},     {NULL},
 };
 
 static const rp_apply_def_t s_def = {"reminders", "reminder.", REMINDERS_MAX_ID, s_types, NULL};

@@ -71,10 +71,12 @@ void reminders_apply_person(rp_store_t *store, MDB_txn *txn, const char *user, s
 //  instance derives alike (no reminder.* event of their own).
 //
 //  Put reminder id with the given fields of fields (a reminder record,
-//  reminder.h, given[] set for the fields to take): created pending and
-//  armed from the event's time when new or closed (done, cancelled: it
-//  opens again), otherwise the fields overlaid as reminder.updated does (a
-//  moved time arms it again). Fields that make no series are logged and
+//  reminder.h, given[] set for the fields to take), as reminder.updated
+//  does (a moved time arms it again; nothing given that differs: no new
+//  version). A new one is created pending, armed from the event's time. A
+//  closed one (done, cancelled: by its person, or by its deriver) stays
+//  closed unless fields give state "pending": it then opens again, armed
+//  from the event's time. Fields that make no series are logged and
 //  change nothing. 0 or an LMDB error.
 int reminders_apply_derive(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event,
                            const char *id, size_t id_len, const rp_record_t *fields);

@@ -179,20 +179,21 @@ static int s_derive(follow_t *self, const wanted_t *w, const rp_record_t *custom
     }
     char id[19];
     s_derived_id(self->id, self->id_len, w->source, id);
-    int rc =
-        reminders_apply_derive(self->store, self->txn, self->seq, self->event, id, 18, &fields);
-    rp_doc_destroy(&before);
-    rp_packer_destroy(&p);
-    rp_record_reset(&fields);
-    if (rc)
-        return rc;
     char key[REMINDERS_MAX_ID + 1 + SOURCE_MAX];
     memcpy(key, self->id, self->id_len);
     key[self->id_len] = 0;
     size_t len = strlen(w->source);
     memcpy(key + self->id_len + 1, w->source, len);
-    MDB_val k = {self->id_len + 1 + len, key}, v = {18, id};
-    return mdb_put(self->txn, rp_store_dbi(self->store, DATES_DB), &k, &v, 0);
+    MDB_val k = {self->id_len + 1 + len, key}, v = {18, id}, old;
+    MDB_dbi dbi = rp_store_dbi(self->store, DATES_DB);
+    if (mdb_get(self->txn, dbi, &k, &old) == MDB_NOTFOUND) //  new, or cancelled by us
+        rp_record_set_str(&fields, REMINDER_STATE, "pending", 7);
+    int rc =
+        reminders_apply_derive(self->store, self->txn, self->seq, self->event, id, 18, &fields);
+    rp_doc_destroy(&before);
+    rp_packer_destroy(&p);
+    rp_record_reset(&fields);
+    return rc ? rc : mdb_put(self->txn, dbi, &k, &v, 0);
 }
 
 static bool s_wanted(const follow_t *self, const char *source, size_t len)
@@ -407,6 +408,20 @@ void dates_test(void)
     //  Restored: the anniversary opens again.
     s_test_customer(store, 6, "customer.restored", NULL, NULL);
     s_test_expect(store, "registered_on", "bob", "pending", "2027-05-28T16:00:00.000Z");
+    //  Cancelled by bob: it follows the customer, closed, until its date
+    //  is taken away and given again.
+    char id[19];
+    s_derived_id("c1", 2, "registered_on", id);
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    rp_apply_test_event(store, reminders_apply_event, 7, "reminder.cancelled", "reminders", "bob",
+                        &data);
+    rp_packer_destroy(&data);
+    s_test_expect(store, "registered_on", "bob", "cancelled", NULL);
+    s_test_customer(store, 8, "customer.assigned", "owner", "ann");
+    s_test_expect(store, "registered_on", "ann", "cancelled", NULL);
     rp_store_destroy(&store);
     zdir_t *tree = zdir_new(dir, NULL);
     zdir_remove(tree, true);

@@ -86,6 +86,7 @@ const rp_service_op_t reminders_handlers_ops[] = {
     {"reminders.delete", RP_OP_WRITE, reminders_ops_delete},
     {"reminders.snooze", RP_OP_WRITE, reminders_ops_snooze},
     {"reminders.done", RP_OP_WRITE, reminders_ops_done},
+    {"reminders.cancel", RP_OP_WRITE, reminders_ops_cancel},
     {NULL},
 };
 

@@ -189,6 +189,30 @@ static bool s_version(rp_service_t *service, rp_origin_t **origin_p, const rp_re
     return true;
 }
 
+//  A change of one stored reminder: who asks, their retry key, the
+//  reminder (target.bytes to free) and the version they name.
+typedef struct {
+    rp_scope_t actor;
+    char idem[RP_MAX_IDEM + 1];
+    target_t target;
+    const msgpack_object *version_obj; //  NULL: none named
+    uint64_t version;
+} change_t;
+
+//  Admit req as a change of args.id: false when already answered.
+static bool s_begin(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
+                    change_t *c)
+{
+    rp_scope_parse(&c->actor, req);
+    if (!s_admit(service, origin_p, req, &c->actor, c->idem) ||
+        !s_target(service, origin_p, req, &c->actor, &c->target))
+        return false;
+    if (s_version(service, origin_p, req, &c->target, &c->version_obj, &c->version))
+        return true;
+    free(c->target.bytes);
+    return false;
+}
+
 static int s_error(rp_field_error_t *errors, int count, const char *field, const char *code,
                    const char *message)
 {
@@ -303,23 +327,23 @@ void reminders_ops_create(void *arg, rp_service_t *service, rp_origin_t *origin,
     rp_record_reset(&r);
 }
 
+static void s_open(rp_packer_t *event, const char *type, const change_t *c, uint32_t extra)
+{
+    rp_event_open(&event->pk, type, "reminders", c->target.id, c->target.id_len, &c->actor);
+    msgpack_pack_map(&event->pk, 1 + (c->version_obj != NULL) + extra);
+    rp_pack_cstr(&event->pk, "id");
+    rp_pack_strn(&event->pk, c->target.id, c->target.id_len);
+    if (c->version_obj)
+        rp_pack_kv_u64(&event->pk, "expected_version", c->version);
+}
+
 void reminders_ops_update(void *arg, rp_service_t *service, rp_origin_t *origin,
                           const rp_request_t *req)
 {
-    rp_scope_t actor;
-    rp_scope_parse(&actor, req);
-    char idem[RP_MAX_IDEM + 1];
-    target_t target;
-    const msgpack_object *version_obj;
-    uint64_t version;
-    if (!s_admit(service, &origin, req, &actor, idem) ||
-        !s_target(service, &origin, req, &actor, &target))
+    change_t c;
+    if (!s_begin(service, &origin, req, &c))
         return;
-    if (!s_version(service, &origin, req, &target, &version_obj, &version)) {
-        free(target.bytes);
-        return;
-    }
-    rp_doc_t *stored = rp_doc_new(target.bytes, target.size, NULL);
+    rp_doc_t *stored = rp_doc_new(c.target.bytes, c.target.size, NULL);
     rp_record_t whole, changes;
     reminder_init(&whole);
     reminder_init(&changes);
@@ -329,53 +353,35 @@ void reminders_ops_update(void *arg, rp_service_t *service, rp_origin_t *origin,
     rp_field_error_t errors[REMINDER_MAX_ERRORS];
     int count =
         rp_record_validate(&changes, req->args, skip, false, NULL, errors, REMINDER_MAX_ERRORS - 2);
-    count =
-        s_check(arg, service, &actor, &changes, &whole, false, errors, count, REMINDER_MAX_ERRORS);
+    count = s_check(arg, service, &c.actor, &changes, &whole, false, errors, count,
+                    REMINDER_MAX_ERRORS);
     if (count)
         rp_service_reply_invalid(service, &origin, "some fields are not valid", errors, count);
     else {
         rp_packer_t event;
         rp_packer_init(&event);
-        rp_event_open(&event.pk, "reminder.updated", "reminders", target.id, target.id_len, &actor);
-        msgpack_pack_map(&event.pk, version_obj ? 3 : 2);
-        rp_pack_cstr(&event.pk, "id");
-        rp_pack_strn(&event.pk, target.id, target.id_len);
-        if (version_obj)
-            rp_pack_kv_u64(&event.pk, "expected_version", version);
+        s_open(&event, "reminder.updated", &c, 1);
         rp_pack_cstr(&event.pk, "changes");
         rp_record_pack_given(&changes, &event.pk);
-        s_append(arg, service, &origin, &event, idem, false);
+        s_append(arg, service, &origin, &event, c.idem, false);
     }
     rp_record_reset(&changes);
     rp_record_reset(&whole);
     rp_doc_destroy(&stored);
-    free(target.bytes);
+    free(c.target.bytes);
 }
 
 void reminders_ops_delete(void *arg, rp_service_t *service, rp_origin_t *origin,
                           const rp_request_t *req)
 {
-    rp_scope_t actor;
-    rp_scope_parse(&actor, req);
-    char idem[RP_MAX_IDEM + 1];
-    target_t target;
-    const msgpack_object *version_obj;
-    uint64_t version;
-    if (!s_admit(service, &origin, req, &actor, idem) ||
-        !s_target(service, &origin, req, &actor, &target))
+    change_t c;
+    if (!s_begin(service, &origin, req, &c))
         return;
-    if (s_version(service, &origin, req, &target, &version_obj, &version)) {
-        rp_packer_t event;
-        rp_packer_init(&event);
-        rp_event_open(&event.pk, "reminder.deleted", "reminders", target.id, target.id_len, &actor);
-        msgpack_pack_map(&event.pk, version_obj ? 2 : 1);
-        rp_pack_cstr(&event.pk, "id");
-        rp_pack_strn(&event.pk, target.id, target.id_len);
-        if (version_obj)
-            rp_pack_kv_u64(&event.pk, "expected_version", version);
-        s_append(arg, service, &origin, &event, idem, true);
-    }
-    free(target.bytes);
+    rp_packer_t event;
+    rp_packer_init(&event);
+    s_open(&event, "reminder.deleted", &c, 0);
+    s_append(arg, service, &origin, &event, c.idem, true);
+    free(c.target.bytes);
 }
 
 //  Unknown keys of args (beside known) as errors: the count written.
@@ -400,34 +406,12 @@ static int s_unknown(const rp_request_t *req, const char *const *known, rp_field
 
 //  Open the event of a command on one reminder: {id, expected_version?}
 //  and extra more pairs, packed by the caller.
-static void s_open(rp_packer_t *event, const char *type, const rp_scope_t *actor,
-                   const target_t *target, const msgpack_object *version_obj, uint64_t version,
-                   uint32_t extra)
-{
-    rp_event_open(&event->pk, type, "reminders", target->id, target->id_len, actor);
-    msgpack_pack_map(&event->pk, 1 + (version_obj != NULL) + extra);
-    rp_pack_cstr(&event->pk, "id");
-    rp_pack_strn(&event->pk, target->id, target->id_len);
-    if (version_obj)
-        rp_pack_kv_u64(&event->pk, "expected_version", version);
-}
-
 void reminders_ops_snooze(void *arg, rp_service_t *service, rp_origin_t *origin,
                           const rp_request_t *req)
 {
-    rp_scope_t actor;
-    rp_scope_parse(&actor, req);
-    char idem[RP_MAX_IDEM + 1];
-    target_t target;
-    const msgpack_object *version_obj;
-    uint64_t version;
-    if (!s_admit(service, &origin, req, &actor, idem) ||
-        !s_target(service, &origin, req, &actor, &target))
+    change_t c;
+    if (!s_begin(service, &origin, req, &c))
         return;
-    if (!s_version(service, &origin, req, &target, &version_obj, &version)) {
-        free(target.bytes);
-        return;
-    }
     rp_field_error_t errors[4];
     static const char *const known[] = {"id", "version", "until", "for", NULL};
     int count = s_unknown(req, known, errors, 0, 3);
@@ -459,31 +443,51 @@ void reminders_ops_snooze(void *arg, rp_service_t *service, rp_origin_t *origin,
     else {
         rp_packer_t event;
         rp_packer_init(&event);
-        s_open(&event, "reminder.snoozed", &actor, &target, version_obj, version, 1);
+        s_open(&event, "reminder.snoozed", &c, 1);
         char text[32];
         rp_time_format(until, text);
         rp_pack_kv_cstr(&event.pk, "until", text);
-        s_append(arg, service, &origin, &event, idem, false);
+        s_append(arg, service, &origin, &event, c.idem, false);
     }
-    free(target.bytes);
+    free(c.target.bytes);
+}
+
+void reminders_ops_cancel(void *arg, rp_service_t *service, rp_origin_t *origin,
+                          const rp_request_t *req)
+{
+    change_t c;
+    if (!s_begin(service, &origin, req, &c))
+        return;
+    rp_field_error_t errors[4];
+    static const char *const known[] = {"id", "version", "reason", NULL};
+    int count = s_unknown(req, known, errors, 0, 2);
+    const msgpack_object *reason = rp_obj_get(req->args, "reason");
+    const char *str = NULL;
+    size_t len = 0;
+    bool given = reason && reason->type != MSGPACK_OBJECT_NIL;
+    if (given && (!rp_obj_str(reason, &str, &len) || len > 500 || !rp_utf8_valid(str, len)))
+        count = s_error(errors, count, "reason", "invalid", "a text of at most 500 bytes");
+    if (count)
+        rp_service_reply_invalid(service, &origin, "some fields are not valid", errors, count);
+    else {
+        rp_packer_t event;
+        rp_packer_init(&event);
+        s_open(&event, "reminder.cancelled", &c, given);
+        if (given) {
+            rp_pack_cstr(&event.pk, "reason");
+            rp_pack_strn(&event.pk, str, len);
+        }
+        s_append(arg, service, &origin, &event, c.idem, false);
+    }
+    free(c.target.bytes);
 }
 
 void reminders_ops_done(void *arg, rp_service_t *service, rp_origin_t *origin,
                         const rp_request_t *req)
 {
-    rp_scope_t actor;
-    rp_scope_parse(&actor, req);
-    char idem[RP_MAX_IDEM + 1];
-    target_t target;
-    const msgpack_object *version_obj;
-    uint64_t version;
-    if (!s_admit(service, &origin, req, &actor, idem) ||
-        !s_target(service, &origin, req, &actor, &target))
+    change_t c;
+    if (!s_begin(service, &origin, req, &c))
         return;
-    if (!s_version(service, &origin, req, &target, &version_obj, &version)) {
-        free(target.bytes);
-        return;
-    }
     rp_field_error_t errors[4];
     static const char *const known[] = {"id", "version", "occurrence", "all", NULL};
     int count = s_unknown(req, known, errors, 0, 2);
@@ -502,17 +506,16 @@ void reminders_ops_done(void *arg, rp_service_t *service, rp_origin_t *origin,
     else {
         rp_packer_t event;
         rp_packer_init(&event);
-        s_open(&event, "reminder.done", &actor, &target, version_obj, version,
-               (uint32_t)has_occ + (uint32_t)all);
+        s_open(&event, "reminder.done", &c, (uint32_t)has_occ + (uint32_t)all);
         char text[32];
         rp_time_format(occurrence, text);
         if (has_occ)
             rp_pack_kv_cstr(&event.pk, "occurrence", text);
         if (all)
             rp_pack_kv_bool(&event.pk, "all", true);
-        s_append(arg, service, &origin, &event, idem, false);
+        s_append(arg, service, &origin, &event, c.idem, false);
     }
-    free(target.bytes);
+    free(c.target.bytes);
 }
 
 void reminders_ops_get(void *arg, rp_service_t *service, rp_origin_t *origin,

@@ -40,6 +40,10 @@ void reminders_ops_snooze(void *arg, rp_service_t *service, rp_origin_t *origin,
 //  {id, version?, occurrence?, all?}: a one-off, or a series with all,
 //  done; occurrence (RFC 3339) of a series: it and those before it
 //  (reminder.done).
+//  reminders.cancel {id, version?, reason?} → reminder.cancelled: the
+//  reminder stays, with no firing any more (409 not_active when closed).
+void reminders_ops_cancel(void *arg, rp_service_t *service, rp_origin_t *origin,
+                          const rp_request_t *req);
 void reminders_ops_done(void *arg, rp_service_t *service, rp_origin_t *origin,
                         const rp_request_t *req);
 

@@ -482,3 +482,22 @@ def test_visits_report(stack):
     assert [r["key"] for r in body["items"]] == [ann["id"]]
     problem(call(gw, ann["api_key"], "GET", q(report, by="color", **span)), 422, "invalid")
     problem(call(gw, ann["api_key"], "GET", q(report, **{"from": span["from"]})), 422, "invalid")
+
+
+def test_cancel(stack):
+    gw = stack.gateways[0]
+    _, ann, bob, _ = people(gw)
+    r = create(gw, ann["api_key"], subject="取消", due_at="2027-05-01T09:00:00Z")
+    path = f"{REMINDERS}/{r['id']}"
+    problem(call(gw, bob["api_key"], "POST", f"{path}/cancel", {}), 404, "not_found")
+    problem(call(gw, ann["api_key"], "POST", f"{path}/cancel", {"reason": 5}), 422, "invalid")
+    problem(call(gw, ann["api_key"], "POST", f"{path}/cancel", {}, **{"If-Match": '"7"'}),
+            412, "version_mismatch")
+    got = ok(call(gw, ann["api_key"], "POST", f"{path}/cancel", {"reason": "客户取消"},
+                  **{"If-Match": '"1"'}))
+    assert got["state"] == "cancelled" and got["next_fire_at"] is None and got["version"] == 2
+    problem(call(gw, ann["api_key"], "POST", f"{path}/cancel", {}), 409, "not_active")
+    assert ids(gw, ann["api_key"], state="cancelled") == {r["id"]}
+    # Moving a cancelled reminder does not bring it back.
+    got = ok(call(gw, ann["api_key"], "PATCH", path, {"due_at": "2027-06-01T09:00:00Z"}))
+    assert got["state"] == "cancelled" and got["next_fire_at"] is None
