@@ -254,9 +254,63 @@ static int s_follow(follow_t *self)
     return rc;
 }
 
+//  The customers whose derived dates are user's, into *list (zlistx of
+//  strings): the dates walked, each reminder's assignee read.
+static int s_customers_of(rp_store_t *store, MDB_txn *txn, const char *user, size_t len,
+                          zlistx_t *list)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, rp_store_dbi(store, DATES_DB), &c);
+    if (rc)
+        return rc;
+    MDB_dbi reminders = rp_store_dbi(store, "reminders");
+    MDB_val k, v, r;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        size_t id_len = strnlen(k.mv_data, k.mv_size);
+        const char *last = zlistx_last(list);
+        if (last && strlen(last) == id_len && memcmp(last, k.mv_data, id_len) == 0)
+            continue; //  this customer is in already
+        if (mdb_get(txn, reminders, &v, &r))
+            continue;
+        rp_doc_t *doc = rp_doc_new(r.mv_data, r.mv_size, NULL);
+        const char *str;
+        size_t str_len;
+        if (doc && rp_obj_str(rp_obj_get(rp_doc_root(doc), "assignee"), &str, &str_len) &&
+            str_len == len && memcmp(str, user, len) == 0 && id_len <= REMINDERS_MAX_ID) {
+            char *id = zmalloc(id_len + 1);
+            memcpy(id, k.mv_data, id_len);
+            zlistx_add_end(list, id);
+        }
+        rp_doc_destroy(&doc);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+//  A user's new preferred zone moves the dates derived for them.
+static int s_follow_owner(follow_t *self)
+{
+    const char *user;
+    size_t len;
+    if (!rp_obj_str(rp_obj_get(self->event->data, "id"), &user, &len))
+        return 0;
+    zlistx_t *list = zlistx_new();
+    zlistx_set_destructor(list, (zlistx_destructor_fn *)zstr_free);
+    int rc = s_customers_of(self->store, self->txn, user, len, list);
+    for (const char *id = zlistx_first(list); rc == 0 && id; id = zlistx_next(list)) {
+        self->id = id;
+        self->id_len = strlen(id);
+        rc = s_follow(self);
+    }
+    zlistx_destroy(&list);
+    return rc;
+}
+
 int dates_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
 {
-    if (event->type_len <= 9 || memcmp(event->type, "customer.", 9) != 0)
+    bool preferences = rp_event_is(event, "user.preferences_set");
+    if (!preferences && (event->type_len <= 9 || memcmp(event->type, "customer.", 9) != 0))
         return 0;
     char code[32];
     if (rp_outcome_status(store, txn, seq, code, sizeof code) != 200)
@@ -269,8 +323,10 @@ int dates_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t
     self->event = event;
     const msgpack_object *data = event->data;
     int rc = 0;
-    if (rp_obj_str(rp_obj_get(data, "id"), &self->id, &self->id_len) &&
-        self->id_len <= REMINDERS_MAX_ID)
+    if (preferences)
+        rc = s_follow_owner(self);
+    else if (rp_obj_str(rp_obj_get(data, "id"), &self->id, &self->id_len) &&
+             self->id_len <= REMINDERS_MAX_ID)
         rc = s_follow(self);
     //  A merge archives its sources and moves their contacts to id.
     const msgpack_object *from = rp_obj_get(data, "from");

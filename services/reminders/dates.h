@@ -36,7 +36,8 @@
 void dates_set_zone(const char *zone);
 
 //  After a customer.* event at seq (its outcome already recorded): the
-//  dates of the customers it touched, again. 0 or an LMDB error.
+//  dates of the customers it touched, again; after a user.preferences_set,
+//  those of the user's customers (their zone). 0 or an LMDB error.
 int dates_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
 
 void dates_test(void);

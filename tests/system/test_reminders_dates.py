@@ -77,13 +77,21 @@ def test_birthday_follows_owner(stack):
                      lambda d: birthday in d and anniversary in d)
     assert got[birthday]["id"] == b["id"] and got[birthday]["assignee"] == bob["id"]
     assert dates(gw, ann["api_key"], cid) == {}
+    # Bob works in Berlin: his dates move to his zone's midnight.
+    status, _, body = call(gw, bob["api_key"], "PUT", "/api/v1/users/me/preferences",
+                           {"time_zone": "Europe/Berlin"})
+    assert status == 200, body
+    got = wait_dates(gw, bob["api_key"], cid, "the dates in bob's zone",
+                     lambda d: d.get(birthday, {}).get("time_zone") == "Europe/Berlin")
+    assert got[birthday]["next_fire_at"] == "2027-02-24T23:00:00.000Z"  # 28 Feb 00:00 CET - 3 d
+    assert got[anniversary]["time_zone"] == "Europe/Berlin"
 
     # The birthday moved: the same reminder, its time with it.
     status, _, body = call(gw, admin, "PATCH", f"{CUSTOMERS}/{cid}/contacts/{contact['id']}",
                            {"birthday": "1984-07-15"})
     assert status == 200, body
     wait_dates(gw, bob["api_key"], cid, "the birthday moved",
-               lambda d: d.get(birthday, {}).get("due_at", "").startswith("2000-07-14T16:00"))
+               lambda d: d.get(birthday, {}).get("due_at", "").startswith("2000-07-14T22:00"))
 
     # The contact removed: its birthday is cancelled; archived: all are.
     status, _, body = call(gw, admin, "DELETE", f"{CUSTOMERS}/{cid}/contacts/{contact['id']}")
