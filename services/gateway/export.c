@@ -77,10 +77,15 @@ static void s_written(struct evhttp_connection *evcon, void *arg)
         s_request(job);
 }
 
+//  The client went away mid-export. A request whose answer is still being
+//  sent is detached from its failed connection, not freed, by libevent 2.1
+//  (evhttp_connection_incoming_fail): free it here, as feedout.c does.
 static void s_on_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
     job_t *job = (job_t *)arg;
+    if (job->req && !evhttp_request_get_connection(job->req))
+        evhttp_request_free(job->req);
     job->closed = true;
     job->evcon = NULL;
     job->req = NULL;
