@@ -231,10 +231,47 @@ static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply
         rp_warn("reminders: firings could not be appended (%d); next tick", reply->status);
 }
 
+static void s_head(void *arg, rp_service_t *service, const rp_reply_t *reply)
+{
+    (void)service;
+    reminders_clock_t *self = (reminders_clock_t *)arg;
+    self->in_flight = false;
+    uint64_t head;
+    if (reply->status == 200 && rp_obj_u64(rp_obj_get(reply->data, "head"), &head))
+        self->seq = head;
+    else
+        self->epoch = 0; //  ask again next tick
+}
+
+//  A new epoch: ask the journal's head (the tick then waits to apply it).
+static void s_new_epoch(reminders_clock_t *self, rp_service_t *service, uint64_t epoch)
+{
+    self->epoch = epoch;
+    self->seq = 0;
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    uint64_t id = rp_client_next_id(rp_service_client(service));
+    rp_request_pack(&packer.pk, id, "journal.head", 0, NULL, 1);
+    rp_pack_cstr(&packer.pk, "args");
+    msgpack_pack_map(&packer.pk, 0);
+    if (rp_service_call(service, RP_JOURNAL_SERVICE, id, packer.buffer.data, packer.buffer.size,
+                        WAIT_MS, s_head, self) == 0)
+        self->in_flight = true;
+    else
+        self->epoch = 0;
+    rp_packer_destroy(&packer);
+}
+
 void reminders_clock_tick(reminders_clock_t *self, rp_service_t *service)
 {
-    if (self->in_flight || rp_service_epoch(service) == 0 ||
-        (self->seq && rp_service_cursor(service) < self->seq))
+    uint64_t epoch = rp_service_epoch(service);
+    if (self->in_flight || epoch == 0)
+        return;
+    if (epoch != self->epoch) {
+        s_new_epoch(self, service, epoch);
+        return;
+    }
+    if (self->seq && rp_service_cursor(service) < self->seq)
         return;
     rp_packer_t events;
     rp_packer_init(&events);

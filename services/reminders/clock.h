@@ -6,6 +6,11 @@
     (409 already_fired) — so a writer killed after appending, and its
     successor reading the same agenda, fire nothing twice.
 
+    A new lease epoch (this instance just took the writes over) first asks
+    the journal's head and fires nothing until it has applied it: the
+    predecessor's last batch may still be on its way down the feed, and
+    its firings are then out of the agenda, not appended a second time.
+
     A firing more than late_after (reminders/late_after, an ISO 8601
     duration, default PT60S) after its time — the writer was down, or
     busy — is marked late: true. A late entry of a reminder with
@@ -31,8 +36,9 @@
 #define CLOCK_SKIP_WALK_MAX 100000 //  firings walked to find a reminder's last missed one
 
 typedef struct {
-    bool in_flight;
-    uint64_t seq;      //  the last batch appended, until applied here
+    bool in_flight;    //  a batch appended, or the journal's head asked: no answer yet
+    uint64_t epoch;    //  the lease epoch the clock last fired in
+    uint64_t seq;      //  the last batch appended (the head, at a new epoch), until applied here
     bool test_clock;   //  reminders/test_clock: reminders.clock.set is served
     int64_t offset_ms; //  the test clock's lead over the real one
     int64_t late_ms;   //  reminders/late_after
