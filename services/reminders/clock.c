@@ -218,16 +218,25 @@ static void s_due_init(due_t *due, const reminders_clock_t *self, rp_packer_t *e
     assert(due->sizes);
 }
 
+//  A full batch applied here: the next one at once, not a tick later (a
+//  backlog of 10,000 is 10 batches, not 10 ticks).
+static void s_applied(void *arg, rp_service_t *service, bool applied)
+{
+    if (applied)
+        reminders_clock_tick((reminders_clock_t *)arg, service);
+}
+
 static void s_appended(void *arg, rp_service_t *service, const rp_reply_t *reply, uint64_t first,
                        uint64_t last)
 {
-    (void)service;
     (void)first;
     reminders_clock_t *self = (reminders_clock_t *)arg;
     self->in_flight = false;
-    if (reply->status == 200)
+    if (reply->status == 200) {
         self->seq = last;
-    else
+        if (self->full)
+            rp_service_wait(service, last, WAIT_MS, s_applied, self);
+    } else
         rp_warn("reminders: firings could not be appended (%d); next tick", reply->status);
 }
 
@@ -288,6 +297,7 @@ void reminders_clock_tick(reminders_clock_t *self, rp_service_t *service)
         }
         char idem[64];
         snprintf(idem, sizeof idem, "reminders/fire/%016" PRIx64, due.hash);
+        self->full = due.count == CLOCK_BATCH;
         if (rp_service_append(service, list, due.count, idem, WAIT_MS, s_appended, self) == 0)
             self->in_flight = true;
         free(list);

@@ -1,6 +1,7 @@
 /*  clock.h — the writer's clock (docs/reminders.md § The clock): every
     tick, the agenda's entries that have come due become reminder.fired
-    events, appended in fire order, up to CLOCK_BATCH at a time. Only the
+    events, appended in fire order, up to CLOCK_BATCH at a time (a full
+    batch, once applied here, is followed by the next at once). Only the
     lease holder appends (the journal fences anyone else); a firing is
     recorded once per key — apply refuses a second reminder.fired of a key
     (409 already_fired) — so a writer killed after appending, and its
@@ -37,6 +38,7 @@
 
 typedef struct {
     bool in_flight;    //  a batch appended, or the journal's head asked: no answer yet
+    bool full;         //  the last batch was CLOCK_BATCH: more are likely due
     uint64_t epoch;    //  the lease epoch the clock last fired in
     uint64_t seq;      //  the last batch appended (the head, at a new epoch), until applied here
     bool test_clock;   //  reminders/test_clock: reminders.clock.set is served

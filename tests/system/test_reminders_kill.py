@@ -14,16 +14,15 @@ firings read back from the journal (journal.read).
 - downtime: every instance stopped while firings come due, then one
   started: each overdue firing fires once, late (reminders/late_after
   PT1S here, so a few seconds of downtime are late).
-
 """
 
 import collections
 import time
 
-import pytest
-
 from conftest import SLOW, UNDER_ASAN, wait_until
 from test_customers import ADMIN
+from test_orders_kill import instances  # noqa: F401 (a fixture)
+from test_orders_kill import registered as registered_of
 from test_reminders import Reminders
 from test_reminders_clock import iso, ms
 
@@ -33,32 +32,8 @@ KILLS = 3
 TAKEOVER_S = 15.0 + (5.0 if UNDER_ASAN else 0.0)
 
 
-def instance_pid(name):
-    return int(name.rsplit("-", 1)[1])
-
-
 def registered(client):
-    """({pid of each reminders worker}, the writer's pid or None, its standbys)."""
-    st = client.status()
-    pids = {instance_pid(w["instance"])
-            for w in st["services"].get("reminders", {}).get("instances", [])}
-    lease = st["leases"].get("reminders") or {}
-    holder = lease.get("holder_instance") if lease.get("holder") else None
-    return pids, (instance_pid(holder) if holder else None), lease.get("standbys")
-
-
-@pytest.fixture
-def instances():
-    started = []
-    yield started
-    failures = []
-    for p in started:
-        if not p.killed and p.alive():
-            code = p.stop()
-            if code != 0:
-                failures.append(f"{p.name} {p.pid} exited with {code}\n" + p.log_tail())
-    if failures:
-        pytest.fail("\n".join(failures), pytrace=False)
+    return registered_of(client, "reminders")
 
 
 def create_many(client, bodies, window=64):
