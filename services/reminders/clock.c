@@ -177,7 +177,7 @@ static bool s_due(void *arg, int64_t fire_ms, const char *key, size_t key_len, c
     rp_pack_cstr(pk, "subject");
     rp_pack_strn(pk, id, id_len);
     rp_pack_cstr(pk, "data");
-    msgpack_pack_map(pk, 6 + (last.skipped > 0));
+    msgpack_pack_map(pk, 7 + (last.skipped > 0));
     rp_pack_cstr(pk, "id");
     rp_pack_strn(pk, id, id_len);
     rp_pack_cstr(pk, "key");
@@ -190,6 +190,8 @@ static bool s_due(void *arg, int64_t fire_ms, const char *key, size_t key_len, c
     rp_time_format(due->now_ms, at);
     rp_pack_kv_cstr(pk, "fired_at", at);
     rp_pack_kv_bool(pk, "late", late);
+    const char *offset = strrchr(text, '/');
+    rp_pack_kv_u64(pk, "offset", offset && offset[1] != 's' ? strtoull(offset + 1, NULL, 10) : 0);
     if (last.skipped)
         rp_pack_kv_u64(pk, "skipped", last.skipped);
     due->sizes[due->count++] = due->events->buffer.size - before;

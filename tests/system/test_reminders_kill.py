@@ -166,6 +166,7 @@ def test_downtime_fires_each_overdue_firing_once_late(broker, instances, tmp_pat
             for n, rid in enumerate(ids) for before in (2, 1)}
     assert sorted(d["key"] for d in overdue) == sorted(want), overdue
     for d in overdue:
+        assert d["offset"] == int(d["key"].rsplit("/", 1)[1]), d
         assert d["late"] is True and ms(d["fired_at"]) - ms(d["due_at"]) > 1000, d
     [on_time] = [d for d in events if d["id"] == last]
     assert on_time["late"] is False, on_time
