@@ -21,8 +21,7 @@ import time
 
 from conftest import SLOW, UNDER_ASAN, wait_until
 from test_customers import ADMIN
-from test_orders_kill import instances  # noqa: F401 (a fixture)
-from test_orders_kill import registered as registered_of
+import test_orders_kill
 from test_reminders import Reminders
 from test_reminders_clock import iso, ms
 
@@ -31,9 +30,11 @@ SPAN_S = 30.0  # the due times' spread, on the real clock
 KILLS = 3
 TAKEOVER_S = 15.0 + (5.0 if UNDER_ASAN else 0.0)
 
+instances = test_orders_kill.instances  # the fixture: the processes started, stopped after
+
 
 def registered(client):
-    return registered_of(client, "reminders")
+    return test_orders_kill.registered(client, "reminders")
 
 
 def create_many(client, bodies, window=64):
