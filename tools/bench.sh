@@ -14,6 +14,14 @@ export RAPPORT_LOG_LEVEL=warn
 BROKER=$!
 trap 'kill $BROKER 2>/dev/null; wait $BROKER 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 /usr/bin/python3 tools/wait_broker.py "$RAPPORT_BROKER_ENDPOINT"
+# First, while the journal is short (the reminders process replays it). The
+# reference: the journal taking batches of 1,000 events one at a time, as
+# the reminders clock appends its firings.
+BENCH_REMINDERS_REFERENCE=$("$B/bench/bench_journal" --integrator "$RAPPORT_BROKER_ENDPOINT" 1 1000 1 |
+    awk '/^RESULT/ {print $2}') \
+    "$B/bench/bench_reminders" "$RAPPORT_BROKER_ENDPOINT" "$SCRATCH" "$B/bin/rapport-reminders" \
+    "${BENCH_REMINDERS:-10000}"
+echo
 # The journal's reference (one LMDB commit per event) is kept for the
 # events-in figures at the end of bench_http.sh: ratios against it.
 BENCH_REFERENCE_FILE="$SCRATCH/reference.rate" \

@@ -27,6 +27,7 @@ reminders_handlers_t *reminders_handlers_new(const char *zone)
     reminders_handlers_t *self = calloc(1, sizeof *self);
     assert(self);
     self->writes = rp_writes_new();
+    self->clock.late_ms = CLOCK_LATE_MS;
     snprintf(self->zone, sizeof self->zone, "%s", zone);
     return self;
 }
@@ -56,6 +57,11 @@ const char *reminders_handlers_zone(void *self)
     return ((reminders_handlers_t *)self)->zone;
 }
 
+reminders_clock_t *reminders_handlers_clock(void *self)
+{
+    return &((reminders_handlers_t *)self)->clock;
+}
+
 int reminders_handlers_init(rp_config_t *config, void **arg)
 {
     const char *zone = rp_config_get(config, "reminders/time_zone", REMINDER_ZONE_DEFAULT);
@@ -64,8 +70,14 @@ int reminders_handlers_init(rp_config_t *config, void **arg)
         rp_error("reminders: reminders/time_zone \"%s\" is not a time zone", zone);
         return -1;
     }
+    reminders_clock_t clock;
+    int status = reminders_clock_init(&clock, config);
+    if (status)
+        return status;
+    reminders_handlers_t *self = reminders_handlers_new(canonical);
+    self->clock = clock;
     dates_set_zone(canonical); //  before anything is applied
-    *arg = reminders_handlers_new(canonical);
+    *arg = self;
     return 0;
 }
 
@@ -87,6 +99,7 @@ const rp_service_op_t reminders_handlers_ops[] = {
     {"reminders.snooze", RP_OP_WRITE, reminders_ops_snooze},
     {"reminders.done", RP_OP_WRITE, reminders_ops_done},
     {"reminders.cancel", RP_OP_WRITE, reminders_ops_cancel},
+    {"reminders.clock.set", RP_OP_WRITE, reminders_clock_op_set}, //  the test clock's
     {NULL},
 };
 
@@ -186,6 +199,11 @@ void reminders_handlers_test(void)
     doc = s_test_call(service, false, "reminders.occurrences", &ann,
                       (const char *[]){"id", id, NULL}, &reply);
     assert(rp_testservice_error_is(&reply, 404, "not_found"));
+    rp_doc_destroy(&doc);
+    //  The test clock is off by default: its op is refused.
+    doc = s_test_call(service, true, "reminders.clock.set", &ann,
+                      (const char *[]){"now", "2030-01-01T00:00:00Z", NULL}, &reply);
+    assert(rp_testservice_error_is(&reply, 404, "not_enabled"));
     rp_doc_destroy(&doc);
     rp_testservice_destroy(&service);
 }

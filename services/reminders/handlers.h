@@ -8,6 +8,8 @@
 #ifndef REMINDERS_HANDLERS_H
 #define REMINDERS_HANDLERS_H
 
+#include "clock.h"
+
 #include <rapport/intl.h>
 #include <rapport/service.h>
 #include <rapport/write.h>
@@ -22,8 +24,12 @@ void reminders_handlers_destroy(reminders_handlers_t **self_p);
 rp_writes_t *reminders_handlers_writes(void *self);
 const char *reminders_handlers_zone(void *self);
 
+//  The writer's clock (clock.h): its now, and the test clock's offset.
+reminders_clock_t *reminders_handlers_clock(void *self);
+
 //  rp_service_def_t.init and .fini: init refuses a reminders/time_zone
-//  that is not a zone of the tz database.
+//  that is not a zone of the tz database, and what the clock refuses
+//  (reminders_clock_init: late_after, the test clock in production).
 rp_service_init_fn reminders_handlers_init;
 rp_service_fini_fn reminders_handlers_fini;
 

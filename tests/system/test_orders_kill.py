@@ -59,12 +59,12 @@ def instance_pid(name):
     return int(name.rsplit("-", 1)[1])
 
 
-def registered(client):
-    """({pid of each customers worker}, the writer's pid or None, its standbys)."""
+def registered(client, service="customers"):
+    """({pid of each worker of service}, the writer's pid or None, its standbys)."""
     st = client.status()
     pids = {instance_pid(w["instance"])
-            for w in st["services"].get("customers", {}).get("instances", [])}
-    lease = st["leases"].get("customers") or {}
+            for w in st["services"].get(service, {}).get("instances", [])}
+    lease = st["leases"].get(service) or {}
     holder = lease.get("holder_instance") if lease.get("holder") else None
     return pids, (instance_pid(holder) if holder else None), lease.get("standbys")
 

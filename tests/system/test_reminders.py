@@ -30,11 +30,11 @@ class Reminders(ServiceProcess):
 
 
 class RemStack(Stack):
-    def __init__(self, broker_factory, tmp_path, customers=False):
+    def __init__(self, broker_factory, tmp_path, env=None, customers=False):
         if not os.access(REM_BINARY, os.X_OK):
             pytest.fail(f"{REM_BINARY} is not built (run make build)")
         super().__init__(broker_factory, tmp_path, customers=customers, gateways=1)
-        self.procs.insert(1, Reminders(self.broker, tmp_path / "reminders0"))
+        self.procs.insert(1, Reminders(self.broker, tmp_path / "reminders0", env=env))
         with self.broker.client() as client:
             wait_until(lambda: client.mmi("reminders") == "200"
                        and client.mmi("reminders.writer") == "200", 20 * SLOW,
