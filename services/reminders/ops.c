@@ -1,6 +1,7 @@
 /*  ops.c — see ops.h. */
 #include "ops.h"
 #include "apply.h"
+#include "clock.h"
 #include "handlers.h"
 #include "reminder.h"
 
@@ -432,12 +433,8 @@ void reminders_ops_snooze(void *arg, rp_service_t *service, rp_origin_t *origin,
                          rp_duration_parse(str, len, &seconds)))
         count = s_error(errors, count, "for", "invalid",
                         "an ISO 8601 duration in weeks to seconds (PT1H)");
-    else if (has_for) {
-        char now[32];
-        rp_time_now(now);
-        rp_time_parse(now, strlen(now), &until);
-        until += seconds * 1000;
-    }
+    else if (has_for) //  from the writer's clock (the test clock's, when on)
+        until = reminders_clock_now(reminders_handlers_clock(arg)) + seconds * 1000;
     if (count)
         rp_service_reply_invalid(service, &origin, "some fields are not valid", errors, count);
     else {

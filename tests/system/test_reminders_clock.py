@@ -230,3 +230,15 @@ def test_test_clock_logged_and_refused_in_production(stack, tmp_path):
         wait_until(lambda: client.status()["services"].get("reminders", {}).get("workers") == 2,
                    15 * SLOW, interval=0.05, what="a second reminders instance")
     assert plain.alive()
+
+
+def test_snooze_for_counts_from_the_writers_clock(stack):
+    gw = stack.gateways[0]
+    _, ann, _, _ = people(gw)
+    r = create(gw, ann["api_key"], subject="稍后", due_at="2030-06-01T09:00:00Z", time_zone="UTC")
+    with stack.broker.client() as client:
+        set_clock(client, "2030-01-01T00:00:00Z")
+    s = ok(call(gw, ann["api_key"], "POST", f"{REMINDERS}/{r['id']}/snooze", {"for": "PT1H"}))
+    until = ms(s["snoozed_until"])
+    # An hour after the test clock's now (which ran on a little), not the real one.
+    assert ms("2030-01-01T01:00:00Z") <= until < ms("2030-01-01T01:00:00Z") + 30_000 * SLOW, s
