@@ -332,6 +332,17 @@ def test_reminders_step(deployment):
         code, _, page = api("GET", "/api/v1/reminders?state=pending")
         assert code == 200 and r["id"] in {x["id"] for x in page["items"]}, page
 
+    with timed("a one-off fires once, on the container's clock"):
+        due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        code, _, once = api("POST", "/api/v1/reminders", {"subject": "回电", "due_at": due})
+        assert code == 201, once
+
+        def fired():
+            code, _, got = api("GET", f"/api/v1/reminders/{once['id']}")
+            return code == 200 and got["state"] == "fired" and got
+        got = wait_until(fired, 30, "the one-off fired")
+        assert len(got["fired"]) == 1 and got["next_fire_at"] is None, got
+
 
 def test_scale_customers_to_three(deployment):
     with timed("scale customers to 3, all healthy"):
