@@ -2,6 +2,7 @@
     each row keeping the reminder's agenda entry in step. */
 #include "apply.h"
 #include "reminder.h"
+#include "rules.h"
 
 #include "../customers/apply.h"
 #include "../customers/order.h"
@@ -25,6 +26,7 @@ const char *const reminders_apply_dbnames[] = {
     "due",
     "agenda_of",
     "fired_keys",
+    RULES_DBNAMES, //  the follow-up rules (rules.h)
     NULL};
 
 //  One reminder being changed by one event.
@@ -571,14 +573,19 @@ int reminders_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t s
                           const rp_event_t *event)
 {
     (void)arg;
+    int rc;
     switch (s_foreign(event)) {
     case 1:
-        return opportunities_apply_event(NULL, store, txn, seq, event);
+        rc = opportunities_apply_event(NULL, store, txn, seq, event);
+        return rc ? rc : rules_apply_follow(store, txn, seq, event);
     case 2:
-        return customers_apply_event(NULL, store, txn, seq, event);
+        rc = customers_apply_event(NULL, store, txn, seq, event);
+        return rc ? rc : rules_apply_follow(store, txn, seq, event);
     default:
         break;
     }
+    if (event->type_len > 5 && memcmp(event->type, "rule.", 5) == 0)
+        return rules_apply_event(store, txn, seq, event);
     rp_apply_t self;
     memset(&self, 0, sizeof self);
     return rp_apply_run(&s_def, &self, store, txn, seq, event);

@@ -4,6 +4,8 @@
 #include "ops.h"
 #include "query.h"
 #include "reminder.h"
+#include "rules_ops.h"
+#include "sweep.h"
 
 #include "apply.h"
 
@@ -18,6 +20,7 @@ struct _reminders_handlers_t {
     rp_writes_t *writes;        //  writes in flight
     char zone[RP_ZONE_MAX + 1]; //  the default time zone
     reminders_clock_t clock;    //  the writer's firings (clock.h)
+    reminders_sweep_t sweep;    //  the writer's sweep of the rules (sweep.h)
 };
 
 reminders_handlers_t *reminders_handlers_new(const char *zone)
@@ -26,6 +29,7 @@ reminders_handlers_t *reminders_handlers_new(const char *zone)
     assert(self);
     self->writes = rp_writes_new();
     snprintf(self->zone, sizeof self->zone, "%s", zone);
+    self->sweep.every_ms = SWEEP_EVERY_MS;
     return self;
 }
 
@@ -46,7 +50,9 @@ rp_writes_t *reminders_handlers_writes(void *self)
 
 void reminders_handlers_tick(void *arg, rp_service_t *service)
 {
-    reminders_clock_tick(&((reminders_handlers_t *)arg)->clock, service);
+    reminders_handlers_t *self = (reminders_handlers_t *)arg;
+    reminders_clock_tick(&self->clock, service);
+    reminders_sweep_tick(&self->sweep, service);
 }
 
 const char *reminders_handlers_zone(void *self)
@@ -62,7 +68,12 @@ int reminders_handlers_init(rp_config_t *config, void **arg)
         rp_error("reminders: reminders/time_zone \"%s\" is not a time zone", zone);
         return -1;
     }
-    *arg = reminders_handlers_new(canonical);
+    reminders_handlers_t *self = reminders_handlers_new(canonical);
+    if (reminders_sweep_configure(&self->sweep, config)) {
+        reminders_handlers_destroy(&self);
+        return -1;
+    }
+    *arg = self;
     return 0;
 }
 
@@ -81,6 +92,11 @@ const rp_service_op_t reminders_handlers_ops[] = {
     {"reminders.delete", RP_OP_WRITE, reminders_ops_delete},
     {"reminders.snooze", RP_OP_WRITE, reminders_ops_snooze},
     {"reminders.done", RP_OP_WRITE, reminders_ops_done},
+    {"reminders.rules.list", RP_OP_READ, reminders_rules_list},
+    {"reminders.rules.get", RP_OP_READ, reminders_rules_get},
+    {"reminders.rules.create", RP_OP_WRITE, reminders_rules_create},
+    {"reminders.rules.update", RP_OP_WRITE, reminders_rules_update},
+    {"reminders.rules.delete", RP_OP_WRITE, reminders_rules_delete},
     {NULL},
 };
 
@@ -107,7 +123,7 @@ void reminders_handlers_test(void)
     reminders_handlers_destroy(&self);
     assert(!self);
 
-    static const char *const owns[] = {"reminder.", NULL};
+    static const char *const owns[] = {"reminder.", "rule.", NULL};
     static const rp_service_def_t def = {.name = "reminders",
                                          .writer = true,
                                          .owns = owns,
