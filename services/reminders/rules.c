@@ -8,6 +8,7 @@
 #include "../customers/lead.h"
 #include "../customers/reference.h"
 #include "../opportunities/pipeline.h"
+#include "../opportunities/pipelines.h"
 #include "../users/apply.h"
 
 #include <rapport/apply.h>
@@ -1059,4 +1060,325 @@ int rules_apply_event(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_ev
 //  ---------------------------------------------------------------------
 //  Self-test
 
-void rules_apply_test(void) {}
+#include <czmq.h>
+#include <rapport/testservice.h>
+
+//  Apply type with data {pairs of kv (rp_testservice_args)…, sub: {sub_kv…}}
+//  (sub NULL: none) as event seq (time 08:00:<seq mod 60>).
+static void s_test_event(rp_store_t *store, uint64_t seq, const char *type, const char *const *kv,
+                         const char *sub, const char *const *sub_kv)
+{
+    rp_packer_t flat, inner, data;
+    rp_packer_init(&flat);
+    rp_packer_init(&data);
+    rp_testservice_args(&flat, kv);
+    if (!sub || !sub_kv)
+        msgpack_sbuffer_write(&data.buffer, flat.buffer.data, flat.buffer.size);
+    else {
+        //  The flat map with one more pair: its header rewritten.
+        rp_doc_t *doc = rp_doc_new(flat.buffer.data, flat.buffer.size, NULL);
+        const msgpack_object *map = rp_doc_root(doc);
+        msgpack_pack_map(&data.pk, map->via.map.size + 1);
+        for (uint32_t i = 0; i < map->via.map.size; i++) {
+            msgpack_pack_object(&data.pk, map->via.map.ptr[i].key);
+            msgpack_pack_object(&data.pk, map->via.map.ptr[i].val);
+        }
+        rp_pack_cstr(&data.pk, sub);
+        rp_packer_init(&inner);
+        rp_testservice_args(&inner, sub_kv);
+        msgpack_sbuffer_write(&data.buffer, inner.buffer.data, inner.buffer.size);
+        rp_packer_destroy(&inner);
+        rp_doc_destroy(&doc);
+    }
+    rp_apply_test_event(store, reminders_apply_event, seq, type, "reminders", "root", &data);
+    rp_packer_destroy(&data);
+    rp_packer_destroy(&flat);
+}
+
+//  rule.created {id, record: {name, condition: {type, key: value},
+//  escalation: {after}?}}.
+static void s_test_rule(rp_store_t *store, uint64_t seq, const char *id, const char *type,
+                        const char *key, const char *value, const char *after)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", id);
+    rp_pack_cstr(&data.pk, "record");
+    msgpack_pack_map(&data.pk, after ? 3 : 2);
+    rp_pack_kv_cstr(&data.pk, "name", "重点客户未跟进");
+    rp_pack_cstr(&data.pk, "condition");
+    msgpack_pack_map(&data.pk, key ? (strcmp(type, "idle") == 0 ? 3 : 2) : 1);
+    rp_pack_kv_cstr(&data.pk, "type", type);
+    if (key)
+        rp_pack_kv_cstr(&data.pk, key, value);
+    if (key && strcmp(type, "idle") == 0)
+        rp_pack_kv_cstr(&data.pk, "grade", "A");
+    if (after) {
+        rp_pack_cstr(&data.pk, "escalation");
+        msgpack_pack_map(&data.pk, 1);
+        rp_pack_kv_cstr(&data.pk, "after", after);
+    }
+    rp_apply_test_event(store, reminders_apply_event, seq, "rule.created", "reminders", "root",
+                        &data);
+    rp_packer_destroy(&data);
+}
+
+//  The opportunities' default pipeline, as their writer seeds it.
+static void s_test_pipeline(rp_store_t *store, uint64_t seq)
+{
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 2);
+    rp_pack_kv_cstr(&data.pk, "id", "default");
+    rp_pack_cstr(&data.pk, "pipeline");
+    pipelines_default_pack(&data.pk);
+    rp_apply_test_event(store, reminders_apply_event, seq, "opportunity.pipeline_created",
+                        "opportunities", NULL, &data);
+    rp_packer_destroy(&data);
+}
+
+static void s_test_user(rp_store_t *store, uint64_t seq, const char *id, char hash,
+                        const char *role, const char *manager)
+{
+    char key_hash[65];
+    memset(key_hash, hash, 64);
+    key_hash[64] = 0;
+    char email[64];
+    snprintf(email, sizeof email, "%s@east.example.cn", id);
+    s_test_event(store, seq, "user.created", (const char *[]){"id", id, "key_hash", key_hash, NULL},
+                 "record",
+                 (const char *[]){"name", id, "email", email, "role", role, "team", "east",
+                                  "manager_id", manager ? manager : "~", NULL});
+}
+
+static void s_test_customer(rp_store_t *store, uint64_t seq, const char *id, const char *name,
+                            const char *grade)
+{
+    s_test_event(
+        store, seq, "customer.created", (const char *[]){"id", id, NULL}, "record",
+        (const char *[]){"name", name, "grade", grade, "owner", "ann", "team", "east", NULL});
+}
+
+static void s_test_matched(rp_store_t *store, uint64_t seq, const char *rule, const char *record,
+                           const char *at)
+{
+    s_test_event(store, seq, "rule.matched",
+                 (const char *[]){"id", rule, "record", record, "at", at, NULL}, NULL, NULL);
+}
+
+static void s_test_escalated(rp_store_t *store, uint64_t seq, const char *rule, const char *record,
+                             const char *key)
+{
+    s_test_event(store, seq, "rule.escalated",
+                 (const char *[]){"id", rule, "record", record, "key", key, "owner", "ann",
+                                  "manager_id", "mgr", NULL},
+                 NULL, NULL);
+}
+
+//  The journal: a manager and ann; an idle rule (PT5S, grade A,
+//  escalated after PT10S); two key customers and a grade C one; the
+//  sweep's matches (one twice); a call on one; the other escalated (twice:
+//  once recorded), the called one's old escalation refused; a date rule; a
+//  deal rule over a deal with a close date; the idle rule deleted.
+static void s_test_journal(rp_store_t *store)
+{
+    s_test_user(store, 1, "mgr", 'a', "manager", NULL);
+    s_test_user(store, 2, "ann", 'b', "sales", "mgr");
+    s_test_rule(store, 3, "r1", "idle", "duration", "PT5S", "PT10S");
+    s_test_customer(store, 4, "c1", "甲方科技", "A");
+    s_test_customer(store, 5, "c2", "乙方贸易", "A");
+    s_test_customer(store, 6, "c3", "丙方工厂", "C");
+    s_test_matched(store, 9, "r1", "c1", "2026-11-23T08:00:09Z");
+    s_test_matched(store, 10, "r1", "c2", "2026-11-23T08:00:10Z");
+    s_test_matched(store, 11, "r1", "c1", "2026-11-23T08:00:09Z");
+    s_test_event(store, 12, "customer.activity_logged",
+                 (const char *[]){"id", "c2", "activity_id", "a1", NULL}, "activity",
+                 (const char *[]){"kind", "call", "summary", "电话回访", NULL});
+    s_test_escalated(store, 19, "r1", "c1", "f-r1-c1/1795420809000");
+    s_test_escalated(store, 20, "r1", "c1", "f-r1-c1/1795420809000");
+    s_test_escalated(store, 21, "r1", "c2", "f-r1-c2/1795420810000");
+    s_test_rule(store, 22, "r2", "date", "before", "P2D", NULL);
+    s_test_pipeline(store, 23);
+    s_test_rule(store, 24, "r3", "overdue", NULL, NULL, NULL);
+    s_test_event(store, 25, "opportunity.created", (const char *[]){"id", "o1", NULL}, "record",
+                 (const char *[]){"customer_id", "c1", "title", "储能项目", "owner", "ann", "team",
+                                  "east", "expected_close", "2026-11-01", NULL});
+    s_test_event(store, 26, "rule.deleted", (const char *[]){"id", "r1", NULL}, NULL, NULL);
+}
+
+typedef struct {
+    const char *id;
+    const char *state;    //  NULL: no such reminder
+    const char *assignee; //  NULL: not checked
+} test_want_t;
+
+static int s_test_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    const test_want_t *want = (const test_want_t *)arg;
+    MDB_val k = {strlen(want->id), (void *)want->id}, v;
+    int rc = mdb_get(txn, rp_store_dbi(store, "reminders"), &k, &v);
+    if (!want->state) {
+        assert(rc == MDB_NOTFOUND);
+        return 0;
+    }
+    assert(rc == 0);
+    rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
+    const msgpack_object *root = rp_doc_root(doc);
+    if (!rp_obj_streq(rp_obj_get(root, "state"), want->state)) {
+        fprintf(stderr, "%s: not %s\n", want->id, want->state);
+        assert(false);
+    }
+    assert(rp_obj_streq(rp_obj_get(root, "kind"), "follow_up"));
+    assert(!want->assignee || rp_obj_streq(rp_obj_get(root, "assignee"), want->assignee));
+    rp_doc_destroy(&doc);
+    return 0;
+}
+
+static void s_test_expect(rp_store_t *store, const char *id, const char *state,
+                          const char *assignee)
+{
+    test_want_t want = {id, state, assignee};
+    assert(rp_store_read(store, s_test_read, &want) == 0);
+}
+
+static int s_test_status(rp_store_t *store, uint64_t seq, const char *code)
+{
+    char got[32];
+    MDB_txn *txn;
+    assert(mdb_txn_begin(rp_store_env(store), NULL, MDB_RDONLY, &txn) == 0);
+    int status = rp_outcome_status(store, txn, seq, got, sizeof got);
+    mdb_txn_abort(txn);
+    assert(!code || strcmp(got, code) == 0);
+    return status;
+}
+
+typedef struct {
+    char got[256];
+} test_due_t;
+
+static bool s_test_due_entry(void *arg, int64_t at_ms, char what, const char *rule, size_t rule_len,
+                             const char *record, size_t record_len)
+{
+    test_due_t *due = (test_due_t *)arg;
+    char one[64];
+    snprintf(one, sizeof one, "%s%c:%.*s/%.*s@%" PRId64, due->got[0] ? "," : "", what,
+             (int)rule_len, rule, (int)record_len, record, (at_ms / 1000) % 60);
+    strncat(due->got, one, sizeof due->got - strlen(due->got) - 1);
+    return true;
+}
+
+static int s_test_due_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    size_t count;
+    return rules_apply_due(store, txn, INT64_MAX, 100, s_test_due_entry, arg, &count);
+}
+
+//  The rules' agenda as "m:r1/c1@9,…" (the second of each minute).
+static void s_test_agenda(rp_store_t *store, const char *want)
+{
+    test_due_t due = {""};
+    assert(rp_store_read(store, s_test_due_read, &due) == 0);
+    if (strcmp(due.got, want) != 0) {
+        fprintf(stderr, "rules' agenda: %s, want %s\n", due.got, want);
+        assert(false);
+    }
+}
+
+static int s_test_lead_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    int64_t *seconds = (int64_t *)arg;
+    if (!rules_date_lead(store, txn, "east", 4, seconds))
+        *seconds = -1;
+    return 0;
+}
+
+static void s_test_apply(void)
+{
+    char dir[] = "/tmp/rp-reminders-rules-XXXXXX";
+    assert(mkdtemp(dir));
+    rp_store_t *store = rp_store_new(dir, reminders_apply_dbnames);
+    assert(store);
+    s_test_user(store, 1, "mgr", 'a', "manager", NULL);
+    s_test_user(store, 2, "ann", 'b', "sales", "mgr");
+    s_test_rule(store, 3, "r1", "idle", "duration", "PT5S", "PT10S");
+    assert(s_test_status(store, 3, "") == 200);
+    //  Key customers: each idle 5 s after its creation; not the grade C one.
+    s_test_customer(store, 4, "c1", "甲方科技", "A");
+    s_test_customer(store, 5, "c2", "乙方贸易", "A");
+    s_test_customer(store, 6, "c3", "丙方工厂", "C");
+    s_test_agenda(store, "m:r1/c1@9,m:r1/c2@10");
+    s_test_expect(store, "f-r1-c1", NULL, NULL);
+    //  The sweep's match: one follow-up for the owner, due at the onset;
+    //  its escalation 10 s after it opened. The same match again: nothing.
+    s_test_matched(store, 9, "r1", "c1", "2026-11-23T08:00:09Z");
+    s_test_expect(store, "f-r1-c1", "pending", "ann");
+    s_test_matched(store, 10, "r1", "c2", "2026-11-23T08:00:10Z");
+    s_test_agenda(store, "e:r1/c1@19,e:r1/c2@20");
+    s_test_matched(store, 11, "r1", "c1", "2026-11-23T08:00:09Z");
+    s_test_agenda(store, "e:r1/c1@19,e:r1/c2@20");
+    rules_escalation_t esc;
+    MDB_txn *txn;
+    assert(mdb_txn_begin(rp_store_env(store), NULL, MDB_RDONLY, &txn) == 0);
+    assert(rules_apply_escalation(store, txn, "r1", 2, "c1", 2, &esc) == 0);
+    assert(strcmp(esc.follow_up, "f-r1-c1") == 0 && strcmp(esc.owner, "ann") == 0);
+    assert(strcmp(esc.manager, "mgr") == 0 && strcmp(esc.key, "f-r1-c1/1795420809000") == 0);
+    assert(rules_apply_escalation(store, txn, "r1", 2, "c3", 2, &esc) == MDB_NOTFOUND);
+    mdb_txn_abort(txn);
+    //  A call: c2's follow-up done, its escalation gone; idle again at 17.
+    s_test_event(store, 12, "customer.activity_logged",
+                 (const char *[]){"id", "c2", "activity_id", "a1", NULL}, "activity",
+                 (const char *[]){"kind", "call", "summary", "电话回访", NULL});
+    s_test_expect(store, "f-r1-c2", "done", NULL);
+    s_test_agenda(store, "m:r1/c2@17,e:r1/c1@19");
+    //  c1 escalated once: the manager's reminder; a second is refused.
+    s_test_escalated(store, 19, "r1", "c1", "f-r1-c1/1795420809000");
+    assert(s_test_status(store, 19, "") == 200);
+    s_test_expect(store, "e-r1-c1", "pending", "mgr");
+    s_test_escalated(store, 20, "r1", "c1", "f-r1-c1/1795420809000");
+    assert(s_test_status(store, 20, "already_escalated") == 409);
+    s_test_escalated(store, 21, "r1", "c2", "f-r1-c2/1795420810000");
+    assert(s_test_status(store, 21, "resolved") == 409);
+    s_test_agenda(store, "m:r1/c2@17");
+    //  The important dates' lead time.
+    int64_t seconds = 0;
+    assert(rp_store_read(store, s_test_lead_read, &seconds) == 0 && seconds == -1);
+    s_test_rule(store, 22, "r2", "date", "before", "P2D", NULL);
+    assert(rp_store_read(store, s_test_lead_read, &seconds) == 0 && seconds == 2 * 86400);
+    //  A deal past its close date: overdue at once.
+    s_test_pipeline(store, 23);
+    s_test_rule(store, 24, "r3", "overdue", NULL, NULL, NULL);
+    s_test_event(store, 25, "opportunity.created", (const char *[]){"id", "o1", NULL}, "record",
+                 (const char *[]){"customer_id", "c1", "title", "储能项目", "owner", "ann", "team",
+                                  "east", "expected_close", "2026-11-01", NULL});
+    s_test_expect(store, "f-r3-o1", "pending", "ann");
+    //  The idle rule deleted: its follow-ups and the manager's close.
+    s_test_event(store, 26, "rule.deleted", (const char *[]){"id", "r1", NULL}, NULL, NULL);
+    assert(s_test_status(store, 26, "") == 200);
+    s_test_expect(store, "f-r1-c1", "done", NULL);
+    s_test_expect(store, "e-r1-c1", "done", NULL);
+    s_test_agenda(store, "");
+    s_test_matched(store, 27, "r1", "c1", "2026-11-23T08:00:27Z");
+    assert(s_test_status(store, 27, "not_found") == 404);
+    rp_store_destroy(&store);
+    zdir_t *tree = zdir_new(dir, NULL);
+    zdir_remove(tree, true);
+    zdir_destroy(&tree);
+}
+
+void rules_apply_test(void)
+{
+    char id[REMINDERS_MAX_ID + 1];
+    assert(rules_follow_up_id('f', "r1", 2, "c1", 2, id) == 7 && strcmp(id, "f-r1-c1") == 0);
+    char long_id[65];
+    memset(long_id, 'x', 64);
+    long_id[64] = 0;
+    size_t len = rules_follow_up_id('e', "r1", 2, long_id, 64, id);
+    assert(len == 35 && id[0] == 'e' && id[2] == 'h');
+    char other[REMINDERS_MAX_ID + 1];
+    long_id[63] = 'y';
+    rules_follow_up_id('e', "r1", 2, long_id, 64, other);
+    assert(strcmp(id, other) != 0);
+    s_test_apply();
+    rp_apply_test_replay("reminders-rules", reminders_apply_dbnames, s_test_journal);
+}

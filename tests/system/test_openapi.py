@@ -88,6 +88,8 @@ def seed(gw):
         "amount": 1000})
     ids["reminder"] = post(gw, "/api/v1/reminders", {"subject": "种子提醒",
                                                      "due_at": "2027-01-11T09:30:00+08:00"})
+    ids["rule"] = post(gw, "/api/v1/rules", {"name": "种子规则",
+                                             "condition": {"type": "idle", "duration": "P3D"}})
     # An integrator's order naming nobody: the unmatched queue's entry.
     status, _, answer = gw.json("POST", "/api/v1/events", {
         "type": "order.placed", "id": "seed-unmatched", "source": "seed",
