@@ -452,6 +452,21 @@ static int s_close(ctx_t *ctx, char prefix, const char *rule_id, size_t rule_len
     return reminders_apply_close(ctx->store, ctx->txn, ctx->seq, ctx->event, id, len, "done");
 }
 
+//  Is the derived reminder closed (done by hand, say)? Absent: false.
+static bool s_closed(ctx_t *ctx, char prefix, const char *rule_id, size_t rule_len,
+                     const char *record, size_t record_len)
+{
+    char id[REMINDERS_MAX_ID + 1];
+    MDB_val k = {rules_follow_up_id(prefix, rule_id, rule_len, record, record_len, id), id}, v;
+    if (mdb_get(ctx->txn, rp_store_dbi(ctx->store, "reminders"), &k, &v))
+        return false;
+    rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
+    const msgpack_object *state = doc ? rp_obj_get(rp_doc_root(doc), "state") : NULL;
+    bool closed = state && (rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled"));
+    rp_doc_destroy(&doc);
+    return closed;
+}
+
 //  Close the pair's follow-up (and the manager's reminder): no agenda.
 static int s_resolve(ctx_t *ctx, const char *rule_id, size_t rule_len, const char *record,
                      size_t record_len, pair_t *pair)
@@ -494,7 +509,8 @@ static int s_settle(ctx_t *ctx, const char *rule_id, size_t rule_len, const rule
         strcpy(pair.owner, owner); //  the follow-up follows the record
         strcpy(pair.team, team);
         s_follow_up_fields(rule, &target, record, record_len, &pair, false, &fields);
-        rc = s_derive(ctx, 'f', rule_id, rule_len, record, record_len, &fields);
+        if (!s_closed(ctx, 'f', rule_id, rule_len, record, record_len)) //  done stays done
+            rc = s_derive(ctx, 'f', rule_id, rule_len, record, record_len, &fields);
     } else if (!rc && !pair.open && holds) {
         pair.open = true;
         pair.since = onset;
@@ -973,15 +989,7 @@ static int s_escalated(change_t *self)
     pair.escalating = false;
     pair.escalate_at = 0;
     //  The follow-up done by hand meanwhile: nobody to chase.
-    MDB_val value;
-    bool done = false;
-    if (rp_apply_get(&self->base, "reminders", follow_up, strlen(follow_up), &value) == 0) {
-        rp_doc_t *doc = rp_doc_new(value.mv_data, value.mv_size, NULL);
-        const msgpack_object *state = doc ? rp_obj_get(rp_doc_root(doc), "state") : NULL;
-        done = state && (rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled"));
-        rp_doc_destroy(&doc);
-    }
-    if (done) {
+    if (s_closed(ctx, 'f', self->base.id, self->base.id_len, record, len)) {
         rc = s_pair_save(ctx, pair_key, pair_len, &was, &pair);
         return rc ? rc : rp_apply_outcome(&self->base, 409, "resolved");
     }
@@ -1352,14 +1360,30 @@ static void s_test_apply(void)
                  (const char *[]){"customer_id", "c1", "title", "储能项目", "owner", "ann", "team",
                                   "east", "expected_close", "2026-11-01", NULL});
     s_test_expect(store, "f-r3-o1", "pending", "ann");
+    //  The deal's follow-up done by hand; the customer and its deals
+    //  reassigned: the open one follows, the done one stays done.
+    s_test_event(store, 26, "reminder.done", (const char *[]){"id", "f-r3-o1", NULL}, NULL, NULL);
+    rp_packer_t data;
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 4);
+    rp_pack_kv_cstr(&data.pk, "id", "c1");
+    rp_pack_kv_cstr(&data.pk, "owner", "bob");
+    rp_pack_kv_cstr(&data.pk, "team", "east");
+    rp_pack_kv_bool(&data.pk, "with_opportunities", true);
+    rp_apply_test_event(store, reminders_apply_event, 27, "customer.assigned", "customers", "root",
+                        &data);
+    rp_packer_destroy(&data);
+    assert(s_test_status(store, 27, "") == 200);
+    s_test_expect(store, "f-r1-c1", "pending", "bob");
+    s_test_expect(store, "f-r3-o1", "done", "ann");
     //  The idle rule deleted: its follow-ups and the manager's close.
-    s_test_event(store, 26, "rule.deleted", (const char *[]){"id", "r1", NULL}, NULL, NULL);
-    assert(s_test_status(store, 26, "") == 200);
+    s_test_event(store, 28, "rule.deleted", (const char *[]){"id", "r1", NULL}, NULL, NULL);
+    assert(s_test_status(store, 28, "") == 200);
     s_test_expect(store, "f-r1-c1", "done", NULL);
     s_test_expect(store, "e-r1-c1", "done", NULL);
     s_test_agenda(store, "");
-    s_test_matched(store, 27, "r1", "c1", "2026-11-23T08:00:27Z");
-    assert(s_test_status(store, 27, "not_found") == 404);
+    s_test_matched(store, 29, "r1", "c1", "2026-11-23T08:00:29Z");
+    assert(s_test_status(store, 29, "not_found") == 404);
     rp_store_destroy(&store);
     zdir_t *tree = zdir_new(dir, NULL);
     zdir_remove(tree, true);

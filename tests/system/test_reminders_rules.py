@@ -14,6 +14,8 @@ seconds (PT2S), on the real clock; the writer sweeps every second.
 - A new lead (lead.captured from an integrator) not contacted within PT2S
   gets a follow-up for the owner it went to; contacting it closes it.
 - A deal in the same stage longer than PT2S gets one; moving it closes it.
+- Deals closing within P3D, or past their close date, get one per rule at
+  once when the rules are made; winning the deal closes them.
 """
 
 import datetime
@@ -289,3 +291,36 @@ def test_stage_stale_deal(stack):
                10 * SLOW, interval=0.1, what="the next occurrence")
     again = ok(call(gw, ann["api_key"], "GET", f"{REMINDERS}/{fu['id']}"))
     assert again["due_at"] > fu["due_at"]
+
+
+def test_closing_and_overdue_deals(stack):
+    gw = stack.gateways[0]
+    _, ann, _ = people(gw)
+    c = customer(gw, ann, "己方物流有限公司")
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    late = ok(call(gw, ann["api_key"], "POST", OPPS,
+                   {"customer_id": c["id"], "title": "冷链项目",
+                    "expected_close": (today - datetime.timedelta(days=1)).isoformat()}), 201)
+    soon = ok(call(gw, ann["api_key"], "POST", OPPS,
+                   {"customer_id": c["id"], "title": "仓储项目",
+                    "expected_close": (today + datetime.timedelta(days=1)).isoformat()}), 201)
+    far = ok(call(gw, ann["api_key"], "POST", OPPS,
+                  {"customer_id": c["id"], "title": "远期项目",
+                   "expected_close": (today + datetime.timedelta(days=30)).isoformat()}), 201)
+    # Made after the deals: evaluated over every deal at once, no sweep needed.
+    overdue = rule(gw, ADMIN_KEY, name="商机逾期", condition={"type": "overdue"})
+    closing = rule(gw, ADMIN_KEY, name="商机即将成交", condition={"type": "closing", "within": "P3D"})
+
+    def rules_of(deal):
+        return sorted(r["id"].split("-")[1] for r in
+                      follow_ups(gw, ann["api_key"], opportunity_id=deal["id"]))
+    assert rules_of(late) == sorted([overdue["id"], closing["id"]])
+    assert rules_of(soon) == [closing["id"]]
+    assert rules_of(far) == []
+    # Won: its follow-ups close.
+    ok(call(gw, ann["api_key"], "POST", f"{OPPS}/{late['id']}/stage", {"stage": "won"}))
+    states = {r["subject"]: r["state"] for r in
+              follow_ups(gw, ann["api_key"], opportunity_id=late["id"])}
+    assert states == {"商机逾期": "done", "商机即将成交": "done"}, states
+    still, = follow_ups(gw, ann["api_key"], opportunity_id=soon["id"])
+    assert still["state"] in ("pending", "fired"), still
