@@ -8,6 +8,7 @@
 #include <rapport/random.h>
 #include <rapport/record.h>
 #include <rapport/scope.h>
+#include <rapport/testservice.h>
 #include <rapport/write.h>
 
 #include <assert.h>
@@ -364,6 +365,122 @@ void reminders_rules_delete(void *arg, rp_service_t *service, rp_origin_t *origi
 
 //  ---------------------------------------------------------------------
 
+//  {name, condition: {type: idle, duration}, [key: value]} (key NULL: none;
+//  value "#n": the version).
+static rp_doc_t *s_test_call(rp_testservice_t *service, bool writer, const char *op,
+                             const rp_testservice_actor_t *actor, const char *id,
+                             const char *duration, const char *key, const char *value,
+                             rp_reply_t *reply)
+{
+    rp_packer_t args;
+    rp_packer_init(&args);
+    msgpack_pack_map(&args.pk, (id != NULL) + (duration ? 2 : 0) + (key != NULL));
+    if (id)
+        rp_pack_kv_cstr(&args.pk, "id", id);
+    if (duration) {
+        rp_pack_kv_cstr(&args.pk, "name", "三天未跟进");
+        rp_pack_cstr(&args.pk, "condition");
+        msgpack_pack_map(&args.pk, 2);
+        rp_pack_kv_cstr(&args.pk, "type", "idle");
+        rp_pack_kv_cstr(&args.pk, "duration", duration);
+    }
+    if (key && value[0] == '#')
+        rp_pack_kv_u64(&args.pk, key, strtoull(value + 1, NULL, 10));
+    else if (key)
+        rp_pack_kv_cstr(&args.pk, key, value);
+    rp_doc_t *doc = rp_testservice_call(service, writer, op, actor, NULL, &args, reply);
+    rp_packer_destroy(&args);
+    return doc;
+}
+
+//  The field of the reply's first error.
+static bool s_test_invalid(rp_doc_t *doc, const rp_reply_t *reply, const char *field,
+                           const char *code)
+{
+    const msgpack_object *error = rp_obj_get(rp_doc_root(doc), "error");
+    const msgpack_object *details = error ? rp_obj_get(error, "details") : NULL;
+    const msgpack_object *errors = details ? rp_obj_get(details, "errors") : NULL;
+    if (!rp_testservice_error_is(reply, 422, "invalid") || !rp_obj_is_array(errors) ||
+        errors->via.array.size != 1)
+        return false;
+    const msgpack_object *first = &errors->via.array.ptr[0];
+    return rp_obj_streq(rp_obj_get(first, "field"), field) &&
+           rp_obj_streq(rp_obj_get(first, "code"), code);
+}
+
+//  The ops through the runtime and the test broker.
+static void s_test_ops(void)
+{
+    static const char *const owns[] = {"reminder.", "rule.", NULL};
+    static const rp_service_def_t def = {.name = "reminders",
+                                         .writer = true,
+                                         .owns = owns,
+                                         .dbnames = reminders_apply_dbnames,
+                                         .apply = reminders_apply_event,
+                                         .ops = reminders_handlers_ops,
+                                         .init = reminders_handlers_init,
+                                         .fini = reminders_handlers_fini};
+    rp_testservice_t *service = rp_testservice_new(&def);
+    const rp_testservice_actor_t boss = {"boss", "manager", "east"},
+                                 west = {"max", "manager", "west"}, ann = {"ann", "sales", "east"},
+                                 root = {"root", "admin", NULL};
+    rp_reply_t reply;
+    //  A manager's rule is their team's.
+    rp_doc_t *doc = s_test_call(service, true, "reminders.rules.create", &boss, NULL, "P3D", NULL,
+                                NULL, &reply);
+    assert(reply.status == 200);
+    assert(rp_obj_streq(rp_obj_get(reply.data, "team"), "east"));
+    assert(rp_obj_streq(rp_obj_get(reply.data, "created_by"), "boss"));
+    const msgpack_object *active = rp_obj_get(reply.data, "active");
+    assert(active->type == MSGPACK_OBJECT_BOOLEAN && active->via.boolean);
+    char id[REMINDERS_MAX_ID + 1];
+    const char *str;
+    size_t len;
+    assert(rp_obj_str(rp_obj_get(reply.data, "id"), &str, &len) && len <= REMINDERS_MAX_ID);
+    memcpy(id, str, len);
+    id[len] = 0;
+    rp_doc_destroy(&doc);
+    doc = s_test_call(service, true, "reminders.rules.create", &boss, NULL, "P3D", "team", "west",
+                      &reply);
+    assert(s_test_invalid(doc, &reply, "team", "out_of_scope"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call(service, true, "reminders.rules.create", &root, NULL, "P1M", NULL, NULL,
+                      &reply);
+    assert(s_test_invalid(doc, &reply, "condition.duration", "invalid"));
+    rp_doc_destroy(&doc);
+    //  Sales have none; another team's manager does not see it.
+    doc =
+        s_test_call(service, true, "reminders.rules.create", &ann, NULL, "P3D", NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call(service, false, "reminders.rules.list", &ann, NULL, NULL, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 403, "forbidden"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call(service, false, "reminders.rules.get", &west, id, NULL, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 404, "not_found"));
+    rp_doc_destroy(&doc);
+    doc =
+        s_test_call(service, false, "reminders.rules.list", &root, NULL, NULL, NULL, NULL, &reply);
+    assert(reply.status == 200 && rp_obj_get(reply.data, "items")->via.array.size == 1);
+    rp_doc_destroy(&doc);
+    //  A stale version is 412; the right one changes it; delete.
+    doc = s_test_call(service, true, "reminders.rules.update", &boss, id, NULL, "version", "#5",
+                      &reply);
+    assert(rp_testservice_error_is(&reply, 412, "version_mismatch"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call(service, true, "reminders.rules.update", &boss, id, NULL, "name", "改名",
+                      &reply);
+    assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "name"), "改名"));
+    rp_doc_destroy(&doc);
+    doc = s_test_call(service, true, "reminders.rules.delete", &boss, id, NULL, NULL, NULL, &reply);
+    assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
+    rp_doc_destroy(&doc);
+    doc = s_test_call(service, false, "reminders.rules.get", &root, id, NULL, NULL, NULL, &reply);
+    assert(rp_testservice_error_is(&reply, 404, "not_found"));
+    rp_doc_destroy(&doc);
+    rp_testservice_destroy(&service);
+}
+
 void reminders_rules_ops_test(void)
 {
     rp_scope_t admin = {RP_ROLE_ADMIN, "root", 4, NULL, 0};
@@ -380,4 +497,5 @@ void reminders_rules_ops_test(void)
     assert(strcmp(s_message(412, "version_mismatch", 16), "the rule changed since that version") ==
            0);
     assert(strcmp(s_message(404, "x", 1), "no such rule") == 0);
+    s_test_ops();
 }

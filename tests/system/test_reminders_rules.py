@@ -146,6 +146,10 @@ def test_idle_key_customer_follow_up_close_and_escalation(stack):
     assert [m["customer_id"] for m in mine] == [alone["id"]], mine
     assert ann["name"] in mine[0]["subject"] and "乙方贸易有限公司" in mine[0]["subject"]
     assert mine[0]["team"] == "east"
+    # The manager gets it from the clock.
+    wait_until(lambda: ok(call(gw, mgr["api_key"], "GET",
+                               f"{REMINDERS}/{mine[0]['id']}"))["state"] == "fired",
+               5 * SLOW, interval=0.1, what="the manager's reminder fired")
 
     # Idle again 2 s after the call: a new occurrence of the same follow-up
     # (more sweeps have run by then), due later; still one of each.
