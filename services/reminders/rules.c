@@ -550,13 +550,11 @@ typedef struct {
     size_t count, size;
 } ids_t;
 
-static void s_ids_add(ids_t *self, const char *id, size_t len)
+//  One more id (a walk's keys are distinct: no check).
+static void s_ids_push(ids_t *self, const char *id, size_t len)
 {
     if (!len || len > REMINDERS_MAX_ID)
         return;
-    for (size_t i = 0; i < self->count; i++)
-        if (strlen(self->ids[i]) == len && memcmp(self->ids[i], id, len) == 0)
-            return;
     if (self->count == self->size) {
         self->size = self->size ? 2 * self->size : 8;
         self->ids = realloc(self->ids, self->size * sizeof *self->ids);
@@ -564,6 +562,15 @@ static void s_ids_add(ids_t *self, const char *id, size_t len)
     }
     memcpy(self->ids[self->count], id, len);
     self->ids[self->count++][len] = 0;
+}
+
+//  One more id unless listed already (an event's few records).
+static void s_ids_add(ids_t *self, const char *id, size_t len)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (strlen(self->ids[i]) == len && memcmp(self->ids[i], id, len) == 0)
+            return;
+    s_ids_push(self, id, len);
 }
 
 //  Every key of db (its ids), or those after prefix NUL (their second
@@ -583,12 +590,12 @@ static int s_ids_walk(ctx_t *ctx, const char *db, const char *prefix, size_t pre
     for (rc = mdb_cursor_get(c, &k, &v, prefix_len ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (!prefix_len) {
-            s_ids_add(out, k.mv_data, k.mv_size);
+            s_ids_push(out, k.mv_data, k.mv_size);
             continue;
         }
         if (k.mv_size <= prefix_len + 1 || memcmp(k.mv_data, start, prefix_len + 1) != 0)
             break;
-        s_ids_add(out, (const char *)k.mv_data + prefix_len + 1, k.mv_size - prefix_len - 1);
+        s_ids_push(out, (const char *)k.mv_data + prefix_len + 1, k.mv_size - prefix_len - 1);
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -615,12 +622,15 @@ static int s_scan(ctx_t *ctx, const char *rule_id, size_t rule_len, const rule_t
         if (!rc)
             rc = s_pair_save(ctx, key, len, &was, &pair);
     }
-    if (!rc && rule && rule->active && kind)
+    //  Active: every record of its kind (its pairs' among them: records are
+    //  archived, never removed); else its pairs of that kind, to close.
+    const ids_t *settle = &pairs;
+    if (!rc && rule && rule->active && kind) {
         rc = s_ids_walk(ctx, kind == 'c' ? "customers" : "opportunities", NULL, 0, &records);
-    for (size_t i = 0; !rc && i < pairs.count && kind; i++)
-        s_ids_add(&records, pairs.ids[i], strlen(pairs.ids[i]));
-    for (size_t i = 0; !rc && i < records.count; i++)
-        rc = s_settle(ctx, rule_id, rule_len, rule, kind, records.ids[i], strlen(records.ids[i]));
+        settle = &records;
+    }
+    for (size_t i = 0; !rc && kind && i < settle->count; i++)
+        rc = s_settle(ctx, rule_id, rule_len, rule, kind, settle->ids[i], strlen(settle->ids[i]));
     free(pairs.ids);
     free(records.ids);
     return rc;
