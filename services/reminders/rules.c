@@ -1386,14 +1386,30 @@ static void s_test_apply(void)
     assert(s_test_status(store, 27, "") == 200);
     s_test_expect(store, "f-r1-c1", "pending", "bob");
     s_test_expect(store, "f-r3-o1", "done", "ann");
+    //  An integrator's call on c1 (by its id): its follow-up and the
+    //  manager's close.
+    rp_packer_init(&data);
+    msgpack_pack_map(&data.pk, 4);
+    rp_pack_cstr(&data.pk, "customer");
+    msgpack_pack_map(&data.pk, 1);
+    rp_pack_kv_cstr(&data.pk, "id", "c1");
+    rp_pack_kv_cstr(&data.pk, "kind", "call");
+    rp_pack_kv_cstr(&data.pk, "at", "2026-11-23T08:00:28Z");
+    rp_pack_kv_cstr(&data.pk, "summary", "呼叫中心回访");
+    rp_apply_test_event(store, reminders_apply_event, 28, "activity.logged", "callcenter", NULL,
+                        &data);
+    rp_packer_destroy(&data);
+    s_test_expect(store, "f-r1-c1", "done", "bob");
+    s_test_expect(store, "e-r1-c1", "done", "mgr");
+    s_test_agenda(store, "m:r1/c2@17,m:r1/c1@33");
     //  The idle rule deleted: its follow-ups and the manager's close.
-    s_test_event(store, 28, "rule.deleted", (const char *[]){"id", "r1", NULL}, NULL, NULL);
-    assert(s_test_status(store, 28, "") == 200);
+    s_test_event(store, 29, "rule.deleted", (const char *[]){"id", "r1", NULL}, NULL, NULL);
+    assert(s_test_status(store, 29, "") == 200);
     s_test_expect(store, "f-r1-c1", "done", NULL);
     s_test_expect(store, "e-r1-c1", "done", NULL);
     s_test_agenda(store, "");
-    s_test_matched(store, 29, "r1", "c1", "2026-11-23T08:00:29Z");
-    assert(s_test_status(store, 29, "not_found") == 404);
+    s_test_matched(store, 30, "r1", "c1", "2026-11-23T08:00:30Z");
+    assert(s_test_status(store, 30, "not_found") == 404);
     rp_store_destroy(&store);
     zdir_t *tree = zdir_new(dir, NULL);
     zdir_remove(tree, true);
