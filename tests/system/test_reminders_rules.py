@@ -16,10 +16,13 @@ seconds (PT2S), on the real clock; the writer sweeps every second.
 - A deal in the same stage longer than PT2S gets one; moving it closes it.
 - Deals closing within P3D, or past their close date, get one per rule at
   once when the rules are made; winning the deal closes them.
+- The writer killed with a follow-up open: a replica takes the sweep over
+  and the manager is told once.
 """
 
 import datetime
 import os
+import time
 
 import pytest
 
@@ -27,7 +30,7 @@ from conftest import SLOW, wait_until
 from opportunities_story import OPPS, OppStack, call, ok, problem, q
 from test_gateway import ADMIN_KEY
 from test_gateway_users import create_user
-from test_reminders import REM_BINARY, REMINDERS, Reminders
+from test_reminders import REM_BINARY, REMINDERS, Reminders, wait_reminders
 
 RULES = "/api/v1/rules"
 CUSTOMERS = "/api/v1/customers"
@@ -328,3 +331,41 @@ def test_closing_and_overdue_deals(stack):
     assert states == {"商机逾期": "done", "商机即将成交": "done"}, states
     still, = follow_ups(gw, ann["api_key"], opportunity_id=soon["id"])
     assert still["state"] in ("pending", "fired"), still
+
+
+def test_a_successor_escalates_once(stack, tmp_path):
+    """The writer killed (-9) once a follow-up is open: a replica that
+    replayed the journal holds the same follow-up, takes the lease and the
+    sweep over, and the manager is told exactly once."""
+    gw = stack.gateways[0]
+    mgr, ann, _ = people(gw)
+    rule(gw, ADMIN_KEY, name="重点客户未跟进", condition={"type": "idle", "duration": "PT2S"},
+         escalation={"after": "PT3S"})
+    replica = Reminders(stack.broker, tmp_path / "reminders1")
+    stack.procs.insert(1, replica)
+    first = next(p for p in stack.procs if p.name == "reminders" and p is not replica)
+    with stack.broker.client() as client:
+        wait_reminders(client, readers=2, standbys=1)
+    c = customer(gw, ann, "庚方电子有限公司")
+    wait_until(lambda: follow_ups(gw, ann["api_key"]), 10 * SLOW, interval=0.1,
+               what="the follow-up")
+    fu, = follow_ups(gw, ann["api_key"])
+    assert stack.events("rule.escalated") == []  # due 3 s after it opened
+    killed = time.time() * 1000
+    first.kill9()
+    stack.procs.remove(first)
+    with stack.broker.client() as client:
+        wait_reminders(client, readers=1, standbys=0)
+    wait_until(lambda: stack.events("rule.escalated"), 15 * SLOW, interval=0.1,
+               what="the successor's escalation")
+    esc, = stack.events("rule.escalated")
+    assert ms(esc["time"]) > killed  # the successor's
+    assert ok(call(gw, ann["api_key"], "GET", f"{REMINDERS}/{fu['id']}"))["id"] == fu["id"]
+    mine = follow_ups(gw, mgr["api_key"], assignee="me")
+    assert [m["customer_id"] for m in mine] == [c["id"]]
+    wait_until(lambda: ok(call(gw, mgr["api_key"], "GET",
+                               f"{REMINDERS}/{mine[0]['id']}"))["state"] == "fired",
+               5 * SLOW, interval=0.1, what="the manager's reminder fired")
+    assert [e["data"]["record"] for e in stack.events("rule.escalated")] == [c["id"]]
+    assert [e["data"]["record"] for e in stack.events("rule.matched")] == [c["id"]]
+    assert len(follow_ups(gw, ann["api_key"])) == 1
