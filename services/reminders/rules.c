@@ -707,7 +707,11 @@ int rules_apply_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_e
     size_t len;
     char id[APPLY_MAX_ID + 1];
     int rc = 0;
-    if (s_prefixed(event, "customer.")) {
+    if (rp_event_is(event, "customer.regraded") || rp_event_is(event, "customer.grading_set"))
+        rc = s_ids_walk(&ctx, "customers", NULL, 0, &customers); //  grades moved: all (monthly)
+    else if (rp_event_is(event, "opportunity.pipeline_updated"))
+        rc = s_ids_walk(&ctx, "opportunities", NULL, 0, &deals); //  rot_days moved: all (rare)
+    else if (s_prefixed(event, "customer.")) {
         if (rp_obj_str(rp_obj_get(data, "id"), &str, &len))
             s_ids_add(&customers, str, len);
         const msgpack_object *from = rp_obj_get(data, "from");
@@ -732,8 +736,11 @@ int rules_apply_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_e
                 s_ids_add(&customers, str, len);
             rp_doc_destroy(&doc);
         }
-    } else if (s_prefixed(event, "opportunity.") && rp_obj_str(rp_obj_get(data, "id"), &str, &len))
-        s_ids_add(&deals, str, len); //  pipeline events: their deals at their next event
+    } else if (s_prefixed(event, "opportunity.") &&
+               !rp_event_is(event, "opportunity.pipeline_created") &&
+               !rp_event_is(event, "opportunity.lost_reasons_set") &&
+               rp_obj_str(rp_obj_get(data, "id"), &str, &len))
+        s_ids_add(&deals, str, len);
     if (!rc)
         rc = s_settle_all(&ctx, 'c', &customers);
     if (!rc)
@@ -1410,6 +1417,32 @@ static void s_test_apply(void)
     s_test_agenda(store, "");
     s_test_matched(store, 30, "r1", "c1", "2026-11-23T08:00:30Z");
     assert(s_test_status(store, 30, "not_found") == 404);
+    //  A stale deal by its stage's rot_days: 30 days in the default
+    //  pipeline; none once the stage rots no more; a day after that.
+    s_test_rule(store, 31, "r4", "stage_stale", NULL, NULL, NULL);
+    s_test_agenda(store, "m:r4/o1@25");
+    for (unsigned days = 0; days < 2; days++) {
+        rp_packer_init(&data);
+        msgpack_pack_map(&data.pk, 2);
+        rp_pack_kv_cstr(&data.pk, "id", "default");
+        rp_pack_cstr(&data.pk, "changes");
+        msgpack_pack_map(&data.pk, 1);
+        rp_pack_cstr(&data.pk, "stages");
+        static const char *const keys[] = {"lead", "won", "lost"};
+        msgpack_pack_array(&data.pk, 3);
+        for (int i = 0; i < 3; i++) {
+            msgpack_pack_map(&data.pk, 4);
+            rp_pack_kv_cstr(&data.pk, "key", keys[i]);
+            rp_pack_kv_cstr(&data.pk, "name", keys[i]);
+            rp_pack_kv_cstr(&data.pk, "kind", i ? keys[i] : "open");
+            rp_pack_kv_u64(&data.pk, "rot_days", i ? 0 : days);
+        }
+        rp_apply_test_event(store, reminders_apply_event, 32 + days, "opportunity.pipeline_updated",
+                            "opportunities", NULL, &data);
+        rp_packer_destroy(&data);
+        assert(s_test_status(store, 32 + days, "") == 200);
+        s_test_agenda(store, days ? "m:r4/o1@25" : "");
+    }
     rp_store_destroy(&store);
     zdir_t *tree = zdir_new(dir, NULL);
     zdir_remove(tree, true);
