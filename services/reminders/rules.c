@@ -295,6 +295,13 @@ static bool s_same(const msgpack_object *a, const char *str, size_t len)
     return rp_obj_str(a, &b, &b_len) && b_len == len && memcmp(b, str, len) == 0;
 }
 
+//  Is the record's field the filter's value?
+static bool s_equal(const msgpack_object *want, const msgpack_object *map, const char *key)
+{
+    const msgpack_object *value = rp_obj_get(map, key);
+    return value && msgpack_object_equal(*want, *value);
+}
+
 static bool s_has_tags(const msgpack_object *tags, const msgpack_object *want)
 {
     for (uint32_t i = 0; i < want->via.array.size; i++) {
@@ -329,9 +336,9 @@ static bool s_onset(ctx_t *ctx, const rule_t *rule, const target_t *target, int6
     int64_t base, ms = rule->duration_s * 1000;
     switch (rule->kind) {
     case RULE_IDLE:
-        if ((rule->grade && !msgpack_object_equal(*rule->grade, *rp_obj_get(map, "grade"))) ||
-            (rule->tier && !msgpack_object_equal(*rule->tier, *rp_obj_get(map, "tier"))) ||
-            (rule->team && !msgpack_object_equal(*rule->team, *rp_obj_get(map, "team"))) ||
+        if ((rule->grade && !s_equal(rule->grade, map, "grade")) ||
+            (rule->tier && !s_equal(rule->tier, map, "tier")) ||
+            (rule->team && !s_equal(rule->team, map, "team")) ||
             (rule->tags && !s_has_tags(rp_obj_get(map, "tags"), rule->tags)))
             return false;
         if (!s_time(map, "last_contacted_at", &base) && !s_time(map, "created_at", &base))
@@ -340,8 +347,7 @@ static bool s_onset(ctx_t *ctx, const rule_t *rule, const target_t *target, int6
         return true;
     case RULE_NEW_LEAD:
         if (!rp_obj_streq(rp_obj_get(map, "tier"), "lead") ||
-            rp_obj_get(map, "last_contacted_at")->type != MSGPACK_OBJECT_NIL ||
-            !s_time(map, "created_at", &base))
+            s_time(map, "last_contacted_at", &base) || !s_time(map, "created_at", &base))
             return false;
         *onset = base + ms;
         return true;
