@@ -212,6 +212,47 @@ void rp_writes_outcome(rp_store_t *store, uint64_t seq, const msgpack_object *re
     rp_store_read(store, s_outcome_read, &read);
 }
 
+void rp_writes_answer(const rp_write_answer_t *how, rp_service_t *service, rp_origin_t **origin_p,
+                      uint64_t seq)
+{
+    rp_write_outcome_t outcome;
+    rp_writes_outcome(rp_service_store(service), seq, rp_origin_id(*origin_p), how->message,
+                      &outcome);
+    if (outcome.status == 200 && how->deleted) {
+        rp_packer_t p;
+        rp_packer_init(&p);
+        rp_reply_pack(&p.pk, rp_origin_id(*origin_p), 200, seq, 1);
+        rp_pack_cstr(&p.pk, "data");
+        msgpack_pack_map(&p.pk, 2);
+        rp_pack_kv_cstr(&p.pk, "id", outcome.id);
+        rp_pack_kv_bool(&p.pk, "deleted", true);
+        rp_service_reply(service, origin_p, p.buffer.data, p.buffer.size);
+        rp_packer_destroy(&p);
+    } else if (outcome.status == 200)
+        how->reply(service, origin_p, outcome.id, seq);
+    else if (outcome.status)
+        rp_service_reply(service, origin_p, outcome.refusal.buffer.data,
+                         outcome.refusal.buffer.size);
+    else
+        rp_service_reply_error(service, origin_p, 500, "no_outcome", "the event left no outcome");
+    rp_packer_destroy(&outcome.refusal);
+}
+
+static void s_answer_applied(void *arg, rp_service_t *service, rp_origin_t **origin_p, uint64_t seq)
+{
+    rp_writes_answer((const rp_write_answer_t *)arg, service, origin_p, seq);
+}
+
+void rp_writes_append_one(rp_writes_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                          rp_packer_t *event, const char *idem, int wait_ms,
+                          const rp_write_answer_t *how)
+{
+    rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
+    rp_writes_append(self, service, origin_p, events, 1, idem, wait_ms, s_answer_applied,
+                     (void *)how, NULL);
+    rp_packer_destroy(event);
+}
+
 //  ---------------------------------------------------------------------
 //  Self-test: the refusal reply. The append-and-wait path is proven by
 //  the services' system tests (tests/system/test_customers.py,

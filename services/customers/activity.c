@@ -243,15 +243,22 @@ int activity_apply_to(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_ev
     return rc;
 }
 
+size_t activity_logged_customer(rp_store_t *store, MDB_txn *txn, const msgpack_object *data,
+                                char *out)
+{
+    const char *str;
+    size_t len = reference_customer(store, txn, data, out), str_len;
+    if (!len && rp_obj_str(rp_obj_get(data, "phone"), &str, &str_len))
+        len = reference_phone(store, txn, str, str_len, out);
+    if (!len && rp_obj_str(rp_obj_get(data, "email"), &str, &str_len))
+        len = reference_email(store, txn, str, str_len, out);
+    return len;
+}
+
 int activity_apply_logged(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
 {
     char customer[APPLY_MAX_ID + 1];
-    const char *str;
-    size_t len = reference_customer(store, txn, event->data, customer), str_len;
-    if (!len && rp_obj_str(rp_obj_get(event->data, "phone"), &str, &str_len))
-        len = reference_phone(store, txn, str, str_len, customer);
-    if (!len && rp_obj_str(rp_obj_get(event->data, "email"), &str, &str_len))
-        len = reference_email(store, txn, str, str_len, customer);
+    size_t len = activity_logged_customer(store, txn, event->data, customer);
     if (!len)
         return unmatched_put(store, txn, seq, event, "unknown_customer");
     return activity_apply_to(store, txn, seq, event, event->data, customer, len);

@@ -69,6 +69,11 @@ int activity_apply(rp_store_t *store, MDB_txn *txn, const rp_event_t *event, int
 //  in the unmatched queue (unmatched.h). 0 or an LMDB error.
 int activity_apply_logged(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
 
+//  The customer an integrator's activity.logged data names, as above,
+//  into out (APPLY_MAX_ID + 1 bytes): its length, 0 for nobody.
+size_t activity_logged_customer(rp_store_t *store, MDB_txn *txn, const msgpack_object *data,
+                                char *out);
+
 //  Add record (kind, summary, at and created_by set by the caller) as an
 //  activity of customer with id prefix + seq in 16 hex, made by event at
 //  seq, and its timeline entry; contacted: it moves last_contacted_at (and

@@ -3,6 +3,7 @@
 #include "apply.h"
 #include "dates.h"
 #include "reminder.h"
+#include "rules.h"
 
 #include "../customers/apply.h"
 #include "../customers/order.h"
@@ -29,6 +30,7 @@ const char *const reminders_apply_dbnames[] = {
     "agenda_of",
     "fired_keys",
     DATES_DB,
+    RULES_DBNAMES, //  the follow-up rules (rules.h)
     NULL};
 
 //  One reminder being changed by one event.
@@ -425,6 +427,13 @@ static int s_fired_event(change_t *self)
         !rp_time_parse(due_text, due_len, &due) || key_len <= self->base->id_len ||
         memcmp(key, self->base->id, self->base->id_len) != 0 || key[self->base->id_len] != '/')
         return rp_apply_outcome(self->base, 422, "bad_event");
+    //  Closed after the clock read its agenda (done, cancelled: the
+    //  firing was appended before that came): nothing fires.
+    const msgpack_object *state = &self->r.values[REMINDER_STATE];
+    if (rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled")) {
+        self->base->unchanged = true;
+        return rp_apply_outcome(self->base, 409, "not_active");
+    }
     MDB_val seen;
     rc = rp_apply_get(self->base, "fired_keys", key, key_len, &seen);
     if (rc == 0) {
@@ -641,15 +650,22 @@ int reminders_apply_event(void *arg, rp_store_t *store, MDB_txn *txn, uint64_t s
                           const rp_event_t *event)
 {
     (void)arg;
+    int rc;
     switch (s_foreign(event)) {
-    case 1: {
-        int rc = opportunities_apply_event(NULL, store, txn, seq, event);
-        return rc ? rc : dates_follow(store, txn, seq, event);
-    }
+    case 1:
+        rc = opportunities_apply_event(NULL, store, txn, seq, event);
+        if (rc == 0)
+            rc = dates_follow(store, txn, seq, event);
+        return rc ? rc : rules_apply_follow(store, txn, seq, event);
     case 2:
-        return customers_apply_event(NULL, store, txn, seq, event);
+        rc = customers_apply_event(NULL, store, txn, seq, event);
+        return rc ? rc : rules_apply_follow(store, txn, seq, event);
     default:
         break;
+    }
+    if (event->type_len > 5 && memcmp(event->type, "rule.", 5) == 0) {
+        int rc = rules_apply_event(store, txn, seq, event);
+        return rc ? rc : dates_follow(store, txn, seq, event); //  a date rule's lead time
     }
     rp_apply_t self;
     memset(&self, 0, sizeof self);
@@ -902,6 +918,11 @@ static void s_test_rules(void)
     s_test_one(store, 6, "reminder.done", "r1", "occurrence", "2026-12-14T08:00:00Z");
     s_test_expect(store, "r1", "pending", "2026-12-20T08:00:00.000Z");
     s_test_one(store, 7, "reminder.done", "r1", "all", NULL);
+    s_test_expect(store, "r1", "done", NULL);
+    //  A firing read from the agenda before the done: refused, still done.
+    s_test_fire(store, 70, "r1", "r1/1797235200000/86400", "2026-12-14T08:00:00Z",
+                "2026-12-13T08:00:00Z");
+    assert(s_test_status(store, 70) == 409);
     s_test_expect(store, "r1", "done", NULL);
 
     //  A one-off: fired, moved later (armed again), moved back (not twice).

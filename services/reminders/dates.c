@@ -2,10 +2,12 @@
 #include "dates.h"
 #include "apply.h"
 #include "reminder.h"
+#include "rules.h"
 
 #include "../customers/apply.h"
 #include "../customers/customer.h"
 
+#include <rapport/duration.h>
 #include <rapport/intl.h>
 #include <rapport/outcome.h>
 
@@ -158,10 +160,18 @@ static int s_derive(follow_t *self, const wanted_t *w, const rp_record_t *custom
     const char *rrule =
         w->month == 2 && w->day == 29 ? "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-1" : "FREQ=YEARLY";
     rp_record_set_str(&fields, REMINDER_RRULE, rrule, strlen(rrule));
+    //  The lead time: the team's date rule's, else every team's, else P3D.
+    const char *team = "";
+    size_t team_len = 0;
+    rp_record_str(customer, CUSTOMER_TEAM, &team, &team_len);
+    int64_t seconds;
+    char lead[RP_DURATION_TEXT] = DATES_LEAD;
+    if (rules_date_lead(self->store, self->txn, team, team_len, &seconds))
+        rp_duration_format(seconds, lead);
     rp_packer_t p;
     rp_packer_init(&p);
     msgpack_pack_array(&p.pk, 2);
-    rp_pack_cstr(&p.pk, DATES_LEAD);
+    rp_pack_cstr(&p.pk, lead);
     rp_pack_cstr(&p.pk, "PT0S");
     rp_doc_t *before = rp_doc_new(p.buffer.data, p.buffer.size, NULL);
     assert(before);
@@ -254,8 +264,9 @@ static int s_follow(follow_t *self)
     return rc;
 }
 
-//  The customers whose derived dates are user's, into *list (zlistx of
-//  strings): the dates walked, each reminder's assignee read.
+//  The customers whose derived dates are user's (NULL: anyone's), into
+//  *list (zlistx of strings): the dates walked, each reminder's assignee
+//  read.
 static int s_customers_of(rp_store_t *store, MDB_txn *txn, const char *user, size_t len,
                           zlistx_t *list)
 {
@@ -276,8 +287,10 @@ static int s_customers_of(rp_store_t *store, MDB_txn *txn, const char *user, siz
         rp_doc_t *doc = rp_doc_new(r.mv_data, r.mv_size, NULL);
         const char *str;
         size_t str_len;
-        if (doc && rp_obj_str(rp_obj_get(rp_doc_root(doc), "assignee"), &str, &str_len) &&
-            str_len == len && memcmp(str, user, len) == 0 && id_len <= REMINDERS_MAX_ID) {
+        bool theirs =
+            !user || (doc && rp_obj_str(rp_obj_get(rp_doc_root(doc), "assignee"), &str, &str_len) &&
+                      str_len == len && memcmp(str, user, len) == 0);
+        if (theirs && id_len <= REMINDERS_MAX_ID) {
             char *id = zmalloc(id_len + 1);
             memcpy(id, k.mv_data, id_len);
             zlistx_add_end(list, id);
@@ -288,13 +301,10 @@ static int s_customers_of(rp_store_t *store, MDB_txn *txn, const char *user, siz
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-//  A user's new preferred zone moves the dates derived for them.
-static int s_follow_owner(follow_t *self)
+//  A user's new preferred zone moves the dates derived for them (user);
+//  a date rule's change, everyone's lead time (NULL).
+static int s_follow_all(follow_t *self, const char *user, size_t len)
 {
-    const char *user;
-    size_t len;
-    if (!rp_obj_str(rp_obj_get(self->event->data, "id"), &user, &len))
-        return 0;
     zlistx_t *list = zlistx_new();
     zlistx_set_destructor(list, (zlistx_destructor_fn *)zstr_free);
     int rc = s_customers_of(self->store, self->txn, user, len, list);
@@ -310,7 +320,9 @@ static int s_follow_owner(follow_t *self)
 int dates_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
 {
     bool preferences = rp_event_is(event, "user.preferences_set");
-    if (!preferences && (event->type_len <= 9 || memcmp(event->type, "customer.", 9) != 0))
+    bool rule = event->type_len > 5 && memcmp(event->type, "rule.", 5) == 0 &&
+                !rp_event_is(event, "rule.matched") && !rp_event_is(event, "rule.escalated");
+    if (!preferences && !rule && (event->type_len <= 9 || memcmp(event->type, "customer.", 9) != 0))
         return 0;
     char code[32];
     if (rp_outcome_status(store, txn, seq, code, sizeof code) != 200)
@@ -323,8 +335,14 @@ int dates_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t
     self->event = event;
     const msgpack_object *data = event->data;
     int rc = 0;
-    if (preferences)
-        rc = s_follow_owner(self);
+    const char *user;
+    size_t len;
+    if (rule)
+        rc = s_follow_all(self, NULL, 0);
+    else if (preferences && rp_obj_str(rp_obj_get(data, "id"), &user, &len))
+        rc = s_follow_all(self, user, len);
+    else if (preferences)
+        rc = 0;
     else if (rp_obj_str(rp_obj_get(data, "id"), &self->id, &self->id_len) &&
              self->id_len <= REMINDERS_MAX_ID)
         rc = s_follow(self);

@@ -16,7 +16,9 @@
 
     The reminder is all-day at the date, FREQ=YEARLY (29 February: the
     last day of February in other years), remind_before the lead time
-    DATES_LEAD (P3D) and the day itself.
+    and the day itself: the lead time is an active date rule's before
+    (rules.h, rules_date_lead: the customer's team's, else every team's),
+    else DATES_LEAD (P3D).
 
     Database:
       dates   <customer id> NUL <source> → the derived reminder's id
@@ -37,7 +39,9 @@ void dates_set_zone(const char *zone);
 
 //  After a customer.* event at seq (its outcome already recorded): the
 //  dates of the customers it touched, again; after a user.preferences_set,
-//  those of the user's customers (their zone). 0 or an LMDB error.
+//  those of the user's customers (their zone); after a rule.created,
+//  updated or deleted, every customer's with dates (a date rule's lead
+//  time). 0 or an LMDB error.
 int dates_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event);
 
 void dates_test(void);

@@ -6,6 +6,8 @@
 #include "query.h"
 #include "report.h"
 #include "reminder.h"
+#include "rules_ops.h"
+#include "sweep.h"
 
 #include "apply.h"
 
@@ -20,6 +22,7 @@ struct _reminders_handlers_t {
     rp_writes_t *writes;        //  writes in flight
     char zone[RP_ZONE_MAX + 1]; //  the default time zone
     reminders_clock_t clock;    //  the writer's firings (clock.h)
+    reminders_sweep_t sweep;    //  the writer's sweep of the rules (sweep.h)
 };
 
 reminders_handlers_t *reminders_handlers_new(const char *zone)
@@ -29,6 +32,7 @@ reminders_handlers_t *reminders_handlers_new(const char *zone)
     self->writes = rp_writes_new();
     self->clock.late_ms = CLOCK_LATE_MS;
     snprintf(self->zone, sizeof self->zone, "%s", zone);
+    self->sweep.every_ms = SWEEP_EVERY_MS;
     return self;
 }
 
@@ -49,7 +53,9 @@ rp_writes_t *reminders_handlers_writes(void *self)
 
 void reminders_handlers_tick(void *arg, rp_service_t *service)
 {
-    reminders_clock_tick(&((reminders_handlers_t *)arg)->clock, service);
+    reminders_handlers_t *self = (reminders_handlers_t *)arg;
+    reminders_clock_tick(&self->clock, service);
+    reminders_sweep_tick(&self->sweep, service, reminders_clock_now(&self->clock));
 }
 
 const char *reminders_handlers_zone(void *self)
@@ -76,6 +82,10 @@ int reminders_handlers_init(rp_config_t *config, void **arg)
         return status;
     reminders_handlers_t *self = reminders_handlers_new(canonical);
     self->clock = clock;
+    if (reminders_sweep_configure(&self->sweep, config)) {
+        reminders_handlers_destroy(&self);
+        return -1;
+    }
     dates_set_zone(canonical); //  before anything is applied
     *arg = self;
     return 0;
@@ -100,6 +110,11 @@ const rp_service_op_t reminders_handlers_ops[] = {
     {"reminders.done", RP_OP_WRITE, reminders_ops_done},
     {"reminders.cancel", RP_OP_WRITE, reminders_ops_cancel},
     {"reminders.clock.set", RP_OP_WRITE, reminders_clock_op_set}, //  the test clock's
+    {"reminders.rules.list", RP_OP_READ, reminders_rules_list},
+    {"reminders.rules.get", RP_OP_READ, reminders_rules_get},
+    {"reminders.rules.create", RP_OP_WRITE, reminders_rules_create},
+    {"reminders.rules.update", RP_OP_WRITE, reminders_rules_update},
+    {"reminders.rules.delete", RP_OP_WRITE, reminders_rules_delete},
     {NULL},
 };
 
@@ -126,7 +141,7 @@ void reminders_handlers_test(void)
     reminders_handlers_destroy(&self);
     assert(!self);
 
-    static const char *const owns[] = {"reminder.", NULL};
+    static const char *const owns[] = {"reminder.", "rule.", NULL};
     static const rp_service_def_t def = {.name = "reminders",
                                          .writer = true,
                                          .owns = owns,

@@ -9,7 +9,7 @@
 
 int main(int argc, char **argv)
 {
-    static const char *const owns[] = {"reminder.", NULL}; //  besides "<name>." (fence.h)
+    static const char *const owns[] = {"reminder.", "rule.", NULL}; //  besides "<name>." (fence.h)
     static const rp_service_def_t def = {.name = "reminders",
                                          .writer = true,
                                          .owns = owns,

@@ -134,40 +134,20 @@ static bool s_target(rp_service_t *service, rp_origin_t **origin_p, const rp_req
 //  ---------------------------------------------------------------------
 //  Writes: append, wait, answer the outcome
 
-static void s_applied(void *arg, rp_service_t *service, rp_origin_t **origin_p, uint64_t seq)
+static void s_reply_stored(rp_service_t *service, rp_origin_t **origin_p, const char *id,
+                           uint64_t seq)
 {
-    bool deleted = arg != NULL;
-    rp_write_outcome_t outcome;
-    rp_writes_outcome(rp_service_store(service), seq, rp_origin_id(*origin_p), s_message, &outcome);
-    if (outcome.status == 200 && deleted) {
-        rp_packer_t p;
-        rp_packer_init(&p);
-        rp_reply_pack(&p.pk, rp_origin_id(*origin_p), 200, seq, 1);
-        rp_pack_cstr(&p.pk, "data");
-        msgpack_pack_map(&p.pk, 2);
-        rp_pack_kv_cstr(&p.pk, "id", outcome.id);
-        rp_pack_kv_bool(&p.pk, "deleted", true);
-        rp_service_reply(service, origin_p, p.buffer.data, p.buffer.size);
-        rp_packer_destroy(&p);
-    } else if (outcome.status == 200)
-        s_reply(service, origin_p, NULL, outcome.id, strlen(outcome.id), seq);
-    else if (outcome.status)
-        rp_service_reply(service, origin_p, outcome.refusal.buffer.data,
-                         outcome.refusal.buffer.size);
-    else
-        rp_service_reply_error(service, origin_p, 500, "no_outcome", "the event left no outcome");
-    rp_packer_destroy(&outcome.refusal);
+    s_reply(service, origin_p, NULL, id, strlen(id), seq);
 }
 
 //  Append the event (freed here) and answer once applied.
 static void s_append(void *arg, rp_service_t *service, rp_origin_t **origin_p, rp_packer_t *event,
                      const char *idem, bool deleted)
 {
-    static int s_deleted_mark;
-    rp_journal_event_t events[1] = {{event->buffer.data, event->buffer.size}};
-    rp_writes_append(reminders_handlers_writes(arg), service, origin_p, events, 1, idem,
-                     OPS_WAIT_MS, s_applied, deleted ? &s_deleted_mark : NULL, NULL);
-    rp_packer_destroy(event);
+    static const rp_write_answer_t record = {s_message, s_reply_stored, false},
+                                   gone = {s_message, s_reply_stored, true};
+    rp_writes_append_one(reminders_handlers_writes(arg), service, origin_p, event, idem,
+                         OPS_WAIT_MS, deleted ? &gone : &record);
 }
 
 static bool s_admit(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,

@@ -5,6 +5,7 @@
 #include <rapport/route.h>
 
 #define REMINDERS "/api/v1/reminders"
+#define RULES     "/api/v1/rules"
 
 static const rp_route_arg_t s_list_query[] = {RP_TEXT("assignee"),
                                               RP_TEXT("state"),
@@ -110,6 +111,39 @@ static const rp_route_t s_rows[] = {
      .service = "reminders",
      .op = "reminders.report.visits",
      .query = s_visits_query},
+    //  Follow-up rules (admins, managers for their team).
+    {.method = "GET", .path = RULES, .service = "reminders", .op = "reminders.rules.list"},
+    {.method = "POST",
+     .path = RULES,
+     .service = "reminders",
+     .op = "reminders.rules.create",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD,
+     .status = 201,
+     .location = RULES "/{id}"},
+    {.method = "GET",
+     .path = RULES "/{id}",
+     .service = "reminders",
+     .op = "reminders.rules.get",
+     .answer = RP_ANSWER_RECORD},
+    {.method = "PATCH",
+     .path = RULES "/{id}",
+     .service = "reminders",
+     .op = "reminders.rules.update",
+     .write = true,
+     .body = RP_BODY_MERGED,
+     .headers = s_if_match,
+     .idem = true,
+     .answer = RP_ANSWER_RECORD},
+    {.method = "DELETE",
+     .path = RULES "/{id}",
+     .service = "reminders",
+     .op = "reminders.rules.delete",
+     .write = true,
+     .headers = s_if_match,
+     .idem = true},
 };
 
 RP_ROUTES(reminders, s_rows);

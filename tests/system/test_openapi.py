@@ -90,6 +90,8 @@ def seed(gw):
                                                      "due_at": "2027-01-11T09:30:00+08:00"})
     ids["reminder_spare"] = post(gw, "/api/v1/reminders", {"subject": "种子取消",
                                                            "due_at": "2027-01-12T09:30:00+08:00"})
+    ids["rule"] = post(gw, "/api/v1/rules", {"name": "种子规则",
+                                             "condition": {"type": "idle", "duration": "P3D"}})
     # An integrator's order naming nobody: the unmatched queue's entry.
     status, _, answer = gw.json("POST", "/api/v1/events", {
         "type": "order.placed", "id": "seed-unmatched", "source": "seed",

@@ -77,6 +77,19 @@ def test_birthday_follows_owner(stack):
                      lambda d: birthday in d and anniversary in d)
     assert got[birthday]["id"] == b["id"] and got[birthday]["assignee"] == bob["id"]
     assert dates(gw, ann["api_key"], cid) == {}
+    # A date rule sets the lead time: a week before, for every customer.
+    status, _, body = call(gw, admin, "POST", "/api/v1/rules",
+                           {"name": "重要日期提前一周", "condition": {"type": "date", "before": "P7D"}})
+    assert status == 201, body
+    got = wait_dates(gw, bob["api_key"], cid, "the lead time of the date rule",
+                     lambda d: d.get(birthday, {}).get("remind_before") == ["P7D", "PT0S"])
+    assert got[anniversary]["remind_before"] == ["P7D", "PT0S"]
+    assert got[birthday]["next_fire_at"] == "2027-02-20T16:00:00.000Z", got[birthday]
+    status, _, body = call(gw, admin, "DELETE", f"/api/v1/rules/{body['id']}")
+    assert status == 200, body
+    wait_dates(gw, bob["api_key"], cid, "the default lead time again",
+               lambda d: d.get(birthday, {}).get("remind_before") == ["P3D", "PT0S"])
+
     # Bob works in Berlin: his dates move to his zone's midnight.
     status, _, body = call(gw, bob["api_key"], "PUT", "/api/v1/users/me/preferences",
                            {"time_zone": "Europe/Berlin"})

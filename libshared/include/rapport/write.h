@@ -99,6 +99,27 @@ typedef struct {
 void rp_writes_outcome(rp_store_t *store, uint64_t seq, const msgpack_object *reply_id,
                        rp_write_message_fn *message, rp_write_outcome_t *outcome);
 
+//  The answer of a service whose writes answer the record as stored: for
+//  the outcome of seq, a refusal as it is, a success with {id, deleted:
+//  true} when deleted, else with reply (which answers the record id as
+//  stored at seq, or 404), and no outcome at all 500 no_outcome.
+typedef void(rp_write_reply_fn)(rp_service_t *service, rp_origin_t **origin_p, const char *id,
+                                uint64_t seq);
+typedef struct {
+    rp_write_message_fn *message;
+    rp_write_reply_fn *reply;
+    bool deleted;
+} rp_write_answer_t;
+void rp_writes_answer(const rp_write_answer_t *how, rp_service_t *service, rp_origin_t **origin_p,
+                      uint64_t seq);
+
+//  Append one event (packed in event, destroyed here) with idem, and
+//  answer it as how says once applied (rp_writes_append, then
+//  rp_writes_answer). how must outlive the write (a static).
+void rp_writes_append_one(rp_writes_t *self, rp_service_t *service, rp_origin_t **origin_p,
+                          rp_packer_t *event, const char *idem, int wait_ms,
+                          const rp_write_answer_t *how);
+
 void rp_writes_test(void);
 
 #endif
