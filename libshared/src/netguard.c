@@ -1,5 +1,6 @@
 /*  netguard.c — see netguard.h. */
 #include <rapport/netguard.h>
+#include <rapport/items.h>
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -158,24 +159,18 @@ const char *rp_netguard_allow_parse(const char *text, rp_netguard_allow_t *allow
     allow->count = 0;
     if (!text || !text[strspn(text, " \t")])
         return NULL;
-    for (const char *at = text;;) {
-        size_t len = strcspn(at, ",");
-        const char *start = at, *end = at + len;
-        while (start < end && (*start == ' ' || *start == '\t'))
-            start++;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        const char *error = s_allow_entry(start, (size_t)(end - start), allow);
+    const char *at = text, *item;
+    size_t len;
+    while (rp_items_next(&at, &item, &len)) {
+        const char *error = s_allow_entry(item, len, allow);
         if (error) {
             if (bad)
-                snprintf(bad, RP_NETGUARD_ENTRY_MAX, "%.*s", (int)(end - start), start);
+                snprintf(bad, RP_NETGUARD_ENTRY_MAX, "%.*s", (int)len, item);
             allow->count = 0;
             return error;
         }
-        if (!at[len])
-            return NULL;
-        at += len + 1;
     }
+    return NULL;
 }
 
 bool rp_netguard_allowed(const rp_netguard_allow_t *allow, const rp_netaddr_t *addr)

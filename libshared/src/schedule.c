@@ -1,6 +1,7 @@
 /*  schedule.c — see schedule.h. */
 #include <rapport/schedule.h>
 #include <rapport/duration.h>
+#include <rapport/items.h>
 
 #include <assert.h>
 #include <curl/curl.h>
@@ -34,30 +35,21 @@ const char *rp_schedule_parse(const char *text, rp_schedule_t *schedule, size_t 
         return "empty";
     if (strnlen(text, RP_SCHEDULE_TEXT_MAX + 1) > RP_SCHEDULE_TEXT_MAX)
         return "too_many";
-    for (const char *at = text;; at++) {
-        size_t len = strcspn(at, ",");
-        const char *start = at, *end = at + len;
-        while (start < end && (*start == ' ' || *start == '\t'))
-            start++;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
+    const char *at = text, *item;
+    size_t len;
+    while (rp_items_next(&at, &item, &len)) {
         if (bad_at)
             *bad_at = schedule->count;
-        if (schedule->count == RP_SCHEDULE_MAX) {
-            schedule->count = 0;
-            return "too_many";
-        }
-        const char *error =
-            s_entry(start, (size_t)(end - start), &schedule->delay[schedule->count]);
+        const char *error = schedule->count == RP_SCHEDULE_MAX
+                                ? "too_many"
+                                : s_entry(item, len, &schedule->delay[schedule->count]);
         if (error) {
             schedule->count = 0;
             return error;
         }
         schedule->count++;
-        at += len;
-        if (!*at)
-            return NULL;
     }
+    return NULL;
 }
 
 void rp_schedule_default(rp_schedule_t *schedule)
