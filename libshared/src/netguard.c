@@ -302,16 +302,21 @@ int rp_netguard_resolve_entry(const rp_netguard_target_t *target, char *out, siz
     return 0;
 }
 
+//  Both NULL, or the same text.
+static bool s_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static void s_expect_class(const char *text, const char *want)
 {
     rp_netaddr_t addr;
     assert(rp_netaddr_parse(text, &addr) == 0);
     const char *got = rp_netguard_classify(&addr);
-    if ((got == NULL) != (want == NULL) || (got && strcmp(got, want) != 0))
+    if (!s_same(got, want))
         fprintf(stderr, "classify %s: %s, want %s\n", text, got ? got : "public",
                 want ? want : "public");
-    assert((got == NULL) == (want == NULL));
-    assert(!got || strcmp(got, want) == 0);
+    assert(s_same(got, want));
 }
 
 static void s_test_classify(void)
@@ -422,13 +427,11 @@ static void s_expect_url(const char *url, const rp_netguard_allow_t *allow, cons
                          const char *reason, rp_netguard_target_t *target)
 {
     const char *got = rp_netguard_check_url(url, allow, target);
-    if ((got == NULL) != (want == NULL) || (got && strcmp(got, want) != 0) ||
-        (reason && (!target->reason || strcmp(target->reason, reason) != 0)))
+    bool reason_ok = !reason || s_same(target->reason, reason);
+    if (!s_same(got, want) || !reason_ok)
         fprintf(stderr, "url %s: %s (%s), want %s (%s)\n", url, got ? got : "ok",
                 target->reason ? target->reason : "-", want ? want : "ok", reason ? reason : "-");
-    assert((got == NULL) == (want == NULL));
-    assert(!got || strcmp(got, want) == 0);
-    assert(!reason || (target->reason && strcmp(target->reason, reason) == 0));
+    assert(s_same(got, want) && reason_ok);
 }
 
 static void s_test_url(void)
