@@ -243,14 +243,13 @@ static void s_addr_from(const struct sockaddr *sa, rp_netaddr_t *addr)
     }
 }
 
-//  Every address the host resolves to is judged; the first few are kept.
-static const char *s_resolve(const rp_netguard_allow_t *allow, rp_netguard_target_t *target)
+//  Every address of the list is judged; the first few are kept. One
+//  refused address refuses them all (a name answering with a public and a
+//  private address is the DNS-rebinding trick).
+static const char *s_judge_list(const rp_netguard_allow_t *allow, const struct addrinfo *list,
+                                rp_netguard_target_t *target)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *list = NULL;
-    if (getaddrinfo(target->host, NULL, &hints, &list) != 0 || !list)
-        return "unresolved";
-    const char *error = NULL;
-    for (struct addrinfo *ai = list; ai && !error; ai = ai->ai_next) {
+    for (const struct addrinfo *ai = list; ai; ai = ai->ai_next) {
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
         rp_netaddr_t addr;
@@ -259,13 +258,22 @@ static const char *s_resolve(const rp_netguard_allow_t *allow, rp_netguard_targe
         if (reason) {
             rp_netaddr_format(&addr, target->refused);
             target->reason = reason;
-            error = "refused";
-        } else if (target->count < RP_NETGUARD_ADDRS_MAX)
+            target->count = 0;
+            return "refused";
+        }
+        if (target->count < RP_NETGUARD_ADDRS_MAX)
             target->addrs[target->count++] = addr;
     }
+    return target->count ? NULL : "unresolved";
+}
+
+static const char *s_resolve(const rp_netguard_allow_t *allow, rp_netguard_target_t *target)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *list = NULL;
+    if (getaddrinfo(target->host, NULL, &hints, &list) != 0 || !list)
+        return "unresolved";
+    const char *error = s_judge_list(allow, list, target);
     freeaddrinfo(list);
-    if (!error && target->count == 0)
-        error = "unresolved";
     return error;
 }
 
@@ -483,8 +491,35 @@ static void s_test_url(void)
     s_expect_url(url, &none, "bad_url", NULL, &t);
 }
 
+//  A name that resolves to a public and a private address, as a hostile
+//  DNS server answers: refused, whichever comes first.
+static void s_test_rebinding(void)
+{
+    struct sockaddr_in public = {.sin_family = AF_INET}, private = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "8.8.8.8", &public.sin_addr);
+    inet_pton(AF_INET, "10.0.0.1", &private.sin_addr);
+    struct addrinfo second = {
+        .ai_family = AF_INET, .ai_addr = (struct sockaddr *)&private, .ai_addrlen = sizeof private};
+    struct addrinfo first = {.ai_family = AF_INET,
+                             .ai_addr = (struct sockaddr *)&public,
+                             .ai_addrlen = sizeof public,
+                             .ai_next = &second};
+    rp_netguard_allow_t none = {0}, lan;
+    rp_netguard_target_t t = {0};
+    const char *error = s_judge_list(&none, &first, &t);
+    assert(error && strcmp(error, "refused") == 0 && t.count == 0);
+    assert(strcmp(t.refused, "10.0.0.1") == 0 && strcmp(t.reason, "private") == 0);
+    memset(&t, 0, sizeof t);
+    assert(!rp_netguard_allow_parse("10.0.0.0/24", &lan, NULL));
+    assert(!s_judge_list(&lan, &first, &t) && t.count == 2);
+    memset(&t, 0, sizeof t);
+    error = s_judge_list(&none, NULL, &t);
+    assert(error && strcmp(error, "unresolved") == 0);
+}
+
 void rp_netguard_test(void)
 {
+    s_test_rebinding();
     s_test_classify();
     s_test_allow();
     s_test_url();
