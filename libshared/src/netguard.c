@@ -127,8 +127,7 @@ static const char *s_allow_entry(const char *text, size_t len, rp_netguard_allow
         *slash = 0;
         char *end;
         long bits = strtol(slash + 1, &end, 10);
-        if (end == slash + 1 || *end || bits < 0 || bits > 128 || slash[1] == '+' ||
-            slash[1] == '-')
+        if (slash[1] < '0' || slash[1] > '9' || *end || bits > 128) //  strtol takes " +8"
             return "invalid";
         prefix = (int)bits;
     }
@@ -416,6 +415,7 @@ static void s_test_allow(void)
         {"::1/129", "invalid", "::1/129"},
         {"10.0.0.0/", "invalid", "10.0.0.0/"},
         {"10.0.0.0/-1", "invalid", "10.0.0.0/-1"},
+        {"10.0.0.0/ 8", "invalid", "10.0.0.0/ 8"},
         {"127.0.0.1,,::1", "invalid", ""},
         {"127.0.0.1,", "invalid", ""},
     };

@@ -45,7 +45,8 @@ typedef struct {
 
 //  The message's text, NUL-terminated, for the caller to free(); or NULL
 //  with *error (may be NULL) saying which part is wrong: "bad_from",
-//  "bad_to", "bad_subject", "bad_body", "bad_id", "bad_domain".
+//  "bad_to", "bad_subject", "bad_body", "bad_id", "bad_domain" (NULL with
+//  *error NULL: out of memory).
 char *rp_mime_message(const rp_mime_t *mime, const char **error);
 
 void rp_mime_test(void);
