@@ -17,7 +17,7 @@ SAN     ?=
 PYTHON  := /usr/bin/python3
 
 MSGPACK := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS    := libczmq libzmq $(MSGPACK) lmdb libevent jansson libsodium libical
+PKGS    := libczmq libzmq $(MSGPACK) lmdb libevent jansson libsodium libical libcurl
 CC      ?= cc
 CFLAGS  := -std=c11 -D_GNU_SOURCE -UNDEBUG -Wall -Wextra -Werror -O2 -g \
            -Ilibshared/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -4,7 +4,7 @@
 # are missing, so a second run costs nothing.
 set -e
 PKGS="build-essential pkg-config libczmq-dev libzmq3-dev libmsgpack-dev liblmdb-dev lmdb-utils
-      libevent-dev libjansson-dev libsodium-dev libical-dev tzdata cppcheck clang-format
+      libevent-dev libjansson-dev libsodium-dev libical-dev libcurl4-openssl-dev tzdata cppcheck clang-format
       python3 python3-zmq python3-msgpack python3-pytest python3-jsonschema wrk nginx-light"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
