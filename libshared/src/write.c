@@ -279,8 +279,20 @@ static rp_doc_t *s_test_refusal(rp_packer_t *outcome, int status, rp_reply_t *re
     return doc;
 }
 
+const char *rp_write_message(const rp_write_message_t *table, const char *code, size_t code_len)
+{
+    for (const rp_write_message_t *row = table; row->code; row++)
+        if (strlen(row->code) == code_len && memcmp(row->code, code, code_len) == 0)
+            return row->message;
+    return NULL;
+}
+
 void rp_writes_test(void)
 {
+    static const rp_write_message_t words[] = {{"gone", "it is gone"}, {"go", "go on"}, {NULL}};
+    assert(strcmp(rp_write_message(words, "go", 2), "go on") == 0);
+    assert(strcmp(rp_write_message(words, "gone", 4), "it is gone") == 0);
+    assert(rp_write_message(words, "gon", 3) == NULL && rp_write_message(words, "", 0) == NULL);
     rp_packer_t outcome;
     rp_packer_init(&outcome);
     msgpack_pack_map(&outcome.pk, 3);

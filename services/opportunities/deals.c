@@ -26,25 +26,23 @@
 #define DEALS_NOTE_MAX 1000
 
 //  What people read for a refusal apply recorded.
+static const rp_write_message_t s_messages[] = {
+    {"unknown_customer", "no such customer (or it is archived, or outside your reach)"},
+    {"unknown_pipeline", "no such pipeline"},
+    {"unknown_stage", "the pipeline has no such stage"},
+    {"lost_reason_required", "a move to a lost stage needs a lost_reason"},
+    {"unknown_lost_reason", "not one of the pipeline's lost reasons"},
+    {"version_mismatch", "the opportunity changed since that version"},
+    {"not_found", "no such opportunity"},
+    {"exists", "an opportunity with that id exists"},
+    {"bad_event", "the change is not valid"},
+    {NULL},
+};
+
 const char *deals_refusal_message(int status, const char *code, size_t len)
 {
-    static const struct {
-        const char *code, *message;
-    } messages[] = {
-        {"unknown_customer", "no such customer (or it is archived, or outside your reach)"},
-        {"unknown_pipeline", "no such pipeline"},
-        {"unknown_stage", "the pipeline has no such stage"},
-        {"lost_reason_required", "a move to a lost stage needs a lost_reason"},
-        {"unknown_lost_reason", "not one of the pipeline's lost reasons"},
-        {"version_mismatch", "the opportunity changed since that version"},
-        {"not_found", "no such opportunity"},
-        {"exists", "an opportunity with that id exists"},
-        {"bad_event", "the change is not valid"},
-    };
-    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
-        if (strlen(messages[i].code) == len && memcmp(messages[i].code, code, len) == 0)
-            return messages[i].message;
-    return status == 404 ? "no such opportunity" : "the change was refused";
+    const char *message = rp_write_message(s_messages, code, len);
+    return message ? message : status == 404 ? "no such opportunity" : "the change was refused";
 }
 
 //  ---------------------------------------------------------------------

@@ -18,21 +18,19 @@
 
 #define OPS_WAIT_MS 10000 //  a write's wait for its own apply
 
+static const rp_write_message_t s_messages[] = {
+    {"version_mismatch", "the reminder changed since that version"},
+    {"not_found", "no such reminder"},
+    {"exists", "a reminder with that id exists"},
+    {"bad_event", "the change is not valid"},
+    {"not_active", "the reminder is done or cancelled"},
+    {NULL},
+};
+
 static const char *s_message(int status, const char *code, size_t len)
 {
-    static const struct {
-        const char *code, *message;
-    } messages[] = {
-        {"version_mismatch", "the reminder changed since that version"},
-        {"not_found", "no such reminder"},
-        {"exists", "a reminder with that id exists"},
-        {"bad_event", "the change is not valid"},
-        {"not_active", "the reminder is done or cancelled"},
-    };
-    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
-        if (strlen(messages[i].code) == len && memcmp(messages[i].code, code, len) == 0)
-            return messages[i].message;
-    return status == 404 ? "no such reminder" : "the change was refused";
+    const char *message = rp_write_message(s_messages, code, len);
+    return message ? message : status == 404 ? "no such reminder" : "the change was refused";
 }
 
 bool reminders_ops_allowed(const rp_scope_t *actor, const rp_record_t *reminder, bool write)

@@ -19,20 +19,18 @@
 #define OPS_WAIT_MS 10000 //  a write's wait for its own apply
 #define LIST_MAX    500   //  rules in a list, at most
 
+static const rp_write_message_t s_messages[] = {
+    {"version_mismatch", "the rule changed since that version"},
+    {"not_found", "no such rule"},
+    {"exists", "a rule with that id exists"},
+    {"bad_event", "the change is not valid"},
+    {NULL},
+};
+
 static const char *s_message(int status, const char *code, size_t len)
 {
-    static const struct {
-        const char *code, *message;
-    } messages[] = {
-        {"version_mismatch", "the rule changed since that version"},
-        {"not_found", "no such rule"},
-        {"exists", "a rule with that id exists"},
-        {"bad_event", "the change is not valid"},
-    };
-    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
-        if (strlen(messages[i].code) == len && memcmp(messages[i].code, code, len) == 0)
-            return messages[i].message;
-    return status == 404 ? "no such rule" : "the change was refused";
+    const char *message = rp_write_message(s_messages, code, len);
+    return message ? message : status == 404 ? "no such rule" : "the change was refused";
 }
 
 //  Admins, and managers of a team, have rules at all.

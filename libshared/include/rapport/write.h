@@ -43,6 +43,14 @@ typedef void(rp_write_free_fn)(void *arg);
 //  What people read for a refusal apply recorded (status, code).
 typedef const char *(rp_write_message_fn)(int status, const char *code, size_t code_len);
 
+//  A service's words for its refusals: {code, message} rows ending {NULL}.
+typedef struct {
+    const char *code, *message;
+} rp_write_message_t;
+
+//  The message of code (code_len bytes) in table, or NULL.
+const char *rp_write_message(const rp_write_message_t *table, const char *code, size_t code_len);
+
 rp_writes_t *rp_writes_new(void);
 //  Frees the writes still in flight (after rp_service_run returned).
 void rp_writes_destroy(rp_writes_t **self_p);
