@@ -540,6 +540,9 @@ static void s_engine_actor(zsock_t *pipe, void *args)
 
 rp_outbound_t *rp_outbound_new(const rp_outbound_config_t *config)
 {
+    static const rp_outbound_config_t defaults = {0};
+    if (!config)
+        config = &defaults;
     rp_outbound_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
@@ -1109,10 +1112,12 @@ static void s_test_guard(s_peer_t *http)
     rp_outbound_destroy(&outbound);
 }
 
-//  Destroy with a transfer in flight and others queued: cancelled, freed.
+//  Destroy with a result unread, a transfer in flight and others queued:
+//  all cancelled or dropped, nothing leaks.
 static void s_test_cancel(s_peer_t *http)
 {
     rp_outbound_t *outbound = s_engine("127.0.0.1", 1, 1, 8);
+    s_post(outbound, "unread", http->port, "/ok", 0); //  its result is left on the pipe
     for (int i = 0; i < 3; i++)
         s_post(outbound, "hang", http->port, "/hang", 0);
     zclock_sleep(100);
@@ -1121,27 +1126,37 @@ static void s_test_cancel(s_peer_t *http)
     assert(!outbound && zclock_mono() - start < 1000);
 }
 
-static void s_mail(rp_outbound_t *outbound, int port, const char *to, rp_outbound_result_t *result)
+static void s_mail(rp_outbound_t *outbound, s_peer_t *smtp, const char *to, rp_outbound_tls_t tls,
+                   rp_outbound_result_t *result)
 {
     char url[64];
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", port);
-    rp_mime_t mime = {"Rapport <noreply@rapport.example>",
-                      to,
-                      "提醒：跟进客户",
-                      "你好\n明天见",
-                      "n1",
-                      "rapport.example",
-                      1764720000};
+    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", smtp->port);
+    rp_mime_t mime = {.from = "Rapport <noreply@rapport.example>",
+                      .to = to,
+                      .subject = "提醒：跟进客户",
+                      .body = "你好\n明天见",
+                      .id = "n1",
+                      .domain = "rapport.example",
+                      .date = 1764720000};
     char *text = rp_mime_message(&mime, NULL);
     assert(text);
     const char *rcpt[] = {to};
-    rp_outbound_mail_t job = {
-        to,   url, RP_OUTBOUND_TLS_NONE, "rapport", "s3cret", "noreply@rapport.example", rcpt, 1,
-        text, 0};
+    rp_outbound_mail_t job = {.id = to,
+                              .url = url,
+                              .tls = tls,
+                              .user = "rapport",
+                              .password = "s3cret",
+                              .from = "noreply@rapport.example",
+                              .to = rcpt,
+                              .to_count = 1,
+                              .text = text};
     int rc = rp_outbound_mail(outbound, &job, NULL);
     assert(rc == 0);
     s_wait_result(outbound, result);
     assert(streq(result->id, to));
+    pthread_mutex_lock(&smtp->lock);
+    assert(!result->ok || streq(smtp->mail, text)); //  the text as it was given
+    pthread_mutex_unlock(&smtp->lock);
     free(text);
 }
 
@@ -1151,7 +1166,7 @@ static void s_test_smtp(void)
     rp_outbound_t *outbound = s_engine(NULL, 4, 4, 8); //  SMTP is not the guard's
     rp_outbound_result_t result;
 
-    s_mail(outbound, smtp->port, "ann@example.com", &result);
+    s_mail(outbound, smtp, "ann@example.com", RP_OUTBOUND_TLS_NONE, &result);
     assert(result.ok && result.status == 250 && streq(result.error, "") && !result.permanent);
     pthread_mutex_lock(&smtp->lock);
     assert(streq(smtp->rcpt, "RCPT TO:<ann@example.com>"));
@@ -1161,12 +1176,25 @@ static void s_test_smtp(void)
     assert(strstr(smtp->mail, "Subject: =?UTF-8?B?"));
     pthread_mutex_unlock(&smtp->lock);
 
-    s_mail(outbound, smtp->port, "temp@example.com", &result);
+    s_mail(outbound, smtp, "temp@example.com", RP_OUTBOUND_TLS_NONE, &result);
     assert(!result.ok && result.status == 451 && streq(result.error, "smtp_451"));
     assert(!result.permanent);
-    s_mail(outbound, smtp->port, "perm@example.com", &result);
+    s_mail(outbound, smtp, "perm@example.com", RP_OUTBOUND_TLS_NONE, &result);
     assert(!result.ok && result.status == 550 && streq(result.error, "smtp_550"));
     assert(result.permanent);
+
+    //  STARTTLS required from a server that does not offer it: nothing is
+    //  sent in the clear; offered when possible: sent
+    pthread_mutex_lock(&smtp->lock);
+    *smtp->mail = 0;
+    pthread_mutex_unlock(&smtp->lock);
+    s_mail(outbound, smtp, "ann@example.com", RP_OUTBOUND_TLS_STARTTLS, &result);
+    assert(!result.ok && streq(result.error, "tls") && !result.permanent);
+    pthread_mutex_lock(&smtp->lock);
+    assert(*smtp->mail == 0);
+    pthread_mutex_unlock(&smtp->lock);
+    s_mail(outbound, smtp, "ann@example.com", RP_OUTBOUND_TLS_TRY, &result);
+    assert(result.ok && result.status == 250);
 
     rp_outbound_destroy(&outbound);
     s_peer_destroy(&smtp);

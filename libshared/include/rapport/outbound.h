@@ -66,8 +66,9 @@ typedef struct {
     int64_t timeout_ms;               //  per transfer (0: RP_OUTBOUND_TIMEOUT_MS)
 } rp_outbound_config_t;
 
-//  Start an engine (its thread, its curl multi handle). NULL if the
-//  thread cannot start.
+//  Start an engine (its thread, its curl multi handle); config NULL: the
+//  defaults, nothing allowed past the guard. NULL if the thread cannot
+//  start.
 rp_outbound_t *rp_outbound_new(const rp_outbound_config_t *config);
 
 //  Cancel what is queued and in flight, stop the thread.
