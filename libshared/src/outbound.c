@@ -116,7 +116,8 @@ static int s_list_append(struct curl_slist **list, const char *text)
 
 static s_job_t *s_post_job(const rp_outbound_post_t *post)
 {
-    if (post->header_count > RP_OUTBOUND_HEADERS_MAX || (post->size && !post->body))
+    if (post->header_count > RP_OUTBOUND_HEADERS_MAX || (post->header_count && !post->headers) ||
+        (post->size && !post->body))
         return NULL;
     s_job_t *job = s_job_new(post->id, post->url, post->timeout_ms);
     if (!job)
@@ -136,6 +137,8 @@ static s_job_t *s_post_job(const rp_outbound_post_t *post)
     return job;
 }
 
+//  A copy of an optional field (NULL stays NULL); *rc -1 for a line break
+//  (SMTP command injection) or no memory.
 static char *s_strdup_or_null(const char *text, int *rc)
 {
     if (!text)
@@ -149,7 +152,8 @@ static char *s_strdup_or_null(const char *text, int *rc)
 static s_job_t *s_mail_job(const rp_outbound_mail_t *mail)
 {
     if (!mail->from || !mail->text || mail->to_count == 0 ||
-        mail->to_count > RP_OUTBOUND_RCPT_MAX || !mail->to)
+        mail->to_count > RP_OUTBOUND_RCPT_MAX || !mail->to ||
+        (unsigned)mail->tls > RP_OUTBOUND_TLS_STARTTLS)
         return NULL;
     s_job_t *job = s_job_new(mail->id, mail->url, mail->timeout_ms);
     if (!job)
@@ -344,8 +348,7 @@ static void s_mail_setup(s_engine_t *self, s_job_t *job)
     static const long use_ssl[] = {CURLUSESSL_NONE, CURLUSESSL_TRY, CURLUSESSL_ALL};
     s_easy_common(self, job, "smtp,smtps");
     CURL *easy = job->easy;
-    curl_easy_setopt(easy, CURLOPT_USE_SSL,
-                     use_ssl[job->tls <= RP_OUTBOUND_TLS_STARTTLS ? job->tls : 0]);
+    curl_easy_setopt(easy, CURLOPT_USE_SSL, use_ssl[job->tls]);
     if (job->user) {
         curl_easy_setopt(easy, CURLOPT_USERNAME, job->user);
         curl_easy_setopt(easy, CURLOPT_PASSWORD, job->password ? job->password : "");
@@ -1046,7 +1049,7 @@ static int s_slow_burst(rp_outbound_t *outbound, s_peer_t *http, int n, int64_t 
     for (int i = 0; i < n; i++) {
         rp_outbound_result_t result;
         s_wait_result(outbound, &result);
-        assert(result.ok && streq(result.excerpt, "slow"));
+        assert(result.ok && streq(result.excerpt, "slow") && result.latency_ms >= 550);
     }
     *elapsed = zclock_mono() - start;
     pthread_mutex_lock(&http->lock);
@@ -1195,6 +1198,30 @@ static void s_test_smtp(void)
     pthread_mutex_unlock(&smtp->lock);
     s_mail(outbound, smtp, "ann@example.com", RP_OUTBOUND_TLS_TRY, &result);
     assert(result.ok && result.status == 250);
+
+    //  TLS spoken to a server that answers in the clear: the handshake fails
+    char url[64];
+    snprintf(url, sizeof url, "smtps://127.0.0.1:%d", smtp->port);
+    const char *rcpt[] = {"ann@example.com"};
+    rp_outbound_mail_t mail = {.id = "smtps",
+                               .url = url,
+                               .from = "a@rapport.example",
+                               .to = rcpt,
+                               .to_count = 1,
+                               .text = "Subject: x\r\n\r\nx\r\n"};
+    assert(rp_outbound_mail(outbound, &mail, NULL) == 0);
+    s_wait_result(outbound, &result);
+    assert(streq(result.id, "smtps") && !result.ok && streq(result.error, "tls"));
+    rp_netguard_allow_t loopback;
+    assert(!rp_netguard_allow_parse("127.0.0.1", &loopback, NULL));
+    rp_outbound_config_t config = {.allow = &loopback};
+    rp_outbound_t *allowing = rp_outbound_new(&config);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", smtp->port);
+    rp_outbound_post_t post = {.id = "https", .url = url};
+    assert(rp_outbound_post(allowing, &post, NULL) == 0);
+    s_wait_result(allowing, &result);
+    assert(streq(result.id, "https") && !result.ok && streq(result.error, "tls"));
+    rp_outbound_destroy(&allowing);
 
     rp_outbound_destroy(&outbound);
     s_peer_destroy(&smtp);

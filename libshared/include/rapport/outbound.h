@@ -34,6 +34,24 @@
     grows without bound. Destroy cancels what is queued and in flight;
     their results are not sent.
 
+    In a service's loop:
+
+        rp_outbound_t *outbound = rp_outbound_new(&(rp_outbound_config_t){.allow = &allow});
+        zloop_reader(loop, rp_outbound_sock(outbound), s_on_result, self);
+        ...
+        rp_outbound_post_t job = {.id = attempt_id, .url = url, .headers = headers,
+                                  .header_count = 4, .body = body, .size = size};
+        if (rp_outbound_post(outbound, &job, &error) != 0)
+            ... keep the attempt for later (queue_full) or record it failed (bad_job)
+        ...
+        static int s_on_result(zloop_t *loop, zsock_t *sock, void *arg)
+        {
+            rp_outbound_result_t result;
+            if (rp_outbound_recv(outbound, &result) == 0)
+                ... record the attempt: result.ok, result.status, result.error …
+            return 0;
+        }
+
     Errors, in result.error ("" on success): the guard's "refused_address",
     "unresolved", "bad_url", "bad_scheme"; "timeout", "connect", "tls",
     "network" (the connection broke), "http_<code>" (a non-2xx answer),
