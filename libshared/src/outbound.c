@@ -1073,6 +1073,21 @@ static void s_test_bounds(s_peer_t *http)
     assert(elapsed >= 1200);
     rp_outbound_destroy(&outbound);
 
+    //  a job to another host does not wait behind the busy one's queue
+    outbound = s_engine("127.0.0.1,::1", 4, 1, 8);
+    s_post(outbound, "slow", http->port, "/slow", 0);
+    s_post(outbound, "slow", http->port, "/slow", 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://localhost:%d/ok", http->port);
+    rp_outbound_post_t other = {.id = "other", .url = url};
+    assert(rp_outbound_post(outbound, &other, NULL) == 0);
+    rp_outbound_result_t first;
+    s_wait_result(outbound, &first);
+    assert(streq(first.id, "other") && first.ok);
+    for (int i = 0; i < 2; i++)
+        s_wait_result(outbound, &first);
+    rp_outbound_destroy(&outbound);
+
     //  a full queue refuses: 1 in flight, 1 waiting, the third turned away
     outbound = s_engine("127.0.0.1", 1, 1, 1);
     s_post(outbound, "slow", http->port, "/slow", 0);
