@@ -72,6 +72,21 @@ static int s_load(change_t *self)
     return 0;
 }
 
+//  The stored reminder the event names, at the version it expects (if it
+//  names one): 0 with it in self->r; *refused when the outcome is set
+//  instead (404 not_found, 412 version_mismatch); or an LMDB error.
+static int s_load_expected(change_t *self, bool *refused)
+{
+    *refused = true;
+    int rc = s_load(self);
+    if (rc)
+        return rc == MDB_NOTFOUND ? rp_apply_outcome(self->base, 404, "not_found") : rc;
+    if (rp_record_stale(&self->r, self->base->event->data))
+        return rp_apply_outcome(self->base, 412, "version_mismatch");
+    *refused = false;
+    return 0;
+}
+
 static bool s_time_of(const rp_record_t *r, int field, int64_t *ms)
 {
     const char *str;
@@ -315,11 +330,10 @@ static bool s_overlay(change_t *self, const rp_record_t *changes)
 static int s_updated(change_t *self)
 {
     const msgpack_object *data = self->base->event->data;
-    int rc = s_load(self);
-    if (rc)
-        return rc == MDB_NOTFOUND ? rp_apply_outcome(self->base, 404, "not_found") : rc;
-    if (rp_record_stale(&self->r, data))
-        return rp_apply_outcome(self->base, 412, "version_mismatch");
+    bool refused;
+    int rc = s_load_expected(self, &refused);
+    if (rc || refused)
+        return rc;
     rp_record_t changes;
     reminder_init(&changes);
     rp_field_error_t errors[4];
@@ -335,11 +349,10 @@ static int s_updated(change_t *self)
 
 static int s_deleted(change_t *self)
 {
-    int rc = s_load(self);
-    if (rc)
-        return rc == MDB_NOTFOUND ? rp_apply_outcome(self->base, 404, "not_found") : rc;
-    if (rp_record_stale(&self->r, self->base->event->data))
-        return rp_apply_outcome(self->base, 412, "version_mismatch");
+    bool refused;
+    int rc = s_load_expected(self, &refused);
+    if (rc || refused)
+        return rc;
     rc = s_agenda(self, true);
     return rc ? rc : rp_apply_del(self->base, "reminders", self->base->id, self->base->id_len);
 }
@@ -348,11 +361,10 @@ static int s_deleted(change_t *self)
 static int s_snoozed(change_t *self)
 {
     const msgpack_object *data = self->base->event->data;
-    int rc = s_load(self);
-    if (rc)
-        return rc == MDB_NOTFOUND ? rp_apply_outcome(self->base, 404, "not_found") : rc;
-    if (rp_record_stale(&self->r, data))
-        return rp_apply_outcome(self->base, 412, "version_mismatch");
+    bool refused;
+    int rc = s_load_expected(self, &refused);
+    if (rc || refused)
+        return rc;
     const msgpack_object *state = &self->r.values[REMINDER_STATE];
     if (rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled"))
         return rp_apply_outcome(self->base, 409, "not_active");
@@ -372,11 +384,10 @@ static int s_snoozed(change_t *self)
 static int s_done(change_t *self)
 {
     const msgpack_object *data = self->base->event->data;
-    int rc = s_load(self);
-    if (rc)
-        return rc == MDB_NOTFOUND ? rp_apply_outcome(self->base, 404, "not_found") : rc;
-    if (rp_record_stale(&self->r, data))
-        return rp_apply_outcome(self->base, 412, "version_mismatch");
+    bool refused;
+    int rc = s_load_expected(self, &refused);
+    if (rc || refused)
+        return rc;
     bool all = false;
     rp_obj_bool(rp_obj_get(data, "all"), &all);
     const char *str;
@@ -396,11 +407,10 @@ static int s_done(change_t *self)
 //  {id, reason?}: no more firings; the reminder stays.
 static int s_cancelled(change_t *self)
 {
-    int rc = s_load(self);
-    if (rc)
-        return rc == MDB_NOTFOUND ? rp_apply_outcome(self->base, 404, "not_found") : rc;
-    if (rp_record_stale(&self->r, self->base->event->data))
-        return rp_apply_outcome(self->base, 412, "version_mismatch");
+    bool refused;
+    int rc = s_load_expected(self, &refused);
+    if (rc || refused)
+        return rc;
     const msgpack_object *state = &self->r.values[REMINDER_STATE];
     if (rp_obj_streq(state, "done") || rp_obj_streq(state, "cancelled"))
         return rp_apply_outcome(self->base, 409, "not_active");

@@ -412,9 +412,8 @@ void reminders_query_expand(MDB_txn *txn, MDB_dbi fired, const rp_record_t *r, c
     rp_recurrence_destroy(&series);
 }
 
-static int s_agenda_read(rp_store_t *store, MDB_txn *txn, void *arg)
+int reminders_query_each(rp_store_t *store, MDB_txn *txn, reminders_each_fn *fn, void *arg)
 {
-    agenda_t *self = (agenda_t *)arg;
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, rp_store_dbi(store, "reminders"), &c);
     if (rc)
@@ -429,14 +428,26 @@ static int s_agenda_read(rp_store_t *store, MDB_txn *txn, void *arg)
         rp_record_t r;
         reminder_init(&r);
         rp_record_from_map(&r, rp_doc_root(doc));
-        if (s_keep(&self->list, &r) && !rp_obj_streq(&r.values[REMINDER_STATE], "cancelled"))
-            reminders_query_expand(txn, fired, &r, k.mv_data, k.mv_size, self->from, self->to,
-                                   self->limit, s_agenda_add, self);
+        fn(arg, txn, fired, &r, k.mv_data, k.mv_size);
         rp_record_reset(&r);
         rp_doc_destroy(&doc);
     }
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void s_agenda_each(void *arg, MDB_txn *txn, MDB_dbi fired, const rp_record_t *r,
+                          const char *id, size_t id_len)
+{
+    agenda_t *self = (agenda_t *)arg;
+    if (s_keep(&self->list, r) && !rp_obj_streq(&r->values[REMINDER_STATE], "cancelled"))
+        reminders_query_expand(txn, fired, r, id, id_len, self->from, self->to, self->limit,
+                               s_agenda_add, self);
+}
+
+static int s_agenda_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    return reminders_query_each(store, txn, s_agenda_each, arg);
 }
 
 static void s_agenda_reply(rp_service_t *service, rp_origin_t **origin_p, agenda_t *self)

@@ -28,6 +28,7 @@
 
 #include <rapport/record.h>
 #include <rapport/service.h>
+#include <rapport/store.h>
 
 #define REMINDERS_LIST_MAX          200
 #define REMINDERS_LIST_DEFAULT      50
@@ -51,6 +52,11 @@ void reminders_query_agenda(void *arg, rp_service_t *service, rp_origin_t *origi
 //  error added at errors[*count]) when not a time.
 bool reminders_query_time_arg(const rp_request_t *req, const char *name, int64_t *ms,
                               rp_field_error_t *errors, int *count);
+
+//  fn for every stored reminder, in id order, with txn's fired_keys.
+typedef void(reminders_each_fn)(void *arg, MDB_txn *txn, MDB_dbi fired, const rp_record_t *r,
+                                const char *id, size_t id_len);
+int reminders_query_each(rp_store_t *store, MDB_txn *txn, reminders_each_fn *fn, void *arg);
 
 //  For each occurrence of reminder r (id) in [from, to], at most max of
 //  them: fn with its time, whether a firing of it is recorded (fired, in

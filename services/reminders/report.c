@@ -57,33 +57,20 @@ static void s_occurrence(void *arg, int64_t at, const rp_record_t *r, const char
     s_count(&self->total, done, at < self->now);
 }
 
-static int s_read(rp_store_t *store, MDB_txn *txn, void *arg)
+static void s_each(void *arg, MDB_txn *txn, MDB_dbi fired, const rp_record_t *r, const char *id,
+                   size_t id_len)
 {
     visits_t *self = (visits_t *)arg;
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "reminders"), &c);
-    if (rc)
-        return rc;
-    MDB_dbi fired = rp_store_dbi(store, "fired_keys");
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        rp_doc_t *doc = rp_doc_new(v.mv_data, v.mv_size, NULL);
-        if (!doc)
-            continue;
-        rp_record_t r;
-        reminder_init(&r);
-        rp_record_from_map(&r, rp_doc_root(doc));
-        if (rp_obj_streq(&r.values[REMINDER_KIND], "visit") &&
-            !rp_obj_streq(&r.values[REMINDER_STATE], "cancelled") &&
-            reminders_ops_allowed(self->actor, &r, false))
-            reminders_query_expand(txn, fired, &r, k.mv_data, k.mv_size, self->from, self->to,
-                                   REPORT_PER_VISIT, s_occurrence, self);
-        rp_record_reset(&r);
-        rp_doc_destroy(&doc);
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rp_obj_streq(&r->values[REMINDER_KIND], "visit") &&
+        !rp_obj_streq(&r->values[REMINDER_STATE], "cancelled") &&
+        reminders_ops_allowed(self->actor, r, false))
+        reminders_query_expand(txn, fired, r, id, id_len, self->from, self->to, REPORT_PER_VISIT,
+                               s_occurrence, self);
+}
+
+static int s_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    return reminders_query_each(store, txn, s_each, arg);
 }
 
 static void s_pack_tally(msgpack_packer *pk, const char *key, const tally_t *tally)
