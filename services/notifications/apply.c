@@ -327,12 +327,12 @@ static void s_test_event(rp_store_t *store, uint64_t seq, const char *type, cons
     rp_testservice_args(&flat, kv);
     rp_doc_t *doc = rp_doc_new(flat.buffer.data, flat.buffer.size, NULL);
     const msgpack_object *map = rp_doc_root(doc);
-    msgpack_pack_map(&data.pk, map->via.map.size + (sub != NULL));
+    msgpack_pack_map(&data.pk, map->via.map.size + (sub && sub_kv));
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         msgpack_pack_object(&data.pk, map->via.map.ptr[i].key);
         msgpack_pack_object(&data.pk, map->via.map.ptr[i].val);
     }
-    if (sub) {
+    if (sub && sub_kv) {
         rp_packer_t inner; //  rp_testservice_args resets what it packs into
         rp_packer_init(&inner);
         rp_testservice_args(&inner, sub_kv);
