@@ -125,6 +125,34 @@ int notifications_apply_get(rp_store_t *store, MDB_txn *txn, const char *id, siz
     return entry_unpack(entry, ev.mv_data, ev.mv_size) ? 0 : MDB_NOTFOUND;
 }
 
+int notifications_apply_walk(rp_store_t *store, MDB_txn *txn, const char *user, size_t len,
+                             uint64_t from_seq, bool backward, notifications_walk_fn *fn, void *arg)
+{
+    char from[ENTRY_MAX_ID + 9];
+    size_t from_len = notifications_apply_key(user, len, from_seq, from);
+    if (!from_len)
+        return 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s_dbi(store, "inbox"), &c);
+    if (rc)
+        return rc;
+    //  Backward: from the first key at or after (user, from_seq), back.
+    MDB_cursor_op step = backward ? MDB_PREV : MDB_NEXT;
+    MDB_val k = {from_len, from}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (backward)
+        rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, step)) {
+        if (k.mv_size != from_len || memcmp(k.mv_data, from, len + 1) != 0)
+            break;
+        entry_t entry;
+        if (entry_unpack(&entry, v.mv_data, v.mv_size) && !fn(arg, &entry, v.mv_data, v.mv_size))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 //  ---------------------------------------------------------------------
 //  notification.* events
 

@@ -55,6 +55,15 @@ uint64_t notifications_apply_unread(rp_store_t *store, MDB_txn *txn, const char 
 size_t notifications_apply_key(const char *user, size_t len, uint64_t seq,
                                char out[ENTRY_MAX_ID + 9]);
 
+//  One user's entries in seq order from from_seq on (backward: those
+//  before from_seq, newest first): fn per entry with its stored bytes
+//  (false stops the walk). 0 or an LMDB error.
+typedef bool(notifications_walk_fn)(void *arg, const entry_t *entry, const void *bytes,
+                                    size_t size);
+int notifications_apply_walk(rp_store_t *store, MDB_txn *txn, const char *user, size_t len,
+                             uint64_t from_seq, bool backward, notifications_walk_fn *fn,
+                             void *arg);
+
 void notifications_apply_test(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include "../reminders/dates.h"
 #include "../reminders/reminder.h"
 
+#include <rapport/intl.h>
 #include <rapport/log.h>
 #include <rapport/testservice.h>
 
@@ -39,10 +40,17 @@ int notifications_handlers_init(rp_config_t *config, void **arg)
         free(self);
         return 2;
     }
-    self->writes = rp_writes_new();
     //  The reminders fold derives important dates in the owners' zones,
     //  else this one: the reminders service's default, as it reads it.
-    dates_set_zone(rp_config_get(config, "reminders/time_zone", REMINDER_ZONE_DEFAULT));
+    const char *zone = rp_config_get(config, "reminders/time_zone", REMINDER_ZONE_DEFAULT);
+    char canonical[RP_ZONE_MAX + 1];
+    if (!rp_intl_zone(zone, strlen(zone), canonical)) {
+        rp_error("notifications: reminders/time_zone \"%s\" is not a time zone", zone);
+        free(self);
+        return 2;
+    }
+    dates_set_zone(canonical);
+    self->writes = rp_writes_new();
     *arg = self;
     return 0;
 }
@@ -58,6 +66,7 @@ void notifications_handlers_fini(void *arg)
 
 const rp_service_op_t notifications_handlers_ops[] = {
     {"notifications.list", RP_OP_READ, notifications_ops_list},
+    {"notifications.since", RP_OP_READ, notifications_ops_since},
     {"notifications.read", RP_OP_WRITE, notifications_ops_read},
     {"notifications.archive", RP_OP_WRITE, notifications_ops_archive},
     {"notifications.read_all", RP_OP_WRITE, notifications_ops_read_all},

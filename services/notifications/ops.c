@@ -17,6 +17,7 @@
 #define OPS_WAIT_MS   10000 //  a write's wait for its own apply
 #define OPS_LIMIT     50    //  a page's entries by default
 #define OPS_LIMIT_MAX 200
+#define OPS_SINCE_MAX 100 //  entries a since answers at once (more: true)
 
 static const char *s_message(int status, const char *code, size_t len)
 {
@@ -27,15 +28,16 @@ static const char *s_message(int status, const char *code, size_t len)
 
 //  The caller's user id into out: false (answered 403) without one.
 static bool s_user(rp_service_t *service, rp_origin_t **origin_p, const rp_request_t *req,
-                   rp_scope_t *actor, char out[ENTRY_MAX_ID + 1])
+                   char out[ENTRY_MAX_ID + 1])
 {
-    rp_scope_parse(actor, req);
-    if (!actor->user || actor->user_len > ENTRY_MAX_ID) {
+    rp_scope_t actor;
+    rp_scope_parse(&actor, req);
+    if (!actor.user || actor.user_len > ENTRY_MAX_ID) {
         rp_service_reply_error(service, origin_p, 403, "forbidden", "no user, no inbox");
         return false;
     }
-    memcpy(out, actor->user, actor->user_len);
-    out[actor->user_len] = 0;
+    memcpy(out, actor.user, actor.user_len);
+    out[actor.user_len] = 0;
     return true;
 }
 
@@ -52,51 +54,42 @@ typedef struct {
     rp_packer_t *items;
     size_t count;
     char next[24];
+    bool full; //  more follow the page
     uint64_t unread;
 } list_t;
+
+static bool s_list_entry(void *arg, const entry_t *e, const void *bytes, size_t size)
+{
+    list_t *list = (list_t *)arg;
+    if (e->archived || (list->unread_only && e->read_at[0]))
+        return true;
+    if (list->count == list->limit) {
+        list->full = true; //  one more exists: the page ends at the last one packed
+        return false;
+    }
+    msgpack_sbuffer_write(&list->items->buffer, bytes, size);
+    list->count++;
+    snprintf(list->next, sizeof list->next, "%s", e->id);
+    return true;
+}
 
 static int s_list_read(rp_store_t *store, MDB_txn *txn, void *arg)
 {
     list_t *list = (list_t *)arg;
     list->unread = notifications_apply_unread(store, txn, list->user, list->user_len);
-    char from[ENTRY_MAX_ID + 9];
-    size_t from_len = notifications_apply_key(list->user, list->user_len, list->before, from);
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, rp_store_dbi(store, "inbox"), &c);
-    if (rc)
-        return rc;
-    //  Newest first: from the first key at or after (user, before), back.
-    MDB_val k = {from_len, from}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    rc = mdb_cursor_get(c, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
-    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-        if (k.mv_size != from_len || memcmp(k.mv_data, from, list->user_len + 1) != 0) {
-            rc = MDB_NOTFOUND;
-            break;
-        }
-        entry_t e;
-        if (!entry_unpack(&e, v.mv_data, v.mv_size) || e.archived ||
-            (list->unread_only && e.read_at[0]))
-            continue;
-        if (list->count == list->limit)
-            break; //  one more exists: the page ends at the last one packed
-        msgpack_sbuffer_write(&list->items->buffer, v.mv_data, v.mv_size);
-        list->count++;
-        snprintf(list->next, sizeof list->next, "%s", e.id);
-    }
-    if (rc == MDB_NOTFOUND)
-        list->next[0] = 0;
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    int rc = notifications_apply_walk(store, txn, list->user, list->user_len, list->before, true,
+                                      s_list_entry, list);
+    if (!list->full)
+        list->next[0] = 0; //  the last page
+    return rc;
 }
 
 void notifications_ops_list(void *arg, rp_service_t *service, rp_origin_t *origin,
                             const rp_request_t *req)
 {
     (void)arg;
-    rp_scope_t actor;
     char user[ENTRY_MAX_ID + 1];
-    if (!s_user(service, &origin, req, &actor, user))
+    if (!s_user(service, &origin, req, user))
         return;
     list_t list = {
         .user = user, .user_len = strlen(user), .before = UINT64_MAX, .limit = OPS_LIMIT};
@@ -130,6 +123,79 @@ void notifications_ops_list(void *arg, rp_service_t *service, rp_origin_t *origi
     } else
         rp_service_reply_error(service, &origin, 500, "store_error", "the inbox could not be read");
     rp_packer_destroy(&more);
+    rp_packer_destroy(&items);
+}
+
+//  ---------------------------------------------------------------------
+//  What follows a seq (the gateway's stream)
+
+typedef struct {
+    const char *user;
+    size_t user_len;
+    uint64_t after;
+    //  out
+    rp_packer_t *items;
+    size_t count;
+    uint64_t last;
+    bool more;
+} since_t;
+
+static bool s_since_entry(void *arg, const entry_t *e, const void *bytes, size_t size)
+{
+    since_t *since = (since_t *)arg;
+    if (since->count == OPS_SINCE_MAX) {
+        since->more = true;
+        return false;
+    }
+    since->last = e->seq;
+    if (!e->archived) {
+        msgpack_sbuffer_write(&since->items->buffer, bytes, size);
+        since->count++;
+    }
+    return true;
+}
+
+static int s_since_read(rp_store_t *store, MDB_txn *txn, void *arg)
+{
+    since_t *since = (since_t *)arg;
+    return notifications_apply_walk(store, txn, since->user, since->user_len, since->after + 1,
+                                    false, s_since_entry, since);
+}
+
+void notifications_ops_since(void *arg, rp_service_t *service, rp_origin_t *origin,
+                             const rp_request_t *req)
+{
+    (void)arg;
+    char user[ENTRY_MAX_ID + 1];
+    if (!s_user(service, &origin, req, user))
+        return;
+    since_t since = {.user = user, .user_len = strlen(user)};
+    const msgpack_object *o = rp_obj_get(req->args, "after");
+    if (o && o->type != MSGPACK_OBJECT_NIL &&
+        (!rp_obj_u64(o, &since.after) || since.after == UINT64_MAX)) {
+        rp_field_error_t error;
+        rp_field_error_set(&error, "after", 5, "invalid");
+        rp_service_reply_invalid(service, &origin, "after must be a seq", &error, 1);
+        return;
+    }
+    rp_packer_t items, packer;
+    rp_packer_init(&items);
+    rp_packer_init(&packer);
+    since.items = &items;
+    since.last = since.after;
+    if (rp_store_read(rp_service_store(service), s_since_read, &since) == 0) {
+        rp_reply_pack(&packer.pk, rp_origin_id(origin), 200, 0, 1);
+        rp_pack_cstr(&packer.pk, "data");
+        msgpack_pack_map(&packer.pk, 3);
+        rp_pack_cstr(&packer.pk, "items");
+        msgpack_pack_array(&packer.pk, since.count);
+        msgpack_sbuffer_write(&packer.buffer, items.buffer.data, items.buffer.size);
+        rp_pack_kv_u64(&packer.pk, "next_after", since.last);
+        rp_pack_kv_bool(&packer.pk, "more", since.more);
+        rp_service_reply(service, &origin, packer.buffer.data, packer.buffer.size);
+    } else
+        rp_service_reply_error(service, &origin, 500, "store_error", "the inbox could not be read");
+    rp_packer_destroy(&packer);
     rp_packer_destroy(&items);
 }
 

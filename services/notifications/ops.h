@@ -5,6 +5,11 @@
       notifications.list {unread?, limit?, cursor?}   the caller's entries,
           newest first, archived ones left out; data {items, next_cursor,
           unread_count}
+      notifications.since {after?}   the caller's entries derived after seq
+          `after`, oldest first (archived ones left out), 100 at most:
+          {items, next_after: the last seq looked at, more}; what the
+          gateway's stream asks each time its feed passes a seq (with
+          min_seq that seq: services/gateway/feedout.h § Service streams)
     On "notifications.writer" (the lease holder), each appending one
     event with the request's idem ("notifications/<idem>"), answered once
     applied here:
@@ -22,6 +27,8 @@
 //  rp_service_op_fn; arg: the notifications_handlers_t.
 void notifications_ops_list(void *arg, rp_service_t *service, rp_origin_t *origin,
                             const rp_request_t *req);
+void notifications_ops_since(void *arg, rp_service_t *service, rp_origin_t *origin,
+                             const rp_request_t *req);
 void notifications_ops_read(void *arg, rp_service_t *service, rp_origin_t *origin,
                             const rp_request_t *req);
 void notifications_ops_archive(void *arg, rp_service_t *service, rp_origin_t *origin,

@@ -17,6 +17,15 @@ static const rp_route_t s_rows[] = {
      .service = "notifications",
      .op = "notifications.list",
      .query = s_list_query},
+    //  Server-Sent Events of the caller's new entries: the gateway asks
+    //  notifications.since each time its feed passes a seq
+    //  (services/gateway/feedout.h § service streams).
+    {.method = "GET",
+     .path = NOTIFICATIONS "/stream",
+     .service = "notifications",
+     .op = "notifications.since",
+     .special = "stream",
+     .flags = RP_ROUTE_NO_STORE},
     //  args.user: the caller (a write needs args; the service reads the actor).
     {.method = "POST",
      .path = NOTIFICATIONS "/read-all",

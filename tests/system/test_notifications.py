@@ -9,6 +9,8 @@ reads or marks it (404); a customer assigned to bob is in his inbox by
 its Chinese name; a short retention purges entries alike everywhere.
 """
 
+import http.client
+import json
 import os
 import time
 
@@ -18,6 +20,7 @@ from conftest import SLOW, build_path, wait_until
 from opportunities_story import call, ok, problem
 from process import ServiceProcess
 from test_gateway import AUTH, JSON
+from test_gateway_users import bearer
 from test_reminders import RemStack, people, wait_serving
 
 NOTIF_BINARY = build_path("bin", "rapport-notifications")
@@ -163,6 +166,67 @@ def test_customer_assigned_and_read(stack):
     # Read again: the same entry, nothing changes.
     again = ok(call(gw, bob["api_key"], "POST", f"{NOTIFICATIONS}/{entry['id']}/read"))
     assert again == got
+
+
+class Stream:
+    """GET /api/v1/notifications/stream as Server-Sent Events."""
+
+    def __init__(self, gw, key, last_event_id=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10 * SLOW)
+        headers = {**bearer(key), "Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self.conn.request("GET", f"{NOTIFICATIONS}/stream", headers=headers)
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.read()
+        assert self.resp.getheader("Content-Type").startswith("text/event-stream")
+
+    def next_entry(self):
+        """The next frame's (id, entry), heartbeats skipped."""
+        fields = {}
+        while True:
+            line = self.resp.readline()
+            assert line, "the stream ended"
+            line = line.decode("utf-8").rstrip("\n")
+            if not line:
+                if fields:
+                    return int(fields["id"]), json.loads(fields["data"])
+                continue
+            if not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+
+    def close(self):
+        self.conn.close()
+
+
+def test_stream_pushes_entries_and_resumes(stack):
+    gw = stack.gateways[0]
+    _, ann, _, _ = people(gw)
+    stream = Stream(gw, ann["api_key"])
+    try:
+        r = ok(call(gw, ann["api_key"], "POST", "/api/v1/reminders",
+                    {"subject": "推送：明早拜访", "due_at": soon(1.0)}), 201)
+        seq, entry = stream.next_entry()
+        assert entry["kind"] == "reminder.fired" and entry["title"] == "推送：明早拜访", entry
+        assert entry["record"]["id"] == r["id"] and seq == entry["seq"]
+    finally:
+        stream.close()
+    # Resumed after it: only what came since (a customer assigned to ann).
+    c, _ = assign(gw, "深圳前海物流", ann)
+    stream = Stream(gw, ann["api_key"], last_event_id=seq)
+    try:
+        later, got = stream.next_entry()
+        assert later > seq and got["kind"] == "customer.assigned", got
+        assert got["record"]["id"] == c["id"]
+    finally:
+        stream.close()
+    # Without Accept: text/event-stream, one answer: the entries, oldest first.
+    page = inbox(gw, ann["api_key"])
+    status, _, body = call(gw, ann["api_key"], "GET", f"{NOTIFICATIONS}/stream")
+    assert status == 200 and [e["id"] for e in body["items"]] == \
+        [e["id"] for e in reversed(page["items"])], body
+    assert body["more"] is False and body["next_after"] == later
 
 
 def test_retention_purges_everywhere(broker_factory, tmp_path):
