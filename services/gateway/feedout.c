@@ -42,8 +42,8 @@ struct _stream_t {
     //  A service stream (gw_feedout_service): the row's service and op,
     //  asked as the caller; cursor is the last seq the service answered.
     const char *service, *op;
-    char user[101], role[32], team[101];
-    bool dirty; //  the feed moved while a request was out: ask again
+    char user[128], role[128], team[128]; //  as the exchange holds them (127 bytes at most)
+    bool dirty;                           //  the feed moved while a request was out: ask again
 };
 
 //  Pack {id, op: "journal.read", args: {from_seq, max}} and send it.
@@ -511,10 +511,10 @@ void gw_feedout_service(gw_feedout_t *self, gw_exchange_t **ex_p)
         gw_problem_send(ex_p, 503, "broker_unavailable", "the service cannot be reached; retry");
         return;
     }
-    char user[101], role[32], team[101];
-    snprintf(user, sizeof user, "%s", actor->user);
-    snprintf(role, sizeof role, "%s", actor->role);
-    snprintf(team, sizeof team, "%s", actor->team);
+    char user[128], role[128], team[128];
+    snprintf(user, sizeof user, "%s", actor->user ? actor->user : "");
+    snprintf(role, sizeof role, "%s", actor->role ? actor->role : "");
+    snprintf(team, sizeof team, "%s", actor->team ? actor->team : "");
     stream_t *s = s_stream_open(self, ex_p);
     if (!s)
         return;
