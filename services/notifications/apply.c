@@ -430,7 +430,8 @@ static void s_test_read_all(rp_store_t *store, uint64_t seq, const char *user, u
 
 //  Times are 2026-11-23T08:00:<seq>: a reminder fired (twice: once told),
 //  a customer assigned to bob by root, his own deal (no news), ann's
-//  deal by root (news), read, archived, read_all, purged.
+//  deal by root (news) won (her manager told), read, archived, read_all,
+//  a lead (to ann, in turn), purged.
 static void s_test_story(rp_store_t *store)
 {
     s_test_pipeline(store, 1);
@@ -467,11 +468,16 @@ static void s_test_story(rp_store_t *store)
     s_test_event(store, 15, "notification.archived", "ann",
                  (const char *[]){"id", "n11", "user", "ann", NULL}, NULL, NULL);
     s_test_read_all(store, 16, "bob", 16);
+    //  A web lead: a new customer, owned by the first sales user in turn.
+    s_test_event(store, 17, "lead.captured", "root",
+                 (const char *[]){"name", "李先生", "company", "杭州云栖网络", "source", "web",
+                                  "captured_at", "2026-11-23T07:59:00Z", NULL},
+                 NULL, NULL);
 }
 
 static void s_test_purge(rp_store_t *store)
 {
-    s_test_event(store, 17, "notification.purged", "root",
+    s_test_event(store, 18, "notification.purged", "root",
                  (const char *[]){"id", "2026-11-23", "before", "2026-11-23T08:00:07Z", NULL}, NULL,
                  NULL);
 }
@@ -553,9 +559,11 @@ static void s_test_inbox(void)
                                         "Deal assigned to you: 二期", true, true});
     s_test_expect(store,
                   &(test_want_t){"n12", "mgr", "opportunity.won", "Deal won: 二期", false, false});
-    uint64_t counts[] = {0, 0, 1};
+    s_test_expect(store, &(test_want_t){"n17", "ann", "lead.assigned", "New lead: 杭州云栖网络",
+                                        false, false});
+    uint64_t counts[] = {1, 0, 1};
     assert(rp_store_read(store, s_test_counts, counts) == 0);
-    assert(s_test_status(store, 17) == 200);
+    assert(s_test_status(store, 18) == 200);
     rp_store_destroy(&store);
     zdir_t *tree = zdir_new(dir, NULL);
     zdir_remove(tree, true);
