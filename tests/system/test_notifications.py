@@ -6,7 +6,9 @@ one-off reminder due in a second on the real clock fires and is in its
 assignee's inbox on EVERY notifications instance (each answer names the
 instance that gave it); read-all zeroes the unread count; nobody else
 reads or marks it (404); a customer assigned to bob is in his inbox by
-its Chinese name; a short retention purges entries alike everywhere.
+its Chinese name; a follow-up rule's derived reminder fires into its
+owner's inbox and its escalation into the manager's; the SSE stream pushes
+new entries and resumes; a short retention purges entries alike everywhere.
 """
 
 import http.client
@@ -19,7 +21,7 @@ import pytest
 from conftest import SLOW, build_path, wait_until
 from opportunities_story import call, ok, problem
 from process import ServiceProcess
-from test_gateway import AUTH, JSON
+from test_gateway import ADMIN_KEY, AUTH, JSON
 from test_gateway_users import bearer
 from test_reminders import RemStack, people, wait_serving
 
@@ -166,6 +168,30 @@ def test_customer_assigned_and_read(stack):
     # Read again: the same entry, nothing changes.
     again = ok(call(gw, bob["api_key"], "POST", f"{NOTIFICATIONS}/{entry['id']}/read"))
     assert again == got
+
+
+def test_derived_follow_up_and_escalation(stack):
+    """A follow-up rule's reminder has no reminder.* event of its own: its
+    firing reaches the owner's inbox through the reminders fold; the
+    escalation reaches the manager's, naming the owner and the customer."""
+    gw = stack.gateways[0]
+    mgr, ann, _, _ = people(gw)
+    ok(call(gw, ADMIN_KEY, "POST", "/api/v1/rules", {
+        "name": "重点客户未跟进", "condition": {"type": "idle", "duration": "PT1S", "grade": "A"},
+        "action": {"subject": "回访重点客户"}, "escalation": {"after": "PT2S"}}), 201)
+    c = ok(call(gw, ADMIN_KEY, "POST", "/api/v1/customers",
+                {"name": "甲方科技有限公司", "owner": ann["id"], "team": "east", "grade": "A"}), 201)
+
+    def of_kind(user, kind):
+        return [e for e in inbox(gw, user["api_key"])["items"] if e["kind"] == kind]
+    fired, = wait_until(lambda: of_kind(ann, "reminder.fired"), 15 * SLOW, interval=0.1,
+                        what="the follow-up's firing in ann's inbox")
+    assert fired["title"] == "回访重点客户" and "甲方科技有限公司" in fired["body"], fired
+    esc, = wait_until(lambda: of_kind(mgr, "rule.escalated"), 15 * SLOW, interval=0.1,
+                      what="the escalation in the manager's inbox")
+    assert esc["title"] == "Follow-up overdue: 销售甲 — 甲方科技有限公司", esc
+    assert esc["record"] == {"type": "customer", "id": c["id"]}
+    assert of_kind(ann, "rule.escalated") == []
 
 
 class Stream:
