@@ -111,6 +111,14 @@ $(B)/bin/rapport-reminders: $(OPPORTUNITIES_FOLD)
 $(filter $(B)/test/test_reminders_%,$(UNITS)): $(OPPORTUNITIES_FOLD)
 $(filter $(B)/test/test_customers_%,$(UNITS)): $(USERS_FOLD)
 
+# The notifications service folds with the reminders service's own apply
+# (which holds the opportunities', customers' and users' folds): a fired
+# reminder's subject and assignee, derived reminders' among them, are the
+# journal's (docs/notifications.md § Shape).
+REMINDERS_FOLD := $(filter-out %/main.o,$(call service_objs,reminders)) $(OPPORTUNITIES_FOLD)
+$(B)/bin/rapport-notifications: $(REMINDERS_FOLD)
+$(filter $(B)/test/test_notifications_%,$(UNITS)): $(REMINDERS_FOLD)
+
 # TEST ONLY: the gateway with the tally demo's routes too (tests/system/tally_routes.c);
 # the production gateway does not answer /api/v1/tally.
 $(B)/test/rapport-gateway-tally: $(filter-out %/main.o,$(call service_objs,gateway)) $(B)/obj/services/gateway/main.o $(B)/obj/tests/system/tally_routes.o $(USERS_FOLD) $(LIB)

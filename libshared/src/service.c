@@ -260,11 +260,18 @@ int rp_service_reply_invalid(rp_service_t *self, rp_origin_t **origin_p, const c
 int rp_service_reply_page(rp_service_t *self, rp_origin_t **origin_p, const rp_packer_t *items,
                           size_t count, const char *next)
 {
+    return rp_service_reply_page_more(self, origin_p, items, count, next, NULL, 0);
+}
+
+int rp_service_reply_page_more(rp_service_t *self, rp_origin_t **origin_p, const rp_packer_t *items,
+                               size_t count, const char *next, const rp_packer_t *more,
+                               size_t pairs)
+{
     rp_packer_t packer;
     rp_packer_init(&packer);
     rp_reply_pack(&packer.pk, rp_origin_id(*origin_p), 200, 0, 1);
     rp_pack_cstr(&packer.pk, "data");
-    msgpack_pack_map(&packer.pk, 2);
+    msgpack_pack_map(&packer.pk, 2 + (more ? pairs : 0));
     rp_pack_cstr(&packer.pk, "items");
     msgpack_pack_array(&packer.pk, count);
     msgpack_sbuffer_write(&packer.buffer, items->buffer.data, items->buffer.size);
@@ -273,6 +280,8 @@ int rp_service_reply_page(rp_service_t *self, rp_origin_t **origin_p, const rp_p
         rp_pack_cstr(&packer.pk, next);
     else
         msgpack_pack_nil(&packer.pk);
+    if (more && pairs)
+        msgpack_sbuffer_write(&packer.buffer, more->buffer.data, more->buffer.size);
     int rc = rp_service_reply(self, origin_p, packer.buffer.data, packer.buffer.size);
     rp_packer_destroy(&packer);
     return rc;

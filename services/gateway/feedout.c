@@ -1,10 +1,12 @@
 /*  feedout.c — see feedout.h. */
 #include "feedout.h"
+#include "forward.h"
 #include "json.h"
 #include "problem.h"
 #include "route.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
@@ -37,6 +39,11 @@ struct _stream_t {
     bool writing;    //  a catch-up page is being written (its callback reads on)
     bool closed;     //  the connection is gone or was ended: not in owner->streams
     int empty;       //  journal.read pages in a row with nothing, the follower ahead
+    //  A service stream (gw_feedout_service): the row's service and op,
+    //  asked as the caller; cursor is the last seq the service answered.
+    const char *service, *op;
+    char user[128], role[128], team[128]; //  as the exchange holds them (127 bytes at most)
+    bool dirty;                           //  the feed moved while a request was out: ask again
 };
 
 //  Pack {id, op: "journal.read", args: {from_seq, max}} and send it.
@@ -231,23 +238,43 @@ static bool s_write(stream_t *stream, struct evbuffer *buffer,
     return true;
 }
 
-//  One event as a Server-Sent Event into buffer; false if JSON cannot say it.
-static bool s_frame(struct evbuffer *buffer, const msgpack_object *event, uint64_t seq,
-                    const char *type, size_t type_len)
+//  item (taken; NULL: none) as a Server-Sent Event into buffer, with an
+//  event line when type is given; false if JSON cannot say it.
+static bool s_frame_item(struct evbuffer *buffer, json_t *item, uint64_t seq, const char *type,
+                         size_t type_len)
 {
-    json_t *item = gw_feedview_item(event, seq);
     size_t size = 0;
     char *text = item ? gw_json_dump(item, &size) : NULL;
     json_decref(item);
     if (!text) {
-        rp_warn("gateway: event %" PRIu64 " cannot be said in JSON; the feed skips it", seq);
+        rp_warn("gateway: item %" PRIu64 " cannot be said in JSON; the stream skips it", seq);
         return false;
     }
-    evbuffer_add_printf(buffer, "id: %" PRIu64 "\nevent: %.*s\ndata: ", seq, (int)type_len, type);
+    evbuffer_add_printf(buffer, "id: %" PRIu64 "\n", seq);
+    if (type)
+        evbuffer_add_printf(buffer, "event: %.*s\n", (int)type_len, type);
+    evbuffer_add(buffer, "data: ", 6);
     evbuffer_add(buffer, text, size);
     evbuffer_add(buffer, "\n\n", 2);
     free(text);
     return true;
+}
+
+//  One event as a Server-Sent Event into buffer; false if JSON cannot say it.
+static bool s_frame(struct evbuffer *buffer, const msgpack_object *event, uint64_t seq,
+                    const char *type, size_t type_len)
+{
+    return s_frame_item(buffer, gw_feedview_item(event, seq), seq, type, type_len);
+}
+
+//  A read's answer came: false when the stream closed meanwhile (freed).
+static bool s_answered(stream_t *stream)
+{
+    stream->inflight = false;
+    if (!stream->closed)
+        return true;
+    s_stream_free(stream);
+    return false;
 }
 
 static void s_catch_up(stream_t *stream);
@@ -264,11 +291,8 @@ static void s_on_catch_up(void *arg, const rp_reply_t *reply, const msgpack_obje
 {
     (void)root;
     stream_t *stream = (stream_t *)arg;
-    stream->inflight = false;
-    if (stream->closed) {
-        s_stream_free(stream);
+    if (!s_answered(stream))
         return;
-    }
     const msgpack_object *events = reply->data ? rp_obj_get(reply->data, "events") : NULL;
     if (reply->status != 200 || !rp_obj_is_array(events)) {
         rp_warn("gateway: an event stream's journal.read answered %d; closed", reply->status);
@@ -325,21 +349,21 @@ static void s_catch_up(stream_t *stream)
         s_stream_close(stream, false);
 }
 
-static void s_stream(gw_feedout_t *self, gw_exchange_t **ex_p, const gw_feedview_t *view)
+//  Open a stream on the exchange (taken): 200 text/event-stream, in the
+//  owner's list. NULL (answered 503) when stopped or full.
+static stream_t *s_stream_open(gw_feedout_t *self, gw_exchange_t **ex_p)
 {
     if (self->stopped) {
         gw_problem_send(ex_p, 503, "shutting_down", "the gateway is stopping");
-        return;
+        return NULL;
     }
     if (self->count == self->config.streams) {
         gw_problem_send(ex_p, 503, "too_many_streams",
                         "this gateway has as many event streams open as it serves; retry later");
-        return;
+        return NULL;
     }
     stream_t *stream = (stream_t *)zmalloc(sizeof *stream);
     stream->owner = self;
-    stream->view = *view;
-    stream->cursor = view->after;
     stream->req = gw_exchange_req(*ex_p);
     stream->evcon = evhttp_request_get_connection(stream->req);
     self->streams[self->count++] = stream;
@@ -356,20 +380,175 @@ static void s_stream(gw_feedout_t *self, gw_exchange_t **ex_p, const gw_feedview
     struct timeval write = {STREAM_WRITE_IDLE_S, 0};
     if (bev)
         bufferevent_set_timeouts(bev, NULL, &write);
+    return stream;
+}
+
+static void s_stream(gw_feedout_t *self, gw_exchange_t **ex_p, const gw_feedview_t *view)
+{
+    stream_t *stream = s_stream_open(self, ex_p);
+    if (!stream)
+        return;
+    stream->view = *view;
+    stream->cursor = view->after;
     s_catch_up(stream);
+}
+
+//  ---------------------------------------------------------------------
+//  Service streams
+
+//  Ask the stream's op {after: cursor} as its caller, min_seq the seq the
+//  follower took: fn gets the answer. 0, or -1 if it could not be sent.
+static int s_ask(gw_feedout_t *self, const char *service, const char *op, const gw_actor_t *actor,
+                 uint64_t after, gw_upstream_fn *fn, void *arg)
+{
+    uint64_t id = gw_upstream_next_id(self->upstream);
+    rp_packer_t packer;
+    rp_packer_init(&packer);
+    gw_forward_envelope(&packer.pk, id, op, self->cursor, NULL, actor);
+    msgpack_pack_map(&packer.pk, 1);
+    rp_pack_kv_u64(&packer.pk, "after", after);
+    int rc = gw_upstream_send(self->upstream, service, id, packer.buffer.data, packer.buffer.size,
+                              self->config.timeout_ms, fn, arg);
+    rp_packer_destroy(&packer);
+    return rc;
+}
+
+static void s_on_service(void *arg, const rp_reply_t *reply, const msgpack_object *root);
+
+static void s_service_read(stream_t *stream)
+{
+    stream->dirty = false;
+    gw_actor_t actor = {stream->user, stream->role, stream->team};
+    if (s_ask(stream->owner, stream->service, stream->op, &actor, stream->cursor, s_on_service,
+              stream) == 0)
+        stream->inflight = true;
+    else
+        s_stream_close(stream, false);
+}
+
+//  The items of an answer {items: [{seq, …}…], next_after, more} as
+//  Server-Sent Events (id: the item's seq), in the order given.
+static void s_on_service(void *arg, const rp_reply_t *reply, const msgpack_object *root)
+{
+    (void)root;
+    stream_t *stream = (stream_t *)arg;
+    if (!s_answered(stream))
+        return;
+    const msgpack_object *items = reply->data ? rp_obj_get(reply->data, "items") : NULL;
+    if (reply->status == 200 && rp_obj_is_array(items)) {
+        struct evbuffer *buffer = evbuffer_new();
+        for (uint32_t i = 0; i < items->via.array.size; i++) {
+            uint64_t seq;
+            if (!rp_obj_u64(rp_obj_get(&items->via.array.ptr[i], "seq"), &seq) ||
+                seq <= stream->cursor)
+                continue;
+            stream->cursor = seq;
+            s_frame_item(buffer, gw_json_from_msgpack(&items->via.array.ptr[i]), seq, NULL, 0);
+        }
+        uint64_t next;
+        if (rp_obj_u64(rp_obj_get(reply->data, "next_after"), &next) && next > stream->cursor)
+            stream->cursor = next;
+        bool more = false;
+        rp_obj_bool(rp_obj_get(reply->data, "more"), &more);
+        bool open = !evbuffer_get_length(buffer) || s_write(stream, buffer, NULL);
+        evbuffer_free(buffer);
+        if (!open)
+            return;
+        stream->dirty |= more;
+    } else if (reply->status != 503 && reply->status != 504) {
+        rp_warn("gateway: a %s stream's %s answered %d; closed", stream->service, stream->op,
+                reply->status);
+        s_stream_close(stream, false);
+        return;
+    } //  unavailable, or behind: asked again when the feed moves
+    if (stream->dirty)
+        s_service_read(stream);
+}
+
+typedef struct {
+    gw_exchange_t *ex;
+} ask_t;
+
+static void s_on_ask(void *arg, const rp_reply_t *reply, const msgpack_object *root)
+{
+    (void)root;
+    ask_t *ask = (ask_t *)arg;
+    if (reply->status == 200 && reply->data) {
+        gw_exchange_add_header(ask->ex, "Cache-Control", "no-store");
+        gw_exchange_send_json(&ask->ex, 200, gw_json_from_msgpack(reply->data));
+    } else
+        s_answer_error(&ask->ex, reply);
+    free(ask);
+}
+
+void gw_feedout_service(gw_feedout_t *self, gw_exchange_t **ex_p)
+{
+    const rp_route_t *row = gw_exchange_row(*ex_p);
+    const gw_actor_t *actor = gw_exchange_actor(*ex_p);
+    const char *accept = gw_exchange_header(*ex_p, "Accept");
+    bool stream = accept && strstr(accept, "text/event-stream") &&
+                  evhttp_request_get_command(gw_exchange_req(*ex_p)) != EVHTTP_REQ_HEAD;
+    const char *last = stream ? gw_exchange_header(*ex_p, "Last-Event-ID") : NULL;
+    uint64_t after = 0;
+    if (last && *last) {
+        char *end;
+        errno = 0;
+        unsigned long long value = strtoull(last, &end, 10);
+        if (*end || errno || last[0] < '0' || last[0] > '9') {
+            gw_problem_send(ex_p, 400, "bad_last_event_id", "Last-Event-ID must be a seq");
+            return;
+        }
+        after = value;
+    }
+    if (!stream) { //  one answer: what follows 0, as the op gives it
+        ask_t *ask = (ask_t *)zmalloc(sizeof *ask);
+        ask->ex = *ex_p;
+        if (s_ask(self, row->service, row->op, actor, 0, s_on_ask, ask) == 0) {
+            *ex_p = NULL;
+            return;
+        }
+        free(ask);
+        gw_problem_send(ex_p, 503, "broker_unavailable", "the service cannot be reached; retry");
+        return;
+    }
+    char user[128], role[128], team[128];
+    snprintf(user, sizeof user, "%s", actor->user ? actor->user : "");
+    snprintf(role, sizeof role, "%s", actor->role ? actor->role : "");
+    snprintf(team, sizeof team, "%s", actor->team ? actor->team : "");
+    stream_t *s = s_stream_open(self, ex_p);
+    if (!s)
+        return;
+    s->service = row->service;
+    s->op = row->op;
+    memcpy(s->user, user, sizeof user);
+    memcpy(s->role, role, sizeof role);
+    memcpy(s->team, team, sizeof team);
+    s->cursor = after;
+    s->live = true; //  what it pushes is bounded by buffer_max
+    s_service_read(s);
 }
 
 void gw_feedout_event(gw_feedout_t *self, uint64_t seq, const char *type, size_t type_len,
                       const uint8_t *event, size_t size)
 {
     self->cursor = seq;
+    //  Service streams ask their op again (one request out at a time).
+    for (size_t i = self->count; i-- > 0;) { //  closing one moves the last into i
+        stream_t *stream = self->streams[i];
+        if (!stream->service)
+            continue;
+        if (stream->inflight)
+            stream->dirty = true;
+        else
+            s_service_read(stream);
+    }
     msgpack_unpacked unpacked;
     msgpack_unpacked_init(&unpacked);
     struct evbuffer *frame = NULL; //  made once, for the first stream that takes it
     bool failed = false;
     for (size_t i = self->count; i-- > 0;) { //  closing one moves the last into i
         stream_t *stream = self->streams[i];
-        if (!stream->live || seq <= stream->cursor)
+        if (stream->service || !stream->live || seq <= stream->cursor)
             continue;
         stream->cursor = seq;
         if (failed || !gw_feedview_match(&stream->view, type, type_len))

@@ -69,6 +69,21 @@ void gw_feedout_destroy(gw_feedout_t **self_p);
 //  422 invalid) and answer a page or open a stream. Takes the exchange.
 void gw_feedout_answer(gw_feedout_t *self, gw_exchange_t **ex_p);
 
+//  Service streams: a row with special "stream" names a service and an
+//  op answering {after} with {items: [{seq, …}…], next_after, more} for
+//  its caller (the notifications' inbox: notifications.since). With
+//  Accept: text/event-stream, 200 text/event-stream, each item written as
+//      id: <item seq>\ndata: <item, JSON on one line>\n\n
+//  from Last-Event-ID (default 0) on: the op is asked at once, then again
+//  each time the follower takes an event (min_seq that event's seq, so the
+//  service has applied it; one request out at a time, asked again at its
+//  answer if the feed moved meanwhile, or if it said more). Heartbeats,
+//  bounds and the end as for the journal's streams; a 503 or 504 answer
+//  leaves the stream open (asked again at the next event), another error
+//  closes it. Without that Accept: one answer, the op's data for after 0.
+//  Takes the exchange.
+void gw_feedout_service(gw_feedout_t *self, gw_exchange_t **ex_p);
+
 //  Every event the gateway's follower takes, in seq order.
 void gw_feedout_event(gw_feedout_t *self, uint64_t seq, const char *type, size_t type_len,
                       const uint8_t *event, size_t size);

@@ -198,6 +198,14 @@ static void s_special_events(void *arg, gw_routes_t *routes, gw_exchange_t **ex_
     gw_feedout_answer(((gw_gateway_t *)arg)->feedout, ex_p);
 }
 
+static void s_special_stream(void *arg, gw_routes_t *routes, gw_exchange_t **ex_p,
+                             const gw_route_params_t *params)
+{
+    (void)routes;
+    (void)params;
+    gw_feedout_service(((gw_gateway_t *)arg)->feedout, ex_p);
+}
+
 static void s_specials(gw_gateway_t *self)
 {
     gw_routes_special(self->routes, "health", s_special_health, self);
@@ -208,6 +216,7 @@ static void s_specials(gw_gateway_t *self)
     gw_routes_special(self->routes, "export", s_special_export, self);
     gw_routes_special(self->routes, "me", s_me, self);
     gw_routes_special(self->routes, "events", s_special_events, self);
+    gw_routes_special(self->routes, "stream", s_special_stream, self);
 }
 
 //  ---------------------------------------------------------------------

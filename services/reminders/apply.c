@@ -23,15 +23,9 @@
 
 #define NEXT_TRIES 64 //  fired occurrences skipped when looking for the next
 
-const char *const reminders_apply_dbnames[] = {
-    OPPORTUNITIES_APPLY_DBNAMES, //  the records reminders follow (outcomes among them)
-    "reminders",
-    "due",
-    "agenda_of",
-    "fired_keys",
-    DATES_DB,
-    RULES_DBNAMES, //  the follow-up rules (rules.h)
-    NULL};
+//  The records reminders follow (outcomes among them), the reminders,
+//  their agenda, the important dates and the follow-up rules (rules.h).
+const char *const reminders_apply_dbnames[] = {REMINDERS_APPLY_DBNAMES, NULL};
 
 //  One reminder being changed by one event.
 typedef struct {

@@ -27,6 +27,11 @@
 #ifndef REMINDERS_APPLY_H
 #define REMINDERS_APPLY_H
 
+#include "dates.h"
+#include "rules.h"
+
+#include "../opportunities/apply.h"
+
 #include <rapport/apply.h>
 #include <rapport/envelope.h>
 #include <rapport/intl.h>
@@ -34,6 +39,12 @@
 #include <rapport/store.h>
 
 #define REMINDERS_MAX_ID 64
+
+//  The whole store, for a service that folds reminder.* and rule.* with
+//  this apply (the notifications service: docs/notifications.md).
+#define REMINDERS_APPLY_DBNAMES                                                                    \
+    OPPORTUNITIES_APPLY_DBNAMES, "reminders", "due", "agenda_of", "fired_keys", DATES_DB,          \
+        RULES_DBNAMES
 
 extern const char *const reminders_apply_dbnames[];
 

@@ -220,6 +220,8 @@ def deployment(request):
             services.append("users")
         if image_has("rapport-reminders"):
             services.append("reminders")
+        if image_has("rapport-notifications"):
+            services.append("notifications")
         for service in services:
             wait_until(lambda: all_healthy(service, 1), 180, f"{service} healthy")
         wait_until(gateway_ready, 60, "gateway /ready")
@@ -342,6 +344,27 @@ def test_reminders_step(deployment):
             return code == 200 and got["state"] == "fired" and got
         got = wait_until(fired, 30, "the one-off fired")
         assert len(got["fired"]) == 1 and got["next_fire_at"] is None, got
+
+
+def test_notifications_step(deployment):
+    """A one-off reminder due in 2 s fires and is in its assignee's (the
+    admin's) inbox, served by the notifications container; read-all zeroes
+    the count."""
+    if not image_has("rapport-notifications"):
+        pytest.skip("the image has no rapport-notifications")
+    with timed("a fired reminder in the inbox"):
+        due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        code, _, once = api("POST", "/api/v1/reminders", {"subject": "通知测试", "due_at": due})
+        assert code == 201, once
+
+        def arrived():
+            code, _, page = api("GET", "/api/v1/notifications?unread=true")
+            return code == 200 and any(e["record"]["id"] == once["id"]
+                                       for e in page["items"]) and page
+        page = wait_until(arrived, 30, "the firing in the admin's inbox")
+        assert page["unread_count"] >= 1, page
+        code, _, body = api("POST", "/api/v1/notifications/read-all")
+        assert code == 200 and body["unread_count"] == 0, body
 
 
 def test_scale_customers_to_three(deployment):

@@ -15,6 +15,7 @@ the gateway's routing table is in the document.)
 
 import json
 import os
+import time
 import urllib.parse
 
 import jsonschema
@@ -25,6 +26,7 @@ from test_customers import Customers
 from test_gateway import AUTH, JSON, Gateway
 from test_gateway_users import Users
 from test_opportunities_list import Opportunities
+from test_notifications import Notifications
 from test_reminders import Reminders
 
 DOC_PATH = os.path.join(ROOT, "docs", "openapi.json")
@@ -36,17 +38,19 @@ def live(broker_factory, tmp_path):
     broker = broker_factory(env={"RAPPORT_ROUTER_REQUEST_TIMEOUT_MS": "1000"})
     procs = [Users(broker, tmp_path / "users"), Customers(broker, tmp_path / "customers"),
              Opportunities(broker, tmp_path / "opportunities"),
-             Reminders(broker, tmp_path / "reminders")]
+             Reminders(broker, tmp_path / "reminders"),
+             Notifications(broker, tmp_path / "notifications")]
     gw = Gateway(broker, tmp_path / "gateway")
     procs.append(gw)
     gw.wait_ready()
     for path in ("/api/v1/users", "/api/v1/customers", "/api/v1/opportunities",
-                 "/api/v1/reminders"):
+                 "/api/v1/reminders", "/api/v1/notifications"):
         wait_until(lambda: gw.request("GET", path, headers=AUTH)[0] == 200, 15 * SLOW,
                    interval=0.05, what=f"{path} through the gateway")
     with broker.client() as client:
         wait_until(lambda: all(client.status()["leases"].get(s, {}).get("holder")
-                               for s in ("users", "customers", "opportunities", "reminders")),
+                               for s in ("users", "customers", "opportunities", "reminders",
+                                         "notifications")),
                    15 * SLOW, interval=0.05, what="every writer lease held")
     yield gw
     failures = []
@@ -92,6 +96,14 @@ def seed(gw):
                                                            "due_at": "2027-01-12T09:30:00+08:00"})
     ids["rule"] = post(gw, "/api/v1/rules", {"name": "种子规则",
                                              "condition": {"type": "idle", "duration": "P3D"}})
+    # The admin's own reminder due now: its firing is the admin's entry.
+    due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+    post(gw, "/api/v1/reminders", {"subject": "种子通知", "due_at": due})
+
+    def entry():
+        status, _, page = gw.json("GET", "/api/v1/notifications", headers=AUTH)
+        return status == 200 and page["items"] and page["items"][0]["id"]
+    ids["notification"] = wait_until(entry, 15 * SLOW, interval=0.1, what="the seed's entry")
     # An integrator's order naming nobody: the unmatched queue's entry.
     status, _, answer = gw.json("POST", "/api/v1/events", {
         "type": "order.placed", "id": "seed-unmatched", "source": "seed",

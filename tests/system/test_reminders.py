@@ -35,10 +35,15 @@ class RemStack(Stack):
             pytest.fail(f"{REM_BINARY} is not built (run make build)")
         super().__init__(broker_factory, tmp_path, customers=customers, gateways=1)
         self.procs.insert(1, Reminders(self.broker, tmp_path / "reminders0", env=env))
-        with self.broker.client() as client:
-            wait_until(lambda: client.mmi("reminders") == "200"
-                       and client.mmi("reminders.writer") == "200", 20 * SLOW,
-                       interval=0.05, what="reminders serving, a writer elected")
+        wait_serving(self.broker, "reminders")
+
+
+def wait_serving(broker, service):
+    """Until service answers on the broker and one of its instances holds the writer lease."""
+    with broker.client() as client:
+        wait_until(lambda: client.mmi(service) == "200"
+                   and client.mmi(f"{service}.writer") == "200", 20 * SLOW,
+                   interval=0.05, what=f"{service} serving, a writer elected")
 
 
 @pytest.fixture

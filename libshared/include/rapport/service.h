@@ -192,6 +192,13 @@ int rp_service_reply_invalid(rp_service_t *self, rp_origin_t **origin_p, const c
 int rp_service_reply_page(rp_service_t *self, rp_origin_t **origin_p, const rp_packer_t *items,
                           size_t count, const char *next);
 
+//  The same page with more pairs in data after next_cursor: more holds
+//  pairs key/value pairs packed one after another (the notifications'
+//  unread_count), NULL for none.
+int rp_service_reply_page_more(rp_service_t *self, rp_origin_t **origin_p, const rp_packer_t *items,
+                               size_t count, const char *next, const rp_packer_t *more,
+                               size_t pairs);
+
 //  Free an origin without replying.
 void rp_origin_destroy(rp_origin_t **origin_p);
 
