@@ -435,6 +435,12 @@ static bool s_body(conn_t *c, struct evbuffer *src)
         bool discard = c->released || (c->answered && !c->sink);
         if (!discard && (!c->sink || c->paused))
             return false; //  paused
+        //  Before waiting for bytes: a sink that paused at the data's last
+        //  byte resumes here with none to come.
+        if ((c->body == B_LENGTH || c->body == B_CHUNK_DATA) && c->remaining == 0) {
+            c->body = c->body == B_LENGTH ? B_DONE : B_CHUNK_SIZE;
+            continue;
+        }
         size_t len = evbuffer_get_length(src);
         if (len == 0)
             return false;
@@ -442,8 +448,6 @@ static bool s_body(conn_t *c, struct evbuffer *src)
             size_t n = c->remaining < len ? (size_t)c->remaining : len;
             if (!s_deliver(c, src, n))
                 return false;
-            if (c->remaining == 0)
-                c->body = c->body == B_LENGTH ? B_DONE : B_CHUNK_SIZE;
             continue;
         }
         char line[CHUNK_LINE_MAX + 1];
@@ -944,6 +948,22 @@ void gw_intake_test(void)
     gw_intake_resume(&c);
     s_filter_in(src, out, -1, BEV_NORMAL, &c);
     assert(paused.size == 4 && paused.ended == 1);
+
+    //  A sink that pauses at the body's last byte is ended at its resume,
+    //  with nothing more to read (under load, the import's queue was full
+    //  just then, and the body never ended).
+    c = (conn_t){.intake = &intake};
+    test_sink_t last = {.pause_at = 4};
+    s_test_feed(&c, "POST /imp HTTP/1.1\r\nContent-Length: 4\r\n\r\n", 0, src, out);
+    evbuffer_drain(out, evbuffer_get_length(out));
+    c.sink = &s_test_sink;
+    c.arg = &last;
+    s_test_feed(&c, "abcd", 0, src, out);
+    assert(last.size == 4 && c.paused && last.ended == 0 && evbuffer_get_length(src) == 0);
+    last.pause_at = 0;
+    gw_intake_resume(&c);
+    s_filter_in(src, out, -1, BEV_NORMAL, &c);
+    assert(last.ended == 1);
 
     //  Answered without a claim: the body is dropped, then the next request
     //  is read; over discard_max, the connection is given up.
