@@ -131,6 +131,18 @@ void rp_testservice_args(rp_packer_t *args, const char *const *kv)
     }
 }
 
+rp_doc_t *rp_testservice_call_kv(rp_testservice_t *self, bool writer, const char *op,
+                                 const rp_testservice_actor_t *actor, const char *const *kv,
+                                 rp_reply_t *reply)
+{
+    rp_packer_t args;
+    rp_packer_init(&args);
+    rp_testservice_args(&args, kv);
+    rp_doc_t *doc = rp_testservice_call(self, writer, op, actor, NULL, &args, reply);
+    rp_packer_destroy(&args);
+    return doc;
+}
+
 bool rp_testservice_error_is(const rp_reply_t *reply, int status, const char *code)
 {
     return reply->status == status && reply->error_code && reply->error_code_len == strlen(code) &&

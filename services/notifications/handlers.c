@@ -76,18 +76,6 @@ const rp_service_op_t notifications_handlers_ops[] = {
 //  ---------------------------------------------------------------------
 //  Self-test: the ops through the runtime and the test broker.
 
-static rp_doc_t *s_call(rp_testservice_t *service, bool writer, const char *op,
-                        const rp_testservice_actor_t *actor, const char *const *kv,
-                        rp_reply_t *reply)
-{
-    rp_packer_t args;
-    rp_packer_init(&args);
-    rp_testservice_args(&args, kv);
-    rp_doc_t *doc = rp_testservice_call(service, writer, op, actor, NULL, &args, reply);
-    rp_packer_destroy(&args);
-    return doc;
-}
-
 void notifications_handlers_test(void)
 {
     static const char *const owns[] = {"notification.", NULL};
@@ -103,22 +91,22 @@ void notifications_handlers_test(void)
     const rp_testservice_actor_t ann = {"ann", "sales", "east"};
     rp_reply_t reply;
     //  An empty inbox; a bad cursor named; an id that is none is 404.
-    rp_doc_t *doc =
-        s_call(service, false, "notifications.list", &ann, (const char *[]){NULL}, &reply);
+    rp_doc_t *doc = rp_testservice_call_kv(service, false, "notifications.list", &ann,
+                                           (const char *[]){NULL}, &reply);
     assert(reply.status == 200 && rp_obj_get(reply.data, "items")->via.array.size == 0);
     uint64_t unread = 9;
     assert(rp_obj_u64(rp_obj_get(reply.data, "unread_count"), &unread) && unread == 0);
     rp_doc_destroy(&doc);
-    doc = s_call(service, false, "notifications.list", &ann, (const char *[]){"cursor", "x", NULL},
-                 &reply);
+    doc = rp_testservice_call_kv(service, false, "notifications.list", &ann,
+                                 (const char *[]){"cursor", "x", NULL}, &reply);
     assert(rp_testservice_error_is(&reply, 422, "invalid"));
     rp_doc_destroy(&doc);
-    doc = s_call(service, true, "notifications.read", &ann, (const char *[]){"id", "n1", NULL},
-                 &reply);
+    doc = rp_testservice_call_kv(service, true, "notifications.read", &ann,
+                                 (const char *[]){"id", "n1", NULL}, &reply);
     assert(rp_testservice_error_is(&reply, 404, "not_found"));
     rp_doc_destroy(&doc);
-    doc = s_call(service, true, "notifications.read_all", &ann, (const char *[]){"x", "y", NULL},
-                 &reply);
+    doc = rp_testservice_call_kv(service, true, "notifications.read_all", &ann,
+                                 (const char *[]){"x", "y", NULL}, &reply);
     assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "user"), "ann"));
     rp_doc_destroy(&doc);
     rp_testservice_destroy(&service);

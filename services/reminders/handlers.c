@@ -121,18 +121,6 @@ const rp_service_op_t reminders_handlers_ops[] = {
 //  ---------------------------------------------------------------------
 //  Self-test: requests through the runtime and the test broker.
 
-static rp_doc_t *s_test_call(rp_testservice_t *service, bool writer, const char *op,
-                             const rp_testservice_actor_t *actor, const char *const *kv,
-                             rp_reply_t *reply)
-{
-    rp_packer_t args;
-    rp_packer_init(&args);
-    rp_testservice_args(&args, kv);
-    rp_doc_t *doc = rp_testservice_call(service, writer, op, actor, NULL, &args, reply);
-    rp_packer_destroy(&args);
-    return doc;
-}
-
 void reminders_handlers_test(void)
 {
     reminders_handlers_t *self = reminders_handlers_new("Europe/Berlin");
@@ -156,7 +144,7 @@ void reminders_handlers_test(void)
                                  viewer = {"vic", "readonly", "east"};
     rp_reply_t reply;
     //  Made by ann: hers, in her team, in the server's zone.
-    rp_doc_t *doc = s_test_call(
+    rp_doc_t *doc = rp_testservice_call_kv(
         service, true, "reminders.create", &ann,
         (const char *[]){"subject", "回访", "due_at", "2027-01-05T10:00:00+08:00", NULL}, &reply);
     assert(reply.status == 200);
@@ -172,52 +160,54 @@ void reminders_handlers_test(void)
     assert(rp_obj_streq(rp_obj_get(reply.data, "next_fire_at"), "2027-01-05T02:00:00.000Z"));
     rp_doc_destroy(&doc);
     //  Readonly users write nothing; a bad zone is named.
-    doc = s_test_call(service, true, "reminders.create", &viewer,
-                      (const char *[]){"subject", "x", "due_at", "2027-01-05T10:00:00Z", NULL},
-                      &reply);
+    doc = rp_testservice_call_kv(
+        service, true, "reminders.create", &viewer,
+        (const char *[]){"subject", "x", "due_at", "2027-01-05T10:00:00Z", NULL}, &reply);
     assert(rp_testservice_error_is(&reply, 403, "forbidden"));
     rp_doc_destroy(&doc);
-    doc = s_test_call(service, true, "reminders.create", &ann,
-                      (const char *[]){"subject", "x", "due_at", "2027-01-05T10:00:00Z",
-                                       "time_zone", "Mars/Olympus", NULL},
-                      &reply);
+    doc = rp_testservice_call_kv(service, true, "reminders.create", &ann,
+                                 (const char *[]){"subject", "x", "due_at", "2027-01-05T10:00:00Z",
+                                                  "time_zone", "Mars/Olympus", NULL},
+                                 &reply);
     assert(rp_testservice_error_is(&reply, 422, "invalid"));
     rp_doc_destroy(&doc);
     //  Reads: ann and her manager; bob gets 404.
-    doc = s_test_call(service, false, "reminders.get", &boss, (const char *[]){"id", id, NULL},
-                      &reply);
+    doc = rp_testservice_call_kv(service, false, "reminders.get", &boss,
+                                 (const char *[]){"id", id, NULL}, &reply);
     assert(reply.status == 200);
     rp_doc_destroy(&doc);
-    doc = s_test_call(service, false, "reminders.get", &bob, (const char *[]){"id", id, NULL},
-                      &reply);
+    doc = rp_testservice_call_kv(service, false, "reminders.get", &bob,
+                                 (const char *[]){"id", id, NULL}, &reply);
     assert(rp_testservice_error_is(&reply, 404, "not_found"));
     rp_doc_destroy(&doc);
-    doc = s_test_call(service, false, "reminders.list", &bob, (const char *[]){NULL}, &reply);
+    doc = rp_testservice_call_kv(service, false, "reminders.list", &bob, (const char *[]){NULL},
+                                 &reply);
     assert(reply.status == 200 && rp_obj_get(reply.data, "items")->via.array.size == 0);
     rp_doc_destroy(&doc);
     //  A stale version is 412; the right one moves it.
-    doc = s_test_call(service, true, "reminders.update", &ann,
-                      (const char *[]){"id", id, "version", "#7", "subject", "y", NULL}, &reply);
+    doc = rp_testservice_call_kv(service, true, "reminders.update", &ann,
+                                 (const char *[]){"id", id, "version", "#7", "subject", "y", NULL},
+                                 &reply);
     assert(rp_testservice_error_is(&reply, 412, "version_mismatch"));
     rp_doc_destroy(&doc);
-    doc = s_test_call(
+    doc = rp_testservice_call_kv(
         service, true, "reminders.update", &boss,
         (const char *[]){"id", id, "version", "#1", "due_at", "2027-01-06T10:00:00+08:00", NULL},
         &reply);
     assert(reply.status == 200);
     assert(rp_obj_streq(rp_obj_get(reply.data, "next_fire_at"), "2027-01-06T02:00:00.000Z"));
     rp_doc_destroy(&doc);
-    doc = s_test_call(service, true, "reminders.delete", &ann, (const char *[]){"id", id, NULL},
-                      &reply);
+    doc = rp_testservice_call_kv(service, true, "reminders.delete", &ann,
+                                 (const char *[]){"id", id, NULL}, &reply);
     assert(reply.status == 200 && rp_obj_streq(rp_obj_get(reply.data, "id"), id));
     rp_doc_destroy(&doc);
-    doc = s_test_call(service, false, "reminders.occurrences", &ann,
-                      (const char *[]){"id", id, NULL}, &reply);
+    doc = rp_testservice_call_kv(service, false, "reminders.occurrences", &ann,
+                                 (const char *[]){"id", id, NULL}, &reply);
     assert(rp_testservice_error_is(&reply, 404, "not_found"));
     rp_doc_destroy(&doc);
     //  The test clock is off by default: its op is refused.
-    doc = s_test_call(service, true, "reminders.clock.set", &ann,
-                      (const char *[]){"now", "2030-01-01T00:00:00Z", NULL}, &reply);
+    doc = rp_testservice_call_kv(service, true, "reminders.clock.set", &ann,
+                                 (const char *[]){"now", "2030-01-01T00:00:00Z", NULL}, &reply);
     assert(rp_testservice_error_is(&reply, 404, "not_enabled"));
     rp_doc_destroy(&doc);
     rp_testservice_destroy(&service);

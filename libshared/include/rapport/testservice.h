@@ -49,6 +49,12 @@ rp_doc_t *rp_testservice_call(rp_testservice_t *self, bool writer, const char *o
 //  other a string.
 void rp_testservice_args(rp_packer_t *args, const char *const *kv);
 
+//  rp_testservice_call with args packed from NULL-terminated key/value
+//  pairs (rp_testservice_args) and no idempotency key.
+rp_doc_t *rp_testservice_call_kv(rp_testservice_t *self, bool writer, const char *op,
+                                 const rp_testservice_actor_t *actor, const char *const *kv,
+                                 rp_reply_t *reply);
+
 //  True if reply is an error with this status and code.
 bool rp_testservice_error_is(const rp_reply_t *reply, int status, const char *code);
 
