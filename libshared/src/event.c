@@ -9,7 +9,7 @@
 void rp_event_open(msgpack_packer *pk, const char *type, const char *source, const char *subject,
                    size_t subject_len, const rp_scope_t *actor)
 {
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, actor ? 6 : 5);
     rp_pack_kv_cstr(pk, "type", type);
     char id[RP_UUID_SIZE];
     rp_uuid_format(id);
@@ -17,8 +17,10 @@ void rp_event_open(msgpack_packer *pk, const char *type, const char *source, con
     rp_pack_kv_cstr(pk, "source", source);
     rp_pack_cstr(pk, "subject");
     rp_pack_strn(pk, subject, subject_len);
-    rp_pack_cstr(pk, "actor");
-    rp_scope_pack(actor, pk);
+    if (actor) {
+        rp_pack_cstr(pk, "actor");
+        rp_scope_pack(actor, pk);
+    }
     rp_pack_cstr(pk, "data");
 }
 
@@ -49,6 +51,16 @@ void rp_event_test(void)
     assert(rp_obj_streq(rp_obj_get(actor, "role"), "sales"));
     assert(rp_obj_get(actor, "team")->type == MSGPACK_OBJECT_NIL);
     assert(rp_obj_streq(rp_obj_get(rp_obj_get(root, "data"), "id"), a));
+    rp_doc_destroy(&doc);
+    //  A writer's own event has no actor.
+    rp_packer_reset(&packer);
+    rp_event_open(&packer.pk, "reminder.fired", "reminders", a, strlen(a), NULL);
+    msgpack_pack_map(&packer.pk, 0);
+    doc = rp_doc_new(packer.buffer.data, packer.buffer.size, NULL);
+    assert(doc);
+    root = rp_doc_root(doc);
+    assert(root->via.map.size == 5 && rp_obj_get(root, "actor") == NULL);
+    assert(rp_obj_streq(rp_obj_get(root, "subject"), a));
     rp_doc_destroy(&doc);
     rp_packer_destroy(&packer);
 }

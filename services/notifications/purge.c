@@ -3,6 +3,7 @@
 
 #include <rapport/duration.h>
 #include <rapport/envelope.h>
+#include <rapport/event.h>
 #include <rapport/log.h>
 #include <rapport/pack.h>
 #include <rapport/random.h>
@@ -71,14 +72,7 @@ void notifications_purge_tick(notifications_purge_t *self, rp_service_t *service
     rp_packer_t event;
     rp_packer_init(&event);
     //  The writer's own event: no actor.
-    msgpack_pack_map(&event.pk, 5);
-    rp_pack_kv_cstr(&event.pk, "type", "notification.purged");
-    char uuid[RP_UUID_SIZE];
-    rp_uuid_format(uuid);
-    rp_pack_kv_cstr(&event.pk, "id", uuid);
-    rp_pack_kv_cstr(&event.pk, "source", "notifications");
-    rp_pack_kv_cstr(&event.pk, "subject", period);
-    rp_pack_cstr(&event.pk, "data");
+    rp_event_open(&event.pk, "notification.purged", "notifications", period, strlen(period), NULL);
     msgpack_pack_map(&event.pk, 2);
     rp_pack_kv_cstr(&event.pk, "id", period);
     rp_pack_kv_cstr(&event.pk, "before", before);

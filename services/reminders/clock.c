@@ -5,6 +5,7 @@
 #include "reminder.h"
 
 #include <rapport/duration.h>
+#include <rapport/event.h>
 #include <rapport/log.h>
 #include <rapport/random.h>
 
@@ -168,15 +169,7 @@ static bool s_due(void *arg, int64_t fire_ms, const char *key, size_t key_len, c
     text[key_len] = 0; //  strtoll needs its end
     size_t before = due->events->buffer.size;
     msgpack_packer *pk = &due->events->pk;
-    msgpack_pack_map(pk, 5);
-    rp_pack_kv_cstr(pk, "type", "reminder.fired");
-    char uuid[RP_UUID_SIZE];
-    rp_uuid_format(uuid);
-    rp_pack_kv_cstr(pk, "id", uuid);
-    rp_pack_kv_cstr(pk, "source", "reminders");
-    rp_pack_cstr(pk, "subject");
-    rp_pack_strn(pk, id, id_len);
-    rp_pack_cstr(pk, "data");
+    rp_event_open(pk, "reminder.fired", "reminders", id, id_len, NULL); //  the clock's own
     msgpack_pack_map(pk, 7 + (last.skipped > 0));
     rp_pack_cstr(pk, "id");
     rp_pack_strn(pk, id, id_len);

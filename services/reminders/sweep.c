@@ -3,6 +3,7 @@
 #include "rules.h"
 
 #include <rapport/duration.h>
+#include <rapport/event.h>
 #include <rapport/log.h>
 #include <rapport/random.h>
 
@@ -36,15 +37,7 @@ static void s_hash(batch_t *self, const void *bytes, size_t len)
 static void s_open(msgpack_packer *pk, const char *type, const char *rule, size_t rule_len,
                    const char *record, size_t record_len, uint32_t pairs)
 {
-    msgpack_pack_map(pk, 5);
-    rp_pack_kv_cstr(pk, "type", type);
-    char uuid[RP_UUID_SIZE];
-    rp_uuid_format(uuid);
-    rp_pack_kv_cstr(pk, "id", uuid);
-    rp_pack_kv_cstr(pk, "source", "reminders");
-    rp_pack_cstr(pk, "subject");
-    rp_pack_strn(pk, record, record_len);
-    rp_pack_cstr(pk, "data");
+    rp_event_open(pk, type, "reminders", record, record_len, NULL);
     msgpack_pack_map(pk, 2 + pairs);
     rp_pack_cstr(pk, "id");
     rp_pack_strn(pk, rule, rule_len);

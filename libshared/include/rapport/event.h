@@ -14,7 +14,8 @@
 #include <msgpack.h>
 
 //  Open an event map with its envelope up to the key "data"; the caller
-//  packs data's value next. source is the service ("customers").
+//  packs data's value next. source is the service ("customers"); actor
+//  NULL for a writer's own event (a clock's, a sweep's): no "actor" key.
 void rp_event_open(msgpack_packer *pk, const char *type, const char *source, const char *subject,
                    size_t subject_len, const rp_scope_t *actor);
 
