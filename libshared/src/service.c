@@ -485,6 +485,25 @@ int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size
     return rp_appends_add(self->appends, events, count, idem, timeout_ms, fn, arg);
 }
 
+int rp_service_append_packed(rp_service_t *self, const msgpack_sbuffer *packed, const size_t *sizes,
+                             size_t count, const char *idem, int timeout_ms, rp_appended_fn *fn,
+                             void *arg)
+{
+    rp_journal_event_t *list = malloc((count ? count : 1) * sizeof *list);
+    assert(list);
+    size_t offset = 0;
+    for (size_t i = 0; i < count; i++) {
+        list[i].data = packed->data + offset;
+        list[i].size = sizes[i];
+        offset += sizes[i];
+    }
+    int rc = offset <= packed->size
+                 ? rp_service_append(self, list, count, idem, timeout_ms, fn, arg)
+                 : -1; //  sizes that do not fit the buffer are malformed
+    free(list);
+    return rc;
+}
+
 //  An append answered by another journal than the one the store's cursor
 //  counts in got seqs of that journal: waiting for them in this store would
 //  answer the write with the outcome of another event. It is answered 503,

@@ -282,20 +282,12 @@ void reminders_clock_tick(reminders_clock_t *self, rp_service_t *service)
     due_t due;
     s_due_init(&due, self, &events);
     if (rp_store_read(rp_service_store(service), s_due_read, &due) == 0 && due.count) {
-        rp_journal_event_t *list = malloc(due.count * sizeof *list);
-        assert(list);
-        size_t offset = 0;
-        for (size_t i = 0; i < due.count; i++) {
-            list[i].data = events.buffer.data + offset;
-            list[i].size = due.sizes[i];
-            offset += due.sizes[i];
-        }
         char idem[64];
         snprintf(idem, sizeof idem, "reminders/fire/%016" PRIx64, due.hash);
         self->full = due.count == CLOCK_BATCH;
-        if (rp_service_append(service, list, due.count, idem, WAIT_MS, s_appended, self) == 0)
+        if (rp_service_append_packed(service, &events.buffer, due.sizes, due.count, idem, WAIT_MS,
+                                     s_appended, self) == 0)
             self->in_flight = true;
-        free(list);
     }
     free(due.sizes);
     rp_packer_destroy(&events);

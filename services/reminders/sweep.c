@@ -141,19 +141,11 @@ void reminders_sweep_tick(reminders_sweep_t *self, rp_service_t *service, int64_
     batch->now_ms = now;
     batch->hash = 14695981039346656037ULL;
     if (rp_store_read(rp_service_store(service), s_read, batch) == 0 && batch->count) {
-        rp_journal_event_t *list = malloc(batch->count * sizeof *list);
-        assert(list);
-        size_t offset = 0;
-        for (size_t i = 0; i < batch->count; i++) {
-            list[i].data = events.buffer.data + offset;
-            list[i].size = batch->sizes[i];
-            offset += batch->sizes[i];
-        }
         char idem[64];
         snprintf(idem, sizeof idem, "reminders/rules/%016" PRIx64, batch->hash);
-        if (rp_service_append(service, list, batch->count, idem, WAIT_MS, s_appended, self) == 0)
+        if (rp_service_append_packed(service, &events.buffer, batch->sizes, batch->count, idem,
+                                     WAIT_MS, s_appended, self) == 0)
             self->in_flight = true;
-        free(list);
     }
     free(batch);
     rp_packer_destroy(&events);

@@ -228,6 +228,13 @@ int rp_service_call(rp_service_t *self, const char *service, uint64_t id, const 
 int rp_service_append(rp_service_t *self, const rp_journal_event_t *events, size_t count,
                       const char *idem, int timeout_ms, rp_appended_fn *fn, void *arg);
 
+//  rp_service_append of count events packed one after another in packed
+//  (a batch a writer built itself: a clock's, a sweep's), sizes[i] the
+//  bytes of the i-th.
+int rp_service_append_packed(rp_service_t *self, const msgpack_sbuffer *packed, const size_t *sizes,
+                             size_t count, const char *idem, int timeout_ms, rp_appended_fn *fn,
+                             void *arg);
+
 void rp_service_test(void);
 
 #endif
