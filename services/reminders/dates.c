@@ -317,12 +317,28 @@ static int s_follow_all(follow_t *self, const char *user, size_t len)
     return rc;
 }
 
+//  The customer.* events that can change a date, a contact, the owner or
+//  archiving: the others (activities, grading, matches — the frequent
+//  ones) leave every derived date as it is, and are not walked for.
+static bool s_moves_dates(const rp_event_t *event)
+{
+    static const char *const types[] = {"customer.created",         "customer.updated",
+                                        "customer.archived",        "customer.restored",
+                                        "customer.contact_added",   "customer.contact_updated",
+                                        "customer.contact_removed", "customer.assigned",
+                                        "customer.merged",          NULL};
+    for (size_t i = 0; types[i]; i++)
+        if (rp_event_is(event, types[i]))
+            return true;
+    return false;
+}
+
 int dates_follow(rp_store_t *store, MDB_txn *txn, uint64_t seq, const rp_event_t *event)
 {
     bool preferences = rp_event_is(event, "user.preferences_set");
     bool rule = event->type_len > 5 && memcmp(event->type, "rule.", 5) == 0 &&
                 !rp_event_is(event, "rule.matched") && !rp_event_is(event, "rule.escalated");
-    if (!preferences && !rule && (event->type_len <= 9 || memcmp(event->type, "customer.", 9) != 0))
+    if (!preferences && !rule && !s_moves_dates(event))
         return 0;
     char code[32];
     if (rp_outcome_status(store, txn, seq, code, sizeof code) != 200)

@@ -4,8 +4,9 @@
     owner, kept by apply itself (reminders_apply_derive, apply.h), with
     nobody creating them.
 
-    After every customer.* event that was applied (outcome 200) the
-    customer's dates are taken again from the store the fold keeps: each
+    After every customer.* event that was applied (outcome 200) and can
+    change them (not an activity, a grading or a match) the customer's
+    dates are taken again from the store the fold keeps: each
     wanted date is derived (its subject, its day, the owner as assignee,
     the owner's preferred zone, else the service's), and each one no
     longer wanted (the contact removed, the date cleared, the customer
